@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# bench/http/run.sh - HTTP throughput, latency and CPU cost of `gust serve` next to peer
+# servers answering a tiny fixed body: nginx, plain Node.js http, workerd, and the Google
+# Cloud Functions Framework.
+#
+# Method (the one of /work/shared/peers): every server pinned to CPU 1 and wrk -t1 to CPU 0,
+# so they never compete for a core; keep-alive at 64 and 1 connections; rounds interleaved
+# across servers so that machine noise spreads over all of them. Server CPU per request =
+# utime+stime of the server's whole process tree (for Gust: the host AND its workers) read
+# before and after each wrk run, divided by the requests wrk completed.
+#
+# Usage: bench/http/run.sh [--quick] [ROUNDS [DURATION_S]]
+#   --quick: 1 round of 3 s (smoke test). Env: ROUNDS (3), DURATION (10), WARM (5 s of
+#   warm-up per server), CONNS ("64 1"), SERVERS ("gust nginx node workerd ff"),
+#   PEERS_DIR (/tmp/gust-bench-peers), RESULTS (bench/http/results-<timestamp>),
+#   BASE_PORT (18080), BUILD_DIR (build-bench).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} WARM=${WARM:-5}
+if [[ ${1:-} == --quick ]]; then ROUNDS=1 DURATION=3 WARM=1; shift; fi
+ROUNDS=${1:-$ROUNDS} DURATION=${2:-$DURATION}
+CONNS=${CONNS:-"64 1"}
+SERVERS=${SERVERS:-"gust nginx node workerd ff"}
+PEERS_DIR=${PEERS_DIR:-/tmp/gust-bench-peers}
+OUT=${RESULTS:-$HERE/results-$(date +%Y%m%d-%H%M%S)}
+BASE_PORT=${BASE_PORT:-18080}
+BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}
+WORKERD_VERSION=${WORKERD_VERSION:-1.20261117.1} FF_VERSION=${FF_VERSION:-5.0.5}
+SERVER_CPU=1 CLIENT_CPU=0
+HZ=$(getconf CLK_TCK)
+TIMEFORMAT='%U %S'  # `time` prints wrk's own CPU, to tell when the load generator saturates
+
+log() { echo "[bench] $*" >&2; }
+mkdir -p "$OUT" "$PEERS_DIR"
+
+# ---- install and build ------------------------------------------------------------------
+"$REPO/scripts/setup.sh" bench
+# The build dir is our own (release, asserts off) so that nobody else's build is disturbed.
+[[ -d $BUILD_DIR ]] || meson setup "$BUILD_DIR" "$REPO" --buildtype=release -Db_ndebug=true >/dev/null
+ninja -C "$BUILD_DIR" gust >/dev/null
+GUST=$BUILD_DIR/gust
+"$GUST" build "$REPO/examples/hello" >&2
+
+cp -r "$HERE/peers/." "$PEERS_DIR/"
+cd "$PEERS_DIR"
+[[ -f package.json ]] || echo '{ "private": true }' >package.json  # keeps npm from walking up
+npm_has() { [[ $(node -p "require('./node_modules/$1/package.json').version" 2>/dev/null) == "$2" ]]; }
+npm_add() { npm install --no-audit --no-fund --no-save "$1@$2" >>"$OUT/npm.log" 2>&1; }
+# workerd: the peers kit's version, else the newest one below it that installs.
+if ! npm_has workerd "$WORKERD_VERSION" && ! npm_add workerd "$WORKERD_VERSION"; then
+  alt=$(npm view "workerd@<=$WORKERD_VERSION" version --json 2>/dev/null |
+        node -e 'const v=JSON.parse(require("fs").readFileSync(0));console.log([].concat(v).pop()||"")' || true)
+  [[ -n $alt ]] && npm_add workerd "$alt" && log "workerd $WORKERD_VERSION did not install; using $alt"
+fi
+npm_has @google-cloud/functions-framework "$FF_VERSION" || npm_add @google-cloud/functions-framework "$FF_VERSION" || true
+WORKERD_BIN=$PEERS_DIR/node_modules/@cloudflare/workerd-linux-64/bin/workerd
+FF_MAIN=$PEERS_DIR/node_modules/@google-cloud/functions-framework/build/src/main.js
+
+# ---- process tree helpers ---------------------------------------------------------------
+descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
+# "ROOT_TICKS ALL_TICKS": utime+stime of the root alone, and of the whole tree. The tree sum
+# adds cutime+cstime so that CPU of a worker that exited (and was reaped) mid-run still counts.
+cpu_ticks() {
+  local p
+  for p in "$1" $(descendants "$1"); do echo "$p $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null)"; done |
+    awk -v root="$1" 'NF > 16 { s = $13 + $14; all += s + $15 + $16; if ($1 == root) r = s }
+                      END { print r + 0, all + 0 }'
+}
+rss_kib() {
+  local p
+  for p in "$1" $(descendants "$1"); do cat "/proc/$p/status" 2>/dev/null; done | awk '/^VmRSS/ { s += $2 } END { print s + 0 }'
+}
+
+# ---- servers ----------------------------------------------------------------------------
+declare -A PID URL
+ACTIVE=()
+start() { # NAME PORT PATH CMD... : launch pinned to the server CPU (exec keeps the pid ours)
+  local name=$1 port=$2 path=$3; shift 3
+  (exec taskset -c "$SERVER_CPU" "$@") >"$OUT/$name.log" 2>&1 &
+  PID[$name]=$!
+  URL[$name]="http://127.0.0.1:$port$path"
+}
+cleanup() {
+  local n kids=""
+  for n in "${!PID[@]}"; do kids+=" $(descendants "${PID[$n]}")"; kill -TERM "${PID[$n]}" 2>/dev/null || true; done
+  # SIGTERM makes the Gust host drain and stop its workers, and the nginx master its worker.
+  for n in "${!PID[@]}"; do
+    for _ in $(seq 100); do kill -0 "${PID[$n]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${PID[$n]}" 2>/dev/null && log "$n (pid ${PID[$n]}) ignored SIGTERM for 10 s; killed"
+    wait "${PID[$n]}" 2>/dev/null || true
+  done
+  for n in $kids; do kill -KILL "$n" 2>/dev/null && log "child pid $n outlived its server; killed"; done
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port=$BASE_PORT
+for s in $SERVERS; do
+  port=$((port + 1))
+  case $s in
+    gust) start gust "$port" /hello/world "$GUST" serve "$REPO/examples/hello" --port "$port" \
+            --data-dir "$PEERS_DIR/gust-data" ;;
+    nginx) mkdir -p nginx/tmp && sed -i "s/listen 127.0.0.1:[0-9@A-Z]*;/listen 127.0.0.1:$port;/" nginx.conf
+           start nginx "$port" / nginx -p "$PEERS_DIR/" -c nginx.conf ;;
+    node) start node "$port" / env PORT="$port" node node.js ;;
+    workerd) [[ -x $WORKERD_BIN ]] || { log "SKIP workerd: npm install failed (see $OUT/npm.log)"; continue; }
+             start workerd "$port" / "$WORKERD_BIN" serve workerd.capnp --socket-addr "http=127.0.0.1:$port" ;;
+    ff) [[ -f $FF_MAIN ]] || { log "SKIP ff: npm install failed (see $OUT/npm.log)"; continue; }
+        start ff "$port" / node "$FF_MAIN" --target=hello --source=ff --port="$port" ;;
+    *) log "unknown server $s"; exit 2 ;;
+  esac
+done
+for s in "${!PID[@]}"; do
+  ok=0
+  for _ in $(seq 300); do curl -sf -o /dev/null "${URL[$s]}" && { ok=1; break; }; sleep 0.1; done
+  if ((ok)); then ACTIVE+=("$s"); else log "SKIP $s: no answer at ${URL[$s]} in 30 s (see $OUT/$s.log)"; fi
+done
+# Keep the order of $SERVERS for the rounds and the table.
+mapfile -t ACTIVE < <(for s in $SERVERS; do [[ " ${ACTIVE[*]} " == *" $s "* ]] && echo "$s"; done)
+((${#ACTIVE[@]})) || { log "no server answered"; exit 1; }
+
+# ---- load -------------------------------------------------------------------------------
+taskset -cp "$CLIENT_CPU" $$ >/dev/null  # this script's own polling stays off the server CPU
+printf 'server\tconns\tround\trequests\trps\tp50_us\tp99_us\tsock_errors\tnon2xx\tcpu_us_req\troot_us_req\tchildren_us_req\tserver_cpu_pct\twrk_cpu_pct\trss_kib\tprocs\n' >"$OUT/summary.tsv"
+
+run_one() { # SERVER CONNS ROUND
+  local s=$1 c=$2 r=$3 f="$OUT/$1-c$2-r$3.txt" a0 a1 b0 b1 wrk_cpu stats
+  read -r a0 a1 < <(cpu_ticks "${PID[$s]}")
+  wrk_cpu=$( { time taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --latency "${URL[$s]}" >"$f" 2>&1; } 2>&1 )
+  read -r b0 b1 < <(cpu_ticks "${PID[$s]}")
+  # requests rps p50 p99 socket-errors non-2xx, latencies in microseconds
+  stats=$(awk 'function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; return v * 1e6 }
+    / requests in / { n = $1 } /^Requests\/sec/ { rps = $2 } $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
+    /Socket errors/ { gsub(",", ""); e = $4 + $6 + $8 + $10 } /Non-2xx/ { bad = $5 }
+    END { printf "%d %s %.0f %.0f %d %d", n, rps, p50, p99, e, bad }' "$f")
+  read -r n rps p50 p99 errs bad <<<"$stats"
+  awk -v OFS='\t' -v s="$s" -v c="$c" -v r="$r" -v n="$n" -v rps="$rps" -v p50="$p50" -v p99="$p99" \
+      -v e="$errs" -v bad="$bad" -v a0="$a0" -v a1="$a1" -v b0="$b0" -v b1="$b1" -v hz="$HZ" -v d="$DURATION" \
+      -v w="$wrk_cpu" -v rss="$(rss_kib "${PID[$s]}")" -v procs="$(descendants "${PID[$s]}" | wc -l)" \
+      'BEGIN { k = 1e6 / hz / (n > 0 ? n : 1); split(w, wc, " ")
+               print s, c, r, n, rps, p50, p99, e, bad, (b1 - a1) * k, (b0 - a0) * k, (b1 - a1 - b0 + a0) * k,
+                     (b1 - a1) / hz / d * 100, (wc[1] + wc[2]) / d * 100, rss, procs + 1 }' | tee -a "$OUT/summary.tsv" >&2
+}
+
+log "servers: ${ACTIVE[*]}; $ROUNDS round(s) x $DURATION s at -c ${CONNS// /,}; results in $OUT"
+for s in "${ACTIVE[@]}"; do taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d"${WARM}s" "${URL[$s]}" >/dev/null; done
+for r in $(seq "$ROUNDS"); do
+  for s in "${ACTIVE[@]}"; do
+    for c in $CONNS; do run_one "$s" "$c" "$r"; done
+  done
+done
+python3 "$HERE/report.py" "$OUT/summary.tsv" | tee "$OUT/report.txt"

@@ -1,0 +1,368 @@
+#include "functions/manifest.h"
+
+#include <algorithm>
+#include <fstream>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "runtime/duration.h"
+
+namespace gust {
+namespace {
+
+using json = nlohmann::json;
+
+// Levenshtein distance, for "did you mean" on unknown fields.
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Walks one JSON document and remembers the first error with its field path.
+class Checker {
+ public:
+  explicit Checker(std::string_view source) : source_(source) {}
+
+  bool failed() const { return !error_.empty(); }
+  Error error() const { return makeError(ErrorKind::kBadInput, error_); }
+
+  void fail(const std::string& path, const std::string& problem) {
+    if (error_.empty()) error_ = std::string(source_) + ": " + path + ": " + problem;
+  }
+
+  // Fails on any key of `obj` not in `known`, suggesting the closest known one.
+  void onlyKnown(const json& obj, const std::string& path, std::initializer_list<std::string_view> known) {
+    for (const auto& [key, value] : obj.items()) {
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      std::string_view best;
+      size_t best_distance = 3;
+      for (auto k : known) {
+        size_t d = editDistance(key, k);
+        if (d < best_distance) {
+          best_distance = d;
+          best = k;
+        }
+      }
+      std::string message = "unknown field \"" + key + "\"";
+      if (!best.empty()) message += " (did you mean \"" + std::string(best) + "\"?)";
+      else {
+        message += " (known fields:";
+        for (auto k : known) message += " " + std::string(k);
+        message += ")";
+      }
+      fail(path.empty() ? key : path, message);
+      return;
+    }
+  }
+
+  std::optional<std::string> string(const json& obj, const std::string& path, const char* key) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return std::nullopt;
+    if (!it->is_string()) {
+      fail(join(path, key), "must be a string");
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  }
+
+  std::optional<uint32_t> count(const json& obj, const std::string& path, const char* key, uint32_t min,
+                                uint32_t max) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return std::nullopt;
+    if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+      fail(join(path, key), "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(it->get<int64_t>());
+  }
+
+  std::optional<std::chrono::milliseconds> duration(const json& obj, const std::string& path, const char* key,
+                                                    std::chrono::milliseconds min) {
+    auto text = string(obj, path, key);
+    if (!text) return std::nullopt;
+    auto d = parseDuration(*text);
+    if (!d) {
+      fail(join(path, key), d.error().message);
+      return std::nullopt;
+    }
+    if (*d < min) {
+      fail(join(path, key), "must be at least " + formatDuration(min));
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  static std::string join(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+  }
+
+ private:
+  std::string_view source_;
+  std::string error_;
+};
+
+bool isIdentifier(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    bool digit = c >= '0' && c <= '9';
+    if (!(alpha || (digit && i > 0))) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+
+void parseRoute(Checker& c, const json& r, const std::string& path, RouteSpec& route) {
+  if (r.is_string()) {
+    route.path = r.get<std::string>();
+    route.methods = {"GET"};
+  } else if (r.is_object()) {
+    c.onlyKnown(r, path, {"path", "methods"});
+    auto p = c.string(r, path, "path");
+    if (!p && !c.failed()) c.fail(path, "a route needs a \"path\", e.g. {\"path\": \"/hello/{name}\"}");
+    if (p) route.path = *p;
+    auto m = r.find("methods");
+    if (m != r.end()) {
+      if (!m->is_array() || m->empty()) {
+        c.fail(path + ".methods", "must be a non-empty list such as [\"GET\", \"POST\"]");
+        return;
+      }
+      for (size_t i = 0; i < m->size(); ++i) {
+        const json& v = (*m)[i];
+        std::string where = path + ".methods[" + std::to_string(i) + "]";
+        if (!v.is_string()) {
+          c.fail(where, "must be a string");
+          return;
+        }
+        std::string method = v.get<std::string>();
+        std::transform(method.begin(), method.end(), method.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+        if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
+          c.fail(where, "\"" + v.get<std::string>() +
+                            "\" is not a supported HTTP method (use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)");
+          return;
+        }
+        if (std::find(route.methods.begin(), route.methods.end(), method) != route.methods.end()) {
+          c.fail(where, "\"" + method + "\" is listed twice");
+          return;
+        }
+        route.methods.push_back(method);
+      }
+    } else {
+      route.methods = {"GET"};
+    }
+  } else {
+    c.fail(path, "must be a path string or an object {\"path\": ..., \"methods\": [...]}");
+    return;
+  }
+  if (route.path.empty() || route.path[0] != '/') {
+    c.fail(path + ".path", "must start with '/'");
+  } else if (route.path.size() > 1024) {
+    c.fail(path + ".path", "is longer than 1024 characters");
+  }
+}
+
+void parseTimer(Checker& c, const json& t, const std::string& path, TimerTriggerSpec& timer) {
+  if (t.is_string()) {
+    timer.schedule = t.get<std::string>();
+    return;
+  }
+  if (!t.is_object()) {
+    c.fail(path, "must be a schedule string or an object {\"schedule\": ..., \"time_zone\": ...}");
+    return;
+  }
+  c.onlyKnown(t, path, {"schedule", "time_zone", "run_on_startup"});
+  auto s = c.string(t, path, "schedule");
+  if (!s && !c.failed()) c.fail(path, "a timer needs a \"schedule\", e.g. \"*/10 * * * * *\"");
+  if (s) timer.schedule = *s;
+  if (auto tz = c.string(t, path, "time_zone")) timer.time_zone = *tz;
+  auto r = t.find("run_on_startup");
+  if (r != t.end()) {
+    if (!r->is_boolean()) c.fail(path + ".run_on_startup", "must be true or false");
+    else timer.run_on_startup = r->get<bool>();
+  }
+}
+
+void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
+  if (auto v = c.count(doc, "", "min_instances", 0, 1024)) pool.min_instances = *v;
+  if (auto v = c.count(doc, "", "max_instances", 1, 1024)) pool.max_instances = *v;
+  if (auto v = c.count(doc, "", "concurrency", 1, 1024)) pool.concurrency = *v;
+  if (auto v = c.count(doc, "", "max_pending", 1, 1'000'000)) pool.max_pending = *v;
+  if (auto v = c.count(doc, "", "memory_mb", 16, 1'048'576)) pool.memory_mb = *v;
+  if (auto v = c.duration(doc, "", "idle_timeout", std::chrono::milliseconds(100))) pool.idle_timeout = *v;
+  if (auto v = c.duration(doc, "", "pending_timeout", std::chrono::milliseconds(1))) pool.pending_timeout = *v;
+  if (auto v = c.duration(doc, "", "timeout", std::chrono::milliseconds(1))) pool.timeout = *v;
+  if (!c.failed() && pool.min_instances > pool.max_instances) {
+    c.fail("min_instances", "is " + std::to_string(pool.min_instances) + ", more than max_instances (" +
+                                std::to_string(pool.max_instances) + ")");
+  }
+}
+
+}  // namespace
+
+Result<void> validateAppName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 63 && name[0] >= 'a' && name[0] <= 'z';
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) ok = false;
+  }
+  if (ok) return {};
+  std::string shown;
+  for (char c : name.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return makeError(ErrorKind::kBadInput,
+                   "\"" + shown + "\" is not a valid app name: use 1 to 63 lower-case letters, digits, '-' or '_', "
+                                  "starting with a letter");
+}
+
+Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
+  if (text.size() > kMaxManifestBytes) {
+    return makeError(ErrorKind::kBadInput, std::string(source) + ": larger than " +
+                                               std::to_string(kMaxManifestBytes) + " bytes");
+  }
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    // Re-parse with a SAX handler only to learn where the syntax error is.
+    struct Where : nlohmann::json_sax<json> {
+      size_t position = 0;
+      std::string message;
+      bool null() override { return true; }
+      bool boolean(bool) override { return true; }
+      bool number_integer(number_integer_t) override { return true; }
+      bool number_unsigned(number_unsigned_t) override { return true; }
+      bool number_float(number_float_t, const string_t&) override { return true; }
+      bool string(string_t&) override { return true; }
+      bool binary(binary_t&) override { return true; }
+      bool start_object(std::size_t) override { return true; }
+      bool key(string_t&) override { return true; }
+      bool end_object() override { return true; }
+      bool start_array(std::size_t) override { return true; }
+      bool end_array() override { return true; }
+      bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception& ex) override {
+        position = pos;
+        message = ex.what();
+        return false;
+      }
+    } where;
+    json::sax_parse(text, &where, nlohmann::detail::input_format_t::json, /*strict=*/true, /*ignore_comments=*/false);
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i + 1 < where.position && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    return makeError(ErrorKind::kBadInput, std::string(source) + ":" + std::to_string(line) + ":" +
+                                               std::to_string(column) + ": not valid JSON");
+  }
+  Checker c(source);
+  if (!doc.is_object()) return makeError(ErrorKind::kBadInput, std::string(source) + ": must be a JSON object");
+
+  Manifest m;
+  c.onlyKnown(doc, "",
+              {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency",
+               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb"});
+  if (auto name = c.string(doc, "", "name")) {
+    if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
+    m.name = *name;
+  } else if (!c.failed()) {
+    c.fail("name", "is missing; give the app a name such as \"hello\"");
+  }
+  if (auto module = c.string(doc, "", "module")) {
+    if (module->empty() || module->front() == '/' || module->find("..") != std::string::npos) {
+      c.fail("module", "must be a relative path inside the app folder, such as \"build/hello.so\"");
+    }
+    m.module = *module;
+  } else {
+    m.module = "build/" + m.name + ".so";
+  }
+  if (auto iso = c.string(doc, "", "isolation")) {
+    if (*iso == "process") m.isolation = Isolation::kProcess;
+    else if (*iso == "thread") m.isolation = Isolation::kThread;
+    else c.fail("isolation", "must be \"process\" or \"thread\", not \"" + *iso + "\"");
+  }
+  parsePool(c, doc, m.pool);
+
+  auto fns = doc.find("functions");
+  if (fns == doc.end()) {
+    c.fail("functions", "is missing; list the app's functions, e.g. {\"hello\": {\"routes\": [\"/hello\"]}}");
+  } else if (!fns->is_object() || fns->empty()) {
+    c.fail("functions", "must be a non-empty object mapping each function's name to its triggers");
+  } else if (fns->size() > 1024) {
+    c.fail("functions", "has more than 1024 functions");
+  } else {
+    for (const auto& [fname, fdef] : fns->items()) {
+      std::string path = "functions." + fname;
+      if (!isIdentifier(fname)) {
+        c.fail(path, "\"" + fname + "\" is not a valid function name: use a C identifier (letters, digits, '_')");
+        break;
+      }
+      if (!fdef.is_object()) {
+        c.fail(path, "must be an object such as {\"routes\": [\"/" + fname + "\"]}");
+        break;
+      }
+      c.onlyKnown(fdef, path, {"routes", "timer", "timeout"});
+      FunctionSpec f;
+      f.name = fname;
+      auto routes = fdef.find("routes");
+      if (routes != fdef.end()) {
+        if (!routes->is_array()) {
+          c.fail(path + ".routes", "must be a list of routes");
+        } else if (routes->size() > 256) {
+          c.fail(path + ".routes", "has more than 256 routes");
+        } else {
+          for (size_t i = 0; i < routes->size() && !c.failed(); ++i) {
+            RouteSpec route;
+            parseRoute(c, (*routes)[i], path + ".routes[" + std::to_string(i) + "]", route);
+            f.routes.push_back(std::move(route));
+          }
+        }
+      }
+      auto timer = fdef.find("timer");
+      if (timer != fdef.end()) {
+        TimerTriggerSpec t;
+        parseTimer(c, *timer, path + ".timer", t);
+        f.timer = std::move(t);
+      }
+      if (auto t = c.duration(fdef, path, "timeout", std::chrono::milliseconds(1))) f.timeout = *t;
+      if (!c.failed() && f.routes.empty() && !f.timer) {
+        c.fail(path, "has no trigger; add \"routes\" or a \"timer\"");
+      }
+      if (c.failed()) break;
+      m.functions.push_back(std::move(f));
+    }
+  }
+  if (c.failed()) return c.error();
+  return m;
+}
+
+Result<Manifest> loadManifest(const std::filesystem::path& app_dir) {
+  std::filesystem::path file = app_dir / "gust.json";
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return makeError(ErrorKind::kNotFound, file.string() + ": cannot read the manifest (is " + app_dir.string() +
+                                               " an app folder with a gust.json?)");
+  }
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxManifestBytes) break;
+  }
+  return parseManifest(text, file.string());
+}
+
+}  // namespace gust

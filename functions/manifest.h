@@ -1,0 +1,72 @@
+#pragma once
+// An app's manifest, gust.json: its name, its functions, and how each is triggered.
+// Value type (STYLE 12). Parsing never throws; every error names the field and the problem,
+// and an unknown field is an error, so a typo never passes silently.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/result.h"
+
+namespace gust {
+
+struct RouteSpec {
+  std::string path;                  // "/hello/{name}"
+  std::vector<std::string> methods;  // upper case; never empty after parsing
+};
+
+struct TimerTriggerSpec {
+  std::string schedule;  // cron, @macro or @every
+  std::string time_zone;  // IANA name; empty means UTC
+  bool run_on_startup = false;
+};
+
+struct FunctionSpec {
+  std::string name;  // a C identifier: the module exports gust_fn_<name>
+  std::vector<RouteSpec> routes;
+  std::optional<TimerTriggerSpec> timer;
+  std::chrono::milliseconds timeout{0};  // 0: the app's timeout
+};
+
+enum class Isolation { kProcess, kThread };
+
+struct PoolSettings {
+  uint32_t min_instances = 0;
+  uint32_t max_instances = 4;
+  uint32_t concurrency = 1;
+  std::chrono::milliseconds idle_timeout{60'000};
+  uint32_t max_pending = 256;
+  std::chrono::milliseconds pending_timeout{10'000};
+  std::chrono::milliseconds timeout{30'000};
+  uint32_t memory_mb = 512;
+};
+
+struct Manifest {
+  std::string name;
+  std::string module;  // path of the built .so, relative to the app dir
+  Isolation isolation = Isolation::kProcess;
+  PoolSettings pool;
+  std::vector<FunctionSpec> functions;
+
+  std::chrono::milliseconds timeoutOf(const FunctionSpec& f) const {
+    return f.timeout.count() > 0 ? f.timeout : pool.timeout;
+  }
+};
+
+constexpr size_t kMaxManifestBytes = 1u << 20;
+
+// `source` names the text in error messages (usually the file's path).
+Result<Manifest> parseManifest(std::string_view text, std::string_view source = "gust.json");
+
+// Reads APP_DIR/gust.json.
+Result<Manifest> loadManifest(const std::filesystem::path& app_dir);
+
+// Checks a name for an app: lower-case letters, digits, '-' and '_', starting with a
+// letter, at most 63 characters.
+Result<void> validateAppName(std::string_view name);
+
+}  // namespace gust

@@ -1,0 +1,286 @@
+#include "functions/worker_main.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <cstring>
+#include <string_view>
+
+#include "gust/abi.h"
+#include "runtime/frame.h"
+
+namespace gust {
+namespace {
+
+// With concurrency above 1, several threads answer at once: frames must not interleave.
+std::mutex g_write_mutex;
+
+bool writeAll(int fd, const std::string& data) {
+  std::lock_guard<std::mutex> lock(g_write_mutex);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The state of the invocation running now; the host API callbacks reach it via `host`.
+struct Invocation {
+  uint64_t seq = 0;
+  std::chrono::steady_clock::time_point deadline;
+  bool answered = false;
+  ResultFrame result;
+  std::string out;  // frames to send
+};
+
+void hostRespond(void* host, int32_t status, const gust_pair* headers, size_t count, gust_str body) {
+  auto* inv = static_cast<Invocation*>(host);
+  if (inv->answered) return;
+  inv->answered = true;
+  inv->result.kind = ResultKind::kOk;
+  inv->result.status = status;
+  inv->result.headers.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    inv->result.headers.emplace_back(std::string(headers[i].name.data, headers[i].name.size),
+                                     std::string(headers[i].value.data, headers[i].value.size));
+  }
+  inv->result.body.assign(body.data, body.size);
+}
+
+void hostFail(void* host, gust_str message) {
+  auto* inv = static_cast<Invocation*>(host);
+  if (inv->answered) return;
+  inv->answered = true;
+  inv->result.kind = ResultKind::kError;
+  inv->result.status = 500;
+  inv->result.body.assign(message.data, message.size);
+}
+
+void hostLog(void* host, int32_t level, gust_str message) {
+  auto* inv = static_cast<Invocation*>(host);
+  LogFrame log;
+  log.seq = inv->seq;
+  log.level = static_cast<uint32_t>(level);
+  // The host caps what it keeps per invocation; cap here too so one call cannot build a
+  // frame past the protocol's limit.
+  log.message.assign(message.data, std::min<size_t>(message.size, 64 * 1024));
+  std::string frame;
+  encodeLog(log, frame);
+  writeAll(kWorkerIpcFd, frame);
+}
+
+int64_t hostRemainingMs(void* host) {
+  auto* inv = static_cast<Invocation*>(host);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(inv->deadline - std::chrono::steady_clock::now());
+  return left.count() > 0 ? left.count() : 0;
+}
+
+const gust_host_api kHostApi = {sizeof(gust_host_api), hostRespond, hostFail, hostLog, hostRemainingMs};
+
+int initFailed(const std::string& message) {
+  std::string frame;
+  encodeInitError(message, frame);
+  writeAll(kWorkerIpcFd, frame);
+  return 1;
+}
+
+// Serves INVOKE frames: inline on the reading thread when concurrency is 1 (the fast
+// path), otherwise on a fixed set of threads fed by a queue.
+class Server {
+ public:
+  Server(const WorkerOptions& options, std::vector<gust_function_fn> functions)
+      : options_(options), functions_(std::move(functions)) {}
+
+  int run() {
+    uint32_t threads = std::max<uint32_t>(1, options_.concurrency);
+    if (threads > 1) {
+      for (uint32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { drainQueue(); });
+    }
+    int status = readLoop(threads > 1);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+    return status;
+  }
+
+ private:
+  int readLoop(bool queued) {
+    FrameDecoder decoder;
+    std::vector<char> buf(256 * 1024);
+    for (;;) {
+      ssize_t n = ::read(kWorkerIpcFd, buf.data(), buf.size());
+      if (n == 0) return 0;  // the host closed the channel: stop quietly
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return 1;
+      }
+      decoder.feed(buf.data(), static_cast<size_t>(n));
+      FrameType type;
+      std::string_view payload;
+      FrameDecoder::Status status;
+      while ((status = decoder.next(type, payload)) == FrameDecoder::Status::kFrame) {
+        if (type != FrameType::kInvoke) continue;
+        if (!queued) {
+          if (!invoke(payload)) return 2;
+          continue;
+        }
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          queue_.emplace_back(payload);
+        }
+        cv_.notify_one();
+      }
+      if (status == FrameDecoder::Status::kError) return 2;
+    }
+  }
+
+  void drainQueue() {
+    for (;;) {
+      std::string payload;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        payload = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (!invoke(payload)) std::_Exit(2);
+    }
+  }
+
+  // Runs one invocation and writes its RESULT; false if the frame is malformed.
+  bool invoke(std::string_view payload) {
+    auto frame = decodeInvoke(payload);
+    if (!frame || frame->function_index >= functions_.size()) return false;
+    Invocation inv;
+    inv.seq = frame->seq;
+    inv.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(frame->timeout_ms);
+    auto toStr = [](std::string_view s) { return gust_str{s.data(), s.size()}; };
+    std::vector<gust_pair> headers, params;
+    headers.reserve(frame->headers.size());
+    for (auto& [k, v] : frame->headers) headers.push_back({toStr(k), toStr(v)});
+    for (auto& [k, v] : frame->params) params.push_back({toStr(k), toStr(v)});
+    gust_request request{frame->trigger,  toStr(frame->method), toStr(frame->path),
+                         toStr(frame->query), headers.data(),   headers.size(),
+                         params.data(),    params.size(),     toStr(frame->body)};
+    const std::string& fname = options_.functions[frame->function_index];
+    gust_context context{&kHostApi, &inv, toStr(frame->invocation_id), toStr(options_.app), toStr(fname)};
+    functions_[frame->function_index](&request, &context);
+    // Output the function wrote must reach the host before the result, so that the host
+    // can attribute it to this invocation.
+    std::fflush(nullptr);
+    if (!inv.answered) hostFail(&inv, gust_str{"function returned without a response", 35});
+    inv.result.seq = inv.seq;
+    std::string out;
+    encodeResult(inv.result, out);
+    if (out.size() - kFrameHeaderSize > kMaxFramePayload) {
+      // The host would drop the worker for an oversized frame; fail just this invocation.
+      ResultFrame too_big;
+      too_big.seq = inv.seq;
+      too_big.kind = ResultKind::kError;
+      too_big.status = 500;
+      too_big.body = "the function's response of " + std::to_string(out.size()) + " bytes is larger than the limit of " +
+                     std::to_string(kMaxFramePayload) + " bytes";
+      out.clear();
+      encodeResult(too_big, out);
+    }
+    if (!writeAll(kWorkerIpcFd, out)) std::_Exit(1);
+    return true;
+  }
+
+  const WorkerOptions& options_;
+  std::vector<gust_function_fn> functions_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+bool parseWorkerArgs(int argc, char** argv, WorkerOptions& out) {
+  for (int i = 0; i + 1 < argc; i += 2) {
+    std::string_view flag = argv[i];
+    std::string value = argv[i + 1];
+    if (flag == "--app") out.app = value;
+    else if (flag == "--module") out.module_path = value;
+    else if (flag == "--host-pid") out.host_pid = std::strtol(value.c_str(), nullptr, 10);
+    else if (flag == "--function") out.functions.push_back(value);
+    else if (flag == "--concurrency") out.concurrency = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    else {
+      std::fprintf(stderr, "gust worker: unknown argument %s (the worker mode is started by the host)\n", argv[i]);
+      return false;
+    }
+  }
+  if (argc % 2 != 0 || out.module_path.empty() || out.functions.empty()) {
+    std::fprintf(stderr, "gust worker: needs --app, --module and --function (the worker mode is started by the host)\n");
+    return false;
+  }
+  return true;
+}
+
+int runWorker(const WorkerOptions& options) {
+  // Die with the host, even when it is killed with SIGKILL; then close the race where the
+  // host died before the prctl took effect.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (options.host_pid != 0 && getppid() != options.host_pid) return 1;
+  signal(SIGPIPE, SIG_IGN);
+
+  void* module = dlopen(options.module_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (module == nullptr) {
+    const char* why = dlerror();
+    return initFailed("cannot load module " + options.module_path + ": " + (why ? why : "unknown error") +
+                      " (run `gust build` for the app)");
+  }
+  auto abi_version = reinterpret_cast<gust_abi_version_fn>(dlsym(module, GUST_ENTRY_SYMBOL));
+  if (abi_version == nullptr) {
+    return initFailed(options.module_path + " is not a Gust module: it does not export " GUST_ENTRY_SYMBOL
+                      " (include <gust/gust.hpp> and export functions with GUST_FUNCTION)");
+  }
+  uint32_t module_abi = abi_version();
+  if (module_abi != GUST_ABI_VERSION) {
+    return initFailed(options.module_path + " was built against Gust ABI version " + std::to_string(module_abi) +
+                      ", but this host supports ABI version " + std::to_string(GUST_ABI_VERSION) +
+                      "; rebuild it against this SDK with `gust build`");
+  }
+  std::vector<gust_function_fn> functions;
+  std::string missing;
+  for (const auto& name : options.functions) {
+    std::string symbol = GUST_FUNCTION_SYMBOL_PREFIX + name;
+    auto fn = reinterpret_cast<gust_function_fn>(dlsym(module, symbol.c_str()));
+    if (fn == nullptr) missing += (missing.empty() ? "" : ", ") + name;
+    functions.push_back(fn);
+  }
+  if (!missing.empty()) {
+    return initFailed(options.module_path + " does not export the function(s) " + missing +
+                      " named in gust.json (add GUST_FUNCTION(name) after each one)");
+  }
+
+  std::string ready;
+  encodeReady(GUST_ABI_VERSION, ready);
+  if (!writeAll(kWorkerIpcFd, ready)) return 1;
+
+  Server server(options, std::move(functions));
+  return server.run();
+}
+
+}  // namespace gust

@@ -1,0 +1,151 @@
+#include "runtime/host.h"
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "runtime/dispatcher.h"
+#include "triggers/http/http_trigger.h"
+
+namespace gust {
+namespace {
+
+// Owns everything `gust serve` runs; lives on runHost's stack and is closed before it returns.
+class Host {
+ public:
+  Host(uv_loop_t* loop, const HostOptions& options)
+      : loop_(loop), options_(options), dispatcher_(loop, clock_, options.executable),
+        http_(loop, dispatcher_, options.http_limits) {}
+
+  Result<void> load() {
+    for (const auto& dir : options_.app_dirs) {
+      auto manifest = loadManifest(dir);
+      if (!manifest) return manifest.error();
+      std::filesystem::path module = dir / manifest->module;
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(module, ec)) {
+        return makeError(ErrorKind::kNotFound, "app " + manifest->name + ": its module " + module.string() +
+                                                   " does not exist; build it with `gust build " + dir.string() + "`");
+      }
+      AppInfo info{std::move(*manifest), dir};
+      if (auto r = http_.addApp(info); !r) return r;
+      if (auto r = dispatcher_.addApp(std::move(info)); !r) return r;
+    }
+    return {};
+  }
+
+  Result<int> listen() { return http_.listen(options_.http_host, options_.http_port); }
+
+  void printRoutes(int port) {
+    std::string base = "http://" + options_.http_host + ":" + std::to_string(port);
+    std::printf("gust %s listening on %s\n", GUST_VERSION, base.c_str());
+    for (const auto& name : dispatcher_.appNames()) {
+      const AppInfo* app = dispatcher_.app(name);
+      for (const auto& f : app->manifest.functions) {
+        for (const auto& r : f.routes) {
+          std::string methods;
+          for (const auto& m : r.methods) methods += (methods.empty() ? "" : ",") + m;
+          std::printf("  %-12s %s%s  -> %s/%s\n", methods.c_str(), base.c_str(), r.path.c_str(), name.c_str(),
+                      f.name.c_str());
+        }
+      }
+    }
+    std::fflush(stdout);
+  }
+
+  void watchSignals() {
+    for (uv_signal_t* s : {&sigint_, &sigterm_}) {
+      uv_signal_init(loop_, s);
+      s->data = this;
+    }
+    auto on_signal = [](uv_signal_t* s, int signum) { static_cast<Host*>(s->data)->onSignal(signum); };
+    uv_signal_start(&sigint_, on_signal, SIGINT);
+    uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  }
+
+  // Closes what is open; used on a failed start as well as after a drain.
+  void shutdown() {
+    if (closed_) return;
+    closed_ = true;
+    uv_signal_stop(&sigint_);
+    uv_signal_stop(&sigterm_);
+    drain_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&drain_timer_), reinterpret_cast<uv_handle_t*>(&sigint_),
+                            reinterpret_cast<uv_handle_t*>(&sigterm_)},
+                           nullptr);
+    http_.close([this] { dispatcher_.close([] {}); });
+  }
+
+ private:
+  void onSignal(int signum) {
+    if (draining_) {
+      spdlog::warn("second signal: stopping now without waiting for in-flight requests");
+      shutdown();
+      return;
+    }
+    draining_ = true;
+    spdlog::info("received {}: no new connections; finishing {} in-flight request(s) (up to {} ms)",
+                 signum == SIGINT ? "SIGINT" : "SIGTERM", http_.inFlight(), options_.drain_timeout.count());
+    http_.stopAccepting();
+    drain_deadline_ = uv_now(loop_) + static_cast<uint64_t>(options_.drain_timeout.count());
+    uv_timer_init(loop_, &drain_timer_);
+    drain_timer_.data = this;
+    uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Host*>(t->data)->checkDrained(); }, 0, 10);
+  }
+
+  void checkDrained() {
+    if (http_.inFlight() == 0) {
+      spdlog::info("drained; stopping workers");
+      shutdown();
+    } else if (uv_now(loop_) >= drain_deadline_) {
+      spdlog::warn("drain deadline passed with {} request(s) in flight; stopping anyway", http_.inFlight());
+      shutdown();
+    }
+  }
+
+  uv_loop_t* loop_;
+  const HostOptions& options_;
+  SystemClock clock_;
+  Dispatcher dispatcher_;
+  HttpTrigger http_;
+  uv_signal_t sigint_{}, sigterm_{};
+  uv_timer_t drain_timer_{};
+  CloseCounter drain_closer_;
+  bool draining_ = false;
+  bool closed_ = false;
+  uint64_t drain_deadline_ = 0;
+};
+
+}  // namespace
+
+int runHost(const HostOptions& options) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int status = 0;
+  {
+    Host host(&loop, options);
+    auto loaded = host.load();
+    Result<int> port = loaded ? host.listen() : Result<int>(loaded.error());
+    if (!port) {
+      std::fprintf(stderr, "gust serve: %s\n", port.error().message.c_str());
+      status = 1;
+      host.shutdown();
+    } else {
+      host.watchSignals();
+      host.printRoutes(*port);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  int rc = uv_loop_close(&loop);
+  if (rc != 0) {
+    // A handle outlived shutdown: our bug. Say so rather than hide it.
+    spdlog::error("event loop closed with open handles ({}); this is a bug in gust", uv_strerror(rc));
+    uv_walk(&loop, [](uv_handle_t* h, void*) { spdlog::error("  open handle: {}", uv_handle_type_name(h->type)); },
+            nullptr);
+    return status == 0 ? 70 : status;
+  }
+  return status;
+}
+
+}  // namespace gust

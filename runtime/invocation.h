@@ -1,0 +1,46 @@
+#pragma once
+// What every trigger hands the dispatcher, and the one answer it gets back. The dispatcher
+// knows nothing of HTTP, cron or queues; each trigger maps an Outcome to its own world.
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "runtime/frame.h"
+#include "runtime/unique_function.h"
+
+namespace gust {
+
+struct Invocation {
+  std::string id;
+  std::string app;
+  std::string function;
+  Payload payload;
+};
+
+enum class OutcomeKind {
+  kOk,             // the function answered; status/headers/body are its response
+  kFunctionError,  // the function failed or threw: 500 with the message
+  kCrashed,        // its worker died: 502 naming the signal or exit status
+  kTimedOut,       // past its timeout; the worker was killed: 504
+  kOverloaded,     // no capacity and the pending queue is full or timed out: 503
+  kUnavailable,    // the app's workers cannot start (e.g. ABI mismatch): 503
+  kNotFound,       // no such app or function: 404
+};
+
+struct Outcome {
+  OutcomeKind kind = OutcomeKind::kOk;
+  int status = 200;
+  Pairs headers;
+  std::string body;
+  std::string message;  // why, for every kind but kOk
+  bool cold_start = false;
+  std::chrono::milliseconds retry_after{0};  // for kOverloaded and kUnavailable
+};
+
+// Runs exactly once per invocation, on the loop thread.
+using OutcomeCallback = UniqueFunction<void(Outcome&&)>;
+
+const char* outcomeName(OutcomeKind kind);
+
+}  // namespace gust

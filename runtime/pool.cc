@@ -1,0 +1,309 @@
+#include "runtime/pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace gust {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+Pool::Pool(uv_loop_t* loop, const Clock& clock, PoolConfig config)
+    : loop_(loop), clock_(clock), config_(std::move(config)) {
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+}
+
+Pool::~Pool() { assert(closing_ && workers_.empty() && closing_workers_.empty()); }
+
+void Pool::start() {
+  for (uint32_t i = 0; i < config_.settings.min_instances; ++i) startWorker();
+}
+
+Outcome Pool::unavailable(const std::string& why) const {
+  Outcome o;
+  o.kind = OutcomeKind::kUnavailable;
+  o.status = 503;
+  o.message = "app " + config_.app + " cannot start a worker: " + why;
+  auto wait = std::chrono::duration_cast<milliseconds>(next_start_allowed_ - clock_.now());
+  o.retry_after = std::max(wait, milliseconds(1000));
+  return o;
+}
+
+void Pool::submit(Invocation&& invocation, uint32_t function_index, milliseconds timeout, OutcomeCallback&& done) {
+  if (closing_) {
+    Outcome o;
+    o.kind = OutcomeKind::kUnavailable;
+    o.status = 503;
+    o.message = "the host is shutting down";
+    o.retry_after = milliseconds(1000);
+    done(std::move(o));
+    return;
+  }
+  if (WorkerProcess* worker = pickWorker()) {
+    run(*worker, Pending{std::move(invocation), function_index, timeout, std::move(done), clock_.now()});
+    return;
+  }
+  // In a crash loop with nothing alive, say why now instead of queueing for nothing.
+  if (consecutive_start_failures_ > 0 && workers_.empty() && clock_.now() < next_start_allowed_) {
+    done(unavailable(counters_.last_start_error));
+    return;
+  }
+  if (pending_.size() >= config_.settings.max_pending) {
+    Outcome o;
+    o.kind = OutcomeKind::kOverloaded;
+    o.status = 503;
+    o.message = "app " + config_.app + " has " + std::to_string(pending_.size()) +
+                " invocations waiting already (max_pending); try again shortly";
+    o.retry_after = milliseconds(1000);
+    done(std::move(o));
+    return;
+  }
+  pending_.push_back(Pending{std::move(invocation), function_index, timeout, std::move(done), clock_.now()});
+  maybeStartForPending();
+  rearm();
+}
+
+WorkerProcess* Pool::pickWorker() const {
+  // Pack work onto the busiest instance with room, then the most recently used, so that the
+  // rest stay idle long enough to be reaped.
+  WorkerProcess* best = nullptr;
+  for (const auto& w : workers_) {
+    if (!w->hasCapacity()) continue;
+    if (best == nullptr || w->inFlight() > best->inFlight() ||
+        (w->inFlight() == best->inFlight() && w->lastUsed() > best->lastUsed())) {
+      best = w.get();
+    }
+  }
+  return best;
+}
+
+void Pool::maybeStartForPending() {
+  if (closing_ || clock_.now() < next_start_allowed_) return;
+  size_t starting = countState(WorkerProcess::State::kStarting);
+  size_t live = workers_.size() - countState(WorkerProcess::State::kStopping);
+  // Start instances for the waiting invocations that starting instances will not take.
+  size_t per_instance = config_.settings.concurrency;
+  while (pending_.size() > starting * per_instance && live < config_.settings.max_instances) {
+    startWorker();
+    ++starting;
+    ++live;
+    if (consecutive_start_failures_ > 0) break;  // probing after failures: one at a time
+  }
+}
+
+void Pool::startWorker() {
+  auto worker = std::make_unique<WorkerProcess>(loop_, *this, next_worker_id_++);
+  WorkerSpawnOptions options;
+  options.executable = config_.executable;
+  options.app = config_.app;
+  options.app_dir = config_.app_dir;
+  options.module_path = config_.module_path;
+  options.functions = config_.functions;
+  options.concurrency = config_.settings.concurrency;
+  auto spawned = worker->spawn(options);
+  WorkerProcess* raw = worker.get();
+  if (!spawned) {
+    spdlog::error("[{}] {}", config_.app, spawned.error().message);
+    counters_.last_start_error = spawned.error().message;
+    ++consecutive_start_failures_;
+    next_start_allowed_ = clock_.now() + milliseconds(1000);
+    closing_workers_.push_back(std::move(worker));
+    raw->close([this, raw] {
+      std::erase_if(closing_workers_, [raw](const auto& w) { return w.get() == raw; });
+    });
+    if (workers_.empty()) failAllPending(OutcomeKind::kUnavailable, spawned.error().message, milliseconds(1000));
+    return;
+  }
+  cold_.push_back(raw->id());
+  workers_.push_back(std::move(worker));
+}
+
+void Pool::onWorkerReady(WorkerProcess& worker) {
+  consecutive_start_failures_ = 0;
+  counters_.last_cold_start_ms =
+      std::chrono::duration<double, std::milli>(steady_clock::now() - worker.spawnedAt()).count();
+  spdlog::debug("[{}] worker {} (pid {}) ready in {:.1f} ms", config_.app, worker.id(), worker.pid(),
+                counters_.last_cold_start_ms);
+  serveNextOrIdle(worker);
+}
+
+void Pool::run(WorkerProcess& worker, Pending&& pending) {
+  bool cold = std::erase(cold_, worker.id()) > 0;
+  if (cold) ++counters_.cold_starts;
+  OutcomeCallback done = std::move(pending.done);
+  if (cold) {
+    // Wrap only cold invocations, keeping the warm path free of another allocation.
+    done = [inner = std::move(done)](Outcome&& o) mutable {
+      o.cold_start = true;
+      inner(std::move(o));
+    };
+  }
+  worker.invoke(std::move(pending.invocation), pending.function_index, pending.timeout, std::move(done));
+}
+
+void Pool::serveNextOrIdle(WorkerProcess& worker) {
+  if (closing_) return;
+  while (worker.hasCapacity() && !pending_.empty()) {
+    Pending next = std::move(pending_.front());
+    pending_.pop_front();
+    run(worker, std::move(next));
+  }
+  rearm();
+}
+
+void Pool::onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCallback&& done) {
+  if (outcome.kind == OutcomeKind::kCrashed) ++counters_.crashes;
+  done(std::move(outcome));
+  serveNextOrIdle(worker);
+}
+
+void Pool::onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std::string& init_error) {
+  bool before_ready = std::erase(cold_, worker.id()) > 0 && !init_error.empty();
+  if (before_ready) {
+    ++counters_.crashes;
+    ++counters_.start_failures;
+    ++consecutive_start_failures_;
+    counters_.last_start_error = init_error;
+    // Exponential backoff: 100 ms, 200 ms, ... up to max_backoff.
+    auto backoff = milliseconds(100) * (1u << std::min<uint32_t>(consecutive_start_failures_ - 1, 16));
+    backoff = std::min(backoff, config_.max_backoff);
+    next_start_allowed_ = clock_.now() + backoff;
+    spdlog::error("[{}] worker {} failed to start ({}): {}; next start in {} ms", config_.app, worker.id(),
+                  exit.describe(), init_error, backoff.count());
+  } else if (worker.state() != WorkerProcess::State::kStopping || exit.term_signal != SIGTERM) {
+    spdlog::debug("[{}] worker {} (pid {}) {}", config_.app, worker.id(), worker.pid(), exit.describe());
+  }
+  removeWorker(worker);
+  if (before_ready && countState(WorkerProcess::State::kStarting) == 0 && workers_.empty()) {
+    failAllPending(OutcomeKind::kUnavailable, init_error, milliseconds(0));
+  }
+  maybeStartForPending();
+  rearm();
+}
+
+void Pool::removeWorker(WorkerProcess& worker) {
+  auto it = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return w.get() == &worker; });
+  if (it == workers_.end()) return;
+  closing_workers_.push_back(std::move(*it));
+  workers_.erase(it);
+  WorkerProcess* raw = &worker;
+  raw->close([this, raw] {
+    std::erase_if(closing_workers_, [raw](const auto& w) { return w.get() == raw; });
+    if (closing_ && workers_.empty() && closing_workers_.empty() && on_closed_) {
+      closer_.closeAll({reinterpret_cast<uv_handle_t*>(&timer_)}, std::move(on_closed_));
+    }
+  });
+}
+
+void Pool::failAllPending(OutcomeKind kind, const std::string& message, milliseconds retry_after) {
+  std::deque<Pending> failed;
+  failed.swap(pending_);
+  for (auto& p : failed) {
+    Outcome o = kind == OutcomeKind::kUnavailable ? unavailable(message) : Outcome{};
+    if (kind != OutcomeKind::kUnavailable) {
+      o.kind = kind;
+      o.status = 503;
+      o.message = message;
+    }
+    if (retry_after.count() > 0) o.retry_after = retry_after;
+    p.done(std::move(o));
+  }
+}
+
+void Pool::tick() {
+  if (closing_) return;
+  auto now = clock_.now();
+  // Invocations that waited too long get 503 rather than waiting without end.
+  while (!pending_.empty() && now - pending_.front().enqueued >= config_.settings.pending_timeout) {
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    Outcome o;
+    o.kind = OutcomeKind::kOverloaded;
+    o.status = 503;
+    o.message = "app " + config_.app + " had no free instance within its pending_timeout of " +
+                std::to_string(config_.settings.pending_timeout.count()) + " ms";
+    o.retry_after = milliseconds(1000);
+    p.done(std::move(o));
+  }
+  // Reap the least recently used idle instances, keeping min_instances.
+  for (;;) {
+    size_t live = workers_.size() - countState(WorkerProcess::State::kStopping);
+    WorkerProcess* oldest = oldestIdle();
+    if (oldest == nullptr || live <= config_.settings.min_instances ||
+        now - oldest->lastUsed() < config_.settings.idle_timeout) {
+      break;
+    }
+    spdlog::debug("[{}] worker {} idle for {} ms: stopping it", config_.app, oldest->id(),
+                  config_.settings.idle_timeout.count());
+    oldest->stop(config_.stop_grace);
+  }
+  maybeStartForPending();
+  rearm();
+}
+
+void Pool::rearm() {
+  if (closing_) return;
+  auto now = clock_.now();
+  std::optional<steady_clock::time_point> wake;
+  auto consider = [&](steady_clock::time_point t) {
+    if (!wake || t < *wake) wake = t;
+  };
+  if (!pending_.empty()) consider(pending_.front().enqueued + config_.settings.pending_timeout);
+  if (!pending_.empty() && now < next_start_allowed_) consider(next_start_allowed_);
+  size_t live = workers_.size() - countState(WorkerProcess::State::kStopping);
+  if (WorkerProcess* oldest = oldestIdle(); oldest != nullptr && live > config_.settings.min_instances) {
+    consider(oldest->lastUsed() + config_.settings.idle_timeout);
+  }
+  if (!wake) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  auto delay = std::chrono::duration_cast<milliseconds>(*wake - now).count();
+  uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<Pool*>(t->data)->tick(); },
+                 static_cast<uint64_t>(std::max<int64_t>(delay, 0)) + 1, 0);
+}
+
+WorkerProcess* Pool::oldestIdle() const {
+  WorkerProcess* oldest = nullptr;
+  for (const auto& w : workers_) {
+    if (w->idle() && (oldest == nullptr || w->lastUsed() < oldest->lastUsed())) oldest = w.get();
+  }
+  return oldest;
+}
+
+size_t Pool::countState(WorkerProcess::State state) const {
+  return static_cast<size_t>(
+      std::count_if(workers_.begin(), workers_.end(), [&](const auto& w) { return w->state() == state; }));
+}
+
+PoolStats Pool::stats() const {
+  PoolStats s = counters_;
+  s.starting = countState(WorkerProcess::State::kStarting);
+  for (const auto& w : workers_) {
+    if (w->state() == WorkerProcess::State::kReady) (w->idle() ? s.idle : s.busy)++;
+  }
+  s.stopping = countState(WorkerProcess::State::kStopping);
+  s.pending = pending_.size();
+  return s;
+}
+
+void Pool::close(std::function<void()> on_closed) {
+  if (closing_) return;
+  closing_ = true;
+  on_closed_ = std::move(on_closed);
+  failAllPending(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000));
+  uv_timer_stop(&timer_);
+  if (workers_.empty() && closing_workers_.empty()) {
+    closer_.closeAll({reinterpret_cast<uv_handle_t*>(&timer_)}, std::move(on_closed_));
+    return;
+  }
+  // Copy: removeWorker edits workers_.
+  std::vector<WorkerProcess*> all;
+  for (auto& w : workers_) all.push_back(w.get());
+  for (WorkerProcess* w : all) removeWorker(*w);
+}
+
+}  // namespace gust

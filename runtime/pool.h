@@ -1,0 +1,117 @@
+#pragma once
+// The worker pool of one app: starts worker processes on demand up to max_instances,
+// queues invocations (FIFO, bounded by max_pending and pending_timeout) while instances
+// start or are busy, reaps instances idle past idle_timeout down to min_instances, and
+// backs off when workers keep dying before they are ready.
+//
+// Owning thread: the loop thread. Owned by the Dispatcher; close() stops every worker and
+// calls back once all their handles are closed, after which the owner may free it. Its
+// housekeeping timer is unref'd: a pool scaled to zero keeps nothing alive.
+
+#include <uv.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "functions/manifest.h"
+#include "runtime/clock.h"
+#include "runtime/invocation.h"
+#include "runtime/worker_process.h"
+
+namespace gust {
+
+struct PoolConfig {
+  std::string app;
+  std::string app_dir;
+  std::string module_path;  // absolute
+  std::string executable;   // the gust binary, started in worker mode
+  std::vector<std::string> functions;
+  PoolSettings settings;
+  std::chrono::milliseconds stop_grace{2000};
+  std::chrono::milliseconds max_backoff{30'000};
+};
+
+struct PoolStats {
+  size_t starting = 0, idle = 0, busy = 0, stopping = 0;
+  size_t pending = 0;
+  uint64_t cold_starts = 0;
+  uint64_t crashes = 0;          // workers that died while serving or before ready
+  uint64_t start_failures = 0;   // workers that died before READY
+  double last_cold_start_ms = 0;
+  std::string last_start_error;
+};
+
+class Pool final : public WorkerListener {
+ public:
+  Pool(uv_loop_t* loop, const Clock& clock, PoolConfig config);
+  ~Pool() override;
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Starts min_instances workers.
+  void start();
+
+  // Runs `invocation` on a worker; `done` runs exactly once with its outcome.
+  void submit(Invocation&& invocation, uint32_t function_index, std::chrono::milliseconds timeout,
+              OutcomeCallback&& done);
+
+  // Re-evaluates pending deadlines, idle instances and backoff against the clock. Called by
+  // the housekeeping timer, and by tests after they move an injected clock.
+  void tick();
+
+  // Fails what is pending, stops every worker, and calls `on_closed` once all are gone.
+  void close(std::function<void()> on_closed);
+
+  PoolStats stats() const;
+  const PoolConfig& config() const { return config_; }
+
+ private:
+  struct Pending {
+    Invocation invocation;
+    uint32_t function_index;
+    std::chrono::milliseconds timeout;
+    OutcomeCallback done;
+    std::chrono::steady_clock::time_point enqueued;
+  };
+
+  void onWorkerReady(WorkerProcess& worker) override;
+  void onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCallback&& done) override;
+  void onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std::string& init_error) override;
+
+  WorkerProcess* pickWorker() const;
+  WorkerProcess* oldestIdle() const;
+  void startWorker();
+  void serveNextOrIdle(WorkerProcess& worker);
+  void run(WorkerProcess& worker, Pending&& pending);
+  void maybeStartForPending();
+  void failAllPending(OutcomeKind kind, const std::string& message, std::chrono::milliseconds retry_after);
+  void removeWorker(WorkerProcess& worker);
+  void rearm();
+  size_t countState(WorkerProcess::State state) const;
+  Outcome unavailable(const std::string& why) const;
+
+  uv_loop_t* loop_;
+  const Clock& clock_;
+  PoolConfig config_;
+  uint64_t next_worker_id_ = 1;
+
+  std::vector<std::unique_ptr<WorkerProcess>> workers_;
+  std::vector<std::unique_ptr<WorkerProcess>> closing_workers_;
+  std::deque<Pending> pending_;
+  std::vector<uint64_t> cold_;  // ids of workers that have not served yet
+
+  uv_timer_t timer_{};
+  CloseCounter closer_;
+  bool closing_ = false;
+  std::function<void()> on_closed_;
+
+  uint32_t consecutive_start_failures_ = 0;
+  std::chrono::steady_clock::time_point next_start_allowed_{};
+  PoolStats counters_;
+};
+
+}  // namespace gust

@@ -1,0 +1,445 @@
+#include "runtime/worker_process.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace gust {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxLine = 16 * 1024;
+
+void allocBuffer(uv_handle_t*, size_t, uv_buf_t* buf) {
+  // libuv reads into a fresh buffer each time; the decoder copies what it keeps.
+  buf->base = static_cast<char*>(::malloc(kReadChunk));
+  buf->len = buf->base ? kReadChunk : 0;
+}
+
+std::string signalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  const char* description = sigdescr_np(sig);
+  std::string out = abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+  if (description) out += std::string(" (") + description + ")";
+  return out;
+}
+
+}  // namespace
+
+const char* outcomeName(OutcomeKind kind) {
+  switch (kind) {
+    case OutcomeKind::kOk: return "ok";
+    case OutcomeKind::kFunctionError: return "error";
+    case OutcomeKind::kCrashed: return "crashed";
+    case OutcomeKind::kTimedOut: return "timeout";
+    case OutcomeKind::kOverloaded: return "overloaded";
+    case OutcomeKind::kUnavailable: return "unavailable";
+    case OutcomeKind::kNotFound: return "not_found";
+  }
+  return "unknown";
+}
+
+std::string WorkerExit::describe() const {
+  if (term_signal != 0) return "killed by signal " + signalName(term_signal);
+  return "exited with status " + std::to_string(exit_status);
+}
+
+WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerListener& listener, uint64_t id)
+    : loop_(loop), listener_(listener), id_(id), max_output_(0) {
+  out_.owner = this;
+  out_.name = "stdout";
+  err_.owner = this;
+  err_.name = "stderr";
+}
+
+WorkerProcess::~WorkerProcess() {
+  // The pool frees a worker only from close()'s callback.
+  assert(closing_ || process_.loop == nullptr);
+}
+
+Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
+  app_ = options.app;
+  concurrency_ = std::max<uint32_t>(1, options.concurrency);
+  functions_ = options.functions;
+  max_output_ = options.max_output_per_invocation;
+  spawned_at_ = std::chrono::steady_clock::now();
+  last_used_ = spawned_at_;
+
+  uv_pipe_init(loop_, &ipc_, 0);
+  uv_pipe_init(loop_, &out_.pipe, 0);
+  uv_pipe_init(loop_, &err_.pipe, 0);
+  uv_timer_init(loop_, &timer_);
+  ipc_.data = this;
+  out_.pipe.data = &out_;
+  err_.pipe.data = &err_;
+  timer_.data = this;
+
+  std::string host_pid = std::to_string(::getpid());
+  std::vector<std::string> args = {options.executable, "worker", "--app", options.app, "--module",
+                                   options.module_path, "--host-pid", host_pid};
+  args.push_back("--concurrency");
+  args.push_back(std::to_string(concurrency_));
+  for (const auto& f : options.functions) {
+    args.push_back("--function");
+    args.push_back(f);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  uv_stdio_container_t stdio[4];
+  stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&out_.pipe);
+  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&err_.pipe);
+  stdio[3].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE);
+  stdio[3].data.stream = reinterpret_cast<uv_stream_t*>(&ipc_);
+
+  uv_process_options_t opts{};
+  opts.file = options.executable.c_str();
+  opts.args = argv.data();
+  opts.cwd = options.app_dir.c_str();
+  opts.stdio = stdio;
+  opts.stdio_count = 4;
+  // Its own session and process group: a terminal's Ctrl-C reaches only the host, which
+  // then drains, and the host can signal the worker's whole group.
+  opts.flags = UV_PROCESS_DETACHED;
+  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
+    static_cast<WorkerProcess*>(p->data)->onExit(status, sig);
+  };
+  process_.data = this;
+  int rc = uv_spawn(loop_, &process_, &opts);
+  if (rc != 0) {
+    exited_ = true;
+    state_ = State::kExited;
+    return makeError(ErrorKind::kIo, "cannot start a worker process (" + options.executable + "): " + uv_strerror(rc));
+  }
+  pid_ = process_.pid;
+
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&ipc_), allocBuffer,
+                [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+                  static_cast<WorkerProcess*>(s->data)->onIpcRead(n, buf);
+                  ::free(buf->base);
+                });
+  auto on_output = [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+    auto* stream = static_cast<OutputStream*>(s->data);
+    if (n > 0) stream->owner->onOutput(*stream, buf->base, static_cast<size_t>(n), false);
+    else if (n < 0) stream->owner->onOutput(*stream, nullptr, 0, true);
+    ::free(buf->base);
+  };
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&out_.pipe), allocBuffer, on_output);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&err_.pipe), allocBuffer, on_output);
+  return {};
+}
+
+void WorkerProcess::invoke(Invocation&& invocation, uint32_t function_index, std::chrono::milliseconds timeout,
+                           OutcomeCallback&& done) {
+  assert(hasCapacity());
+  uint64_t seq = ++next_seq_;
+  std::string frame;
+  frame.reserve(64 + invocation.payload.body.size() + invocation.payload.path.size());
+  encodeInvoke(seq, invocation.id, function_index, static_cast<uint32_t>(timeout.count()), invocation.payload, frame);
+  in_flight_.push_back(InFlight{seq, std::move(invocation.id), std::move(invocation.function),
+                                std::chrono::steady_clock::now() + timeout, std::move(done)});
+  write(std::move(frame));
+  armTimer();
+}
+
+WorkerProcess::InFlight* WorkerProcess::findInFlight(uint64_t seq) {
+  for (auto& inv : in_flight_) {
+    if (inv.seq == seq) return &inv;
+  }
+  return nullptr;
+}
+
+void WorkerProcess::armTimer() {
+  if (state_ == State::kStopping || closing_) return;  // the stop grace owns the timer then
+  if (in_flight_.empty()) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  auto earliest = in_flight_.front().deadline;
+  for (const auto& inv : in_flight_) earliest = std::min(earliest, inv.deadline);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(earliest - std::chrono::steady_clock::now());
+  uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<WorkerProcess*>(t->data)->onTimer(); },
+                 static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
+}
+
+void WorkerProcess::write(std::string&& bytes) {
+  if (closing_ || exited_) return;
+  uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
+  auto* stream = reinterpret_cast<uv_stream_t*>(&ipc_);
+  int n = uv_try_write(stream, &buf, 1);
+  if (n == static_cast<int>(bytes.size())) return;
+  size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+  if (n < 0 && n != UV_EAGAIN) {
+    protocolError(std::string("cannot write to the worker: ") + uv_strerror(n));
+    return;
+  }
+  struct Write {
+    uv_write_t req;
+    std::string data;
+  };
+  auto* w = new Write{{}, bytes.substr(sent)};
+  uv_buf_t rest = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  int rc = uv_write(&w->req, stream, &rest, 1, [](uv_write_t* req, int) { delete reinterpret_cast<Write*>(req); });
+  if (rc != 0) {
+    delete w;
+    protocolError(std::string("cannot write to the worker: ") + uv_strerror(rc));
+  }
+}
+
+void WorkerProcess::onIpcRead(ssize_t nread, const uv_buf_t* buf) {
+  if (nread < 0) {
+    // EOF or error: the process is going away; its exit callback says how.
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&ipc_));
+    return;
+  }
+  decoder_.feed(buf->base, static_cast<size_t>(nread));
+  FrameType type;
+  std::string_view payload;
+  FrameDecoder::Status status;
+  while (!closing_ && (status = decoder_.next(type, payload)) == FrameDecoder::Status::kFrame) {
+    onFrame(type, payload);
+  }
+  if (!closing_ && status == FrameDecoder::Status::kError) protocolError(decoder_.error());
+}
+
+void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
+  switch (type) {
+    case FrameType::kReady: {
+      if (state_ != State::kStarting) return protocolError("worker sent READY twice");
+      if (!decodeReady(payload)) return protocolError("malformed READY frame");
+      state_ = State::kReady;
+      listener_.onWorkerReady(*this);
+      return;
+    }
+    case FrameType::kInitError: {
+      auto message = decodeInitError(payload);
+      init_error_ = message ? message->substr(0, 4096) : "malformed INIT_ERROR frame";
+      return;  // the worker exits next; onExit reports it
+    }
+    case FrameType::kLog: {
+      auto log = decodeLog(payload);
+      if (!log) return protocolError(log.error().message);
+      InFlight* inv = findInFlight(log->seq);
+      if (inv == nullptr) return;  // a late line of an invocation already answered
+      emitLine(inv, "log", log->message, static_cast<int>(log->level));
+      return;
+    }
+    case FrameType::kResult: {
+      auto result = decodeResult(payload);
+      if (!result) return protocolError(result.error().message);
+      if (findInFlight(result->seq) == nullptr) {
+        return protocolError("worker answered an invocation it was not given");
+      }
+      drainOutputNow();
+      Outcome outcome;
+      if (result->kind == ResultKind::kOk) {
+        outcome.kind = OutcomeKind::kOk;
+        outcome.status = result->status;
+        outcome.headers = std::move(result->headers);
+        outcome.body = std::move(result->body);
+      } else {
+        outcome.kind = OutcomeKind::kFunctionError;
+        outcome.status = 500;
+        outcome.message = std::move(result->body);
+      }
+      finishInvocation(result->seq, std::move(outcome));
+      return;
+    }
+    case FrameType::kInvoke:
+      return protocolError("worker sent an INVOKE frame");
+  }
+}
+
+void WorkerProcess::finishInvocation(uint64_t seq, Outcome&& outcome) {
+  auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const InFlight& i) { return i.seq == seq; });
+  if (it == in_flight_.end()) return;
+  InFlight inv = std::move(*it);
+  in_flight_.erase(it);
+  last_used_ = std::chrono::steady_clock::now();
+  armTimer();
+  if (inv.output_dropped > 0) {
+    spdlog::warn("[{}/{} {}] output truncated: {} more bytes dropped (limit {} bytes per invocation)", app_,
+                 inv.function, inv.invocation_id, inv.output_dropped, max_output_);
+  }
+  listener_.onInvocationDone(*this, std::move(outcome), std::move(inv.done));
+}
+
+void WorkerProcess::failAllInFlight(OutcomeKind kind, int status, const std::string& message) {
+  while (!in_flight_.empty()) {
+    Outcome outcome;
+    outcome.kind = kind;
+    outcome.status = status;
+    outcome.message = message;
+    finishInvocation(in_flight_.front().seq, std::move(outcome));
+  }
+}
+
+void WorkerProcess::onTimer() {
+  if (state_ == State::kStopping) {
+    if (!exited_) kill();  // the grace after SIGTERM is over
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  auto late = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const InFlight& i) { return i.deadline <= now; });
+  if (late == in_flight_.end()) {
+    armTimer();
+    return;
+  }
+  // Past its deadline: a function cannot be interrupted, so its process goes, and with it
+  // whatever else ran there.
+  uint64_t seq = late->seq;
+  kill();
+  state_ = State::kStopping;
+  Outcome outcome;
+  outcome.kind = OutcomeKind::kTimedOut;
+  outcome.status = 504;
+  outcome.message = "function did not answer within its timeout; its worker was killed";
+  finishInvocation(seq, std::move(outcome));
+  failAllInFlight(OutcomeKind::kCrashed, 502,
+                  "the worker was killed because another invocation on it ran past its timeout");
+}
+
+void WorkerProcess::stop(std::chrono::milliseconds grace) {
+  if (exited_) return;
+  state_ = State::kStopping;
+  if (pid_ > 0) ::kill(-pid_, SIGTERM);
+  uv_timer_stop(&timer_);
+  uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<WorkerProcess*>(t->data)->onTimer(); },
+                 static_cast<uint64_t>(grace.count()), 0);
+}
+
+void WorkerProcess::kill() {
+  if (exited_ || pid_ <= 0) return;
+  // The whole group, so that children the function started go with it.
+  ::kill(-pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);
+}
+
+void WorkerProcess::protocolError(const std::string& why) {
+  if (fatal_reason_.empty()) fatal_reason_ = why;
+  spdlog::error("[{}] worker {} (pid {}) misbehaved: {}; killing it", app_, id_, pid_, why);
+  kill();
+}
+
+void WorkerProcess::onOutput(OutputStream& stream, const char* data, size_t size, bool eof) {
+  if (eof) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&stream.pipe));
+    if (!stream.partial.empty()) emitLine(soleInFlight(), stream.name, stream.partial, &stream == &err_ ? 3 : 1);
+    stream.partial.clear();
+    return;
+  }
+  int level = &stream == &err_ ? 3 : 1;
+  std::string_view chunk(data, size);
+  while (!chunk.empty()) {
+    size_t nl = chunk.find('\n');
+    if (nl == std::string_view::npos) {
+      // Keep at most kMaxLine of an unfinished line; a line without end is cut.
+      size_t room = kMaxLine - std::min(kMaxLine, stream.partial.size());
+      stream.partial.append(chunk.substr(0, room));
+      if (stream.partial.size() >= kMaxLine) {
+        emitLine(soleInFlight(), stream.name, stream.partial, level);
+        stream.partial.clear();
+      }
+      return;
+    }
+    if (stream.partial.empty()) {
+      emitLine(soleInFlight(), stream.name, chunk.substr(0, nl), level);
+    } else {
+      stream.partial.append(chunk.substr(0, std::min(nl, kMaxLine)));
+      emitLine(soleInFlight(), stream.name, stream.partial, level);
+      stream.partial.clear();
+    }
+    chunk.remove_prefix(nl + 1);
+  }
+}
+
+void WorkerProcess::drainOutputNow() {
+  // The worker flushes stdio before it writes RESULT, so whatever the function printed is
+  // already in the pipes: read it now, so it is attributed to this invocation.
+  char buf[16 * 1024];
+  for (OutputStream* s : {&out_, &err_}) {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&s->pipe), &fd) != 0) continue;
+    for (int i = 0; i < 64; ++i) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      onOutput(*s, buf, static_cast<size_t>(n), false);
+    }
+  }
+}
+
+void WorkerProcess::emitLine(InFlight* inv, const char* stream, std::string_view line, int level) {
+  if (inv != nullptr) {
+    if (inv->output_bytes >= max_output_) {
+      inv->output_dropped += line.size() + 1;
+      return;
+    }
+    inv->output_bytes += line.size() + 1;
+  }
+  auto spd_level = level >= 2 ? spdlog::level::warn : level == 0 ? spdlog::level::debug : spdlog::level::info;
+  if (inv != nullptr) {
+    spdlog::log(spd_level, "[{}/{} {}] {}: {}", app_, inv->function, inv->invocation_id, stream, line);
+  } else {
+    spdlog::log(spd_level, "[{} worker {}] {}: {}", app_, id_, stream, line);
+  }
+}
+
+void WorkerProcess::onExit(int64_t exit_status, int term_signal) {
+  exited_ = true;
+  if (closing_) {
+    closeHandles();
+    return;
+  }
+  WorkerExit exit{exit_status, term_signal};
+  drainOutputNow();
+  State before = state_;
+  state_ = State::kExited;
+  uv_timer_stop(&timer_);
+  failAllInFlight(OutcomeKind::kCrashed, 502,
+                  fatal_reason_.empty() ? "function crashed: its worker " + exit.describe()
+                                        : "worker killed by the host: " + fatal_reason_);
+  std::string init_error = init_error_;
+  if (before == State::kStarting && init_error.empty()) {
+    init_error = "worker " + exit.describe() + " before it was ready";
+  }
+  listener_.onWorkerExit(*this, exit, init_error);
+}
+
+void WorkerProcess::close(std::function<void()> on_closed) {
+  if (closing_) return;
+  closing_ = true;
+  on_closed_ = std::move(on_closed);
+  uv_timer_stop(&timer_);
+  // Every invocation is answered exactly once, also when its worker is stopped under it;
+  // the listener is not told, since it is the one closing us.
+  for (auto& inv : in_flight_) {
+    Outcome outcome;
+    outcome.kind = OutcomeKind::kUnavailable;
+    outcome.status = 503;
+    outcome.message = "the worker was stopped before the function answered";
+    outcome.retry_after = std::chrono::milliseconds(1000);
+    inv.done(std::move(outcome));
+  }
+  in_flight_.clear();
+  // libuv reaps a child only while its process handle is open, so a live worker is killed
+  // and its handles close after its exit callback; otherwise it would linger as a zombie.
+  if (exited_) closeHandles();
+  else kill();
+}
+
+void WorkerProcess::closeHandles() {
+  closer_.closeAll({reinterpret_cast<uv_handle_t*>(&process_), reinterpret_cast<uv_handle_t*>(&ipc_),
+                    reinterpret_cast<uv_handle_t*>(&out_.pipe), reinterpret_cast<uv_handle_t*>(&err_.pipe),
+                    reinterpret_cast<uv_handle_t*>(&timer_)},
+                   std::move(on_closed_));
+}
+
+}  // namespace gust

@@ -1,0 +1,156 @@
+#pragma once
+// One worker process of an app, seen from the host: the child process, its IPC channel
+// (length-prefixed frames over a socketpair), its captured stdout/stderr, and the timer of
+// the invocation it runs.
+//
+// Owning thread: the loop thread. Owned by its Pool through unique_ptr; the Pool frees it
+// only from the callback of close(), after every handle's close callback ran. The listener
+// is called from loop callbacks and may call close() from inside them; no other method may
+// be called after close().
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/frame.h"
+#include "runtime/invocation.h"
+#include "runtime/result.h"
+#include "runtime/uv_close.h"
+
+namespace gust {
+
+class WorkerProcess;
+
+struct WorkerSpawnOptions {
+  std::string executable;  // the gust binary
+  std::string app;
+  std::string app_dir;
+  std::string module_path;
+  std::vector<std::string> functions;
+  uint32_t concurrency = 1;  // invocations the worker runs at once, each on its own thread
+  size_t max_output_per_invocation = 64 * 1024;
+};
+
+// How a worker process ended.
+struct WorkerExit {
+  int64_t exit_status = 0;
+  int term_signal = 0;
+  std::string describe() const;  // "killed by signal SIGSEGV (Segmentation fault)"
+};
+
+class WorkerListener {
+ public:
+  virtual ~WorkerListener() = default;
+  virtual void onWorkerReady(WorkerProcess& worker) = 0;
+  // The invocation the worker ran is finished (answered, failed, timed out or crashed).
+  virtual void onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCallback&& done) = 0;
+  // The process is gone. `init_error` is what it reported if it died before READY.
+  virtual void onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std::string& init_error) = 0;
+};
+
+class WorkerProcess {
+ public:
+  // kReady covers both idle and busy; inFlight() tells them apart.
+  enum class State { kStarting, kReady, kStopping, kExited };
+
+  WorkerProcess(uv_loop_t* loop, WorkerListener& listener, uint64_t id);
+  ~WorkerProcess();
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  Result<void> spawn(const WorkerSpawnOptions& options);
+
+  // Sends one invocation; the worker must have capacity. The outcome arrives through
+  // onInvocationDone with `done`.
+  void invoke(Invocation&& invocation, uint32_t function_index, std::chrono::milliseconds timeout,
+              OutcomeCallback&& done);
+
+  // Asks the process to stop: SIGTERM to its process group, SIGKILL after `grace`.
+  void stop(std::chrono::milliseconds grace);
+  // Kills its process group now.
+  void kill();
+
+  // Kills the process if it still runs and closes every handle once it has exited; then
+  // `on_closed` runs, after which the owner may free this object. No listener call follows.
+  void close(std::function<void()> on_closed);
+
+  State state() const { return state_; }
+  size_t inFlight() const { return in_flight_.size(); }
+  bool hasCapacity() const { return state_ == State::kReady && in_flight_.size() < concurrency_; }
+  bool idle() const { return state_ == State::kReady && in_flight_.empty(); }
+  uint64_t id() const { return id_; }
+  int pid() const { return pid_; }
+  std::chrono::steady_clock::time_point lastUsed() const { return last_used_; }
+  std::chrono::steady_clock::time_point spawnedAt() const { return spawned_at_; }
+
+ private:
+  struct OutputStream {
+    WorkerProcess* owner = nullptr;
+    uv_pipe_t pipe{};
+    std::string partial;  // an unfinished line
+    const char* name = "";
+  };
+
+  struct InFlight {
+    uint64_t seq;
+    std::string invocation_id;
+    std::string function;
+    std::chrono::steady_clock::time_point deadline;
+    OutcomeCallback done;
+    size_t output_bytes = 0;
+    size_t output_dropped = 0;
+  };
+  void onIpcRead(ssize_t nread, const uv_buf_t* buf);
+  void onFrame(FrameType type, std::string_view payload);
+  void onOutput(OutputStream& stream, const char* data, size_t size, bool eof);
+  void drainOutputNow();
+  // Logs one line of the worker's output, attributed to `inv` when known.
+  void emitLine(InFlight* inv, const char* stream, std::string_view line, int level);
+  InFlight* findInFlight(uint64_t seq);
+  // Output on stdout/stderr can be attributed only while exactly one invocation runs.
+  InFlight* soleInFlight() { return in_flight_.size() == 1 ? &in_flight_.front() : nullptr; }
+  void finishInvocation(uint64_t seq, Outcome&& outcome);
+  void failAllInFlight(OutcomeKind kind, int status, const std::string& message);
+  void armTimer();
+  void onExit(int64_t exit_status, int term_signal);
+  void onTimer();
+  void protocolError(const std::string& why);
+  void write(std::string&& bytes);
+  void closeHandles();
+
+  uv_loop_t* loop_;
+  WorkerListener& listener_;
+  uint64_t id_;
+  State state_ = State::kStarting;
+  int pid_ = 0;
+  std::string app_;
+  std::vector<std::string> functions_;
+  size_t max_output_;
+
+  uv_process_t process_{};
+  uv_pipe_t ipc_{};
+  OutputStream out_, err_;
+  uv_timer_t timer_{};
+  CloseCounter closer_;
+  std::function<void()> on_closed_;
+  bool closing_ = false;
+  bool exited_ = false;
+
+  FrameDecoder decoder_;
+  std::string init_error_;
+  std::string fatal_reason_;  // set when the host killed it for misbehaving
+
+  uint32_t concurrency_ = 1;
+  uint64_t next_seq_ = 0;
+  std::vector<InFlight> in_flight_;  // a few at most: a vector beats a map here
+
+  std::chrono::steady_clock::time_point last_used_;
+  std::chrono::steady_clock::time_point spawned_at_;
+};
+
+}  // namespace gust

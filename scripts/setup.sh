@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Gust needs, only those missing. Idempotent; runs as root or
+# through sudo. Usage: scripts/setup.sh [build|test|bench]   (each includes the one before)
+set -euo pipefail
+
+profile=${1:-build}
+build_pkgs=(g++ meson ninja-build pkg-config libuv1-dev nlohmann-json3-dev libcpp-httplib-dev
+            libspdlog-dev libhttp-parser-dev libsqlite3-dev libhowardhinnant-date-dev tzdata curl)
+test_pkgs=(doctest-dev clang libclang-rt-dev)
+bench_pkgs=(wrk nginx-light nodejs npm procps util-linux)
+
+case "$profile" in
+  build) pkgs=("${build_pkgs[@]}") ;;
+  test) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  bench) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: scripts/setup.sh [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: installing ${missing[*]} needs root or sudo" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

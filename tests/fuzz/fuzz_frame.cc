@@ -1,0 +1,53 @@
+// libFuzzer target: bytes from a worker fed to the frame decoder in random-sized pieces,
+// every frame decoded by type. Nothing may crash or read out of bounds; a decoded frame
+// re-encodes to the bytes it came from.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "runtime/frame.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  size_t chunk = 1 + data[0] % 64;
+  const char* bytes = reinterpret_cast<const char*>(data + 1);
+  size_t left = size - 1;
+  gust::FrameDecoder decoder(1u << 16);
+  while (left > 0) {
+    size_t n = left < chunk ? left : chunk;
+    decoder.feed(bytes, n);
+    bytes += n;
+    left -= n;
+    gust::FrameType type;
+    std::string_view payload;
+    gust::FrameDecoder::Status status;
+    while ((status = decoder.next(type, payload)) == gust::FrameDecoder::Status::kFrame) {
+      std::string again;
+      switch (type) {
+        case gust::FrameType::kInvoke:
+          if (auto f = gust::decodeInvoke(payload)) {
+            gust::encodeInvoke(*f, again);
+            if (again.substr(gust::kFrameHeaderSize) != payload) __builtin_trap();
+          }
+          break;
+        case gust::FrameType::kResult:
+          if (auto f = gust::decodeResult(payload)) {
+            gust::encodeResult(*f, again);
+            if (again.substr(gust::kFrameHeaderSize) != payload) __builtin_trap();
+          }
+          break;
+        case gust::FrameType::kLog:
+          (void)gust::decodeLog(payload);
+          break;
+        case gust::FrameType::kReady:
+          (void)gust::decodeReady(payload);
+          break;
+        case gust::FrameType::kInitError:
+          (void)gust::decodeInitError(payload);
+          break;
+      }
+    }
+    if (status == gust::FrameDecoder::Status::kError) break;
+  }
+  return 0;
+}

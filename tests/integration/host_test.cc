@@ -1,0 +1,342 @@
+// The host end to end: the real gust binary serving fixture apps on 127.0.0.1, with
+// functions that crash, hang, throw and flood, and clients that misbehave.
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/harness.h"
+
+using namespace gust::test;
+
+namespace {
+
+const char* kFixtureManifest = R"({
+  "name": "fixtures",
+  "timeout": "2s",
+  "functions": {
+    "echo":      { "routes": [{ "path": "/echo/{id}", "methods": ["GET", "POST"] }] },
+    "segv":      { "routes": ["/segv"] },
+    "aborts":    { "routes": ["/abort"] },
+    "exits":     { "routes": ["/exit"] },
+    "hang":      { "routes": ["/hang"], "timeout": "300ms" },
+    "throws":    { "routes": ["/throw"] },
+    "flood":     { "routes": ["/flood"] },
+    "say":       { "routes": ["/say/{word}"] },
+    "badheader": { "routes": ["/badheader"] },
+    "sleepy":    { "routes": ["/sleep/{ms}"] }
+  }
+})";
+
+struct Fixture {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "fixtures", kFixtureManifest, env("GUST_FIXTURE_MISBEHAVE"));
+};
+
+// Sends raw bytes on a fresh connection and returns everything read until the peer closes
+// or `wait` passes.
+std::string rawExchange(int port, const std::string& bytes, std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  REQUIRE(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the hello example builds with gust build and answers its routes") {
+  TempDir tmp;
+  fs::path app = tmp.path() / "hello";
+  fs::copy(fs::path(env("GUST_SOURCE_ROOT")) / "examples" / "hello", app, fs::copy_options::recursive);
+  fs::remove_all(app / "build");
+  CommandResult built = runGust({"build", app.string()}, tmp.path());
+  INFO(built.err);
+  REQUIRE(built.status == 0);
+  CHECK(built.out.find("built ") != std::string::npos);
+  CHECK(fs::is_regular_file(app / "build" / "hello.so"));
+  // A second build with nothing changed compiles nothing.
+  CHECK(runGust({"build", app.string()}, tmp.path()).out.find("up to date") != std::string::npos);
+
+  Host host({app}, tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Get("/hello/world");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "hello, world\n");
+  r = client.Get("/hello/gust?greeting=hi%20there");
+  REQUIRE(r);
+  CHECK(r->body == "hi there, gust\n");
+  r = client.Post("/echo", R"({"order": 42, "items": ["a", "b"]})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  auto body = nlohmann::json::parse(r->body);
+  CHECK(body["echo"]["order"] == 42);
+  CHECK(body["echo"]["items"][1] == "b");
+  r = client.Post("/echo", "not json", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+
+  // `gust invoke` is the CLI's client.
+  std::string url = "http://127.0.0.1:" + std::to_string(host.port());
+  CommandResult inv = runGust({"invoke", url + "/hello/cli"}, tmp.path());
+  CHECK(inv.status == 0);
+  CHECK(inv.out.find("HTTP 200") != std::string::npos);
+  CHECK(inv.out.find("hello, cli") != std::string::npos);
+  writeFile(tmp.path() / "body.json", R"({"from": "file"})");
+  inv = runGust({"invoke", "/echo", "--host", url, "--data", "@" + (tmp.path() / "body.json").string(), "-H",
+                 "Content-Type: application/json"},
+                tmp.path());
+  CHECK(inv.status == 0);
+  CHECK(inv.out.find(R"("from":"file")") != std::string::npos);
+  inv = runGust({"invoke", url + "/nowhere"}, tmp.path());
+  CHECK(inv.status == 1);
+  CHECK(inv.out.find("HTTP 404") != std::string::npos);
+
+  host.process().signal(SIGTERM);
+  CHECK(host.process().wait().status == 0);
+}
+
+TEST_CASE("a request reaches the function with its method, path, params, query, headers and body") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Post("/echo/a%20b?x=1&y=2", {{"X-Test", "yes"}}, "payload", "text/plain");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "payload");
+  CHECK(r->get_header_value("X-Method") == "POST");
+  CHECK(r->get_header_value("X-Path") == "/echo/a%20b");
+  CHECK(r->get_header_value("X-Param") == "a b");
+  CHECK(r->get_header_value("X-Query") == "x=1&y=2");
+  CHECK(r->get_header_value("X-Echo-Header") == "yes");
+  CHECK(r->get_header_value("X-Gust-Invocation-Id") == r->get_header_value("X-Invocation"));
+  CHECK(r->has_header("Date"));
+}
+
+TEST_CASE("a crashing function answers 502 naming the signal or exit status, and the next request is served") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Get("/segv");
+  REQUIRE(r);
+  CHECK(r->status == 502);
+  CHECK(r->get_header_value("Content-Type") == "application/problem+json");
+  CHECK(r->body.find("SIGSEGV") != std::string::npos);
+  r = client.Get("/abort");
+  REQUIRE(r);
+  CHECK(r->status == 502);
+  CHECK(r->body.find("SIGABRT") != std::string::npos);
+  r = client.Get("/exit");
+  REQUIRE(r);
+  CHECK(r->status == 502);
+  CHECK(r->body.find("exited with status 3") != std::string::npos);
+  r = client.Get("/echo/1");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+}
+
+TEST_CASE("a function past its timeout answers 504, its worker is killed, and a fresh worker serves next") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto before = client.Get("/echo/1");
+  REQUIRE(before);
+  pid_t first_worker = std::stoi(before->get_header_value("X-Pid"));
+  auto started = std::chrono::steady_clock::now();
+  auto r = client.Get("/hang");
+  REQUIRE(r);
+  CHECK(r->status == 504);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+  // The hung worker is the one that served /echo before (one instance was idle).
+  CHECK(waitUntil([&] { return !processAlive(first_worker); }, std::chrono::seconds(3)));
+  auto after = client.Get("/echo/2");
+  REQUIRE(after);
+  CHECK(after->status == 200);
+  CHECK(std::stoi(after->get_header_value("X-Pid")) != first_worker);
+}
+
+TEST_CASE("an exception in a function becomes a 500 that carries its message") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Get("/throw");
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  CHECK(r->body.find("the fixture threw on purpose") != std::string::npos);
+}
+
+TEST_CASE("a function's output is captured with its invocation id and capped per invocation") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Get("/say/marmalade");
+  REQUIRE(r);
+  std::string id = r->get_header_value("X-Gust-Invocation-Id");
+  r = client.Get("/flood");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(client.Get("/echo/1")->status == 200);
+  host.process().signal(SIGTERM);
+  CHECK(host.process().wait().status == 0);
+  std::string log = host.process().stderrText();
+  CHECK(log.find("[fixtures/say " + id + "] stdout: said marmalade by " + id) != std::string::npos);
+  CHECK(log.find("output truncated") != std::string::npos);
+  // 5 MB of output went in; the log keeps about the cap.
+  CHECK(log.size() < 512 * 1024);
+}
+
+TEST_CASE("a function cannot inject response headers") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Get("/badheader");
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  CHECK_FALSE(r->has_header("Injected"));
+}
+
+TEST_CASE("unknown routes answer 404 and wrong methods 405 with Allow, as problem+json") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Get("/nope");
+  REQUIRE(r);
+  CHECK(r->status == 404);
+  CHECK(r->get_header_value("Content-Type") == "application/problem+json");
+  r = client.Delete("/echo/1");
+  REQUIRE(r);
+  CHECK(r->status == 405);
+  CHECK(r->get_header_value("Allow").find("GET") != std::string::npos);
+  CHECK(r->get_header_value("Allow").find("POST") != std::string::npos);
+}
+
+TEST_CASE("a malformed request gets 400 and a closed connection while other clients keep being served") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client keep("127.0.0.1", host.port());
+  keep.set_keep_alive(true);
+  REQUIRE(keep.Get("/echo/1")->status == 200);
+  std::string reply = rawExchange(host.port(), "GET /echo/1 HTTP/1.1\r\nHost : x\r\n\r\n");
+  CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+  reply = rawExchange(host.port(), "GET /echo/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+  reply = rawExchange(host.port(), "GET /echo/1 HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n");
+  CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+  reply = rawExchange(host.port(), "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(reply.rfind("HTTP/1.1 414", 0) == 0);
+  CHECK(keep.Get("/echo/2")->status == 200);
+}
+
+TEST_CASE("pipelined requests on one connection are answered in order") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  std::string reply = rawExchange(host.port(),
+                                  "GET /sleep/200 HTTP/1.1\r\nHost: a\r\n\r\n"
+                                  "GET /echo/second HTTP/1.1\r\nHost: a\r\n\r\n"
+                                  "GET /echo/third HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  size_t first = reply.find("slept");
+  size_t second = reply.find("X-Param: second");
+  size_t third = reply.find("X-Param: third");
+  CHECK(first != std::string::npos);
+  CHECK(second != std::string::npos);
+  CHECK(third != std::string::npos);
+  CHECK(first < second);
+  CHECK(second < third);
+}
+
+TEST_CASE("a module built against another ABI version is refused with both versions named") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "future", R"({"name": "future", "functions": {"echo": {"routes": ["/f"]}}})",
+                         env("GUST_FIXTURE_ABI_MISMATCH"));
+  Host host({app}, tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Get("/f");
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->body.find("ABI version 42") != std::string::npos);
+  CHECK(r->body.find("ABI version 1") != std::string::npos);
+  CHECK(r->has_header("Retry-After"));
+}
+
+TEST_CASE("a manifest function missing from the module is refused by name") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "partial",
+                         R"({"name": "partial", "functions": {"echo": {"routes": ["/e/{id}"]}, "ghost": {"routes": ["/g"]}}})",
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Get("/g");
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->body.find("ghost") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM finishes in-flight requests, stops the workers and exits 0") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client warm("127.0.0.1", host.port());
+  pid_t worker = std::stoi(warm.Get("/echo/1")->get_header_value("X-Pid"));
+  std::thread slow([&] {
+    httplib::Client client("127.0.0.1", host.port());
+    auto r = client.Get("/sleep/500");
+    CHECK(r);
+    if (r) CHECK(r->status == 200);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  host.process().signal(SIGTERM);
+  slow.join();
+  Exited e = host.process().wait();
+  CHECK(e.exited);
+  CHECK(e.status == 0);
+  CHECK(waitUntil([&] { return !processAlive(worker); }, std::chrono::seconds(3)));
+}
+
+TEST_CASE("no worker outlives a host killed with SIGKILL") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  pid_t worker = std::stoi(client.Get("/echo/1")->get_header_value("X-Pid"));
+  REQUIRE(processAlive(worker));
+  host.process().signal(SIGKILL);
+  host.process().wait();
+  CHECK(waitUntil([&] { return !processAlive(worker); }, std::chrono::seconds(3)));
+}
+
+TEST_CASE("the CLI explains bad arguments and bad manifests in one line") {
+  TempDir tmp;
+  CommandResult r = runGust({"serve", "--prot", "1"}, tmp.path());
+  CHECK(r.status == 2);
+  CHECK(r.err.find("did you mean --port") != std::string::npos);
+  r = runGust({"serve", "--port", "99999"}, tmp.path());
+  CHECK(r.status == 2);
+  CHECK(r.err.find("invalid port") != std::string::npos);
+  r = runGust({"srve"}, tmp.path());
+  CHECK(r.status == 2);
+  CHECK(r.err.find("did you mean \"serve\"") != std::string::npos);
+  writeFile(tmp.path() / "typo" / "gust.json", R"({"name": "typo", "functions": {"f": {"rutes": ["/x"]}}})");
+  r = runGust({"serve", "--port", "0", (tmp.path() / "typo").string()}, tmp.path());
+  CHECK(r.status == 1);
+  CHECK(r.err.find("functions.f: unknown field \"rutes\" (did you mean \"routes\"?)") != std::string::npos);
+  r = runGust({"version"}, tmp.path());
+  CHECK(r.status == 0);
+  CHECK(r.out.find("function ABI 1") != std::string::npos);
+  for (const char* verb : {"serve", "build", "invoke"}) {
+    r = runGust({verb, "--help"}, tmp.path());
+    CHECK(r.status == 0);
+    CHECK(r.out.find("usage: gust") != std::string::npos);
+  }
+}

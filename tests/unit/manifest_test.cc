@@ -1,0 +1,111 @@
+#include "functions/manifest.h"
+
+#include <doctest/doctest.h>
+
+using namespace gust;
+
+namespace {
+std::string errorOf(std::string_view text) {
+  auto m = parseManifest(text);
+  return m ? std::string("(parsed)") : m.error().message;
+}
+}  // namespace
+
+TEST_CASE("a full manifest parses with its routes, timer and pool settings") {
+  auto m = parseManifest(R"({
+    "name": "shop",
+    "module": "out/shop.so",
+    "min_instances": 1, "max_instances": 8, "concurrency": 2,
+    "idle_timeout": "2m", "max_pending": 10, "pending_timeout": "500ms", "timeout": "5s", "memory_mb": 128,
+    "functions": {
+      "order": { "routes": [{ "path": "/orders/{id}", "methods": ["get", "POST"] }, "/orders"], "timeout": "1s" },
+      "report": { "timer": { "schedule": "*/10 * * * * *", "time_zone": "Europe/Berlin", "run_on_startup": true } }
+    }
+  })");
+  REQUIRE(m);
+  CHECK(m->name == "shop");
+  CHECK(m->module == "out/shop.so");
+  CHECK(m->pool.min_instances == 1);
+  CHECK(m->pool.max_instances == 8);
+  CHECK(m->pool.concurrency == 2);
+  CHECK(m->pool.idle_timeout == std::chrono::minutes(2));
+  CHECK(m->pool.pending_timeout == std::chrono::milliseconds(500));
+  CHECK(m->pool.memory_mb == 128);
+  REQUIRE(m->functions.size() == 2);
+  const FunctionSpec& order = m->functions[0];
+  CHECK(order.name == "order");
+  REQUIRE(order.routes.size() == 2);
+  CHECK(order.routes[0].methods == std::vector<std::string>{"GET", "POST"});
+  CHECK(order.routes[1].path == "/orders");
+  CHECK(order.routes[1].methods == std::vector<std::string>{"GET"});
+  CHECK(m->timeoutOf(order) == std::chrono::seconds(1));
+  const FunctionSpec& report = m->functions[1];
+  REQUIRE(report.timer);
+  CHECK(report.timer->schedule == "*/10 * * * * *");
+  CHECK(report.timer->time_zone == "Europe/Berlin");
+  CHECK(report.timer->run_on_startup);
+  CHECK(m->timeoutOf(report) == std::chrono::seconds(5));
+}
+
+TEST_CASE("defaults fill what a minimal manifest leaves out") {
+  auto m = parseManifest(R"({"name": "hello", "functions": {"hello": {"routes": ["/hello"]}}})");
+  REQUIRE(m);
+  CHECK(m->module == "build/hello.so");
+  CHECK(m->isolation == Isolation::kProcess);
+  CHECK(m->pool.min_instances == 0);
+  CHECK(m->pool.concurrency == 1);
+  CHECK(m->pool.timeout == std::chrono::seconds(30));
+}
+
+TEST_CASE("unknown fields are errors that suggest the field meant") {
+  CHECK(errorOf(R"({"name": "a", "functoins": {}})") == "gust.json: functoins: unknown field \"functoins\" (did you mean \"functions\"?)");
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"rutes": ["/x"]}}})") ==
+        "gust.json: functions.f: unknown field \"rutes\" (did you mean \"routes\"?)");
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"routes": [{"path": "/x", "method": ["GET"]}]}}})")
+            .find("functions.f.routes[0]: unknown field \"method\" (did you mean \"methods\"?)") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "zzzzzz": 1, "functions": {"f": {"routes": ["/x"]}}})").find("known fields:") !=
+        std::string::npos);
+}
+
+TEST_CASE("each invalid field is named with its problem") {
+  CHECK(errorOf(R"({"functions": {"f": {"routes": ["/x"]}}})").find("name: is missing") != std::string::npos);
+  CHECK(errorOf(R"({"name": "Bad Name", "functions": {"f": {"routes": ["/x"]}}})").find("not a valid app name") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a"})").find("functions: is missing") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {}})").find("functions: must be a non-empty object") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"9f": {"routes": ["/x"]}}})").find("not a valid function name") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {}}})").find("functions.f: has no trigger") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"routes": ["x"]}}})").find("routes[0].path: must start with '/'") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"routes": [{"path": "/x", "methods": ["GOT"]}]}}})")
+            .find("methods[0]: \"GOT\" is not a supported HTTP method") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "timeout": "5", "functions": {"f": {"routes": ["/x"]}}})")
+            .find("timeout: invalid duration \"5\"") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "max_instances": 0, "functions": {"f": {"routes": ["/x"]}}})")
+            .find("max_instances: must be a whole number from 1 to 1024") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "min_instances": 5, "max_instances": 2, "functions": {"f": {"routes": ["/x"]}}})")
+            .find("min_instances: is 5, more than max_instances (2)") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "module": "../x.so", "functions": {"f": {"routes": ["/x"]}}})")
+            .find("module: must be a relative path inside the app folder") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "isolation": "vm", "functions": {"f": {"routes": ["/x"]}}})")
+            .find("isolation: must be \"process\" or \"thread\"") != std::string::npos);
+}
+
+TEST_CASE("invalid JSON is reported with its line and column") {
+  CHECK(errorOf("{\n  \"name\": \"a\",\n  oops\n}") == "gust.json:3:3: not valid JSON");
+  CHECK(errorOf("[1, 2]") == "gust.json: must be a JSON object");
+  CHECK(errorOf("") .find("not valid JSON") != std::string::npos);
+}
+
+TEST_CASE("a manifest larger than the limit is refused before parsing") {
+  std::string huge(kMaxManifestBytes + 1, ' ');
+  CHECK(errorOf(huge).find("larger than") != std::string::npos);
+}
+
+TEST_CASE("app names follow the documented rule") {
+  CHECK(validateAppName("hello"));
+  CHECK(validateAppName("a-b_c9"));
+  for (const char* bad : {"", "Hello", "9a", "a/b", "..", "a b", "a\nb"}) CHECK_FALSE(validateAppName(bad));
+  CHECK_FALSE(validateAppName(std::string(64, 'a')));
+}

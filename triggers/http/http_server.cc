@@ -1,0 +1,707 @@
+#include "triggers/http/http_server.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "runtime/uv_close.h"
+
+namespace gust {
+namespace {
+
+constexpr size_t kReadBufferSize = 64 * 1024;
+constexpr uint64_t kMaxLingerMs = 2000;
+constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+bool isTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+bool isFieldName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), isTokenChar);
+}
+
+bool isFieldValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+bool isDigits(std::string_view s) {
+  return !s.empty() && s.size() <= 18 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+void appendNumber(std::string& out, uint64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+  (void)ec;
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+std::string_view reasonPhrase(int status) {
+  const char* text = http_status_str(static_cast<http_status>(status));
+  if (text == nullptr || text[0] == '<') return "Unknown";
+  return text;
+}
+
+// Appends one complete response. The server owns the framing fields (see HttpResponse).
+void appendResponse(std::string& out, const HttpResponse& response, bool head_request, bool close,
+                    bool http10_keep_alive, std::string_view date_line) {
+  int status = response.status;
+  if (status < 200 || status > 599) status = 500;  // 1xx are ours to send, not the handler's
+  std::string_view given_length;
+  size_t header_bytes = 0;
+  for (const auto& [name, value] : response.headers) header_bytes += name.size() + value.size() + 4;
+  out.reserve(out.size() + 128 + header_bytes + response.body.size());
+
+  out += "HTTP/1.1 ";
+  appendNumber(out, static_cast<uint64_t>(status));
+  out += ' ';
+  out += reasonPhrase(status);
+  out += "\r\n";
+  for (const auto& [name, value] : response.headers) {
+    if (!isFieldName(name) || !isFieldValue(value)) continue;
+    if (equalsIgnoreCase(name, "content-length")) {
+      given_length = value;
+      continue;
+    }
+    if (equalsIgnoreCase(name, "transfer-encoding") || equalsIgnoreCase(name, "connection") ||
+        equalsIgnoreCase(name, "date")) {
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  out += date_line;
+  // RFC 9110 §8.6: never a Content-Length on 204. On HEAD and 304 it states the size of
+  // the representation a GET would carry, which the handler may give without the body.
+  bool bodyless = head_request || status == 304 || status == 204;
+  if (status != 204) {
+    out += "Content-Length: ";
+    if (bodyless && response.body.empty() && isDigits(given_length)) {
+      out += given_length;
+    } else {
+      appendNumber(out, response.body.size());
+    }
+    out += "\r\n";
+  }
+  if (close) {
+    out += "Connection: close\r\n";
+  } else if (http10_keep_alive) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  if (!bodyless) out += response.body;
+}
+
+}  // namespace
+
+// Shared by a connection and the responders of its requests, so that a responder can
+// tell, without touching freed memory, that its connection is gone.
+struct HttpConnectionLink {
+  HttpConnection* conn = nullptr;  // null once the connection started closing
+};
+
+// One accepted TCP connection. Owns its uv_tcp_t and uv_timer_t and frees itself (through
+// the server, which tracks it) after both close callbacks ran.
+class HttpConnection {
+ public:
+  explicit HttpConnection(HttpServer& server)
+      : server_(server), parser_(server.limits_), link_(std::make_shared<HttpConnectionLink>()) {
+    link_->conn = this;
+  }
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // The handles are initialised by the server before accept (so they can always be
+  // closed), then start() begins reading.
+  uv_tcp_t* tcp() { return &tcp_; }
+  uv_timer_t* timer() { return &timer_; }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+  void start();
+  void respond(uint64_t seq, HttpResponse&& response);
+  void closeNow();
+  // The server stopped accepting: close now if no request is in progress.
+  void drain() { afterChange(); }
+
+  HttpConnection* prev_ = nullptr;
+  HttpConnection* next_ = nullptr;
+
+ private:
+  enum class State {
+    kOpen,       // reading and answering requests
+    kDraining,   // no more requests will be read; answering the ones received
+    kLingering,  // all answered and our side shut down; discarding input until EOF
+    kClosing,    // uv_close called; waiting for the close callbacks
+  };
+  enum class TimerMode { kNone, kIdle, kHead, kBody, kWrite, kLinger };
+
+  // A request handed to the handler whose answer cannot be sent yet.
+  struct Slot {
+    bool head_request = false;
+    bool keep_alive = true;
+    bool http10 = false;
+    bool ready = false;  // answered; `bytes` holds the serialized response
+    std::string bytes;
+  };
+
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void onWrite(uv_write_t* req, int status);
+  static void onShutdown(uv_shutdown_t* req, int status);
+  static void onTimer(uv_timer_t* timer);
+
+  size_t outstanding() const { return static_cast<size_t>(next_seq_ - write_seq_); }
+  bool allWritten() const {
+    return write_seq_ == next_seq_ && !has_final_ && out_.empty() && !write_in_flight_;
+  }
+  bool quiet() const {
+    return allWritten() && unanswered_ == 0 && pending_in_.empty() &&
+           parser_.phase() == ParsePhase::kIdle;
+  }
+
+  void processInput(std::string_view data);
+  void dispatch(HttpRequest&& request);
+  void failRequest(int status, std::string_view detail);
+  void advance();
+  void startWrite();
+  void startLinger();
+  void afterChange();
+  void updateReading();
+  void updateTimer();
+
+  HttpServer& server_;
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  uv_write_t write_req_{};
+  uv_shutdown_t shutdown_req_{};
+  CloseCounter closer_;
+  RequestParser parser_;
+  std::shared_ptr<HttpConnectionLink> link_;
+
+  State state_ = State::kOpen;
+  TimerMode timer_mode_ = TimerMode::kNone;
+  uint64_t timer_seq_ = 0;  // next_seq_ when the timer was armed
+  bool reading_ = false;
+  bool processing_ = false;  // inside processInput: the handler may answer synchronously
+  bool eof_ = false;         // the client shut down its side
+  bool close_after_ = false;  // close once everything owed is written
+  bool continue_pending_ = false;  // "100 Continue" owed once earlier answers are out
+  bool has_final_ = false;  // final_ holds an error answer that ends the connection
+
+  uint64_t next_seq_ = 0;   // sequence number of the next request handed to the handler
+  uint64_t write_seq_ = 0;  // oldest request whose answer is not yet in out_
+  size_t unanswered_ = 0;   // handed to the handler, not answered
+  std::array<Slot, HttpServer::kMaxOutstandingPerConnection> slots_;
+
+  std::string out_;      // serialized, waiting to be written
+  std::string writing_;  // handed to uv_write; kept alive until its callback
+  bool write_in_flight_ = false;
+  std::string final_;
+  std::string pending_in_;  // bytes read but not parsed while at the pipelining cap
+};
+
+void HttpConnection::start() {
+  tcp_.data = this;
+  timer_.data = this;
+  write_req_.data = this;
+  shutdown_req_.data = this;
+  // Responses are written whole; Nagle would only delay the last segment.
+  uv_tcp_nodelay(&tcp_, 1);
+  afterChange();
+}
+
+void HttpConnection::onAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
+  auto* conn = static_cast<HttpConnection*>(handle->data);
+  *buf = uv_buf_init(conn->server_.read_buffer_.get(), kReadBufferSize);
+}
+
+void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* conn = static_cast<HttpConnection*>(stream->data);
+  if (nread > 0) {
+    if (conn->state_ == State::kOpen) {
+      conn->processInput(std::string_view(buf->base, static_cast<size_t>(nread)));
+    }
+    // Lingering: the input is discarded; the peer only needs to see our FIN cleanly.
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN
+  if (nread != UV_EOF) {
+    conn->closeNow();
+    return;
+  }
+  conn->eof_ = true;
+  if (conn->state_ == State::kLingering) {
+    conn->closeNow();
+    return;
+  }
+  // A half-closed client still gets the answers it is owed; a request cut off midway
+  // will never complete.
+  if (conn->parser_.phase() != ParsePhase::kIdle && conn->pending_in_.empty()) {
+    conn->closeNow();
+    return;
+  }
+  conn->afterChange();
+}
+
+void HttpConnection::processInput(std::string_view data) {
+  processing_ = true;
+  while (!data.empty() && state_ == State::kOpen) {
+    if (outstanding() >= HttpServer::kMaxOutstandingPerConnection || write_in_flight_) {
+      // Backpressure: keep the rest unparsed and stop reading until answers go out.
+      pending_in_.append(data);
+      break;
+    }
+    ParseEvent event = parser_.feed(data);
+    if (event.kind == ParseEvent::kRequest) {
+      dispatch(parser_.takeRequest());
+    } else if (event.kind == ParseEvent::kExpectContinue) {
+      continue_pending_ = true;
+    } else if (event.kind == ParseEvent::kError) {
+      failRequest(event.status, event.reason);
+      break;
+    }
+  }
+  processing_ = false;
+  afterChange();
+}
+
+void HttpConnection::dispatch(HttpRequest&& request) {
+  uint64_t seq = next_seq_++;
+  Slot& slot = slots_[seq % slots_.size()];
+  slot.head_request = request.method == "HEAD";
+  slot.keep_alive = request.keep_alive;
+  slot.http10 = request.http_minor == 0;
+  slot.ready = false;
+  continue_pending_ = false;  // the body arrived anyway
+  if (!request.keep_alive) {
+    state_ = State::kDraining;
+    close_after_ = true;
+  }
+  ++unanswered_;
+  ++server_.in_flight_;
+  server_.handler_(std::move(request), HttpResponder(link_, seq));
+}
+
+void HttpConnection::respond(uint64_t seq, HttpResponse&& response) {
+  assert(seq >= write_seq_ && seq < next_seq_);
+  --unanswered_;
+  --server_.in_flight_;
+  Slot& slot = slots_[seq % slots_.size()];
+  bool close = !slot.keep_alive;
+  if (server_.draining_ && !close && seq + 1 == next_seq_ && state_ == State::kOpen &&
+      parser_.phase() == ParsePhase::kIdle && pending_in_.empty()) {
+    // Shutting down: the last answer tells the client to go elsewhere.
+    close = true;
+    state_ = State::kDraining;
+    close_after_ = true;
+  }
+  bool keep_alive_10 = slot.http10 && !close;
+  if (seq == write_seq_) {
+    appendResponse(out_, response, slot.head_request, close, keep_alive_10, server_.dateLine());
+    ++write_seq_;
+  } else {
+    slot.bytes.clear();
+    appendResponse(slot.bytes, response, slot.head_request, close, keep_alive_10,
+                   server_.dateLine());
+    slot.ready = true;
+  }
+  afterChange();
+}
+
+void HttpConnection::failRequest(int status, std::string_view detail) {
+  state_ = State::kDraining;
+  close_after_ = true;
+  final_.clear();
+  appendResponse(final_, problemResponse(status, reasonPhrase(status), detail), false, true, false,
+                 server_.dateLine());
+  has_final_ = true;
+}
+
+// Moves every answer that may go out now, in request order, into out_.
+void HttpConnection::advance() {
+  while (write_seq_ < next_seq_) {
+    Slot& slot = slots_[write_seq_ % slots_.size()];
+    if (!slot.ready) break;
+    out_ += slot.bytes;
+    slot.bytes.clear();
+    slot.ready = false;
+    ++write_seq_;
+  }
+  if (write_seq_ == next_seq_) {
+    if (continue_pending_ && state_ == State::kOpen) out_ += k100Continue;
+    continue_pending_ = false;
+    if (has_final_) {
+      out_ += final_;
+      final_.clear();
+      has_final_ = false;
+    }
+  }
+}
+
+void HttpConnection::startWrite() {
+  if (write_in_flight_ || out_.empty() || state_ == State::kClosing) return;
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned int>(out_.size()));
+  int n = uv_try_write(stream(), &buf, 1);
+  if (n >= 0 && static_cast<size_t>(n) == out_.size()) {
+    out_.clear();
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    closeNow();
+    return;
+  }
+  writing_.swap(out_);
+  out_.clear();
+  if (n > 0) writing_.erase(0, static_cast<size_t>(n));
+  buf = uv_buf_init(writing_.data(), static_cast<unsigned int>(writing_.size()));
+  if (uv_write(&write_req_, stream(), &buf, 1, &HttpConnection::onWrite) != 0) {
+    closeNow();
+    return;
+  }
+  write_in_flight_ = true;
+}
+
+void HttpConnection::onWrite(uv_write_t* req, int status) {
+  auto* conn = static_cast<HttpConnection*>(req->data);
+  conn->write_in_flight_ = false;
+  conn->writing_.clear();
+  if (conn->state_ == State::kClosing) return;  // cancelled by our own close
+  if (status < 0) {
+    conn->closeNow();
+    return;
+  }
+  conn->afterChange();
+}
+
+// Closing right after the last write would make the kernel answer any unread input with
+// a reset, which can destroy the response before the client reads it. So shut our side
+// down, then discard input until the client's FIN or a short timer.
+void HttpConnection::startLinger() {
+  if (eof_) {
+    closeNow();
+    return;
+  }
+  state_ = State::kLingering;
+  if (uv_shutdown(&shutdown_req_, stream(), &HttpConnection::onShutdown) != 0) closeNow();
+}
+
+void HttpConnection::onShutdown(uv_shutdown_t* req, int status) {
+  auto* conn = static_cast<HttpConnection*>(req->data);
+  if (status < 0 && conn->state_ != State::kClosing) conn->closeNow();
+}
+
+// Brings writes, reads, the timer and the connection's fate in line with its state.
+// Called after every event; cheap when nothing changed.
+void HttpConnection::afterChange() {
+  if (state_ == State::kClosing) return;
+  advance();
+  startWrite();
+  if (state_ == State::kClosing) return;
+  if (state_ != State::kLingering) {
+    if (eof_ && quiet()) {
+      closeNow();
+      return;
+    }
+    if (close_after_ && allWritten() && unanswered_ == 0) {
+      startLinger();
+      if (state_ == State::kClosing) return;
+    } else if (server_.draining_ && state_ == State::kOpen && quiet()) {
+      closeNow();
+      return;
+    }
+  }
+  if (!processing_) updateReading();
+  if (state_ == State::kClosing) return;
+  updateTimer();
+}
+
+void HttpConnection::updateReading() {
+  bool can_parse = state_ == State::kOpen &&
+                   outstanding() < HttpServer::kMaxOutstandingPerConnection && !write_in_flight_;
+  if (can_parse && !pending_in_.empty()) {
+    std::string input;
+    input.swap(pending_in_);
+    processInput(input);  // ends in afterChange(), which comes back here
+    return;
+  }
+  if (can_parse && eof_ && parser_.phase() != ParsePhase::kIdle) {
+    closeNow();  // the rest of this request will never come
+    return;
+  }
+  bool want = (can_parse && !eof_) || (state_ == State::kLingering && !eof_);
+  if (want == reading_) return;
+  reading_ = want;
+  if (want) {
+    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) closeNow();
+  } else {
+    uv_read_stop(stream());
+  }
+}
+
+void HttpConnection::updateTimer() {
+  const HttpLimits& limits = server_.limits_;
+  TimerMode want = TimerMode::kIdle;
+  uint64_t timeout = limits.idle_timeout_ms;
+  if (state_ == State::kLingering) {
+    want = TimerMode::kLinger;
+    timeout = std::min(limits.idle_timeout_ms, kMaxLingerMs);
+  } else if (state_ == State::kOpen && parser_.phase() == ParsePhase::kHead) {
+    want = TimerMode::kHead;
+    timeout = limits.header_timeout_ms;
+  } else if (state_ == State::kOpen && parser_.phase() == ParsePhase::kBody) {
+    want = TimerMode::kBody;
+    timeout = limits.body_timeout_ms;
+  } else if (write_in_flight_) {
+    // The client must take each response within the idle timeout.
+    want = TimerMode::kWrite;
+  } else if (unanswered_ > 0 || !allWritten()) {
+    want = TimerMode::kNone;  // the handler is working; its own deadline applies
+  }
+  // The head and body deadlines belong to one request: re-arm when the next one starts.
+  bool per_request = want == TimerMode::kHead || want == TimerMode::kBody;
+  if (want == timer_mode_ && (!per_request || timer_seq_ == next_seq_)) return;
+  timer_mode_ = want;
+  timer_seq_ = next_seq_;
+  if (want == TimerMode::kNone) {
+    uv_timer_stop(&timer_);
+  } else {
+    uv_timer_start(&timer_, &HttpConnection::onTimer, timeout, 0);
+  }
+}
+
+void HttpConnection::onTimer(uv_timer_t* timer) {
+  auto* conn = static_cast<HttpConnection*>(timer->data);
+  TimerMode mode = conn->timer_mode_;
+  conn->timer_mode_ = TimerMode::kNone;
+  if (mode == TimerMode::kHead || mode == TimerMode::kBody) {
+    // Say why before closing; earlier requests on the connection are still answered.
+    conn->failRequest(408, mode == TimerMode::kHead ? "request head not received in time"
+                                                    : "request body not received in time");
+    conn->afterChange();
+    return;
+  }
+  conn->closeNow();
+}
+
+void HttpConnection::closeNow() {
+  if (state_ == State::kClosing) return;
+  state_ = State::kClosing;
+  link_->conn = nullptr;
+  server_.in_flight_ -= unanswered_;
+  unanswered_ = 0;
+  HttpServer& server = server_;
+  HttpConnection* self = this;
+  closer_.closeAll({reinterpret_cast<uv_handle_t*>(&tcp_), reinterpret_cast<uv_handle_t*>(&timer_)},
+                   [&server, self] { server.onConnectionClosed(self); });
+}
+
+// --- HttpResponder ---
+
+HttpResponder::HttpResponder(std::shared_ptr<HttpConnectionLink> link, uint64_t seq)
+    : link_(std::move(link)), seq_(seq) {}
+
+HttpResponder::HttpResponder(HttpResponder&& other) noexcept
+    : link_(std::move(other.link_)), seq_(other.seq_) {}
+
+HttpResponder& HttpResponder::operator=(HttpResponder&& other) noexcept {
+  if (this != &other) {
+    if (link_ != nullptr) {
+      send(problemResponse(500, "Internal Server Error", "the request was dropped without an answer"));
+    }
+    link_ = std::move(other.link_);
+    seq_ = other.seq_;
+  }
+  return *this;
+}
+
+HttpResponder::~HttpResponder() {
+  if (link_ != nullptr && link_->conn != nullptr) {
+    send(problemResponse(500, "Internal Server Error", "the request was dropped without an answer"));
+  }
+}
+
+void HttpResponder::send(HttpResponse&& response) {
+  if (link_ == nullptr) return;  // sent already, or never bound
+  std::shared_ptr<HttpConnectionLink> link = std::move(link_);
+  if (link->conn != nullptr) link->conn->respond(seq_, std::move(response));
+}
+
+bool HttpResponder::connected() const { return link_ != nullptr && link_->conn != nullptr; }
+
+// --- HttpServer ---
+
+HttpServer::HttpServer(uv_loop_t* loop, HttpLimits limits, HttpHandler handler)
+    : loop_(loop),
+      limits_(limits),
+      handler_(std::move(handler)),
+      read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {}
+
+HttpServer::~HttpServer() {
+  // Handles must see their close callbacks before their memory goes (see the contract).
+  assert(connections_ == nullptr);
+  assert(listener_state_ != ListenerState::kOpen && listener_state_ != ListenerState::kClosing);
+}
+
+Result<int> HttpServer::listen(const std::string& host, int port) {
+  assert(listener_state_ == ListenerState::kNone);
+  if (listener_state_ != ListenerState::kNone) {
+    return Error{ErrorKind::kInternal, "HttpServer::listen called twice"};
+  }
+  if (port < 0 || port > 65535) {
+    return Error{ErrorKind::kBadInput, "invalid port " + std::to_string(port)};
+  }
+  sockaddr_storage addr{};
+  int rc = host.find(':') != std::string::npos
+               ? uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr))
+               : uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
+  if (rc != 0) return Error{ErrorKind::kBadInput, "invalid listen address '" + host + "'"};
+
+  std::signal(SIGPIPE, SIG_IGN);
+  rc = uv_tcp_init(loop_, &listener_);
+  if (rc != 0) return Error{ErrorKind::kIo, std::string("uv_tcp_init: ") + uv_strerror(rc)};
+  listener_.data = this;
+  listener_state_ = ListenerState::kOpen;
+  rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, [](uv_stream_t* s, int status) {
+      static_cast<HttpServer*>(s->data)->onConnection(status);
+    });
+  }
+  int bound_port = 0;
+  if (rc == 0) {
+    sockaddr_storage bound{};
+    int len = sizeof(bound);
+    rc = uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+    if (rc == 0) {
+      bound_port = bound.ss_family == AF_INET6
+                       ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                       : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    }
+  }
+  if (rc != 0) {
+    stopAccepting();  // the listener's handle still needs close(); see the header
+    draining_ = false;
+    return Error{ErrorKind::kIo,
+                 "listen on " + host + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
+  }
+  return bound_port;
+}
+
+void HttpServer::onConnection(int status) {
+  if (status < 0 || listener_state_ != ListenerState::kOpen) return;
+  auto* conn = new HttpConnection(*this);
+  uv_tcp_init(loop_, conn->tcp());
+  uv_timer_init(loop_, conn->timer());
+  conn->next_ = connections_;
+  if (connections_ != nullptr) connections_->prev_ = conn;
+  connections_ = conn;
+  ++connection_count_;
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(&listener_), conn->stream()) != 0) {
+    conn->closeNow();
+    return;
+  }
+  conn->start();
+}
+
+void HttpServer::stopAccepting() {
+  draining_ = true;
+  if (listener_state_ == ListenerState::kOpen) {
+    listener_state_ = ListenerState::kClosing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* h) {
+      static_cast<HttpServer*>(h->data)->onListenerClosed();
+    });
+  }
+  // drain() may close a connection, which unlinks it only in its close callback, later.
+  for (HttpConnection* c = connections_; c != nullptr; c = c->next_) c->drain();
+}
+
+void HttpServer::onListenerClosed() {
+  listener_state_ = ListenerState::kClosed;
+  maybeFinishClose();
+}
+
+void HttpServer::close(std::function<void()> on_closed) {
+  closing_ = true;
+  on_closed_ = std::move(on_closed);
+  if (listener_state_ == ListenerState::kOpen) {
+    listener_state_ = ListenerState::kClosing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* h) {
+      static_cast<HttpServer*>(h->data)->onListenerClosed();
+    });
+  }
+  for (HttpConnection* c = connections_; c != nullptr; c = c->next_) c->closeNow();
+  maybeFinishClose();  // may run on_closed, which may free this: touch nothing after
+}
+
+void HttpServer::onConnectionClosed(HttpConnection* conn) {
+  if (conn->prev_ != nullptr) conn->prev_->next_ = conn->next_;
+  if (conn->next_ != nullptr) conn->next_->prev_ = conn->prev_;
+  if (connections_ == conn) connections_ = conn->next_;
+  --connection_count_;
+  delete conn;
+  maybeFinishClose();
+}
+
+void HttpServer::maybeFinishClose() {
+  if (!closing_ || !on_closed_ || connections_ != nullptr) return;
+  if (listener_state_ == ListenerState::kOpen || listener_state_ == ListenerState::kClosing) return;
+  std::function<void()> done = std::move(on_closed_);
+  on_closed_ = nullptr;
+  done();
+}
+
+std::string_view HttpServer::dateLine() {
+  std::time_t now = std::time(nullptr);
+  if (now != date_second_ || date_line_.empty()) {
+    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    // Formatted by hand: strftime's names follow the process locale.
+    char buf[64];
+    int n = std::snprintf(buf, sizeof(buf), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                          kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
+                          tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    date_line_.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    date_second_ = now;
+  }
+  return date_line_;
+}
+
+HttpResponse problemResponse(int status, std::string_view title, std::string_view detail) {
+  nlohmann::json body = {
+      {"type", "about:blank"},
+      {"title", std::string(title)},
+      {"status", status},
+      {"detail", std::string(detail)},
+  };
+  HttpResponse response;
+  response.status = status;
+  response.headers.emplace_back("Content-Type", "application/problem+json");
+  // Replace invalid UTF-8 rather than throw: details may quote client bytes.
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return response;
+}
+
+}  // namespace gust

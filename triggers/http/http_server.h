@@ -1,0 +1,135 @@
+#pragma once
+// The HTTP/1.1 trigger's server: libuv TCP, RequestParser, keep-alive, pipelining.
+//
+// Contract:
+//  - Thread: everything here, HttpResponder included, belongs to the loop's thread.
+//  - Lifetime: HttpServer is a resource owned by one parent. Call close() and wait for
+//    its callback before destroying it (unless listen() was never called). Each
+//    connection is an internal object that frees itself in its handles' close callback.
+//  - Requests on one connection are answered strictly in order: a response to a later
+//    request is buffered until the earlier ones have been sent. At most
+//    kMaxOutstandingPerConnection requests per connection wait for an answer; past that
+//    the server stops reading from that connection.
+//  - HttpResponder may outlive its connection and the server: once the connection is
+//    gone, send() does nothing and connected() is false.
+//  - listen() makes writes to a peer that went away fail with EPIPE instead of killing the
+//    process: it sets SIGPIPE to ignored, process-wide (as Node does).
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "runtime/result.h"
+#include "triggers/http/request_parser.h"
+
+namespace gust {
+
+struct HttpResponse {
+  int status = 200;
+  // Content-Length, Transfer-Encoding, Connection and Date are set by the server and any
+  // given here are dropped, except that Content-Length is kept on an answer to HEAD (and
+  // on 304) with an empty body, to state the size a GET would have. Fields whose name is
+  // not a token, or whose value holds CR, LF or NUL, are dropped (no response splitting).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+class HttpConnection;
+struct HttpConnectionLink;
+
+// The one way to answer one request. Move-only. send() once; a responder destroyed
+// without sending answers 500, so a lost answer cannot stall the requests pipelined
+// behind it.
+class HttpResponder {
+ public:
+  HttpResponder() = default;  // answers nothing: send() is a no-op
+  HttpResponder(HttpResponder&& other) noexcept;
+  HttpResponder& operator=(HttpResponder&& other) noexcept;
+  HttpResponder(const HttpResponder&) = delete;
+  HttpResponder& operator=(const HttpResponder&) = delete;
+  ~HttpResponder();
+
+  void send(HttpResponse&& response);
+  // True while the connection the request came on is open and still owed this answer.
+  bool connected() const;
+
+ private:
+  friend class HttpConnection;
+  HttpResponder(std::shared_ptr<HttpConnectionLink> link, uint64_t seq);
+
+  std::shared_ptr<HttpConnectionLink> link_;
+  uint64_t seq_ = 0;
+};
+
+using HttpHandler = std::function<void(HttpRequest&&, HttpResponder&&)>;
+
+class HttpServer {
+ public:
+  static constexpr size_t kMaxOutstandingPerConnection = 16;
+
+  HttpServer(uv_loop_t* loop, HttpLimits limits, HttpHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens (backlog 511); returns the bound port (port 0 picks a free one).
+  // Call at most once.
+  Result<int> listen(const std::string& host, int port);
+
+  // Closes the listener. Requests in flight keep going; their responses carry
+  // "Connection: close", and idle keep-alive connections are closed, so clients move on.
+  void stopAccepting();
+
+  // Requests handed to the handler on connections still open and not yet answered.
+  size_t inFlight() const { return in_flight_; }
+  size_t connectionCount() const { return connection_count_; }
+
+  // Closes the listener and every connection at once (unanswered requests are dropped).
+  // `on_closed` runs once, after every handle's close callback; at once if none was open.
+  // It may destroy the server.
+  void close(std::function<void()> on_closed);
+
+ private:
+  friend class HttpConnection;
+
+  void onConnection(int status);
+  void onListenerClosed();
+  void onConnectionClosed(HttpConnection* conn);
+  void maybeFinishClose();
+  // "Date: <IMF-fixdate>\r\n", formatted at most once per second.
+  std::string_view dateLine();
+
+  uv_loop_t* loop_;
+  HttpLimits limits_;
+  HttpHandler handler_;
+  uv_tcp_t listener_{};
+  enum class ListenerState { kNone, kOpen, kClosing, kClosed } listener_state_ = ListenerState::kNone;
+  bool draining_ = false;  // stopAccepting() was called
+  bool closing_ = false;   // close() was called
+  std::function<void()> on_closed_;
+
+  // Intrusive list of live connections, so close() reaches them all.
+  HttpConnection* connections_ = nullptr;
+  size_t connection_count_ = 0;
+  size_t in_flight_ = 0;
+
+  // Reads are consumed synchronously in the read callback, so one buffer serves every
+  // connection of this loop.
+  std::unique_ptr<char[]> read_buffer_;
+
+  std::time_t date_second_ = 0;
+  std::string date_line_;
+};
+
+// An RFC 9457 problem: application/problem+json {type:"about:blank",title,status,detail}.
+HttpResponse problemResponse(int status, std::string_view title, std::string_view detail);
+
+}  // namespace gust

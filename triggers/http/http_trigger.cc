@@ -1,0 +1,148 @@
+#include "triggers/http/http_trigger.h"
+
+#include <nlohmann/json.hpp>
+
+#include "gust/abi.h"
+
+namespace gust {
+namespace {
+
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool isFieldValue(std::string_view s) {
+  for (unsigned char c : s) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+// Framing headers are the server's to set; a function cannot break the connection with them.
+bool isServerOwned(std::string_view name) {
+  for (std::string_view h : {"content-length", "transfer-encoding", "connection", "date", "keep-alive", "upgrade",
+                             "trailer", "te"}) {
+    if (equalsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+
+HttpResponse problem(int status, std::string_view title, const std::string& detail, const std::string& invocation_id) {
+  HttpResponse r = problemResponse(status, title, detail);
+  if (!invocation_id.empty()) r.headers.emplace_back("X-Gust-Invocation-Id", invocation_id);
+  return r;
+}
+
+}  // namespace
+
+HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id) {
+  switch (outcome.kind) {
+    case OutcomeKind::kOk: {
+      if (outcome.status < 200 || outcome.status > 599) {
+        return problem(500, "Invalid function response",
+                       "the function answered with status " + std::to_string(outcome.status) +
+                           "; use a status from 200 to 599",
+                       invocation_id);
+      }
+      HttpResponse r;
+      r.status = outcome.status;
+      r.headers.reserve(outcome.headers.size() + 1);
+      for (auto& [name, value] : outcome.headers) {
+        if (!isToken(name) || !isFieldValue(value)) {
+          return problem(500, "Invalid function response",
+                         "the function set an invalid header (names must be HTTP tokens; values must not hold "
+                         "control characters such as CR or LF)",
+                         invocation_id);
+        }
+        if (isServerOwned(name)) continue;
+        r.headers.emplace_back(std::move(name), std::move(value));
+      }
+      r.headers.emplace_back("X-Gust-Invocation-Id", invocation_id);
+      if (outcome.cold_start) r.headers.emplace_back("X-Gust-Cold-Start", "1");
+      if (r.status != 204 && r.status != 304) r.body = std::move(outcome.body);
+      return r;
+    }
+    case OutcomeKind::kFunctionError:
+      return problem(500, "Function error", outcome.message, invocation_id);
+    case OutcomeKind::kCrashed:
+      return problem(502, "Function crashed", outcome.message, invocation_id);
+    case OutcomeKind::kTimedOut:
+      return problem(504, "Function timed out", outcome.message, invocation_id);
+    case OutcomeKind::kOverloaded:
+    case OutcomeKind::kUnavailable: {
+      HttpResponse r = problem(503, outcome.kind == OutcomeKind::kOverloaded ? "Overloaded" : "Function unavailable",
+                               outcome.message, invocation_id);
+      auto seconds = std::max<int64_t>(1, (outcome.retry_after.count() + 999) / 1000);
+      r.headers.emplace_back("Retry-After", std::to_string(seconds));
+      return r;
+    }
+    case OutcomeKind::kNotFound:
+      return problem(404, "Not Found", outcome.message, invocation_id);
+  }
+  return problem(500, "Internal error", "unknown outcome", invocation_id);
+}
+
+HttpTrigger::HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits)
+    : dispatcher_(dispatcher),
+      server_(loop, limits, [this](HttpRequest&& request, HttpResponder&& responder) {
+        onRequest(std::move(request), std::move(responder));
+      }) {}
+
+Result<void> HttpTrigger::addApp(const AppInfo& app) {
+  for (const auto& f : app.manifest.functions) {
+    for (const auto& r : f.routes) {
+      auto added = router_.add(Route{r.methods, r.path, RouteTarget{app.manifest.name, f.name}});
+      if (!added) {
+        return makeError(ErrorKind::kBadInput, "app " + app.manifest.name + ", function " + f.name + ", route " +
+                                                   r.path + ": " + added.error().message);
+      }
+    }
+  }
+  return {};
+}
+
+void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
+  RouteMatch match = router_.match(request.method, request.path);
+  if (match.kind == RouteMatch::kNotFound) {
+    responder.send(problemResponse(404, "Not Found", "no route matches " + request.method + " " + request.path));
+    return;
+  }
+  if (match.kind == RouteMatch::kMethodNotAllowed) {
+    HttpResponse r = problemResponse(405, "Method Not Allowed",
+                                     "the route " + request.path + " accepts " + match.allow + ", not " + request.method);
+    r.headers.emplace_back("Allow", match.allow);
+    responder.send(std::move(r));
+    return;
+  }
+  Invocation inv;
+  inv.id = ids_.next();
+  inv.app = match.target->app;
+  inv.function = match.target->function;
+  inv.payload.trigger = GUST_TRIGGER_HTTP;
+  inv.payload.method = std::move(request.method);
+  inv.payload.path = std::move(request.path);
+  inv.payload.query = std::move(request.query);
+  inv.payload.headers = std::move(request.headers);
+  inv.payload.params = std::move(match.params);
+  inv.payload.body = std::move(request.body);
+  std::string id = inv.id;
+  dispatcher_.invoke(std::move(inv), [responder = std::move(responder), id = std::move(id)](Outcome&& o) mutable {
+    responder.send(responseFor(std::move(o), id));
+  });
+}
+
+}  // namespace gust

@@ -1,0 +1,43 @@
+#pragma once
+// The HTTP trigger: turns requests into Invocations through the router, and Outcomes into
+// responses. Every error answer is application/problem+json.
+//
+// Owning thread: the loop thread. Owned by the Host; close() closes the server and calls
+// back once every connection is closed.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "runtime/dispatcher.h"
+#include "runtime/ids.h"
+#include "triggers/http/http_server.h"
+#include "triggers/http/router.h"
+
+namespace gust {
+
+// The one place an Outcome becomes an HTTP response.
+HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id);
+
+class HttpTrigger {
+ public:
+  HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits);
+
+  // Adds every route of `app`; fails on an invalid pattern or a conflict with another app.
+  Result<void> addApp(const AppInfo& app);
+
+  Result<int> listen(const std::string& host, int port) { return server_.listen(host, port); }
+  void stopAccepting() { server_.stopAccepting(); }
+  size_t inFlight() const { return server_.inFlight(); }
+  void close(std::function<void()> on_closed) { server_.close(std::move(on_closed)); }
+
+ private:
+  void onRequest(HttpRequest&& request, HttpResponder&& responder);
+
+  Dispatcher& dispatcher_;
+  Router router_;
+  IdGenerator ids_;
+  HttpServer server_;
+};
+
+}  // namespace gust

@@ -1,0 +1,144 @@
+#pragma once
+// Incremental HTTP/1.1 request parser: bytes in, events out, no socket and no loop.
+//
+// It wraps Debian's http_parser and adds the checks that library leaves out or is lenient
+// about (see DESIGN.md, "Triggers"). One parser serves one connection; requests come out
+// one at a time, in order. After an error the parser refuses all further input: the
+// connection must answer the error's status and close, because the framing of whatever
+// follows can no longer be trusted.
+//
+// Owning thread: whichever thread feeds it; it is not shared. Not copyable or movable
+// (http_parser calls back into it through a pointer to itself).
+
+#include <http_parser.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gust {
+
+struct HttpLimits {
+  size_t max_target = 8 * 1024;         // request-target bytes; more -> 414
+  size_t max_header_count = 100;        // field lines in the head (or trailer); more -> 431
+  size_t max_header_bytes = 16 * 1024;  // all field lines of the head, CRLFs included -> 431
+  size_t max_body = 4 * 1024 * 1024;    // decoded body bytes; more -> 413
+  // Timeouts, enforced by the server: from the first byte of a request until its head is
+  // complete, from then until its body is complete, and between requests on a keep-alive
+  // connection.
+  uint64_t header_timeout_ms = 10000;
+  uint64_t body_timeout_ms = 30000;
+  uint64_t idle_timeout_ms = 60000;
+};
+
+struct HttpRequest {
+  std::string method;  // as http_parser names it: "GET", "M-SEARCH"
+  std::string target;  // the request-target as sent
+  std::string path;    // the target's path, still percent-encoded; "*" for OPTIONS *
+  std::string query;   // raw, without the '?'; empty when absent
+  // Field names are lowercased once here (they are case-insensitive), values have their
+  // surrounding whitespace removed. Trailer fields of a chunked body are never merged in.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // decoded (de-chunked)
+  int http_major = 1;
+  int http_minor = 1;
+  bool keep_alive = true;
+  bool expect_continue = false;  // the client sent "Expect: 100-continue"
+
+  // The first field named `name` (any case), or an empty view.
+  std::string_view header(std::string_view name) const;
+};
+
+enum class ParsePhase {
+  kIdle,  // between requests: no byte of the next one seen yet
+  kHead,  // the request line or header fields are being received
+  kBody,  // the head is complete; the body (or a chunked trailer) is being received
+};
+
+struct ParseEvent {
+  enum Kind {
+    kNeedMore,        // every byte was consumed; feed more
+    kRequest,         // a request is complete: takeRequest()
+    kExpectContinue,  // the head asks for "100 Continue" and its body will be accepted
+    kError,           // answer `status` and close the connection
+  };
+  Kind kind = kNeedMore;
+  int status = 0;           // kError: 400, 413, 414, 417, 431, 501 or 505
+  std::string_view reason;  // kError: a short static description for the problem body
+};
+
+class RequestParser {
+ public:
+  explicit RequestParser(HttpLimits limits = {});
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+
+  // Consumes bytes from the front of `data` up to the next event and advances `data` past
+  // them. Call again with the rest until it returns kNeedMore (then `data` is empty).
+  ParseEvent feed(std::string_view& data);
+
+  // Moves out the request after a kRequest event.
+  HttpRequest takeRequest();
+
+  // The request being received; its head is complete at a kExpectContinue event.
+  const HttpRequest& request() const { return request_; }
+
+  ParsePhase phase() const { return phase_; }
+  bool failed() const { return error_status_ != 0; }
+
+ private:
+  enum class Scan : uint8_t {
+    kStart, kRequestLine, kLineStart, kFieldName, kFieldValue, kFinalCr, kDone,
+  };
+
+  static int onMessageBegin(http_parser* p);
+  static int onUrl(http_parser* p, const char* at, size_t len);
+  static int onHeaderField(http_parser* p, const char* at, size_t len);
+  static int onHeaderValue(http_parser* p, const char* at, size_t len);
+  static int onHeadersComplete(http_parser* p);
+  static int onBody(http_parser* p, const char* at, size_t len);
+  static int onMessageComplete(http_parser* p);
+  static int onChunkHeader(http_parser* p);
+
+  bool scanHead(std::string_view data);
+  bool finishField();
+  bool headComplete();
+  // Records the first error; fail() returns what http_parser callbacks return to stop.
+  int fail(int status, std::string_view reason);
+  bool reject(int status, std::string_view reason);
+  ParseEvent errorEvent() const { return {ParseEvent::kError, error_status_, error_reason_}; }
+  void resetMessage();
+
+  static const http_parser_settings kSettings;
+
+  HttpLimits limits_;
+  http_parser parser_;
+  HttpRequest request_;
+  ParsePhase phase_ = ParsePhase::kIdle;
+  ParseEvent::Kind pending_ = ParseEvent::kNeedMore;
+  int error_status_ = 0;
+  std::string_view error_reason_;
+
+  // Our own scan of the head, run ahead of http_parser on the same bytes, for what the
+  // library accepts but we refuse (obs-fold, whitespace before a colon, HTTP/0.9) and for
+  // the size caps, so oversized heads are refused before they are buffered.
+  Scan scan_ = Scan::kStart;
+  size_t request_line_bytes_ = 0;
+  size_t request_line_spaces_ = 0;
+  size_t head_field_bytes_ = 0;
+  size_t head_field_count_ = 0;
+
+  // Per-message bookkeeping of the callbacks.
+  bool in_field_name_ = false;  // the last callback was on_header_field
+  size_t host_count_ = 0;
+  size_t content_length_count_ = 0;
+  size_t transfer_encoding_count_ = 0;
+  bool chunked_ = false;
+  size_t trailer_bytes_ = 0;
+  size_t trailer_count_ = 0;
+};
+
+}  // namespace gust
