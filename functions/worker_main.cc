@@ -1,6 +1,7 @@
 #include "functions/worker_main.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -140,6 +141,7 @@ class Server {
         if (type != FrameType::kInvoke) continue;
         if (!queued) {
           if (!invoke(payload)) return 2;
+          if (cpuBudgetNearlySpent(options_.sandbox)) return 0;  // retire; the pool starts another
           continue;
         }
         {
@@ -226,6 +228,12 @@ bool parseWorkerArgs(int argc, char** argv, WorkerOptions& out) {
     else if (flag == "--host-pid") out.host_pid = std::strtol(value.c_str(), nullptr, 10);
     else if (flag == "--function") out.functions.push_back(value);
     else if (flag == "--concurrency") out.concurrency = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    else if (flag == "--memory-mb") out.sandbox.memory_bytes = std::strtoull(value.c_str(), nullptr, 10) << 20;
+    else if (flag == "--pid-namespace") out.sandbox.pid_namespace = value == "1";
+    else if (flag == "--uid") {
+      out.sandbox.drop_user = true;
+      out.sandbox.uid = static_cast<uid_t>(std::strtoul(value.c_str(), nullptr, 10));
+    } else if (flag == "--gid") out.sandbox.gid = static_cast<gid_t>(std::strtoul(value.c_str(), nullptr, 10));
     else {
       std::fprintf(stderr, "gust worker: unknown argument %s (the worker mode is started by the host)\n", argv[i]);
       return false;
@@ -244,8 +252,19 @@ int runWorker(const WorkerOptions& options) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (options.host_pid != 0 && getppid() != options.host_pid) return 1;
   signal(SIGPIPE, SIG_IGN);
+  // Open the module while we may still read it; the unprivileged user we become may not be
+  // allowed to walk the folders that lead to it.
+  int module_fd = ::open(options.module_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (module_fd < 0) {
+    return initFailed("cannot open module " + options.module_path + ": " + strerror(errno) +
+                      " (run `gust build` for the app)");
+  }
+  if (auto sandboxed = enterSandbox(options.sandbox); !sandboxed) {
+    return initFailed("cannot contain the worker: " + sandboxed.error().message);
+  }
 
-  void* module = dlopen(options.module_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  std::string module_by_fd = "/proc/self/fd/" + std::to_string(module_fd);
+  void* module = dlopen(module_by_fd.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (module == nullptr) {
     const char* why = dlerror();
     return initFailed("cannot load module " + options.module_path + ": " + (why ? why : "unknown error") +

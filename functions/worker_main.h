@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "functions/sandbox.h"
+
 namespace gust {
 
 constexpr int kWorkerIpcFd = 3;
@@ -16,6 +18,7 @@ struct WorkerOptions {
   std::vector<std::string> functions;  // in manifest order: INVOKE frames index into it
   long host_pid = 0;                    // the worker exits if its parent is not this process
   uint32_t concurrency = 1;             // invocations served at once, each on its own thread
+  SandboxOptions sandbox;
 };
 
 // Parses `gust worker ...` arguments; returns false (with a message on stderr) on error.

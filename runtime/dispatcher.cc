@@ -2,8 +2,8 @@
 
 namespace gust {
 
-Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable)
-    : loop_(loop), clock_(clock), executable_(std::move(executable)) {}
+Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment)
+    : loop_(loop), clock_(clock), executable_(std::move(executable)), containment_(containment) {}
 
 Dispatcher::~Dispatcher() { assert(apps_.empty() || closing_); }
 
@@ -20,6 +20,7 @@ Result<void> Dispatcher::addApp(AppInfo info) {
   config.module_path = std::filesystem::absolute(info.dir / info.manifest.module).string();
   config.executable = executable_;
   config.settings = info.manifest.pool;
+  config.containment = containment_;
   uint32_t index = 0;
   for (const auto& f : info.manifest.functions) {
     config.functions.push_back(f.name);

@@ -28,7 +28,7 @@ struct AppInfo {
 
 class Dispatcher {
  public:
-  Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable);
+  Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -55,6 +55,7 @@ class Dispatcher {
   uv_loop_t* loop_;
   const Clock& clock_;
   std::string executable_;
+  WorkerContainment containment_;
   std::map<std::string, std::unique_ptr<App>, std::less<>> apps_;
   bool closing_ = false;
   size_t pools_open_ = 0;

@@ -16,7 +16,7 @@ namespace {
 class Host {
  public:
   Host(uv_loop_t* loop, const HostOptions& options)
-      : loop_(loop), options_(options), dispatcher_(loop, clock_, options.executable),
+      : loop_(loop), options_(options), dispatcher_(loop, clock_, options.executable, options.containment),
         http_(loop, dispatcher_, options.http_limits) {}
 
   Result<void> load() {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/worker_process.h"
 #include "triggers/http/request_parser.h"
 
 namespace gust {
@@ -18,6 +19,7 @@ struct HostOptions {
   std::filesystem::path data_dir = ".gust";
   std::string executable;  // the gust binary; workers are started from it
   HttpLimits http_limits;
+  WorkerContainment containment;
   std::chrono::milliseconds drain_timeout{10'000};
 };
 

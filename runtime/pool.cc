@@ -103,6 +103,8 @@ void Pool::startWorker() {
   options.module_path = config_.module_path;
   options.functions = config_.functions;
   options.concurrency = config_.settings.concurrency;
+  options.memory_mb = config_.settings.memory_mb;
+  options.containment = config_.containment;
   auto spawned = worker->spawn(options);
   WorkerProcess* raw = worker.get();
   if (!spawned) {
@@ -117,7 +119,6 @@ void Pool::startWorker() {
     if (workers_.empty()) failAllPending(OutcomeKind::kUnavailable, spawned.error().message, milliseconds(1000));
     return;
   }
-  cold_.push_back(raw->id());
   workers_.push_back(std::move(worker));
 }
 
@@ -127,11 +128,14 @@ void Pool::onWorkerReady(WorkerProcess& worker) {
       std::chrono::duration<double, std::milli>(steady_clock::now() - worker.spawnedAt()).count();
   spdlog::debug("[{}] worker {} (pid {}) ready in {:.1f} ms", config_.app, worker.id(), worker.pid(),
                 counters_.last_cold_start_ms);
+  // The invocations it takes now waited for it to start: they are cold starts.
+  serving_cold_ = true;
   serveNextOrIdle(worker);
+  serving_cold_ = false;
 }
 
 void Pool::run(WorkerProcess& worker, Pending&& pending) {
-  bool cold = std::erase(cold_, worker.id()) > 0;
+  bool cold = serving_cold_;
   if (cold) ++counters_.cold_starts;
   OutcomeCallback done = std::move(pending.done);
   if (cold) {
@@ -161,7 +165,7 @@ void Pool::onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCal
 }
 
 void Pool::onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std::string& init_error) {
-  bool before_ready = std::erase(cold_, worker.id()) > 0 && !init_error.empty();
+  bool before_ready = !init_error.empty();
   if (before_ready) {
     ++counters_.crashes;
     ++counters_.start_failures;

@@ -31,6 +31,7 @@ struct PoolConfig {
   std::string executable;   // the gust binary, started in worker mode
   std::vector<std::string> functions;
   PoolSettings settings;
+  WorkerContainment containment;
   std::chrono::milliseconds stop_grace{2000};
   std::chrono::milliseconds max_backoff{30'000};
 };
@@ -102,7 +103,7 @@ class Pool final : public WorkerListener {
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::vector<std::unique_ptr<WorkerProcess>> closing_workers_;
   std::deque<Pending> pending_;
-  std::vector<uint64_t> cold_;  // ids of workers that have not served yet
+  bool serving_cold_ = false;  // set while a worker that just became ready takes its first work
 
   uv_timer_t timer_{};
   CloseCounter closer_;

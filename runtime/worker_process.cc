@@ -83,6 +83,14 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
                                    options.module_path, "--host-pid", host_pid};
   args.push_back("--concurrency");
   args.push_back(std::to_string(concurrency_));
+  args.push_back("--memory-mb");
+  args.push_back(std::to_string(options.memory_mb));
+  args.push_back("--pid-namespace");
+  args.push_back(options.containment.pid_namespace ? "1" : "0");
+  if (options.containment.drop_user) {
+    args.insert(args.end(), {"--uid", std::to_string(options.containment.uid), "--gid",
+                             std::to_string(options.containment.gid)});
+  }
   for (const auto& f : options.functions) {
     args.push_back("--function");
     args.push_back(f);

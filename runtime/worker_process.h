@@ -26,6 +26,14 @@ namespace gust {
 
 class WorkerProcess;
 
+// How far workers are fenced off from the host (see functions/sandbox.h).
+struct WorkerContainment {
+  bool pid_namespace = true;
+  bool drop_user = false;  // switch to uid/gid (when the host runs as root)
+  uint32_t uid = 65534;
+  uint32_t gid = 65534;
+};
+
 struct WorkerSpawnOptions {
   std::string executable;  // the gust binary
   std::string app;
@@ -33,7 +41,9 @@ struct WorkerSpawnOptions {
   std::string module_path;
   std::vector<std::string> functions;
   uint32_t concurrency = 1;  // invocations the worker runs at once, each on its own thread
+  uint32_t memory_mb = 0;    // address-space limit; 0: none
   size_t max_output_per_invocation = 64 * 1024;
+  WorkerContainment containment;
 };
 
 // How a worker process ended.

@@ -40,6 +40,9 @@ for line in [head, ["-" * w for w in widths]] + table:
 n_rounds = len({r["round"] for r in rows})
 print(f"\nmedians over {n_rounds} round(s); CPU = utime+stime of the server's process tree "
       "(Gust: host + workers); RSS = tree RSS after each run")
+loads = [float(r["loadavg1"]) for r in rows if r.get("loadavg1")]
+if loads:
+    print(f"load average (1 min) after the runs: {min(loads):.2f}-{max(loads):.2f} (2 cores; server + wrk alone give ~2)")
 if "gust" in servers:
     print("Gust CPU split (median µs/req):  " + ";  ".join(
         f"c{c}: host {med('gust', c, 'root_us_req'):.1f} + workers {med('gust', c, 'children_us_req'):.1f}"

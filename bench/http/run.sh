@@ -36,7 +36,14 @@ log() { echo "[bench] $*" >&2; }
 mkdir -p "$OUT" "$PEERS_DIR"
 
 # ---- install and build ------------------------------------------------------------------
-"$REPO/scripts/setup.sh" bench
+# setup.sh fails when node comes from elsewhere (e.g. NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package); what matters is that the tools are there.
+if ! "$REPO/scripts/setup.sh" bench; then
+  for t in wrk nginx node npm taskset pgrep curl; do
+    command -v "$t" >/dev/null || { log "missing $t and scripts/setup.sh bench failed"; exit 1; }
+  done
+  log "scripts/setup.sh bench failed, but every tool it provides is present; going on"
+fi
 # The build dir is our own (release, asserts off) so that nobody else's build is disturbed.
 [[ -d $BUILD_DIR ]] || meson setup "$BUILD_DIR" "$REPO" --buildtype=release -Db_ndebug=true >/dev/null
 ninja -C "$BUILD_DIR" gust >/dev/null
@@ -47,7 +54,8 @@ cp -r "$HERE/peers/." "$PEERS_DIR/"
 cd "$PEERS_DIR"
 [[ -f package.json ]] || echo '{ "private": true }' >package.json  # keeps npm from walking up
 npm_has() { [[ $(node -p "require('./node_modules/$1/package.json').version" 2>/dev/null) == "$2" ]]; }
-npm_add() { npm install --no-audit --no-fund --no-save "$1@$2" >>"$OUT/npm.log" 2>&1; }
+# (saved to the scratch package.json: with --no-save the next install would prune the first)
+npm_add() { npm install --no-audit --no-fund --save-exact "$1@$2" >>"$OUT/npm.log" 2>&1; }
 # workerd: the peers kit's version, else the newest one below it that installs.
 if ! npm_has workerd "$WORKERD_VERSION" && ! npm_add workerd "$WORKERD_VERSION"; then
   alt=$(npm view "workerd@<=$WORKERD_VERSION" version --json 2>/dev/null |
@@ -124,10 +132,10 @@ mapfile -t ACTIVE < <(for s in $SERVERS; do [[ " ${ACTIVE[*]} " == *" $s "* ]] &
 
 # ---- load -------------------------------------------------------------------------------
 taskset -cp "$CLIENT_CPU" $$ >/dev/null  # this script's own polling stays off the server CPU
-printf 'server\tconns\tround\trequests\trps\tp50_us\tp99_us\tsock_errors\tnon2xx\tcpu_us_req\troot_us_req\tchildren_us_req\tserver_cpu_pct\twrk_cpu_pct\trss_kib\tprocs\n' >"$OUT/summary.tsv"
+printf 'server\tconns\tround\trequests\trps\tp50_us\tp99_us\tsock_errors\tnon2xx\tcpu_us_req\troot_us_req\tchildren_us_req\tserver_cpu_pct\twrk_cpu_pct\trss_kib\tprocs\tloadavg1\n' >"$OUT/summary.tsv"
 
 run_one() { # SERVER CONNS ROUND
-  local s=$1 c=$2 r=$3 f="$OUT/$1-c$2-r$3.txt" a0 a1 b0 b1 wrk_cpu stats
+  local s=$1 c=$2 r=$3 f="$OUT/$1-c$2-r$3.txt" a0 a1 b0 b1 wrk_cpu stats n rps p50 p99 errs bad
   read -r a0 a1 < <(cpu_ticks "${PID[$s]}")
   wrk_cpu=$( { time taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --latency "${URL[$s]}" >"$f" 2>&1; } 2>&1 )
   read -r b0 b1 < <(cpu_ticks "${PID[$s]}")
@@ -139,12 +147,15 @@ run_one() { # SERVER CONNS ROUND
   read -r n rps p50 p99 errs bad <<<"$stats"
   awk -v OFS='\t' -v s="$s" -v c="$c" -v r="$r" -v n="$n" -v rps="$rps" -v p50="$p50" -v p99="$p99" \
       -v e="$errs" -v bad="$bad" -v a0="$a0" -v a1="$a1" -v b0="$b0" -v b1="$b1" -v hz="$HZ" -v d="$DURATION" \
-      -v w="$wrk_cpu" -v rss="$(rss_kib "${PID[$s]}")" -v procs="$(descendants "${PID[$s]}" | wc -l)" \
+      -v w="$wrk_cpu" -v rss="$(rss_kib "${PID[$s]}")" -v procs="$(descendants "${PID[$s]}" | wc -l)" -v load="$(cut -d" " -f1 /proc/loadavg)" \
       'BEGIN { k = 1e6 / hz / (n > 0 ? n : 1); split(w, wc, " ")
                print s, c, r, n, rps, p50, p99, e, bad, (b1 - a1) * k, (b0 - a0) * k, (b1 - a1 - b0 + a0) * k,
-                     (b1 - a1) / hz / d * 100, (wc[1] + wc[2]) / d * 100, rss, procs + 1 }' | tee -a "$OUT/summary.tsv" >&2
+                     (b1 - a1) / hz / d * 100, (wc[1] + wc[2]) / d * 100, rss, procs + 1, load }' | tee -a "$OUT/summary.tsv" >&2
 }
 
+# Other work on the machine skews every figure; say so rather than silently report it.
+load=$(cut -d' ' -f1 /proc/loadavg)
+awk -v l="$load" 'BEGIN { exit !(l > 0.5) }' && log "WARNING: load average is $load before the run; figures will be noisy"
 log "servers: ${ACTIVE[*]}; $ROUNDS round(s) x $DURATION s at -c ${CONNS// /,}; results in $OUT"
 for s in "${ACTIVE[@]}"; do taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d"${WARM}s" "${URL[$s]}" >/dev/null; done
 for r in $(seq "$ROUNDS"); do

@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <pwd.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -62,14 +63,37 @@ options:
   --max-body BYTES     largest request body accepted (default 4194304)
   --drain-timeout D    how long SIGTERM/SIGINT waits for in-flight requests (default 10s)
   --log-level LEVEL    debug, info, warn or error (default info)
+  --worker-user USER   run workers as USER when the host runs as root (default nobody);
+                       workers always get their own PID namespace
   -h, --help           show this help
 )";
+
+// Workers of a root host run as an unprivileged user, so user code cannot signal the host.
+Result<WorkerContainment> containmentFor(const std::optional<std::string>& user) {
+  WorkerContainment c;
+  if (geteuid() != 0) {
+    if (user) return makeError(ErrorKind::kBadInput, "--worker-user needs the host to run as root");
+    return c;
+  }
+  std::string name = user.value_or("nobody");
+  passwd* pw = getpwnam(name.c_str());
+  if (pw == nullptr) {
+    return makeError(ErrorKind::kBadInput, "no user named \"" + name + "\" for the workers; give an existing one with --worker-user");
+  }
+  if (pw->pw_uid == 0) {
+    return makeError(ErrorKind::kBadInput, "--worker-user must not be root: workers run user code");
+  }
+  c.drop_user = true;
+  c.uid = pw->pw_uid;
+  c.gid = pw->pw_gid;
+  return c;
+}
 
 int cmdServe(int argc, char** argv, const std::string& self) {
   if (wantsHelp(argc, argv)) return std::printf("%s", kServeUsage), 0;
   auto args = Args::parse("serve", {{"--host", "", true}, {"--port", "-p", true}, {"--data-dir", "", true},
                                     {"--max-body", "", true}, {"--drain-timeout", "", true},
-                                    {"--log-level", "", true}},
+                                    {"--log-level", "", true}, {"--worker-user", "", true}},
                           argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   HostOptions options;
@@ -102,6 +126,9 @@ int cmdServe(int argc, char** argv, const std::string& self) {
     }
     spdlog::set_level(l);
   }
+  auto containment = containmentFor(args->get("--worker-user"));
+  if (!containment) return fail("gust serve: " + containment.error().message, kExitUsage);
+  options.containment = *containment;
   for (const auto& p : args->positional()) options.app_dirs.emplace_back(p);
   if (options.app_dirs.empty()) options.app_dirs.emplace_back(".");
   return runHost(options);

@@ -340,3 +340,81 @@ TEST_CASE("the CLI explains bad arguments and bad manifests in one line") {
     CHECK(r.out.find("usage: gust") != std::string::npos);
   }
 }
+
+namespace {
+
+// Processes whose name (comm) is `name`, system-wide.
+std::vector<pid_t> processesNamed(const std::string& name) {
+  std::vector<pid_t> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string comm = readFile(entry.path() / "comm");
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    if (comm == name) found.push_back(std::stoi(pid));
+  }
+  return found;
+}
+
+const char* kHostileManifest = R"({
+  "name": "hostile",
+  "timeout": "3s",
+  "memory_mb": 256,
+  "functions": {
+    "echo":       { "routes": ["/hostile/echo/{id}"] },
+    "killparent": { "routes": ["/killparent"] },
+    "forkbomb":   { "routes": ["/forkbomb"], "timeout": "1s" },
+    "daemonize":  { "routes": ["/daemon"] },
+    "hog":        { "routes": ["/hog"] }
+  }
+})";
+
+}  // namespace
+
+TEST_CASE("hostile functions cannot take down the host or another app") {
+  TempDir tmp;
+  fs::path hostile = makeApp(tmp.path(), "hostile", kHostileManifest, env("GUST_FIXTURE_MISBEHAVE"));
+  fs::path bystander = makeApp(tmp.path(), "fixtures", kFixtureManifest, env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({hostile, bystander}, tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  client.set_read_timeout(10, 0);
+
+  SUBCASE("signalling the parent reaches neither the host nor anything outside the worker") {
+    auto r = client.Get("/killparent");
+    REQUIRE(r);
+    // Its parent is the worker's own init, out of its reach; the host is not even visible.
+    CHECK(r->status == 200);
+    CHECK(client.Get("/killparent")->status == 200);
+  }
+  SUBCASE("a fork bomb is bounded and its processes die with its worker") {
+    auto r = client.Get("/forkbomb");
+    REQUIRE(r);
+    // Either the bomb hit its process limit and answered, or its timeout killed the worker.
+    CHECK((r->status == 200 || r->status == 504));
+  }
+  SUBCASE("a daemon does not survive its worker") {
+    auto r = client.Get("/daemon");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(waitUntil([] { return !processesNamed("gust-fx-daemon").empty(); }, std::chrono::seconds(2)));
+    host.process().signal(SIGTERM);
+    CHECK(host.process().wait().status == 0);
+    CHECK(waitUntil([] { return processesNamed("gust-fx-daemon").empty(); }, std::chrono::seconds(3)));
+    return;
+  }
+  if (std::getenv("GUST_SANITIZED") == nullptr) {
+    SUBCASE("allocating past memory_mb fails that invocation with a clear error") {
+      auto r = client.Get("/hog");
+      REQUIRE(r);
+      CHECK(r->status == 500);
+      CHECK(r->body.find("out of memory") != std::string::npos);
+    }
+  }
+  // Throughout, the host and the other app keep serving.
+  auto r = client.Get("/echo/alive");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(client.Get("/segv")->status == 502);
+  CHECK(client.Get("/echo/again")->status == 200);
+  CHECK(host.process().wait(std::chrono::milliseconds(10)).exited == false);
+}

@@ -17,6 +17,7 @@
 #include <gust/abi.h>
 
 #include <chrono>
+#include <new>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -212,6 +213,8 @@ void trampoline(Fn&& fn, const gust_request* raw_request, const gust_context* ra
     headers.reserve(response.headers.size());
     for (const auto& [name, value] : response.headers) headers.push_back({str(name), str(value)});
     api->respond(raw_context->host, response.status, headers.data(), headers.size(), str(response.body));
+  } catch (const std::bad_alloc&) {
+    api->fail(raw_context->host, str("out of memory: the function allocated past its memory limit (memory_mb)"));
   } catch (const std::exception& e) {
     api->fail(raw_context->host, str(e.what()));
   } catch (...) {
