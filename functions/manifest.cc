@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "runtime/duration.h"
+#include "triggers/timer/cron.h"
 
 namespace gust {
 namespace {
@@ -196,13 +197,20 @@ void parseTimer(Checker& c, const json& t, const std::string& path, TimerTrigger
   }
 }
 
+// A schedule is checked when the manifest loads, never first when it would fire.
+void checkSchedule(Checker& c, const TimerTriggerSpec& timer, const std::string& path) {
+  if (c.failed()) return;
+  auto parsed = CronSchedule::parse(timer.schedule, timer.time_zone);
+  if (!parsed) c.fail(path, parsed.error().message);
+}
+
 void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
   if (auto v = c.count(doc, "", "min_instances", 0, 1024)) pool.min_instances = *v;
   if (auto v = c.count(doc, "", "max_instances", 1, 1024)) pool.max_instances = *v;
   if (auto v = c.count(doc, "", "concurrency", 1, 1024)) pool.concurrency = *v;
   if (auto v = c.count(doc, "", "max_pending", 1, 1'000'000)) pool.max_pending = *v;
   if (auto v = c.count(doc, "", "memory_mb", 16, 1'048'576)) pool.memory_mb = *v;
-  if (auto v = c.duration(doc, "", "idle_timeout", std::chrono::milliseconds(100))) pool.idle_timeout = *v;
+  if (auto v = c.duration(doc, "", "idle_timeout", std::chrono::milliseconds(10))) pool.idle_timeout = *v;
   if (auto v = c.duration(doc, "", "pending_timeout", std::chrono::milliseconds(1))) pool.pending_timeout = *v;
   if (auto v = c.duration(doc, "", "timeout", std::chrono::milliseconds(1))) pool.timeout = *v;
   if (!c.failed() && pool.min_instances > pool.max_instances) {
@@ -335,6 +343,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
       if (timer != fdef.end()) {
         TimerTriggerSpec t;
         parseTimer(c, *timer, path + ".timer", t);
+        checkSchedule(c, t, path + ".timer");
         f.timer = std::move(t);
       }
       if (auto t = c.duration(fdef, path, "timeout", std::chrono::milliseconds(1))) f.timeout = *t;

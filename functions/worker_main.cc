@@ -1,6 +1,7 @@
 #include "functions/worker_main.h"
 
 #include <dlfcn.h>
+#include <stdio_ext.h>
 #include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
@@ -141,7 +142,8 @@ class Server {
         if (type != FrameType::kInvoke) continue;
         if (!queued) {
           if (!invoke(payload)) return 2;
-          if (cpuBudgetNearlySpent(options_.sandbox)) return 0;  // retire; the pool starts another
+          // Retire before SIGXCPU would kill it mid-invocation; the pool starts another.
+          if (++served_ % 64 == 0 && cpuBudgetNearlySpent(options_.sandbox)) return 0;
           continue;
         }
         {
@@ -187,8 +189,14 @@ class Server {
     gust_context context{&kHostApi, &inv, toStr(frame->invocation_id), toStr(options_.app), toStr(fname)};
     functions_[frame->function_index](&request, &context);
     // Output the function wrote must reach the host before the result, so that the host
-    // can attribute it to this invocation.
-    std::fflush(nullptr);
+    // can attribute it to this invocation. stdio buffers it (see runWorker), so whether
+    // there is any is known without a syscall, and the host reads its pipes only then.
+    bool wrote_output = __fpending(stdout) > 0 || __fpending(stderr) > 0;
+    if (wrote_output) {
+      std::fflush(stdout);
+      std::fflush(stderr);
+      inv.result.flags |= ResultFrame::kFlagOutput;
+    }
     if (!inv.answered) hostFail(&inv, gust_str{"function returned without a response", 35});
     inv.result.seq = inv.seq;
     std::string out;
@@ -215,7 +223,27 @@ class Server {
   std::condition_variable cv_;
   std::deque<std::string> queue_;
   bool stopping_ = false;
+  uint64_t served_ = 0;
 };
+
+// Fully buffered stdio: what a function prints reaches the host when it answers (or when
+// the buffer fills), so the host can tell whose output it is. Set before anything writes.
+void bufferOutput() {
+  static char out_buffer[64 * 1024], err_buffer[16 * 1024];
+  std::setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
+  std::setvbuf(stderr, err_buffer, _IOFBF, sizeof err_buffer);
+  // A crashing function's last lines matter most: flush them, then die of the same signal.
+  // fflush is not async-signal-safe, but the process is lost either way.
+  struct sigaction action {};
+  action.sa_handler = [](int sig) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    signal(sig, SIG_DFL);
+    raise(sig);
+  };
+  action.sa_flags = SA_RESETHAND | SA_NODEFER;
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(sig, &action, nullptr);
+}
 
 }  // namespace
 
@@ -252,6 +280,7 @@ int runWorker(const WorkerOptions& options) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (options.host_pid != 0 && getppid() != options.host_pid) return 1;
   signal(SIGPIPE, SIG_IGN);
+  bufferOutput();
   // Open the module while we may still read it; the unprivileged user we become may not be
   // allowed to walk the folders that lead to it.
   int module_fd = ::open(options.module_path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -135,6 +135,7 @@ void encodeResult(const ResultFrame& f, std::string& out) {
   frame(out, FrameType::kResult, [&] {
     putU64(out, f.seq);
     putU32(out, static_cast<uint32_t>(f.kind));
+    putU32(out, f.flags);
     putU32(out, static_cast<uint32_t>(f.status));
     putPairs(out, f.headers);
     putStr(out, f.body);
@@ -186,6 +187,7 @@ Result<ResultFrame> decodeResult(std::string_view payload) {
   ResultFrame f;
   f.seq = r.u64();
   uint32_t kind = r.u32();
+  f.flags = r.u32();
   f.status = static_cast<int32_t>(r.u32());
   r.pairs(f.headers);
   f.body = std::string(r.str());

@@ -58,8 +58,11 @@ struct InvokeFrame {
 enum class ResultKind : uint32_t { kOk = 0, kError = 1 };
 
 struct ResultFrame {
+  static constexpr uint32_t kFlagOutput = 1;  // the function wrote to stdout/stderr
+
   uint64_t seq = 0;
   ResultKind kind = ResultKind::kOk;
+  uint32_t flags = 0;
   int32_t status = 200;
   Pairs headers;
   std::string body;  // the response body, or the error message when kind is kError

@@ -6,8 +6,11 @@
 #include <cstdio>
 #include <memory>
 
+#include "runtime/admin_api.h"
+#include "runtime/admin_token.h"
 #include "runtime/dispatcher.h"
 #include "triggers/http/http_trigger.h"
+#include "triggers/timer/timer_trigger.h"
 
 namespace gust {
 namespace {
@@ -17,9 +20,20 @@ class Host {
  public:
   Host(uv_loop_t* loop, const HostOptions& options)
       : loop_(loop), options_(options), dispatcher_(loop, clock_, options.executable, options.containment),
-        http_(loop, dispatcher_, options.http_limits) {}
+        http_(loop, dispatcher_, options.http_limits),
+        timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json") {}
 
   Result<void> load() {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.data_dir, ec);
+    if (ec) {
+      return makeError(ErrorKind::kIo, "cannot create the data dir " + options_.data_dir.string() + ": " +
+                                           ec.message() + " (choose another with --data-dir or GUST_DATA)");
+    }
+    if (auto loaded = timers_.load(); !loaded) return loaded;
+    auto token = loadOrCreateAdminToken(options_.data_dir);
+    if (!token) return token.error();
+    admin_ = std::make_unique<AdminApi>(loop_, dispatcher_, timers_, std::move(*token));
     for (const auto& dir : options_.app_dirs) {
       auto manifest = loadManifest(dir);
       if (!manifest) return manifest.error();
@@ -31,16 +45,36 @@ class Host {
       }
       AppInfo info{std::move(*manifest), dir};
       if (auto r = http_.addApp(info); !r) return r;
+      if (auto r = timers_.addApp(info); !r) return r;
       if (auto r = dispatcher_.addApp(std::move(info)); !r) return r;
     }
     return {};
   }
 
-  Result<int> listen() { return http_.listen(options_.http_host, options_.http_port); }
+  // Listens on both ports; returns the HTTP port.
+  Result<int> listen() {
+    auto admin = admin_->listen(options_.admin_host, options_.admin_port);
+    if (!admin) {
+      return makeError(admin.error().kind, "admin API on " + options_.admin_host + ":" +
+                                               std::to_string(options_.admin_port) + ": " + admin.error().message +
+                                               " (choose another with --admin-port)");
+    }
+    admin_port_ = *admin;
+    auto http = http_.listen(options_.http_host, options_.http_port);
+    if (!http) {
+      return makeError(http.error().kind, "HTTP on " + options_.http_host + ":" + std::to_string(options_.http_port) +
+                                              ": " + http.error().message + " (choose another with --port)");
+    }
+    timers_.start();
+    return http;
+  }
 
   void printRoutes(int port) {
     std::string base = "http://" + options_.http_host + ":" + std::to_string(port);
     std::printf("gust %s listening on %s\n", GUST_VERSION, base.c_str());
+    std::printf("admin API on http://%s:%d (token in %s)\n", options_.admin_host.c_str(), admin_port_,
+                std::getenv("GUST_ADMIN_TOKEN") ? "$GUST_ADMIN_TOKEN"
+                                                : (options_.data_dir / "admin.token").c_str());
     for (const auto& name : dispatcher_.appNames()) {
       const AppInfo* app = dispatcher_.app(name);
       for (const auto& f : app->manifest.functions) {
@@ -49,6 +83,12 @@ class Host {
           for (const auto& m : r.methods) methods += (methods.empty() ? "" : ",") + m;
           std::printf("  %-12s %s%s  -> %s/%s\n", methods.c_str(), base.c_str(), r.path.c_str(), name.c_str(),
                       f.name.c_str());
+        }
+        if (f.timer) {
+          auto next = timers_.scheduler().nextFire(name + "/" + f.name);
+          std::printf("  %-12s %s (%s), next %s  -> %s/%s\n", "TIMER", f.timer->schedule.c_str(),
+                      f.timer->time_zone.empty() ? "UTC" : f.timer->time_zone.c_str(),
+                      next ? formatIso8601(*next, nullptr).c_str() : "never", name.c_str(), f.name.c_str());
         }
       }
     }
@@ -74,7 +114,14 @@ class Host {
     drain_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&drain_timer_), reinterpret_cast<uv_handle_t*>(&sigint_),
                             reinterpret_cast<uv_handle_t*>(&sigterm_)},
                            nullptr);
-    http_.close([this] { dispatcher_.close([] {}); });
+    // Triggers first, so nothing new arrives; then the pools, which answer what is left.
+    auto closed = std::make_shared<int>(admin_ ? 3 : 2);
+    auto then = [this, closed] {
+      if (--*closed == 0) dispatcher_.close([] {});
+    };
+    timers_.close(then);
+    http_.close(then);
+    if (admin_) admin_->close(then);
   }
 
  private:
@@ -109,6 +156,9 @@ class Host {
   SystemClock clock_;
   Dispatcher dispatcher_;
   HttpTrigger http_;
+  TimerTrigger timers_;
+  std::unique_ptr<AdminApi> admin_;
+  int admin_port_ = 0;
   uv_signal_t sigint_{}, sigterm_{};
   uv_timer_t drain_timer_{};
   CloseCounter drain_closer_;

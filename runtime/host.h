@@ -15,6 +15,8 @@ namespace gust {
 struct HostOptions {
   std::string http_host = "127.0.0.1";
   int http_port = 8080;
+  std::string admin_host = "127.0.0.1";
+  int admin_port = 8081;
   std::vector<std::filesystem::path> app_dirs;
   std::filesystem::path data_dir = ".gust";
   std::string executable;  // the gust binary; workers are started from it

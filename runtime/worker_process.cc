@@ -246,7 +246,7 @@ void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
       if (findInFlight(result->seq) == nullptr) {
         return protocolError("worker answered an invocation it was not given");
       }
-      drainOutputNow();
+      if (result->flags & ResultFrame::kFlagOutput) drainOutputNow();
       Outcome outcome;
       if (result->kind == ResultKind::kOk) {
         outcome.kind = OutcomeKind::kOk;

@@ -49,6 +49,8 @@ fi
 ninja -C "$BUILD_DIR" gust >/dev/null
 GUST=$BUILD_DIR/gust
 "$GUST" build "$REPO/examples/hello" >&2
+# The binary is built from the working tree as it is now: record which one was measured.
+{ "$GUST" version; sha256sum "$GUST"; stat -c 'built %y' "$GUST"; } >"$OUT/gust-build.txt" 2>&1 || true
 
 cp -r "$HERE/peers/." "$PEERS_DIR/"
 cd "$PEERS_DIR"
@@ -76,6 +78,7 @@ cpu_ticks() {
     awk -v root="$1" 'NF > 16 { s = $13 + $14; all += s + $15 + $16; if ($1 == root) r = s }
                       END { print r + 0, all + 0 }'
 }
+alive() { local st; st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1); [[ -n $st && $st != Z ]]; }
 rss_kib() {
   local p
   for p in "$1" $(descendants "$1"); do cat "/proc/$p/status" 2>/dev/null; done | awk '/^VmRSS/ { s += $2 } END { print s + 0 }'
@@ -95,11 +98,17 @@ cleanup() {
   for n in "${!PID[@]}"; do kids+=" $(descendants "${PID[$n]}")"; kill -TERM "${PID[$n]}" 2>/dev/null || true; done
   # SIGTERM makes the Gust host drain and stop its workers, and the nginx master its worker.
   for n in "${!PID[@]}"; do
-    for _ in $(seq 100); do kill -0 "${PID[$n]}" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "${PID[$n]}" 2>/dev/null && log "$n (pid ${PID[$n]}) ignored SIGTERM for 10 s; killed"
+    for _ in $(seq 100); do alive "${PID[$n]}" || break; sleep 0.1; done
+    alive "${PID[$n]}" && kill -KILL "${PID[$n]}" 2>/dev/null && log "$n (pid ${PID[$n]}) ignored SIGTERM for 10 s; killed"
     wait "${PID[$n]}" 2>/dev/null || true
   done
-  for n in $kids; do kill -KILL "$n" 2>/dev/null && log "child pid $n outlived its server; killed"; done
+  # A server's children get a moment to finish exiting (zombies waiting to be reaped count
+  # as gone); one still running then outlived its server, which is worth knowing.
+  for _ in $(seq 20); do
+    local left=""; for n in $kids; do alive "$n" && left+=" $n"; done
+    [[ -z $left ]] && break; sleep 0.1
+  done
+  for n in $left; do alive "$n" && kill -KILL "$n" 2>/dev/null && log "child pid $n outlived its server by 2 s; killed"; done
   return 0
 }
 trap cleanup EXIT

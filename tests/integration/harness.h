@@ -166,27 +166,42 @@ class Process {
 class Host {
  public:
   Host(const std::vector<fs::path>& app_dirs, const fs::path& work, std::vector<std::string> extra = {})
-      : process_(argv(app_dirs, extra), work / "host.stderr") {
-    std::string line = process_.waitForLine("listening on http://");
-    auto at = line.rfind(':');
-    if (line.empty() || at == std::string::npos) {
-      throw std::runtime_error("host did not start: " + process_.stderrText());
-    }
-    port_ = std::stoi(line.substr(at + 1));
+      : data_dir_(work / "data"), process_(argv(app_dirs, data_dir_, extra), work / "host.stderr") {
+    port_ = portFrom(process_.waitForLine("listening on http://"));
+    admin_port_ = portFrom(process_.waitForLine("admin API on http://"));
   }
 
   int port() const { return port_; }
+  int adminPort() const { return admin_port_; }
+  const fs::path& dataDir() const { return data_dir_; }
+  std::string adminToken() const {
+    std::string t = readFile(data_dir_ / "admin.token");
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    return t;
+  }
   Process& process() { return process_; }
 
  private:
-  static std::vector<std::string> argv(const std::vector<fs::path>& dirs, const std::vector<std::string>& extra) {
-    std::vector<std::string> a = {env("GUST_BIN"), "serve", "--port", "0"};
+  int portFrom(const std::string& line) {
+    // "... on http://127.0.0.1:PORT ..." -> PORT
+    size_t at = line.find("http://");
+    size_t colon = at == std::string::npos ? std::string::npos : line.find(':', at + 7);
+    if (colon == std::string::npos) throw std::runtime_error("host did not start: " + process_.stderrText());
+    return std::stoi(line.substr(colon + 1));
+  }
+
+  static std::vector<std::string> argv(const std::vector<fs::path>& dirs, const fs::path& data_dir,
+                                       const std::vector<std::string>& extra) {
+    std::vector<std::string> a = {env("GUST_BIN"), "serve", "--port", "0", "--admin-port", "0", "--data-dir",
+                                  data_dir.string()};
     for (const auto& d : dirs) a.push_back(d.string());
     for (const auto& e : extra) a.push_back(e);
     return a;
   }
+  fs::path data_dir_;
   Process process_;
   int port_ = 0;
+  int admin_port_ = 0;
 };
 
 inline bool processAlive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }

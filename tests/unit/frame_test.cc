@@ -65,6 +65,7 @@ TEST_CASE("a result frame round-trips with its kind, status, headers and body") 
   ResultFrame r;
   r.seq = 99;
   r.kind = ResultKind::kError;
+  r.flags = ResultFrame::kFlagOutput;
   r.status = 500;
   r.headers = {{"X-A", "1"}};
   r.body = "it broke";
@@ -80,6 +81,7 @@ TEST_CASE("a result frame round-trips with its kind, status, headers and body") 
   REQUIRE(back);
   CHECK(back->seq == 99);
   CHECK(back->kind == ResultKind::kError);
+  CHECK(back->flags == ResultFrame::kFlagOutput);
   CHECK(back->status == 500);
   CHECK(back->headers == r.headers);
   CHECK(back->body == "it broke");
@@ -131,7 +133,7 @@ TEST_CASE("truncated and lying payloads are rejected, not read past their end") 
   encodeResult(r, result_wire);
   std::string result_payload = result_wire.substr(kFrameHeaderSize);
   uint32_t huge = 0x7fffffff;
-  std::memcpy(result_payload.data() + 16, &huge, 4);  // seq(8) kind(4) status(4) -> pair count
+  std::memcpy(result_payload.data() + 20, &huge, 4);  // seq(8) kind(4) flags(4) status(4) -> pair count
   CHECK_FALSE(decodeResult(result_payload));
   // An unknown result kind.
   std::string bad_kind = result_wire.substr(kFrameHeaderSize);

@@ -397,7 +397,8 @@ TEST_CASE("after an error the parser refuses everything that follows") {
 
 TEST_CASE("garbage bytes are refused") {
   CHECK(errorFor(std::string("\x16\x03\x01\x02\x00\x01\x00", 7)) != 0);
-  CHECK(errorFor(std::string("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 31)) == 400);
+  constexpr char kNulInValue[] = "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n";
+  CHECK(errorFor(std::string(kNulInValue, sizeof(kNulInValue) - 1)) == 400);
 }
 
 }  // namespace gust

@@ -223,9 +223,8 @@ TEST_CASE("an instant that comes while the previous run is going is skipped and 
 
 TEST_CASE("after an outage a past-due timer fires once at start") {
   Harness h("2026-01-02T12:30:00Z");
-  writeFile(h.state.path(),
-            R"({"version":1,"timers":{"app/hourly":{"last_handled":"2026-01-01T12:00:00.000Z"},)"
-            R"("app/fresh":{"last_handled":"2026-01-02T12:00:00.000Z"}}})");
+  writeFile(h.state.path(), R"({"version":1,"timers":{"app/hourly":{"last_handled":"2026-01-01T12:00:00.000Z"},)"
+                            R"("app/fresh":{"last_handled":"2026-01-02T12:00:00.000Z"}}})");
   h.make();
   h.add("app/hourly", "0 * * * *");
   h.add("app/fresh", "0 * * * *");
@@ -504,11 +503,12 @@ TEST_CASE("with the system clock, the uv timer fires within milliseconds of the 
   std::vector<TimerEvent> events;
   bool closed = false;
   std::unique_ptr<TimerScheduler> scheduler;
-  scheduler = std::make_unique<TimerScheduler>(&loop, clock, state, [&events, &scheduler, &closed](const TimerEvent& event, auto done) {
+  auto run = [&events, &scheduler, &closed](const TimerEvent& event, auto done) {
     events.push_back(event);
     done(TimerRunResult{TimerRunStatus::kOk, ""});
     if (events.size() == 2) scheduler->close([&closed] { closed = true; });
-  });
+  };
+  scheduler = std::make_unique<TimerScheduler>(&loop, clock, state, run);
   REQUIRE(scheduler->add(TimerSpec{"app/tick", schedule("@every 1s"), false}).ok());
   scheduler->start();
   uv_run(&loop, UV_RUN_DEFAULT);

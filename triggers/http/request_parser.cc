@@ -10,6 +10,8 @@ namespace {
 // Method, two spaces, "HTTP/1.1" and CRLF around the target; generous so that only the
 // target's own cap (414) decides in practice.
 constexpr size_t kRequestLineSlack = 64;
+// Enough for the fields of a typical browser or SDK request.
+constexpr size_t kExpectedHeaderCount = 16;
 // http_parser's compiled-in HTTP_MAX_HEADER_SIZE.
 constexpr size_t kLibraryMaxHeaderSize = 80 * 1024;
 
@@ -263,6 +265,9 @@ void RequestParser::resetMessage() {
   request_.path.clear();
   request_.query.clear();
   request_.headers.clear();
+  // One allocation up front instead of a regrowth every few fields; the vector leaves
+  // with the request, so this is per request.
+  request_.headers.reserve(kExpectedHeaderCount);
   request_.body.clear();
   request_.http_major = 1;
   request_.http_minor = 1;

@@ -82,9 +82,8 @@ struct FieldSpec {
 
 constexpr std::array<const char*, 13> kMonthNames = {nullptr, "jan", "feb", "mar", "apr", "may", "jun",
                                                      "jul",   "aug", "sep", "oct", "nov", "dec"};
-constexpr std::array<const char*, 13> kWeekdayNames = {"sun",   "mon",   "tue",   "wed",   "thu",
-                                                       "fri",   "sat",   nullptr, nullptr, nullptr,
-                                                       nullptr, nullptr, nullptr};
+constexpr std::array<const char*, 13> kWeekdayNames = {"sun",   "mon",   "tue",   "wed",   "thu",   "fri",  "sat",
+                                                       nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 constexpr FieldSpec kSecondField{"second", 0, 59, nullptr};
 constexpr FieldSpec kMinuteField{"minute", 0, 59, nullptr};
@@ -121,9 +120,9 @@ class CronParser {
 
   Result<CronSchedule> parse(std::string_view tz) {
     if (expr_.size() > kMaxCronExpressionLength) {
-      return makeError(ErrorKind::kBadInput,
-                       "schedule is " + std::to_string(expr_.size()) + " characters long; the limit is " +
-                           std::to_string(kMaxCronExpressionLength));
+      return makeError(ErrorKind::kBadInput, "schedule is " + std::to_string(expr_.size()) +
+                                                 " characters long; the limit is " +
+                                                 std::to_string(kMaxCronExpressionLength));
     }
     CronSchedule schedule;
     schedule.expression_ = std::string(expr_);
@@ -300,9 +299,9 @@ class CronParser {
           high = last->value;
           if (last->was_sunday_name && high < low) high = 7;  // FRI-SUN
           if (high < low) {
-            return fieldError(field, element_column,
-                              "range " + std::to_string(low) + "-" + std::to_string(high) +
-                                  " runs backwards (ranges do not wrap)");
+            return fieldError(
+                field, element_column,
+                "range " + std::to_string(low) + "-" + std::to_string(high) + " runs backwards (ranges do not wrap)");
           }
         }
       }
@@ -321,9 +320,9 @@ class CronParser {
           return fieldError(field, element_column, "step must be at least 1");
         }
         if (ec != std::errc() || step > span) {
-          return fieldError(field, element_column,
-                            "step " + std::string(digits) + " is larger than the " + std::to_string(span) +
-                                " values of the field");
+          return fieldError(
+              field, element_column,
+              "step " + std::string(digits) + " is larger than the " + std::to_string(span) + " values of the field");
         }
         if (!has_range) high = field.max;  // "5/15": from 5 to the maximum
         if (!has_range && &field == &kDayOfWeekField) high = 6;
@@ -355,16 +354,16 @@ class CronParser {
 Result<const date::time_zone*> locateTimeZone(std::string_view name) {
   if (name.empty() || name == "UTC") return static_cast<const date::time_zone*>(nullptr);
   if (name.size() > kMaxTimeZoneNameLength) {
-    return makeError(ErrorKind::kBadInput, "time zone name is longer than " +
-                                               std::to_string(kMaxTimeZoneNameLength) + " characters");
+    return makeError(ErrorKind::kBadInput,
+                     "time zone name is longer than " + std::to_string(kMaxTimeZoneNameLength) + " characters");
   }
   // locate_zone throws for an unknown name and when the database cannot be read; both are
   // configuration input, so they become an error value here.
   try {
     return date::locate_zone(name);
   } catch (const std::exception& e) {
-    return makeError(ErrorKind::kBadInput, "time zone " + quote(name) +
-                                               " is not a known IANA time zone (e.g. Europe/Berlin): " + e.what());
+    return makeError(ErrorKind::kBadInput,
+                     "time zone " + quote(name) + " is not a known IANA time zone (e.g. Europe/Berlin): " + e.what());
   }
 }
 
@@ -562,9 +561,8 @@ std::string formatIso8601(SysTime t, const date::time_zone* zone, Iso8601Precisi
 
 Result<SysTime> parseIso8601(std::string_view text) {
   auto bad = [&](const std::string& reason) {
-    return makeError(ErrorKind::kBadInput,
-                     "time " + quote(text.substr(0, 64)) + ": " + reason +
-                         " (expected e.g. 2026-03-29T03:00:00+02:00 or 2026-03-29T01:00:00Z)");
+    return makeError(ErrorKind::kBadInput, "time " + quote(text.substr(0, 64)) + ": " + reason +
+                                               " (expected e.g. 2026-03-29T03:00:00+02:00 or 2026-03-29T01:00:00Z)");
   };
   if (text.size() > 64) return bad("too long");
   std::size_t pos = 0;
@@ -622,6 +620,8 @@ Result<SysTime> parseIso8601(std::string_view text) {
   date::year_month_day ymd{date::year(year), date::month(static_cast<unsigned>(month)),
                            date::day(static_cast<unsigned>(day))};
   if (!ymd.ok()) return bad("no such date");
+  // system_clock counts nanoseconds in 64 bits, which covers 1678..2262; keep well inside.
+  if (year < 1900 || year > 2200) return bad("the year must be between 1900 and 2200");
   if (hour > 23 || minute > 59 || second > 59) return bad("the time of day is out of range");
   auto instant = date::sys_days(ymd) + hours(hour) + minutes(minute) + seconds(second) - minutes(offset_minutes);
   return SysTime(std::chrono::duration_cast<SysTime::duration>(instant.time_since_epoch()) +

@@ -80,8 +80,7 @@ class CronSchedule {
 
   // The first fire instant strictly after `after`, or nullopt if there is none within
   // kCronSearchHorizon. Cron instants are whole seconds; @every instants whole milliseconds.
-  std::optional<std::chrono::system_clock::time_point> next(
-      std::chrono::system_clock::time_point after) const;
+  std::optional<std::chrono::system_clock::time_point> next(std::chrono::system_clock::time_point after) const;
 
   // The last fire instant at or before `at_or_before`, or nullopt if there is none within
   // kCronSearchHorizon (for @every: none since the anchor). Consistent with next().
@@ -105,21 +104,19 @@ class CronSchedule {
   friend class CronParser;
 
   struct Fields {
-    std::uint64_t seconds = 0;   // bit i: second i
-    std::uint64_t minutes = 0;   // bit i: minute i
-    std::uint32_t hours = 0;     // bit i: hour i
-    std::uint32_t days = 0;      // bit d: day of month d (1..31)
-    std::uint16_t months = 0;    // bit m: month m (1..12)
-    std::uint8_t weekdays = 0;   // bit w: weekday w (0 = Sunday)
-    bool dom_star = false;       // the day-of-month field starts with `*` or `?`
-    bool dow_star = false;       // the day-of-week field starts with `*` or `?`
-    bool hour_star = false;      // the hour field starts with `*`: real-clock DST rule
+    std::uint64_t seconds = 0;  // bit i: second i
+    std::uint64_t minutes = 0;  // bit i: minute i
+    std::uint32_t hours = 0;    // bit i: hour i
+    std::uint32_t days = 0;     // bit d: day of month d (1..31)
+    std::uint16_t months = 0;   // bit m: month m (1..12)
+    std::uint8_t weekdays = 0;  // bit w: weekday w (0 = Sunday)
+    bool dom_star = false;      // the day-of-month field starts with `*` or `?`
+    bool dow_star = false;      // the day-of-week field starts with `*` or `?`
+    bool hour_star = false;     // the hour field starts with `*`: real-clock DST rule
   };
 
-  std::optional<std::chrono::seconds> nextCronInstant(std::chrono::seconds start,
-                                                      std::chrono::seconds limit) const;
-  std::optional<std::chrono::seconds> nextWallMatch(std::chrono::seconds from,
-                                                    std::chrono::seconds to) const;
+  std::optional<std::chrono::seconds> nextCronInstant(std::chrono::seconds start, std::chrono::seconds limit) const;
+  std::optional<std::chrono::seconds> nextWallMatch(std::chrono::seconds from, std::chrono::seconds to) const;
   bool dayMatches(unsigned day_of_month, unsigned weekday) const;
 
   std::string expression_;

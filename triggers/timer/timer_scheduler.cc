@@ -178,9 +178,9 @@ Result<void> TimerScheduler::add(TimerSpec spec) {
   if (entries_.count(spec.id) != 0) {
     return makeError(ErrorKind::kBadInput, "timer \"" + spec.id + "\" is already registered");
   }
-  auto entry = std::make_shared<Entry>(Entry{std::move(spec), std::nullopt, {}, std::nullopt, false, 0, {}, {}});
-  std::string id = entry->spec.id;
-  entries_.emplace(id, entry);
+  std::string id = spec.id;
+  auto entry = std::make_shared<Entry>(std::move(spec));
+  entries_.emplace(std::move(id), entry);
   if (started_) {
     startEntry(entry, clock_.wallNow());
     arm();
@@ -192,7 +192,10 @@ void TimerScheduler::start() {
   if (started_ || closing_) return;
   started_ = true;
   SysTime now = clock_.wallNow();
-  for (auto& [id, entry] : entries_) startEntry(entry, now);
+  for (auto& [id, entry] : entries_) {
+    if (closing_) return;  // a run function may close the scheduler
+    startEntry(entry, now);
+  }
   arm();
 }
 
@@ -212,12 +215,16 @@ void TimerScheduler::startEntry(const std::shared_ptr<Entry>& entry, SysTime now
   }
   entry->last_handled = last ? last : std::optional<SysTime>(now);
   schedule(*entry, now);
+  if (!entry->next) {
+    spdlog::warn("timer {}: schedule \"{}\" has no instant in the next five years; it will not fire", id,
+                 entry->spec.schedule.expression());
+  }
 
   if (past_due) {
     // Every instant in (last, now] was missed; fire once for all of them, naming the latest.
     SysTime latest = entry->spec.schedule.previous(now).value_or(now);
-    spdlog::info("timer {}: past due (last handled {}, latest missed {}); running once now", id,
-                 isoUtc(*last), isoUtc(latest));
+    spdlog::info("timer {}: past due (last handled {}, latest missed {}); running once now", id, isoUtc(*last),
+                 isoUtc(latest));
     markHandled(*entry, latest);
     fire(entry, latest, now, /*past_due=*/true, /*manual=*/false, nullptr);
   } else if (entry->spec.run_on_startup) {
@@ -236,6 +243,7 @@ void TimerScheduler::tick() {
   if (!started_ || closing_) return;
   SysTime now = clock_.wallNow();
   for (auto& [id, entry] : entries_) {
+    if (closing_) return;  // a run function may close the scheduler
     if (now < entry->computed_from) {
       // The clock went back: instants between now and the old `after` may lie ahead again.
       // schedule() keeps those already handled from firing twice.

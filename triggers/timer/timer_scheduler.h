@@ -27,6 +27,8 @@
 //   - Failures (status != kOk) are logged with spdlog and counted; the schedule goes on.
 //   - A timer with no saved state gets the start instant saved as its baseline, so an
 //     outage before its first fire is still detected next time.
+//   - A schedule with no instant within kCronSearchHorizon ("0 0 30 2 *") never fires; a
+//     warning says so when the timer starts.
 //   - @every schedules are anchored at the last handled instant, or at start() for a timer
 //     seen for the first time, so intervals keep their grid across restarts.
 
@@ -40,6 +42,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "runtime/clock.h"
 #include "runtime/result.h"
@@ -146,6 +149,7 @@ class TimerScheduler {
 
  private:
   struct Entry {
+    explicit Entry(TimerSpec s) : spec(std::move(s)) {}
     TimerSpec spec;
     std::optional<std::chrono::system_clock::time_point> next;
     std::chrono::system_clock::time_point computed_from;  // `after` used for next

@@ -1,0 +1,24 @@
+#pragma once
+// What the CLI's commands share: exit codes, error output, --help detection, and one
+// entry point per command. Each command lives in its own file beside this one.
+
+#include <string>
+
+namespace gust::cli {
+
+constexpr int kExitUsage = 2;
+
+// Prints `message` as one line on stderr and returns `status`.
+int fail(const std::string& message, int status = 1);
+
+// True when --help or -h is among the arguments.
+bool wantsHelp(int argc, char** argv);
+
+// Each takes the arguments after its verb; `self` is the path of the gust binary.
+int serveCommand(int argc, char** argv, const std::string& self);
+int buildCommand(int argc, char** argv, const std::string& self);
+int invokeCommand(int argc, char** argv);
+int cronCommand(int argc, char** argv);
+int psCommand(int argc, char** argv);
+
+}  // namespace gust::cli

@@ -1,0 +1,128 @@
+// Timers end to end: a real host firing a 1-second schedule, manual runs through the admin
+// API and the CLI, and a missed run after the host was down.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "tests/integration/harness.h"
+
+using namespace gust::test;
+
+namespace {
+
+std::string timerApp(const std::string& timer) {
+  return R"({"name": "ticks", "functions": {"printevent": {"timer": )" + timer + "}}}";
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a timer on a 1-second schedule fires on time with its event, and runs on demand") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "ticks", timerApp(R"({"schedule": "* * * * * *"})"), env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+
+  // The manual run goes through the admin API, as `gust invoke --timer` does.
+  std::string admin = "http://127.0.0.1:" + std::to_string(host.adminPort());
+  CommandResult run = runGust({"invoke", "--timer", "ticks/printevent", "--admin", admin, "--data-dir", host.dataDir().string()},
+                              tmp.path());
+  INFO(run.err);
+  CHECK(run.status == 0);
+  CHECK(run.out.find("timer ticks/printevent: ok") != std::string::npos);
+  run = runGust({"invoke", "--timer", "ticks/nope", "--admin", admin, "--data-dir", host.dataDir().string()}, tmp.path());
+  CHECK(run.status == 1);
+  CHECK(run.err.find("ticks/nope") != std::string::npos);
+
+  host.process().signal(SIGTERM);
+  CHECK(host.process().wait().status == 0);
+  std::string log = host.process().stderrText();
+  // 3.5 s of a 1-second schedule, plus the manual run.
+  size_t runs = count(log, "stdout: event ");
+  CHECK(runs >= 4);
+  CHECK(runs <= 6);
+  CHECK(count(log, R"("manual":true)") == 1);
+  // Each event says when it was scheduled, when it ran, and when the next run is; the
+  // scheduled instants fall on whole seconds.
+  std::regex event(
+      R"re("actual":"[^"]+","manual":false,"next":"[^"]+","past_due":false,"scheduled":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.000)?Z")re");
+  CHECK(std::regex_search(log, event));
+  CHECK(readFile(host.dataDir() / "timers.json").find("ticks/printevent") != std::string::npos);
+}
+
+TEST_CASE("after the host was down across scheduled instants, the timer fires once, past due") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "ticks", timerApp(R"({"schedule": "*/2 * * * * *"})"), env("GUST_FIXTURE_MISBEHAVE"));
+  {
+    Host host({app}, tmp.path());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    host.process().signal(SIGKILL);
+    host.process().wait();
+  }
+  // Down for several instants.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5000));
+  Host again({app}, tmp.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  again.process().signal(SIGTERM);
+  again.process().wait();
+  std::string log = again.process().stderrText();
+  INFO(log);
+  // Once, not once per missed instant.
+  CHECK(count(log, R"("past_due":true)") == 1);
+}
+
+TEST_CASE("run_on_startup fires once at start") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "ticks", timerApp(R"({"schedule": "@yearly", "run_on_startup": true})"),
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  host.process().signal(SIGTERM);
+  host.process().wait();
+  CHECK(count(host.process().stderrText(), "stdout: event ") == 1);
+}
+
+TEST_CASE("the admin API needs its token on every route but health, and refuses foreign hosts") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "ticks", timerApp(R"("@hourly")"), env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  httplib::Client admin("127.0.0.1", host.adminPort());
+  auto perms = fs::status(host.dataDir() / "admin.token").permissions();
+  CHECK((perms & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
+  CHECK(admin.Get("/healthz")->status == 200);
+  CHECK(admin.Get("/readyz")->status == 200);
+  struct Call {
+    const char* method;
+    const char* path;
+  };
+  for (Call call : {Call{"GET", "/v1/apps"}, Call{"POST", "/v1/timers/ticks/printevent/run"}}) {
+    INFO(call.path);
+    auto send = [&](const httplib::Headers& headers) {
+      return std::string(call.method) == "GET" ? admin.Get(call.path, headers) : admin.Post(call.path, headers, "", "text/plain");
+    };
+    CHECK(send({})->status == 401);
+    CHECK(send({{"Authorization", "Bearer wrong"}})->status == 401);
+    CHECK(send({{"Authorization", "Bearer " + host.adminToken() + "x"}})->status == 401);
+    auto ok = send({{"Authorization", "Bearer " + host.adminToken()}});
+    CHECK(ok->status == 200);
+    // DNS rebinding: the right token from a page on another origin, or to another host name.
+    CHECK(send({{"Authorization", "Bearer " + host.adminToken()}, {"Origin", "http://evil.example"}})->status == 403);
+  }
+  httplib::Client rebound("127.0.0.1", host.adminPort());
+  auto r = rebound.Get("/v1/apps", {{"Host", "evil.example:" + std::to_string(host.adminPort())},
+                                    {"Authorization", "Bearer " + host.adminToken()}});
+  CHECK(r->status == 403);
+  // gust ps reads the same API.
+  CommandResult ps = runGust({"ps", "--admin", "http://127.0.0.1:" + std::to_string(host.adminPort()), "--data-dir",
+                              host.dataDir().string()},
+                             tmp.path());
+  CHECK(ps.status == 0);
+  CHECK(ps.out.find("ticks") != std::string::npos);
+}
