@@ -201,7 +201,12 @@ void parseTimer(Checker& c, const json& t, const std::string& path, TimerTrigger
 void checkSchedule(Checker& c, const TimerTriggerSpec& timer, const std::string& path) {
   if (c.failed()) return;
   auto parsed = CronSchedule::parse(timer.schedule, timer.time_zone);
-  if (!parsed) c.fail(path, parsed.error().message);
+  if (!parsed) {
+    c.fail(path, parsed.error().message);
+  } else if (!parsed->isInterval() && !parsed->next(std::chrono::system_clock::now())) {
+    c.fail(path, "schedule \"" + timer.schedule + "\" never fires in the next 5 years (a day that does not exist, such "
+                                                   "as February 30?)");
+  }
 }
 
 void parsePool(Checker& c, const json& doc, PoolSettings& pool) {

@@ -41,7 +41,7 @@ build build-asan -Db_sanitize=address,undefined -Db_lundef=false && run_suite bu
 echo "== fuzz targets (${FUZZ_SECONDS:-20} s each)"
 if CC=clang CXX=clang++ build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; then
   for target in build-fuzz/tests/fuzz/fuzz_*; do
-    [ -x "$target" ] || continue
+    [ -f "$target" ] && [ -x "$target" ] || continue
     name=$(basename "$target")
     corpus=$(mktemp -d)
     [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"

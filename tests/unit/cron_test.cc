@@ -1,12 +1,3 @@
-// Same settings as libdate-tz on Debian (see triggers/timer/cron.cc); the brute-force checks
-// below ask the zone database directly.
-#ifndef USE_OS_TZDB
-#define USE_OS_TZDB 1
-#endif
-#ifndef HAS_STRING_VIEW
-#define HAS_STRING_VIEW 1
-#endif
-
 #include "triggers/timer/cron.h"
 
 #include <date/date.h>

@@ -72,6 +72,7 @@ class Client {
   }
   bool connected() const { return fd_ >= 0; }
   void send(std::string_view data) { sendAll(fd_, data); }
+  void shutdownWrite() { ::shutdown(fd_, SHUT_WR); }
   void reset() {
     resetConnection(fd_);
     fd_ = -1;
@@ -503,6 +504,34 @@ TEST_CASE("a malformed request after a pending one is answered after it") {
     c.send(get("/ok") + "GARBAGE\r\n\r\n");
     CHECK(c.read().body == "/ok");
     CHECK(c.read().status >= 400);
+    CHECK(c.closedByServer());
+  });
+  f.finish();
+}
+
+TEST_CASE("a client that half-closes after its requests still gets every answer") {
+  Fixture f;
+  f.handler = [&](HttpRequest&& req, HttpResponder&& res) {
+    replyLater(f.loop(), 30, std::move(res), text(req.path));
+  };
+  f.runClient([&] {
+    Client c(f.port());
+    c.send(get("/a") + get("/b"));
+    c.shutdownWrite();
+    CHECK(c.read().body == "/a");
+    CHECK(c.read().body == "/b");
+    CHECK(c.closedByServer());
+  });
+  f.finish();
+}
+
+TEST_CASE("a malformed request followed by a half-close still gets its 400") {
+  Fixture f;
+  f.runClient([&] {
+    Client c(f.port());
+    c.send("GET / HTTP/1.1\r\nX: a\r\n folded\r\n");
+    c.shutdownWrite();
+    CHECK(c.read().status == 400);
     CHECK(c.closedByServer());
   });
   f.finish();

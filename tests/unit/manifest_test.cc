@@ -92,6 +92,16 @@ TEST_CASE("each invalid field is named with its problem") {
             .find("isolation: must be \"process\" or \"thread\"") != std::string::npos);
 }
 
+TEST_CASE("a timer's schedule is checked when the manifest loads") {
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"timer": "*/0 * * * *"}}})") ==
+        "gust.json: functions.f.timer: schedule \"*/0 * * * *\": minute field at column 1: step must be at least 1");
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"timer": "0 0 30 2 *"}}})").find("never fires") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"timer": {"schedule": "@daily", "time_zone": "Mars/Olympus"}}}})")
+            .find("Mars/Olympus") != std::string::npos);
+  CHECK(parseManifest(R"({"name": "a", "functions": {"f": {"timer": {"schedule": "@every 10s"}}}})"));
+}
+
 TEST_CASE("invalid JSON is reported with its line and column") {
   CHECK(errorOf("{\n  \"name\": \"a\",\n  oops\n}") == "gust.json:3:3: not valid JSON");
   CHECK(errorOf("[1, 2]") == "gust.json: must be a JSON object");

@@ -254,9 +254,10 @@ void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
     conn->closeNow();
     return;
   }
-  // A half-closed client still gets the answers it is owed; a request cut off midway
-  // will never complete.
-  if (conn->parser_.phase() != ParsePhase::kIdle && conn->pending_in_.empty()) {
+  // A half-closed client still gets the answers it is owed (an error answer included); a
+  // request cut off midway will never complete.
+  if (conn->state_ == State::kOpen && conn->parser_.phase() != ParsePhase::kIdle &&
+      conn->pending_in_.empty()) {
     conn->closeNow();
     return;
   }
@@ -599,8 +600,7 @@ Result<int> HttpServer::listen(const std::string& host, int port) {
     }
   }
   if (rc != 0) {
-    stopAccepting();  // the listener's handle still needs close(); see the header
-    draining_ = false;
+    closeListener();  // its close callback still has to run: the owner calls close()
     return Error{ErrorKind::kIo,
                  "listen on " + host + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
   }
@@ -610,6 +610,8 @@ Result<int> HttpServer::listen(const std::string& host, int port) {
 void HttpServer::onConnection(int status) {
   if (status < 0 || listener_state_ != ListenerState::kOpen) return;
   auto* conn = new HttpConnection(*this);
+  // Neither init can fail on Unix (no socket is created yet), and both handles must be
+  // initialised for the connection's close path.
   uv_tcp_init(loop_, conn->tcp());
   uv_timer_init(loop_, conn->timer());
   conn->next_ = connections_;
@@ -623,14 +625,17 @@ void HttpServer::onConnection(int status) {
   conn->start();
 }
 
+void HttpServer::closeListener() {
+  if (listener_state_ != ListenerState::kOpen) return;
+  listener_state_ = ListenerState::kClosing;
+  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* h) {
+    static_cast<HttpServer*>(h->data)->onListenerClosed();
+  });
+}
+
 void HttpServer::stopAccepting() {
   draining_ = true;
-  if (listener_state_ == ListenerState::kOpen) {
-    listener_state_ = ListenerState::kClosing;
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* h) {
-      static_cast<HttpServer*>(h->data)->onListenerClosed();
-    });
-  }
+  closeListener();
   // drain() may close a connection, which unlinks it only in its close callback, later.
   for (HttpConnection* c = connections_; c != nullptr; c = c->next_) c->drain();
 }
@@ -643,12 +648,7 @@ void HttpServer::onListenerClosed() {
 void HttpServer::close(std::function<void()> on_closed) {
   closing_ = true;
   on_closed_ = std::move(on_closed);
-  if (listener_state_ == ListenerState::kOpen) {
-    listener_state_ = ListenerState::kClosing;
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* h) {
-      static_cast<HttpServer*>(h->data)->onListenerClosed();
-    });
-  }
+  closeListener();
   for (HttpConnection* c = connections_; c != nullptr; c = c->next_) c->closeNow();
   maybeFinishClose();  // may run on_closed, which may free this: touch nothing after
 }

@@ -45,9 +45,9 @@ struct HttpResponse {
 class HttpConnection;
 struct HttpConnectionLink;
 
-// The one way to answer one request. Move-only. send() once; a responder destroyed
-// without sending answers 500, so a lost answer cannot stall the requests pipelined
-// behind it.
+// The one way to answer one request. Move-only. send() once (a second call is ignored); a
+// responder destroyed or overwritten without sending answers 500, so a lost answer cannot
+// stall the requests pipelined behind it.
 class HttpResponder {
  public:
   HttpResponder() = default;  // answers nothing: send() is a no-op
@@ -81,7 +81,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Binds and listens (backlog 511); returns the bound port (port 0 picks a free one).
-  // Call at most once.
+  // Call at most once. After a failure the server must still be closed with close().
   Result<int> listen(const std::string& host, int port);
 
   // Closes the listener. Requests in flight keep going; their responses carry
@@ -101,6 +101,7 @@ class HttpServer {
   friend class HttpConnection;
 
   void onConnection(int status);
+  void closeListener();
   void onListenerClosed();
   void onConnectionClosed(HttpConnection* conn);
   void maybeFinishClose();

@@ -1,13 +1,3 @@
-// Debian builds libdate-tz with USE_OS_TZDB=1 and HAS_STRING_VIEW=1 (its CMake package says
-// so). The header must see the same settings, or time_zone's layout and locate_zone's
-// signature differ from the library's.
-#ifndef USE_OS_TZDB
-#define USE_OS_TZDB 1
-#endif
-#ifndef HAS_STRING_VIEW
-#define HAS_STRING_VIEW 1
-#endif
-
 #include "triggers/timer/cron.h"
 
 #include <date/date.h>
@@ -24,7 +14,8 @@
 
 #include "runtime/duration.h"
 
-static_assert(USE_OS_TZDB == 1, "libdate-tz on Debian reads the system zoneinfo (USE_OS_TZDB=1)");
+// meson.build sets these for every file: Debian's libdate-tz reads the system zoneinfo.
+static_assert(USE_OS_TZDB == 1 && HAS_STRING_VIEW == 1, "build with -DUSE_OS_TZDB=1 -DHAS_STRING_VIEW=1");
 
 namespace gust {
 
