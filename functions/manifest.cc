@@ -213,6 +213,7 @@ void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
   if (auto v = c.count(doc, "", "min_instances", 0, 1024)) pool.min_instances = *v;
   if (auto v = c.count(doc, "", "max_instances", 1, 1024)) pool.max_instances = *v;
   if (auto v = c.count(doc, "", "concurrency", 1, 1024)) pool.concurrency = *v;
+  if (auto v = c.count(doc, "", "pipeline", 1, 64)) pool.pipeline = *v;
   if (auto v = c.count(doc, "", "max_pending", 1, 1'000'000)) pool.max_pending = *v;
   if (auto v = c.count(doc, "", "memory_mb", 16, 1'048'576)) pool.memory_mb = *v;
   if (auto v = c.duration(doc, "", "idle_timeout", std::chrono::milliseconds(10))) pool.idle_timeout = *v;
@@ -286,7 +287,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
 
   Manifest m;
   c.onlyKnown(doc, "",
-              {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency",
+              {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
                "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);

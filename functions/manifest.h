@@ -38,6 +38,9 @@ struct PoolSettings {
   uint32_t min_instances = 0;
   uint32_t max_instances = 4;
   uint32_t concurrency = 1;
+  // With concurrency 1: invocations queued inside a busy instance when the pool is at
+  // max_instances, so one wake-up serves several (fewer context switches under load).
+  uint32_t pipeline = 8;
   std::chrono::milliseconds idle_timeout{60'000};
   uint32_t max_pending = 256;
   std::chrono::milliseconds pending_timeout{10'000};

@@ -138,12 +138,24 @@ class Server {
       FrameType type;
       std::string_view payload;
       FrameDecoder::Status status;
+      // Results of a batch of invocations that arrived together leave in one write, unless
+      // one of them printed something: then the host must get its result before the output
+      // of the next.
+      std::string results;
       while ((status = decoder.next(type, payload)) == FrameDecoder::Status::kFrame) {
         if (type != FrameType::kInvoke) continue;
         if (!queued) {
-          if (!invoke(payload)) return 2;
+          bool wrote_output = false;
+          if (!invoke(payload, results, wrote_output)) return 2;
+          if (wrote_output || decoder.buffered() < kFrameHeaderSize) {
+            if (!writeAll(kWorkerIpcFd, results)) return 1;
+            results.clear();
+          }
           // Retire before SIGXCPU would kill it mid-invocation; the pool starts another.
-          if (++served_ % 64 == 0 && cpuBudgetNearlySpent(options_.sandbox)) return 0;
+          if (++served_ % 64 == 0 && cpuBudgetNearlySpent(options_.sandbox)) {
+            writeAll(kWorkerIpcFd, results);
+            return kWorkerRetiredStatus;
+          }
           continue;
         }
         {
@@ -152,6 +164,7 @@ class Server {
         }
         cv_.notify_one();
       }
+      if (!results.empty() && !writeAll(kWorkerIpcFd, results)) return 1;
       if (status == FrameDecoder::Status::kError) return 2;
     }
   }
@@ -166,12 +179,16 @@ class Server {
         payload = std::move(queue_.front());
         queue_.pop_front();
       }
-      if (!invoke(payload)) std::_Exit(2);
+      std::string result;
+      bool wrote_output = false;
+      if (!invoke(payload, result, wrote_output)) std::_Exit(2);
+      if (!writeAll(kWorkerIpcFd, result)) std::_Exit(1);
     }
   }
 
-  // Runs one invocation and writes its RESULT; false if the frame is malformed.
-  bool invoke(std::string_view payload) {
+  // Runs one invocation and appends its RESULT frame to `out`; false if the frame is
+  // malformed.
+  bool invoke(std::string_view payload, std::string& out, bool& wrote_output) {
     auto frame = decodeInvoke(payload);
     if (!frame || frame->function_index >= functions_.size()) return false;
     Invocation inv;
@@ -191,7 +208,7 @@ class Server {
     // Output the function wrote must reach the host before the result, so that the host
     // can attribute it to this invocation. stdio buffers it (see runWorker), so whether
     // there is any is known without a syscall, and the host reads its pipes only then.
-    bool wrote_output = __fpending(stdout) > 0 || __fpending(stderr) > 0;
+    wrote_output = __fpending(stdout) > 0 || __fpending(stderr) > 0;
     if (wrote_output) {
       std::fflush(stdout);
       std::fflush(stderr);
@@ -199,20 +216,19 @@ class Server {
     }
     if (!inv.answered) hostFail(&inv, gust_str{"function returned without a response", 35});
     inv.result.seq = inv.seq;
-    std::string out;
+    size_t start = out.size();
     encodeResult(inv.result, out);
-    if (out.size() - kFrameHeaderSize > kMaxFramePayload) {
+    if (out.size() - start - kFrameHeaderSize > kMaxFramePayload) {
       // The host would drop the worker for an oversized frame; fail just this invocation.
       ResultFrame too_big;
       too_big.seq = inv.seq;
       too_big.kind = ResultKind::kError;
       too_big.status = 500;
-      too_big.body = "the function's response of " + std::to_string(out.size()) + " bytes is larger than the limit of " +
-                     std::to_string(kMaxFramePayload) + " bytes";
-      out.clear();
+      too_big.body = "the function's response of " + std::to_string(out.size() - start) +
+                     " bytes is larger than the limit of " + std::to_string(kMaxFramePayload) + " bytes";
+      out.resize(start);
       encodeResult(too_big, out);
     }
-    if (!writeAll(kWorkerIpcFd, out)) std::_Exit(1);
     return true;
   }
 

@@ -11,6 +11,10 @@
 namespace gust {
 
 constexpr int kWorkerIpcFd = 3;
+// A worker that retires on its own (its CPU-time budget is nearly spent) exits with this
+// status after answering everything it started: what the host still has in flight on it
+// never started and may run elsewhere.
+constexpr int kWorkerRetiredStatus = 75;
 
 struct WorkerOptions {
   std::string app;

@@ -67,13 +67,25 @@ void Pool::submit(Invocation&& invocation, uint32_t function_index, milliseconds
 }
 
 WorkerProcess* Pool::pickWorker() const {
-  // Pack work onto the busiest instance with room, then the most recently used, so that the
-  // rest stay idle long enough to be reaped.
+  size_t live = workers_.size() - countState(WorkerProcess::State::kStopping);
+  // An instance on its way, or room for one, beats queueing behind a busy one.
+  bool can_grow = live < config_.settings.max_instances || countState(WorkerProcess::State::kStarting) > 0;
+  bool serial = config_.settings.concurrency == 1;
+  // A serial instance takes one invocation at a time while the pool can still grow; past
+  // that, work queues inside the least loaded instance (the pipeline). A concurrent
+  // instance takes up to its concurrency, packed onto the busiest one with room and then
+  // the most recently used, so that the rest stay idle long enough to be reaped.
   WorkerProcess* best = nullptr;
   for (const auto& w : workers_) {
     if (!w->hasCapacity()) continue;
-    if (best == nullptr || w->inFlight() > best->inFlight() ||
-        (w->inFlight() == best->inFlight() && w->lastUsed() > best->lastUsed())) {
+    if (serial) {
+      if (w->inFlight() > 0 && can_grow) continue;
+      if (best == nullptr || w->inFlight() < best->inFlight() ||
+          (w->inFlight() == best->inFlight() && w->lastUsed() > best->lastUsed())) {
+        best = w.get();
+      }
+    } else if (best == nullptr || w->inFlight() > best->inFlight() ||
+               (w->inFlight() == best->inFlight() && w->lastUsed() > best->lastUsed())) {
       best = w.get();
     }
   }
@@ -103,6 +115,7 @@ void Pool::startWorker() {
   options.module_path = config_.module_path;
   options.functions = config_.functions;
   options.concurrency = config_.settings.concurrency;
+  options.pipeline = config_.settings.pipeline;
   options.memory_mb = config_.settings.memory_mb;
   options.containment = config_.containment;
   auto spawned = worker->spawn(options);
@@ -150,12 +163,37 @@ void Pool::run(WorkerProcess& worker, Pending&& pending) {
 
 void Pool::serveNextOrIdle(WorkerProcess& worker) {
   if (closing_) return;
-  while (worker.hasCapacity() && !pending_.empty()) {
+  (void)worker;
+  // The freed capacity may be this worker's, or (for a pipeline) better used elsewhere.
+  while (!pending_.empty()) {
+    WorkerProcess* next_worker = pickWorker();
+    if (next_worker == nullptr) break;
     Pending next = std::move(pending_.front());
     pending_.pop_front();
-    run(worker, std::move(next));
+    run(*next_worker, std::move(next));
   }
   rearm();
+}
+
+void Pool::onInvocationsReturned(WorkerProcess& worker, std::vector<Returned>&& returned) {
+  if (closing_) {
+    for (auto& r : returned) {
+      Outcome o;
+      o.kind = OutcomeKind::kUnavailable;
+      o.status = 503;
+      o.message = "the host is shutting down";
+      o.retry_after = milliseconds(1000);
+      r.done(std::move(o));
+    }
+    return;
+  }
+  // They waited already: back to the front of the queue, oldest first.
+  auto now = clock_.now();
+  for (auto it = returned.rbegin(); it != returned.rend(); ++it) {
+    pending_.push_front(Pending{std::move(it->invocation), it->function_index, it->timeout, std::move(it->done), now});
+  }
+  serveNextOrIdle(worker);
+  maybeStartForPending();
 }
 
 void Pool::onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCallback&& done) {

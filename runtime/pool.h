@@ -82,6 +82,7 @@ class Pool final : public WorkerListener {
   void onWorkerReady(WorkerProcess& worker) override;
   void onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCallback&& done) override;
   void onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std::string& init_error) override;
+  void onInvocationsReturned(WorkerProcess& worker, std::vector<Returned>&& returned) override;
 
   WorkerProcess* pickWorker() const;
   WorkerProcess* oldestIdle() const;

@@ -1,5 +1,7 @@
 #include "runtime/worker_process.h"
 
+#include "functions/worker_main.h"
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <string.h>
@@ -64,6 +66,7 @@ WorkerProcess::~WorkerProcess() {
 Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   app_ = options.app;
   concurrency_ = std::max<uint32_t>(1, options.concurrency);
+  capacity_ = concurrency_ > 1 ? concurrency_ : std::max<uint32_t>(1, options.pipeline);
   functions_ = options.functions;
   max_output_ = options.max_output_per_invocation;
   spawned_at_ = std::chrono::steady_clock::now();
@@ -73,6 +76,8 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   uv_pipe_init(loop_, &out_.pipe, 0);
   uv_pipe_init(loop_, &err_.pipe, 0);
   uv_timer_init(loop_, &timer_);
+  uv_prepare_init(loop_, &flusher_);
+  flusher_.data = this;
   ipc_.data = this;
   out_.pipe.data = &out_;
   err_.pipe.data = &err_;
@@ -149,13 +154,26 @@ void WorkerProcess::invoke(Invocation&& invocation, uint32_t function_index, std
                            OutcomeCallback&& done) {
   assert(hasCapacity());
   uint64_t seq = ++next_seq_;
-  std::string frame;
-  frame.reserve(64 + invocation.payload.body.size() + invocation.payload.path.size());
-  encodeInvoke(seq, invocation.id, function_index, static_cast<uint32_t>(timeout.count()), invocation.payload, frame);
-  in_flight_.push_back(InFlight{seq, std::move(invocation.id), std::move(invocation.function),
-                                std::chrono::steady_clock::now() + timeout, std::move(done)});
-  write(std::move(frame));
+  encodeInvoke(seq, invocation.id, function_index, static_cast<uint32_t>(timeout.count()), invocation.payload,
+               out_buffer_);
+  auto now = std::chrono::steady_clock::now();
+  // A serial worker starts a queued invocation only when the one before it answered.
+  bool starts_now = concurrency_ > 1 || in_flight_.empty();
+  in_flight_.push_back(InFlight{seq, std::move(invocation), function_index, timeout,
+                                starts_now ? now + timeout : std::chrono::steady_clock::time_point::max(),
+                                std::move(done)});
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flusher_))) {
+    uv_prepare_start(&flusher_, [](uv_prepare_t* p) { static_cast<WorkerProcess*>(p->data)->flush(); });
+  }
   armTimer();
+}
+
+void WorkerProcess::flush() {
+  uv_prepare_stop(&flusher_);
+  if (out_buffer_.empty()) return;
+  std::string bytes;
+  bytes.swap(out_buffer_);
+  write(std::move(bytes));
 }
 
 WorkerProcess::InFlight* WorkerProcess::findInFlight(uint64_t seq) {
@@ -272,10 +290,12 @@ void WorkerProcess::finishInvocation(uint64_t seq, Outcome&& outcome) {
   InFlight inv = std::move(*it);
   in_flight_.erase(it);
   last_used_ = std::chrono::steady_clock::now();
+  // The next in a serial worker's queue starts now.
+  if (concurrency_ == 1 && !in_flight_.empty()) in_flight_.front().deadline = last_used_ + in_flight_.front().timeout;
   armTimer();
   if (inv.output_dropped > 0) {
     spdlog::warn("[{}/{} {}] output truncated: {} more bytes dropped (limit {} bytes per invocation)", app_,
-                 inv.function, inv.invocation_id, inv.output_dropped, max_output_);
+                 inv.invocation.function, inv.invocation.id, inv.output_dropped, max_output_);
   }
   listener_.onInvocationDone(*this, std::move(outcome), std::move(inv.done));
 }
@@ -306,6 +326,8 @@ void WorkerProcess::onTimer() {
   uint64_t seq = late->seq;
   kill();
   state_ = State::kStopping;
+  // A serial worker ran only its first; the rest of its queue never started.
+  if (concurrency_ == 1) returnQueued(1);
   Outcome outcome;
   outcome.kind = OutcomeKind::kTimedOut;
   outcome.status = 504;
@@ -313,6 +335,17 @@ void WorkerProcess::onTimer() {
   finishInvocation(seq, std::move(outcome));
   failAllInFlight(OutcomeKind::kCrashed, 502,
                   "the worker was killed because another invocation on it ran past its timeout");
+}
+
+void WorkerProcess::returnQueued(size_t from) {
+  if (in_flight_.size() <= from) return;
+  std::vector<WorkerListener::Returned> returned;
+  for (size_t i = from; i < in_flight_.size(); ++i) {
+    InFlight& inv = in_flight_[i];
+    returned.push_back({std::move(inv.invocation), inv.function_index, inv.timeout, std::move(inv.done)});
+  }
+  in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(from), in_flight_.end());
+  listener_.onInvocationsReturned(*this, std::move(returned));
 }
 
 void WorkerProcess::stop(std::chrono::milliseconds grace) {
@@ -340,7 +373,7 @@ void WorkerProcess::protocolError(const std::string& why) {
 void WorkerProcess::onOutput(OutputStream& stream, const char* data, size_t size, bool eof) {
   if (eof) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&stream.pipe));
-    if (!stream.partial.empty()) emitLine(soleInFlight(), stream.name, stream.partial, &stream == &err_ ? 3 : 1);
+    if (!stream.partial.empty()) emitLine(currentInFlight(), stream.name, stream.partial, &stream == &err_ ? 3 : 1);
     stream.partial.clear();
     return;
   }
@@ -353,16 +386,16 @@ void WorkerProcess::onOutput(OutputStream& stream, const char* data, size_t size
       size_t room = kMaxLine - std::min(kMaxLine, stream.partial.size());
       stream.partial.append(chunk.substr(0, room));
       if (stream.partial.size() >= kMaxLine) {
-        emitLine(soleInFlight(), stream.name, stream.partial, level);
+        emitLine(currentInFlight(), stream.name, stream.partial, level);
         stream.partial.clear();
       }
       return;
     }
     if (stream.partial.empty()) {
-      emitLine(soleInFlight(), stream.name, chunk.substr(0, nl), level);
+      emitLine(currentInFlight(), stream.name, chunk.substr(0, nl), level);
     } else {
       stream.partial.append(chunk.substr(0, std::min(nl, kMaxLine)));
-      emitLine(soleInFlight(), stream.name, stream.partial, level);
+      emitLine(currentInFlight(), stream.name, stream.partial, level);
       stream.partial.clear();
     }
     chunk.remove_prefix(nl + 1);
@@ -394,7 +427,7 @@ void WorkerProcess::emitLine(InFlight* inv, const char* stream, std::string_view
   }
   auto spd_level = level >= 2 ? spdlog::level::warn : level == 0 ? spdlog::level::debug : spdlog::level::info;
   if (inv != nullptr) {
-    spdlog::log(spd_level, "[{}/{} {}] {}: {}", app_, inv->function, inv->invocation_id, stream, line);
+    spdlog::log(spd_level, "[{}/{} {}] {}: {}", app_, inv->invocation.function, inv->invocation.id, stream, line);
   } else {
     spdlog::log(spd_level, "[{} worker {}] {}: {}", app_, id_, stream, line);
   }
@@ -411,6 +444,9 @@ void WorkerProcess::onExit(int64_t exit_status, int term_signal) {
   State before = state_;
   state_ = State::kExited;
   uv_timer_stop(&timer_);
+  // What a serial worker had queued but not started may run elsewhere; the one it was
+  // running crashed with it, unless it retired between invocations.
+  if (concurrency_ == 1) returnQueued(term_signal == 0 && exit_status == kWorkerRetiredStatus ? 0 : 1);
   failAllInFlight(OutcomeKind::kCrashed, 502,
                   fatal_reason_.empty() ? "function crashed: its worker " + exit.describe()
                                         : "worker killed by the host: " + fatal_reason_);
@@ -445,6 +481,7 @@ void WorkerProcess::close(std::function<void()> on_closed) {
 
 void WorkerProcess::closeHandles() {
   closer_.closeAll({reinterpret_cast<uv_handle_t*>(&process_), reinterpret_cast<uv_handle_t*>(&ipc_),
+                    reinterpret_cast<uv_handle_t*>(&flusher_),
                     reinterpret_cast<uv_handle_t*>(&out_.pipe), reinterpret_cast<uv_handle_t*>(&err_.pipe),
                     reinterpret_cast<uv_handle_t*>(&timer_)},
                    std::move(on_closed_));

@@ -41,6 +41,9 @@ struct WorkerSpawnOptions {
   std::string module_path;
   std::vector<std::string> functions;
   uint32_t concurrency = 1;  // invocations the worker runs at once, each on its own thread
+  // With concurrency 1, invocations the host may queue in the worker behind the running one,
+  // so that one wake-up of the worker serves many (see invoke()).
+  uint32_t pipeline = 1;
   uint32_t memory_mb = 0;    // address-space limit; 0: none
   size_t max_output_per_invocation = 64 * 1024;
   WorkerContainment containment;
@@ -59,6 +62,15 @@ class WorkerListener {
   virtual void onWorkerReady(WorkerProcess& worker) = 0;
   // The invocation the worker ran is finished (answered, failed, timed out or crashed).
   virtual void onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCallback&& done) = 0;
+  // Invocations queued in a serial worker that died or was killed before it started them;
+  // they may run elsewhere. Oldest first.
+  struct Returned {
+    Invocation invocation;
+    uint32_t function_index;
+    std::chrono::milliseconds timeout;
+    OutcomeCallback done;
+  };
+  virtual void onInvocationsReturned(WorkerProcess& worker, std::vector<Returned>&& returned) = 0;
   // The process is gone. `init_error` is what it reported if it died before READY.
   virtual void onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std::string& init_error) = 0;
 };
@@ -76,7 +88,9 @@ class WorkerProcess {
   Result<void> spawn(const WorkerSpawnOptions& options);
 
   // Sends one invocation; the worker must have capacity. The outcome arrives through
-  // onInvocationDone with `done`.
+  // onInvocationDone with `done`. Frames are written once per loop turn, so invocations
+  // dispatched together reach the worker in one write. A serial worker (concurrency 1)
+  // runs its queue in order: the timeout of each starts when the one before it answered.
   void invoke(Invocation&& invocation, uint32_t function_index, std::chrono::milliseconds timeout,
               OutcomeCallback&& done);
 
@@ -91,7 +105,7 @@ class WorkerProcess {
 
   State state() const { return state_; }
   size_t inFlight() const { return in_flight_.size(); }
-  bool hasCapacity() const { return state_ == State::kReady && in_flight_.size() < concurrency_; }
+  bool hasCapacity() const { return state_ == State::kReady && in_flight_.size() < capacity_; }
   bool idle() const { return state_ == State::kReady && in_flight_.empty(); }
   uint64_t id() const { return id_; }
   int pid() const { return pid_; }
@@ -108,8 +122,9 @@ class WorkerProcess {
 
   struct InFlight {
     uint64_t seq;
-    std::string invocation_id;
-    std::string function;
+    Invocation invocation;  // kept, so that a serial worker's queue can run elsewhere
+    uint32_t function_index;
+    std::chrono::milliseconds timeout;
     std::chrono::steady_clock::time_point deadline;
     OutcomeCallback done;
     size_t output_bytes = 0;
@@ -122,8 +137,15 @@ class WorkerProcess {
   // Logs one line of the worker's output, attributed to `inv` when known.
   void emitLine(InFlight* inv, const char* stream, std::string_view line, int level);
   InFlight* findInFlight(uint64_t seq);
-  // Output on stdout/stderr can be attributed only while exactly one invocation runs.
-  InFlight* soleInFlight() { return in_flight_.size() == 1 ? &in_flight_.front() : nullptr; }
+  // Whose output stdout/stderr carry now: the running one of a serial worker, or the only
+  // one of a concurrent worker; nobody's when several run at once.
+  InFlight* currentInFlight() {
+    if (in_flight_.empty() || (concurrency_ > 1 && in_flight_.size() > 1)) return nullptr;
+    return &in_flight_.front();
+  }
+  // Hands in_flight_[from...] back to the listener (they never started).
+  void returnQueued(size_t from);
+  void flush();
   void finishInvocation(uint64_t seq, Outcome&& outcome);
   void failAllInFlight(OutcomeKind kind, int status, const std::string& message);
   void armTimer();
@@ -156,7 +178,10 @@ class WorkerProcess {
   std::string fatal_reason_;  // set when the host killed it for misbehaving
 
   uint32_t concurrency_ = 1;
+  size_t capacity_ = 1;  // concurrency, or the pipeline depth of a serial worker
   uint64_t next_seq_ = 0;
+  uv_prepare_t flusher_{};
+  std::string out_buffer_;  // frames waiting for the end of this loop turn
   std::vector<InFlight> in_flight_;  // a few at most: a vector beats a map here
 
   std::chrono::steady_clock::time_point last_used_;

@@ -73,7 +73,7 @@ TEST_CASE("requests beyond max_instances wait in order and are served by the fir
 
 TEST_CASE("past max_pending callers get 503 with Retry-After as problem+json") {
   TempDir tmp;
-  fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "max_pending": 1)"),
+  fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "max_pending": 1, "pipeline": 1)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   // Warm one instance first: an invocation waiting for a cold start counts as pending too.
@@ -93,9 +93,55 @@ TEST_CASE("past max_pending callers get 503 with Retry-After as problem+json") {
   CHECK(overloaded == 2);
 }
 
+TEST_CASE("at max_instances, work queues inside busy instances up to the pipeline depth, then in the pool") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 2, "pipeline": 2, "max_pending": 2)"),
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  // Start both instances first.
+  auto warm = concurrently(host.port(), "/sleep/200", 2);
+  for (const auto& r : warm) REQUIRE(r.status == 200);
+  // 2 instances x 2 in their pipelines + 2 pending = 6 served; the rest refused at once.
+  auto replies = concurrently(host.port(), "/sleep/300", 8);
+  int ok = 0, overloaded = 0;
+  std::set<std::string> pids;
+  for (const auto& r : replies) {
+    if (r.status == 200) {
+      ++ok;
+      pids.insert(r.pid);
+    }
+    if (r.status == 503) ++overloaded;
+  }
+  CHECK(ok == 6);
+  CHECK(overloaded == 2);
+  CHECK(pids.size() == 2);
+}
+
+TEST_CASE("what a serial instance had queued runs elsewhere when its running invocation times out") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "pool", R"({"name": "pool", "max_instances": 2, "pipeline": 4, "timeout": "500ms",
+    "functions": {"sleepy": {"routes": ["/sleep/{ms}"]}}})", env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  auto warm = concurrently(host.port(), "/sleep/100", 2);
+  for (const auto& r : warm) REQUIRE(r.status == 200);
+  // Two slow ones that time out, then quick ones queued behind them.
+  std::vector<std::future<Reply>> slow;
+  for (int i = 0; i < 2; ++i) {
+    slow.push_back(std::async(std::launch::async, [&] {
+      httplib::Client c("127.0.0.1", host.port());
+      auto r = c.Get("/sleep/5000");
+      return Reply{r ? r->status : 0, "", "", ""};
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto quick = concurrently(host.port(), "/sleep/10", 4);
+  for (auto& s : slow) CHECK(s.get().status == 504);
+  for (const auto& r : quick) CHECK(r.status == 200);
+}
+
 TEST_CASE("a request that waits past pending_timeout gets 503") {
   TempDir tmp;
-  fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "pending_timeout": "200ms")"),
+  fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "pending_timeout": "200ms", "pipeline": 1)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   auto replies = concurrently(host.port(), "/sleep/1000", 2);
