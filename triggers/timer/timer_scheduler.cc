@@ -1,5 +1,8 @@
 #include "triggers/timer/timer_scheduler.h"
 
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -162,9 +165,11 @@ Result<void> TimerStateStore::save() const {
 
 TimerScheduler::TimerScheduler(uv_loop_t* loop, const Clock& clock, TimerStateStore& state, TimerRunFn run)
     : loop_(loop), clock_(clock), state_(state), run_(std::move(run)) {
-  int rc = uv_timer_init(loop_, &timer_);
-  assert(rc == 0);  // uv_timer_init cannot fail on a valid loop
-  (void)rc;
+  // A timerfd, not a uv timer: libuv's loop time comes from a coarse clock (a few ms per
+  // tick here), and a timer should fire within a fraction of a millisecond of its instant.
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  assert(timer_fd_ >= 0);  // fails only when the process is out of file descriptors at start
+  uv_poll_init(loop_, &timer_, timer_fd_);
   timer_.data = this;
 }
 
@@ -260,15 +265,17 @@ void TimerScheduler::tick() {
       scheduled = entry->spec.schedule.previous(now).value_or(scheduled);
       past_due = true;
     }
-    markHandled(*entry, scheduled);
     schedule(*entry, now);
     if (entry->running) {
       ++entry->stats.skipped_overlap;
       spdlog::warn("timer {}: skipping {} because the run for {} has not finished", id, isoUtc(scheduled),
                    isoUtc(entry->running_scheduled));
-      continue;
+    } else {
+      fire(entry, scheduled, now, past_due, /*manual=*/false, nullptr);
     }
-    fire(entry, scheduled, now, past_due, /*manual=*/false, nullptr);
+    // Recorded after the run is on its way: the fsync must not delay it. A crash in between
+    // makes the next start fire once past due: at least once, never lost.
+    markHandled(*entry, scheduled);
   }
   arm();
 }
@@ -339,24 +346,34 @@ void TimerScheduler::arm() {
     if (entry->next && (!earliest || *entry->next < *earliest)) earliest = entry->next;
   }
   if (!earliest) {
-    uv_timer_stop(&timer_);
+    uv_poll_stop(&timer_);
     return;
   }
-  auto wait = std::chrono::ceil<std::chrono::milliseconds>(*earliest - clock_.wallNow());
-  wait = std::clamp(wait, std::chrono::milliseconds(0), kMaxTimerWait);
-  // The loop's cached time may be stale; refresh it so the wait counts from now.
-  uv_update_time(loop_);
-  uv_timer_start(&timer_, &TimerScheduler::onTimer, static_cast<std::uint64_t>(wait.count()), 0);
+  auto wait = std::chrono::ceil<std::chrono::microseconds>(*earliest - clock_.wallNow());
+  wait = std::clamp(wait, std::chrono::microseconds(1), std::chrono::microseconds(kMaxTimerWait));
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(wait.count() / 1'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(wait.count() % 1'000'000) * 1000;
+  timerfd_settime(timer_fd_, 0, &spec, nullptr);
+  uv_poll_start(&timer_, UV_READABLE, &TimerScheduler::onTimer);
 }
 
-void TimerScheduler::onTimer(uv_timer_t* handle) { static_cast<TimerScheduler*>(handle->data)->tick(); }
+void TimerScheduler::onTimer(uv_poll_t* handle, int, int) {
+  auto* self = static_cast<TimerScheduler*>(handle->data);
+  uint64_t expirations = 0;
+  ssize_t n = ::read(self->timer_fd_, &expirations, sizeof expirations);
+  (void)n;  // EAGAIN when tick() already re-armed it; either way, look at the clock
+  self->tick();
+}
 
 void TimerScheduler::close(std::function<void()> on_closed) {
   assert(!closing_ && "close() called twice");
   closing_ = true;
-  uv_timer_stop(&timer_);
+  uv_poll_stop(&timer_);
   // `this` outlives the close callback by contract (see the header).
   closer_.closeAll({reinterpret_cast<uv_handle_t*>(&timer_)}, [this, on_closed = std::move(on_closed)] {
+    ::close(timer_fd_);
+    timer_fd_ = -1;
     closed_ = true;
     if (on_closed) on_closed();
   });

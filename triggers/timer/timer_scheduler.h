@@ -4,15 +4,15 @@
 // Contract
 //   Owning thread: the loop's thread. Every method, and the done callbacks handed to the
 //   TimerRunFn, must be called there.
-//   Lifetime: TimerScheduler owns one uv_timer_t. After close(), run the loop until
+//   Lifetime: TimerScheduler owns one timerfd and its uv_poll_t. After close(), run the loop until
 //   on_closed has run; only then may the scheduler be destroyed (the destructor asserts
 //   it). A done callback that arrives after close() or after destruction is harmless: it
 //   only finishes the bookkeeping of its run.
 //   After close(): add() and runNow() fail; tick() and start() do nothing.
 //
 // Rules
-//   - One uv timer, armed for the earliest next instant, computed from Clock::wallNow() with
-//     millisecond precision; on wake-up every timer whose instant is <= now fires. The wait
+//   - One timerfd, armed for the earliest next instant, computed from Clock::wallNow() with
+//     microsecond precision; on wake-up every timer whose instant is <= now fires. The wait
 //     is capped at kMaxTimerWait so that a jump of the system clock is noticed within that
 //     time.
 //   - Never overlapping: when a timer's instant comes while its previous run (scheduled or
@@ -167,13 +167,14 @@ class TimerScheduler {
             std::function<void(TimerRunResult)> on_done);
   void markHandled(Entry& entry, std::chrono::system_clock::time_point instant);
   void arm();
-  static void onTimer(uv_timer_t* handle);
+  static void onTimer(uv_poll_t* handle, int status, int events);
 
   uv_loop_t* loop_;
   const Clock& clock_;
   TimerStateStore& state_;
   TimerRunFn run_;
-  uv_timer_t timer_;
+  uv_poll_t timer_{};
+  int timer_fd_ = -1;
   // shared_ptr so a done callback can find out, through a weak_ptr, whether its entry (and
   // so this scheduler) still exists.
   std::map<std::string, std::shared_ptr<Entry>> entries_;
