@@ -64,6 +64,12 @@ Result<BuildOutcome> buildApp(const fs::path& app_dir, const BuildOptions& optio
   if (fs::is_regular_file(app_dir / "meson.build", ec)) {
     fs::path build_dir = app_dir / "build";
     if (!fs::is_regular_file(build_dir / "build.ninja", ec)) {
+      // The app's meson.build may ask pkg-config for gust-sdk; where the SDK is not installed,
+      // its headers reach the compiler through CXXFLAGS, which meson reads at setup.
+      if (auto sdk = findSdkInclude(options.executable)) {
+        std::string flags = std::getenv("CXXFLAGS") ? std::getenv("CXXFLAGS") : "";
+        setenv("CXXFLAGS", (flags + " -I" + *sdk).c_str(), 1);
+      }
       auto setup = runCommand({"meson", "setup", build_dir.string(), app_dir.string()});
       if (!setup) return setup.error();
       if (*setup != 0) return makeError(ErrorKind::kBadInput, "meson setup failed for " + app_dir.string());

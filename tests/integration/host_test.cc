@@ -427,3 +427,34 @@ TEST_CASE("hostile functions cannot take down the host or another app") {
   CHECK(client.Get("/echo/again")->status == 200);
   CHECK(host.process().wait(std::chrono::milliseconds(10)).exited == false);
 }
+
+TEST_CASE("gust build uses an app's own meson.build when it has one, and shows compiler errors") {
+  TempDir tmp;
+  fs::path app = tmp.path() / "mesonapp";
+  writeFile(app / "gust.json", R"({"name": "mesonapp", "functions": {"hi": {"routes": ["/hi"]}}})");
+  writeFile(app / "meson.build", R"(project('mesonapp', 'cpp', default_options : ['cpp_std=c++20'])
+shared_module('mesonapp', 'src/hi.cpp', name_prefix : '', gnu_symbol_visibility : 'hidden')
+)");
+  writeFile(app / "src" / "hi.cpp", R"(#include <gust/gust.hpp>
+gust::Response hi(const gust::Request&, gust::Context&) { return gust::Response::text("hi from meson\n"); }
+GUST_FUNCTION(hi)
+)");
+  CommandResult built = runGust({"build", app.string()}, tmp.path());
+  INFO(built.err);
+  REQUIRE(built.status == 0);
+  REQUIRE(fs::is_regular_file(app / "build" / "mesonapp.so"));
+  Host host({app}, tmp.path());
+  auto r = httplib::Client("127.0.0.1", host.port()).Get("/hi");
+  REQUIRE(r);
+  CHECK(r->body == "hi from meson\n");
+
+  // A compile error reaches the user as the compiler wrote it, and the build fails.
+  fs::path broken = tmp.path() / "broken";
+  writeFile(broken / "gust.json", R"({"name": "broken", "functions": {"hi": {"routes": ["/hi"]}}})");
+  writeFile(broken / "hi.cpp", "#include <gust/gust.hpp>\nint main() { return undeclared_thing; }\n");
+  CommandResult failed = runGust({"build", broken.string()}, tmp.path());
+  CHECK(failed.status == 1);
+  CHECK(failed.err.find("undeclared_thing") != std::string::npos);
+  CHECK(failed.err.find("gust build: the build failed") != std::string::npos);
+  CHECK_FALSE(fs::exists(broken / "build" / "broken.so"));
+}
