@@ -305,8 +305,10 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
   }
   if (auto iso = c.string(doc, "", "isolation")) {
     if (*iso == "process") m.isolation = Isolation::kProcess;
-    else if (*iso == "thread") m.isolation = Isolation::kThread;
-    else c.fail("isolation", "must be \"process\" or \"thread\", not \"" + *iso + "\"");
+    // Accepting "thread" before the host can honour it would run the app in processes
+    // while the user believes otherwise.
+    else if (*iso == "thread") c.fail("isolation", "\"thread\" is not available yet; use \"process\" (the default)");
+    else c.fail("isolation", "must be \"process\", not \"" + *iso + "\"");
   }
   parsePool(c, doc, m.pool);
 

@@ -32,7 +32,7 @@ struct FunctionSpec {
   std::chrono::milliseconds timeout{0};  // 0: the app's timeout
 };
 
-enum class Isolation { kProcess, kThread };
+enum class Isolation { kProcess };
 
 struct PoolSettings {
   uint32_t min_instances = 0;
