@@ -7,28 +7,13 @@
 #include <sstream>
 
 #include "runtime/duration.h"
+#include "runtime/suggest.h"
 #include "triggers/timer/cron.h"
 
 namespace gust {
 namespace {
 
 using json = nlohmann::json;
-
-// Levenshtein distance, for "did you mean" on unknown fields.
-size_t editDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // Walks one JSON document and remembers the first error with its field path.
 class Checker {
@@ -46,17 +31,10 @@ class Checker {
   void onlyKnown(const json& obj, const std::string& path, std::initializer_list<std::string_view> known) {
     for (const auto& [key, value] : obj.items()) {
       if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-      std::string_view best;
-      size_t best_distance = 3;
-      for (auto k : known) {
-        size_t d = editDistance(key, k);
-        if (d < best_distance) {
-          best_distance = d;
-          best = k;
-        }
-      }
+      std::vector<std::string> names(known.begin(), known.end());
+      auto best = closestMatch(key, names);
       std::string message = "unknown field \"" + key + "\"";
-      if (!best.empty()) message += " (did you mean \"" + std::string(best) + "\"?)";
+      if (best) message += " (did you mean \"" + *best + "\"?)";
       else {
         message += " (known fields:";
         for (auto k : known) message += " " + std::string(k);

@@ -31,6 +31,26 @@ void frame(std::string& out, FrameType type, F&& body) {
   std::memcpy(out.data() + start, &length, 4);
 }
 
+// One INVOKE frame, from owned strings (the host) or views (the fuzzer's round trip).
+template <typename P>
+void putInvoke(std::string& out, uint64_t seq, std::string_view id, uint32_t function_index, uint32_t timeout_ms,
+               uint32_t trigger, std::string_view method, std::string_view path, std::string_view query,
+               const P& headers, const P& params, std::string_view body) {
+  frame(out, FrameType::kInvoke, [&] {
+    putU64(out, seq);
+    putStr(out, id);
+    putU32(out, function_index);
+    putU32(out, timeout_ms);
+    putU32(out, trigger);
+    putStr(out, method);
+    putStr(out, path);
+    putStr(out, query);
+    putPairs(out, headers);
+    putPairs(out, params);
+    putStr(out, body);
+  });
+}
+
 // Bounds-checked reads over one payload; every failure leaves ok() false.
 class Reader {
  public:
@@ -100,35 +120,13 @@ void encodeInitError(std::string_view message, std::string& out) {
 
 void encodeInvoke(uint64_t seq, std::string_view invocation_id, uint32_t function_index,
                   uint32_t timeout_ms, const Payload& p, std::string& out) {
-  frame(out, FrameType::kInvoke, [&] {
-    putU64(out, seq);
-    putStr(out, invocation_id);
-    putU32(out, function_index);
-    putU32(out, timeout_ms);
-    putU32(out, p.trigger);
-    putStr(out, p.method);
-    putStr(out, p.path);
-    putStr(out, p.query);
-    putPairs(out, p.headers);
-    putPairs(out, p.params);
-    putStr(out, p.body);
-  });
+  putInvoke(out, seq, invocation_id, function_index, timeout_ms, p.trigger, p.method, p.path, p.query, p.headers,
+            p.params, p.body);
 }
 
 void encodeInvoke(const InvokeFrame& f, std::string& out) {
-  frame(out, FrameType::kInvoke, [&] {
-    putU64(out, f.seq);
-    putStr(out, f.invocation_id);
-    putU32(out, f.function_index);
-    putU32(out, f.timeout_ms);
-    putU32(out, f.trigger);
-    putStr(out, f.method);
-    putStr(out, f.path);
-    putStr(out, f.query);
-    putPairs(out, f.headers);
-    putPairs(out, f.params);
-    putStr(out, f.body);
-  });
+  putInvoke(out, f.seq, f.invocation_id, f.function_index, f.timeout_ms, f.trigger, f.method, f.path, f.query,
+            f.headers, f.params, f.body);
 }
 
 void encodeResult(const ResultFrame& f, std::string& out) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/result.h"
+#include "runtime/suggest.h"
 
 namespace gust {
 
@@ -33,9 +34,6 @@ class Args {
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
-
-// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-std::optional<std::string> closestMatch(std::string_view word, const std::vector<std::string>& candidates);
 
 // Parses a TCP port ("0" to "65535").
 Result<int> parsePort(std::string_view text);

@@ -1,5 +1,7 @@
 #include "triggers/http/http_server.h"
 
+#include "triggers/http/http_text.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -19,28 +21,8 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 constexpr uint64_t kMaxLingerMs = 2000;
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
-  }
-  return true;
-}
-
-bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-bool isFieldName(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), isTokenChar);
-}
-
-bool isFieldValue(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
+using http::equalsIgnoreCase;
+using http::lowerAscii;
 
 bool isDigits(std::string_view s) {
   return !s.empty() && s.size() <= 18 &&
@@ -76,7 +58,7 @@ void appendResponse(std::string& out, const HttpResponse& response, bool head_re
   out += reasonPhrase(status);
   out += "\r\n";
   for (const auto& [name, value] : response.headers) {
-    if (!isFieldName(name) || !isFieldValue(value)) continue;
+    if (!http::isToken(name) || !http::isSafeFieldValue(value)) continue;
     if (equalsIgnoreCase(name, "content-length")) {
       given_length = value;
       continue;

@@ -3,34 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include "gust/abi.h"
+#include "triggers/http/http_text.h"
 
 namespace gust {
 namespace {
 
-bool isToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool isFieldValue(std::string_view s) {
-  for (unsigned char c : s) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
+using http::equalsIgnoreCase;
 
 // Framing headers are the server's to set; a function cannot break the connection with them.
 bool isServerOwned(std::string_view name) {
@@ -62,10 +40,10 @@ HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id) {
       r.status = outcome.status;
       r.headers.reserve(outcome.headers.size() + 1);
       for (auto& [name, value] : outcome.headers) {
-        if (!isToken(name) || !isFieldValue(value)) {
+        if (!http::isToken(name) || !http::isSafeFieldValue(value)) {
           return problem(500, "Invalid function response",
                          "the function set an invalid header (names must be HTTP tokens; values must not hold "
-                         "control characters such as CR or LF)",
+                         "CR, LF or NUL)",
                          invocation_id);
         }
         if (isServerOwned(name)) continue;

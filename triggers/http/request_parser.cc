@@ -1,5 +1,7 @@
 #include "triggers/http/request_parser.h"
 
+#include "triggers/http/http_text.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -15,15 +17,8 @@ constexpr size_t kExpectedHeaderCount = 16;
 // http_parser's compiled-in HTTP_MAX_HEADER_SIZE.
 constexpr size_t kLibraryMaxHeaderSize = 80 * 1024;
 
-char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
-  }
-  return true;
-}
+using http::equalsIgnoreCase;
+using http::lowerAscii;
 
 bool isOws(char c) { return c == ' ' || c == '\t'; }
 

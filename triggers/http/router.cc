@@ -1,5 +1,7 @@
 #include "triggers/http/router.h"
 
+#include "triggers/http/http_text.h"
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -10,10 +12,7 @@ namespace {
 // Deeper patterns are refused; deeper paths cannot match and are refused before splitting.
 constexpr size_t kMaxSegments = 64;
 
-bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
+using http::isTokenChar;
 
 bool isParamName(std::string_view name) {
   if (name.empty()) return false;
