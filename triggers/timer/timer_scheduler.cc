@@ -77,14 +77,19 @@ Result<void> TimerStateStore::load() {
     if (ec) return makeError(ErrorKind::kIo, "timer state " + file_.string() + ": " + ec.message());
     return {};
   }
+  auto corrupt = [&](const std::string& why) {
+    last_handled_.clear();
+    return makeError(ErrorKind::kBadInput, "timer state " + file_.string() + " is corrupt: " + why +
+                                               " (delete it to start afresh; runs missed before now will not be "
+                                               "reported as past due)");
+  };
+  // A few hundred bytes per timer: anything this large was not written by us.
+  constexpr std::uintmax_t kMaxStateBytes = 16u << 20;
+  if (std::filesystem::file_size(file_, ec) > kMaxStateBytes && !ec) return corrupt("larger than 16 MiB");
   std::ifstream in(file_, std::ios::binary);
   if (!in) return makeError(ErrorKind::kIo, "timer state " + file_.string() + ": cannot open: " + errnoText(errno));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  auto corrupt = [&](const std::string& why) {
-    last_handled_.clear();
-    return makeError(ErrorKind::kBadInput, "timer state " + file_.string() + " is corrupt: " + why);
-  };
   nlohmann::json j = nlohmann::json::parse(buffer.str(), nullptr, false);
   if (j.is_discarded()) return corrupt("not valid JSON");
   if (!j.is_object()) return corrupt("expected a JSON object");
