@@ -36,21 +36,14 @@ Result<void> Dispatcher::addApp(AppInfo info) {
 void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {
   auto it = apps_.find(invocation.app);
   if (it == apps_.end()) {
-    Outcome o;
-    o.kind = OutcomeKind::kNotFound;
-    o.status = 404;
-    o.message = "no app named \"" + invocation.app + "\"";
-    done(std::move(o));
+    done(failedOutcome(OutcomeKind::kNotFound, "no app named \"" + invocation.app + "\""));
     return;
   }
   App& app = *it->second;
   auto fn = app.functions.find(invocation.function);
   if (fn == app.functions.end()) {
-    Outcome o;
-    o.kind = OutcomeKind::kNotFound;
-    o.status = 404;
-    o.message = "app \"" + invocation.app + "\" has no function \"" + invocation.function + "\"";
-    done(std::move(o));
+    done(failedOutcome(OutcomeKind::kNotFound,
+                       "app \"" + invocation.app + "\" has no function \"" + invocation.function + "\""));
     return;
   }
   app.pool->submit(std::move(invocation), fn->second.first, fn->second.second, std::move(done));

@@ -38,6 +38,10 @@ struct Outcome {
   std::chrono::milliseconds retry_after{0};  // for kOverloaded and kUnavailable
 };
 
+// An outcome that is not the function's answer: `kind`, its HTTP status, and why.
+Outcome failedOutcome(OutcomeKind kind, std::string message,
+                      std::chrono::milliseconds retry_after = std::chrono::milliseconds(0));
+
 // Runs exactly once per invocation, on the loop thread.
 using OutcomeCallback = UniqueFunction<void(Outcome&&)>;
 

@@ -23,23 +23,14 @@ void Pool::start() {
 }
 
 Outcome Pool::unavailable(const std::string& why) const {
-  Outcome o;
-  o.kind = OutcomeKind::kUnavailable;
-  o.status = 503;
-  o.message = "app " + config_.app + " cannot start a worker: " + why;
   auto wait = std::chrono::duration_cast<milliseconds>(next_start_allowed_ - clock_.now());
-  o.retry_after = std::max(wait, milliseconds(1000));
-  return o;
+  return failedOutcome(OutcomeKind::kUnavailable, "app " + config_.app + " cannot start a worker: " + why,
+                       std::max(wait, milliseconds(1000)));
 }
 
 void Pool::submit(Invocation&& invocation, uint32_t function_index, milliseconds timeout, OutcomeCallback&& done) {
   if (closing_) {
-    Outcome o;
-    o.kind = OutcomeKind::kUnavailable;
-    o.status = 503;
-    o.message = "the host is shutting down";
-    o.retry_after = milliseconds(1000);
-    done(std::move(o));
+    done(failedOutcome(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000)));
     return;
   }
   if (WorkerProcess* worker = pickWorker()) {
@@ -52,13 +43,10 @@ void Pool::submit(Invocation&& invocation, uint32_t function_index, milliseconds
     return;
   }
   if (pending_.size() >= config_.settings.max_pending) {
-    Outcome o;
-    o.kind = OutcomeKind::kOverloaded;
-    o.status = 503;
-    o.message = "app " + config_.app + " has " + std::to_string(pending_.size()) +
-                " invocations waiting already (max_pending); try again shortly";
-    o.retry_after = milliseconds(1000);
-    done(std::move(o));
+    done(failedOutcome(OutcomeKind::kOverloaded,
+                       "app " + config_.app + " has " + std::to_string(pending_.size()) +
+                           " invocations waiting already (max_pending); try again shortly",
+                       milliseconds(1000)));
     return;
   }
   pending_.push_back(Pending{std::move(invocation), function_index, timeout, std::move(done), clock_.now()});
@@ -129,7 +117,7 @@ void Pool::startWorker() {
     raw->close([this, raw] {
       std::erase_if(closing_workers_, [raw](const auto& w) { return w.get() == raw; });
     });
-    if (workers_.empty()) failAllPending(OutcomeKind::kUnavailable, spawned.error().message, milliseconds(1000));
+    if (workers_.empty()) failAllPending(unavailable(spawned.error().message));
     return;
   }
   workers_.push_back(std::move(worker));
@@ -178,12 +166,7 @@ void Pool::serveNextOrIdle(WorkerProcess& worker) {
 void Pool::onInvocationsReturned(WorkerProcess& worker, std::vector<Returned>&& returned) {
   if (closing_) {
     for (auto& r : returned) {
-      Outcome o;
-      o.kind = OutcomeKind::kUnavailable;
-      o.status = 503;
-      o.message = "the host is shutting down";
-      o.retry_after = milliseconds(1000);
-      r.done(std::move(o));
+      r.done(failedOutcome(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000)));
     }
     return;
   }
@@ -220,7 +203,7 @@ void Pool::onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std
   }
   removeWorker(worker);
   if (before_ready && countState(WorkerProcess::State::kStarting) == 0 && workers_.empty()) {
-    failAllPending(OutcomeKind::kUnavailable, init_error, milliseconds(0));
+    failAllPending(unavailable(init_error));
   }
   maybeStartForPending();
   rearm();
@@ -240,19 +223,10 @@ void Pool::removeWorker(WorkerProcess& worker) {
   });
 }
 
-void Pool::failAllPending(OutcomeKind kind, const std::string& message, milliseconds retry_after) {
+void Pool::failAllPending(const Outcome& outcome) {
   std::deque<Pending> failed;
   failed.swap(pending_);
-  for (auto& p : failed) {
-    Outcome o = kind == OutcomeKind::kUnavailable ? unavailable(message) : Outcome{};
-    if (kind != OutcomeKind::kUnavailable) {
-      o.kind = kind;
-      o.status = 503;
-      o.message = message;
-    }
-    if (retry_after.count() > 0) o.retry_after = retry_after;
-    p.done(std::move(o));
-  }
+  for (auto& p : failed) p.done(Outcome(outcome));
 }
 
 void Pool::tick() {
@@ -262,13 +236,10 @@ void Pool::tick() {
   while (!pending_.empty() && now - pending_.front().enqueued >= config_.settings.pending_timeout) {
     Pending p = std::move(pending_.front());
     pending_.pop_front();
-    Outcome o;
-    o.kind = OutcomeKind::kOverloaded;
-    o.status = 503;
-    o.message = "app " + config_.app + " had no free instance within its pending_timeout of " +
-                std::to_string(config_.settings.pending_timeout.count()) + " ms";
-    o.retry_after = milliseconds(1000);
-    p.done(std::move(o));
+    p.done(failedOutcome(OutcomeKind::kOverloaded,
+                         "app " + config_.app + " had no free instance within its pending_timeout of " +
+                             std::to_string(config_.settings.pending_timeout.count()) + " ms",
+                         milliseconds(1000)));
   }
   // Reap the least recently used idle instances, keeping min_instances.
   for (;;) {
@@ -336,7 +307,7 @@ void Pool::close(std::function<void()> on_closed) {
   if (closing_) return;
   closing_ = true;
   on_closed_ = std::move(on_closed);
-  failAllPending(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000));
+  failAllPending(failedOutcome(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000)));
   uv_timer_stop(&timer_);
   if (workers_.empty() && closing_workers_.empty()) {
     closer_.closeAll({reinterpret_cast<uv_handle_t*>(&timer_)}, std::move(on_closed_));

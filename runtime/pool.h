@@ -90,7 +90,8 @@ class Pool final : public WorkerListener {
   void serveNextOrIdle(WorkerProcess& worker);
   void run(WorkerProcess& worker, Pending&& pending);
   void maybeStartForPending();
-  void failAllPending(OutcomeKind kind, const std::string& message, std::chrono::milliseconds retry_after);
+  // Answers every waiting invocation with a copy of `outcome`.
+  void failAllPending(const Outcome& outcome);
   void removeWorker(WorkerProcess& worker);
   void rearm();
   size_t countState(WorkerProcess::State state) const;

@@ -45,6 +45,23 @@ const char* outcomeName(OutcomeKind kind) {
   return "unknown";
 }
 
+Outcome failedOutcome(OutcomeKind kind, std::string message, std::chrono::milliseconds retry_after) {
+  Outcome o;
+  o.kind = kind;
+  switch (kind) {
+    case OutcomeKind::kOk: o.status = 200; break;
+    case OutcomeKind::kFunctionError: o.status = 500; break;
+    case OutcomeKind::kCrashed: o.status = 502; break;
+    case OutcomeKind::kTimedOut: o.status = 504; break;
+    case OutcomeKind::kOverloaded:
+    case OutcomeKind::kUnavailable: o.status = 503; break;
+    case OutcomeKind::kNotFound: o.status = 404; break;
+  }
+  o.message = std::move(message);
+  o.retry_after = retry_after;
+  return o;
+}
+
 std::string WorkerExit::describe() const {
   if (term_signal != 0) return "killed by signal " + signalName(term_signal);
   return "exited with status " + std::to_string(exit_status);
@@ -300,14 +317,8 @@ void WorkerProcess::finishInvocation(uint64_t seq, Outcome&& outcome) {
   listener_.onInvocationDone(*this, std::move(outcome), std::move(inv.done));
 }
 
-void WorkerProcess::failAllInFlight(OutcomeKind kind, int status, const std::string& message) {
-  while (!in_flight_.empty()) {
-    Outcome outcome;
-    outcome.kind = kind;
-    outcome.status = status;
-    outcome.message = message;
-    finishInvocation(in_flight_.front().seq, std::move(outcome));
-  }
+void WorkerProcess::failAllInFlight(OutcomeKind kind, const std::string& message) {
+  while (!in_flight_.empty()) finishInvocation(in_flight_.front().seq, failedOutcome(kind, message));
 }
 
 void WorkerProcess::onTimer() {
@@ -328,13 +339,9 @@ void WorkerProcess::onTimer() {
   state_ = State::kStopping;
   // A serial worker ran only its first; the rest of its queue never started.
   if (concurrency_ == 1) returnQueued(1);
-  Outcome outcome;
-  outcome.kind = OutcomeKind::kTimedOut;
-  outcome.status = 504;
-  outcome.message = "function did not answer within its timeout; its worker was killed";
-  finishInvocation(seq, std::move(outcome));
-  failAllInFlight(OutcomeKind::kCrashed, 502,
-                  "the worker was killed because another invocation on it ran past its timeout");
+  finishInvocation(seq, failedOutcome(OutcomeKind::kTimedOut,
+                                      "function did not answer within its timeout; its worker was killed"));
+  failAllInFlight(OutcomeKind::kCrashed, "the worker was killed because another invocation on it ran past its timeout");
 }
 
 void WorkerProcess::returnQueued(size_t from) {
@@ -447,7 +454,7 @@ void WorkerProcess::onExit(int64_t exit_status, int term_signal) {
   // What a serial worker had queued but not started may run elsewhere; the one it was
   // running crashed with it, unless it retired between invocations.
   if (concurrency_ == 1) returnQueued(term_signal == 0 && exit_status == kWorkerRetiredStatus ? 0 : 1);
-  failAllInFlight(OutcomeKind::kCrashed, 502,
+  failAllInFlight(OutcomeKind::kCrashed,
                   fatal_reason_.empty() ? "function crashed: its worker " + exit.describe()
                                         : "worker killed by the host: " + fatal_reason_);
   std::string init_error = init_error_;
@@ -465,12 +472,8 @@ void WorkerProcess::close(std::function<void()> on_closed) {
   // Every invocation is answered exactly once, also when its worker is stopped under it;
   // the listener is not told, since it is the one closing us.
   for (auto& inv : in_flight_) {
-    Outcome outcome;
-    outcome.kind = OutcomeKind::kUnavailable;
-    outcome.status = 503;
-    outcome.message = "the worker was stopped before the function answered";
-    outcome.retry_after = std::chrono::milliseconds(1000);
-    inv.done(std::move(outcome));
+    inv.done(failedOutcome(OutcomeKind::kUnavailable, "the worker was stopped before the function answered",
+                           std::chrono::milliseconds(1000)));
   }
   in_flight_.clear();
   // libuv reaps a child only while its process handle is open, so a live worker is killed

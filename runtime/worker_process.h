@@ -147,7 +147,7 @@ class WorkerProcess {
   void returnQueued(size_t from);
   void flush();
   void finishInvocation(uint64_t seq, Outcome&& outcome);
-  void failAllInFlight(OutcomeKind kind, int status, const std::string& message);
+  void failAllInFlight(OutcomeKind kind, const std::string& message);
   void armTimer();
   void onExit(int64_t exit_status, int term_signal);
   void onTimer();
