@@ -267,6 +267,47 @@ TEST_CASE("pipelined requests on one connection are answered in order") {
   CHECK(second < third);
 }
 
+TEST_CASE("HEAD, Expect: 100-continue and chunked bodies work through the whole host") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  std::string head = rawExchange(host.port(), "HEAD /echo/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  CHECK(head.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(head.find("X-Method: HEAD") != std::string::npos);
+  CHECK(head.size() == head.find("\r\n\r\n") + 4);  // no body
+  std::string chunked = rawExchange(host.port(),
+                                    "POST /echo/1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                                    "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  CHECK(chunked.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(chunked.find("\r\n\r\nhello world") != std::string::npos);
+  {
+    // The client sends the head, waits for 100 Continue, then sends the body.
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(host.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string head_only = "POST /echo/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n"
+                            "Connection: close\r\n\r\n";
+    send(fd, head_only.data(), head_only.size(), MSG_NOSIGNAL);
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    CHECK(std::string(buf, static_cast<size_t>(n)) == "HTTP/1.1 100 Continue\r\n\r\n");
+    send(fd, "ok", 2, MSG_NOSIGNAL);
+    std::string rest;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) rest.append(buf, static_cast<size_t>(n));
+    close(fd);
+    CHECK(rest.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(rest.find("\r\n\r\nok") != std::string::npos);
+  }
+  std::string too_big = rawExchange(host.port(), "POST /echo/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n"
+                                                 "Expect: 100-continue\r\n\r\n");
+  CHECK(too_big.rfind("HTTP/1.1 413", 0) == 0);
+}
+
 TEST_CASE("a module built against another ABI version is refused with both versions named") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "future", R"({"name": "future", "functions": {"echo": {"routes": ["/f"]}}})",

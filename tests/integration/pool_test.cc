@@ -216,3 +216,19 @@ TEST_CASE("a worker that keeps dying before ready is not restarted in a tight lo
   CHECK(starts >= 2);
   CHECK(starts <= 6);
 }
+
+TEST_CASE("with concurrency 2 one instance runs two invocations at once") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "concurrency": 2)"),
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  REQUIRE(httplib::Client("127.0.0.1", host.port()).Get("/sleep/1")->status == 200);
+  auto started = std::chrono::steady_clock::now();
+  auto replies = concurrently(host.port(), "/sleep/600", 2);
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(replies[0].status == 200);
+  CHECK(replies[1].status == 200);
+  CHECK(replies[0].pid == replies[1].pid);
+  // Serially they would take 1.2 s.
+  CHECK(took < std::chrono::milliseconds(1100));
+}
