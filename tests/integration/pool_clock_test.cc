@@ -1,0 +1,135 @@
+// The pool driven by an injected clock on the test's own loop, with real worker processes:
+// time-based rules checked without waiting for them.
+#include <doctest/doctest.h>
+
+#include "runtime/pool.h"
+#include "tests/integration/harness.h"
+
+using namespace gust;
+using namespace std::chrono_literals;
+
+namespace {
+
+class FakeClock final : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() const override { return now_; }
+  std::chrono::system_clock::time_point wallNow() const override { return std::chrono::system_clock::time_point{}; }
+  void advance(std::chrono::milliseconds d) { now_ += d; }
+
+ private:
+  std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
+};
+
+PoolConfig configFor(PoolSettings settings) {
+  PoolConfig c;
+  c.app = "fixtures";
+  c.app_dir = std::filesystem::temp_directory_path().string();
+  c.module_path = gust::test::env("GUST_FIXTURE_MISBEHAVE");
+  c.executable = gust::test::env("GUST_BIN");
+  c.functions = {"echo", "sleepy"};
+  c.settings = settings;
+  c.containment.pid_namespace = false;  // not needed to test timing, and faster
+  c.stop_grace = 100ms;
+  return c;
+}
+
+Invocation echo(const std::string& id) {
+  Invocation inv;
+  inv.id = id;
+  inv.app = "fixtures";
+  inv.function = "echo";
+  inv.payload.method = "GET";
+  inv.payload.path = "/echo/" + id;
+  return inv;
+}
+
+// Runs the loop until `done` or a real-time limit.
+void runUntil(uv_loop_t* loop, const std::function<bool()>& done) {
+  auto limit = std::chrono::steady_clock::now() + 10s;
+  while (!done() && std::chrono::steady_clock::now() < limit) uv_run(loop, UV_RUN_ONCE);
+}
+
+void closePool(uv_loop_t* loop, std::unique_ptr<Pool>& pool) {
+  bool closed = false;
+  pool->close([&] { closed = true; });
+  runUntil(loop, [&] { return closed; });
+  REQUIRE(closed);
+  pool.reset();
+  uv_run(loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(loop) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("pool scales to zero after the idle timeout and then holds no ref'd handle") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  FakeClock clock;
+  PoolSettings settings;
+  settings.idle_timeout = 30s;
+  auto pool = std::make_unique<Pool>(&loop, clock, configFor(settings));
+
+  std::optional<Outcome> got;
+  pool->submit(echo("a"), 0, 5s, [&](Outcome&& o) { got = std::move(o); });
+  runUntil(&loop, [&] { return got.has_value(); });
+  REQUIRE(got);
+  CHECK(got->kind == OutcomeKind::kOk);
+  CHECK(got->cold_start);
+  CHECK(pool->stats().idle == 1);
+
+  // Short of the idle timeout nothing happens, however often the pool looks.
+  clock.advance(29s);
+  pool->tick();
+  CHECK(pool->stats().idle == 1);
+
+  clock.advance(2s);
+  pool->tick();
+  runUntil(&loop, [&] { return pool->stats().idle + pool->stats().stopping == 0; });
+  CHECK(pool->stats().idle == 0);
+  // Let the worker's handles close; then nothing of the app keeps the loop alive.
+  for (int i = 0; i < 20 && uv_loop_alive(&loop); ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_FALSE(uv_loop_alive(&loop));
+
+  // The next invocation starts a worker again.
+  got.reset();
+  pool->submit(echo("b"), 0, 5s, [&](Outcome&& o) { got = std::move(o); });
+  runUntil(&loop, [&] { return got.has_value(); });
+  REQUIRE(got);
+  CHECK(got->kind == OutcomeKind::kOk);
+  CHECK(got->cold_start);
+  CHECK(pool->stats().cold_starts == 2);
+  closePool(&loop, pool);
+}
+
+TEST_CASE("an invocation waiting past pending_timeout is refused when the clock says so") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  FakeClock clock;
+  PoolSettings settings;
+  settings.max_instances = 1;
+  settings.pipeline = 1;
+  settings.pending_timeout = 5s;
+  auto pool = std::make_unique<Pool>(&loop, clock, configFor(settings));
+
+  std::optional<Outcome> first, second;
+  Invocation slow = echo("slow");
+  slow.function = "sleepy";
+  slow.payload.params = {{"ms", "1500"}};
+  pool->submit(std::move(slow), 1, 10s, [&](Outcome&& o) { first = std::move(o); });
+  // Once the only instance runs the slow one, the next has to wait.
+  runUntil(&loop, [&] { return pool->stats().busy == 1; });
+  pool->submit(echo("waits"), 0, 5s, [&](Outcome&& o) { second = std::move(o); });
+  CHECK(pool->stats().pending == 1);
+  clock.advance(4s);
+  pool->tick();
+  CHECK_FALSE(second);
+  clock.advance(2s);
+  pool->tick();
+  REQUIRE(second);
+  CHECK(second->kind == OutcomeKind::kOverloaded);
+  CHECK(second->message.find("pending_timeout") != std::string::npos);
+  runUntil(&loop, [&] { return first.has_value(); });
+  REQUIRE(first);
+  CHECK(first->kind == OutcomeKind::kOk);
+  closePool(&loop, pool);
+}
