@@ -38,7 +38,6 @@ class Host {
       auto manifest = loadManifest(dir);
       if (!manifest) return manifest.error();
       std::filesystem::path module = dir / manifest->module;
-      std::error_code ec;
       if (!std::filesystem::is_regular_file(module, ec)) {
         return makeError(ErrorKind::kNotFound, "app " + manifest->name + ": its module " + module.string() +
                                                    " does not exist; build it with `gust build " + dir.string() + "`");
