@@ -182,7 +182,8 @@ void WorkerProcess::invoke(Invocation&& invocation, uint32_t function_index, std
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flusher_))) {
     uv_prepare_start(&flusher_, [](uv_prepare_t* p) { static_cast<WorkerProcess*>(p->data)->flush(); });
   }
-  armTimer();
+  // One queued behind a running invocation has no deadline yet: the timer stays as it is.
+  if (starts_now) armTimer();
 }
 
 void WorkerProcess::flush() {
