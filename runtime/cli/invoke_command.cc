@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -91,8 +92,15 @@ int invokeCommand(int argc, char** argv) {
   if (auto data = args->get("--data")) {
     has_body = true;
     if (!data->empty() && (*data)[0] == '@') {
-      std::ifstream in(data->substr(1), std::ios::binary);
-      if (!in) return fail("gust invoke: cannot read " + data->substr(1) + " (given with --data @FILE)");
+      std::string file = data->substr(1);
+      // Far above any host's body limit: a bigger file is a mistake, not a request.
+      constexpr std::uintmax_t kMaxDataFile = 256u << 20;
+      std::error_code ec;
+      if (std::filesystem::file_size(file, ec) > kMaxDataFile && !ec) {
+        return fail("gust invoke: " + file + " is larger than 256 MiB; send a smaller body", kExitUsage);
+      }
+      std::ifstream in(file, std::ios::binary);
+      if (!in) return fail("gust invoke: cannot read " + file + " (given with --data @FILE)");
       body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     } else {
       body = *data;
