@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <system_error>
 #include <mutex>
 #include <thread>
 #include <cstring>
@@ -108,22 +109,38 @@ class Server {
   Server(const WorkerOptions& options, std::vector<gust_function_fn> functions)
       : options_(options), functions_(std::move(functions)) {}
 
-  int run() {
+  // Starts the threads of a concurrent worker; the error says why they could not start
+  // (e.g. the user's process limit is reached).
+  std::string start() {
     uint32_t threads = std::max<uint32_t>(1, options_.concurrency);
-    if (threads > 1) {
+    if (threads == 1) return {};
+    try {
       for (uint32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { drainQueue(); });
+    } catch (const std::system_error& e) {
+      stop();
+      return "cannot start " + std::to_string(threads) + " threads for concurrency " + std::to_string(threads) + ": " +
+             e.what();
     }
-    int status = readLoop(threads > 1);
+    return {};
+  }
+
+  int run() {
+    int status = readLoop(!threads_.empty());
+    stop();
+    return status;
+  }
+
+ private:
+  void stop() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
-    return status;
+    threads_.clear();
   }
 
- private:
   int readLoop(bool queued) {
     FrameDecoder decoder;
     std::vector<char> buf(256 * 1024);
@@ -339,11 +356,11 @@ int runWorker(const WorkerOptions& options) {
                       " named in gust.json (add GUST_FUNCTION(name) after each one)");
   }
 
+  Server server(options, std::move(functions));
+  if (std::string error = server.start(); !error.empty()) return initFailed(error);
   std::string ready;
   encodeReady(GUST_ABI_VERSION, ready);
   if (!writeAll(kWorkerIpcFd, ready)) return 1;
-
-  Server server(options, std::move(functions));
   return server.run();
 }
 
