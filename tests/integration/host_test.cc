@@ -406,6 +406,18 @@ std::vector<pid_t> processesNamed(const std::string& name) {
   return found;
 }
 
+// Processes of user `uid`, system-wide.
+size_t processesOfUser(uid_t uid) {
+  size_t n = 0;
+  std::string want = "Uid:\t" + std::to_string(uid) + "\t";
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (readFile(entry.path() / "status").find(want) != std::string::npos) ++n;
+  }
+  return n;
+}
+
 const char* kHostileManifest = R"({
   "name": "hostile",
   "timeout": "3s",
@@ -437,10 +449,18 @@ TEST_CASE("hostile functions cannot take down the host or another app") {
     CHECK(client.Get("/killparent")->status == 200);
   }
   SUBCASE("a fork bomb is bounded and its processes die with its worker") {
+    size_t before = processesOfUser(65534);
     auto r = client.Get("/forkbomb");
     REQUIRE(r);
     // Either the bomb hit its process limit and answered, or its timeout killed the worker.
     CHECK((r->status == 200 || r->status == 504));
+    CHECK(client.Get("/echo/alive")->status == 200);
+    host.process().signal(SIGTERM);
+    CHECK(host.process().wait().status == 0);
+    // Every process it forked is gone with its worker (which also frees the process limit
+    // that all workers' user shares, for the tests after this one).
+    if (geteuid() == 0) CHECK(waitUntil([&] { return processesOfUser(65534) <= before; }, std::chrono::seconds(15)));
+    return;
   }
   SUBCASE("a daemon does not survive its worker") {
     auto r = client.Get("/daemon");
