@@ -25,14 +25,27 @@ struct TimerTriggerSpec {
   bool run_on_startup = false;
 };
 
+struct QueueTriggerSpec {
+  std::string queue;
+  uint32_t batch_size = 1;
+  uint32_t max_attempts = 5;  // counted when a message is leased; past it, <queue>.dead
+  std::chrono::milliseconds backoff_base{1000};
+  std::chrono::milliseconds backoff_cap{300'000};
+  std::chrono::milliseconds visibility_timeout{0};  // 0 until parsed: twice the function's timeout
+  std::chrono::milliseconds max_age{7 * 24 * 3'600'000LL};
+};
+
 struct FunctionSpec {
   std::string name;  // a C identifier: the module exports gust_fn_<name>
   std::vector<RouteSpec> routes;
   std::optional<TimerTriggerSpec> timer;
+  std::optional<QueueTriggerSpec> queue;
   std::chrono::milliseconds timeout{0};  // 0: the app's timeout
 };
 
-enum class Isolation { kProcess };
+// kProcess: each instance is a sandboxed worker process (the default). kThread: handlers
+// run on host threads, for trusted code that wants the lowest latency.
+enum class Isolation { kProcess, kThread };
 
 struct PoolSettings {
   uint32_t min_instances = 0;
@@ -64,6 +77,10 @@ constexpr size_t kMaxManifestBytes = 1u << 20;
 
 // `source` names the text in error messages (usually the file's path).
 Result<Manifest> parseManifest(std::string_view text, std::string_view source = "gust.json");
+
+// Checks a queue name: 1 to 100 of [A-Za-z0-9._-], not "." or "..". `allow_dead` accepts
+// a dead-letter queue's "<name>.dead".
+Result<void> validateQueueName(std::string_view name, bool allow_dead = false);
 
 // Reads APP_DIR/gust.json.
 Result<Manifest> loadManifest(const std::filesystem::path& app_dir);

@@ -42,7 +42,7 @@ class Host {
         return makeError(ErrorKind::kNotFound, "app " + manifest->name + ": its module " + module.string() +
                                                    " does not exist; build it with `gust build " + dir.string() + "`");
       }
-      AppInfo info{std::move(*manifest), dir};
+      AppInfo info{std::move(*manifest), dir, {}};
       if (auto r = http_.addApp(info); !r) return r;
       if (auto r = timers_.addApp(info); !r) return r;
       if (auto r = dispatcher_.addApp(std::move(info)); !r) return r;
