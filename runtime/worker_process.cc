@@ -30,6 +30,29 @@ std::string signalName(int sig) {
   return out;
 }
 
+// One settlement per message of a batch of `batch`, in order: what the worker settled, and an
+// ack for every message it did not. A worker that settles a message twice or one outside its
+// batch is broken or hostile.
+Result<std::vector<Settlement>> settleBatch(size_t batch, std::vector<Settlement>&& settled) {
+  std::vector<Settlement> out(batch);
+  std::vector<bool> seen(batch, false);
+  for (Settlement& s : settled) {
+    if (s.index >= batch) {
+      return makeError(ErrorKind::kBadInput, "worker settled message " + std::to_string(s.index) + " of a batch of " +
+                                                 std::to_string(batch));
+    }
+    if (seen[s.index]) {
+      return makeError(ErrorKind::kBadInput, "worker settled message " + std::to_string(s.index) + " twice");
+    }
+    seen[s.index] = true;
+    out[s.index] = std::move(s);
+  }
+  for (uint32_t i = 0; i < batch; ++i) {
+    if (!seen[i]) out[i].index = i;  // the default: ack
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* outcomeName(OutcomeKind kind) {
@@ -171,8 +194,8 @@ void WorkerProcess::invoke(Invocation&& invocation, uint32_t function_index, std
                            OutcomeCallback&& done) {
   assert(hasCapacity());
   uint64_t seq = ++next_seq_;
-  encodeInvoke(seq, invocation.id, function_index, static_cast<uint32_t>(timeout.count()), invocation.payload,
-               out_buffer_);
+  encodeInvoke(seq, invocation.id, function_index, static_cast<uint32_t>(timeout.count()), invocation.trace,
+               invocation.payload, out_buffer_);
   auto now = std::chrono::steady_clock::now();
   // A serial worker starts a queued invocation only when the one before it answered.
   bool starts_now = concurrency_ > 1 || in_flight_.empty();
@@ -279,7 +302,8 @@ void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
     case FrameType::kResult: {
       auto result = decodeResult(payload);
       if (!result) return protocolError(result.error().message);
-      if (findInFlight(result->seq) == nullptr) {
+      InFlight* inv = findInFlight(result->seq);
+      if (inv == nullptr) {
         return protocolError("worker answered an invocation it was not given");
       }
       if (result->flags & ResultFrame::kFlagOutput) drainOutputNow();
@@ -289,6 +313,13 @@ void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
         outcome.status = result->status;
         outcome.headers = std::move(result->headers);
         outcome.body = std::move(result->body);
+        size_t batch = inv->invocation.payload.messages.size();
+        if (batch > 0 || !result->settlements.empty()) {
+          auto settled = settleBatch(batch, std::move(result->settlements));
+          if (!settled) return protocolError(settled.error().message);
+          outcome.settlements = std::move(*settled);
+        }
+        outcome.publishes = std::move(result->publishes);
       } else {
         outcome.kind = OutcomeKind::kFunctionError;
         outcome.status = 500;
