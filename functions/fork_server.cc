@@ -168,6 +168,8 @@ int runForkServer(const ForkServerOptions& options) {
   // set the same signal against this process), so none outlives the host.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != options.host_pid) return 1;
+  // Whatever else the host inherited from its own parent stays out of the workers.
+  ::close_range(kForkServerFd + 1, ~0U, 0);
   // Child exits interrupt ppoll: SIGCHLD is blocked except while waiting, and needs a
   // handler, since its default disposition would not interrupt anything.
   sigset_t chld, original_mask;
