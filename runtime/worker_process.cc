@@ -3,6 +3,7 @@
 #include "functions/worker_main.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 #include <string.h>
 #include <unistd.h>
@@ -123,9 +124,29 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   err_.pipe.data = &err_;
   timer_.data = this;
 
-  std::string host_pid = std::to_string(::getpid());
-  std::vector<std::string> args = {options.executable, "worker", "--app", options.app, "--module",
-                                   options.module_path, "--host-pid", host_pid};
+  // The worker's stdout, stderr and IPC channel: the host keeps one end of each pair and
+  // the worker gets the other, whether it is forked or spawned.
+  int pairs[3][2];
+  uv_pipe_t* host_ends[3] = {&out_.pipe, &err_.pipe, &ipc_};
+  for (int i = 0; i < 3; ++i) {
+    std::string why;
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) {
+      why = strerror(errno);
+    } else if (int rc = uv_pipe_open(host_ends[i], pairs[i][0]); rc != 0) {
+      why = uv_strerror(rc);
+      ::close(pairs[i][0]);
+      ::close(pairs[i][1]);
+    }
+    if (!why.empty()) {
+      for (int j = 0; j < i; ++j) ::close(pairs[j][1]);  // the host ends close with their handles
+      exited_ = true;
+      state_ = State::kExited;
+      return makeError(ErrorKind::kIo, "cannot create a worker's channels: " + why);
+    }
+  }
+  std::array<int, kForkRequestFds> child_ends = {pairs[0][1], pairs[1][1], pairs[2][1]};
+
+  std::vector<std::string> args = {"--app", options.app, "--module", options.module_path};
   args.push_back("--concurrency");
   args.push_back(std::to_string(concurrency_));
   args.push_back("--memory-mb");
@@ -140,18 +161,56 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
     args.push_back("--function");
     args.push_back(f);
   }
+
+  Result<void> started = {};
+  if (options.fork_client != nullptr && options.fork_client->running()) {
+    // Forked from the already linked fork server: no exec, no dynamic linking.
+    auto forked = options.fork_client->fork(options.app_dir, args, child_ends,
+                                            [this](int64_t status, int sig) { onExit(status, sig); });
+    if (forked) {
+      pid_ = *forked;
+    } else {
+      spdlog::warn("[{}] cannot fork a worker from the fork server ({}); spawning it instead", app_,
+                   forked.error().message);
+    }
+  }
+  if (pid_ == 0) started = spawnProcess(options, args, child_ends);
+  for (int fd : child_ends) ::close(fd);
+  if (!started) {
+    exited_ = true;
+    state_ = State::kExited;
+    return started;
+  }
+
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&ipc_), allocBuffer,
+                [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+                  static_cast<WorkerProcess*>(s->data)->onIpcRead(n, buf);
+                  ::free(buf->base);
+                });
+  auto on_output = [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+    auto* stream = static_cast<OutputStream*>(s->data);
+    if (n > 0) stream->owner->onOutput(*stream, buf->base, static_cast<size_t>(n), false);
+    else if (n < 0) stream->owner->onOutput(*stream, nullptr, 0, true);
+    ::free(buf->base);
+  };
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&out_.pipe), allocBuffer, on_output);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&err_.pipe), allocBuffer, on_output);
+  return {};
+}
+
+Result<void> WorkerProcess::spawnProcess(const WorkerSpawnOptions& options, std::vector<std::string> args,
+                                         const std::array<int, kForkRequestFds>& child_ends) {
+  args.insert(args.begin(), {options.executable, "worker", "--host-pid", std::to_string(::getpid())});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
   uv_stdio_container_t stdio[4];
   stdio[0].flags = UV_IGNORE;
-  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&out_.pipe);
-  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&err_.pipe);
-  stdio[3].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE);
-  stdio[3].data.stream = reinterpret_cast<uv_stream_t*>(&ipc_);
+  for (int i = 0; i < 3; ++i) {
+    stdio[i + 1].flags = UV_INHERIT_FD;
+    stdio[i + 1].data.fd = child_ends[static_cast<size_t>(i)];
+  }
 
   uv_process_options_t opts{};
   opts.file = options.executable.c_str();
@@ -168,25 +227,9 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   process_.data = this;
   int rc = uv_spawn(loop_, &process_, &opts);
   if (rc != 0) {
-    exited_ = true;
-    state_ = State::kExited;
     return makeError(ErrorKind::kIo, "cannot start a worker process (" + options.executable + "): " + uv_strerror(rc));
   }
   pid_ = process_.pid;
-
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&ipc_), allocBuffer,
-                [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-                  static_cast<WorkerProcess*>(s->data)->onIpcRead(n, buf);
-                  ::free(buf->base);
-                });
-  auto on_output = [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-    auto* stream = static_cast<OutputStream*>(s->data);
-    if (n > 0) stream->owner->onOutput(*stream, buf->base, static_cast<size_t>(n), false);
-    else if (n < 0) stream->owner->onOutput(*stream, nullptr, 0, true);
-    ::free(buf->base);
-  };
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&out_.pipe), allocBuffer, on_output);
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&err_.pipe), allocBuffer, on_output);
   return {};
 }
 
@@ -441,6 +484,19 @@ void WorkerProcess::onOutput(OutputStream& stream, const char* data, size_t size
   }
 }
 
+void WorkerProcess::drainIpcNow() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&ipc_), &fd) != 0) return;
+  std::vector<char> buf(kReadChunk);
+  // Bounded: a worker that is gone wrote at most a socket buffer's worth.
+  for (int i = 0; i < 64 && !closing_; ++i) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n <= 0) break;
+    uv_buf_t chunk = uv_buf_init(buf.data(), static_cast<unsigned>(n));
+    onIpcRead(n, &chunk);
+  }
+}
+
 void WorkerProcess::drainOutputNow() {
   // The worker flushes stdio before it writes RESULT, so whatever the function printed is
   // already in the pipes: read it now, so it is attributed to this invocation.
@@ -478,6 +534,10 @@ void WorkerProcess::onExit(int64_t exit_status, int term_signal) {
     closeHandles();
     return;
   }
+  // Its exit can be reported before the loop read its last frames (an INIT_ERROR, a
+  // RESULT): everything it wrote is in the socket by now, so read that first.
+  drainIpcNow();
+  if (closing_) return;  // the listener closed it meanwhile; close() saw it had exited
   WorkerExit exit{exit_status, term_signal};
   drainOutputNow();
   State before = state_;
