@@ -485,6 +485,7 @@ void InvocationStore::capLogs(std::vector<std::string>& logs) const {
     }
     break;
   }
+  if (keep_from == 0) return;  // nothing dropped, only the newest line cut
   std::vector<std::string> kept;
   kept.reserve(logs.size() - keep_from + 1);
   kept.push_back("[gust: " + std::to_string(keep_from) + " earlier log lines dropped]");
