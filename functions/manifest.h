@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "functions/names.h"  // the name rules the manifest applies
 #include "runtime/result.h"
 
 namespace gust {
@@ -67,9 +68,5 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source = 
 
 // Reads APP_DIR/gust.json.
 Result<Manifest> loadManifest(const std::filesystem::path& app_dir);
-
-// Checks a name for an app: lower-case letters, digits, '-' and '_', starting with a
-// letter, at most 63 characters.
-Result<void> validateAppName(std::string_view name);
 
 }  // namespace gust
