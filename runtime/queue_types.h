@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "functions/names.h"
+
 namespace gust {
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
@@ -64,15 +66,9 @@ struct Publish {
 
 // Queue names: 1..100 of [A-Za-z0-9._-], not ending in ".dead" (those are the dead-letter
 // queues the host keeps for each queue; nothing publishes there directly).
-inline bool validQueueName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxQueueNameBytes) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
-    if (!ok) return false;
-  }
-  return !name.ends_with(".dead");
-}
+// The rule of functions/names.h: checked in the worker (so a function hears at once) and
+// again by the host when it decodes the worker's answer.
+inline bool validQueueName(std::string_view name) { return validateQueueName(name).ok(); }
 
 inline const char* settleActionName(SettleAction action) {
   switch (action) {

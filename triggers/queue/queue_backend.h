@@ -57,9 +57,9 @@ constexpr size_t kMaxQueueNameBytes = 100;
 constexpr size_t kMaxMessageIdBytes = 128;
 constexpr std::string_view kDeadQueueSuffix = ".dead";
 
-// [A-Za-z0-9._-], 1..100 bytes, optionally followed by ".dead" (a dead-letter queue); the
-// message names the offending character and the rule.
-Result<void> validateQueueName(std::string_view queue);
+// A queue name as the store keeps it: a user's queue name (functions/names.h), optionally
+// followed by ".dead" (its dead-letter queue).
+Result<void> validateStoredQueueName(std::string_view queue);
 bool isDeadQueue(std::string_view queue);
 std::string deadQueueOf(std::string_view queue);
 // Printable ASCII without space (0x21..0x7e), 1..128 bytes.
