@@ -27,7 +27,7 @@ constexpr size_t kMaxBatch = 1000;
 constexpr size_t kMaxPublishes = 1000;
 constexpr size_t kMaxPublishBytes = 8u << 20;  // bodies, headers, ids and queue names together
 constexpr size_t kMaxMessageHeaders = 64;
-constexpr size_t kMaxMessageIdBytes = 256;
+constexpr size_t kMaxMessageIdBytes = 128;  // printable ASCII
 constexpr size_t kMaxQueueNameBytes = 100;
 constexpr size_t kMaxSettleReasonBytes = 4096;  // longer dead-letter reasons are cut
 // A retry or a publish may be delayed by at most this long.

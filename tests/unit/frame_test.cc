@@ -356,7 +356,7 @@ TEST_CASE("a result that breaks a queue limit is malformed, and the error says w
   CHECK(errorOf(publishing(p)).find("invalid queue") != std::string::npos);
   p.queue = "ok";
   p.id = std::string(kMaxMessageIdBytes + 1, 'i');
-  CHECK(errorOf(publishing(p)).find("message id longer than 256") != std::string::npos);
+  CHECK(errorOf(publishing(p)).find("message id longer than 128") != std::string::npos);
   p.id.clear();
   p.delay = kMaxMessageDelay + std::chrono::milliseconds(1);
   CHECK(errorOf(publishing(p)).find("delayed past the limit") != std::string::npos);

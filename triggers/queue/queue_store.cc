@@ -293,7 +293,7 @@ Result<void> SqliteQueue::lease(std::string queue, LeaseOptions options, Done<Le
       std::move(done));
 }
 
-Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vector<Publish> publishes,
+Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
                                  Done<SettleResult> done) {
   if (settlements.empty()) return badInput("settle", "no settlements; a publish needs the message it answers");
   if (settlements.size() > limits_.max_batch || publishes.size() > limits_.max_batch) {
@@ -305,7 +305,7 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
     if (auto r = validateStoredQueueName(s.queue); !r.ok()) return badInput("settle", r.error().message);
     if (auto r = validateMessageId(s.id); !r.ok()) return badInput("settle", r.error().message);
     if (s.lease_token.empty()) return badInput("settle", "message '" + s.id + "' has no lease token");
-    if (s.action == SettleAction::kDead && isDeadQueue(s.queue)) {
+    if (s.action == SettleAction::kDeadLetter && isDeadQueue(s.queue)) {
       return badInput("settle", "message '" + s.id + "' is already in dead-letter queue '" + s.queue +
                                     "'; ack or retry it instead");
     }
@@ -331,7 +331,7 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
         std::set<int64_t> seen;
         bool any_stale = false;
         for (size_t i = 0; i < settlements.size(); ++i) {
-          const Settlement& s = settlements[i];
+          const MessageSettlement& s = settlements[i];
           auto select = db.prepare("SELECT seq, lease_token FROM queue_messages WHERE queue = ?1 AND id = ?2");
           if (!select.ok()) return select.error();
           select->bindText(1, s.queue).bindText(2, s.id);
@@ -352,7 +352,7 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
         if (any_stale) return result;
 
         for (size_t i = 0; i < settlements.size(); ++i) {
-          const Settlement& s = settlements[i];
+          const MessageSettlement& s = settlements[i];
           Result<void> applied;
           switch (s.action) {
             case SettleAction::kAck: {
@@ -376,7 +376,7 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
               applied = retry->run();
               break;
             }
-            case SettleAction::kDead:
+            case SettleAction::kDeadLetter:
               applied = moveToDead(db, seqs[i], s.queue, s.id, s.error, now);
               break;
           }
