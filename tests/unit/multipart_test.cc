@@ -55,6 +55,17 @@ std::string formBody(std::string_view boundary, const std::vector<FormField>& fi
   return body;
 }
 
+// The message of a failed parse, for REQUIRE_MESSAGE (which may evaluate it on success too).
+std::string whyNot(const Result<std::vector<MultipartPart>>& parts) {
+  return parts.ok() ? "parsed" : parts.error().message;
+}
+
+bool accepts(std::string_view content_type, std::string_view body, MultipartLimits limits = {}) {
+  auto parts = parseMultipart(content_type, body, limits);
+  if (!parts.ok()) MESSAGE(parts.error().message);
+  return parts.ok();
+}
+
 std::string errorOf(std::string_view content_type, std::string_view body, MultipartLimits limits = {}) {
   auto parts = parseMultipart(content_type, body, limits);
   REQUIRE_FALSE(parts.ok());
@@ -74,7 +85,7 @@ std::string partWith(std::string_view headers, std::string_view content) {
 
 TEST_CASE("a body curl sent with two files parses into both parts, byte for byte") {
   auto parts = parseMultipart(kCurlContentType, kCurlBody);
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   REQUIRE(parts->size() == 2);
   const MultipartPart& manifest = (*parts)[0];
   CHECK(manifest.name == "manifest");
@@ -119,21 +130,22 @@ TEST_CASE("the content type's type, subtype and parameter names are case-insensi
   for (std::string_view type : {"Multipart/Form-Data; BOUNDARY=abc"sv, "MULTIPART/FORM-DATA;boundary=abc"sv,
                                 "multipart/form-data ; charset=utf-8;  Boundary=abc ;"sv}) {
     auto parts = parseMultipart(type, body);
-    REQUIRE_MESSAGE(parts.ok(), type << ": " << parts.error().message);
+    REQUIRE_MESSAGE(parts.ok(), type << ": " << whyNot(parts));
     CHECK((*parts)[0].body == "1");
   }
 }
 
 TEST_CASE("a quoted boundary may hold the separators RFC 2046 allows, and escapes are undone") {
   std::string boundary = "a'()+_,-./:=? z";
-  auto parts = parseMultipart("multipart/form-data; boundary=\"" + boundary + "\"",
-                              formBody(boundary, {{"a", "content", ""}}));
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  std::string body = formBody(boundary, {{"a", "content", ""}});
+  auto parts = parseMultipart("multipart/form-data; boundary=\"" + boundary + "\"", body);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   CHECK((*parts)[0].body == "content");
 
   // \y in a quoted-string is just y.
-  parts = parseMultipart(R"(multipart/form-data; boundary="x\yz")", formBody("xyz", {{"a", "1", ""}}));
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  body = formBody("xyz", {{"a", "1", ""}});
+  parts = parseMultipart(R"(multipart/form-data; boundary="x\yz")", body);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   CHECK((*parts)[0].body == "1");
 }
 
@@ -143,11 +155,17 @@ TEST_CASE("content holding CR, LF, dashes and near-boundaries is kept whole") {
                        std::string("\0\r\n--\0XyZ", 10) + "x--XyZ--\r\n\r\n--X";
   std::string body = formBody("XyZ", {{"bin", tricky, "b.so"}, {"tail", "\r", ""}, {"end", "\r\n", ""}});
   auto parts = parseMultipart(kSimpleType, body);
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   REQUIRE(parts->size() == 3);
   CHECK((*parts)[0].body == tricky);
   CHECK((*parts)[1].body == "\r");
   CHECK((*parts)[2].body == "\r\n");
+
+  std::string carriage_returns(1000, '\r');
+  body = formBody("XyZ", {{"cr", carriage_returns, ""}});
+  parts = parseMultipart(kSimpleType, body);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
+  CHECK((*parts)[0].body == carriage_returns);
 }
 
 TEST_CASE("the boundary at the start of a content line is refused, naming what followed it") {
@@ -170,7 +188,7 @@ TEST_CASE("preamble and epilogue are ignored, and transport padding after a boun
       "--XyZ-- \r\n"
       "This is the epilogue.\r\n--XyZ\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nignored";
   auto parts = parseMultipart(kSimpleType, body);
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   REQUIRE(parts->size() == 2);
   CHECK((*parts)[0].name == "a");
   CHECK((*parts)[0].body == "one");
@@ -189,20 +207,21 @@ TEST_CASE("garbage after the closing boundary on the same line is refused") {
 TEST_CASE("an empty file and a part with no blank line both have empty content") {
   std::string empty_file = formBody("XyZ", {{"empty", "", "empty.bin"}});
   auto parts = parseMultipart(kSimpleType, empty_file);
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   CHECK((*parts)[0].body.empty());
   CHECK((*parts)[0].filename == "empty.bin");
 
   // RFC 2046: body-part := MIME-part-headers [CRLF *OCTET]; the blank line is optional.
-  parts = parseMultipart(kSimpleType, "--XyZ\r\nContent-Disposition: form-data; name=h\r\n\r\n--XyZ--");
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  parts = parseMultipart(kSimpleType, "--XyZ\r\nContent-Disposition: form-data; name=h\r\n\r\n--XyZ--"sv);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   CHECK((*parts)[0].name == "h");
   CHECK((*parts)[0].body.empty());
+  CHECK((*parts)[0].body.data() != nullptr);  // empty, but still a view into the body
 }
 
 TEST_CASE("a form with no fields at all parses to no parts") {
-  auto parts = parseMultipart(kSimpleType, "--XyZ--\r\n");
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  auto parts = parseMultipart(kSimpleType, "--XyZ--\r\n"sv);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   CHECK(parts->empty());
 }
 
@@ -236,11 +255,11 @@ TEST_CASE("a part without a usable Content-Disposition is refused with its numbe
 }
 
 TEST_CASE("Content-Disposition parameters are unescaped, case-insensitive, and unknown ones ignored") {
-  auto parts = parseMultipart(
-      kSimpleType, partWith(R"(Content-Disposition: form-data; NAME="mod\"ule"; FileName="C:\\dir\\a;b.so"; )"
-                            R"(filename*=UTF-8''x.so; size=12)" "\r\n",
-                            "x"));
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  std::string body = partWith(R"(Content-Disposition: form-data; NAME="mod\"ule"; FileName="C:\\dir\\a;b.so"; )"
+                              R"(filename*=UTF-8''x.so; size=12)" "\r\n",
+                              "x");
+  auto parts = parseMultipart(kSimpleType, body);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   CHECK((*parts)[0].name == "mod\"ule");
   CHECK((*parts)[0].filename == "C:\\dir\\a;b.so");
 }
@@ -259,7 +278,8 @@ TEST_CASE("malformed Content-Disposition parameters are refused") {
         "multipart body: part 1's Content-Disposition has \"b\" where a ';' before the next parameter belongs");
   // A control character in a header value is refused before its parameters are read.
   CHECK(dispositionError("form-data; name=\"a\x01\"") ==
-        "multipart body: part 1's Content-Disposition header holds a control character");
+        "multipart body: part 1's Content-Disposition header holds a control character: \"form-data; "
+        "name=\\\"a\\x01\\\"\"");
   CHECK(contains(dispositionError("form-data; name= a"), "parameter name has no value"));
 }
 
@@ -280,9 +300,7 @@ TEST_CASE("the number of parts is bounded") {
   MultipartLimits limits;
   limits.max_parts = 2;
   std::vector<FormField> fields = {{"a", "1", ""}, {"b", "2", ""}};
-  auto parts = parseMultipart(kSimpleType, formBody("XyZ", fields), limits);
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
-  CHECK(parts->size() == 2);
+  CHECK(accepts(kSimpleType, formBody("XyZ", fields), limits));
   fields.push_back({"c", "3", ""});
   CHECK(errorOf(kSimpleType, formBody("XyZ", fields), limits) ==
         "multipart body has more than 2 parts; send only the fields this endpoint takes");
@@ -299,11 +317,12 @@ TEST_CASE("a part's header block is bounded, CRLFs included") {
   std::string headers = disposition + padding;                     // 100 bytes
   MultipartLimits limits;
   limits.max_header_bytes = 100;
-  auto parts = parseMultipart(kSimpleType, partWith(headers, "content"), limits);
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  std::string body = partWith(headers, "content");
+  auto parts = parseMultipart(kSimpleType, body, limits);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   CHECK((*parts)[0].body == "content");
   // Also exactly at the limit when the part has no blank line and no content.
-  CHECK(parseMultipart(kSimpleType, "--XyZ\r\n" + headers + "\r\n--XyZ--", limits).ok());
+  CHECK(accepts(kSimpleType, "--XyZ\r\n" + headers + "\r\n--XyZ--", limits));
 
   limits.max_header_bytes = 99;
   std::string expected =
@@ -325,17 +344,19 @@ TEST_CASE("header lines must be well formed") {
         "multipart body: part 1 has a malformed header line \"Content-Disposition form-data; name=a\"; expected "
         "Name: value");
   CHECK(errorOf(kSimpleType, partWith("Content-Disposition: form-data; name=a\nX: y\r\n", "x")) ==
-        "multipart body: part 1's Content-Disposition header holds a control character");
+        "multipart body: part 1's Content-Disposition header holds a control character: \"form-data; name=a\\nX: "
+        "y\"");
   CHECK(errorOf(kSimpleType, partWith("Content-Disposition: form-data; name=a\r\nContent-Type: text\r\n", "x")) ==
         "multipart body: part 1's Content-Type \"text\" is not a media type of the form type/subtype");
 }
 
 TEST_CASE("a part's own Content-Type is kept as sent, and other headers are ignored") {
-  auto parts = parseMultipart(kSimpleType, partWith("X-Whatever: 1\r\ncontent-type:  text/plain; charset=\"utf-8\" \r\n"
-                                                    "Content-Disposition: form-data; name=a\r\n"
-                                                    "Content-Transfer-Encoding: binary\r\n",
-                                                    "x"));
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  std::string body = partWith(
+      "X-Whatever: 1\r\ncontent-type:  text/plain; charset=\"utf-8\" \r\n"
+      "Content-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: binary\r\n",
+      "x");
+  auto parts = parseMultipart(kSimpleType, body);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   CHECK((*parts)[0].content_type == "text/plain; charset=\"utf-8\"");
 }
 
@@ -370,7 +391,7 @@ TEST_CASE("a missing or invalid boundary parameter is refused") {
   CHECK(errorOf("multipart/form-data; boundary=\"\"", body) ==
         "the multipart boundary \"\" is 0 characters long; RFC 2046 allows 1 to 70");
   std::string seventy(70, 'b');
-  CHECK(parseMultipart("multipart/form-data; boundary=" + seventy, formBody(seventy, {{"a", "1", ""}})).ok());
+  CHECK(accepts("multipart/form-data; boundary=" + seventy, formBody(seventy, {{"a", "1", ""}})));
   std::string seventy_one(71, 'b');
   CHECK(errorOf("multipart/form-data; boundary=" + seventy_one, formBody(seventy_one, {{"a", "1", ""}})) ==
         "the multipart boundary \"" + seventy_one.substr(0, 60) +
@@ -389,20 +410,20 @@ TEST_CASE("a missing or invalid boundary parameter is refused") {
         "the request's Content-Type's parameter boundary has an unterminated quoted string");
 }
 
-TEST_CASE("a 64 MiB binary part full of near-delimiters parses in linear time") {
-  // Every 16 bytes a CRLF "--" and most of the boundary: the worst case for a naive search.
+TEST_CASE("a 64 MiB binary part full of near-delimiters and CRs parses quickly and whole") {
+  // CRLF "--" and most of the boundary, then a run of CRs, each a false start of the
+  // delimiter: the worst cases for a byte-by-byte search.
   std::string boundary = "------------------------877d5cbe40319421";
-  std::string near_miss = "\r\n--" + boundary.substr(0, 10) + "\r\n";
-  REQUIRE(near_miss.size() == 16);
+  std::string near_miss = "\r\n--" + boundary.substr(0, boundary.size() - 1) + "\r\n" + std::string(58, '\r');
   std::string content;
-  content.reserve(64u << 20);
+  content.reserve((64u << 20) + near_miss.size());
   while (content.size() < (64u << 20)) content += near_miss;
   std::string body = formBody(boundary, {{"manifest", "{}", "gust.json"}, {"module", content, "hello.so"}});
 
   auto start = std::chrono::steady_clock::now();
   auto parts = parseMultipart("multipart/form-data; boundary=" + boundary, body);
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-  REQUIRE_MESSAGE(parts.ok(), parts.error().message);
+  REQUIRE_MESSAGE(parts.ok(), whyNot(parts));
   REQUIRE(parts->size() == 2);
   CHECK((*parts)[1].body.size() == content.size());
   CHECK((*parts)[1].body == content);

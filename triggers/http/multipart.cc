@@ -1,5 +1,8 @@
 #include "triggers/http/multipart.h"
 
+#include <string.h>  // memmem (a GNU extension)
+
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -184,8 +187,20 @@ Result<std::string> boundaryOf(std::string_view content_type) {
                       ", which RFC 2046 does not allow (letters, digits and '()+_,-./:=? only)");
     }
   }
-  if (b.back() == ' ') return badInput("the multipart boundary " + quoted(b) + " ends with a space, which RFC 2046 forbids");
+  if (b.back() == ' ') {
+    return badInput("the multipart boundary " + quoted(b) + " ends with a space, which RFC 2046 forbids");
+  }
   return std::string(b);
+}
+
+// Where `needle` first occurs in `haystack` at or after `from`. glibc's memmem skips ahead
+// by more than a byte on a mismatch, so even content made only of CRs (each one a false
+// start of the delimiter) is scanned at memory speed; string_view::find would try every one.
+size_t findFrom(std::string_view haystack, std::string_view needle, size_t from) {
+  // Also keeps an empty view's null data() away from memmem, which must not get one.
+  if (from > haystack.size() || haystack.size() - from < needle.size()) return std::string_view::npos;
+  const void* hit = memmem(haystack.data() + from, haystack.size() - from, needle.data(), needle.size());
+  return hit == nullptr ? std::string_view::npos : static_cast<const char*>(hit) - haystack.data();
 }
 
 std::string partLabel(size_t number) { return "multipart body: part " + std::to_string(number); }
@@ -202,12 +217,13 @@ Result<MultipartPart> parsePart(std::string_view part, size_t number, const Mult
   std::string_view content;
   if (part.starts_with(kCrlf)) {
     content = part.substr(2);
-  } else if (size_t blank = part.substr(0, limits.max_header_bytes + 2).find("\r\n\r\n");
+  } else if (size_t blank = part.substr(0, std::min(part.size(), limits.max_header_bytes) + 2).find("\r\n\r\n");
              blank != std::string_view::npos) {
     headers = part.substr(0, blank + 2);
     content = part.substr(blank + 4);
   } else if (part.size() <= limits.max_header_bytes && (part.empty() || part.ends_with(kCrlf))) {
     headers = part;
+    content = part.substr(part.size());  // empty, but still pointing into the body
   } else if (part.size() > limits.max_header_bytes) {
     return badInput(label + "'s headers do not end within " + std::to_string(limits.max_header_bytes) +
                     " bytes; either they are too long or the blank line after them is missing");
@@ -231,7 +247,9 @@ Result<MultipartPart> parsePart(std::string_view part, size_t number, const Mult
     }
     std::string_view value = trimWhitespace(line.substr(colon + 1));
     for (char c : value) {
-      if (isControl(c)) return badInput(label + "'s " + std::string(field) + " header holds a control character");
+      if (isControl(c)) {
+        return badInput(label + "'s " + std::string(field) + " header holds a control character: " + quoted(value));
+      }
     }
     std::optional<std::string_view>* slot = nullptr;
     if (http::equalsIgnoreCase(field, "content-disposition")) {
@@ -289,7 +307,6 @@ enum class LineEnd { kPartFollows, kClosed };
 //   transport-padding CRLF                   (a part follows)
 // and returns where the next part starts (or the body's size when closed).
 Result<std::pair<LineEnd, size_t>> finishDelimiterLine(std::string_view body, size_t pos, size_t next_part) {
-  const std::string truncated = "multipart body ends before the closing boundary (truncated upload?)";
   std::string_view rest = body.substr(pos);
   bool close = rest.starts_with("--");
   if (close) rest.remove_prefix(2);
@@ -301,7 +318,9 @@ Result<std::pair<LineEnd, size_t>> finishDelimiterLine(std::string_view body, si
                     "; it must end the line");
   }
   if (rest.starts_with(kCrlf)) return std::pair{LineEnd::kPartFollows, body.size() - rest.size() + 2};
-  if (rest.empty() || rest == "-" || rest == "\r") return badInput(truncated);
+  if (rest.empty() || rest == "-" || rest == "\r") {
+    return badInput("multipart body ends before the closing boundary (truncated upload?)");
+  }
   return badInput("multipart body: a line starting with the boundary continues with " +
                   quoted(rest.substr(0, 16)) + " before part " + std::to_string(next_part) +
                   "; the boundary must not begin any line of a part's content, so the sender must pick one "
@@ -315,16 +334,14 @@ Result<std::vector<MultipartPart>> parseMultipart(std::string_view content_type,
   auto boundary = boundaryOf(content_type);
   if (!boundary) return boundary.error();
 
-  // Every delimiter after the first is CRLF "--" boundary. The search is linear even on
-  // adversarial content: the pattern's only CR is its first byte (a boundary cannot hold
-  // one), so a partial match of k bytes means the next candidate is at least k bytes on.
+  // Every delimiter after the first is CRLF "--" boundary.
   const std::string delimiter = "\r\n--" + *boundary;
   const std::string_view dash_boundary = std::string_view(delimiter).substr(2);
 
   // The first delimiter may open the body or follow a preamble, which is ignored.
   size_t pos = 0;
   if (!body.starts_with(dash_boundary)) {
-    pos = body.find(delimiter);
+    pos = findFrom(body, delimiter, 0);
     if (pos == std::string_view::npos) {
       return badInput("multipart body has no line \"" + std::string(dash_boundary) +
                       "\" that opens the first part; the body does not match the Content-Type's boundary");
@@ -345,7 +362,7 @@ Result<std::vector<MultipartPart>> parseMultipart(std::string_view content_type,
       return badInput(partLabel(parts.size() + 1) + " is empty: a boundary line follows the previous one "
                       "directly; each part needs a Content-Disposition header and a blank line");
     }
-    size_t end = body.find(delimiter, start);
+    size_t end = findFrom(body, delimiter, start);
     if (end == std::string_view::npos) {
       return badInput("multipart body ends before the closing boundary (truncated upload?): part " +
                       std::to_string(parts.size() + 1) + " has no boundary line after it");

@@ -38,5 +38,8 @@ struct MultipartLimits {
 // order sent; each has a distinct name. Errors are ErrorKind::kBadInput.
 Result<std::vector<MultipartPart>> parseMultipart(std::string_view content_type, std::string_view body,
                                                   MultipartLimits limits = {});
+// The parts would borrow from a temporary that dies at the end of the call's statement.
+Result<std::vector<MultipartPart>> parseMultipart(std::string_view content_type, std::string&& body,
+                                                  MultipartLimits limits = {}) = delete;
 
 }  // namespace gust
