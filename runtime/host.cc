@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "runtime/admin_api.h"
+#include "runtime/admin_apps.h"
+#include "runtime/app_manager.h"
 #include "runtime/admin_token.h"
 #include "runtime/dispatcher.h"
 #include "runtime/fork_client.h"
@@ -41,21 +43,19 @@ class Host {
     if (auto loaded = timers_.load(); !loaded) return loaded;
     auto token = loadOrCreateAdminToken(options_.data_dir);
     if (!token) return token.error();
-    admin_ = std::make_unique<AdminApi>(loop_, dispatcher_, timers_, std::move(*token));
+    AppStoreOptions store_options;
+    store_options.max_versions = options_.versions_kept;
+    store_options.artifact.max_bytes = options_.max_module_bytes;
+    auto store = AppStore::open(options_.data_dir, store_options, clock_);
+    if (!store) return store.error();
+    store_ = std::move(*store);
+    apps_ = std::make_unique<AppManager>(loop_, *store_, dispatcher_, http_, timers_);
+    admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
+    addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
     for (const auto& dir : options_.app_dirs) {
-      auto manifest = loadManifest(dir);
-      if (!manifest) return manifest.error();
-      std::filesystem::path module = dir / manifest->module;
-      if (!std::filesystem::is_regular_file(module, ec)) {
-        return makeError(ErrorKind::kNotFound, "app " + manifest->name + ": its module " + module.string() +
-                                                   " does not exist; build it with `gust build " + dir.string() + "`");
-      }
-      AppInfo info{std::move(*manifest), dir, {}};
-      if (auto r = http_.addApp(info); !r) return r;
-      if (auto r = timers_.addApp(info); !r) return r;
-      if (auto r = dispatcher_.addApp(std::move(info)); !r) return r;
+      if (auto r = apps_->addFromDir(dir); !r) return r;
     }
-    return {};
+    return apps_->addFromStore();
   }
 
   // Listens on both ports; returns the HTTP port.
@@ -68,6 +68,7 @@ class Host {
     }
     admin_port_ = *admin;
     auto http = http_.listen(options_.http_host, options_.http_port);
+    if (http) public_url_ = "http://" + options_.http_host + ":" + std::to_string(*http);
     if (!http) {
       return makeError(http.error().kind, "HTTP on " + options_.http_host + ":" + std::to_string(options_.http_port) +
                                               ": " + http.error().message + " (choose another with --port)");
@@ -166,7 +167,10 @@ class Host {
   Dispatcher dispatcher_;
   HttpTrigger http_;
   TimerTrigger timers_;
+  std::unique_ptr<AppStore> store_;
+  std::unique_ptr<AppManager> apps_;
   std::unique_ptr<AdminApi> admin_;
+  std::string public_url_;  // the HTTP listener's base URL, once it listens
   int admin_port_ = 0;
   uv_signal_t sigint_{}, sigterm_{};
   uv_timer_t drain_timer_{};

@@ -17,6 +17,8 @@ enum class ErrorKind {
   kCrashed,      // a worker died: 502
   kFunctionError,  // user code reported or threw an error: 500
   kUnavailable,  // a dependency cannot serve (e.g. a worker that fails to start): 503
+  kConflict,     // the request clashes with the current state (e.g. a route another app owns): 409
+  kTooLarge,     // a size limit was passed: 413
   kIo,           // the operating system said no (file, socket, process)
   kInternal,     // our own bug; should not happen
 };

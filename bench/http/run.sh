@@ -11,7 +11,9 @@
 #
 # Usage: bench/http/run.sh [--quick] [ROUNDS [DURATION_S]]
 #   --quick: 1 round of 3 s (smoke test). Env: ROUNDS (3), DURATION (10), WARM (5 s of
-#   warm-up per server), CONNS ("64 1"), SERVERS ("gust nginx node workerd ff"),
+#   warm-up per server), CONNS ("64 1"), SERVERS ("gust gust-pool4 gust-thread nginx node
+#   workerd ff"; gust-pool4 is hello with four warm instances, gust-thread runs it on host
+#   threads),
 #   PEERS_DIR (/tmp/gust-bench-peers), RESULTS (bench/http/results-<timestamp>),
 #   BASE_PORT (18080), BUILD_DIR (build-bench).
 set -euo pipefail
@@ -22,7 +24,7 @@ ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} WARM=${WARM:-5}
 if [[ ${1:-} == --quick ]]; then ROUNDS=1 DURATION=3 WARM=1; shift; fi
 ROUNDS=${1:-$ROUNDS} DURATION=${2:-$DURATION}
 CONNS=${CONNS:-"64 1"}
-SERVERS=${SERVERS:-"gust nginx node workerd ff"}
+SERVERS=${SERVERS:-"gust gust-pool4 gust-thread nginx node workerd ff"}
 PEERS_DIR=${PEERS_DIR:-/tmp/gust-bench-peers}
 OUT=${RESULTS:-$HERE/results-$(date +%Y%m%d-%H%M%S)}
 BASE_PORT=${BASE_PORT:-18080}
@@ -114,12 +116,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A copy of examples/hello whose manifest also sets $2 (JSON members), e.g. a pool of
+# several instances or thread isolation; prints its folder.
+variant() {
+  local dir="$PEERS_DIR/hello-$1"
+  rm -rf "$dir" && mkdir -p "$dir/build"
+  cp "$REPO/examples/hello/build/hello.so" "$dir/build/"
+  python3 - "$REPO/examples/hello/gust.json" "$dir/gust.json" "$2" <<'PY'
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+manifest.update(json.loads("{" + sys.argv[3] + "}"))
+json.dump(manifest, open(sys.argv[2], "w"), indent=2)
+PY
+  echo "$dir"
+}
+
 port=$BASE_PORT
 for s in $SERVERS; do
   port=$((port + 1))
   case $s in
     gust) start gust "$port" /hello/world "$GUST" serve "$REPO/examples/hello" --port "$port" \
             --data-dir "$PEERS_DIR/gust-data" ;;
+    # The same app with four warm instances, and run on host threads.
+    gust-pool4) start "$s" "$port" /hello/world "$GUST" serve "$(variant pool4 '"min_instances": 4, "max_instances": 4')" \
+                  --port "$port" --data-dir "$PEERS_DIR/gust-data-pool4" ;;
+    gust-thread) start "$s" "$port" /hello/world "$GUST" serve "$(variant thread '"isolation": "thread", "max_instances": 4')" \
+                   --port "$port" --data-dir "$PEERS_DIR/gust-data-thread" ;;
     nginx) mkdir -p nginx/tmp && sed -i "s/listen 127.0.0.1:[0-9@A-Z]*;/listen 127.0.0.1:$port;/" nginx.conf
            start nginx "$port" / nginx -p "$PEERS_DIR/" -c nginx.conf ;;
     node) start node "$port" / env PORT="$port" node node.js ;;

@@ -3,6 +3,8 @@
 // the trigger.
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace gust::http {
@@ -28,6 +30,48 @@ inline bool isToken(std::string_view s) { return !s.empty() && std::all_of(s.beg
 // A field value we send: no CR, LF or NUL, which would split or end the response head.
 inline bool isSafeFieldValue(std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+inline int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Appends the percent-decoding of `in` to `out`; false on a malformed escape or a NUL.
+inline bool percentDecode(std::string_view in, std::string& out) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hexValue(in[i + 1]);
+    int lo = hexValue(in[i + 2]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+// The decoded value of `name` in a query string ("a=1&b=x%20y"), '+' read as a space;
+// nullopt when absent or malformed.
+inline std::optional<std::string> queryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    std::string raw(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    std::replace(raw.begin(), raw.end(), '+', ' ');
+    std::string value;
+    if (!percentDecode(raw, value)) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
 }
 
 }  // namespace gust::http

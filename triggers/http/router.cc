@@ -13,6 +13,7 @@ namespace {
 constexpr size_t kMaxSegments = 64;
 
 using http::isTokenChar;
+using http::percentDecode;
 
 bool isParamName(std::string_view name) {
   if (name.empty()) return false;
@@ -20,30 +21,6 @@ bool isParamName(std::string_view name) {
   if (!alpha(name[0])) return false;
   return std::all_of(name.begin() + 1, name.end(),
                      [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); });
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Appends the percent-decoding of `in` to `out`; false on a malformed escape or a NUL.
-bool percentDecode(std::string_view in, std::string& out) {
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hexValue(in[i + 1]);
-    int lo = hexValue(in[i + 2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
 }
 
 std::string describe(const std::vector<std::string>& methods, std::string_view pattern,

@@ -1,0 +1,20 @@
+#pragma once
+// The admin API's app routes (docs/admin-api.md, "Apps" and "Timers"): deploy, list,
+// describe, rollback, delete, and running a timer now.
+
+#include <string>
+
+#include "runtime/admin_api.h"
+#include "runtime/app_manager.h"
+
+namespace gust {
+
+// `public_url` is the base URL of the public HTTP listener, shown beside each route; it is
+// read at each request (it is known only once the listener is bound) and must outlive `api`.
+void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, TimerTrigger& timers,
+                  const std::string& public_url);
+
+// An app's pool state as the API and `gust ps` show it.
+nlohmann::json poolJson(const PoolStats& s);
+
+}  // namespace gust
