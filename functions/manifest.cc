@@ -91,17 +91,6 @@ class Checker {
   std::string error_;
 };
 
-bool isIdentifier(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    bool digit = c >= '0' && c <= '9';
-    if (!(alpha || (digit && i > 0))) return false;
-  }
-  return true;
-}
-
 constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
 
 void parseRoute(Checker& c, const json& r, const std::string& path, RouteSpec& route) {
@@ -187,6 +176,39 @@ void checkSchedule(Checker& c, const TimerTriggerSpec& timer, const std::string&
   }
 }
 
+void parseQueue(Checker& c, const json& q, const std::string& path, QueueTriggerSpec& queue) {
+  if (q.is_string()) {
+    queue.queue = q.get<std::string>();
+  } else if (q.is_object()) {
+    c.onlyKnown(q, path, {"name", "batch_size", "max_attempts", "backoff", "visibility_timeout", "max_age"});
+    auto name = c.string(q, path, "name");
+    if (!name && !c.failed()) c.fail(path, "a queue trigger needs a \"name\", e.g. {\"name\": \"orders\"}");
+    if (name) queue.queue = *name;
+    if (auto v = c.count(q, path, "batch_size", 1, 1000)) queue.batch_size = *v;
+    if (auto v = c.count(q, path, "max_attempts", 1, 1000)) queue.max_attempts = *v;
+    if (auto v = c.duration(q, path, "visibility_timeout", std::chrono::milliseconds(100))) queue.visibility_timeout = *v;
+    if (auto v = c.duration(q, path, "max_age", std::chrono::milliseconds(1000))) queue.max_age = *v;
+    auto b = q.find("backoff");
+    if (b != q.end()) {
+      if (!b->is_object()) {
+        c.fail(path + ".backoff", "must be an object such as {\"base\": \"1s\", \"cap\": \"5m\"}");
+      } else {
+        c.onlyKnown(*b, path + ".backoff", {"base", "cap"});
+        if (auto v = c.duration(*b, path + ".backoff", "base", std::chrono::milliseconds(1))) queue.backoff_base = *v;
+        if (auto v = c.duration(*b, path + ".backoff", "cap", std::chrono::milliseconds(1))) queue.backoff_cap = *v;
+        if (!c.failed() && queue.backoff_cap < queue.backoff_base) {
+          c.fail(path + ".backoff.cap", "is shorter than backoff.base (" + formatDuration(queue.backoff_base) + ")");
+        }
+      }
+    }
+  } else {
+    c.fail(path, "must be a queue name or an object {\"name\": ..., \"batch_size\": ...}");
+    return;
+  }
+  if (c.failed()) return;
+  if (auto valid = validateQueueName(queue.queue); !valid) c.fail(path + ".name", valid.error().message);
+}
+
 void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
   if (auto v = c.count(doc, "", "min_instances", 0, 1024)) pool.min_instances = *v;
   if (auto v = c.count(doc, "", "max_instances", 1, 1024)) pool.max_instances = *v;
@@ -204,19 +226,6 @@ void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
 }
 
 }  // namespace
-
-Result<void> validateAppName(std::string_view name) {
-  bool ok = !name.empty() && name.size() <= 63 && name[0] >= 'a' && name[0] <= 'z';
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) ok = false;
-  }
-  if (ok) return {};
-  std::string shown;
-  for (char c : name.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return makeError(ErrorKind::kBadInput,
-                   "\"" + shown + "\" is not a valid app name: use 1 to 63 lower-case letters, digits, '-' or '_', "
-                                  "starting with a letter");
-}
 
 Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
   if (text.size() > kMaxManifestBytes) {
@@ -283,10 +292,8 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
   }
   if (auto iso = c.string(doc, "", "isolation")) {
     if (*iso == "process") m.isolation = Isolation::kProcess;
-    // Accepting "thread" before the host can honour it would run the app in processes
-    // while the user believes otherwise.
-    else if (*iso == "thread") c.fail("isolation", "\"thread\" is not available yet; use \"process\" (the default)");
-    else c.fail("isolation", "must be \"process\", not \"" + *iso + "\"");
+    else if (*iso == "thread") m.isolation = Isolation::kThread;
+    else c.fail("isolation", "must be \"process\" (the default) or \"thread\", not \"" + *iso + "\"");
   }
   parsePool(c, doc, m.pool);
 
@@ -300,15 +307,15 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
   } else {
     for (const auto& [fname, fdef] : fns->items()) {
       std::string path = "functions." + fname;
-      if (!isIdentifier(fname)) {
-        c.fail(path, "\"" + fname + "\" is not a valid function name: use a C identifier (letters, digits, '_')");
+      if (auto valid = validateFunctionName(fname); !valid) {
+        c.fail("functions." + printableName(fname), valid.error().message);
         break;
       }
       if (!fdef.is_object()) {
         c.fail(path, "must be an object such as {\"routes\": [\"/" + fname + "\"]}");
         break;
       }
-      c.onlyKnown(fdef, path, {"routes", "timer", "timeout"});
+      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "timeout"});
       FunctionSpec f;
       f.name = fname;
       auto routes = fdef.find("routes");
@@ -333,8 +340,29 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
         f.timer = std::move(t);
       }
       if (auto t = c.duration(fdef, path, "timeout", std::chrono::milliseconds(1))) f.timeout = *t;
-      if (!c.failed() && f.routes.empty() && !f.timer) {
-        c.fail(path, "has no trigger; add \"routes\" or a \"timer\"");
+      auto queue = fdef.find("queue");
+      if (queue != fdef.end() && !c.failed()) {
+        QueueTriggerSpec q;
+        parseQueue(c, *queue, path + ".queue", q);
+        auto timeout = m.timeoutOf(f);
+        if (q.visibility_timeout.count() == 0) {
+          q.visibility_timeout = timeout * 2;
+        } else if (!c.failed() && q.visibility_timeout <= timeout) {
+          // A lease that ends while the function still runs would hand the message to a
+          // second consumer.
+          c.fail(path + ".queue.visibility_timeout",
+                 "is " + formatDuration(q.visibility_timeout) + ", not longer than the function's timeout (" +
+                     formatDuration(timeout) + "); make it longer, e.g. " + formatDuration(timeout * 2));
+        }
+        for (const auto& other : m.functions) {
+          if (!c.failed() && other.queue && other.queue->queue == q.queue) {
+            c.fail(path + ".queue", "queue \"" + q.queue + "\" is already consumed by function " + other.name);
+          }
+        }
+        f.queue = std::move(q);
+      }
+      if (!c.failed() && f.routes.empty() && !f.timer && !f.queue) {
+        c.fail(path, "has no trigger; add \"routes\", a \"timer\" or a \"queue\"");
       }
       if (c.failed()) break;
       m.functions.push_back(std::move(f));

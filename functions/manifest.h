@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "functions/names.h"  // the name rules the manifest applies
 #include "runtime/result.h"
 
 namespace gust {
@@ -25,14 +26,27 @@ struct TimerTriggerSpec {
   bool run_on_startup = false;
 };
 
+struct QueueTriggerSpec {
+  std::string queue;
+  uint32_t batch_size = 1;
+  uint32_t max_attempts = 5;  // counted when a message is leased; past it, <queue>.dead
+  std::chrono::milliseconds backoff_base{1000};
+  std::chrono::milliseconds backoff_cap{300'000};
+  std::chrono::milliseconds visibility_timeout{0};  // 0 until parsed: twice the function's timeout
+  std::chrono::milliseconds max_age{7 * 24 * 3'600'000LL};
+};
+
 struct FunctionSpec {
   std::string name;  // a C identifier: the module exports gust_fn_<name>
   std::vector<RouteSpec> routes;
   std::optional<TimerTriggerSpec> timer;
+  std::optional<QueueTriggerSpec> queue;
   std::chrono::milliseconds timeout{0};  // 0: the app's timeout
 };
 
-enum class Isolation { kProcess };
+// kProcess: each instance is a sandboxed worker process (the default). kThread: handlers
+// run on host threads, for trusted code that wants the lowest latency.
+enum class Isolation { kProcess, kThread };
 
 struct PoolSettings {
   uint32_t min_instances = 0;
@@ -67,9 +81,5 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source = 
 
 // Reads APP_DIR/gust.json.
 Result<Manifest> loadManifest(const std::filesystem::path& app_dir);
-
-// Checks a name for an app: lower-case letters, digits, '-' and '_', starting with a
-// letter, at most 63 characters.
-Result<void> validateAppName(std::string_view name);
 
 }  // namespace gust

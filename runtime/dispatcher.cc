@@ -1,11 +1,40 @@
 #include "runtime/dispatcher.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 namespace gust {
 
-Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment)
-    : loop_(loop), clock_(clock), executable_(std::move(executable)), containment_(containment) {}
+Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment,
+                       ForkClient* fork_client)
+    : loop_(loop),
+      clock_(clock),
+      executable_(std::move(executable)),
+      containment_(containment),
+      fork_client_(fork_client) {}
 
-Dispatcher::~Dispatcher() { assert(apps_.empty() || closing_); }
+Dispatcher::~Dispatcher() { assert((apps_.empty() && starting_.empty() && draining_.empty()) || closing_); }
+
+std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
+  auto app = std::make_unique<App>();
+  PoolConfig config;
+  config.app = info.manifest.name;
+  config.app_dir = std::filesystem::absolute(info.dir).string();
+  config.module_path = std::filesystem::absolute(info.dir / info.manifest.module).string();
+  config.executable = executable_;
+  config.settings = info.manifest.pool;
+  config.containment = containment_;
+  config.fork_client = fork_client_;
+  uint32_t index = 0;
+  for (const auto& f : info.manifest.functions) {
+    config.functions.push_back(f.name);
+    app->functions[f.name] = {index++, info.manifest.timeoutOf(f)};
+  }
+  app->info = std::move(info);
+  app->executor = std::make_unique<Pool>(loop_, clock_, std::move(config));
+  return app;
+}
 
 Result<void> Dispatcher::addApp(AppInfo info) {
   const std::string name = info.manifest.name;
@@ -13,24 +42,68 @@ Result<void> Dispatcher::addApp(AppInfo info) {
     return makeError(ErrorKind::kBadInput, "two apps are named \"" + name + "\" (" + apps_[name]->info.dir.string() +
                                                " and " + info.dir.string() + "); app names must be unique");
   }
-  auto app = std::make_unique<App>();
-  PoolConfig config;
-  config.app = name;
-  config.app_dir = std::filesystem::absolute(info.dir).string();
-  config.module_path = std::filesystem::absolute(info.dir / info.manifest.module).string();
-  config.executable = executable_;
-  config.settings = info.manifest.pool;
-  config.containment = containment_;
-  uint32_t index = 0;
-  for (const auto& f : info.manifest.functions) {
-    config.functions.push_back(f.name);
-    app->functions[f.name] = {index++, info.manifest.timeoutOf(f)};
-  }
-  app->info = std::move(info);
-  app->pool = std::make_unique<Pool>(loop_, clock_, std::move(config));
-  app->pool->start();
+  auto app = makeApp(std::move(info));
+  app->executor->start();
   apps_[name] = std::move(app);
   return {};
+}
+
+void Dispatcher::deploy(AppInfo info, UniqueFunction<void()> on_activate, UniqueFunction<void(Result<void>)> done) {
+  if (closing_) {
+    done(makeError(ErrorKind::kUnavailable, "the host is shutting down"));
+    return;
+  }
+  starting_.push_back(makeApp(std::move(info)));
+  App* raw = starting_.back().get();
+  raw->executor->start();
+  raw->executor->warmUp([this, raw, on_activate = std::move(on_activate),
+                         done = std::move(done)](Result<void> ready) mutable {
+    auto it = std::find_if(starting_.begin(), starting_.end(), [raw](const auto& a) { return a.get() == raw; });
+    if (it == starting_.end()) {  // the host closed it meanwhile
+      done(makeError(ErrorKind::kUnavailable, "the host is shutting down"));
+      return;
+    }
+    std::unique_ptr<App> app = std::move(*it);
+    starting_.erase(it);
+    if (!ready || closing_) {
+      std::string why = ready ? "the host is shutting down" : ready.error().message;
+      retire(std::move(app));
+      done(makeError(ErrorKind::kUnavailable, why));
+      return;
+    }
+    const std::string name = app->info.manifest.name;
+    spdlog::info("[{}] version {} is ready and takes traffic", name, app->info.version);
+    std::unique_ptr<App>& slot = apps_[name];
+    std::unique_ptr<App> old = std::move(slot);
+    slot = std::move(app);
+    on_activate();
+    if (old) retire(std::move(old));
+    done({});
+  });
+}
+
+Result<void> Dispatcher::removeApp(const std::string& name) {
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return makeError(ErrorKind::kNotFound, "no app named \"" + name + "\"");
+  std::unique_ptr<App> app = std::move(it->second);
+  apps_.erase(it);
+  retire(std::move(app));
+  return {};
+}
+
+void Dispatcher::retire(std::unique_ptr<App> app) {
+  App* raw = app.get();
+  draining_.push_back(std::move(app));
+  // The callback runs from the executor's last close callback, never from inside its own
+  // code, so the version may be freed there.
+  raw->executor->drain([this, raw] {
+    spdlog::debug("[{}] version {} stopped", raw->info.manifest.name, raw->info.version);
+    std::erase_if(draining_, [raw](const auto& a) { return a.get() == raw; });
+    if (closing_ && --executors_open_ == 0) {
+      auto done = std::move(on_closed_);
+      if (done) done();
+    }
+  });
 }
 
 void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {
@@ -46,7 +119,7 @@ void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {
                        "app \"" + invocation.app + "\" has no function \"" + invocation.function + "\""));
     return;
   }
-  app.pool->submit(std::move(invocation), fn->second.first, fn->second.second, std::move(done));
+  app.executor->submit(std::move(invocation), fn->second.first, fn->second.second, std::move(done));
 }
 
 const AppInfo* Dispatcher::app(const std::string& name) const {
@@ -60,24 +133,29 @@ std::vector<std::string> Dispatcher::appNames() const {
   return names;
 }
 
-const Pool* Dispatcher::pool(const std::string& app) const {
+const Executor* Dispatcher::pool(const std::string& app) const {
   auto it = apps_.find(app);
-  return it == apps_.end() ? nullptr : it->second->pool.get();
+  return it == apps_.end() ? nullptr : it->second->executor.get();
 }
 
 void Dispatcher::close(std::function<void()> on_closed) {
   closing_ = true;
   on_closed_ = std::move(on_closed);
-  pools_open_ = apps_.size() + 1;  // +1 held until every close() below was called
-  auto released = [this] {
-    if (--pools_open_ == 0) {
-      apps_.clear();
-      auto done = std::move(on_closed_);
-      if (done) done();
-    }
-  };
-  for (auto& [name, app] : apps_) app->pool->close(released);
-  released();
+  // Every executor goes through retire(), whose callback counts it down; then each is
+  // closed at once rather than left to drain.
+  executors_open_ = apps_.size() + starting_.size() + draining_.size() + 1;  // +1 until the loop ends
+  for (auto& [name, app] : apps_) retire(std::move(app));
+  apps_.clear();
+  auto starting = std::move(starting_);
+  starting_.clear();
+  for (auto& app : starting) retire(std::move(app));
+  std::vector<Executor*> all;
+  for (auto& app : draining_) all.push_back(app->executor.get());
+  for (Executor* e : all) e->close(nullptr);
+  if (--executors_open_ == 0) {
+    auto done = std::move(on_closed_);
+    if (done) done();
+  }
 }
 
 }  // namespace gust

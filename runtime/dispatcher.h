@@ -3,8 +3,13 @@
 // function, applies the function's timeout, and answers with one Outcome. It knows nothing
 // of HTTP, cron or queues.
 //
-// Owning thread: the loop thread. Owned by the Host; close() closes every pool and calls
-// back once they are all closed.
+// An app has one active version at a time. A deploy starts the new version's executor next
+// to the active one; once an instance has passed its ready handshake the new version takes
+// every new invocation in the same loop turn, and the old one finishes what it holds, then
+// stops. A version that cannot start never takes traffic.
+//
+// Owning thread: the loop thread. Owned by the Host; close() closes every executor and
+// calls back once they are all closed.
 
 #include <uv.h>
 
@@ -17,6 +22,7 @@
 #include "functions/manifest.h"
 #include "runtime/clock.h"
 #include "runtime/invocation.h"
+#include "runtime/executor.h"
 #include "runtime/pool.h"
 
 namespace gust {
@@ -24,24 +30,41 @@ namespace gust {
 struct AppInfo {
   Manifest manifest;
   std::filesystem::path dir;
+  std::string version;  // empty for an app served from its source directory
 };
 
 class Dispatcher {
  public:
-  Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment);
+  // With `fork_client`, workers are forked from the host's fork server (see ForkClient).
+  Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment,
+             ForkClient* fork_client = nullptr);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Registers an app and starts its pool (min_instances workers).
+  // Registers an app and starts its executor (min_instances instances); it takes traffic at
+  // once. Used at startup.
   Result<void> addApp(AppInfo app);
+
+  // Starts `app` as a new version of its app (or a new app) and makes it active once one
+  // instance is ready. `done` runs once: with success after the swap, or with why the
+  // version could not start (the active version, if any, keeps serving). Before `done`
+  // reports success, `on_activate` runs in the same loop turn as the swap, so that the
+  // caller can switch routes and timers at the very moment the version takes traffic.
+  void deploy(AppInfo app, UniqueFunction<void()> on_activate, UniqueFunction<void(Result<void>)> done);
+
+  // Stops routing to `app`; its active version drains, then stops.
+  Result<void> removeApp(const std::string& name);
 
   // `done` runs exactly once, on the loop thread.
   void invoke(Invocation&& invocation, OutcomeCallback&& done);
 
   const AppInfo* app(const std::string& name) const;
   std::vector<std::string> appNames() const;
-  const Pool* pool(const std::string& app) const;
+  // The active version's executor.
+  const Executor* pool(const std::string& app) const;
+  // Versions still finishing work after a newer one took over.
+  size_t drainingVersions() const { return draining_.size(); }
 
   void close(std::function<void()> on_closed);
 
@@ -49,16 +72,23 @@ class Dispatcher {
   struct App {
     AppInfo info;
     std::map<std::string, std::pair<uint32_t, std::chrono::milliseconds>, std::less<>> functions;
-    std::unique_ptr<Pool> pool;
+    std::unique_ptr<Executor> executor;
   };
+
+  std::unique_ptr<App> makeApp(AppInfo info);
+  // Hands an app that no longer takes traffic to draining_, freeing it once it has stopped.
+  void retire(std::unique_ptr<App> app);
 
   uv_loop_t* loop_;
   const Clock& clock_;
   std::string executable_;
   WorkerContainment containment_;
+  ForkClient* fork_client_;
   std::map<std::string, std::unique_ptr<App>, std::less<>> apps_;
+  std::vector<std::unique_ptr<App>> starting_;  // deploys waiting for their first instance
+  std::vector<std::unique_ptr<App>> draining_;
   bool closing_ = false;
-  size_t pools_open_ = 0;
+  size_t executors_open_ = 0;
   std::function<void()> on_closed_;
 };
 

@@ -22,6 +22,40 @@ void Pool::start() {
   for (uint32_t i = 0; i < config_.settings.min_instances; ++i) startWorker();
 }
 
+void Pool::warmUp(UniqueFunction<void(Result<void>)> on_ready) {
+  if (closing_) {
+    on_ready(makeError(ErrorKind::kUnavailable, "the pool is closing"));
+    return;
+  }
+  if (countState(WorkerProcess::State::kReady) > 0) {
+    on_ready({});
+    return;
+  }
+  warm_up_waiters_.push_back(std::move(on_ready));
+  if (countState(WorkerProcess::State::kStarting) == 0) startWorker();
+}
+
+void Pool::answerWarmUp(Result<void> result) {
+  auto waiters = std::move(warm_up_waiters_);
+  warm_up_waiters_.clear();
+  for (auto& w : waiters) w(Result<void>(result));
+}
+
+void Pool::drain(std::function<void()> on_closed) {
+  if (closing_) return;
+  draining_ = true;
+  on_drained_ = std::move(on_closed);
+  closeIfDrained();
+}
+
+void Pool::closeIfDrained() {
+  if (!draining_ || closing_ || !pending_.empty()) return;
+  for (const auto& w : workers_) {
+    if (w->inFlight() > 0) return;
+  }
+  close(nullptr);
+}
+
 Outcome Pool::unavailable(const std::string& why) const {
   auto wait = std::chrono::duration_cast<milliseconds>(next_start_allowed_ - clock_.now());
   return failedOutcome(OutcomeKind::kUnavailable, "app " + config_.app + " cannot start a worker: " + why,
@@ -106,6 +140,7 @@ void Pool::startWorker() {
   options.pipeline = config_.settings.pipeline;
   options.memory_mb = config_.settings.memory_mb;
   options.containment = config_.containment;
+  options.fork_client = config_.fork_client;
   auto spawned = worker->spawn(options);
   WorkerProcess* raw = worker.get();
   if (!spawned) {
@@ -118,6 +153,7 @@ void Pool::startWorker() {
       std::erase_if(closing_workers_, [raw](const auto& w) { return w.get() == raw; });
     });
     if (workers_.empty()) failAllPending(unavailable(spawned.error().message));
+    answerWarmUp(makeError(ErrorKind::kUnavailable, spawned.error().message));
     return;
   }
   workers_.push_back(std::move(worker));
@@ -133,6 +169,7 @@ void Pool::onWorkerReady(WorkerProcess& worker) {
   serving_cold_ = true;
   serveNextOrIdle(worker);
   serving_cold_ = false;
+  answerWarmUp({});
 }
 
 void Pool::run(WorkerProcess& worker, Pending&& pending) {
@@ -161,6 +198,7 @@ void Pool::serveNextOrIdle(WorkerProcess& worker) {
     run(*next_worker, std::move(next));
   }
   rearm();
+  closeIfDrained();
 }
 
 void Pool::onInvocationsReturned(WorkerProcess& worker, std::vector<Returned>&& returned) {
@@ -205,8 +243,10 @@ void Pool::onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std
   if (before_ready && countState(WorkerProcess::State::kStarting) == 0 && workers_.empty()) {
     failAllPending(unavailable(init_error));
   }
+  if (before_ready) answerWarmUp(makeError(ErrorKind::kUnavailable, init_error));
   maybeStartForPending();
   rearm();
+  closeIfDrained();
 }
 
 void Pool::removeWorker(WorkerProcess& worker) {
@@ -255,6 +295,7 @@ void Pool::tick() {
   }
   maybeStartForPending();
   rearm();
+  closeIfDrained();
 }
 
 void Pool::rearm() {
@@ -306,7 +347,12 @@ PoolStats Pool::stats() const {
 void Pool::close(std::function<void()> on_closed) {
   if (closing_) return;
   closing_ = true;
-  on_closed_ = std::move(on_closed);
+  // A draining pool told to close now still owes its drain callback.
+  on_closed_ = [drained = std::exchange(on_drained_, nullptr), closed = std::move(on_closed)] {
+    if (closed) closed();
+    if (drained) drained();
+  };
+  answerWarmUp(makeError(ErrorKind::kUnavailable, "the pool is closing"));
   failAllPending(failedOutcome(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000)));
   uv_timer_stop(&timer_);
   if (workers_.empty() && closing_workers_.empty()) {

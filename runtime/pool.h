@@ -19,6 +19,7 @@
 
 #include "functions/manifest.h"
 #include "runtime/clock.h"
+#include "runtime/executor.h"
 #include "runtime/invocation.h"
 #include "runtime/worker_process.h"
 
@@ -32,42 +33,30 @@ struct PoolConfig {
   std::vector<std::string> functions;
   PoolSettings settings;
   WorkerContainment containment;
+  ForkClient* fork_client = nullptr;  // the host's fork server, if any (see WorkerSpawnOptions)
   std::chrono::milliseconds stop_grace{2000};
   std::chrono::milliseconds max_backoff{30'000};
 };
 
-struct PoolStats {
-  size_t starting = 0, idle = 0, busy = 0, stopping = 0;
-  size_t pending = 0;
-  uint64_t cold_starts = 0;
-  uint64_t crashes = 0;          // workers that died while serving or before ready
-  uint64_t start_failures = 0;   // workers that died before READY
-  double last_cold_start_ms = 0;
-  std::string last_start_error;
-};
-
-class Pool final : public WorkerListener {
+class Pool final : public Executor, public WorkerListener {
  public:
   Pool(uv_loop_t* loop, const Clock& clock, PoolConfig config);
   ~Pool() override;
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // Starts min_instances workers.
-  void start();
-
-  // Runs `invocation` on a worker; `done` runs exactly once with its outcome.
+  void start() override;
+  void warmUp(UniqueFunction<void(Result<void>)> on_ready) override;
   void submit(Invocation&& invocation, uint32_t function_index, std::chrono::milliseconds timeout,
-              OutcomeCallback&& done);
+              OutcomeCallback&& done) override;
+  void drain(std::function<void()> on_closed) override;
+  void close(std::function<void()> on_closed) override;
+  PoolStats stats() const override;
 
   // Re-evaluates pending deadlines, idle instances and backoff against the clock. Called by
   // the housekeeping timer, and by tests after they move an injected clock.
   void tick();
 
-  // Fails what is pending, stops every worker, and calls `on_closed` once all are gone.
-  void close(std::function<void()> on_closed);
-
-  PoolStats stats() const;
   const PoolConfig& config() const { return config_; }
 
  private:
@@ -94,6 +83,9 @@ class Pool final : public WorkerListener {
   void failAllPending(const Outcome& outcome);
   void removeWorker(WorkerProcess& worker);
   void rearm();
+  // Closes a draining pool once nothing is pending or in flight.
+  void closeIfDrained();
+  void answerWarmUp(Result<void> result);
   size_t countState(WorkerProcess::State state) const;
   Outcome unavailable(const std::string& why) const;
 
@@ -110,6 +102,9 @@ class Pool final : public WorkerListener {
   uv_timer_t timer_{};
   CloseCounter closer_;
   bool closing_ = false;
+  bool draining_ = false;
+  std::function<void()> on_drained_;
+  std::vector<UniqueFunction<void(Result<void>)>> warm_up_waiters_;
   std::function<void()> on_closed_;
 
   uint32_t consecutive_start_failures_ = 0;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "functions/fork_server.h"
 #include "functions/worker_main.h"
 #include "gust/abi.h"
 #include "runtime/cli/args.h"
@@ -72,6 +73,11 @@ int run(int argc, char** argv) {
     WorkerOptions options;
     if (!parseWorkerArgs(rest_argc, rest, options)) return kExitUsage;
     return runWorker(options);
+  }
+  if (verb == "fork-server") {
+    ForkServerOptions options;
+    if (!parseForkServerArgs(rest_argc, rest, options)) return kExitUsage;
+    return runForkServer(options);
   }
   if (verb == "serve") return serveCommand(rest_argc, rest, self);
   if (verb == "build") return buildCommand(rest_argc, rest, self);

@@ -90,8 +90,49 @@ TEST_CASE("each invalid field is named with its problem") {
             .find("module: must be a relative path inside the app folder") != std::string::npos);
   CHECK(errorOf(R"({"name": "a", "isolation": "vm", "functions": {"f": {"routes": ["/x"]}}})")
             .find("isolation: must be \"process\"") != std::string::npos);
-  CHECK(errorOf(R"({"name": "a", "isolation": "thread", "functions": {"f": {"routes": ["/x"]}}})")
-            .find("not available yet") != std::string::npos);
+  auto thread = parseManifest(R"({"name": "a", "isolation": "thread", "functions": {"f": {"routes": ["/x"]}}})");
+  REQUIRE(thread);
+  CHECK(thread->isolation == Isolation::kThread);
+}
+
+TEST_CASE("a queue trigger takes its settings, with defaults tied to the function's timeout") {
+  auto m = parseManifest(R"({"name": "a", "timeout": "10s", "functions": {
+      "short": {"queue": "orders"},
+      "full": {"timeout": "1s", "queue": {"name": "ship.v2", "batch_size": 32, "max_attempts": 3,
+               "backoff": {"base": "200ms", "cap": "10s"}, "visibility_timeout": "5s", "max_age": "1h"}}}})");
+  REQUIRE(m);
+  const auto& full = m->functions[0].name == "full" ? m->functions[0] : m->functions[1];
+  const auto& brief = m->functions[0].name == "full" ? m->functions[1] : m->functions[0];
+  REQUIRE(brief.queue);
+  CHECK(brief.queue->queue == "orders");
+  CHECK(brief.queue->batch_size == 1);
+  CHECK(brief.queue->max_attempts == 5);
+  CHECK(brief.queue->visibility_timeout == std::chrono::seconds(20));
+  REQUIRE(full.queue);
+  CHECK(full.queue->batch_size == 32);
+  CHECK(full.queue->max_attempts == 3);
+  CHECK(full.queue->backoff_base == std::chrono::milliseconds(200));
+  CHECK(full.queue->backoff_cap == std::chrono::seconds(10));
+  CHECK(full.queue->visibility_timeout == std::chrono::seconds(5));
+  CHECK(full.queue->max_age == std::chrono::hours(1));
+}
+
+TEST_CASE("a queue trigger's mistakes are named") {
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"queue": {"name": "q", "visibility_timeout": "30s"}}}})") ==
+        "gust.json: functions.f.queue.visibility_timeout: is 30s, not longer than the function's timeout (30s); "
+        "make it longer, e.g. 1m");
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"queue": "a/b"}}})").find("not a valid queue name") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"queue": "orders.dead"}}})").find("dead-letter queue") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"queue": {"name": "q", "batch_size": 0}}}})")
+            .find("batch_size: must be a whole number from 1 to 1000") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"queue": {"name": "q", "backoff": {"base": "2s", "cap": "1s"}}}}})")
+            .find("is shorter than backoff.base") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"queue": {"nme": "q"}}}})").find("did you mean \"name\"") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"queue": "q"}, "g": {"queue": "q"}}})")
+            .find("already consumed by function f") != std::string::npos);
 }
 
 TEST_CASE("a timer's schedule is checked when the manifest loads") {

@@ -40,9 +40,9 @@ LeaseOptions leaseOf(size_t max_count, milliseconds visibility = seconds(30)) {
   return o;
 }
 
-Settlement settlement(const std::string& queue, const LeasedMessage& m, SettleAction action,
+MessageSettlement settlement(const std::string& queue, const LeasedMessage& m, SettleAction action,
                       milliseconds retry_delay = milliseconds(0), std::string error = "") {
-  return Settlement{queue, m.id, m.lease_token, action, retry_delay, std::move(error)};
+  return MessageSettlement{queue, m.id, m.lease_token, action, retry_delay, std::move(error)};
 }
 
 // A real queue on a real gust.db, with time in the test's hands.
@@ -81,12 +81,12 @@ class QueueFixture {
     GUST_REQUIRE_OK(r);
     return *r;
   }
-  Result<SettleResult> settle(std::vector<Settlement> settlements, std::vector<Publish> publishes = {}) {
+  Result<SettleResult> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes = {}) {
     return fx.wait<SettleResult>([&](auto done) {
       return queue_->settle(std::move(settlements), std::move(publishes), std::move(done));
     });
   }
-  SettleResult settleOk(std::vector<Settlement> settlements, std::vector<Publish> publishes = {}) {
+  SettleResult settleOk(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes = {}) {
     auto r = settle(std::move(settlements), std::move(publishes));
     GUST_REQUIRE_OK(r);
     return *r;
@@ -264,7 +264,7 @@ TEST_CASE("a settlement with a stale lease token is rejected and changes nothing
   CHECK(peeked[0].state == MessageState::kInFlight);
 
   // A stale dead-letter or retry changes nothing either.
-  CHECK_FALSE(q.settleOk({settlement("q", first.messages[0], SettleAction::kDead, {}, "x")}).committed);
+  CHECK_FALSE(q.settleOk({settlement("q", first.messages[0], SettleAction::kDeadLetter, {}, "x")}).committed);
   CHECK_FALSE(q.settleOk({settlement("q", first.messages[0], SettleAction::kRetry)}).committed);
   CHECK(q.peek("q.dead").empty());
   CHECK(q.peek("q")[0].state == MessageState::kInFlight);
@@ -300,7 +300,7 @@ TEST_CASE("publishes commit with the settlement, and none of them when any settl
   CHECK(b_again.messages[0].id == "b");
 
   // The first consumer settles with a's fresh token (as if it held it) and b's stale one.
-  std::vector<Publish> out = {{"out", message("result-1", "from a and b")}, {"audit", message("", "seen")}};
+  std::vector<MessagePublish> out = {{"out", message("result-1", "from a and b")}, {"audit", message("", "seen")}};
   auto rejected = q.settleOk({settlement("in", a_again.messages[0], SettleAction::kAck),
                               settlement("in", leased.messages[1], SettleAction::kAck)},
                              out);
@@ -369,7 +369,7 @@ TEST_CASE("a dead-lettered message keeps its body, headers, attempts, source, er
   auto m = q.leaseOk("q", leaseOf(1)).messages.at(0);
   q.clock.advance(seconds(2));
   const QueueTime died = q.now();
-  CHECK(q.settleOk({settlement("q", m, SettleAction::kDead, {}, "bad payload")}).committed);
+  CHECK(q.settleOk({settlement("q", m, SettleAction::kDeadLetter, {}, "bad payload")}).committed);
   CHECK(q.peek("q").empty());
   auto dead = q.peek("q.dead");
   REQUIRE(dead.size() == 1);
@@ -445,7 +445,7 @@ TEST_CASE("redrive moves dead letters back with attempts reset; a live duplicate
   QueueFixture q(limits);
   q.sendOk("q", {message("a", "A"), message("b", "B")});
   for (const auto& m : q.leaseOk("q", leaseOf(2)).messages) {
-    CHECK(q.settleOk({settlement("q", m, SettleAction::kDead, {}, "no")}).committed);
+    CHECK(q.settleOk({settlement("q", m, SettleAction::kDeadLetter, {}, "no")}).committed);
   }
   q.clock.advance(seconds(2));
   q.sendOk("q", {message("b", "B2")});  // b was sent again, after its dedupe window
@@ -479,7 +479,7 @@ TEST_CASE("stats count ready, in-flight, delayed and dead per queue; peek does n
   q.sendOk("other", {message("o", "1")});
   // r1 goes dead, r2 stays in flight, f stays ready, d is delayed.
   auto first = q.leaseOk("q", leaseOf(1)).messages.at(0);
-  CHECK(q.settleOk({settlement("q", first, SettleAction::kDead, {}, "x")}).committed);
+  CHECK(q.settleOk({settlement("q", first, SettleAction::kDeadLetter, {}, "x")}).committed);
   auto in_flight = q.leaseOk("q", leaseOf(1)).messages.at(0);
   auto all = q.stats();
   REQUIRE(all.size() == 2);
@@ -516,7 +516,7 @@ TEST_CASE("everything survives closing and reopening the database") {
   auto leased = q.leaseOk("q", leaseOf(1, seconds(120)));
   q.sendOk("q", {message("c", "C")});
   auto c = q.leaseOk("q", leaseOf(1)).messages.at(0);
-  CHECK(q.settleOk({settlement("q", c, SettleAction::kDead, {}, "gone")}).committed);
+  CHECK(q.settleOk({settlement("q", c, SettleAction::kDeadLetter, {}, "gone")}).committed);
   q.reopen();
   auto s = q.statsOf("q");
   CHECK(s.in_flight == 1);
@@ -570,13 +570,13 @@ TEST_CASE("bad input fails at once with a message naming what is wrong, and neve
   CHECK(refused([&](auto done) { return q.queue().redrive("q", std::move(done)); }).find("redrive 'q.dead'") !=
         std::string::npos);
 
-  Settlement no_token{"q", "m", "", SettleAction::kAck, {}, ""};
+  MessageSettlement no_token{"q", "m", "", SettleAction::kAck, {}, ""};
   CHECK(refused([&](auto done) { return q.queue().settle({no_token}, {}, std::move(done)); })
             .find("no lease token") != std::string::npos);
-  Settlement dead_again{"q.dead", "m", "t", SettleAction::kDead, {}, ""};
+  MessageSettlement dead_again{"q.dead", "m", "t", SettleAction::kDeadLetter, {}, ""};
   CHECK(refused([&](auto done) { return q.queue().settle({dead_again}, {}, std::move(done)); })
             .find("already in dead-letter queue") != std::string::npos);
-  Settlement ok{"q", "m", "t", SettleAction::kAck, {}, ""};
+  MessageSettlement ok{"q", "m", "t", SettleAction::kAck, {}, ""};
   CHECK(refused([&](auto done) {
           return q.queue().settle({ok}, {{"out", message("p", "01234567890")}}, std::move(done));
         }).find("publish: message 'p' body is 11 bytes") != std::string::npos);
@@ -590,7 +590,7 @@ TEST_CASE("a dead-letter queue can be leased and acked like any other") {
   QueueFixture q;
   q.sendOk("q", {message("m", "x")});
   auto m = q.leaseOk("q", leaseOf(1)).messages.at(0);
-  CHECK(q.settleOk({settlement("q", m, SettleAction::kDead, {}, "no")}).committed);
+  CHECK(q.settleOk({settlement("q", m, SettleAction::kDeadLetter, {}, "no")}).committed);
   LeaseOptions options = leaseOf(1);
   options.max_attempts = 1;  // limits do not apply in a dead-letter queue: nowhere further to go
   auto dead = q.leaseOk("q.dead", options);

@@ -80,17 +80,51 @@ HttpTrigger::HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits lim
         onRequest(std::move(request), std::move(responder));
       }) {}
 
-Result<void> HttpTrigger::addApp(const AppInfo& app) {
+std::vector<Route> HttpTrigger::routesOf(const AppInfo& app) {
+  std::vector<Route> routes;
   for (const auto& f : app.manifest.functions) {
-    for (const auto& r : f.routes) {
-      auto added = router_.add(Route{r.methods, r.path, RouteTarget{app.manifest.name, f.name}});
+    for (const auto& r : f.routes) routes.push_back(Route{r.methods, r.path, RouteTarget{app.manifest.name, f.name}});
+  }
+  return routes;
+}
+
+Result<Router> HttpTrigger::build(const std::map<std::string, std::vector<Route>>& routes) const {
+  Router router;
+  for (const auto& [app, list] : routes) {
+    for (const auto& route : list) {
+      auto added = router.add(route);
       if (!added) {
-        return makeError(ErrorKind::kBadInput, "app " + app.manifest.name + ", function " + f.name + ", route " +
-                                                   r.path + ": " + added.error().message);
+        return makeError(ErrorKind::kBadInput, "app " + app + ", function " + route.target.function + ", route " +
+                                                   route.pattern + ": " + added.error().message);
       }
     }
   }
+  return router;
+}
+
+Result<void> HttpTrigger::checkApp(const AppInfo& app) const {
+  auto routes = routes_;
+  routes[app.manifest.name] = routesOf(app);
+  auto router = build(routes);
+  if (!router) return router.error();
   return {};
+}
+
+Result<void> HttpTrigger::addApp(const AppInfo& app) {
+  auto routes = routes_;
+  routes[app.manifest.name] = routesOf(app);
+  auto router = build(routes);
+  if (!router) return router.error();
+  routes_ = std::move(routes);
+  router_ = std::move(*router);
+  return {};
+}
+
+void HttpTrigger::removeApp(const std::string& name) {
+  if (routes_.erase(name) == 0) return;
+  // Removing routes cannot make the rest conflict.
+  auto router = build(routes_);
+  router_ = std::move(*router);
 }
 
 void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {

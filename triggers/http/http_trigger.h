@@ -6,6 +6,7 @@
 // back once every connection is closed.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -23,8 +24,12 @@ class HttpTrigger {
  public:
   HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits);
 
-  // Adds every route of `app`; fails on an invalid pattern or a conflict with another app.
+  // Adds every route of `app`, replacing the routes of an earlier version of it; fails on
+  // an invalid pattern or a conflict with another app, and then changes nothing.
   Result<void> addApp(const AppInfo& app);
+  // What addApp would say, without changing anything: a deploy asks before it starts workers.
+  Result<void> checkApp(const AppInfo& app) const;
+  void removeApp(const std::string& name);
 
   Result<int> listen(const std::string& host, int port) { return server_.listen(host, port); }
   void stopAccepting() { server_.stopAccepting(); }
@@ -34,7 +39,13 @@ class HttpTrigger {
  private:
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
 
+  // Every app's routes; the router is rebuilt from them when an app changes, which keeps
+  // matching as fast as a router built once.
+  Result<Router> build(const std::map<std::string, std::vector<Route>>& routes) const;
+  static std::vector<Route> routesOf(const AppInfo& app);
+
   Dispatcher& dispatcher_;
+  std::map<std::string, std::vector<Route>> routes_;
   Router router_;
   IdGenerator ids_;
   HttpServer server_;

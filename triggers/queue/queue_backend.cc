@@ -1,14 +1,11 @@
 #include "triggers/queue/queue_backend.h"
 
+#include "functions/names.h"
+
 #include <cstdio>
 
 namespace gust {
 namespace {
-
-bool queueNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '-';
-}
 
 std::string describeByte(char c) {
   unsigned char u = static_cast<unsigned char>(c);
@@ -26,25 +23,12 @@ bool isDeadQueue(std::string_view queue) {
 
 std::string deadQueueOf(std::string_view queue) { return std::string(queue) + std::string(kDeadQueueSuffix); }
 
-Result<void> validateQueueName(std::string_view queue) {
+Result<void> validateStoredQueueName(std::string_view queue) {
+  // One rule for names users give (functions/names.h); a dead-letter queue is one of those
+  // plus ".dead".
   std::string_view base = queue;
   if (isDeadQueue(base)) base.remove_suffix(kDeadQueueSuffix.size());
-  if (base.empty()) return makeError(ErrorKind::kBadInput, "queue name is empty; use 1 to 100 of [A-Za-z0-9._-]");
-  if (base.size() > kMaxQueueNameBytes) {
-    return makeError(ErrorKind::kBadInput, "queue name '" + std::string(queue.substr(0, 40)) + "...' is " +
-                                               std::to_string(base.size()) + " bytes; the limit is 100");
-  }
-  for (char c : base) {
-    if (!queueNameChar(c)) {
-      return makeError(ErrorKind::kBadInput, "queue name '" + std::string(queue) + "' contains " + describeByte(c) +
-                                                 "; use only letters, digits, '.', '_' and '-'");
-    }
-  }
-  if (isDeadQueue(base)) {
-    return makeError(ErrorKind::kBadInput, "queue name '" + std::string(queue) +
-                                               "' is the dead-letter queue of a dead-letter queue; there is only one level");
-  }
-  return {};
+  return validateQueueName(base);
 }
 
 Result<void> validateMessageId(std::string_view id) {

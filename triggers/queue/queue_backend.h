@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "runtime/frame.h"
+#include "runtime/queue_types.h"  // SettleAction and the size limits
 #include "runtime/result.h"
 #include "runtime/unique_function.h"
 
@@ -53,13 +54,11 @@ struct QueueLimits {
   std::chrono::milliseconds dedupe_window = std::chrono::minutes(5);
 };
 
-constexpr size_t kMaxQueueNameBytes = 100;
-constexpr size_t kMaxMessageIdBytes = 128;
 constexpr std::string_view kDeadQueueSuffix = ".dead";
 
-// [A-Za-z0-9._-], 1..100 bytes, optionally followed by ".dead" (a dead-letter queue); the
-// message names the offending character and the rule.
-Result<void> validateQueueName(std::string_view queue);
+// A queue name as the store keeps it: a user's queue name (functions/names.h), optionally
+// followed by ".dead" (its dead-letter queue).
+Result<void> validateStoredQueueName(std::string_view queue);
 bool isDeadQueue(std::string_view queue);
 std::string deadQueueOf(std::string_view queue);
 // Printable ASCII without space (0x21..0x7e), 1..128 bytes.
@@ -102,13 +101,7 @@ struct LeaseResult {
   size_t dead_lettered = 0;  // moved to <queue>.dead by this call (expired or out of attempts)
 };
 
-enum class SettleAction {
-  kAck,    // done: delete it
-  kRetry,  // visible again after retry_delay; the attempt was counted at lease
-  kDead,   // move to <queue>.dead with `error`
-};
-
-struct Settlement {
+struct MessageSettlement {
   std::string queue;
   std::string id;
   std::string lease_token;
@@ -117,7 +110,7 @@ struct Settlement {
   std::string error;  // retry and dead: kept as the message's last error
 };
 
-struct Publish {
+struct MessagePublish {
   std::string queue;
   OutgoingMessage message;
 };
@@ -171,7 +164,7 @@ class QueueBackend {
   virtual Result<void> send(std::string queue, std::vector<OutgoingMessage> messages,
                             Done<std::vector<SendResult>> done) = 0;
   virtual Result<void> lease(std::string queue, LeaseOptions options, Done<LeaseResult> done) = 0;
-  virtual Result<void> settle(std::vector<Settlement> settlements, std::vector<Publish> publishes,
+  virtual Result<void> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
                               Done<SettleResult> done) = 0;
   // Every queue holding messages, by name.
   virtual Result<void> stats(Done<std::vector<QueueStats>> done) = 0;

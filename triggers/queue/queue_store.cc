@@ -187,7 +187,7 @@ Result<void> SqliteQueue::moveToDead(SqliteConnection& db, int64_t seq, const st
 
 Result<void> SqliteQueue::send(std::string queue, std::vector<OutgoingMessage> messages,
                                Done<std::vector<SendResult>> done) {
-  if (auto r = validateQueueName(queue); !r.ok()) return badInput("send", r.error().message);
+  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("send", r.error().message);
   if (isDeadQueue(queue)) {
     return badInput("send", "'" + queue + "' is a dead-letter queue, filled only by the queue itself; send to '" +
                                 queue.substr(0, queue.size() - kDeadQueueSuffix.size()) + "' instead");
@@ -217,7 +217,7 @@ Result<void> SqliteQueue::send(std::string queue, std::vector<OutgoingMessage> m
 }
 
 Result<void> SqliteQueue::lease(std::string queue, LeaseOptions options, Done<LeaseResult> done) {
-  if (auto r = validateQueueName(queue); !r.ok()) return badInput("lease", r.error().message);
+  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("lease", r.error().message);
   if (options.max_count == 0 || options.max_count > limits_.max_batch) {
     return badInput("lease", "max_count " + std::to_string(options.max_count) + " is outside 1.." +
                                  std::to_string(limits_.max_batch));
@@ -293,7 +293,7 @@ Result<void> SqliteQueue::lease(std::string queue, LeaseOptions options, Done<Le
       std::move(done));
 }
 
-Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vector<Publish> publishes,
+Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
                                  Done<SettleResult> done) {
   if (settlements.empty()) return badInput("settle", "no settlements; a publish needs the message it answers");
   if (settlements.size() > limits_.max_batch || publishes.size() > limits_.max_batch) {
@@ -302,10 +302,10 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
                                   std::to_string(limits_.max_batch) + " of each");
   }
   for (auto& s : settlements) {
-    if (auto r = validateQueueName(s.queue); !r.ok()) return badInput("settle", r.error().message);
+    if (auto r = validateStoredQueueName(s.queue); !r.ok()) return badInput("settle", r.error().message);
     if (auto r = validateMessageId(s.id); !r.ok()) return badInput("settle", r.error().message);
     if (s.lease_token.empty()) return badInput("settle", "message '" + s.id + "' has no lease token");
-    if (s.action == SettleAction::kDead && isDeadQueue(s.queue)) {
+    if (s.action == SettleAction::kDeadLetter && isDeadQueue(s.queue)) {
       return badInput("settle", "message '" + s.id + "' is already in dead-letter queue '" + s.queue +
                                     "'; ack or retry it instead");
     }
@@ -316,7 +316,7 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
     if (s.error.size() > limits_.max_error_bytes) s.error.resize(limits_.max_error_bytes);
   }
   for (auto& p : publishes) {
-    if (auto r = validateQueueName(p.queue); !r.ok()) return badInput("publish", r.error().message);
+    if (auto r = validateStoredQueueName(p.queue); !r.ok()) return badInput("publish", r.error().message);
     if (isDeadQueue(p.queue)) return badInput("publish", "'" + p.queue + "' is a dead-letter queue");
     if (auto r = checkMessage("publish", p.message); !r.ok()) return r;
   }
@@ -331,7 +331,7 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
         std::set<int64_t> seen;
         bool any_stale = false;
         for (size_t i = 0; i < settlements.size(); ++i) {
-          const Settlement& s = settlements[i];
+          const MessageSettlement& s = settlements[i];
           auto select = db.prepare("SELECT seq, lease_token FROM queue_messages WHERE queue = ?1 AND id = ?2");
           if (!select.ok()) return select.error();
           select->bindText(1, s.queue).bindText(2, s.id);
@@ -352,7 +352,7 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
         if (any_stale) return result;
 
         for (size_t i = 0; i < settlements.size(); ++i) {
-          const Settlement& s = settlements[i];
+          const MessageSettlement& s = settlements[i];
           Result<void> applied;
           switch (s.action) {
             case SettleAction::kAck: {
@@ -376,7 +376,7 @@ Result<void> SqliteQueue::settle(std::vector<Settlement> settlements, std::vecto
               applied = retry->run();
               break;
             }
-            case SettleAction::kDead:
+            case SettleAction::kDeadLetter:
               applied = moveToDead(db, seqs[i], s.queue, s.id, s.error, now);
               break;
           }
@@ -434,7 +434,7 @@ Result<void> SqliteQueue::stats(Done<std::vector<QueueStats>> done) {
 }
 
 Result<void> SqliteQueue::peek(std::string queue, size_t max_count, Done<std::vector<PeekedMessage>> done) {
-  if (auto r = validateQueueName(queue); !r.ok()) return badInput("peek", r.error().message);
+  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("peek", r.error().message);
   if (max_count == 0 || max_count > limits_.max_batch) {
     return badInput("peek", "count " + std::to_string(max_count) + " is outside 1.." +
                                 std::to_string(limits_.max_batch));
@@ -479,7 +479,7 @@ Result<void> SqliteQueue::peek(std::string queue, size_t max_count, Done<std::ve
 }
 
 Result<void> SqliteQueue::redrive(std::string dead_queue, Done<int64_t> done) {
-  if (auto r = validateQueueName(dead_queue); !r.ok()) return badInput("redrive", r.error().message);
+  if (auto r = validateStoredQueueName(dead_queue); !r.ok()) return badInput("redrive", r.error().message);
   if (!isDeadQueue(dead_queue)) {
     return badInput("redrive", "'" + dead_queue + "' is not a dead-letter queue; redrive '" + dead_queue +
                                    std::string(kDeadQueueSuffix) + "'");
@@ -502,7 +502,7 @@ Result<void> SqliteQueue::redrive(std::string dead_queue, Done<int64_t> done) {
 }
 
 Result<void> SqliteQueue::purge(std::string queue, Done<int64_t> done) {
-  if (auto r = validateQueueName(queue); !r.ok()) return badInput("purge", r.error().message);
+  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("purge", r.error().message);
   return post<int64_t>(
       [queue = std::move(queue)](SqliteConnection& db) -> Result<int64_t> {
         auto del = db.prepare("DELETE FROM queue_messages WHERE queue = ?1");
@@ -515,7 +515,7 @@ Result<void> SqliteQueue::purge(std::string queue, Done<int64_t> done) {
 }
 
 Result<void> SqliteQueue::nextVisibleAt(std::string queue, Done<std::optional<QueueTime>> done) {
-  if (auto r = validateQueueName(queue); !r.ok()) return badInput("nextVisibleAt", r.error().message);
+  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("nextVisibleAt", r.error().message);
   return post<std::optional<QueueTime>>(
       [queue = std::move(queue)](SqliteConnection& db) -> Result<std::optional<QueueTime>> {
         auto select = db.prepare("SELECT MIN(visible_at) FROM queue_messages WHERE queue = ?1");

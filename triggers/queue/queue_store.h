@@ -34,7 +34,7 @@ class SqliteQueue final : public QueueBackend {
   Result<void> send(std::string queue, std::vector<OutgoingMessage> messages,
                     Done<std::vector<SendResult>> done) override;
   Result<void> lease(std::string queue, LeaseOptions options, Done<LeaseResult> done) override;
-  Result<void> settle(std::vector<Settlement> settlements, std::vector<Publish> publishes,
+  Result<void> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
                       Done<SettleResult> done) override;
   Result<void> stats(Done<std::vector<QueueStats>> done) override;
   Result<void> peek(std::string queue, size_t max_count, Done<std::vector<PeekedMessage>> done) override;

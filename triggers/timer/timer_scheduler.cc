@@ -198,6 +198,11 @@ Result<void> TimerScheduler::add(TimerSpec spec) {
   return {};
 }
 
+void TimerScheduler::remove(const std::string& id) {
+  if (entries_.erase(id) == 0 || !started_ || closing_) return;
+  arm();
+}
+
 void TimerScheduler::start() {
   if (started_ || closing_) return;
   started_ = true;

@@ -127,6 +127,10 @@ class TimerScheduler {
   // at once, as it would have in start().
   Result<void> add(TimerSpec spec);
 
+  // Stops a timer; a run in flight finishes, but its result is no longer recorded. The
+  // persisted last-handled instant stays, so a timer added again later picks up from it.
+  void remove(const std::string& id);
+
   // Computes next instants, fires past-due and run_on_startup timers once each, arms the
   // uv timer. Calling it twice does nothing the second time.
   void start();

@@ -17,6 +17,8 @@ TimerTrigger::TimerTrigger(uv_loop_t* loop, const Clock& clock, Dispatcher& disp
 Result<void> TimerTrigger::load() { return state_.load(); }
 
 Result<void> TimerTrigger::addApp(const AppInfo& app) {
+  const std::string prefix = app.manifest.name + "/";
+  std::map<std::string, std::pair<std::string, CronSchedule>> wanted;
   for (const auto& f : app.manifest.functions) {
     if (!f.timer) continue;
     auto schedule = CronSchedule::parse(f.timer->schedule, f.timer->time_zone);
@@ -24,11 +26,35 @@ Result<void> TimerTrigger::addApp(const AppInfo& app) {
       return makeError(ErrorKind::kBadInput,
                        "app " + app.manifest.name + ", function " + f.name + ", timer: " + schedule.error().message);
     }
-    TimerSpec spec{app.manifest.name + "/" + f.name, std::move(*schedule), f.timer->run_on_startup};
-    if (auto added = scheduler_.add(std::move(spec)); !added) return added;
-    ++count_;
+    wanted.emplace(prefix + f.name, std::pair{f.timer->schedule + " " + f.timer->time_zone, std::move(*schedule)});
+  }
+  for (auto it = schedules_.lower_bound(prefix); it != schedules_.end() && it->first.starts_with(prefix);) {
+    auto w = wanted.find(it->first);
+    if (w != wanted.end() && w->second.first == it->second) {
+      wanted.erase(w);  // unchanged: leave it running
+      ++it;
+      continue;
+    }
+    scheduler_.remove(it->first);
+    it = schedules_.erase(it);
+  }
+  for (auto& [id, spec] : wanted) {
+    bool on_startup = false;
+    for (const auto& f : app.manifest.functions) {
+      if (prefix + f.name == id) on_startup = f.timer->run_on_startup;
+    }
+    if (auto added = scheduler_.add(TimerSpec{id, std::move(spec.second), on_startup}); !added) return added;
+    schedules_[id] = spec.first;
   }
   return {};
+}
+
+void TimerTrigger::removeApp(const std::string& name) {
+  const std::string prefix = name + "/";
+  for (auto it = schedules_.lower_bound(prefix); it != schedules_.end() && it->first.starts_with(prefix);) {
+    scheduler_.remove(it->first);
+    it = schedules_.erase(it);
+  }
 }
 
 Result<void> TimerTrigger::runNow(const std::string& id, std::function<void(TimerRunResult)> done) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "runtime/dispatcher.h"
@@ -21,15 +22,18 @@ class TimerTrigger {
 
   // Loads the persisted state (the last instant each timer handled).
   Result<void> load();
-  // Adds every timer function of `app`; fails on an invalid schedule or time zone.
+  // Adds every timer function of `app`, replacing those of an earlier version of it: a
+  // timer whose schedule is unchanged keeps running as it was. Fails on an invalid schedule
+  // or time zone, and then changes nothing.
   Result<void> addApp(const AppInfo& app);
+  void removeApp(const std::string& name);
   void start() { scheduler_.start(); }
 
   // Runs APP/FUNCTION's timer now (gust invoke --timer); `done` gets the outcome.
   Result<void> runNow(const std::string& id, std::function<void(TimerRunResult)> done);
 
   const TimerScheduler& scheduler() const { return scheduler_; }
-  size_t count() const { return count_; }
+  size_t count() const { return schedules_.size(); }
   void close(std::function<void()> on_closed) { scheduler_.close(std::move(on_closed)); }
 
  private:
@@ -39,7 +43,8 @@ class TimerTrigger {
   IdGenerator ids_;
   TimerStateStore state_;
   TimerScheduler scheduler_;
-  size_t count_ = 0;
+  // id ("app/function") -> its schedule and time zone, as the manifest wrote them.
+  std::map<std::string, std::string> schedules_;
 };
 
 }  // namespace gust
