@@ -149,7 +149,7 @@ StoreRun storeRoundTrips(const std::filesystem::path& path, SqliteConnection::Sy
       auto leased = q.lease(name, lease, [&, flow, name](gust::Result<gust::LeaseResult> l) {
         if (!l.ok()) die(l.error().message);
         if (l->messages.size() != batch) die("leased " + std::to_string(l->messages.size()) + " messages");
-        std::vector<gust::Settlement> acks;
+        std::vector<gust::MessageSettlement> acks;
         for (auto& m : l->messages) acks.push_back({name, m.id, m.lease_token, gust::SettleAction::kAck, {}, {}});
         auto settled = q.settle(std::move(acks), {}, [&, flow](gust::Result<gust::SettleResult> s) {
           if (!s.ok()) die(s.error().message);
