@@ -545,10 +545,12 @@ TEST_CASE("bad input fails at once with a message naming what is wrong, and neve
     return refused([&](auto done) { return q.queue().send(queue, {m}, std::move(done)); });
   };
   CHECK(send("", message("a", "x")).find("queue name is empty") != std::string::npos);
+  // Queue names follow the one rule of functions/names.h.
   CHECK(send("has space", message("a", "x")).find("' ' at position 4 is not allowed") != std::string::npos);
   CHECK(send("slash/name", message("a", "x")).find("path separator") != std::string::npos);
-  CHECK(send(std::string(101, 'q'), message("a", "x")).find("more than 100") != std::string::npos);
-  CHECK(send("x.dead.dead", message("a", "x")).find("names a dead-letter queue") != std::string::npos);
+  CHECK(send(std::string(101, 'q'), message("a", "x")).find("101 characters long, more than 100") !=
+        std::string::npos);
+  CHECK(send("x.dead.dead", message("a", "x")).find("\"x.dead\" names a dead-letter queue") != std::string::npos);
   CHECK(send("x.dead", message("a", "x")).find("send to 'x' instead") != std::string::npos);
   CHECK(send("q", message("a", "01234567890")).find("body is 11 bytes; the limit is 10") != std::string::npos);
   CHECK(send("q", message(std::string(129, 'i'), "x")).find("129 bytes; the limit is 128") != std::string::npos);

@@ -80,7 +80,7 @@ template <typename T>
 Result<void> SqliteQueue::post(SqliteWriter::Job<T> job, Done<T> done) {
   auto posted = writer_.post<T>(std::move(job), [this, done = std::move(done)](Result<T> result) mutable {
     --pending_;
-    done(std::move(result));
+    if (done) done(std::move(result));
   });
   if (posted.ok()) ++pending_;
   return posted;

@@ -1,0 +1,214 @@
+// The ceiling for durable queue throughput on this machine: raw SQLite inserts with the
+// settings gust.db uses (WAL; synchronous FULL and NORMAL), one per transaction and 32 per
+// transaction, beside the embedded queue's own send -> lease -> ack through its API.
+// The end-to-end queue bench prints its figures beside these.
+//
+// Usage: queue_sqlite_ceiling DIR [SECONDS_PER_RUN]   (DIR: where the databases go; use a
+// directory on the disk you care about, since /tmp may be tmpfs, where fsync is free)
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/clock.h"
+#include "runtime/sqlite_writer.h"
+#include "triggers/queue/queue_store.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using gust::SqliteConnection;
+
+constexpr size_t kBodyBytes = 100;
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "queue_sqlite_ceiling: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void check(sqlite3* db, int rc, const char* what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) die(std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+const char* syncName(SqliteConnection::Synchronous s) {
+  return s == SqliteConnection::Synchronous::kFull ? "FULL" : "NORMAL";
+}
+
+// Inserts rows shaped like queue messages (same columns and indexes as the queue table)
+// for `seconds`, `per_txn` per transaction; answers rows per second.
+double rawInserts(const std::filesystem::path& path, SqliteConnection::Synchronous sync, int per_txn, double seconds) {
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-wal");
+  std::filesystem::remove(path.string() + "-shm");
+  sqlite3* db = nullptr;
+  check(db, sqlite3_open(path.c_str(), &db), "open");
+  check(db, sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr), "wal");
+  check(db,
+        sqlite3_exec(db, sync == SqliteConnection::Synchronous::kFull ? "PRAGMA synchronous=FULL"
+                                                                       : "PRAGMA synchronous=NORMAL",
+                     nullptr, nullptr, nullptr),
+        "synchronous");
+  check(db,
+        sqlite3_exec(db,
+                     "CREATE TABLE m (seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, id TEXT NOT NULL,"
+                     " body BLOB NOT NULL, headers BLOB NOT NULL, attempts INTEGER NOT NULL,"
+                     " enqueued_at INTEGER NOT NULL, visible_at INTEGER NOT NULL, lease_token TEXT);"
+                     "CREATE UNIQUE INDEX m_id ON m (queue, id);"
+                     "CREATE INDEX m_vis ON m (queue, visible_at, seq);",
+                     nullptr, nullptr, nullptr),
+        "schema");
+  sqlite3_stmt* begin = nullptr;
+  sqlite3_stmt* commit = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  check(db, sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, nullptr), "prepare");
+  check(db, sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr), "prepare");
+  check(db,
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO m (queue, id, body, headers, attempts, enqueued_at, visible_at)"
+                           " VALUES ('bench', ?1, ?2, x'00000000', 0, ?3, ?3)",
+                           -1, &insert, nullptr),
+        "prepare");
+  const std::string body(kBodyBytes, 'b');
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  int64_t n = 0;
+  while (Clock::now() < end) {
+    check(db, sqlite3_step(begin), "begin");
+    sqlite3_reset(begin);
+    for (int i = 0; i < per_txn; ++i, ++n) {
+      std::string id = "m-" + std::to_string(n);
+      sqlite3_bind_text(insert, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(insert, 2, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(insert, 3, n);
+      check(db, sqlite3_step(insert), "insert");
+      sqlite3_reset(insert);
+    }
+    check(db, sqlite3_step(commit), "commit");
+    sqlite3_reset(commit);
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  sqlite3_finalize(begin);
+  sqlite3_finalize(commit);
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  return static_cast<double>(n) / elapsed;
+}
+
+// `flows` independent producers/consumers, each on its own queue, each repeating:
+// send `batch` messages, lease them, ack them (each step waits for the previous one's
+// commit). Concurrent flows share commits through the writer's group commit.
+struct StoreRun {
+  double messages_per_second = 0;
+  double commits_per_second = 0;
+};
+
+StoreRun storeRoundTrips(const std::filesystem::path& path, SqliteConnection::Synchronous sync, size_t batch,
+                         int flows, double seconds) {
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-wal");
+  std::filesystem::remove(path.string() + "-shm");
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  gust::SqliteWriterOptions options;
+  options.path = path;
+  options.synchronous = sync;
+  auto writer = gust::SqliteWriter::open(&loop, options);
+  if (!writer.ok()) die(writer.error().message);
+  gust::SystemClock clock;
+  auto queue = gust::SqliteQueue::open(**writer, clock);
+  if (!queue.ok()) die(queue.error().message);
+  gust::SqliteQueue& q = **queue;
+
+  const std::string body(kBodyBytes, 'b');
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const uint64_t commits_before = (*writer)->transactionsCommitted();
+  int64_t acked = 0;
+  int running = flows;
+
+  std::function<void(int)> round = [&](int flow) {
+    if (Clock::now() >= end) {
+      --running;
+      return;
+    }
+    const std::string name = "bench-" + std::to_string(flow);
+    std::vector<gust::OutgoingMessage> messages(batch);
+    for (auto& m : messages) m.body = body;
+    auto sent = q.send(name, std::move(messages), [&, flow, name](gust::Result<std::vector<gust::SendResult>> r) {
+      if (!r.ok()) die(r.error().message);
+      gust::LeaseOptions lease;
+      lease.max_count = batch;
+      auto leased = q.lease(name, lease, [&, flow, name](gust::Result<gust::LeaseResult> l) {
+        if (!l.ok()) die(l.error().message);
+        if (l->messages.size() != batch) die("leased " + std::to_string(l->messages.size()) + " messages");
+        std::vector<gust::MessageSettlement> acks;
+        for (auto& m : l->messages) acks.push_back({name, m.id, m.lease_token, gust::SettleAction::kAck, {}, {}});
+        auto settled = q.settle(std::move(acks), {}, [&, flow](gust::Result<gust::SettleResult> s) {
+          if (!s.ok()) die(s.error().message);
+          if (!s->committed) die("an ack was rejected");
+          acked += static_cast<int64_t>(batch);
+          round(flow);
+        });
+        if (!settled.ok()) die(settled.error().message);
+      });
+      if (!leased.ok()) die(leased.error().message);
+    });
+    if (!sent.ok()) die(sent.error().message);
+  };
+  for (int f = 0; f < flows; ++f) round(f);
+  while (running > 0) uv_run(&loop, UV_RUN_ONCE);
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const uint64_t commits = (*writer)->transactionsCommitted() - commits_before;
+
+  bool closed = false;
+  (*writer)->close([&closed] { closed = true; });
+  while (!closed) uv_run(&loop, UV_RUN_ONCE);
+  queue->reset();
+  writer->reset();
+  if (uv_loop_close(&loop) != 0) die("loop did not close clean");
+  return StoreRun{static_cast<double>(acked) / elapsed, static_cast<double>(commits) / elapsed};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s DIR [SECONDS_PER_RUN]\n", argv[0]);
+    return 2;
+  }
+  const std::filesystem::path dir = argv[1];
+  const double seconds = argc > 2 ? std::atof(argv[2]) : 2.0;
+  if (!std::filesystem::is_directory(dir)) die(dir.string() + " is not a directory");
+  if (seconds <= 0) die("SECONDS_PER_RUN must be positive");
+
+  const SqliteConnection::Synchronous syncs[] = {SqliteConnection::Synchronous::kFull,
+                                                 SqliteConnection::Synchronous::kNormal};
+  std::printf("raw SQLite inserts (WAL, %zu-byte bodies), %.1f s each:\n", kBodyBytes, seconds);
+  for (auto sync : syncs) {
+    for (int per_txn : {1, 32}) {
+      double rate = rawInserts(dir / "raw.db", sync, per_txn, seconds);
+      std::printf("  synchronous=%-6s %2d per transaction: %9.0f msgs/s\n", syncName(sync), per_txn, rate);
+      std::fflush(stdout);
+    }
+  }
+  std::printf("gust queue store, send -> lease -> ack through SqliteQueue (3 commits per round):\n");
+  for (auto sync : syncs) {
+    for (size_t batch : {size_t{1}, size_t{32}}) {
+      for (int flows : {1, 16}) {
+        StoreRun run = storeRoundTrips(dir / "store.db", sync, batch, flows, seconds);
+        std::printf("  synchronous=%-6s batch %2zu, %2d concurrent flows: %9.0f msgs/s  (%6.0f commits/s)\n",
+                    syncName(sync), batch, flows, run.messages_per_second, run.commits_per_second);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
