@@ -227,7 +227,7 @@ void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
 
 }  // namespace
 
-Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
+Result<Manifest> parseManifest(std::string_view text, std::string_view source, const PoolSettings& pool_defaults) {
   if (text.size() > kMaxManifestBytes) {
     return makeError(ErrorKind::kBadInput, std::string(source) + ": larger than " +
                                                std::to_string(kMaxManifestBytes) + " bytes");
@@ -273,6 +273,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
   if (!doc.is_object()) return makeError(ErrorKind::kBadInput, std::string(source) + ": must be a JSON object");
 
   Manifest m;
+  m.pool = pool_defaults;
   c.onlyKnown(doc, "",
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
                "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb"});
@@ -372,7 +373,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
   return m;
 }
 
-Result<Manifest> loadManifest(const std::filesystem::path& app_dir) {
+Result<Manifest> loadManifest(const std::filesystem::path& app_dir, const PoolSettings& pool_defaults) {
   std::filesystem::path file = app_dir / "gust.json";
   std::ifstream in(file, std::ios::binary);
   if (!in) {
@@ -385,7 +386,7 @@ Result<Manifest> loadManifest(const std::filesystem::path& app_dir) {
     text.append(buf, static_cast<size_t>(in.gcount()));
     if (text.size() > kMaxManifestBytes) break;
   }
-  return parseManifest(text, file.string());
+  return parseManifest(text, file.string(), pool_defaults);
 }
 
 }  // namespace gust

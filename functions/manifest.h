@@ -76,10 +76,14 @@ struct Manifest {
 
 constexpr size_t kMaxManifestBytes = 1u << 20;
 
-// `source` names the text in error messages (usually the file's path).
-Result<Manifest> parseManifest(std::string_view text, std::string_view source = "gust.json");
+// `source` names the text in error messages (usually the file's path). `pool_defaults` are
+// the host's settings (default_* in runtime/config.h) for what the manifest leaves out;
+// they apply when the manifest is read, not when it is deployed, so a host setting
+// changes every app that does not set its own.
+Result<Manifest> parseManifest(std::string_view text, std::string_view source = "gust.json",
+                               const PoolSettings& pool_defaults = {});
 
 // Reads APP_DIR/gust.json.
-Result<Manifest> loadManifest(const std::filesystem::path& app_dir);
+Result<Manifest> loadManifest(const std::filesystem::path& app_dir, const PoolSettings& pool_defaults = {});
 
 }  // namespace gust

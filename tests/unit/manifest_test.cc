@@ -162,3 +162,17 @@ TEST_CASE("app names follow the documented rule") {
   for (const char* bad : {"", "Hello", "9a", "a/b", "..", "a b", "a\nb"}) CHECK_FALSE(validateAppName(bad));
   CHECK_FALSE(validateAppName(std::string(64, 'a')));
 }
+
+TEST_CASE("the host's pool defaults fill what the manifest leaves out, and the manifest wins") {
+  PoolSettings defaults;
+  defaults.max_instances = 9;
+  defaults.timeout = std::chrono::seconds(3);
+  defaults.memory_mb = 64;
+  auto m = parseManifest(R"({"name": "a", "memory_mb": 128, "functions": {"f": {"routes": ["/x"]}}})", "gust.json",
+                         defaults);
+  REQUIRE(m);
+  CHECK(m->pool.max_instances == 9);
+  CHECK(m->pool.timeout == std::chrono::seconds(3));
+  CHECK(m->pool.memory_mb == 128);
+  CHECK(m->pool.concurrency == PoolSettings{}.concurrency);
+}
