@@ -267,7 +267,7 @@ uint16_t hostElfMachine() { return kHostMachine; }
 Result<ArtifactInfo> checkArtifactFunctions(std::string_view bytes, const std::vector<std::string>& function_names,
                                             const ArtifactLimits& limits, std::string_view source) {
   if (bytes.size() > limits.max_bytes) {
-    return makeError(ErrorKind::kBadInput, std::string(source) + ": is " + std::to_string(bytes.size()) +
+    return makeError(ErrorKind::kTooLarge, std::string(source) + ": is " + std::to_string(bytes.size()) +
                                                " bytes, more than the limit of " + std::to_string(limits.max_bytes) +
                                                " bytes; make the module smaller (strip its debug info with `strip`)");
   }
@@ -364,7 +364,7 @@ Result<ArtifactInfo> checkArtifactFile(const std::filesystem::path& file, const 
     return makeError(ErrorKind::kBadInput, file.string() + ": is not a regular file");
   }
   if (static_cast<uint64_t>(st.st_size) > limits.max_bytes) {
-    return makeError(ErrorKind::kBadInput, file.string() + ": is " + std::to_string(st.st_size) +
+    return makeError(ErrorKind::kTooLarge, file.string() + ": is " + std::to_string(st.st_size) +
                                                " bytes, more than the limit of " + std::to_string(limits.max_bytes) +
                                                " bytes; make the module smaller (strip its debug info with `strip`)");
   }

@@ -111,7 +111,7 @@ void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, Timer
     for (const auto& name : dispatcher.appNames()) {
       list.push_back(appJson(*dispatcher.app(name), dispatcher, timers, public_url));
     }
-    call.responder.send(jsonResponse({{"apps", list}, {"public_url", public_url}}));
+    call.responder.send(jsonResponse({{"apps", list}, {"http_url", public_url}}));
   });
 
   api.route({"GET"}, "/v1/apps/{app}", [&apps, &dispatcher, &timers, &public_url](AdminCall&& call) {
@@ -135,7 +135,7 @@ void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, Timer
       }
     }
     body["versions"] = list;
-    body["public_url"] = public_url;
+    body["http_url"] = public_url;
     call.responder.send(jsonResponse(body));
   });
 
@@ -188,7 +188,7 @@ void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, Timer
                     }
                     body["timers"] = timers;
                   }
-                  body["public_url"] = public_url;
+                  body["http_url"] = public_url;
                   responder->send(jsonResponse(body, 201));
                 });
   });

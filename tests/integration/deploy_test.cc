@@ -1,0 +1,260 @@
+// Deploys through the admin API: auth on every route, uploads checked before anything
+// loads them, versions that survive a restart, a version that fails to start never taking
+// traffic, and swaps and rollbacks under a steady stream of requests with zero failures.
+// Real host, real worker processes, real files.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/integration/harness.h"
+
+using namespace gust::test;
+using json = nlohmann::json;
+
+namespace {
+
+const char* kManifest = R"({"name": "shop", "functions": {
+  "echo": { "routes": [{"path": "/echo", "methods": ["GET", "POST"]}] }
+}})";
+
+httplib::Client admin(const Host& host, const std::string& token) {
+  httplib::Client c("127.0.0.1", host.adminPort());
+  c.set_read_timeout(30, 0);
+  if (!token.empty()) c.set_bearer_token_auth(token);
+  return c;
+}
+
+httplib::Result deploy(const Host& host, const std::string& app, const std::string& manifest,
+                       const std::string& module) {
+  httplib::MultipartFormDataItems items = {
+      {"manifest", manifest, "gust.json", "application/json"},
+      {"module", module, app + ".so", "application/octet-stream"},
+  };
+  return admin(host, host.adminToken()).Post("/v1/apps/" + app + "/versions", items);
+}
+
+std::string detail(const httplib::Result& r) {
+  if (!r) return "(no answer)";
+  auto body = json::parse(r->body, nullptr, false);
+  return body.is_object() && body.contains("detail") ? body["detail"].get<std::string>() : r->body;
+}
+
+}  // namespace
+
+TEST_CASE("every admin route but the health checks needs the right token") {
+  TempDir tmp;
+  Host host({}, tmp.path());
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"GET", "/v1/apps"},          {"GET", "/v1/apps/shop"},         {"POST", "/v1/apps/shop/versions"},
+      {"POST", "/v1/apps/shop/rollback"}, {"DELETE", "/v1/apps/shop"}, {"POST", "/v1/timers/shop/tick/run"},
+  };
+  for (const auto& [method, path] : routes) {
+    CAPTURE(method);
+    CAPTURE(path);
+    for (const std::string& token : {std::string(), std::string("wrong-token")}) {
+      httplib::Request req;
+      req.method = method;
+      req.path = path;
+      auto r = admin(host, token).send(req);
+      REQUIRE(r);
+      CHECK(r->status == 401);
+      CHECK(r->get_header_value("WWW-Authenticate") == "Bearer");
+    }
+    httplib::Request req;
+    req.method = method;
+    req.path = path;
+    auto r = admin(host, host.adminToken()).send(req);
+    REQUIRE(r);
+    CHECK(r->status != 401);
+    CHECK(r->status != 403);
+  }
+  CHECK(admin(host, "").Get("/healthz")->status == 200);
+  CHECK(admin(host, "").Get("/readyz")->status == 200);
+  // A page on another origin that reaches the port (DNS rebinding) is refused.
+  auto rebound = admin(host, host.adminToken()).Get("/v1/apps", {{"Host", "evil.example:" + std::to_string(host.adminPort())}});
+  REQUIRE(rebound);
+  CHECK(rebound->status == 403);
+}
+
+TEST_CASE("a deployed version serves at once, and again after the host restarts") {
+  TempDir tmp;
+  std::string module = readFile(env("GUST_FIXTURE_MISBEHAVE"));
+  {
+    Host host({}, tmp.path());
+    auto r = deploy(host, "shop", kManifest, module);
+    REQUIRE(r);
+    INFO(r->body);
+    REQUIRE(r->status == 201);
+    json body = json::parse(r->body);
+    CHECK(body["version"] == "v1");
+    CHECK(body["routes"][0]["path"] == "/echo");
+    CHECK(body["routes"][0]["url"] == "http://127.0.0.1:" + std::to_string(host.port()) + "/echo");
+    auto served = httplib::Client("127.0.0.1", host.port()).Get("/echo");
+    REQUIRE(served);
+    CHECK(served->status == 200);
+    CHECK(fs::exists(host.dataDir() / "apps" / "shop" / "v1" / "gust.json"));
+    host.process().signal(SIGTERM);
+    CHECK(host.process().wait().status == 0);
+  }
+  Host again({}, tmp.path());
+  auto served = httplib::Client("127.0.0.1", again.port()).Get("/echo");
+  REQUIRE(served);
+  CHECK(served->status == 200);
+  auto described = admin(again, again.adminToken()).Get("/v1/apps/shop");
+  REQUIRE(described);
+  json app = json::parse(described->body);
+  CHECK(app["version"] == "v1");
+  CHECK(app["versions"].size() == 1);
+  CHECK(app["versions"][0]["active"] == true);
+}
+
+TEST_CASE("uploads are checked before anything loads them, and each refusal says why") {
+  TempDir tmp;
+  Host host({}, tmp.path());
+  std::string module = readFile(env("GUST_FIXTURE_MISBEHAVE"));
+
+  auto not_elf = deploy(host, "shop", kManifest, "#!/bin/sh\necho hi\n");
+  REQUIRE(not_elf);
+  CHECK(not_elf->status == 400);
+  CHECK(detail(not_elf).find("ELF") != std::string::npos);
+
+  auto truncated = deploy(host, "shop", kManifest, module.substr(0, module.size() / 3));
+  REQUIRE(truncated);
+  CHECK(truncated->status == 400);
+
+  std::string other_arch = module;
+  other_arch[18] = 0xb7;  // e_machine = EM_AARCH64
+  other_arch[19] = 0x00;
+  auto arch = deploy(host, "shop", kManifest, other_arch);
+  REQUIRE(arch);
+  CHECK(arch->status == 400);
+  CHECK(detail(arch).find("machine") != std::string::npos);
+
+  auto missing_fn = deploy(host, "shop", R"({"name": "shop", "functions": {"nosuch": {"routes": ["/x"]}}})", module);
+  REQUIRE(missing_fn);
+  CHECK(missing_fn->status == 400);
+  CHECK(detail(missing_fn).find("gust_fn_nosuch") != std::string::npos);
+
+  auto bad_manifest = deploy(host, "shop", R"({"name": "shop", "functoins": {}})", module);
+  REQUIRE(bad_manifest);
+  CHECK(bad_manifest->status == 400);
+  CHECK(detail(bad_manifest).find("did you mean \"functions\"") != std::string::npos);
+
+  auto wrong_name = deploy(host, "other", kManifest, module);
+  REQUIRE(wrong_name);
+  CHECK(wrong_name->status == 400);
+
+  auto dotdot = admin(host, host.adminToken()).Post("/v1/apps/..%2Fetc/versions", "", "text/plain");
+  REQUIRE(dotdot);
+  CHECK(dotdot->status == 400);
+
+  auto no_module = admin(host, host.adminToken())
+                       .Post("/v1/apps/shop/versions",
+                             httplib::MultipartFormDataItems{{"manifest", kManifest, "gust.json", "application/json"}});
+  REQUIRE(no_module);
+  CHECK(no_module->status == 400);
+  CHECK(detail(no_module).find("\"module\"") != std::string::npos);
+
+  auto not_multipart = admin(host, host.adminToken()).Post("/v1/apps/shop/versions", module, "application/octet-stream");
+  REQUIRE(not_multipart);
+  CHECK(not_multipart->status == 400);
+  CHECK(detail(not_multipart).find("curl -F manifest=@gust.json") != std::string::npos);
+
+  // Nothing of the refused uploads was kept or served.
+  CHECK_FALSE(fs::exists(host.dataDir() / "apps" / "shop"));
+  CHECK(httplib::Client("127.0.0.1", host.port()).Get("/echo")->status == 404);
+}
+
+TEST_CASE("a module over the size limit is refused with 413") {
+  TempDir tmp;
+  Host host({}, tmp.path(), {"--max-module-bytes", "4096"});
+  auto r = deploy(host, "shop", kManifest, readFile(env("GUST_FIXTURE_MISBEHAVE")));
+  REQUIRE(r);
+  CHECK(r->status == 413);
+}
+
+TEST_CASE("a version whose workers cannot start never takes traffic; the active one keeps serving") {
+  TempDir tmp;
+  Host host({}, tmp.path());
+  REQUIRE(deploy(host, "shop", kManifest, readFile(env("GUST_FIXTURE_MISBEHAVE")))->status == 201);
+  auto broken = deploy(host, "shop", R"({"name": "shop", "functions": {"echo": {"routes": ["/echo"]}}})",
+                       readFile(env("GUST_FIXTURE_ABI_MISMATCH")));
+  REQUIRE(broken);
+  INFO(broken->body);
+  // The ABI mismatch is found by the worker (the ELF check only sees symbols).
+  CHECK(broken->status == 422);
+  CHECK(detail(broken).find("ABI") != std::string::npos);
+  auto served = httplib::Client("127.0.0.1", host.port()).Get("/echo");
+  REQUIRE(served);
+  CHECK(served->status == 200);
+  json app = json::parse(admin(host, host.adminToken()).Get("/v1/apps/shop")->body);
+  CHECK(app["version"] == "v1");
+}
+
+TEST_CASE("deploys and rollbacks under a steady stream of requests fail none of them") {
+  TempDir tmp;
+  Host host({}, tmp.path());
+  std::string module = readFile(env("GUST_FIXTURE_MISBEHAVE"));
+  REQUIRE(deploy(host, "shop", kManifest, module)->status == 201);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", host.port());
+      c.set_read_timeout(20, 0);
+      while (!stop) {
+        auto r = c.Get("/echo");
+        if (r && r->status == 200) ++ok;
+        else ++failed;
+      }
+    });
+  }
+  std::set<std::string> pids;
+  auto pidNow = [&] { return httplib::Client("127.0.0.1", host.port()).Get("/echo")->get_header_value("X-Pid"); };
+  pids.insert(pidNow());
+  for (int round = 0; round < 3; ++round) {
+    auto r = deploy(host, "shop", kManifest, module);
+    REQUIRE(r);
+    REQUIRE(r->status == 201);
+    pids.insert(pidNow());
+  }
+  auto back = admin(host, host.adminToken()).Post("/v1/apps/shop/rollback", "", "application/json");
+  REQUIRE(back);
+  INFO(back->body);
+  CHECK(back->status == 200);
+  CHECK(json::parse(back->body)["version"] == "v3");
+  auto to_v1 = admin(host, host.adminToken()).Post("/v1/apps/shop/rollback", R"({"version": "v1"})", "application/json");
+  REQUIRE(to_v1);
+  CHECK(json::parse(to_v1->body)["version"] == "v1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  for (auto& t : clients) t.join();
+  MESSAGE(ok.load() << " requests through 3 deploys and 2 rollbacks");
+  CHECK(failed == 0);
+  CHECK(ok > 100);
+  // Each swap moved traffic to a new version's worker.
+  CHECK(pids.size() == 4);
+  // Old versions drained and stopped: one worker left (plus the fork server).
+  json app = json::parse(admin(host, host.adminToken()).Get("/v1/apps/shop")->body);
+  CHECK(app["version"] == "v1");
+  CHECK(app["versions"].size() == 4);
+}
+
+TEST_CASE("deleting an app stops its routes and removes its versions") {
+  TempDir tmp;
+  Host host({}, tmp.path());
+  REQUIRE(deploy(host, "shop", kManifest, readFile(env("GUST_FIXTURE_MISBEHAVE")))->status == 201);
+  auto removed = admin(host, host.adminToken()).Delete("/v1/apps/shop");
+  REQUIRE(removed);
+  CHECK(removed->status == 200);
+  CHECK(httplib::Client("127.0.0.1", host.port()).Get("/echo")->status == 404);
+  CHECK_FALSE(fs::exists(host.dataDir() / "apps" / "shop"));
+  auto again = admin(host, host.adminToken()).Delete("/v1/apps/shop");
+  REQUIRE(again);
+  CHECK(again->status == 404);
+}
