@@ -91,17 +91,6 @@ class Checker {
   std::string error_;
 };
 
-bool isIdentifier(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    bool digit = c >= '0' && c <= '9';
-    if (!(alpha || (digit && i > 0))) return false;
-  }
-  return true;
-}
-
 constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
 
 void parseRoute(Checker& c, const json& r, const std::string& path, RouteSpec& route) {
@@ -238,40 +227,6 @@ void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
 
 }  // namespace
 
-Result<void> validateAppName(std::string_view name) {
-  bool ok = !name.empty() && name.size() <= 63 && name[0] >= 'a' && name[0] <= 'z';
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) ok = false;
-  }
-  if (ok) return {};
-  std::string shown;
-  for (char c : name.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return makeError(ErrorKind::kBadInput,
-                   "\"" + shown + "\" is not a valid app name: use 1 to 63 lower-case letters, digits, '-' or '_', "
-                                  "starting with a letter");
-}
-
-Result<void> validateQueueName(std::string_view name, bool allow_dead) {
-  bool ok = !name.empty() && name.size() <= 100 && name != "." && name != "..";
-  for (char c : name) {
-    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                   c == '_' || c == '-';
-    if (!allowed) ok = false;
-  }
-  std::string shown;
-  for (char c : name.substr(0, 100)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (!ok) {
-    return makeError(ErrorKind::kBadInput, "\"" + shown +
-                                               "\" is not a valid queue name: use 1 to 100 letters, digits, '.', '_' "
-                                               "or '-'");
-  }
-  if (!allow_dead && name.ends_with(".dead")) {
-    return makeError(ErrorKind::kBadInput, "\"" + shown + "\" names a dead-letter queue; those are filled by Gust "
-                                               "and emptied with `gust queue redrive`");
-  }
-  return {};
-}
-
 Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
   if (text.size() > kMaxManifestBytes) {
     return makeError(ErrorKind::kBadInput, std::string(source) + ": larger than " +
@@ -352,8 +307,8 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source) {
   } else {
     for (const auto& [fname, fdef] : fns->items()) {
       std::string path = "functions." + fname;
-      if (!isIdentifier(fname)) {
-        c.fail(path, "\"" + fname + "\" is not a valid function name: use a C identifier (letters, digits, '_')");
+      if (auto valid = validateFunctionName(fname); !valid) {
+        c.fail("functions." + printableName(fname), valid.error().message);
         break;
       }
       if (!fdef.is_object()) {

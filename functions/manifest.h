@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "functions/names.h"  // the name rules the manifest applies
 #include "runtime/result.h"
 
 namespace gust {
@@ -78,15 +79,7 @@ constexpr size_t kMaxManifestBytes = 1u << 20;
 // `source` names the text in error messages (usually the file's path).
 Result<Manifest> parseManifest(std::string_view text, std::string_view source = "gust.json");
 
-// Checks a queue name: 1 to 100 of [A-Za-z0-9._-], not "." or "..". `allow_dead` accepts
-// a dead-letter queue's "<name>.dead".
-Result<void> validateQueueName(std::string_view name, bool allow_dead = false);
-
 // Reads APP_DIR/gust.json.
 Result<Manifest> loadManifest(const std::filesystem::path& app_dir);
-
-// Checks a name for an app: lower-case letters, digits, '-' and '_', starting with a
-// letter, at most 63 characters.
-Result<void> validateAppName(std::string_view name);
 
 }  // namespace gust

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "functions/invoke_module.h"
 #include "gust/abi.h"
 #include "runtime/frame.h"
 
@@ -42,58 +43,20 @@ bool writeAll(int fd, const std::string& data) {
   return true;
 }
 
-// The state of the invocation running now; the host API callbacks reach it via `host`.
-struct Invocation {
-  uint64_t seq = 0;
-  std::chrono::steady_clock::time_point deadline;
-  bool answered = false;
-  ResultFrame result;
-  std::string out;  // frames to send
-};
-
-void hostRespond(void* host, int32_t status, const gust_pair* headers, size_t count, gust_str body) {
-  auto* inv = static_cast<Invocation*>(host);
-  if (inv->answered) return;
-  inv->answered = true;
-  inv->result.kind = ResultKind::kOk;
-  inv->result.status = status;
-  inv->result.headers.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    inv->result.headers.emplace_back(std::string(headers[i].name.data, headers[i].name.size),
-                                     std::string(headers[i].value.data, headers[i].value.size));
+// A function's log lines leave as LOG frames at once, so that the host has them even if the
+// function later crashes.
+class FrameLog final : public InvocationLog {
+ public:
+  void line(uint64_t seq, uint32_t level, std::string_view message) override {
+    LogFrame log;
+    log.seq = seq;
+    log.level = level;
+    log.message = message;
+    std::string frame;
+    encodeLog(log, frame);
+    writeAll(kWorkerIpcFd, frame);
   }
-  inv->result.body.assign(body.data, body.size);
-}
-
-void hostFail(void* host, gust_str message) {
-  auto* inv = static_cast<Invocation*>(host);
-  if (inv->answered) return;
-  inv->answered = true;
-  inv->result.kind = ResultKind::kError;
-  inv->result.status = 500;
-  inv->result.body.assign(message.data, message.size);
-}
-
-void hostLog(void* host, int32_t level, gust_str message) {
-  auto* inv = static_cast<Invocation*>(host);
-  LogFrame log;
-  log.seq = inv->seq;
-  log.level = static_cast<uint32_t>(level);
-  // The host caps what it keeps per invocation; cap here too so one call cannot build a
-  // frame past the protocol's limit.
-  log.message.assign(message.data, std::min<size_t>(message.size, 64 * 1024));
-  std::string frame;
-  encodeLog(log, frame);
-  writeAll(kWorkerIpcFd, frame);
-}
-
-int64_t hostRemainingMs(void* host) {
-  auto* inv = static_cast<Invocation*>(host);
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(inv->deadline - std::chrono::steady_clock::now());
-  return left.count() > 0 ? left.count() : 0;
-}
-
-const gust_host_api kHostApi = {sizeof(gust_host_api), hostRespond, hostFail, hostLog, hostRemainingMs};
+};
 
 int initFailed(const std::string& message) {
   std::string frame;
@@ -208,20 +171,9 @@ class Server {
   bool invoke(std::string_view payload, std::string& out, bool& wrote_output) {
     auto frame = decodeInvoke(payload);
     if (!frame || frame->function_index >= functions_.size()) return false;
-    Invocation inv;
-    inv.seq = frame->seq;
-    inv.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(frame->timeout_ms);
-    auto toStr = [](std::string_view s) { return gust_str{s.data(), s.size()}; };
-    std::vector<gust_pair> headers, params;
-    headers.reserve(frame->headers.size());
-    for (auto& [k, v] : frame->headers) headers.push_back({toStr(k), toStr(v)});
-    for (auto& [k, v] : frame->params) params.push_back({toStr(k), toStr(v)});
-    gust_request request{frame->trigger,  toStr(frame->method), toStr(frame->path),
-                         toStr(frame->query), headers.data(),   headers.size(),
-                         params.data(),    params.size(),     toStr(frame->body)};
-    const std::string& fname = options_.functions[frame->function_index];
-    gust_context context{&kHostApi, &inv, toStr(frame->invocation_id), toStr(options_.app), toStr(fname)};
-    functions_[frame->function_index](&request, &context);
+    FrameLog log;
+    ResultFrame result = invokeModule(functions_[frame->function_index], *frame, options_.app,
+                                      options_.functions[frame->function_index], log);
     // Output the function wrote must reach the host before the result, so that the host
     // can attribute it to this invocation. stdio buffers it (see runWorker), so whether
     // there is any is known without a syscall, and the host reads its pipes only then.
@@ -229,18 +181,18 @@ class Server {
     if (wrote_output) {
       std::fflush(stdout);
       std::fflush(stderr);
-      inv.result.flags |= ResultFrame::kFlagOutput;
+      result.flags |= ResultFrame::kFlagOutput;
     }
-    if (!inv.answered) hostFail(&inv, gust_str{"function returned without a response", 35});
-    inv.result.seq = inv.seq;
     size_t start = out.size();
-    encodeResult(inv.result, out);
+    encodeResult(result, out);
     if (out.size() - start - kFrameHeaderSize > kMaxFramePayload) {
-      // The host would drop the worker for an oversized frame; fail just this invocation.
+      // The host would drop the worker for an oversized frame; fail just this invocation
+      // (a batch is then retried, and its publishes are dropped).
       ResultFrame too_big;
-      too_big.seq = inv.seq;
+      too_big.seq = result.seq;
       too_big.kind = ResultKind::kError;
       too_big.status = 500;
+      too_big.flags = result.flags;
       too_big.body = "the function's response of " + std::to_string(out.size() - start) +
                      " bytes is larger than the limit of " + std::to_string(kMaxFramePayload) + " bytes";
       out.resize(start);

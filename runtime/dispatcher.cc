@@ -6,8 +6,13 @@
 
 namespace gust {
 
-Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment)
-    : loop_(loop), clock_(clock), executable_(std::move(executable)), containment_(containment) {}
+Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment,
+                       ForkClient* fork_client)
+    : loop_(loop),
+      clock_(clock),
+      executable_(std::move(executable)),
+      containment_(containment),
+      fork_client_(fork_client) {}
 
 Dispatcher::~Dispatcher() { assert((apps_.empty() && starting_.empty() && draining_.empty()) || closing_); }
 
@@ -20,6 +25,7 @@ std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
   config.executable = executable_;
   config.settings = info.manifest.pool;
   config.containment = containment_;
+  config.fork_client = fork_client_;
   uint32_t index = 0;
   for (const auto& f : info.manifest.functions) {
     config.functions.push_back(f.name);

@@ -35,7 +35,9 @@ struct AppInfo {
 
 class Dispatcher {
  public:
-  Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment);
+  // With `fork_client`, workers are forked from the host's fork server (see ForkClient).
+  Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment,
+             ForkClient* fork_client = nullptr);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -81,6 +83,7 @@ class Dispatcher {
   const Clock& clock_;
   std::string executable_;
   WorkerContainment containment_;
+  ForkClient* fork_client_;
   std::map<std::string, std::unique_ptr<App>, std::less<>> apps_;
   std::vector<std::unique_ptr<App>> starting_;  // deploys waiting for their first instance
   std::vector<std::unique_ptr<App>> draining_;

@@ -32,10 +32,11 @@ void frame(std::string& out, FrameType type, F&& body) {
 }
 
 // One INVOKE frame, from owned strings (the host) or views (the fuzzer's round trip).
-template <typename P>
+template <typename P, typename M>
 void putInvoke(std::string& out, uint64_t seq, std::string_view id, uint32_t function_index, uint32_t timeout_ms,
                uint32_t trigger, std::string_view method, std::string_view path, std::string_view query,
-               const P& headers, const P& params, std::string_view body) {
+               const P& headers, const P& params, std::string_view body, std::string_view traceparent,
+               std::string_view tracestate, const std::vector<M>& messages) {
   frame(out, FrameType::kInvoke, [&] {
     putU64(out, seq);
     putStr(out, id);
@@ -48,6 +49,17 @@ void putInvoke(std::string& out, uint64_t seq, std::string_view id, uint32_t fun
     putPairs(out, headers);
     putPairs(out, params);
     putStr(out, body);
+    putStr(out, traceparent);
+    putStr(out, tracestate);
+    putU32(out, static_cast<uint32_t>(messages.size()));
+    for (const M& m : messages) {
+      putStr(out, m.id);
+      putStr(out, m.queue);
+      putStr(out, m.body);
+      putPairs(out, m.headers);
+      putU32(out, m.attempt);
+      putU64(out, static_cast<uint64_t>(m.enqueued_at_ms));
+    }
   });
 }
 
@@ -73,13 +85,8 @@ class Reader {
     return data_.substr(pos_ - size, size);
   }
   template <typename Out>
-  void pairs(Out& out) {
-    uint32_t count = u32();
-    // Each pair needs at least 8 bytes, so a count larger than what remains is a lie.
-    if (count > kMaxPairs || count > (data_.size() - pos_) / 8) {
-      ok_ = false;
-      return;
-    }
+  void pairs(Out& out, size_t max = kMaxPairs) {
+    uint32_t count = this->count(max, 8);
     out.reserve(count);
     for (uint32_t i = 0; i < count && ok_; ++i) {
       auto name = str();
@@ -87,6 +94,17 @@ class Reader {
       out.emplace_back(name, value);
     }
   }
+  // A count of items of at least `min_item_bytes` each. A count larger than what the bytes
+  // left could hold is a lie, and is refused before anything is reserved for it.
+  uint32_t count(size_t max, size_t min_item_bytes) {
+    uint32_t n = u32();
+    if (!ok_ || n > max || n > (data_.size() - pos_) / min_item_bytes) {
+      ok_ = false;
+      return 0;
+    }
+    return n;
+  }
+  void fail() { ok_ = false; }
   bool ok() const { return ok_; }
   bool finished() const { return ok_ && pos_ == data_.size(); }
 
@@ -108,6 +126,44 @@ Error malformed(const char* what) {
   return makeError(ErrorKind::kBadInput, std::string("malformed ") + what + " frame from worker");
 }
 
+Error malformedResult(const std::string& why) {
+  return makeError(ErrorKind::kBadInput, "malformed RESULT frame from worker: " + why);
+}
+
+// Smallest wire size of a batch message, a settlement and a publish (all strings empty).
+constexpr size_t kMinMessageBytes = 4 + 4 + 4 + 4 + 4 + 8;
+constexpr size_t kMinSettlementBytes = 4 + 4 + 4 + 4;
+constexpr size_t kMinPublishBytes = 4 + 4 + 4 + 4 + 4;
+
+// The queue limits a worker must keep; an empty string when `f` keeps them.
+std::string checkQueueLimits(const ResultFrame& f) {
+  for (const Settlement& s : f.settlements) {
+    if (s.delay > kMaxMessageDelay) {
+      return "settlement of message " + std::to_string(s.index) + " delays it by " + std::to_string(s.delay.count()) +
+             " ms, more than the limit of " + std::to_string(kMaxMessageDelay.count()) + " ms";
+    }
+    if (s.reason.size() > kMaxSettleReasonBytes) {
+      return "settlement of message " + std::to_string(s.index) + " has a reason of " + std::to_string(s.reason.size()) +
+             " bytes, more than the limit of " + std::to_string(kMaxSettleReasonBytes);
+    }
+  }
+  size_t bytes = 0;
+  for (size_t i = 0; i < f.publishes.size(); ++i) {
+    const Publish& p = f.publishes[i];
+    std::string which = "publish " + std::to_string(i);
+    if (!validQueueName(p.queue)) return which + " names an invalid queue '" + p.queue.substr(0, 120) + "'";
+    if (p.id.size() > kMaxMessageIdBytes) return which + " has a message id longer than " + std::to_string(kMaxMessageIdBytes) + " bytes";
+    if (p.delay > kMaxMessageDelay) return which + " is delayed past the limit of " + std::to_string(kMaxMessageDelay.count()) + " ms";
+    bytes += p.queue.size() + p.id.size() + p.body.size();
+    for (const auto& [name, value] : p.headers) bytes += name.size() + value.size();
+  }
+  if (bytes > kMaxPublishBytes) {
+    return "publishes total " + std::to_string(bytes) + " bytes, more than the limit of " +
+           std::to_string(kMaxPublishBytes) + " per invocation";
+  }
+  return {};
+}
+
 }  // namespace
 
 void encodeReady(uint32_t abi_version, std::string& out) {
@@ -119,14 +175,14 @@ void encodeInitError(std::string_view message, std::string& out) {
 }
 
 void encodeInvoke(uint64_t seq, std::string_view invocation_id, uint32_t function_index,
-                  uint32_t timeout_ms, const Payload& p, std::string& out) {
+                  uint32_t timeout_ms, const TraceContext& trace, const Payload& p, std::string& out) {
   putInvoke(out, seq, invocation_id, function_index, timeout_ms, p.trigger, p.method, p.path, p.query, p.headers,
-            p.params, p.body);
+            p.params, p.body, trace.traceparent, trace.tracestate, p.messages);
 }
 
 void encodeInvoke(const InvokeFrame& f, std::string& out) {
   putInvoke(out, f.seq, f.invocation_id, f.function_index, f.timeout_ms, f.trigger, f.method, f.path, f.query,
-            f.headers, f.params, f.body);
+            f.headers, f.params, f.body, f.traceparent, f.tracestate, f.messages);
 }
 
 void encodeResult(const ResultFrame& f, std::string& out) {
@@ -137,6 +193,21 @@ void encodeResult(const ResultFrame& f, std::string& out) {
     putU32(out, static_cast<uint32_t>(f.status));
     putPairs(out, f.headers);
     putStr(out, f.body);
+    putU32(out, static_cast<uint32_t>(f.settlements.size()));
+    for (const Settlement& s : f.settlements) {
+      putU32(out, s.index);
+      putU32(out, static_cast<uint32_t>(s.action));
+      putU32(out, static_cast<uint32_t>(s.delay.count()));
+      putStr(out, s.reason);
+    }
+    putU32(out, static_cast<uint32_t>(f.publishes.size()));
+    for (const Publish& p : f.publishes) {
+      putStr(out, p.queue);
+      putStr(out, p.id);
+      putStr(out, p.body);
+      putPairs(out, p.headers);
+      putU32(out, static_cast<uint32_t>(p.delay.count()));
+    }
   });
 }
 
@@ -176,6 +247,19 @@ Result<InvokeFrame> decodeInvoke(std::string_view payload) {
   r.pairs(f.headers);
   r.pairs(f.params);
   f.body = r.str();
+  f.traceparent = r.str();
+  f.tracestate = r.str();
+  uint32_t count = r.count(kMaxBatch, kMinMessageBytes);
+  f.messages.resize(count);
+  for (InvokeMessage& m : f.messages) {
+    if (!r.ok()) break;
+    m.id = r.str();
+    m.queue = r.str();
+    m.body = r.str();
+    r.pairs(m.headers, kMaxMessageHeaders);
+    m.attempt = r.u32();
+    m.enqueued_at_ms = static_cast<int64_t>(r.u64());
+  }
   if (!r.finished()) return malformed("INVOKE");
   return f;
 }
@@ -189,9 +273,33 @@ Result<ResultFrame> decodeResult(std::string_view payload) {
   f.status = static_cast<int32_t>(r.u32());
   r.pairs(f.headers);
   f.body = std::string(r.str());
+  uint32_t settlements = r.count(kMaxBatch, kMinSettlementBytes);
+  f.settlements.resize(settlements);
+  for (Settlement& s : f.settlements) {
+    if (!r.ok()) break;
+    s.index = r.u32();
+    uint32_t action = r.u32();
+    if (action < static_cast<uint32_t>(SettleAction::kAck) || action > static_cast<uint32_t>(SettleAction::kDeadLetter)) {
+      r.fail();
+    }
+    s.action = static_cast<SettleAction>(action);
+    s.delay = std::chrono::milliseconds(r.u32());
+    s.reason = std::string(r.str());
+  }
+  uint32_t publishes = r.count(kMaxPublishes, kMinPublishBytes);
+  f.publishes.resize(publishes);
+  for (Publish& p : f.publishes) {
+    if (!r.ok()) break;
+    p.queue = std::string(r.str());
+    p.id = std::string(r.str());
+    p.body = std::string(r.str());
+    r.pairs(p.headers, kMaxMessageHeaders);
+    p.delay = std::chrono::milliseconds(r.u32());
+  }
   if (!r.finished()) return malformed("RESULT");
   if (kind > static_cast<uint32_t>(ResultKind::kError)) return malformed("RESULT");
   f.kind = static_cast<ResultKind>(kind);
+  if (std::string why = checkQueueLimits(f); !why.empty()) return malformedResult(why);
   return f;
 }
 

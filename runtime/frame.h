@@ -6,8 +6,17 @@
 //   string  = size:u32 bytes[size]
 //   pairs   = count:u32 (string string)*count
 //
+//   INVOKE  = seq:u64 id function_index:u32 timeout_ms:u32 trigger:u32 method path query
+//             headers:pairs params:pairs body traceparent tracestate
+//             count:u32 (id queue body headers:pairs attempt:u32 enqueued_at_ms:i64)*count
+//   RESULT  = seq:u64 kind:u32 flags:u32 status:i32 headers:pairs body
+//             count:u32 (index:u32 action:u32 delay_ms:u32 reason)*count        settlements
+//             count:u32 (queue id body headers:pairs delay_ms:u32)*count         publishes
+//
+// An HTTP invocation pays 12 bytes for the queue and trace fields it does not use.
 // Every frame read is bounded by kMaxFramePayload: a worker that sends more is broken or
-// hostile, and the host drops it.
+// hostile, and the host drops it. Counts are bounded too (runtime/queue_types.h), and a
+// RESULT that breaks a queue limit is malformed.
 
 #include <cstdint>
 #include <string>
@@ -15,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/queue_types.h"
 #include "runtime/result.h"
 
 namespace gust {
@@ -31,7 +41,14 @@ constexpr size_t kFrameHeaderSize = 8;
 constexpr size_t kMaxFramePayload = 32u << 20;
 constexpr size_t kMaxPairs = 4096;
 
-using Pairs = std::vector<std::pair<std::string, std::string>>;
+using ViewPairs = std::vector<std::pair<std::string_view, std::string_view>>;
+
+// W3C trace context of an invocation (https://www.w3.org/TR/trace-context/). The host sets
+// it; the function reads it, and the host stamps it on what the function publishes.
+struct TraceContext {
+  std::string traceparent;
+  std::string tracestate;
+};
 
 // The event an invocation carries to its function.
 struct Payload {
@@ -42,6 +59,15 @@ struct Payload {
   Pairs headers;
   Pairs params;
   std::string body;
+  std::vector<QueueMessage> messages;  // the batch of a queue invocation; empty otherwise
+};
+
+// One message of an INVOKE's batch, borrowed from the frame.
+struct InvokeMessage {
+  std::string_view id, queue, body;
+  ViewPairs headers;
+  uint32_t attempt = 1;
+  int64_t enqueued_at_ms = 0;
 };
 
 struct InvokeFrame {
@@ -51,8 +77,10 @@ struct InvokeFrame {
   uint32_t timeout_ms = 0;
   uint32_t trigger = 1;
   std::string_view method, path, query;
-  std::vector<std::pair<std::string_view, std::string_view>> headers, params;
+  ViewPairs headers, params;
   std::string_view body;
+  std::string_view traceparent, tracestate;
+  std::vector<InvokeMessage> messages;
 };
 
 enum class ResultKind : uint32_t { kOk = 0, kError = 1 };
@@ -66,6 +94,9 @@ struct ResultFrame {
   int32_t status = 200;
   Pairs headers;
   std::string body;  // the response body, or the error message when kind is kError
+  // Only what the function settled explicitly; the host fills in the rest (ack).
+  std::vector<Settlement> settlements;
+  std::vector<Publish> publishes;
 };
 
 struct LogFrame {
@@ -78,12 +109,13 @@ struct LogFrame {
 void encodeReady(uint32_t abi_version, std::string& out);
 void encodeInitError(std::string_view message, std::string& out);
 void encodeInvoke(uint64_t seq, std::string_view invocation_id, uint32_t function_index,
-                  uint32_t timeout_ms, const Payload& payload, std::string& out);
+                  uint32_t timeout_ms, const TraceContext& trace, const Payload& payload, std::string& out);
 void encodeInvoke(const InvokeFrame& frame, std::string& out);
 void encodeResult(const ResultFrame& frame, std::string& out);
 void encodeLog(const LogFrame& frame, std::string& out);
 
-// Decoders read one frame's payload. InvokeFrame borrows from `payload`.
+// Decoders read one frame's payload. InvokeFrame borrows from `payload`. decodeResult also
+// checks the queue limits a worker must keep (counts, sizes, queue names, delays).
 Result<uint32_t> decodeReady(std::string_view payload);
 Result<std::string> decodeInitError(std::string_view payload);
 Result<InvokeFrame> decodeInvoke(std::string_view payload);

@@ -9,6 +9,7 @@
 #include "runtime/admin_api.h"
 #include "runtime/admin_token.h"
 #include "runtime/dispatcher.h"
+#include "runtime/fork_client.h"
 #include "triggers/http/http_trigger.h"
 #include "triggers/timer/timer_trigger.h"
 
@@ -19,11 +20,18 @@ namespace {
 class Host {
  public:
   Host(uv_loop_t* loop, const HostOptions& options)
-      : loop_(loop), options_(options), dispatcher_(loop, clock_, options.executable, options.containment),
+      : loop_(loop),
+        options_(options),
+        fork_client_(loop, options.executable),
+        dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
         http_(loop, dispatcher_, options.http_limits),
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json") {}
 
   Result<void> load() {
+    // Before the first worker: every worker is forked from it (see ForkClient).
+    if (auto started = fork_client_.start(); !started) {
+      spdlog::warn("{}; workers will be spawned instead, which makes cold starts slower", started.error().message);
+    }
     std::error_code ec;
     std::filesystem::create_directories(options_.data_dir, ec);
     if (ec) {
@@ -116,7 +124,8 @@ class Host {
     // Triggers first, so nothing new arrives; then the pools, which answer what is left.
     auto closed = std::make_shared<int>(admin_ ? 3 : 2);
     auto then = [this, closed] {
-      if (--*closed == 0) dispatcher_.close([] {});
+      // The fork server goes last: it reports the exits of the workers the pools stop.
+      if (--*closed == 0) dispatcher_.close([this] { fork_client_.close([] {}); });
     };
     timers_.close(then);
     http_.close(then);
@@ -153,6 +162,7 @@ class Host {
   uv_loop_t* loop_;
   const HostOptions& options_;
   SystemClock clock_;
+  ForkClient fork_client_;  // outlives the dispatcher, whose workers it forked
   Dispatcher dispatcher_;
   HttpTrigger http_;
   TimerTrigger timers_;

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "runtime/frame.h"
+#include "runtime/queue_types.h"
 #include "runtime/unique_function.h"
 
 namespace gust {
@@ -15,7 +17,8 @@ struct Invocation {
   std::string id;
   std::string app;
   std::string function;
-  Payload payload;
+  TraceContext trace;  // set by the trigger; passed to the function and onto what it publishes
+  Payload payload;     // payload.messages holds the batch of a queue invocation
 };
 
 enum class OutcomeKind {
@@ -36,6 +39,13 @@ struct Outcome {
   std::string message;  // why, for every kind but kOk
   bool cold_start = false;
   std::chrono::milliseconds retry_after{0};  // for kOverloaded and kUnavailable
+  // For kOk of an invocation with a batch: exactly one settlement per message, in batch
+  // order (a message the function did not settle is acked). Empty for every other kind:
+  // a failed, crashed or timed-out batch is retried whole.
+  std::vector<Settlement> settlements;
+  // For kOk only: what the function published, to be committed with the settlements. A
+  // failed invocation publishes nothing.
+  std::vector<Publish> publishes;
 };
 
 // An outcome that is not the function's answer: `kind`, its HTTP status, and why.

@@ -140,6 +140,7 @@ void Pool::startWorker() {
   options.pipeline = config_.settings.pipeline;
   options.memory_mb = config_.settings.memory_mb;
   options.containment = config_.containment;
+  options.fork_client = config_.fork_client;
   auto spawned = worker->spawn(options);
   WorkerProcess* raw = worker.get();
   if (!spawned) {

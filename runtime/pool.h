@@ -33,6 +33,7 @@ struct PoolConfig {
   std::vector<std::string> functions;
   PoolSettings settings;
   WorkerContainment containment;
+  ForkClient* fork_client = nullptr;  // the host's fork server, if any (see WorkerSpawnOptions)
   std::chrono::milliseconds stop_grace{2000};
   std::chrono::milliseconds max_backoff{30'000};
 };

@@ -3,6 +3,7 @@
 #include "functions/worker_main.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,29 @@ std::string signalName(int sig) {
   const char* description = sigdescr_np(sig);
   std::string out = abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
   if (description) out += std::string(" (") + description + ")";
+  return out;
+}
+
+// One settlement per message of a batch of `batch`, in order: what the worker settled, and an
+// ack for every message it did not. A worker that settles a message twice or one outside its
+// batch is broken or hostile.
+Result<std::vector<Settlement>> settleBatch(size_t batch, std::vector<Settlement>&& settled) {
+  std::vector<Settlement> out(batch);
+  std::vector<bool> seen(batch, false);
+  for (Settlement& s : settled) {
+    if (s.index >= batch) {
+      return makeError(ErrorKind::kBadInput, "worker settled message " + std::to_string(s.index) + " of a batch of " +
+                                                 std::to_string(batch));
+    }
+    if (seen[s.index]) {
+      return makeError(ErrorKind::kBadInput, "worker settled message " + std::to_string(s.index) + " twice");
+    }
+    seen[s.index] = true;
+    out[s.index] = std::move(s);
+  }
+  for (uint32_t i = 0; i < batch; ++i) {
+    if (!seen[i]) out[i].index = i;  // the default: ack
+  }
   return out;
 }
 
@@ -100,9 +124,29 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   err_.pipe.data = &err_;
   timer_.data = this;
 
-  std::string host_pid = std::to_string(::getpid());
-  std::vector<std::string> args = {options.executable, "worker", "--app", options.app, "--module",
-                                   options.module_path, "--host-pid", host_pid};
+  // The worker's stdout, stderr and IPC channel: the host keeps one end of each pair and
+  // the worker gets the other, whether it is forked or spawned.
+  int pairs[3][2];
+  uv_pipe_t* host_ends[3] = {&out_.pipe, &err_.pipe, &ipc_};
+  for (int i = 0; i < 3; ++i) {
+    std::string why;
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) {
+      why = strerror(errno);
+    } else if (int rc = uv_pipe_open(host_ends[i], pairs[i][0]); rc != 0) {
+      why = uv_strerror(rc);
+      ::close(pairs[i][0]);
+      ::close(pairs[i][1]);
+    }
+    if (!why.empty()) {
+      for (int j = 0; j < i; ++j) ::close(pairs[j][1]);  // the host ends close with their handles
+      exited_ = true;
+      state_ = State::kExited;
+      return makeError(ErrorKind::kIo, "cannot create a worker's channels: " + why);
+    }
+  }
+  std::array<int, kForkRequestFds> child_ends = {pairs[0][1], pairs[1][1], pairs[2][1]};
+
+  std::vector<std::string> args = {"--app", options.app, "--module", options.module_path};
   args.push_back("--concurrency");
   args.push_back(std::to_string(concurrency_));
   args.push_back("--memory-mb");
@@ -117,39 +161,26 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
     args.push_back("--function");
     args.push_back(f);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
 
-  uv_stdio_container_t stdio[4];
-  stdio[0].flags = UV_IGNORE;
-  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&out_.pipe);
-  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&err_.pipe);
-  stdio[3].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE);
-  stdio[3].data.stream = reinterpret_cast<uv_stream_t*>(&ipc_);
-
-  uv_process_options_t opts{};
-  opts.file = options.executable.c_str();
-  opts.args = argv.data();
-  opts.cwd = options.app_dir.c_str();
-  opts.stdio = stdio;
-  opts.stdio_count = 4;
-  // Its own session and process group: a terminal's Ctrl-C reaches only the host, which
-  // then drains, and the host can signal the worker's whole group.
-  opts.flags = UV_PROCESS_DETACHED;
-  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
-    static_cast<WorkerProcess*>(p->data)->onExit(status, sig);
-  };
-  process_.data = this;
-  int rc = uv_spawn(loop_, &process_, &opts);
-  if (rc != 0) {
+  Result<void> started = {};
+  if (options.fork_client != nullptr && options.fork_client->running()) {
+    // Forked from the already linked fork server: no exec, no dynamic linking.
+    auto forked = options.fork_client->fork(options.app_dir, args, child_ends,
+                                            [this](int64_t status, int sig) { onExit(status, sig); });
+    if (forked) {
+      pid_ = *forked;
+    } else {
+      spdlog::warn("[{}] cannot fork a worker from the fork server ({}); spawning it instead", app_,
+                   forked.error().message);
+    }
+  }
+  if (pid_ == 0) started = spawnProcess(options, args, child_ends);
+  for (int fd : child_ends) ::close(fd);
+  if (!started) {
     exited_ = true;
     state_ = State::kExited;
-    return makeError(ErrorKind::kIo, "cannot start a worker process (" + options.executable + "): " + uv_strerror(rc));
+    return started;
   }
-  pid_ = process_.pid;
 
   uv_read_start(reinterpret_cast<uv_stream_t*>(&ipc_), allocBuffer,
                 [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
@@ -167,12 +198,47 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   return {};
 }
 
+Result<void> WorkerProcess::spawnProcess(const WorkerSpawnOptions& options, std::vector<std::string> args,
+                                         const std::array<int, kForkRequestFds>& child_ends) {
+  args.insert(args.begin(), {options.executable, "worker", "--host-pid", std::to_string(::getpid())});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  uv_stdio_container_t stdio[4];
+  stdio[0].flags = UV_IGNORE;
+  for (int i = 0; i < 3; ++i) {
+    stdio[i + 1].flags = UV_INHERIT_FD;
+    stdio[i + 1].data.fd = child_ends[static_cast<size_t>(i)];
+  }
+
+  uv_process_options_t opts{};
+  opts.file = options.executable.c_str();
+  opts.args = argv.data();
+  opts.cwd = options.app_dir.c_str();
+  opts.stdio = stdio;
+  opts.stdio_count = 4;
+  // Its own session and process group: a terminal's Ctrl-C reaches only the host, which
+  // then drains, and the host can signal the worker's whole group.
+  opts.flags = UV_PROCESS_DETACHED;
+  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
+    static_cast<WorkerProcess*>(p->data)->onExit(status, sig);
+  };
+  process_.data = this;
+  int rc = uv_spawn(loop_, &process_, &opts);
+  if (rc != 0) {
+    return makeError(ErrorKind::kIo, "cannot start a worker process (" + options.executable + "): " + uv_strerror(rc));
+  }
+  pid_ = process_.pid;
+  return {};
+}
+
 void WorkerProcess::invoke(Invocation&& invocation, uint32_t function_index, std::chrono::milliseconds timeout,
                            OutcomeCallback&& done) {
   assert(hasCapacity());
   uint64_t seq = ++next_seq_;
-  encodeInvoke(seq, invocation.id, function_index, static_cast<uint32_t>(timeout.count()), invocation.payload,
-               out_buffer_);
+  encodeInvoke(seq, invocation.id, function_index, static_cast<uint32_t>(timeout.count()), invocation.trace,
+               invocation.payload, out_buffer_);
   auto now = std::chrono::steady_clock::now();
   // A serial worker starts a queued invocation only when the one before it answered.
   bool starts_now = concurrency_ > 1 || in_flight_.empty();
@@ -279,7 +345,8 @@ void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
     case FrameType::kResult: {
       auto result = decodeResult(payload);
       if (!result) return protocolError(result.error().message);
-      if (findInFlight(result->seq) == nullptr) {
+      InFlight* inv = findInFlight(result->seq);
+      if (inv == nullptr) {
         return protocolError("worker answered an invocation it was not given");
       }
       if (result->flags & ResultFrame::kFlagOutput) drainOutputNow();
@@ -289,6 +356,13 @@ void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
         outcome.status = result->status;
         outcome.headers = std::move(result->headers);
         outcome.body = std::move(result->body);
+        size_t batch = inv->invocation.payload.messages.size();
+        if (batch > 0 || !result->settlements.empty()) {
+          auto settled = settleBatch(batch, std::move(result->settlements));
+          if (!settled) return protocolError(settled.error().message);
+          outcome.settlements = std::move(*settled);
+        }
+        outcome.publishes = std::move(result->publishes);
       } else {
         outcome.kind = OutcomeKind::kFunctionError;
         outcome.status = 500;
@@ -410,6 +484,19 @@ void WorkerProcess::onOutput(OutputStream& stream, const char* data, size_t size
   }
 }
 
+void WorkerProcess::drainIpcNow() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&ipc_), &fd) != 0) return;
+  std::vector<char> buf(kReadChunk);
+  // Bounded: a worker that is gone wrote at most a socket buffer's worth.
+  for (int i = 0; i < 64 && !closing_; ++i) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n <= 0) break;
+    uv_buf_t chunk = uv_buf_init(buf.data(), static_cast<unsigned>(n));
+    onIpcRead(n, &chunk);
+  }
+}
+
 void WorkerProcess::drainOutputNow() {
   // The worker flushes stdio before it writes RESULT, so whatever the function printed is
   // already in the pipes: read it now, so it is attributed to this invocation.
@@ -447,6 +534,10 @@ void WorkerProcess::onExit(int64_t exit_status, int term_signal) {
     closeHandles();
     return;
   }
+  // Its exit can be reported before the loop read its last frames (an INIT_ERROR, a
+  // RESULT): everything it wrote is in the socket by now, so read that first.
+  drainIpcNow();
+  if (closing_) return;  // the listener closed it meanwhile; close() saw it had exited
   WorkerExit exit{exit_status, term_signal};
   drainOutputNow();
   State before = state_;

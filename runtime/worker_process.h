@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/fork_client.h"
 #include "runtime/frame.h"
 #include "runtime/invocation.h"
 #include "runtime/result.h"
@@ -47,6 +48,9 @@ struct WorkerSpawnOptions {
   uint32_t memory_mb = 0;    // address-space limit; 0: none
   size_t max_output_per_invocation = 64 * 1024;
   WorkerContainment containment;
+  // Forks the worker from the host's fork server when set and running; otherwise (or if
+  // that fails) the worker is spawned from `executable`.
+  ForkClient* fork_client = nullptr;
 };
 
 // How a worker process ended.
@@ -130,7 +134,11 @@ class WorkerProcess {
     size_t output_bytes = 0;
     size_t output_dropped = 0;
   };
+  // Starts `gust worker` with uv_spawn, its stdio on `child_ends`.
+  Result<void> spawnProcess(const WorkerSpawnOptions& options, std::vector<std::string> args,
+                            const std::array<int, kForkRequestFds>& child_ends);
   void onIpcRead(ssize_t nread, const uv_buf_t* buf);
+  void drainIpcNow();
   void onFrame(FrameType type, std::string_view payload);
   void onOutput(OutputStream& stream, const char* data, size_t size, bool eof);
   void drainOutputNow();
@@ -164,7 +172,7 @@ class WorkerProcess {
   std::vector<std::string> functions_;
   size_t max_output_;
 
-  uv_process_t process_{};
+  uv_process_t process_{};  // only when spawned; a forked worker's exit comes from its ForkClient
   uv_pipe_t ipc_{};
   OutputStream out_, err_;
   uv_timer_t timer_{};

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "functions/fork_server.h"
 #include "functions/worker_main.h"
 #include "gust/abi.h"
 #include "runtime/cli/args.h"
@@ -90,6 +91,11 @@ int run(int argc, char** argv) {
     WorkerOptions options;
     if (!parseWorkerArgs(rest_argc, rest, options)) return kExitUsage;
     return runWorker(options);
+  }
+  if (verb == "fork-server") {
+    ForkServerOptions options;
+    if (!parseForkServerArgs(rest_argc, rest, options)) return kExitUsage;
+    return runForkServer(options);
   }
   if (verb == "serve") return serveCommand(rest_argc, rest, self);
   if (verb == "build") return buildCommand(rest_argc, rest, self);

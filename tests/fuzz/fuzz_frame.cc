@@ -1,6 +1,8 @@
 // libFuzzer target: bytes from a worker fed to the frame decoder in random-sized pieces,
 // every frame decoded by type. Nothing may crash or read out of bounds; a decoded frame
-// re-encodes to the bytes it came from.
+// re-encodes to the bytes it came from and keeps the queue limits (batch, settlements,
+// publishes). The seeds in corpus/fuzz_frame hold a queue INVOKE and a RESULT with
+// settlements and publishes, so that mutations start from the deep fields.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,12 +28,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       switch (type) {
         case gust::FrameType::kInvoke:
           if (auto f = gust::decodeInvoke(payload)) {
+            if (f->messages.size() > gust::kMaxBatch) __builtin_trap();
+            for (const auto& m : f->messages) {
+              if (m.headers.size() > gust::kMaxMessageHeaders) __builtin_trap();
+            }
             gust::encodeInvoke(*f, again);
             if (again.substr(gust::kFrameHeaderSize) != payload) __builtin_trap();
           }
           break;
         case gust::FrameType::kResult:
           if (auto f = gust::decodeResult(payload)) {
+            if (f->settlements.size() > gust::kMaxBatch || f->publishes.size() > gust::kMaxPublishes) __builtin_trap();
+            for (const auto& s : f->settlements) {
+              if (s.action != gust::SettleAction::kAck && s.action != gust::SettleAction::kRetry &&
+                  s.action != gust::SettleAction::kDeadLetter) {
+                __builtin_trap();
+              }
+            }
+            for (const auto& p : f->publishes) {
+              if (!gust::validQueueName(p.queue)) __builtin_trap();
+            }
             gust::encodeResult(*f, again);
             if (again.substr(gust::kFrameHeaderSize) != payload) __builtin_trap();
           }

@@ -9,6 +9,57 @@ using namespace gust;
 namespace {
 
 // Feeds `bytes` one byte at a time and returns the frames it yields.
+std::string payloadOf(const std::string& wire) { return wire.substr(kFrameHeaderSize); }
+
+std::string resultPayload(const ResultFrame& r) {
+  std::string wire;
+  encodeResult(r, wire);
+  return payloadOf(wire);
+}
+
+// A queue invocation of two messages with trace context.
+std::string queueInvokePayload() {
+  Payload p;
+  p.trigger = 3;
+  QueueMessage a;
+  a.id = "m-1";
+  a.queue = "orders";
+  a.body = "first";
+  a.headers = {{"Content-Type", "text/plain"}, {"traceparent", "00-aa-bb-01"}};
+  a.attempt = 1;
+  a.enqueued_at_ms = 1'700'000'000'123;
+  QueueMessage b;
+  b.id = "m-2";
+  b.queue = "orders";
+  b.body = std::string("sec\0nd", 6);
+  b.attempt = 4;
+  b.enqueued_at_ms = -5;
+  p.messages = {a, b};
+  TraceContext trace{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=opaque"};
+  std::string wire;
+  encodeInvoke(11, "inv-q", 2, 30000, trace, p, wire);
+  return payloadOf(wire);
+}
+
+ResultFrame batchResult() {
+  ResultFrame r;
+  r.seq = 11;
+  r.status = 204;
+  r.settlements = {{0, SettleAction::kAck, std::chrono::milliseconds(0), ""},
+                   {1, SettleAction::kRetry, std::chrono::milliseconds(250), ""},
+                   {2, SettleAction::kDeadLetter, std::chrono::milliseconds(0), "poison pill"}};
+  Publish out;
+  out.queue = "out";
+  out.id = "dedupe-1";
+  out.body = "payload";
+  out.headers = {{"traceparent", "00-aa-bb-01"}};
+  out.delay = std::chrono::milliseconds(1500);
+  Publish bare;
+  bare.queue = "audit.v2_x-y";
+  r.publishes = {out, bare};
+  return r;
+}
+
 std::vector<std::pair<FrameType, std::string>> decodeBytewise(const std::string& bytes, FrameDecoder& decoder) {
   std::vector<std::pair<FrameType, std::string>> frames;
   for (char c : bytes) {
@@ -32,7 +83,7 @@ TEST_CASE("an invoke frame round-trips through the decoder, split at every byte"
   p.params = {{"id", "42"}};
   p.body = std::string("binary\0body", 11);
   std::string wire;
-  encodeInvoke(7, "inv-1", 3, 2500, p, wire);
+  encodeInvoke(7, "inv-1", 3, 2500, TraceContext{}, p, wire);
   encodeLog(LogFrame{7, 2, "a line"}, wire);
 
   FrameDecoder decoder;
@@ -54,6 +105,9 @@ TEST_CASE("an invoke frame round-trips through the decoder, split at every byte"
   REQUIRE(inv->params.size() == 1);
   CHECK(inv->params[0].second == "42");
   CHECK(inv->body == p.body);
+  CHECK(inv->traceparent.empty());
+  CHECK(inv->tracestate.empty());
+  CHECK(inv->messages.empty());
   auto log = decodeLog(frames[1].second);
   REQUIRE(log);
   CHECK(log->level == 2);
@@ -120,7 +174,7 @@ TEST_CASE("truncated and lying payloads are rejected, not read past their end") 
   p.method = "GET";
   p.headers = {{"a", "b"}};
   std::string wire;
-  encodeInvoke(1, "id", 0, 10, p, wire);
+  encodeInvoke(1, "id", 0, 10, TraceContext{}, p, wire);
   std::string payload = wire.substr(kFrameHeaderSize);
   for (size_t cut = 0; cut < payload.size(); ++cut) {
     CHECK_FALSE(decodeInvoke(std::string_view(payload).substr(0, cut)));
@@ -140,4 +194,186 @@ TEST_CASE("truncated and lying payloads are rejected, not read past their end") 
   uint32_t kind = 9;
   std::memcpy(bad_kind.data() + 8, &kind, 4);
   CHECK_FALSE(decodeResult(bad_kind));
+}
+
+TEST_CASE("an invoke frame carries the trace context and every field of a queue batch") {
+  std::string payload = queueInvokePayload();
+  auto inv = decodeInvoke(payload);
+  REQUIRE(inv);
+  CHECK(inv->trigger == 3);
+  CHECK(inv->traceparent == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  CHECK(inv->tracestate == "vendor=opaque");
+  REQUIRE(inv->messages.size() == 2);
+  CHECK(inv->messages[0].id == "m-1");
+  CHECK(inv->messages[0].queue == "orders");
+  CHECK(inv->messages[0].body == "first");
+  REQUIRE(inv->messages[0].headers.size() == 2);
+  CHECK(inv->messages[0].headers[1].first == "traceparent");
+  CHECK(inv->messages[0].headers[1].second == "00-aa-bb-01");
+  CHECK(inv->messages[0].attempt == 1);
+  CHECK(inv->messages[0].enqueued_at_ms == 1'700'000'000'123);
+  CHECK(inv->messages[1].body == std::string("sec\0nd", 6));
+  CHECK(inv->messages[1].headers.empty());
+  CHECK(inv->messages[1].attempt == 4);
+  CHECK(inv->messages[1].enqueued_at_ms == -5);
+  // The borrowed frame re-encodes to the same bytes.
+  std::string again;
+  encodeInvoke(*inv, again);
+  CHECK(payloadOf(again) == payload);
+}
+
+TEST_CASE("an HTTP invoke frame pays 12 bytes for the empty trace context and batch") {
+  Payload p;
+  p.method = "GET";
+  std::string with_nothing, with_trace;
+  encodeInvoke(1, "id", 0, 10, TraceContext{}, p, with_nothing);
+  CHECK(with_nothing.size() == kFrameHeaderSize + 8 + 6 + 4 + 4 + 4 + 7 + 4 + 4 + 4 + 4 + 4 + 12);
+  encodeInvoke(1, "id", 0, 10, TraceContext{"tp", "ts"}, p, with_trace);
+  CHECK(with_trace.size() == with_nothing.size() + 4);
+}
+
+TEST_CASE("a result frame round-trips its settlements and publishes") {
+  ResultFrame r = batchResult();
+  auto back = decodeResult(resultPayload(r));
+  REQUIRE(back);
+  REQUIRE(back->settlements.size() == 3);
+  CHECK(back->settlements[1].index == 1);
+  CHECK(back->settlements[1].action == SettleAction::kRetry);
+  CHECK(back->settlements[1].delay == std::chrono::milliseconds(250));
+  CHECK(back->settlements[2].action == SettleAction::kDeadLetter);
+  CHECK(back->settlements[2].reason == "poison pill");
+  REQUIRE(back->publishes.size() == 2);
+  CHECK(back->publishes[0].queue == "out");
+  CHECK(back->publishes[0].id == "dedupe-1");
+  CHECK(back->publishes[0].body == "payload");
+  CHECK(back->publishes[0].headers == r.publishes[0].headers);
+  CHECK(back->publishes[0].delay == std::chrono::milliseconds(1500));
+  CHECK(back->publishes[1].queue == "audit.v2_x-y");
+  CHECK(back->publishes[1].id.empty());
+  CHECK(resultPayload(*back) == resultPayload(r));
+}
+
+TEST_CASE("a queue invoke or result cut short anywhere, or with bytes after its end, is rejected") {
+  std::string invoke = queueInvokePayload();
+  for (size_t cut = 0; cut < invoke.size(); ++cut) {
+    CHECK_FALSE(decodeInvoke(std::string_view(invoke).substr(0, cut)));
+  }
+  CHECK_FALSE(decodeInvoke(invoke + '\0'));
+  std::string result = resultPayload(batchResult());
+  for (size_t cut = 0; cut < result.size(); ++cut) {
+    CHECK_FALSE(decodeResult(std::string_view(result).substr(0, cut)));
+  }
+  CHECK_FALSE(decodeResult(result + '\0'));
+}
+
+TEST_CASE("counts of messages, settlements, publishes and message headers beyond their bounds are rejected") {
+  auto patchU32 = [](std::string bytes, size_t at, uint32_t value) {
+    std::memcpy(bytes.data() + at, &value, 4);
+    return bytes;
+  };
+  // An HTTP invoke: the message count is its last 4 bytes.
+  Payload p;
+  std::string invoke;
+  encodeInvoke(1, "id", 0, 10, TraceContext{}, p, invoke);
+  invoke = payloadOf(invoke);
+  size_t count_at = invoke.size() - 4;
+  CHECK(decodeInvoke(invoke));
+  CHECK_FALSE(decodeInvoke(patchU32(invoke, count_at, 1)));  // one message, no bytes for it
+  CHECK_FALSE(decodeInvoke(patchU32(invoke, count_at, 0xffffffff)));
+  // More messages than a batch may hold, however many bytes follow.
+  std::string huge = patchU32(invoke, count_at, kMaxBatch + 1) + std::string((kMaxBatch + 1) * 28, '\0');
+  CHECK_FALSE(decodeInvoke(huge));
+  std::string full = patchU32(invoke, count_at, kMaxBatch) + std::string(kMaxBatch * 28, '\0');
+  auto most = decodeInvoke(full);
+  REQUIRE(most);
+  CHECK(most->messages.size() == kMaxBatch);
+
+  // A message with more headers than a message may carry.
+  Payload q;
+  q.trigger = 3;
+  QueueMessage m;
+  m.queue = "q";
+  for (size_t i = 0; i <= kMaxMessageHeaders; ++i) m.headers.emplace_back("h", "v");
+  q.messages = {m};
+  std::string many_headers;
+  encodeInvoke(1, "id", 0, 10, TraceContext{}, q, many_headers);
+  CHECK_FALSE(decodeInvoke(payloadOf(many_headers)));
+  q.messages[0].headers.pop_back();
+  many_headers.clear();
+  encodeInvoke(1, "id", 0, 10, TraceContext{}, q, many_headers);
+  CHECK(decodeInvoke(payloadOf(many_headers)));
+
+  // An empty result ends with the settlement count and the publish count.
+  std::string result = resultPayload(ResultFrame{});
+  size_t settlements_at = result.size() - 8, publishes_at = result.size() - 4;
+  CHECK(decodeResult(result));
+  CHECK_FALSE(decodeResult(patchU32(result, settlements_at, 0xffffffff)));
+  CHECK_FALSE(decodeResult(patchU32(result, publishes_at, 0xffffffff)));
+  std::string too_many = patchU32(result, publishes_at, kMaxPublishes + 1) + std::string((kMaxPublishes + 1) * 20, '\0');
+  CHECK_FALSE(decodeResult(too_many));
+}
+
+TEST_CASE("a settlement with an unknown action is rejected") {
+  ResultFrame r;
+  r.settlements = {{0, SettleAction::kAck, std::chrono::milliseconds(0), ""}};
+  std::string payload = resultPayload(r);
+  size_t action_at = payload.size() - 4 - 4 - 4 - 4;  // action delay reason-size publish-count
+  for (uint32_t action : {0u, 4u, 0xffffffffu}) {
+    std::string bad = payload;
+    std::memcpy(bad.data() + action_at, &action, 4);
+    CHECK_FALSE(decodeResult(bad));
+  }
+  for (uint32_t action : {1u, 2u, 3u}) {
+    std::string good = payload;
+    std::memcpy(good.data() + action_at, &action, 4);
+    auto back = decodeResult(good);
+    REQUIRE(back);
+    CHECK(static_cast<uint32_t>(back->settlements[0].action) == action);
+  }
+}
+
+TEST_CASE("a result that breaks a queue limit is malformed, and the error says which limit") {
+  auto errorOf = [](const ResultFrame& r) {
+    auto back = decodeResult(resultPayload(r));
+    REQUIRE_FALSE(back);
+    return back.error().message;
+  };
+  auto publishing = [](Publish p) {
+    ResultFrame r;
+    r.publishes = {std::move(p)};
+    return r;
+  };
+  Publish p;
+  p.queue = "bad queue";
+  CHECK(errorOf(publishing(p)).find("invalid queue 'bad queue'") != std::string::npos);
+  p.queue = "orders.dead";
+  CHECK(errorOf(publishing(p)).find("invalid queue") != std::string::npos);
+  p.queue = std::string(kMaxQueueNameBytes + 1, 'q');
+  CHECK(errorOf(publishing(p)).find("invalid queue") != std::string::npos);
+  p.queue = std::string(kMaxQueueNameBytes, 'q');
+  CHECK(decodeResult(resultPayload(publishing(p))));
+  p.queue = "";
+  CHECK(errorOf(publishing(p)).find("invalid queue") != std::string::npos);
+  p.queue = "ok";
+  p.id = std::string(kMaxMessageIdBytes + 1, 'i');
+  CHECK(errorOf(publishing(p)).find("message id longer than 128") != std::string::npos);
+  p.id.clear();
+  p.delay = kMaxMessageDelay + std::chrono::milliseconds(1);
+  CHECK(errorOf(publishing(p)).find("delayed past the limit") != std::string::npos);
+  p.delay = kMaxMessageDelay;
+  CHECK(decodeResult(resultPayload(publishing(p))));
+
+  ResultFrame big;
+  Publish half;
+  half.queue = "big";
+  half.body = std::string(kMaxPublishBytes / 2, 'b');
+  big.publishes = {half, half};
+  CHECK(errorOf(big).find("more than the limit of 8388608 per invocation") != std::string::npos);
+
+  ResultFrame slow;
+  slow.settlements = {{0, SettleAction::kRetry, kMaxMessageDelay + std::chrono::milliseconds(1), ""}};
+  CHECK(errorOf(slow).find("delays it by") != std::string::npos);
+  ResultFrame wordy;
+  wordy.settlements = {{0, SettleAction::kDeadLetter, std::chrono::milliseconds(0), std::string(kMaxSettleReasonBytes + 1, 'r')}};
+  CHECK(errorOf(wordy).find("reason of 4097 bytes") != std::string::npos);
 }

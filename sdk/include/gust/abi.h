@@ -9,7 +9,16 @@
  *                                          -- one per function NAME of the manifest.
  *
  * Compatibility: GUST_ABI_VERSION changes whenever a struct below changes layout. The host
- * API table only ever grows at its end; `size` tells a module which entries exist.
+ * API table only ever grows at its end; `size` tells a module which entries exist (use
+ * GUST_HOST_HAS). gust_message starts with its own `size`, set by the module, so that it
+ * may grow the same way.
+ *
+ * Queue invocations (trigger GUST_TRIGGER_QUEUE) carry a batch of messages instead of a
+ * request body: message_count() and message() read it, settle() decides each message's
+ * fate. A message the function does not settle is acked when it returns normally; when it
+ * fails (fail(), a thrown exception in the C++ layer), crashes or times out, the whole
+ * batch is retried and nothing it published is kept. A queue function need not call
+ * respond(); returning is enough.
  */
 #ifndef GUST_ABI_H
 #define GUST_ABI_H
@@ -68,6 +77,34 @@ typedef struct gust_request {
   gust_str body;
 } gust_request;
 
+/* Status codes of the host API calls that can refuse. */
+typedef enum gust_status {
+  GUST_OK = 0,
+  GUST_E_INVALID = 1,     /* a bad argument: queue name, message id, delay, action, header count */
+  GUST_E_LIMIT = 2,       /* a per-invocation limit is reached (publishes: count or bytes) */
+  GUST_E_RANGE = 3,       /* no message of the batch has this index (or there is no batch) */
+  GUST_E_SETTLED = 4,     /* this message was settled already; the first settlement stands */
+  GUST_E_UNSUPPORTED = 5  /* the host is older than the SDK and lacks this call (C++ layer) */
+} gust_status;
+
+typedef enum gust_settle_action {
+  GUST_SETTLE_ACK = 1,         /* done: the message is removed */
+  GUST_SETTLE_RETRY = 2,       /* redeliver it, after delay_ms at the earliest */
+  GUST_SETTLE_DEAD_LETTER = 3  /* move it to the queue's dead-letter queue with the reason */
+} gust_settle_action;
+
+/* One message of a queue invocation's batch. Borrowed: valid only during the call. */
+typedef struct gust_message {
+  uint32_t size; /* set by the caller to sizeof(gust_message) before calling message() */
+  gust_str id;
+  gust_str queue;
+  gust_str body;
+  const gust_pair* headers;
+  size_t header_count;
+  uint32_t attempt;       /* 1 on the first delivery */
+  int64_t enqueued_at_ms; /* Unix time in milliseconds */
+} gust_message;
+
 /* Services the host offers a running function. Every pointer is valid for the call. */
 typedef struct gust_host_api {
   uint32_t size; /* sizeof(gust_host_api) as the host knows it */
@@ -79,7 +116,35 @@ typedef struct gust_host_api {
   void (*log)(void* host, int32_t level, gust_str message);
   /* Milliseconds until the invocation's deadline; 0 when it has passed. */
   int64_t (*remaining_ms)(void* host);
+
+  /* ---- Since the queue and trace entries; check GUST_HOST_HAS(api, message_count). ---- */
+
+  /* Messages in this invocation's batch; 0 unless the trigger is GUST_TRIGGER_QUEUE. */
+  size_t (*message_count)(void* host);
+  /* Fills `out` (whose `size` the caller set) with message `index`. GUST_E_RANGE past the
+   * end; GUST_E_INVALID when out->size is smaller than the host's gust_message. */
+  int32_t (*message)(void* host, size_t index, gust_message* out);
+  /* Settles message `index` with a gust_settle_action. `delay_ms` counts for a retry (at
+   * most 7 days); `reason` for a dead letter (cut at 4 KiB). A message is settled once:
+   * later calls return GUST_E_SETTLED. */
+  int32_t (*settle)(void* host, size_t index, int32_t action, uint32_t delay_ms, gust_str reason);
+  /* Publishes a message to `queue` ([A-Za-z0-9._-], 1..100 chars, not ending in ".dead"),
+   * delivered after `delay_ms` (at most 7 days). `message_id` (at most 256 bytes) dedupes;
+   * empty lets the host choose one. At most 64 headers. Everything is copied. Publishes
+   * are held until the function returns and committed with its outcome: an invocation that
+   * fails publishes nothing. At most 1000 messages and 8 MiB per invocation (GUST_E_LIMIT).
+   * The host adds the invocation's trace context to every message. */
+  int32_t (*publish)(void* host, gust_str queue, gust_str body, const gust_pair* headers, size_t header_count,
+                     gust_str message_id, uint32_t delay_ms);
+  /* The invocation's W3C trace context (`traceparent`, `tracestate` headers); empty when
+   * the host has none. */
+  gust_str (*traceparent)(void* host);
+  gust_str (*tracestate)(void* host);
 } gust_host_api;
+
+/* Whether the host's API table has `entry` (a member name of gust_host_api). */
+#define GUST_HOST_HAS(api, entry) \
+  ((api)->size >= offsetof(gust_host_api, entry) + sizeof(((gust_host_api*)0)->entry))
 
 typedef struct gust_context {
   const gust_host_api* api;

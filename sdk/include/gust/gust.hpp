@@ -12,11 +12,32 @@
 //
 // The exported name must match a function of the app's gust.json. Anything the function
 // throws becomes a 500 response carrying the exception's message; nothing crosses the ABI.
+//
+// A queue consumer gets a batch of messages. Each is acked when the function returns,
+// unless it was settled otherwise; anything thrown retries the whole batch. What a function
+// publishes is committed with its outcome, so a failed invocation publishes nothing:
+//
+//   void orders(const gust::Batch& batch, gust::Context& ctx) {
+//     for (gust::Message msg : batch) {
+//       if (msg.body().empty()) { msg.deadLetter("empty order"); continue; }
+//       if (!inventoryReady()) { msg.retry(std::chrono::seconds(30)); continue; }
+//       ctx.publish("invoices", msg.body(), {.id = "invoice-" + std::string(msg.id())});
+//     }
+//   }
+//   GUST_QUEUE_FUNCTION(orders)
+//
+// ctx.publish() works from any function, and ctx.batch() gives the batch inside a
+// GUST_FUNCTION too. ctx.traceparent() / ctx.tracestate() are the invocation's W3C trace
+// context; the host passes it on to every message the function publishes. On a host older
+// than this SDK these calls do nothing: the batch is empty, publish() returns
+// GUST_E_UNSUPPORTED and the trace context is empty.
 #pragma once
 
 #include <gust/abi.h>
 
 #include <chrono>
+#include <cstddef>
+#include <iterator>
 #include <new>
 #include <cstdint>
 #include <string>
@@ -173,6 +194,157 @@ struct Response {
   }
 };
 
+// The answer of a host call that can refuse (publish, ack, retry, deadLetter). The host also
+// logs why it refused, with the invocation's id.
+class Status {
+ public:
+  Status() = default;
+  explicit Status(int32_t code) : code_(code) {}
+
+  bool ok() const { return code_ == GUST_OK; }
+  explicit operator bool() const { return ok(); }
+  int32_t code() const { return code_; }  // a gust_status
+  const char* message() const {
+    switch (code_) {
+      case GUST_OK: return "ok";
+      case GUST_E_INVALID: return "invalid argument";
+      case GUST_E_LIMIT: return "per-invocation limit reached";
+      case GUST_E_RANGE: return "no such message in the batch";
+      case GUST_E_SETTLED: return "message already settled";
+      case GUST_E_UNSUPPORTED: return "the host does not support this call";
+      default: return "unknown error";
+    }
+  }
+
+ private:
+  int32_t code_ = GUST_OK;
+};
+
+// One message of a queue invocation's batch. Borrowed views: valid only during the call.
+// Settle it at most once; a message left unsettled is acked when the function returns.
+class Message {
+ public:
+  Message(const gust_context& raw, size_t index, const gust_message& message)
+      : raw_(&raw), index_(index), message_(message) {}
+
+  size_t index() const { return index_; }
+  std::string_view id() const { return detail::view(message_.id); }
+  std::string_view queue() const { return detail::view(message_.queue); }
+  std::string_view body() const { return detail::view(message_.body); }
+  // 1 on the first delivery; more after retries, crashes or timeouts.
+  uint32_t attempt() const { return message_.attempt; }
+  std::chrono::system_clock::time_point enqueuedAt() const {
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(message_.enqueued_at_ms));
+  }
+
+  // The first header with this name (case-insensitive), or "" when absent.
+  std::string_view header(std::string_view name) const {
+    for (size_t i = 0; i < message_.header_count; ++i) {
+      if (detail::equalsIgnoreCase(detail::view(message_.headers[i].name), name)) {
+        return detail::view(message_.headers[i].value);
+      }
+    }
+    return {};
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> headers() const {
+    std::vector<std::pair<std::string_view, std::string_view>> out;
+    out.reserve(message_.header_count);
+    for (size_t i = 0; i < message_.header_count; ++i) {
+      out.emplace_back(detail::view(message_.headers[i].name), detail::view(message_.headers[i].value));
+    }
+    return out;
+  }
+
+#ifdef GUST_HAS_JSON
+  // The body parsed as JSON; a discarded value (is_discarded()) when it is not valid JSON.
+  nlohmann::json json() const { return nlohmann::json::parse(body(), nullptr, false); }
+#endif
+
+  // Done with it: the queue forgets it.
+  Status ack() const { return settle(GUST_SETTLE_ACK, 0, {}); }
+  // Deliver it again, no sooner than `delay` from now (at most 7 days).
+  Status retry(std::chrono::milliseconds delay = {}) const {
+    if (delay.count() < 0 || delay.count() > 0xffffffffLL) return Status(GUST_E_INVALID);
+    return settle(GUST_SETTLE_RETRY, static_cast<uint32_t>(delay.count()), {});
+  }
+  // Give up on it: it moves to the queue's dead-letter queue ("<queue>.dead") with `reason`.
+  Status deadLetter(std::string_view reason) const { return settle(GUST_SETTLE_DEAD_LETTER, 0, reason); }
+
+  const gust_message& raw() const { return message_; }
+
+ private:
+  Status settle(int32_t action, uint32_t delay_ms, std::string_view reason) const {
+    if (!GUST_HOST_HAS(raw_->api, settle)) return Status(GUST_E_UNSUPPORTED);
+    return Status(raw_->api->settle(raw_->host, index_, action, delay_ms, detail::str(reason)));
+  }
+  const gust_context* raw_;
+  size_t index_;
+  gust_message message_;
+};
+
+// The messages of a queue invocation, in delivery order; empty for other triggers. A range:
+// `for (gust::Message msg : batch)`.
+class Batch {
+ public:
+  explicit Batch(const gust_context& raw)
+      : raw_(raw), size_(GUST_HOST_HAS(raw.api, message_count) ? raw.api->message_count(raw.host) : 0) {}
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // Message `index` (< size()).
+  Message operator[](size_t index) const {
+    gust_message m{};
+    m.size = sizeof(gust_message);
+    if (index >= size_ || raw_.api->message(raw_.host, index, &m) != GUST_OK) {
+      m = gust_message{};
+      m.size = sizeof(gust_message);
+    }
+    return Message(raw_, index, m);
+  }
+
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Message;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = Message;
+    iterator() = default;
+    iterator(const Batch* batch, size_t index) : batch_(batch), index_(index) {}
+    Message operator*() const { return (*batch_)[index_]; }
+    iterator& operator++() {
+      ++index_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator before = *this;
+      ++index_;
+      return before;
+    }
+    bool operator==(const iterator& other) const { return index_ == other.index_; }
+
+   private:
+    const Batch* batch_ = nullptr;
+    size_t index_ = 0;
+  };
+  iterator begin() const { return iterator(this, 0); }
+  iterator end() const { return iterator(this, size_); }
+
+ private:
+  const gust_context& raw_;
+  size_t size_;
+};
+
+// How ctx.publish() sends a message: `ctx.publish("q", body, {.id = "order-42", .delay =
+// std::chrono::seconds(10), .headers = {{"Content-Type", "application/json"}}})`.
+// (Every member has an initializer, so that GCC's -Wextra does not warn about the members
+// a designated initializer leaves out.)
+struct PublishOptions {
+  std::string id{};  // deduplication id (at most 256 bytes); empty: the host assigns one
+  std::chrono::milliseconds delay{0};  // deliver no sooner than this (at most 7 days)
+  std::vector<std::pair<std::string, std::string>> headers{};  // at most 64
+};
+
 // What the host tells a running function, and the way back to it.
 class Context {
  public:
@@ -191,6 +363,37 @@ class Context {
   void error(std::string_view message) const { write(GUST_LOG_ERROR, message); }
   void debug(std::string_view message) const { write(GUST_LOG_DEBUG, message); }
 
+  // The invocation's W3C trace context, or "" when the host has none.
+  std::string_view traceparent() const {
+    return GUST_HOST_HAS(raw_.api, traceparent) ? detail::view(raw_.api->traceparent(raw_.host)) : std::string_view{};
+  }
+  std::string_view tracestate() const {
+    return GUST_HOST_HAS(raw_.api, tracestate) ? detail::view(raw_.api->tracestate(raw_.host)) : std::string_view{};
+  }
+
+  // The batch of a queue invocation; empty for other triggers.
+  Batch batch() const { return Batch(raw_); }
+
+  // Publishes `body` to `queue` ([A-Za-z0-9._-], 1..100 chars). The message is sent only if
+  // this invocation succeeds, together with its outcome. At most 1000 messages and 8 MiB per
+  // invocation; past that, or for a bad argument, the call refuses and the host logs why.
+  Status publish(std::string_view queue, std::string_view body, const PublishOptions& options = {}) const {
+    if (!GUST_HOST_HAS(raw_.api, publish)) return Status(GUST_E_UNSUPPORTED);
+    if (options.delay.count() < 0 || options.delay.count() > 0xffffffffLL) return Status(GUST_E_INVALID);
+    gust_pair small[8];
+    std::vector<gust_pair> large;
+    gust_pair* headers = small;
+    if (options.headers.size() > 8) {
+      large.resize(options.headers.size());
+      headers = large.data();
+    }
+    for (size_t i = 0; i < options.headers.size(); ++i) {
+      headers[i] = {detail::str(options.headers[i].first), detail::str(options.headers[i].second)};
+    }
+    return Status(raw_.api->publish(raw_.host, detail::str(queue), detail::str(body), headers, options.headers.size(),
+                                    detail::str(options.id), static_cast<uint32_t>(options.delay.count())));
+  }
+
   const gust_context& raw() const { return raw_; }
 
  private:
@@ -202,17 +405,12 @@ class Context {
 
 namespace detail {
 
-template <typename Fn>
-void trampoline(Fn&& fn, const gust_request* raw_request, const gust_context* raw_context) noexcept {
+// Runs `body`; whatever it throws becomes fail(), so that nothing crosses the ABI.
+template <typename Body>
+void guarded(const gust_context* raw_context, Body&& body) noexcept {
   const gust_host_api* api = raw_context->api;
   try {
-    Request request(*raw_request);
-    Context context(*raw_context);
-    Response response = fn(request, context);
-    std::vector<gust_pair> headers;
-    headers.reserve(response.headers.size());
-    for (const auto& [name, value] : response.headers) headers.push_back({str(name), str(value)});
-    api->respond(raw_context->host, response.status, headers.data(), headers.size(), str(response.body));
+    body();
   } catch (const std::bad_alloc&) {
     api->fail(raw_context->host, str("out of memory: the function allocated past its memory limit (memory_mb)"));
   } catch (const std::exception& e) {
@@ -220,6 +418,29 @@ void trampoline(Fn&& fn, const gust_request* raw_request, const gust_context* ra
   } catch (...) {
     api->fail(raw_context->host, str("function threw a non-standard exception"));
   }
+}
+
+template <typename Fn>
+void trampoline(Fn&& fn, const gust_request* raw_request, const gust_context* raw_context) noexcept {
+  guarded(raw_context, [&] {
+    Request request(*raw_request);
+    Context context(*raw_context);
+    Response response = fn(request, context);
+    std::vector<gust_pair> headers;
+    headers.reserve(response.headers.size());
+    for (const auto& [name, value] : response.headers) headers.push_back({str(name), str(value)});
+    raw_context->api->respond(raw_context->host, response.status, headers.data(), headers.size(), str(response.body));
+  });
+}
+
+template <typename Fn>
+void queueTrampoline(Fn&& fn, const gust_context* raw_context) noexcept {
+  guarded(raw_context, [&] {
+    Context context(*raw_context);
+    Batch batch(*raw_context);
+    fn(static_cast<const Batch&>(batch), context);
+    raw_context->api->respond(raw_context->host, 204, nullptr, 0, str({}));
+  });
 }
 
 }  // namespace detail
@@ -235,4 +456,12 @@ extern "C" GUST_EXPORT __attribute__((weak)) uint32_t gust_abi_version(void) { r
   extern "C" GUST_EXPORT void gust_fn_##fn(const gust_request* request,                     \
                                            const gust_context* context) {                   \
     ::gust::detail::trampoline(fn, request, context);                                        \
+  }
+
+// Exports FN (void FN(const gust::Batch&, gust::Context&)) as a queue consumer named FN in
+// the app's gust.json. Messages it does not settle are acked when it returns; a throw
+// retries the whole batch.
+#define GUST_QUEUE_FUNCTION(fn)                                                              \
+  extern "C" GUST_EXPORT void gust_fn_##fn(const gust_request*, const gust_context* context) { \
+    ::gust::detail::queueTrampoline(fn, context);                                            \
   }

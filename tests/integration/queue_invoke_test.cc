@@ -1,0 +1,206 @@
+// Queue batches and trace context through a real worker process: a Pool on the test's own
+// loop submits Invocations to the fixture module, and the Outcomes must carry what the
+// function settled and published, built by the worker and checked by the host.
+#include <doctest/doctest.h>
+
+#include <optional>
+
+#include "gust/abi.h"
+#include "runtime/pool.h"
+#include "tests/integration/harness.h"
+
+using namespace gust;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::vector<std::string> kFunctions = {"batch", "publishbad", "trace", "forgesettle"};
+constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+// Owns a loop and a pool of the fixture module; ends with both closed clean.
+class Fixture {
+ public:
+  Fixture() {
+    uv_loop_init(&loop_);
+    PoolConfig c;
+    c.app = "fixtures";
+    c.app_dir = std::filesystem::temp_directory_path().string();
+    c.module_path = gust::test::env("GUST_FIXTURE_MISBEHAVE");
+    c.executable = gust::test::env("GUST_BIN");
+    c.functions = kFunctions;
+    c.containment.pid_namespace = false;
+    c.stop_grace = 100ms;
+    pool_ = std::make_unique<Pool>(&loop_, clock_, std::move(c));
+  }
+
+  ~Fixture() {
+    bool closed = false;
+    pool_->close([&] { closed = true; });
+    runUntil([&] { return closed; });
+    CHECK(closed);
+    pool_.reset();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop_) == 0);
+  }
+
+  Outcome run(Invocation&& inv) {
+    auto it = std::find(kFunctions.begin(), kFunctions.end(), inv.function);
+    REQUIRE(it != kFunctions.end());
+    std::optional<Outcome> got;
+    pool_->submit(std::move(inv), static_cast<uint32_t>(it - kFunctions.begin()), 10s,
+                  [&](Outcome&& o) { got = std::move(o); });
+    runUntil([&] { return got.has_value(); });
+    REQUIRE(got);
+    return std::move(*got);
+  }
+
+ private:
+  void runUntil(const std::function<bool()>& done) {
+    auto limit = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < limit) uv_run(&loop_, UV_RUN_ONCE);
+  }
+
+  uv_loop_t loop_;
+  SystemClock clock_;
+  std::unique_ptr<Pool> pool_;
+};
+
+QueueMessage message(const std::string& id, const std::string& body) {
+  QueueMessage m;
+  m.id = id;
+  m.queue = "orders";
+  m.body = body;
+  m.attempt = 3;
+  m.enqueued_at_ms = 1'700'000'000'000;
+  m.headers = {{"x-k", "v-" + id}};
+  return m;
+}
+
+Invocation queueInvocation(const std::string& function, std::vector<QueueMessage> messages) {
+  Invocation inv;
+  inv.id = "inv-" + function;
+  inv.app = "fixtures";
+  inv.function = function;
+  inv.trace = {kTraceparent, "gust=1"};
+  inv.payload.trigger = GUST_TRIGGER_QUEUE;
+  inv.payload.messages = std::move(messages);
+  return inv;
+}
+
+std::string header(const Pairs& headers, const std::string& name) {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "(none)";
+}
+
+}  // namespace
+
+TEST_CASE("a batch's settlements and publishes come back in the outcome, one settlement per message") {
+  Fixture f;
+  Outcome o = f.run(queueInvocation("batch", {message("m0", "ok"), message("m1", "retry"), message("m2", "poison"),
+                                              message("m3", "left alone"), message("m4", "twice")}));
+  REQUIRE(o.kind == OutcomeKind::kOk);
+  CHECK(o.status == 204);
+  REQUIRE(o.settlements.size() == 5);
+  for (uint32_t i = 0; i < 5; ++i) CHECK(o.settlements[i].index == i);
+  CHECK(o.settlements[0].action == SettleAction::kAck);
+  CHECK(o.settlements[1].action == SettleAction::kRetry);
+  CHECK(o.settlements[1].delay == 100ms);
+  CHECK(o.settlements[2].action == SettleAction::kDeadLetter);
+  CHECK(o.settlements[2].reason == "poison message m2");
+  CHECK(o.settlements[3].action == SettleAction::kAck);  // unsettled: acked by default
+  CHECK(o.settlements[4].action == SettleAction::kAck);  // the first settlement stands
+
+  REQUIRE(o.publishes.size() == 5);
+  for (size_t i = 0; i < 5; ++i) {
+    const Publish& p = o.publishes[i];
+    std::string id = "m" + std::to_string(i);
+    CHECK(p.queue == "out");
+    CHECK(p.id == "out-" + id);
+    // Every field of the message reached the function.
+    CHECK(p.body == id + " attempt 3 queue orders enqueued 1700000000000 x-k v-" + id);
+    CHECK(header(p.headers, "traceparent") == kTraceparent);
+  }
+  CHECK(header(o.publishes[0].headers, "second-settle") == std::to_string(GUST_OK));
+  CHECK(header(o.publishes[4].headers, "second-settle") == std::to_string(GUST_E_SETTLED));
+}
+
+TEST_CASE("a batch whose function throws fails whole: no settlements, nothing published") {
+  Fixture f;
+  Outcome o = f.run(queueInvocation("batch", {message("m0", "retry"), message("m1", "throw"), message("m2", "ok")}));
+  CHECK(o.kind == OutcomeKind::kFunctionError);
+  CHECK(o.message == "message m1 fails the batch");
+  CHECK(o.settlements.empty());
+  CHECK(o.publishes.empty());
+}
+
+TEST_CASE("a batch whose function crashes its worker is reported as a crash with nothing published") {
+  Fixture f;
+  Outcome o = f.run(queueInvocation("batch", {message("m0", "ok"), message("m1", "crash")}));
+  CHECK(o.kind == OutcomeKind::kCrashed);
+  CHECK(o.message.find("SIGSEGV") != std::string::npos);
+  CHECK(o.settlements.empty());
+  CHECK(o.publishes.empty());
+}
+
+TEST_CASE("publishes that break a limit are refused with a code, and only the accepted ones come back") {
+  Fixture f;
+  Invocation inv;
+  inv.id = "inv-bad";
+  inv.app = "fixtures";
+  inv.function = "publishbad";
+  Outcome count = f.run(Invocation(inv));
+  REQUIRE(count.kind == OutcomeKind::kOk);
+  std::string invalid = std::to_string(GUST_E_INVALID), limit = std::to_string(GUST_E_LIMIT);
+  CHECK(count.body == "name=" + invalid + " dead=" + invalid + " long=" + invalid + " id=" + invalid +
+                          " delay=" + invalid + " headers=" + invalid + " ok=1000 over=" + limit + " ");
+  REQUIRE(count.publishes.size() == kMaxPublishes);
+  CHECK(count.publishes[999].body == "999");
+  CHECK(count.settlements.empty());
+
+  inv.payload.body = "bytes";
+  Outcome bytes = f.run(std::move(inv));
+  REQUIRE(bytes.kind == OutcomeKind::kOk);
+  CHECK(bytes.body.ends_with("first=0 second=" + limit + " "));
+  REQUIRE(bytes.publishes.size() == 1);
+  CHECK(bytes.publishes[0].queue == "big");
+  CHECK(bytes.publishes[0].body.size() == (5u << 20));
+}
+
+TEST_CASE("an HTTP function sees the trace context and an empty batch; its outcome has no settlements") {
+  Fixture f;
+  Invocation inv;
+  inv.id = "inv-trace";
+  inv.app = "fixtures";
+  inv.function = "trace";
+  inv.trace = {kTraceparent, "a=1,b=2"};
+  inv.payload.method = "GET";
+  Outcome o = f.run(std::move(inv));
+  REQUIRE(o.kind == OutcomeKind::kOk);
+  CHECK(o.body == std::string(kTraceparent) + "|a=1,b=2|0");
+  CHECK(o.settlements.empty());
+  CHECK(o.publishes.empty());
+}
+
+TEST_CASE("a plain function given a batch sees it, and every message is acked when it answers") {
+  Fixture f;
+  Invocation inv = queueInvocation("trace", {message("a", "1"), message("b", "2")});
+  inv.trace = {};
+  Outcome o = f.run(std::move(inv));
+  REQUIRE(o.kind == OutcomeKind::kOk);
+  CHECK(o.body == "||2");
+  REQUIRE(o.settlements.size() == 2);
+  CHECK(o.settlements[0].action == SettleAction::kAck);
+  CHECK(o.settlements[1].index == 1);
+  CHECK(o.settlements[1].action == SettleAction::kAck);
+}
+
+TEST_CASE("a worker that settles a message outside its batch is killed as misbehaving") {
+  Fixture f;
+  // A fresh worker numbers its first invocation 1; the fixture forges a RESULT for it.
+  Outcome o = f.run(queueInvocation("forgesettle", {message("m0", "1")}));
+  CHECK(o.kind == OutcomeKind::kCrashed);
+  CHECK(o.message.find("worker killed by the host: worker settled message 7 of a batch of 1") != std::string::npos);
+  CHECK(o.settlements.empty());
+}

@@ -1,0 +1,699 @@
+#include "triggers/queue/queue_store.h"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/unit/store_test_support.h"
+
+namespace gust {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using testing::FakeClock;
+using testing::WriterFixture;
+
+OutgoingMessage message(std::string id, std::string body, Pairs headers = {}, milliseconds delay = milliseconds(0)) {
+  OutgoingMessage m;
+  m.id = std::move(id);
+  m.body = std::move(body);
+  m.headers = std::move(headers);
+  m.delay = delay;
+  return m;
+}
+
+LeaseOptions leaseOf(size_t max_count, milliseconds visibility = seconds(30)) {
+  LeaseOptions o;
+  o.max_count = max_count;
+  o.visibility_timeout = visibility;
+  return o;
+}
+
+MessageSettlement settlement(const std::string& queue, const LeasedMessage& m, SettleAction action,
+                      milliseconds retry_delay = milliseconds(0), std::string error = "") {
+  return MessageSettlement{queue, m.id, m.lease_token, action, retry_delay, std::move(error)};
+}
+
+// A real queue on a real gust.db, with time in the test's hands.
+class QueueFixture {
+ public:
+  explicit QueueFixture(QueueLimits limits = {}) : limits_(limits) { openQueue(); }
+  ~QueueFixture() {
+    fx.closeWriter();  // drains; then nothing borrows the queue
+    queue_.reset();
+  }
+
+  // Closes everything and opens the same file again, as a restarted host would.
+  void reopen() {
+    fx.closeWriter();
+    queue_.reset();
+    fx.openWriter();
+    openQueue();
+  }
+
+  SqliteQueue& queue() { return *queue_; }
+
+  Result<std::vector<SendResult>> send(const std::string& q, std::vector<OutgoingMessage> messages) {
+    return fx.wait<std::vector<SendResult>>(
+        [&](auto done) { return queue_->send(q, std::move(messages), std::move(done)); });
+  }
+  std::vector<SendResult> sendOk(const std::string& q, std::vector<OutgoingMessage> messages) {
+    auto r = send(q, std::move(messages));
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  Result<LeaseResult> lease(const std::string& q, LeaseOptions options) {
+    return fx.wait<LeaseResult>([&](auto done) { return queue_->lease(q, options, std::move(done)); });
+  }
+  LeaseResult leaseOk(const std::string& q, LeaseOptions options) {
+    auto r = lease(q, options);
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  Result<SettleResult> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes = {}) {
+    return fx.wait<SettleResult>([&](auto done) {
+      return queue_->settle(std::move(settlements), std::move(publishes), std::move(done));
+    });
+  }
+  SettleResult settleOk(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes = {}) {
+    auto r = settle(std::move(settlements), std::move(publishes));
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  std::vector<PeekedMessage> peek(const std::string& q, size_t n = 100) {
+    auto r = fx.wait<std::vector<PeekedMessage>>([&](auto done) { return queue_->peek(q, n, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  std::vector<QueueStats> stats() {
+    auto r = fx.wait<std::vector<QueueStats>>([&](auto done) { return queue_->stats(std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  QueueStats statsOf(const std::string& q) {
+    for (auto& s : stats()) {
+      if (s.queue == q) return s;
+    }
+    return QueueStats{q};
+  }
+  int64_t redrive(const std::string& q) {
+    auto r = fx.wait<int64_t>([&](auto done) { return queue_->redrive(q, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  int64_t purge(const std::string& q) {
+    auto r = fx.wait<int64_t>([&](auto done) { return queue_->purge(q, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  std::optional<QueueTime> nextVisibleAt(const std::string& q) {
+    auto r = fx.wait<std::optional<QueueTime>>([&](auto done) { return queue_->nextVisibleAt(q, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  QueueTime now() const { return clock.wallNow(); }
+
+  WriterFixture fx;
+  FakeClock clock;
+
+ private:
+  void openQueue() {
+    auto q = SqliteQueue::open(fx.writer(), clock, limits_);
+    GUST_REQUIRE_OK(q);
+    queue_ = std::move(*q);
+  }
+
+  QueueLimits limits_;
+  std::unique_ptr<SqliteQueue> queue_;
+};
+
+std::vector<std::string> ids(const std::vector<LeasedMessage>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.id);
+  return out;
+}
+
+TEST_CASE("lease hands out visible messages in send order with their body, headers and a counted attempt") {
+  QueueFixture q;
+  auto sent = q.sendOk("orders", {message("a", "body-a", {{"k", "v"}, {"trace", "t1"}}), message("b", "body-b"),
+                                  message("c", std::string("bin\0ary", 7))});
+  REQUIRE(sent.size() == 3);
+  CHECK_FALSE(sent[0].duplicate);
+  auto first = q.leaseOk("orders", leaseOf(2));
+  CHECK(ids(first.messages) == std::vector<std::string>{"a", "b"});
+  const LeasedMessage& a = first.messages[0];
+  CHECK(a.body == "body-a");
+  CHECK(a.headers == Pairs{{"k", "v"}, {"trace", "t1"}});
+  CHECK(a.attempts == 1);
+  CHECK(a.enqueued_at == q.now());
+  CHECK_FALSE(a.lease_token.empty());
+  CHECK(a.lease_token != first.messages[1].lease_token);
+  auto second = q.leaseOk("orders", leaseOf(10));
+  REQUIRE(second.messages.size() == 1);
+  CHECK(second.messages[0].body == std::string("bin\0ary", 7));
+  CHECK(q.leaseOk("orders", leaseOf(10)).messages.empty());
+  CHECK(q.leaseOk("other", leaseOf(10)).messages.empty());
+}
+
+TEST_CASE("a message without an id gets a generated one") {
+  QueueFixture q;
+  auto sent = q.sendOk("q", {message("", "x"), message("", "y")});
+  CHECK(sent[0].id.size() == 24);
+  CHECK(sent[0].id != sent[1].id);
+  CHECK(ids(q.leaseOk("q", leaseOf(2)).messages) == std::vector<std::string>{sent[0].id, sent[1].id});
+}
+
+TEST_CASE("a message id seen within the dedupe window is accepted once and reported duplicate") {
+  QueueLimits limits;
+  limits.dedupe_window = minutes(5);
+  QueueFixture q(limits);
+  auto first = q.sendOk("q", {message("dup", "one"), message("dup", "two")});
+  CHECK_FALSE(first[0].duplicate);
+  CHECK(first[1].duplicate);  // within one call too
+  CHECK(q.sendOk("q", {message("dup", "three")})[0].duplicate);
+  CHECK_FALSE(q.sendOk("elsewhere", {message("dup", "other queue")})[0].duplicate);
+
+  // Acked, but still inside the window: still a duplicate.
+  auto leased = q.leaseOk("q", leaseOf(10));
+  REQUIRE(leased.messages.size() == 1);
+  CHECK(leased.messages[0].body == "one");
+  q.settleOk({settlement("q", leased.messages[0], SettleAction::kAck)});
+  q.clock.advance(minutes(4));
+  CHECK(q.sendOk("q", {message("dup", "four")})[0].duplicate);
+  CHECK(q.peek("q").empty());
+
+  // Past the window the id is new again.
+  q.clock.advance(minutes(1) + milliseconds(1));
+  CHECK_FALSE(q.sendOk("q", {message("dup", "five")})[0].duplicate);
+  REQUIRE(q.peek("q").size() == 1);
+  CHECK(q.peek("q")[0].body == "five");
+}
+
+TEST_CASE("a message still queued past the dedupe window is still a duplicate") {
+  QueueLimits limits;
+  limits.dedupe_window = minutes(5);
+  QueueFixture q(limits);
+  q.sendOk("q", {message("later", "x", {}, minutes(60))});
+  q.clock.advance(minutes(10));
+  CHECK(q.sendOk("q", {message("later", "again")})[0].duplicate);
+  CHECK(q.peek("q").size() == 1);
+}
+
+TEST_CASE("a delayed message is invisible until its time, and nextVisibleAt says when") {
+  QueueFixture q;
+  const QueueTime sent_at = q.now();
+  CHECK_FALSE(q.nextVisibleAt("q").has_value());
+  q.sendOk("q", {message("d", "x", {}, seconds(10))});
+  CHECK(q.leaseOk("q", leaseOf(1)).messages.empty());
+  CHECK(q.nextVisibleAt("q") == sent_at + seconds(10));
+  auto s = q.statsOf("q");
+  CHECK(s.delayed == 1);
+  CHECK(s.ready == 0);
+  q.clock.advance(seconds(9));
+  CHECK(q.leaseOk("q", leaseOf(1)).messages.empty());
+  q.clock.advance(seconds(1));
+  CHECK(q.leaseOk("q", leaseOf(1)).messages.size() == 1);
+  // Leased: the next visible time is when the lease runs out.
+  CHECK(q.nextVisibleAt("q") == q.now() + seconds(30));
+}
+
+TEST_CASE("the attempt counted at lease survives a close and reopen") {
+  QueueFixture q;
+  q.sendOk("q", {message("m", "x")});
+  auto leased = q.leaseOk("q", leaseOf(1, seconds(5)));
+  REQUIRE(leased.messages.size() == 1);
+  CHECK(leased.messages[0].attempts == 1);
+  // The host dies with the message leased (the function may have killed it).
+  q.reopen();
+  auto peeked = q.peek("q");
+  REQUIRE(peeked.size() == 1);
+  CHECK(peeked[0].attempts == 1);
+  CHECK(peeked[0].state == MessageState::kInFlight);
+  q.clock.advance(seconds(5));
+  auto again = q.leaseOk("q", leaseOf(1));
+  REQUIRE(again.messages.size() == 1);
+  CHECK(again.messages[0].attempts == 2);
+  CHECK(again.messages[0].lease_token != leased.messages[0].lease_token);
+}
+
+TEST_CASE("a settlement with a stale lease token is rejected and changes nothing") {
+  QueueFixture q;
+  q.sendOk("q", {message("m", "x")});
+  auto first = q.leaseOk("q", leaseOf(1, seconds(5)));
+  q.clock.advance(seconds(6));
+  auto second = q.leaseOk("q", leaseOf(1, seconds(5)));  // the lease expired; leased again
+  REQUIRE(second.messages.size() == 1);
+
+  auto stale = q.settleOk({settlement("q", first.messages[0], SettleAction::kAck)});
+  CHECK_FALSE(stale.committed);
+  CHECK(stale.statuses == std::vector<SettleStatus>{SettleStatus::kStaleLease});
+  auto peeked = q.peek("q");
+  REQUIRE(peeked.size() == 1);
+  CHECK(peeked[0].attempts == 2);
+  CHECK(peeked[0].state == MessageState::kInFlight);
+
+  // A stale dead-letter or retry changes nothing either.
+  CHECK_FALSE(q.settleOk({settlement("q", first.messages[0], SettleAction::kDeadLetter, {}, "x")}).committed);
+  CHECK_FALSE(q.settleOk({settlement("q", first.messages[0], SettleAction::kRetry)}).committed);
+  CHECK(q.peek("q.dead").empty());
+  CHECK(q.peek("q")[0].state == MessageState::kInFlight);
+
+  auto current = q.settleOk({settlement("q", second.messages[0], SettleAction::kAck)});
+  CHECK(current.committed);
+  CHECK(current.statuses == std::vector<SettleStatus>{SettleStatus::kApplied});
+  CHECK(q.peek("q").empty());
+  // Already settled: stale now.
+  CHECK(q.settleOk({settlement("q", second.messages[0], SettleAction::kAck)}).statuses ==
+        std::vector<SettleStatus>{SettleStatus::kStaleLease});
+}
+
+TEST_CASE("an expired lease that nobody took again can still be settled with its token") {
+  QueueFixture q;
+  q.sendOk("q", {message("m", "x")});
+  auto leased = q.leaseOk("q", leaseOf(1, seconds(5)));
+  q.clock.advance(seconds(60));
+  CHECK(q.settleOk({settlement("q", leased.messages[0], SettleAction::kAck)}).committed);
+  CHECK(q.peek("q").empty());
+}
+
+TEST_CASE("publishes commit with the settlement, and none of them when any settlement is stale") {
+  QueueFixture q;
+  q.sendOk("in", {message("a", "A"), message("b", "B")});
+  auto leased = q.leaseOk("in", leaseOf(2, seconds(5)));
+  REQUIRE(leased.messages.size() == 2);
+  // b's lease expires and b goes to another consumer.
+  q.clock.advance(seconds(6));
+  auto a_again = q.leaseOk("in", leaseOf(1, seconds(60)));  // a comes first, then b
+  auto b_again = q.leaseOk("in", leaseOf(1, seconds(60)));
+  REQUIRE(b_again.messages.size() == 1);
+  CHECK(b_again.messages[0].id == "b");
+
+  // The first consumer settles with a's fresh token (as if it held it) and b's stale one.
+  std::vector<MessagePublish> out = {{"out", message("result-1", "from a and b")}, {"audit", message("", "seen")}};
+  auto rejected = q.settleOk({settlement("in", a_again.messages[0], SettleAction::kAck),
+                              settlement("in", leased.messages[1], SettleAction::kAck)},
+                             out);
+  CHECK_FALSE(rejected.committed);
+  CHECK(rejected.statuses == std::vector<SettleStatus>{SettleStatus::kNotApplied, SettleStatus::kStaleLease});
+  CHECK(rejected.published.empty());
+  CHECK(q.peek("out").empty());
+  CHECK(q.peek("audit").empty());
+  CHECK(q.peek("in").size() == 2);  // a was not acked either
+
+  // Settled with current tokens, everything commits at once.
+  auto committed = q.settleOk({settlement("in", a_again.messages[0], SettleAction::kAck),
+                               settlement("in", b_again.messages[0], SettleAction::kRetry, seconds(1), "later")},
+                              out);
+  CHECK(committed.committed);
+  REQUIRE(committed.published.size() == 2);
+  CHECK(committed.published[0].id == "result-1");
+  CHECK_FALSE(committed.published[0].duplicate);
+  CHECK(q.peek("out").size() == 1);
+  CHECK(q.peek("audit").size() == 1);
+  CHECK(q.peek("in").size() == 1);
+
+  // A retried invocation that publishes the same id again publishes nothing twice.
+  q.clock.advance(seconds(1));
+  auto b_third = q.leaseOk("in", leaseOf(1));
+  auto republished = q.settleOk({settlement("in", b_third.messages[0], SettleAction::kAck)},
+                                {{"out", message("result-1", "again")}});
+  CHECK(republished.committed);
+  CHECK(republished.published[0].duplicate);
+  CHECK(q.peek("out").size() == 1);
+}
+
+TEST_CASE("the same lease settled twice in one call is rejected") {
+  QueueFixture q;
+  q.sendOk("q", {message("m", "x")});
+  auto m = q.leaseOk("q", leaseOf(1)).messages.at(0);
+  auto r = q.settleOk({settlement("q", m, SettleAction::kAck), settlement("q", m, SettleAction::kAck)});
+  CHECK_FALSE(r.committed);
+  CHECK(r.statuses == std::vector<SettleStatus>{SettleStatus::kNotApplied, SettleStatus::kStaleLease});
+  CHECK(q.peek("q").size() == 1);
+}
+
+TEST_CASE("retry makes a message visible after its delay, keeping the counted attempt and the error") {
+  QueueFixture q;
+  q.sendOk("q", {message("m", "x")});
+  auto m = q.leaseOk("q", leaseOf(1)).messages.at(0);
+  CHECK(q.settleOk({settlement("q", m, SettleAction::kRetry, seconds(5), "boom")}).committed);
+  auto peeked = q.peek("q");
+  REQUIRE(peeked.size() == 1);
+  CHECK(peeked[0].state == MessageState::kDelayed);
+  CHECK(peeked[0].attempts == 1);
+  CHECK(peeked[0].last_error == "boom");
+  CHECK(q.statsOf("q").delayed == 1);
+  CHECK(q.leaseOk("q", leaseOf(1)).messages.empty());
+  q.clock.advance(seconds(5));
+  auto again = q.leaseOk("q", leaseOf(1));
+  REQUIRE(again.messages.size() == 1);
+  CHECK(again.messages[0].attempts == 2);
+}
+
+TEST_CASE("a dead-lettered message keeps its body, headers, attempts, source, error and times") {
+  QueueFixture q;
+  const QueueTime enqueued = q.now();
+  q.sendOk("q", {message("m", "payload", {{"h", "1"}})});
+  q.clock.advance(seconds(3));
+  auto m = q.leaseOk("q", leaseOf(1)).messages.at(0);
+  q.clock.advance(seconds(2));
+  const QueueTime died = q.now();
+  CHECK(q.settleOk({settlement("q", m, SettleAction::kDeadLetter, {}, "bad payload")}).committed);
+  CHECK(q.peek("q").empty());
+  auto dead = q.peek("q.dead");
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].id == "m");
+  CHECK(dead[0].body == "payload");
+  CHECK(dead[0].headers == Pairs{{"h", "1"}});
+  CHECK(dead[0].attempts == 1);
+  CHECK(dead[0].source_queue == "q");
+  CHECK(dead[0].last_error == "bad payload");
+  CHECK(dead[0].enqueued_at == enqueued);
+  REQUIRE(dead[0].dead_at.has_value());
+  CHECK(*dead[0].dead_at == died);
+  auto s = q.statsOf("q");
+  CHECK(s.dead == 1);
+  CHECK(s.ready + s.in_flight + s.delayed == 0);
+}
+
+TEST_CASE("a message that kills its worker every time lands in the dead-letter queue after max_attempts") {
+  QueueFixture q;
+  q.sendOk("q", {message("poison", "x")});
+  LeaseOptions options = leaseOf(1, seconds(10));
+  options.max_attempts = 3;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto leased = q.leaseOk("q", options);
+    REQUIRE(leased.messages.size() == 1);
+    CHECK(leased.messages[0].attempts == attempt);
+    // The worker dies: no settle; the lease runs out.
+    q.clock.advance(seconds(10));
+  }
+  auto fourth = q.leaseOk("q", options);
+  CHECK(fourth.messages.empty());
+  CHECK(fourth.dead_lettered == 1);
+  auto dead = q.peek("q.dead");
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].attempts == 3);
+  CHECK(dead[0].last_error.find("max_attempts 3") != std::string::npos);
+}
+
+TEST_CASE("dead-lettering at lease carries the last retry error and does not stop the lease") {
+  QueueFixture q;
+  q.sendOk("q", {message("poison", "x"), message("fine", "y")});
+  LeaseOptions options = leaseOf(1);
+  options.max_attempts = 1;
+  auto m = q.leaseOk("q", options).messages.at(0);
+  CHECK(q.settleOk({settlement("q", m, SettleAction::kRetry, milliseconds(0), "parse error")}).committed);
+  // poison is first in line but out of attempts: it goes dead and "fine" is leased instead.
+  auto next = q.leaseOk("q", options);
+  CHECK(next.dead_lettered == 1);
+  CHECK(ids(next.messages) == std::vector<std::string>{"fine"});
+  CHECK(q.peek("q.dead").at(0).last_error.find("last error: parse error") != std::string::npos);
+}
+
+TEST_CASE("a message older than max_age is dead-lettered as expired instead of leased") {
+  QueueFixture q;
+  q.sendOk("q", {message("old", "x")});
+  q.clock.advance(minutes(2));
+  q.sendOk("q", {message("new", "y")});
+  LeaseOptions options = leaseOf(5);
+  options.max_age = minutes(1);
+  auto leased = q.leaseOk("q", options);
+  CHECK(ids(leased.messages) == std::vector<std::string>{"new"});
+  CHECK(leased.dead_lettered == 1);
+  auto dead = q.peek("q.dead");
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].id == "old");
+  CHECK(dead[0].last_error == "expired");
+  CHECK(dead[0].attempts == 0);
+}
+
+TEST_CASE("redrive moves dead letters back with attempts reset; a live duplicate id stays dead") {
+  QueueLimits limits;
+  limits.dedupe_window = seconds(1);
+  QueueFixture q(limits);
+  q.sendOk("q", {message("a", "A"), message("b", "B")});
+  for (const auto& m : q.leaseOk("q", leaseOf(2)).messages) {
+    CHECK(q.settleOk({settlement("q", m, SettleAction::kDeadLetter, {}, "no")}).committed);
+  }
+  q.clock.advance(seconds(2));
+  q.sendOk("q", {message("b", "B2")});  // b was sent again, after its dedupe window
+  CHECK(q.redrive("q.dead") == 1);
+  auto dead = q.peek("q.dead");
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].id == "b");
+  auto live = q.leaseOk("q", leaseOf(10));
+  REQUIRE(live.messages.size() == 2);
+  for (const auto& m : live.messages) {
+    CHECK(m.attempts == 1);  // reset by the redrive, then counted by this lease
+    if (m.id == "a") CHECK(m.body == "A");
+  }
+  CHECK(q.redrive("q.dead") == 0);
+}
+
+TEST_CASE("purge empties one queue and answers how many it removed") {
+  QueueFixture q;
+  q.sendOk("q", {message("a", "1"), message("b", "2"), message("c", "3", {}, seconds(30))});
+  q.sendOk("keep", {message("k", "1")});
+  q.leaseOk("q", leaseOf(1));
+  CHECK(q.purge("q") == 3);
+  CHECK(q.peek("q").empty());
+  CHECK(q.peek("keep").size() == 1);
+  CHECK(q.purge("q") == 0);
+}
+
+TEST_CASE("stats count ready, in-flight, delayed and dead per queue; peek does not lease") {
+  QueueFixture q;
+  q.sendOk("q", {message("r1", "1"), message("r2", "2"), message("f", "3"), message("d", "4", {}, seconds(30))});
+  q.sendOk("other", {message("o", "1")});
+  // r1 goes dead, r2 stays in flight, f stays ready, d is delayed.
+  auto first = q.leaseOk("q", leaseOf(1)).messages.at(0);
+  CHECK(q.settleOk({settlement("q", first, SettleAction::kDeadLetter, {}, "x")}).committed);
+  auto in_flight = q.leaseOk("q", leaseOf(1)).messages.at(0);
+  auto all = q.stats();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].queue == "other");
+  CHECK(all[0].ready == 1);
+  const QueueStats& s = all[1];
+  CHECK(s.queue == "q");
+  CHECK(s.ready == 1);
+  CHECK(s.in_flight == 1);
+  CHECK(s.delayed == 1);
+  CHECK(s.dead == 1);
+
+  auto peeked = q.peek("q");
+  REQUIRE(peeked.size() == 3);
+  CHECK(peeked[0].state == MessageState::kReady);
+  CHECK(peeked[0].attempts == 0);
+  CHECK(peeked[0].id == "f");
+  // r2's lease and d's delay both end in 30 s; r2 was sent first.
+  CHECK(peeked[1].id == in_flight.id);
+  CHECK(peeked[1].state == MessageState::kInFlight);
+  CHECK(peeked[2].id == "d");
+  CHECK(peeked[2].state == MessageState::kDelayed);
+  CHECK(q.peek("q", 1).size() == 1);
+  // Peeking twice leased nothing.
+  CHECK(q.statsOf("q").ready == 1);
+  // An expired lease counts as ready again.
+  q.clock.advance(seconds(31));
+  CHECK(q.statsOf("q").ready == 3);
+}
+
+TEST_CASE("everything survives closing and reopening the database") {
+  QueueFixture q;
+  q.sendOk("q", {message("a", "A", {{"x", "y"}}), message("b", "B", {}, seconds(60))});
+  auto leased = q.leaseOk("q", leaseOf(1, seconds(120)));
+  q.sendOk("q", {message("c", "C")});
+  auto c = q.leaseOk("q", leaseOf(1)).messages.at(0);
+  CHECK(q.settleOk({settlement("q", c, SettleAction::kDeadLetter, {}, "gone")}).committed);
+  q.reopen();
+  auto s = q.statsOf("q");
+  CHECK(s.in_flight == 1);
+  CHECK(s.delayed == 1);
+  CHECK(s.dead == 1);
+  // The lease token is still good after the restart.
+  CHECK(q.settleOk({settlement("q", leased.messages.at(0), SettleAction::kAck)}).committed);
+  // So is the dedupe memory.
+  CHECK(q.sendOk("q", {message("a", "again")})[0].duplicate);
+}
+
+TEST_CASE("bad input fails at once with a message naming what is wrong, and never calls back") {
+  QueueLimits limits;
+  limits.max_body_bytes = 10;
+  limits.max_headers = 2;
+  QueueFixture q(limits);
+  auto refused = [&q](auto call) {
+    bool called = false;
+    Result<void> r = call([&called](auto) { called = true; });
+    REQUIRE_FALSE(r.ok());
+    CHECK_FALSE(called);
+    CHECK(r.error().kind == ErrorKind::kBadInput);
+    return r.error().message;
+  };
+  auto send = [&](std::string queue, OutgoingMessage m) {
+    return refused([&](auto done) { return q.queue().send(queue, {m}, std::move(done)); });
+  };
+  CHECK(send("", message("a", "x")).find("queue name is empty") != std::string::npos);
+  CHECK(send("has space", message("a", "x")).find("' ' at position 4 is not allowed") != std::string::npos);
+  CHECK(send("slash/name", message("a", "x")).find("path separator") != std::string::npos);
+  CHECK(send(std::string(101, 'q'), message("a", "x")).find("more than 100") != std::string::npos);
+  CHECK(send("x.dead.dead", message("a", "x")).find("names a dead-letter queue") != std::string::npos);
+  CHECK(send("x.dead", message("a", "x")).find("send to 'x' instead") != std::string::npos);
+  CHECK(send("q", message("a", "01234567890")).find("body is 11 bytes; the limit is 10") != std::string::npos);
+  CHECK(send("q", message(std::string(129, 'i'), "x")).find("129 bytes; the limit is 128") != std::string::npos);
+  CHECK(send("q", message("with space", "x")).find("message id contains 0x20") != std::string::npos);
+  CHECK(send("q", message("ctl\n", "x")).find("0x0a") != std::string::npos);
+  CHECK(send("q", message("h", "x", {{"a", "1"}, {"b", "2"}, {"c", "3"}})).find("3 headers; the limit is 2") !=
+        std::string::npos);
+  CHECK(send("q", message("h", "x", {{"", "1"}})).find("empty name") != std::string::npos);
+  CHECK(send("q", message("h", "x", {}, milliseconds(-1))).find("delay of -1 ms") != std::string::npos);
+  CHECK(refused([&](auto done) { return q.queue().send("q", {}, std::move(done)); }).find("no messages") !=
+        std::string::npos);
+
+  CHECK(refused([&](auto done) { return q.queue().lease("q", leaseOf(0), std::move(done)); })
+            .find("max_count 0 is outside 1..1000") != std::string::npos);
+  CHECK(refused([&](auto done) { return q.queue().lease("q", leaseOf(1, milliseconds(0)), std::move(done)); })
+            .find("visibility timeout") != std::string::npos);
+  CHECK(refused([&](auto done) { return q.queue().peek("q", 1001, std::move(done)); }).find("count 1001") !=
+        std::string::npos);
+  CHECK(refused([&](auto done) { return q.queue().redrive("q", std::move(done)); }).find("redrive 'q.dead'") !=
+        std::string::npos);
+
+  MessageSettlement no_token{"q", "m", "", SettleAction::kAck, {}, ""};
+  CHECK(refused([&](auto done) { return q.queue().settle({no_token}, {}, std::move(done)); })
+            .find("no lease token") != std::string::npos);
+  MessageSettlement dead_again{"q.dead", "m", "t", SettleAction::kDeadLetter, {}, ""};
+  CHECK(refused([&](auto done) { return q.queue().settle({dead_again}, {}, std::move(done)); })
+            .find("already in dead-letter queue") != std::string::npos);
+  MessageSettlement ok{"q", "m", "t", SettleAction::kAck, {}, ""};
+  CHECK(refused([&](auto done) {
+          return q.queue().settle({ok}, {{"out", message("p", "01234567890")}}, std::move(done));
+        }).find("publish: message 'p' body is 11 bytes") != std::string::npos);
+  CHECK(refused([&](auto done) { return q.queue().settle({}, {}, std::move(done)); }).find("no settlements") !=
+        std::string::npos);
+  // Nothing reached the database.
+  CHECK(q.stats().empty());
+}
+
+TEST_CASE("a dead-letter queue can be leased and acked like any other") {
+  QueueFixture q;
+  q.sendOk("q", {message("m", "x")});
+  auto m = q.leaseOk("q", leaseOf(1)).messages.at(0);
+  CHECK(q.settleOk({settlement("q", m, SettleAction::kDeadLetter, {}, "no")}).committed);
+  LeaseOptions options = leaseOf(1);
+  options.max_attempts = 1;  // limits do not apply in a dead-letter queue: nowhere further to go
+  auto dead = q.leaseOk("q.dead", options);
+  REQUIRE(dead.messages.size() == 1);
+  CHECK(q.settleOk({settlement("q.dead", dead.messages[0], SettleAction::kAck)}).committed);
+  CHECK(q.statsOf("q").dead == 0);
+}
+
+TEST_CASE("every message acknowledged before a SIGKILL is in the queue after reopening") {
+  testing::TempDir dir;
+  const auto path = dir.path() / "gust.db";
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child sends for ever, 8 sends in flight, writing each acknowledged id to the
+    // pipe only after its callback ran. No doctest here: it exits on any failure.
+    close(fds[0]);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    SqliteWriterOptions options;
+    options.path = path;
+    auto writer = SqliteWriter::open(&loop, options);
+    if (!writer.ok()) _exit(2);
+    SystemClock clock;
+    auto queue = SqliteQueue::open(**writer, clock);
+    if (!queue.ok()) _exit(3);
+    SqliteQueue* qp = queue->get();
+    int next = 0;
+    std::function<void()> sendOne = [&] {
+      std::string id = "m-" + std::to_string(next++);
+      auto r = qp->send("crash", {message(id, "body " + id)}, [&, id](Result<std::vector<SendResult>> sent) {
+        if (!sent.ok() || sent->at(0).duplicate) _exit(4);
+        std::string line = id + "\n";
+        if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
+        sendOne();
+      });
+      if (!r.ok()) _exit(6);
+    };
+    for (int i = 0; i < 8; ++i) sendOne();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(7);
+  }
+  close(fds[1]);
+  std::set<std::string> acked;
+  std::string pending;
+  char buf[4096];
+  bool killed = false;
+  while (true) {
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;  // EOF: the child is gone
+    pending.append(buf, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      acked.insert(pending.substr(0, nl));
+      pending.erase(0, nl + 1);
+    }
+    if (!killed && acked.size() >= 300) {
+      kill(child, SIGKILL);
+      killed = true;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE_MESSAGE(WIFSIGNALED(status), "the child exited on its own with status " << WEXITSTATUS(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  REQUIRE(acked.size() >= 300);
+
+  // Reopen as a restarted host would, and find every acknowledged id.
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  SqliteWriterOptions options;
+  options.path = path;
+  auto writer = SqliteWriter::open(&loop, options);
+  GUST_REQUIRE_OK(writer);
+  FakeClock clock;
+  auto queue = SqliteQueue::open(**writer, clock);
+  GUST_REQUIRE_OK(queue);
+  auto present = (*writer)->runSync<std::set<std::string>>([](SqliteConnection& db) -> Result<std::set<std::string>> {
+    auto s = db.prepare("SELECT id FROM queue_messages WHERE queue = 'crash'");
+    if (!s.ok()) return s.error();
+    std::set<std::string> out;
+    while (true) {
+      auto row = s->step();
+      if (!row.ok()) return row.error();
+      if (!*row) return out;
+      out.insert(s->text(0));
+    }
+  });
+  GUST_REQUIRE_OK(present);
+  size_t missing = 0;
+  for (const auto& id : acked) missing += present->count(id) == 0;
+  CHECK(missing == 0);
+  CHECK(present->size() >= acked.size());
+  bool closed = false;
+  (*writer)->close([&closed] { closed = true; });
+  while (!closed) uv_run(&loop, UV_RUN_ONCE);
+  queue->reset();
+  writer->reset();
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+}  // namespace
+}  // namespace gust

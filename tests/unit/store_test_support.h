@@ -1,0 +1,116 @@
+#pragma once
+// Shared by the gust.db tests: a temp dir, a clock the test moves, and a loop that owns a
+// real SqliteWriter on a real file, with a way to wait for one async answer.
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "runtime/clock.h"
+#include "runtime/sqlite_writer.h"
+
+namespace gust::testing {
+
+// A fresh directory under the system temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "gust-store-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Time moves only when the test says so. Read on the writer thread, so atomic.
+class FakeClock final : public Clock {
+ public:
+  FakeClock() : ms_(1'700'000'000'000) {}  // a fixed wall time in November 2023
+  std::chrono::steady_clock::time_point now() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::milliseconds(ms_.load()));
+  }
+  std::chrono::system_clock::time_point wallNow() const override {
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms_.load()));
+  }
+  void advance(std::chrono::milliseconds by) { ms_ += by.count(); }
+  int64_t ms() const { return ms_.load(); }
+
+ private:
+  std::atomic<int64_t> ms_;
+};
+
+// A loop and a writer on <temp>/gust.db. The destructor closes the writer and checks that
+// the loop closes clean (STYLE 2).
+class WriterFixture {
+ public:
+  explicit WriterFixture(SqliteWriterOptions options = {}) : options_(std::move(options)) {
+    uv_loop_init(&loop_);
+    options_.path = dir_.path() / "gust.db";
+    openWriter();
+  }
+  ~WriterFixture() {
+    closeWriter();
+    CHECK(uv_loop_close(&loop_) == 0);
+  }
+
+  void openWriter() {
+    auto writer = SqliteWriter::open(&loop_, options_);
+    REQUIRE_MESSAGE(writer.ok(), (writer.ok() ? "" : writer.error().message));
+    writer_ = std::move(*writer);
+  }
+
+  // Closes the writer and runs the loop until its close callback ran.
+  void closeWriter() {
+    if (!writer_) return;
+    bool closed = false;
+    writer_->close([&closed] { closed = true; });
+    while (!closed) uv_run(&loop_, UV_RUN_ONCE);
+    writer_.reset();
+  }
+
+  // Calls `call` with a completion and runs the loop until that completion ran. A call
+  // that fails now is returned as it is.
+  template <typename T, typename Call>
+  Result<T> wait(Call&& call) {
+    std::optional<Result<T>> got;
+    Result<void> posted = call([&got](Result<T> r) { got.emplace(std::move(r)); });
+    if (!posted.ok()) return posted.error();
+    while (!got) uv_run(&loop_, UV_RUN_ONCE);
+    return std::move(*got);
+  }
+
+  uv_loop_t* loop() { return &loop_; }
+  SqliteWriter& writer() { return *writer_; }
+  const std::filesystem::path& dbPath() const { return options_.path; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  SqliteWriterOptions& options() { return options_; }
+
+ private:
+  TempDir dir_;
+  SqliteWriterOptions options_;
+  uv_loop_t loop_{};
+  std::unique_ptr<SqliteWriter> writer_;
+};
+
+// REQUIRE a Result is ok, printing its error when it is not; yields the value.
+#define GUST_REQUIRE_OK(result)                                                              \
+  do {                                                                                       \
+    const auto& gust_r_ = (result);                                                          \
+    REQUIRE_MESSAGE(gust_r_.ok(), (gust_r_.ok() ? std::string() : gust_r_.error().message)); \
+  } while (0)
+
+}  // namespace gust::testing
