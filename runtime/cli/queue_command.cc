@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "functions/manifest.h"
+#include "functions/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
@@ -47,7 +47,10 @@ Result<std::string> queueName(const Args& args, const std::string& sub, bool all
     return makeError(ErrorKind::kBadInput, "gust queue " + sub + ": give one queue name; see `gust queue --help`");
   }
   const std::string& name = args.positional()[0];
-  if (auto valid = validateQueueName(name, allow_dead); !valid) {
+  // A dead-letter queue is "<queue>.dead"; the rule for queue names applies to <queue>.
+  constexpr std::string_view kDead = ".dead";
+  bool dead = allow_dead && name.size() > kDead.size() && name.compare(name.size() - kDead.size(), kDead.size(), kDead) == 0;
+  if (auto valid = validateQueueName(dead ? std::string_view(name).substr(0, name.size() - kDead.size()) : name); !valid) {
     return makeError(ErrorKind::kBadInput, "gust queue " + sub + ": " + valid.error().message);
   }
   return name;

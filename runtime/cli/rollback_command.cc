@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <string>
 
-#include "functions/manifest.h"
+#include "functions/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
@@ -39,6 +39,9 @@ int rollbackCommand(int argc, char** argv) {
   AdminRequest request;
   request.method = "POST";
   request.path = "/v1/apps/" + pos[0] + "/rollback";
+  if (pos.size() == 2) {
+    if (auto valid = validateVersionName(pos[1]); !valid) return fail("gust rollback: " + valid.error().message, kExitUsage);
+  }
   if (pos.size() == 2) request.body = nlohmann::json{{"version", pos[1]}}.dump();
   auto res = adminSend(adminTarget(*args), request);
   if (!res) return fail("gust rollback: " + res.error().message);
