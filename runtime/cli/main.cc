@@ -7,8 +7,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "functions/fork_server.h"
 #include "functions/worker_main.h"
@@ -30,6 +32,12 @@ bool wantsHelp(int argc, char** argv) {
   return false;
 }
 
+int unknownSubcommand(const std::string& verb, const std::string& word, const std::vector<std::string>& known) {
+  std::string message = "gust " + verb + ": unknown command \"" + word + "\"";
+  if (auto close = closestMatch(word, known)) message += " (did you mean \"" + *close + "\"?)";
+  return fail(message + "; run `gust " + verb + " --help` for the list", kExitUsage);
+}
+
 namespace {
 
 std::string selfExecutable(const char* argv0) {
@@ -44,10 +52,20 @@ Gust runs native functions: C++ compiled to shared objects, served over HTTP by 
 host that runs each app in its own worker processes.
 
 commands:
-  serve [APP_DIR...]     run the host, serving the given apps
+  init NAME              create a function project (--template http|timer|queue)
+  dev [APP_DIR]          build, serve and reload an app on every save
   build [APP_DIR...]     compile an app's sources into its module
+  deploy [APP_DIR]       build an app and deploy it to a running host
+  serve [APP_DIR...]     run the host, serving the given apps
+  ls                     list the apps of the running host
+  describe APP           show an app's versions, routes, triggers and pool
+  rollback APP [VERSION] make an earlier version the active one
+  rm APP                 remove an app and its versions from the host
+  logs APP [--follow]    print an app's log lines
   invoke [URL|PATH]      call a function over HTTP and print the answer
   invoke --timer A/F     run a timer function now on the running host
+  invocations [APP]      list recent invocations; `invocations show ID` for one
+  queue <command>        send, ls, peek, redrive, purge: the host's queues
   cron next "EXPR"       print when a schedule fires next
   ps                     show the worker pools of the running host
   version                print the version of gust and of its function ABI
@@ -84,13 +102,24 @@ int run(int argc, char** argv) {
   if (verb == "invoke") return invokeCommand(rest_argc, rest);
   if (verb == "cron") return cronCommand(rest_argc, rest);
   if (verb == "ps") return psCommand(rest_argc, rest);
+  if (verb == "init") return initCommand(rest_argc, rest);
+  if (verb == "deploy") return deployCommand(rest_argc, rest, self);
+  if (verb == "dev") return devCommand(rest_argc, rest, self);
+  if (verb == "ls") return lsCommand(rest_argc, rest);
+  if (verb == "describe") return describeCommand(rest_argc, rest);
+  if (verb == "rollback") return rollbackCommand(rest_argc, rest);
+  if (verb == "rm") return rmCommand(rest_argc, rest);
+  if (verb == "logs") return logsCommand(rest_argc, rest);
+  if (verb == "queue") return queueCommand(rest_argc, rest);
+  if (verb == "invocations") return invocationsCommand(rest_argc, rest);
   if (verb == "version" || verb == "--version") {
     std::printf("gust %s (function ABI %d)\n", GUST_VERSION, GUST_ABI_VERSION);
     return 0;
   }
   if (verb == "help" || verb == "--help" || verb == "-h") return std::printf("%s", kUsage), 0;
   std::string message = "gust: unknown command \"" + verb + "\"";
-  if (auto close = closestMatch(verb, {"serve", "build", "invoke", "cron", "ps", "version", "help"})) {
+  if (auto close = closestMatch(verb, {"init", "dev", "build", "deploy", "serve", "ls", "describe", "rollback", "rm",
+                                         "logs", "invoke", "invocations", "queue", "cron", "ps", "version", "help"})) {
     message += " (did you mean \"" + *close + "\"?)";
   }
   return fail(message + "; run `gust --help` for the list", kExitUsage);
@@ -99,4 +128,13 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace gust::cli
 
-int main(int argc, char** argv) { return gust::cli::run(argc, argv); }
+int main(int argc, char** argv) {
+  // Commands read JSON from the host with defaults (`value(key, fallback)`), which throws on
+  // a field of an unexpected type; that is a host this CLI does not understand, not a crash.
+  try {
+    return gust::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gust: unexpected answer or state: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,215 @@
+// gust queue: send to, list, peek at, redrive and purge the queues of a running host.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "functions/names.h"
+#include "runtime/cli/admin_client.h"
+#include "runtime/cli/args.h"
+#include "runtime/cli/commands.h"
+#include "runtime/cli/queue_message.h"
+#include "runtime/cli/table.h"
+
+namespace gust::cli {
+
+namespace {
+
+constexpr const char* kQueueUsage = R"(usage: gust queue <command> [arguments] [--admin URL] [--data-dir DIR]
+
+Works with the durable queues of a running host.
+
+commands:
+  send NAME --data TEXT|@FILE [--id ID] [--delay 30s] [--header K=V]...
+                          put a message on queue NAME (@- reads it from stdin); --id
+                          deduplicates, --delay holds it back, --header adds a header
+  ls [--json]             each queue's depth, messages in flight, delayed and dead
+  peek NAME [--limit N] [--json]
+                          show up to N (default 10) waiting messages without taking them
+  redrive NAME.dead       move every message of a dead-letter queue back to its queue
+  purge NAME              delete every waiting message of NAME
+
+options:
+  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
+  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+  -h, --help        show this help
+)";
+
+const std::vector<OptionSpec> kAdminOptions = {{"--admin", "", true}, {"--data-dir", "", true}};
+
+std::vector<OptionSpec> withAdmin(std::vector<OptionSpec> specs) {
+  specs.insert(specs.end(), kAdminOptions.begin(), kAdminOptions.end());
+  return specs;
+}
+
+// The one queue name a sub-command takes, checked.
+Result<std::string> queueName(const Args& args, const std::string& sub, bool allow_dead) {
+  if (args.positional().size() != 1) {
+    return makeError(ErrorKind::kBadInput, "gust queue " + sub + ": give one queue name; see `gust queue --help`");
+  }
+  const std::string& name = args.positional()[0];
+  // A dead-letter queue is "<queue>.dead"; the rule for queue names applies to <queue>.
+  constexpr std::string_view kDead = ".dead";
+  bool dead = allow_dead && name.size() > kDead.size() && name.compare(name.size() - kDead.size(), kDead.size(), kDead) == 0;
+  if (auto valid = validateQueueName(dead ? std::string_view(name).substr(0, name.size() - kDead.size()) : name); !valid) {
+    return makeError(ErrorKind::kBadInput, "gust queue " + sub + ": " + valid.error().message);
+  }
+  return name;
+}
+
+int send(int argc, char** argv) {
+  auto args = Args::parse("queue send", withAdmin({{"--data", "-d", true}, {"--id", "", true}, {"--delay", "", true},
+                                                   {"--header", "-H", true, true}}),
+                          argc, argv);
+  if (!args) return fail(args.error().message, kExitUsage);
+  auto name = queueName(*args, "send", false);
+  if (!name) return fail(name.error().message, kExitUsage);
+  if (!args->has("--data")) {
+    return fail("gust queue send: give the message with --data TEXT or --data @FILE", kExitUsage);
+  }
+  QueueSendFlags flags;
+  flags.data = *args->get("--data");
+  flags.id = args->get("--id");
+  flags.delay = args->get("--delay");
+  flags.headers = args->all("--header");
+  auto message = makeQueueSend(flags);
+  if (!message) return fail("gust queue send: " + message.error().message, kExitUsage);
+  AdminRequest request;
+  request.method = "POST";
+  request.path = "/v1/queues/" + *name + "/messages";
+  request.body = std::move(message->body);
+  request.content_type = "application/octet-stream";
+  request.headers = std::move(message->headers);
+  auto res = adminSend(adminTarget(*args), request);
+  if (!res) return fail("gust queue send: " + res.error().message);
+  auto body = jsonAnswer(*res);
+  if (!body) return fail("gust queue send: " + body.error().message);
+  if (body->value("duplicate", false)) {
+    std::printf("%s: already queued (duplicate of message %s), not sent again\n", name->c_str(),
+                fieldText(*body, "id").c_str());
+  } else {
+    std::printf("%s: queued message %s\n", name->c_str(), fieldText(*body, "id").c_str());
+  }
+  return 0;
+}
+
+int list(int argc, char** argv) {
+  auto args = Args::parse("queue ls", withAdmin({{"--json", "", false}}), argc, argv);
+  if (!args) return fail(args.error().message, kExitUsage);
+  if (!args->positional().empty()) return fail("gust queue ls: takes no arguments", kExitUsage);
+  auto res = adminCall(adminTarget(*args), "GET", "/v1/queues");
+  if (!res) return fail("gust queue ls: " + res.error().message);
+  auto body = jsonAnswer(*res);
+  if (!body) return fail("gust queue ls: " + body.error().message);
+  if (args->has("--json")) return printAnswer(*res), 0;
+  const auto& queues = (*body)["queues"];
+  if (!queues.is_array() || queues.empty()) {
+    std::printf("no queues yet; a queue exists once a message is sent to it or a function consumes it\n");
+    return 0;
+  }
+  Table table({"QUEUE", "DEPTH", "IN FLIGHT", "DELAYED", "DEAD"});
+  for (const auto& q : queues) {
+    table.add({fieldText(q, "name"), fieldText(q, "depth"), fieldText(q, "in_flight"), fieldText(q, "delayed"),
+               fieldText(q, "dead")});
+  }
+  std::printf("%s", table.render().c_str());
+  return 0;
+}
+
+// One line of a message body: control characters escaped, long bodies cut.
+std::string bodyPreview(const nlohmann::json& message) {
+  if (!message.contains("body") && message.contains("body_base64")) {
+    return "(binary, " + std::to_string(message.value("body_base64", "").size() * 3 / 4) + " bytes base64-encoded)";
+  }
+  std::string body = fieldText(message, "body");
+  std::string out;
+  for (unsigned char c : body) {
+    if (out.size() >= 120) return out + "…";
+    if (c == '\n') out += "\\n";
+    else if (c < 0x20 || c == 0x7f) out += '?';
+    else out += static_cast<char>(c);
+  }
+  return out;
+}
+
+int peek(int argc, char** argv) {
+  auto args = Args::parse("queue peek", withAdmin({{"--limit", "-n", true}, {"--json", "", false}}), argc, argv);
+  if (!args) return fail(args.error().message, kExitUsage);
+  auto name = queueName(*args, "peek", true);
+  if (!name) return fail(name.error().message, kExitUsage);
+  int limit = 10;
+  if (auto l = args->get("--limit")) {
+    char* end = nullptr;
+    long n = std::strtol(l->c_str(), &end, 10);
+    if (l->empty() || *end != '\0' || n < 1 || n > 1000) {
+      return fail("gust queue peek: --limit must be a number from 1 to 1000", kExitUsage);
+    }
+    limit = static_cast<int>(n);
+  }
+  auto res = adminCall(adminTarget(*args), "GET", "/v1/queues/" + *name + "/messages?limit=" + std::to_string(limit));
+  if (!res) return fail("gust queue peek: " + res.error().message);
+  auto body = jsonAnswer(*res);
+  if (!body) return fail("gust queue peek: " + body.error().message);
+  if (args->has("--json")) return printAnswer(*res), 0;
+  const auto& messages = (*body)["messages"];
+  if (!messages.is_array() || messages.empty()) {
+    std::printf("%s has no waiting messages\n", name->c_str());
+    return 0;
+  }
+  Table table({"ID", "ATTEMPTS", "ENQUEUED", "VISIBLE AT", "BODY"});
+  for (const auto& m : messages) {
+    table.add({fieldText(m, "id"), fieldText(m, "attempts"), timeText(m, "enqueued_at"), timeText(m, "visible_at"),
+               bodyPreview(m)});
+    std::string error = m.value("last_error", "");
+    if (!error.empty()) table.add({"", "", "", "", "last error: " + error});
+  }
+  std::printf("%s", table.render().c_str());
+  return 0;
+}
+
+int redrive(int argc, char** argv) {
+  auto args = Args::parse("queue redrive", kAdminOptions, argc, argv);
+  if (!args) return fail(args.error().message, kExitUsage);
+  auto name = queueName(*args, "redrive", true);
+  if (!name) return fail(name.error().message, kExitUsage);
+  constexpr std::string_view kDead = ".dead";
+  if (name->size() <= kDead.size() || name->compare(name->size() - kDead.size(), kDead.size(), kDead) != 0) {
+    return fail("gust queue redrive: it moves messages out of a dead-letter queue; give " + *name + ".dead", kExitUsage);
+  }
+  auto res = adminCall(adminTarget(*args), "POST", "/v1/queues/" + *name + "/redrive");
+  if (!res) return fail("gust queue redrive: " + res.error().message);
+  auto body = jsonAnswer(*res);
+  if (!body) return fail("gust queue redrive: " + body.error().message);
+  std::printf("moved %s messages from %s back to %s\n", fieldText(*body, "moved").c_str(), name->c_str(),
+              fieldText(*body, "to").c_str());
+  return 0;
+}
+
+int purge(int argc, char** argv) {
+  auto args = Args::parse("queue purge", kAdminOptions, argc, argv);
+  if (!args) return fail(args.error().message, kExitUsage);
+  auto name = queueName(*args, "purge", true);
+  if (!name) return fail(name.error().message, kExitUsage);
+  auto res = adminCall(adminTarget(*args), "DELETE", "/v1/queues/" + *name + "/messages");
+  if (!res) return fail("gust queue purge: " + res.error().message);
+  auto body = jsonAnswer(*res);
+  if (!body) return fail("gust queue purge: " + body.error().message);
+  std::printf("purged %s messages from %s\n", fieldText(*body, "purged").c_str(), name->c_str());
+  return 0;
+}
+
+}  // namespace
+
+int queueCommand(int argc, char** argv) {
+  if (argc == 0) return std::fprintf(stderr, "%s", kQueueUsage), kExitUsage;
+  std::string sub = argv[0];
+  if (sub == "--help" || sub == "-h" || sub == "help") return std::printf("%s", kQueueUsage), 0;
+  if (wantsHelp(argc, argv)) return std::printf("%s", kQueueUsage), 0;
+  if (sub == "send") return send(argc - 1, argv + 1);
+  if (sub == "ls") return list(argc - 1, argv + 1);
+  if (sub == "peek") return peek(argc - 1, argv + 1);
+  if (sub == "redrive") return redrive(argc - 1, argv + 1);
+  if (sub == "purge") return purge(argc - 1, argv + 1);
+  return unknownSubcommand("queue", sub, {"send", "ls", "peek", "redrive", "purge"});
+}
+
+}  // namespace gust::cli
