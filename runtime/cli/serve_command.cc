@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
@@ -72,7 +73,10 @@ int serveCommand(int argc, char** argv, const std::string& self) {
   if (!containment) return fail("gust serve: " + containment.error().message, kExitUsage);
   options->containment = *containment;
   for (const auto& p : args->positional()) options->app_dirs.emplace_back(p);
-  if (options->app_dirs.empty()) options->app_dirs.emplace_back(".");
+  // With no folder named, serve the current one if it is an app; otherwise start with only
+  // what was deployed (the app store), ready for `gust deploy`.
+  std::error_code ec;
+  if (options->app_dirs.empty() && std::filesystem::exists("gust.json", ec)) options->app_dirs.emplace_back(".");
   return runHost(*options);
 }
 

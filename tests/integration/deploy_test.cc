@@ -126,7 +126,7 @@ TEST_CASE("uploads are checked before anything loads them, and each refusal says
   CHECK(truncated->status == 400);
 
   std::string other_arch = module;
-  other_arch[18] = 0xb7;  // e_machine = EM_AARCH64
+  other_arch[18] = static_cast<char>(0xb7);  // e_machine = EM_AARCH64
   other_arch[19] = 0x00;
   auto arch = deploy(host, "shop", kManifest, other_arch);
   REQUIRE(arch);
