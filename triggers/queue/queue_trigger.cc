@@ -22,6 +22,8 @@ constexpr milliseconds kBackendRetry{1000};
 // After an empty lease, the next lease is at least this far away, so that a message
 // reported visible but not leasable cannot make a consumer spin.
 constexpr milliseconds kMinSleep{5};
+// Messages per lease at most: the backend's own bound (QueueLimits::max_batch).
+constexpr size_t kMaxLease = 1000;
 
 std::string header(const Pairs& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
@@ -185,7 +187,9 @@ void QueueTrigger::pump(Consumer& c) {
   c.woken = false;
   uv_timer_stop(&c.timer);
   LeaseOptions options;
-  options.max_count = c.spec.batch_size;
+  // One lease fills every free slot: a lease is a commit, and leasing one batch at a time
+  // would cap a consumer at one batch per commit round trip.
+  options.max_count = std::min<size_t>(kMaxLease, (c.capacity - c.in_flight) * c.spec.batch_size);
   options.visibility_timeout = c.spec.visibility_timeout;
   options.max_attempts = static_cast<int>(c.spec.max_attempts);
   options.max_age = c.spec.max_age;
@@ -235,7 +239,14 @@ void QueueTrigger::onLeased(Consumer& c, Result<LeaseResult> leased) {
     maybeFree(c);
     return;
   }
-  invoke(c, std::move(*leased));
+  const size_t batch_size = std::max<size_t>(1, c.spec.batch_size);
+  auto& messages = leased->messages;
+  for (size_t at = 0; at < messages.size(); at += batch_size) {
+    size_t end = std::min(messages.size(), at + batch_size);
+    std::vector<LeasedMessage> batch(std::make_move_iterator(messages.begin() + static_cast<ptrdiff_t>(at)),
+                                     std::make_move_iterator(messages.begin() + static_cast<ptrdiff_t>(end)));
+    invoke(c, std::move(batch));
+  }
   pump(c);
 }
 
@@ -276,10 +287,10 @@ void QueueTrigger::arm(Consumer& c, milliseconds delay) {
       static_cast<uint64_t>(std::max<int64_t>(0, delay.count())), 0);
 }
 
-void QueueTrigger::invoke(Consumer& c, LeaseResult&& leased) {
+void QueueTrigger::invoke(Consumer& c, std::vector<LeasedMessage>&& messages) {
   auto batch = std::make_unique<Batch>();
   batch->consumer = &c;
-  batch->messages = std::move(leased.messages);
+  batch->messages = std::move(messages);
   Invocation inv;
   inv.id = ids_.next();
   inv.app = c.app;

@@ -89,7 +89,7 @@ class QueueTrigger final : public AppListener {
   void onLeased(Consumer& c, Result<LeaseResult> leased);
   void sleep(Consumer& c);
   void arm(Consumer& c, std::chrono::milliseconds delay);
-  void invoke(Consumer& c, LeaseResult&& leased);
+  void invoke(Consumer& c, std::vector<LeasedMessage>&& messages);
   void onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome);
   void settle(std::unique_ptr<Batch> batch, std::vector<MessageSettlement> settlements,
               std::vector<MessagePublish> publishes);
