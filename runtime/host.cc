@@ -3,16 +3,26 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "runtime/admin_api.h"
 #include "runtime/admin_apps.h"
+#include "runtime/admin_queues.h"
 #include "runtime/app_manager.h"
 #include "runtime/admin_token.h"
 #include "runtime/dispatcher.h"
 #include "runtime/fork_client.h"
+#include "runtime/sqlite_writer.h"
 #include "triggers/http/http_trigger.h"
+#include "triggers/queue/queue_store.h"
+#include "triggers/queue/queue_trigger.h"
 #include "triggers/timer/timer_trigger.h"
 
 namespace gust {
@@ -41,6 +51,7 @@ class Host {
                                            ec.message() + " (choose another with --data-dir or GUST_DATA)");
     }
     if (auto loaded = timers_.load(); !loaded) return loaded;
+    if (auto opened = openQueues(); !opened) return opened;
     auto token = loadOrCreateAdminToken(options_.data_dir);
     if (!token) return token.error();
     AppStoreOptions store_options;
@@ -50,8 +61,11 @@ class Host {
     if (!store) return store.error();
     store_ = std::move(*store);
     apps_ = std::make_unique<AppManager>(loop_, *store_, dispatcher_, http_, timers_);
+    // Before any app loads: each app's queue consumers start with it.
+    apps_->addListener(*queue_trigger_);
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
+    addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     for (const auto& dir : options_.app_dirs) {
       if (auto r = apps_->addFromDir(dir); !r) return r;
     }
@@ -77,6 +91,37 @@ class Host {
     return http;
   }
 
+  // gust.db holds every queued message: only the host's user may read it.
+  Result<void> openQueues() {
+    std::filesystem::path db = options_.data_dir / "gust.db";
+    int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+      int err = errno;
+      if (fd >= 0) ::close(fd);
+      return makeError(ErrorKind::kIo, "cannot open " + db.string() + ": " + std::strerror(err) +
+                                           " (check the data dir's owner, or choose another with --data-dir)");
+    }
+    ::close(fd);
+    SqliteWriterOptions writer_options;
+    writer_options.path = db;
+    writer_options.synchronous = options_.queue_synchronous == QueueSync::kFull ? SqliteConnection::Synchronous::kFull
+                                                                                : SqliteConnection::Synchronous::kNormal;
+    auto writer = SqliteWriter::open(loop_, writer_options);
+    if (!writer) return writer.error();
+    writer_ = std::move(*writer);
+    QueueLimits limits;
+    limits.dedupe_window = options_.queue_dedupe_window;
+    auto queues = SqliteQueue::open(*writer_, clock_, limits);
+    if (!queues) return queues.error();
+    queue_store_ = std::move(*queues);
+    queue_trigger_ = std::make_unique<QueueTrigger>(loop_, clock_, dispatcher_, *queue_store_);
+    http_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, const TraceContext& trace,
+                                                        UniqueFunction<void(Result<void>)> done) {
+      trigger->publish(std::move(publishes), trace, std::move(done));
+    });
+    return {};
+  }
+
   void printRoutes(int port) {
     std::string base = "http://" + options_.http_host + ":" + std::to_string(port);
     std::printf("gust %s listening on %s\n", GUST_VERSION, base.c_str());
@@ -97,6 +142,10 @@ class Host {
           std::printf("  %-12s %s (%s), next %s  -> %s/%s\n", "TIMER", f.timer->schedule.c_str(),
                       f.timer->time_zone.empty() ? "UTC" : f.timer->time_zone.c_str(),
                       next ? formatIso8601(*next, nullptr).c_str() : "never", name.c_str(), f.name.c_str());
+        }
+        if (f.queue) {
+          std::printf("  %-12s %s (batch %u, %u attempts)  -> %s/%s\n", "QUEUE", f.queue->queue.c_str(),
+                      f.queue->batch_size, f.queue->max_attempts, name.c_str(), f.name.c_str());
         }
       }
     }
@@ -122,15 +171,29 @@ class Host {
     drain_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&drain_timer_), reinterpret_cast<uv_handle_t*>(&sigint_),
                             reinterpret_cast<uv_handle_t*>(&sigterm_)},
                            nullptr);
-    // Triggers first, so nothing new arrives; then the pools, which answer what is left.
-    auto closed = std::make_shared<int>(admin_ ? 3 : 2);
+    // Triggers first, so nothing new arrives; then the pools, which answer what is left
+    // (a queue batch's answer still settles: the writer is open until after the pools).
+    auto closed = std::make_shared<int>(2 + (admin_ ? 1 : 0) + (queue_trigger_ ? 1 : 0));
     auto then = [this, closed] {
-      // The fork server goes last: it reports the exits of the workers the pools stop.
-      if (--*closed == 0) dispatcher_.close([this] { fork_client_.close([] {}); });
+      if (--*closed != 0) return;
+      dispatcher_.close([this] {
+        auto last = [this] {
+          // The fork server goes last: it reports the exits of the workers the pools stop.
+          fork_client_.close([] {});
+        };
+        // The writer completes every queued write before its thread stops; the queue
+        // store's jobs borrow the store, which is freed only after this.
+        if (writer_) {
+          writer_->close(last);
+        } else {
+          last();
+        }
+      });
     };
     timers_.close(then);
     http_.close(then);
     if (admin_) admin_->close(then);
+    if (queue_trigger_) queue_trigger_->close(then);
   }
 
  private:
@@ -167,6 +230,11 @@ class Host {
   Dispatcher dispatcher_;
   HttpTrigger http_;
   TimerTrigger timers_;
+  // Freed in reverse: the trigger borrows the store, the store the writer; the writer is
+  // closed (and its jobs done) in shutdown() before any of them is freed.
+  std::unique_ptr<SqliteWriter> writer_;
+  std::unique_ptr<SqliteQueue> queue_store_;
+  std::unique_ptr<QueueTrigger> queue_trigger_;
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<AppManager> apps_;
   std::unique_ptr<AdminApi> admin_;

@@ -1,5 +1,7 @@
 #include "triggers/http/http_trigger.h"
 
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 
 #include "gust/abi.h"
@@ -152,8 +154,36 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   inv.payload.params = std::move(match.params);
   inv.payload.body = std::move(request.body);
   std::string id = inv.id;
-  dispatcher_.invoke(std::move(inv), [responder = std::move(responder), id = std::move(id)](Outcome&& o) mutable {
-    responder.send(responseFor(std::move(o), id));
+  TraceContext trace = inv.trace;
+  dispatcher_.invoke(std::move(inv), [this, responder = std::move(responder), id = std::move(id),
+                                      trace = std::move(trace)](Outcome&& o) mutable {
+    if (o.kind != OutcomeKind::kOk || o.publishes.empty()) {
+      responder.send(responseFor(std::move(o), id));
+      return;
+    }
+    if (!publisher_) {
+      spdlog::warn("invocation {}: {} published message(s) dropped: this host has no queues", id, o.publishes.size());
+      o.publishes.clear();
+      responder.send(responseFor(std::move(o), id));
+      return;
+    }
+    auto publishes = std::move(o.publishes);
+    auto outcome = std::make_shared<Outcome>(std::move(o));
+    publisher_(std::move(publishes), trace,
+               [responder = std::move(responder), id, outcome](Result<void> published) mutable {
+                 if (!published) {
+                   // The function's answer would claim work that was not queued.
+                   responder.send(responseFor(failedOutcome(published.error().kind == ErrorKind::kBadInput
+                                                                ? OutcomeKind::kFunctionError
+                                                                : OutcomeKind::kUnavailable,
+                                                            "cannot queue what the function published: " +
+                                                                published.error().message,
+                                                            std::chrono::seconds(1)),
+                                              id));
+                   return;
+                 }
+                 responder.send(responseFor(std::move(*outcome), id));
+               });
   });
 }
 

@@ -1,0 +1,116 @@
+#pragma once
+// The queue trigger: one consumer per (app, function, queue) of each app's active version.
+// A consumer leases batches from the queue backend and hands each to the dispatcher as one
+// Invocation; the Outcome decides each message's fate, committed in one settle together
+// with what the function published (all or nothing, see queue_backend.h).
+//
+// Delivery: at least once. Attempts are counted at lease, so a message that kills its
+// worker runs out of attempts too. A failed batch (crash, timeout, error, overload) is
+// retried whole with exponential backoff and jitter, or dead-lettered on its last attempt.
+//
+// Scaling: a consumer keeps up to the app's capacity (max_instances x concurrency) batches
+// in flight; the dispatcher's pool grows with them and starts an app scaled to zero.
+// An idle consumer sleeps until the queue's next visible message (an unref'd timer: an
+// idle queue keeps nothing alive) or until notify() says something was sent.
+//
+// Contract:
+// - Owning thread: the loop thread; every call and callback happens there.
+// - Borrows the dispatcher, the queue backend and the clock. Outlives the backend's close
+//   (its callbacks land here) and the dispatcher's: free it after the loop has run down.
+// - close(): stops leasing and closes the timers; calls back once they are closed. Batches
+//   still in flight settle when their outcome arrives if the backend still takes calls;
+//   otherwise their messages come back when the lease expires.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/app_manager.h"
+#include "runtime/clock.h"
+#include "runtime/dispatcher.h"
+#include "runtime/ids.h"
+#include "triggers/queue/queue_backend.h"
+
+namespace gust {
+
+struct QueueTriggerStats {
+  uint64_t batches = 0;         // invocations handed to the dispatcher
+  uint64_t messages = 0;        // messages leased
+  uint64_t acked = 0;           // committed settlements by action
+  uint64_t retried = 0;
+  uint64_t dead_lettered = 0;   // by a settlement, or by a lease (out of attempts, expired)
+  uint64_t failed_batches = 0;  // outcomes other than kOk
+  uint64_t stale_settles = 0;   // settles refused because a lease had expired
+  uint64_t settle_errors = 0;   // settles the backend could not run or commit
+};
+
+// The delay before retrying a failed batch on attempt `attempts` (1 for the first):
+// min(cap, base * 2^(attempts-1)), scaled by `jitter` in [0.5, 1].
+std::chrono::milliseconds queueBackoff(std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                                       int attempts, double jitter);
+
+class QueueTrigger final : public AppListener {
+ public:
+  QueueTrigger(uv_loop_t* loop, const Clock& clock, Dispatcher& dispatcher, QueueBackend& queues);
+  ~QueueTrigger() override;
+  QueueTrigger(const QueueTrigger&) = delete;
+  QueueTrigger& operator=(const QueueTrigger&) = delete;
+
+  // Starts a consumer for every queue function of `app`, replacing those of an earlier
+  // version (whose batches in flight still settle).
+  Result<void> addApp(const AppInfo& app) override;
+  void removeApp(const std::string& name) override;
+
+  // Something was committed to `queue`: wake its consumers now.
+  void notify(const std::string& queue);
+
+  // Commits what a function outside a queue batch (an HTTP or timer invocation) published:
+  // one send per queue, stamped with `trace`; `done` runs once with success when every
+  // send committed. Sends to different queues are separate transactions: if one fails,
+  // the others may have committed (retrying them is safe when the function gave ids).
+  void publish(std::vector<Publish> publishes, const TraceContext& trace, UniqueFunction<void(Result<void>)> done);
+
+  void close(std::function<void()> on_closed);
+
+  const QueueTriggerStats& stats() const { return stats_; }
+  size_t consumers() const { return consumers_.size(); }
+
+ private:
+  struct Consumer;
+  struct Batch;
+
+  void pump(Consumer& c);
+  void onLeased(Consumer& c, Result<LeaseResult> leased);
+  void sleep(Consumer& c);
+  void arm(Consumer& c, std::chrono::milliseconds delay);
+  void invoke(Consumer& c, std::vector<LeasedMessage>&& messages);
+  void onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome);
+  void settle(std::unique_ptr<Batch> batch, std::vector<MessageSettlement> settlements,
+              std::vector<MessagePublish> publishes);
+  void batchDone(Consumer& c);
+  // Hands a consumer that no longer leases to retired_ until its work is done.
+  void retire(std::unique_ptr<Consumer> c);
+  void maybeFree(Consumer& c);
+  void maybeClosed();
+
+  uv_loop_t* loop_;
+  const Clock& clock_;
+  Dispatcher& dispatcher_;
+  QueueBackend& queues_;
+  IdGenerator ids_;
+  std::mt19937_64 rng_;
+  // "app/function" -> its consumer.
+  std::map<std::string, std::unique_ptr<Consumer>> consumers_;
+  std::vector<std::unique_ptr<Consumer>> retired_;
+  QueueTriggerStats stats_;
+  bool closing_ = false;
+  std::function<void()> on_closed_;
+};
+
+}  // namespace gust
