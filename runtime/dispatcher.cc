@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "runtime/thread_executor.h"
+
 namespace gust {
 
 Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment,
@@ -31,8 +33,18 @@ std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
     config.functions.push_back(f.name);
     app->functions[f.name] = {index++, info.manifest.timeoutOf(f)};
   }
+  if (info.manifest.isolation == Isolation::kThread) {
+    // Trusted code only: its module is loaded into this process (see thread_executor.h).
+    ThreadExecutorConfig threads;
+    threads.app = std::move(config.app);
+    threads.module_path = std::move(config.module_path);
+    threads.functions = std::move(config.functions);
+    threads.settings = config.settings;
+    app->executor = std::make_unique<ThreadExecutor>(loop_, clock_, std::move(threads));
+  } else {
+    app->executor = std::make_unique<Pool>(loop_, clock_, std::move(config));
+  }
   app->info = std::move(info);
-  app->executor = std::make_unique<Pool>(loop_, clock_, std::move(config));
   return app;
 }
 

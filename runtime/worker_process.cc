@@ -56,6 +56,27 @@ Result<std::vector<Settlement>> settleBatch(size_t batch, std::vector<Settlement
 
 }  // namespace
 
+Result<Outcome> outcomeOfResult(ResultFrame&& result, size_t batch) {
+  Outcome outcome;
+  if (result.kind != ResultKind::kOk) {
+    outcome.kind = OutcomeKind::kFunctionError;
+    outcome.status = 500;
+    outcome.message = std::move(result.body);
+    return outcome;
+  }
+  outcome.kind = OutcomeKind::kOk;
+  outcome.status = result.status;
+  outcome.headers = std::move(result.headers);
+  outcome.body = std::move(result.body);
+  if (batch > 0 || !result.settlements.empty()) {
+    auto settled = settleBatch(batch, std::move(result.settlements));
+    if (!settled) return settled.error();
+    outcome.settlements = std::move(*settled);
+  }
+  outcome.publishes = std::move(result.publishes);
+  return outcome;
+}
+
 const char* outcomeName(OutcomeKind kind) {
   switch (kind) {
     case OutcomeKind::kOk: return "ok";
@@ -350,25 +371,10 @@ void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
         return protocolError("worker answered an invocation it was not given");
       }
       if (result->flags & ResultFrame::kFlagOutput) drainOutputNow();
-      Outcome outcome;
-      if (result->kind == ResultKind::kOk) {
-        outcome.kind = OutcomeKind::kOk;
-        outcome.status = result->status;
-        outcome.headers = std::move(result->headers);
-        outcome.body = std::move(result->body);
-        size_t batch = inv->invocation.payload.messages.size();
-        if (batch > 0 || !result->settlements.empty()) {
-          auto settled = settleBatch(batch, std::move(result->settlements));
-          if (!settled) return protocolError(settled.error().message);
-          outcome.settlements = std::move(*settled);
-        }
-        outcome.publishes = std::move(result->publishes);
-      } else {
-        outcome.kind = OutcomeKind::kFunctionError;
-        outcome.status = 500;
-        outcome.message = std::move(result->body);
-      }
-      finishInvocation(result->seq, std::move(outcome));
+      uint64_t seq = result->seq;
+      auto outcome = outcomeOfResult(std::move(*result), inv->invocation.payload.messages.size());
+      if (!outcome) return protocolError(outcome.error().message);
+      finishInvocation(seq, std::move(*outcome));
       return;
     }
     case FrameType::kInvoke:

@@ -53,6 +53,13 @@ struct WorkerSpawnOptions {
   ForkClient* fork_client = nullptr;
 };
 
+// The Outcome of a function's RESULT for an invocation with a batch of `batch` messages:
+// its response, or a function error; a batch gets one settlement per message, in order (an
+// ack for each message the function did not settle). An error when the settlements do not
+// fit the batch. Worker processes and the thread executor both answer through it, so that
+// an app's callers see the same whatever its isolation.
+Result<Outcome> outcomeOfResult(ResultFrame&& result, size_t batch);
+
 // How a worker process ended.
 struct WorkerExit {
   int64_t exit_status = 0;

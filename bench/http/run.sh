@@ -135,13 +135,14 @@ port=$BASE_PORT
 for s in $SERVERS; do
   port=$((port + 1))
   case $s in
+    # Each Gust host takes a free admin port: several run side by side here.
     gust) start gust "$port" /hello/world "$GUST" serve "$REPO/examples/hello" --port "$port" \
-            --data-dir "$PEERS_DIR/gust-data" ;;
+            --admin-port 0 --data-dir "$PEERS_DIR/gust-data" ;;
     # The same app with four warm instances, and run on host threads.
     gust-pool4) start "$s" "$port" /hello/world "$GUST" serve "$(variant pool4 '"min_instances": 4, "max_instances": 4')" \
-                  --port "$port" --data-dir "$PEERS_DIR/gust-data-pool4" ;;
+                  --port "$port" --admin-port 0 --data-dir "$PEERS_DIR/gust-data-pool4" ;;
     gust-thread) start "$s" "$port" /hello/world "$GUST" serve "$(variant thread '"isolation": "thread", "max_instances": 4')" \
-                   --port "$port" --data-dir "$PEERS_DIR/gust-data-thread" ;;
+                   --port "$port" --admin-port 0 --data-dir "$PEERS_DIR/gust-data-thread" ;;
     nginx) mkdir -p nginx/tmp && sed -i "s/listen 127.0.0.1:[0-9@A-Z]*;/listen 127.0.0.1:$port;/" nginx.conf
            start nginx "$port" / nginx -p "$PEERS_DIR/" -c nginx.conf ;;
     node) start node "$port" / env PORT="$port" node node.js ;;

@@ -1,0 +1,228 @@
+// `"isolation": "thread"` end to end: the functions run on host threads, in the host process,
+// under the same concurrency, pending and timeout rules as a worker pool. Real host, real
+// module, real threads (counted in /proc).
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <future>
+#include <map>
+#include <set>
+
+#include "tests/integration/harness.h"
+
+using namespace gust::test;
+
+namespace {
+
+std::string manifest(const std::string& settings) {
+  return R"({"name": "threads", "isolation": "thread", )" + settings + R"(, "functions": {
+    "sleepy": { "routes": ["/sleep/{ms}"] },
+    "echo": { "routes": ["/echo/{id}"] },
+    "hang": { "routes": ["/hang"] }
+  }})";
+}
+
+struct Reply {
+  int status = 0;
+  std::string pid, retry_after, body;
+  std::chrono::milliseconds took{0};
+};
+
+Reply get(int port, const std::string& path) {
+  auto started = std::chrono::steady_clock::now();
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(20, 0);
+  auto r = client.Get(path);
+  Reply reply;
+  if (r) reply = Reply{r->status, r->get_header_value("X-Pid"), r->get_header_value("Retry-After"), r->body};
+  reply.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  return reply;
+}
+
+std::vector<std::future<Reply>> startConcurrently(int port, const std::string& path, int n) {
+  std::vector<std::future<Reply>> futures;
+  for (int i = 0; i < n; ++i) futures.push_back(std::async(std::launch::async, [port, path] { return get(port, path); }));
+  return futures;
+}
+
+std::vector<Reply> concurrently(int port, const std::string& path, int n) {
+  std::vector<Reply> replies;
+  for (auto& f : startConcurrently(port, path, n)) replies.push_back(f.get());
+  return replies;
+}
+
+// The "Threads:" line of /proc/PID/status.
+int threadCount(pid_t pid) {
+  std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+  size_t at = status.find("\nThreads:");
+  REQUIRE(at != std::string::npos);
+  return std::stoi(status.substr(at + 9));
+}
+
+// Every process below `root`, read from the ppid field of /proc/N/stat.
+std::set<pid_t> descendants(pid_t root) {
+  std::map<pid_t, pid_t> parent;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = readFile(entry.path() / "stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;  // gone meanwhile
+    // ") S PPID ...": skip the state to the parent's pid.
+    parent[std::stoi(name)] = std::stoi(stat.substr(close + 4));
+  }
+  std::set<pid_t> out;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& [pid, ppid] : parent) {
+      if ((ppid == root || out.count(ppid) > 0) && out.insert(pid).second) grew = true;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a thread app answers from inside the host process and starts no worker process") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 2)"), env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  std::set<pid_t> before = descendants(host.process().pid());
+  httplib::Client client("127.0.0.1", host.port());
+  auto first = client.Get("/echo/7?q=1");
+  REQUIRE(first);
+  CHECK(first->status == 200);
+  CHECK(first->get_header_value("X-Param") == "7");
+  CHECK(first->get_header_value("X-Query") == "q=1");
+  CHECK(first->get_header_value("X-Pid") == std::to_string(host.process().pid()));
+  CHECK(first->get_header_value("X-Gust-Cold-Start") == "1");  // the first after the module loaded
+  auto warm = client.Get("/echo/8");
+  REQUIRE(warm);
+  CHECK(warm->status == 200);
+  CHECK_FALSE(warm->has_header("X-Gust-Cold-Start"));
+  for (const auto& r : concurrently(host.port(), "/sleep/50", 4)) CHECK(r.status == 200);
+  // The fork server (if any) was there already; no worker joined it.
+  CHECK(descendants(host.process().pid()) == before);
+}
+
+TEST_CASE("a thread app runs max_instances invocations at once, each on its own thread") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 4)"), env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  auto started = std::chrono::steady_clock::now();
+  auto replies = concurrently(host.port(), "/sleep/500", 4);
+  auto took = std::chrono::steady_clock::now() - started;
+  for (const auto& r : replies) CHECK(r.status == 200);
+  // Serially it would take 2 s; at once, one sleep and a little.
+  CHECK(took < std::chrono::milliseconds(1200));
+}
+
+TEST_CASE("past max_pending a thread app answers 503 with Retry-After, and past pending_timeout too") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 1, "max_pending": 1)"),
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  auto replies = concurrently(host.port(), "/sleep/600", 4);
+  int ok = 0, overloaded = 0;
+  for (const auto& r : replies) {
+    if (r.status == 200) ++ok;
+    if (r.status == 503) {
+      ++overloaded;
+      CHECK(!r.retry_after.empty());
+      CHECK(r.body.find("max_pending") != std::string::npos);
+    }
+  }
+  // One runs, one waits; the rest are refused at once.
+  CHECK(ok == 2);
+  CHECK(overloaded == 2);
+
+  TempDir tmp2;
+  fs::path app2 = makeApp(tmp2.path(), "threads", manifest(R"("max_instances": 1, "pending_timeout": "200ms")"),
+                          env("GUST_FIXTURE_MISBEHAVE"));
+  Host host2({app2}, tmp2.path());
+  auto waited = concurrently(host2.port(), "/sleep/1000", 2);
+  std::multiset<int> statuses;
+  for (const auto& r : waited) {
+    statuses.insert(r.status);
+    if (r.status == 503) CHECK(r.body.find("pending_timeout") != std::string::npos);
+  }
+  CHECK(statuses.count(200) == 1);
+  CHECK(statuses.count(503) == 1);
+}
+
+TEST_CASE("a thread past its timeout answers 504 at once, and its slot stays busy until the function returns") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 1, "timeout": "300ms")"),
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  auto slow = std::async(std::launch::async, [&] { return get(host.port(), "/sleep/1500"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Waits for the only slot, which the timed-out function holds until it returns at 1.5 s.
+  auto next = std::async(std::launch::async, [&] { return get(host.port(), "/echo/1"); });
+  Reply timed_out = slow.get();
+  CHECK(timed_out.status == 504);
+  CHECK(timed_out.took < std::chrono::milliseconds(1000));
+  Reply after = next.get();
+  CHECK(after.status == 200);
+  CHECK(after.took > std::chrono::milliseconds(1100));
+  CHECK(get(host.port(), "/echo/2").status == 200);
+  host.process().signal(SIGTERM);
+  CHECK(host.process().wait().status == 0);
+  std::string log = host.process().stderrText();
+  CHECK(log.find("[threads/sleepy") != std::string::npos);
+  CHECK(log.find("after its timeout") != std::string::npos);
+}
+
+TEST_CASE("a hung thread costs one slot, the host keeps serving, and it exits on SIGTERM naming the function") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 2, "timeout": "200ms")"),
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  Reply hung = get(host.port(), "/hang");
+  CHECK(hung.status == 504);
+  CHECK(hung.took < std::chrono::milliseconds(1000));
+  for (int i = 0; i < 3; ++i) CHECK(get(host.port(), "/echo/" + std::to_string(i)).status == 200);
+  host.process().signal(SIGTERM);
+  Exited e = host.process().wait(std::chrono::seconds(10));
+  CHECK(e.exited);
+  CHECK(e.status == 0);
+  std::string log = host.process().stderrText();
+  CHECK(log.find("still running") != std::string::npos);
+  CHECK(log.find("(hang)") != std::string::npos);
+}
+
+TEST_CASE("a thread app whose module has another ABI version answers 503 with both versions") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "future",
+                         R"({"name": "future", "isolation": "thread", "functions": {"echo": {"routes": ["/f"]}}})",
+                         env("GUST_FIXTURE_ABI_MISMATCH"));
+  Host host({app}, tmp.path());
+  httplib::Client client("127.0.0.1", host.port());
+  for (int i = 0; i < 3; ++i) {
+    auto r = client.Get("/f");
+    REQUIRE(r);
+    CHECK(r->status == 503);
+    CHECK(r->body.find("ABI version 42") != std::string::npos);
+    CHECK(r->body.find("ABI version 1") != std::string::npos);
+    CHECK(r->has_header("Retry-After"));
+  }
+}
+
+TEST_CASE("the threads of an idle thread app exit after idle_timeout and come back on demand") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 4, "idle_timeout": "300ms")"),
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  pid_t pid = host.process().pid();
+  // One request first, so that whatever the host starts lazily for serving is counted in.
+  REQUIRE(get(host.port(), "/echo/1").status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  int baseline = threadCount(pid);
+  auto running = startConcurrently(host.port(), "/sleep/600", 4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(threadCount(pid) >= baseline + 4);
+  for (auto& f : running) CHECK(f.get().status == 200);
+  CHECK(waitUntil([&] { return threadCount(pid) <= baseline; }, std::chrono::seconds(3)));
+  CHECK(threadCount(pid) == baseline);
+  CHECK(get(host.port(), "/echo/2").status == 200);
+}
