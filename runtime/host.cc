@@ -8,6 +8,11 @@
 
 #include "runtime/admin_api.h"
 #include "runtime/admin_apps.h"
+#include "runtime/admin_invocations.h"
+#include "runtime/callback_sender.h"
+#include "runtime/invocation_store.h"
+#include "runtime/sqlite_writer.h"
+#include "triggers/http/async_runner.h"
 #include "runtime/app_manager.h"
 #include "runtime/admin_token.h"
 #include "runtime/dispatcher.h"
@@ -52,6 +57,7 @@ class Host {
     apps_ = std::make_unique<AppManager>(loop_, *store_, dispatcher_, http_, timers_);
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
+    if (auto opened = openAsync(); !opened) return opened;
     for (const auto& dir : options_.app_dirs) {
       if (auto r = apps_->addFromDir(dir); !r) return r;
     }
@@ -74,6 +80,7 @@ class Host {
                                               ": " + http.error().message + " (choose another with --port)");
     }
     timers_.start();
+    if (async_) async_->start();  // after the apps are loaded: it resumes unfinished invocations
     return http;
   }
 
@@ -125,8 +132,16 @@ class Host {
     // Triggers first, so nothing new arrives; then the pools, which answer what is left.
     auto closed = std::make_shared<int>(admin_ ? 3 : 2);
     auto then = [this, closed] {
-      // The fork server goes last: it reports the exits of the workers the pools stop.
-      if (--*closed == 0) dispatcher_.close([this] { fork_client_.close([] {}); });
+      if (--*closed != 0) return;
+      // Async runs still in flight are left `running` for the next start; the writer closes
+      // after the pools, so nothing writes to it afterwards.
+      closeAsyncRunner([this] {
+        // The fork server goes last: it reports the exits of the workers the pools stop.
+        dispatcher_.close([this] {
+          fork_client_.close([] {});
+          if (writer_) writer_->close([] {});
+        });
+      });
     };
     timers_.close(then);
     http_.close(then);
@@ -134,6 +149,39 @@ class Host {
   }
 
  private:
+  // Async invocations (Prefer: respond-async): gust.db, the store, the runner and the
+  // callback sender. Kept together so that the queue trigger's wiring of the same writer can
+  // be merged beside it.
+  Result<void> openAsync() {
+    SqliteWriterOptions writer_options;
+    writer_options.path = options_.data_dir / "gust.db";
+    writer_options.synchronous = options_.queue_synchronous == QueueSync::kFull
+                                     ? SqliteConnection::Synchronous::kFull
+                                     : SqliteConnection::Synchronous::kNormal;
+    auto writer = SqliteWriter::open(loop_, writer_options);
+    if (!writer) return writer.error();
+    writer_ = std::move(*writer);
+    InvocationStoreOptions store_options;
+    store_options.async_retention = options_.record_retention;
+    store_options.record_retention = options_.record_retention;
+    store_options.idempotency_window = std::min(store_options.idempotency_window, options_.record_retention);
+    auto store = InvocationStore::open(*writer_, clock_, store_options);
+    if (!store) return store.error();
+    invocations_ = std::move(*store);
+    callbacks_ = std::make_unique<CallbackSender>();
+    async_ = std::make_unique<AsyncRunner>(
+        loop_, dispatcher_, *invocations_, *callbacks_,
+        [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); });
+    http_.enableAsync(*invocations_, *async_);
+    addInvocationRoutes(*admin_, *invocations_);
+    return {};
+  }
+
+  void closeAsyncRunner(std::function<void()> then) {
+    if (async_) async_->close(std::move(then));
+    else then();
+  }
+
   void onSignal(int signum) {
     if (draining_) {
       spdlog::warn("second signal: stopping now without waiting for in-flight requests");
@@ -170,6 +218,12 @@ class Host {
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<AppManager> apps_;
   std::unique_ptr<AdminApi> admin_;
+  // Async invocations (see openAsync). Freed in reverse: the runner before the store, the
+  // store before the writer (closed in shutdown); the sender's thread is joined last.
+  std::unique_ptr<SqliteWriter> writer_;
+  std::unique_ptr<CallbackSender> callbacks_;
+  std::unique_ptr<InvocationStore> invocations_;
+  std::unique_ptr<AsyncRunner> async_;
   std::string public_url_;  // the HTTP listener's base URL, once it listens
   int admin_port_ = 0;
   uv_signal_t sigint_{}, sigterm_{};
