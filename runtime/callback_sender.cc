@@ -18,6 +18,16 @@ bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
+bool validPort(std::string_view port) {
+  if (port.empty() || port.size() > 5) return false;
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return value >= 1 && value <= 65535;
+}
+
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
 constexpr bool kHttps = true;
 #else
@@ -72,14 +82,14 @@ Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes) {
     }
     host = host.substr(0, close + 1);
     std::string_view port = authority.substr(close + 1);
-    if (!port.empty() && (port.front() != ':' || port.size() == 1)) return bad("has a malformed port");
+    if (!port.empty() && (port.front() != ':' || !validPort(port.substr(1)))) {
+      return bad("has a malformed port (want 1 to 65535)");
+    }
   } else {
     size_t colon = host.find(':');
     if (colon != std::string_view::npos) {
       std::string_view port = host.substr(colon + 1);
-      if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return bad("has a malformed port");
-      }
+      if (!validPort(port)) return bad("has a malformed port (want 1 to 65535)");
       host = host.substr(0, colon);
     }
     if (host.rfind("169.254.", 0) == 0) {
