@@ -24,7 +24,8 @@ const char* kManifest = R"({
     "echo":   { "routes": [{ "path": "/echo/{id}", "methods": ["GET", "POST"] }] },
     "throws": { "routes": [{ "path": "/throw", "methods": ["POST"] }] },
     "say":    { "routes": [{ "path": "/say/{word}", "methods": ["POST"] }] },
-    "sleepy": { "routes": [{ "path": "/sleep/{ms}", "methods": ["POST"] }] }
+    "sleepy": { "routes": [{ "path": "/sleep/{ms}", "methods": ["POST"] }] },
+    "segv":   { "routes": [{ "path": "/segv", "methods": ["POST"] }] }
   }
 })";
 
@@ -39,9 +40,10 @@ struct Fixture {
     return c;
   }
 
-  void restart() {
-    host->process().signal(SIGKILL);
-    host->process().wait();
+  void restart(int signal = SIGKILL) {
+    host->process().signal(signal);
+    Exited exited = host->process().wait();
+    if (signal == SIGTERM) CHECK(exited.status == 0);  // a clean drain: no handle left open
     host.reset();
     host.emplace(std::vector<fs::path>{app}, tmp.path());
   }
@@ -258,6 +260,32 @@ TEST_CASE("an invocation running when the host is SIGKILLed runs again after the
   CHECK(done["status"] == "succeeded");
   CHECK(done["attempts"] == 2);  // at least once: the interrupted run counts
   CHECK(done["response"]["body"] == "slept\n");
+}
+
+TEST_CASE("a crashing function is retried with backoff, then failed with the crash") {
+  Fixture f;
+  auto r = f.startAsync("/segv");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  json done = f.waitDone(r->get_header_value("Location"));
+  CHECK(done["status"] == "failed");
+  CHECK(done["attempts"] == 3);
+  CHECK(done["response"]["status"] == 502);
+  CHECK(done["error"].get<std::string>().find("after 3 attempts") != std::string::npos);
+  CHECK(done["error"].get<std::string>().find("SIGSEGV") != std::string::npos);
+}
+
+TEST_CASE("an invocation running at a graceful stop is left running and run after the restart") {
+  Fixture f;
+  auto r = f.startAsync("/sleep/1500");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  std::string location = r->get_header_value("Location");
+  REQUIRE(waitUntil([&] { return f.get(location)["status"] == "running"; }, 5s));
+  f.restart(SIGTERM);
+  json done = f.waitDone(location);
+  CHECK(done["status"] == "succeeded");
+  CHECK(done["attempts"] == 2);
 }
 
 TEST_CASE("an unknown invocation id is 404 on both listeners") {
