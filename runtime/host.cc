@@ -14,7 +14,12 @@
 
 #include "runtime/admin_api.h"
 #include "runtime/admin_apps.h"
+#include "runtime/admin_invocations.h"
 #include "runtime/admin_queues.h"
+#include "runtime/callback_sender.h"
+#include "runtime/invocation_store.h"
+#include "runtime/sqlite_writer.h"
+#include "triggers/http/async_runner.h"
 #include "runtime/app_manager.h"
 #include "runtime/admin_token.h"
 #include "runtime/dispatcher.h"
@@ -66,6 +71,7 @@ class Host {
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
+    if (auto opened = openAsync(); !opened) return opened;
     for (const auto& dir : options_.app_dirs) {
       if (auto r = apps_->addFromDir(dir); !r) return r;
     }
@@ -88,6 +94,7 @@ class Host {
                                               ": " + http.error().message + " (choose another with --port)");
     }
     timers_.start();
+    if (async_) async_->start();  // after the apps are loaded: it resumes unfinished invocations
     return http;
   }
 
@@ -176,18 +183,21 @@ class Host {
     auto closed = std::make_shared<int>(2 + (admin_ ? 1 : 0) + (queue_trigger_ ? 1 : 0));
     auto then = [this, closed] {
       if (--*closed != 0) return;
-      dispatcher_.close([this] {
-        auto last = [this] {
-          // The fork server goes last: it reports the exits of the workers the pools stop.
-          fork_client_.close([] {});
-        };
-        // The writer completes every queued write before its thread stops; the queue
-        // store's jobs borrow the store, which is freed only after this.
-        if (writer_) {
-          writer_->close(last);
-        } else {
-          last();
-        }
+      // Async runs still in flight are left `running` for the next start.
+      closeAsyncRunner([this] {
+        dispatcher_.close([this] {
+          auto last = [this] {
+            // The fork server goes last: it reports the exits of the workers the pools stop.
+            fork_client_.close([] {});
+          };
+          // The writer completes every queued write before its thread stops; the stores'
+          // jobs borrow the stores, which are freed only after this.
+          if (writer_) {
+            writer_->close(last);
+          } else {
+            last();
+          }
+        });
       });
     };
     timers_.close(then);
@@ -197,6 +207,30 @@ class Host {
   }
 
  private:
+  // Async invocations (Prefer: respond-async) on openQueues()' writer: the store, the
+  // runner and the callback sender.
+  Result<void> openAsync() {
+    InvocationStoreOptions store_options;
+    store_options.async_retention = options_.record_retention;
+    store_options.record_retention = options_.record_retention;
+    store_options.idempotency_window = std::min(store_options.idempotency_window, options_.record_retention);
+    auto store = InvocationStore::open(*writer_, clock_, store_options);
+    if (!store) return store.error();
+    invocations_ = std::move(*store);
+    callbacks_ = std::make_unique<CallbackSender>();
+    async_ = std::make_unique<AsyncRunner>(
+        loop_, dispatcher_, *invocations_, *callbacks_,
+        [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); });
+    http_.enableAsync(*invocations_, *async_);
+    addInvocationRoutes(*admin_, *invocations_);
+    return {};
+  }
+
+  void closeAsyncRunner(std::function<void()> then) {
+    if (async_) async_->close(std::move(then));
+    else then();
+  }
+
   void onSignal(int signum) {
     if (draining_) {
       spdlog::warn("second signal: stopping now without waiting for in-flight requests");
@@ -238,6 +272,11 @@ class Host {
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<AppManager> apps_;
   std::unique_ptr<AdminApi> admin_;
+  // Async invocations (see openAsync). Freed in reverse: the runner before the store, the
+  // store before the writer (closed in shutdown); the sender's thread is joined last.
+  std::unique_ptr<CallbackSender> callbacks_;
+  std::unique_ptr<InvocationStore> invocations_;
+  std::unique_ptr<AsyncRunner> async_;
   std::string public_url_;  // the HTTP listener's base URL, once it listens
   int admin_port_ = 0;
   uv_signal_t sigint_{}, sigterm_{};

@@ -459,6 +459,28 @@ Result<void> InvocationStore::expireAsync(Done<int64_t> done) {
       std::move(done));
 }
 
+Result<void> InvocationStore::listUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done) {
+  if (limit == 0) return badInput("listUnfinishedAsync", "limit is 0; ask for at least one id");
+  return post<std::vector<std::string>>(
+      [this, limit](SqliteConnection& db) -> Result<std::vector<std::string>> {
+        auto select = db.prepare(
+            "SELECT id FROM async_invocations WHERE status IN ('queued', 'running') AND expires_at > ?1 "
+            "ORDER BY created_at, id LIMIT ?2");
+        if (!select.ok()) return select.error();
+        select->bind(1, nowMs());
+        select->bind(2, static_cast<int64_t>(limit));
+        std::vector<std::string> ids;
+        for (;;) {
+          auto row = select->step();
+          if (!row.ok()) return row.error();
+          if (!*row) break;
+          ids.push_back(select->text(0));
+        }
+        return ids;
+      },
+      std::move(done));
+}
+
 void InvocationStore::capLogs(std::vector<std::string>& logs) const {
   size_t total = 0;
   for (const auto& line : logs) total += line.size();

@@ -148,6 +148,9 @@ class InvocationStore {
   Result<void> updateAsync(std::string id, AsyncUpdate update, Done<AsyncInvocation> done);
   // Deletes records past their retention; answers how many.
   Result<void> expireAsync(Done<int64_t> done);
+  // Ids of the records still queued or running (oldest first, at most `limit`): what a
+  // host that restarts resumes.
+  Result<void> listUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done);
 
   // Invocation records. `done` may be null (fire and forget; many inserts share a commit).
   Result<void> addRecord(InvocationRecord record, Done<void> done);

@@ -241,6 +241,41 @@ TEST_CASE("async invocations past their retention are gone and expireAsync delet
   CHECK_FALSE(s.create(asyncRequest("k")).existing);
 }
 
+TEST_CASE("unfinished async invocations are listed oldest first for a restarting host to resume") {
+  InvocationStoreOptions options;
+  options.async_retention = hours(2);
+  options.idempotency_window = hours(1);
+  StoreFixture s(options);
+  auto list = [&](size_t limit) {
+    return s.ok<std::vector<std::string>>(
+        [&](auto done) { return s.store().listUnfinishedAsync(limit, std::move(done)); });
+  };
+  auto expired = s.create(asyncRequest()).invocation.id;
+  s.clock.advance(hours(1));
+  auto queued = s.create(asyncRequest()).invocation.id;
+  s.clock.advance(seconds(1));
+  auto running = s.create(asyncRequest()).invocation.id;
+  s.clock.advance(seconds(1));
+  auto succeeded = s.create(asyncRequest()).invocation.id;
+  s.clock.advance(seconds(1));
+  auto failed = s.create(asyncRequest()).invocation.id;
+  AsyncUpdate run;
+  run.attempts = 1;
+  GUST_REQUIRE_OK(s.update(running, run));
+  AsyncUpdate ok;
+  ok.status = AsyncStatus::kSucceeded;
+  GUST_REQUIRE_OK(s.update(succeeded, ok));
+  AsyncUpdate bad;
+  bad.status = AsyncStatus::kFailed;
+  GUST_REQUIRE_OK(s.update(failed, bad));
+  s.clock.advance(hours(1));  // `expired` is past its retention now, the others are not
+  CHECK(list(10) == std::vector<std::string>{queued, running});
+  CHECK(list(1) == std::vector<std::string>{queued});
+  CHECK(s.store().listUnfinishedAsync(0, [](auto) { FAIL("called back after a refusal"); }).error().kind ==
+        ErrorKind::kBadInput);
+  (void)expired;
+}
+
 TEST_CASE("invocation records list newest first with app, function and failure filters") {
   StoreFixture s;
   const StoreTime t0 = s.clock.wallNow();

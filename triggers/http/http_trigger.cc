@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "gust/abi.h"
+#include "runtime/async_json.h"
+#include "runtime/callback_sender.h"
+#include "triggers/http/async_runner.h"
 #include "triggers/http/http_text.h"
 
 namespace gust {
@@ -27,7 +30,46 @@ HttpResponse problem(int status, std::string_view title, const std::string& deta
   return r;
 }
 
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool isReservedPattern(std::string_view pattern) {
+  std::string_view bare = kInvocationsPrefix.substr(0, kInvocationsPrefix.size() - 1);  // "/v1/invocations"
+  return pattern == bare || pattern.substr(0, kInvocationsPrefix.size()) == kInvocationsPrefix;
+}
+
+HttpResponse retryLater(int status, std::string_view title, const std::string& detail) {
+  HttpResponse r = problemResponse(status, title, detail);
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 }  // namespace
+
+bool prefersRespondAsync(const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (const auto& [name, value] : headers) {
+    if (name != "prefer") continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      // Commas inside a quoted value do not split preferences.
+      size_t end = 0;
+      bool quoted = false;
+      for (; end < rest.size(); ++end) {
+        if (rest[end] == '"') quoted = !quoted;
+        else if (rest[end] == '\\' && quoted) ++end;
+        else if (rest[end] == ',' && !quoted) break;
+      }
+      std::string_view preference = rest.substr(0, std::min(end, rest.size()));
+      rest = end < rest.size() ? rest.substr(end + 1) : std::string_view();
+      std::string_view token = trimOws(preference.substr(0, preference.find_first_of("=;")));
+      if (equalsIgnoreCase(token, "respond-async")) return true;
+    }
+  }
+  return false;
+}
 
 HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id) {
   switch (outcome.kind) {
@@ -94,6 +136,12 @@ Result<Router> HttpTrigger::build(const std::map<std::string, std::vector<Route>
   Router router;
   for (const auto& [app, list] : routes) {
     for (const auto& route : list) {
+      if (isReservedPattern(route.pattern)) {
+        return makeError(ErrorKind::kBadInput,
+                         "app " + app + ", function " + route.target.function + ", route " + route.pattern +
+                             ": paths under /v1/invocations are reserved for async invocation status; choose "
+                             "another path");
+      }
       auto added = router.add(route);
       if (!added) {
         return makeError(ErrorKind::kBadInput, "app " + app + ", function " + route.target.function + ", route " +
@@ -130,6 +178,10 @@ void HttpTrigger::removeApp(const std::string& name) {
 }
 
 void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
+  if (request.path.rfind(kInvocationsPrefix, 0) == 0) {
+    serveInvocation(request, std::move(responder));
+    return;
+  }
   RouteMatch match = router_.match(request.method, request.path);
   if (match.kind == RouteMatch::kNotFound) {
     responder.send(problemResponse(404, "Not Found", "no route matches " + request.method + " " + request.path));
@@ -140,6 +192,10 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
                                      "the route " + request.path + " accepts " + match.allow + ", not " + request.method);
     r.headers.emplace_back("Allow", match.allow);
     responder.send(std::move(r));
+    return;
+  }
+  if (prefersRespondAsync(request.headers)) {
+    acceptAsync(std::move(request), *match.target, std::move(responder));
     return;
   }
   Invocation inv;
@@ -185,6 +241,132 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
                  responder.send(responseFor(std::move(*outcome), id));
                });
   });
+}
+
+Invocation HttpTrigger::asyncInvocation(const AsyncInvocation& stored) const {
+  Invocation inv;
+  inv.id = stored.id;  // the function's ctx.invocationId() is the id the caller polls
+  inv.app = stored.app;
+  inv.function = stored.function;
+  inv.payload.trigger = GUST_TRIGGER_HTTP;
+  inv.payload.method = stored.request.method;
+  inv.payload.path = stored.request.path;
+  inv.payload.query = stored.request.query;
+  inv.payload.headers = stored.request.headers;
+  inv.payload.body = stored.request.body;
+  // The parameters come from the routes of now; a route that moved to another function
+  // since the request was accepted leaves them empty rather than guessing.
+  RouteMatch match = router_.match(stored.request.method, stored.request.path);
+  if (match.kind == RouteMatch::kFound && match.target->app == stored.app && match.target->function == stored.function) {
+    inv.payload.params = std::move(match.params);
+  }
+  return inv;
+}
+
+void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, HttpResponder&& responder) {
+  if (store_ == nullptr || runner_ == nullptr) {
+    responder.send(retryLater(503, "Async invocations unavailable", "this host does not store async invocations"));
+    return;
+  }
+  const InvocationStoreOptions& limits = store_->options();
+  AsyncInvocation inv;
+  inv.app = target.app;
+  inv.function = target.function;
+  std::string_view callback = request.header("x-callback-url");
+  if (!callback.empty()) {
+    if (auto ok = checkCallbackUrl(callback, limits.max_callback_url_bytes); !ok) {
+      responder.send(problemResponse(400, "Bad callback URL", ok.error().message));
+      return;
+    }
+    inv.callback_url = std::string(callback);
+  }
+  std::string_view key = request.header("idempotency-key");
+  if (!key.empty()) {
+    if (key.size() > limits.max_idempotency_key_bytes) {
+      responder.send(problemResponse(400, "Bad Idempotency-Key",
+                                     "Idempotency-Key is longer than " +
+                                         std::to_string(limits.max_idempotency_key_bytes) + " bytes; use a shorter key"));
+      return;
+    }
+    inv.idempotency_key = std::string(key);
+  }
+  inv.request = AsyncRequest{std::move(request.method), std::move(request.path), std::move(request.query),
+                             std::move(request.headers), std::move(request.body)};
+  auto shared = std::make_shared<HttpResponder>(std::move(responder));
+  auto posted = store_->createAsync(std::move(inv), [this, shared](Result<AsyncCreated> created) {
+    if (!created) {
+      shared->send(retryLater(503, "Async invocation not stored", created.error().message));
+      return;
+    }
+    const AsyncInvocation& a = created->invocation;
+    const bool done = a.status == AsyncStatus::kSucceeded || a.status == AsyncStatus::kFailed;
+    nlohmann::json body;
+    HttpResponse r;
+    if (created->existing && done) {
+      // The key's invocation has finished: answer its state, as a GET of its Location would.
+      body = asyncInvocationJson(a);
+      r.status = 200;
+    } else {
+      body = {{"id", a.id}, {"status", asyncStatusName(a.status)}, {"location", invocationLocation(a.id)}};
+      r.status = 202;
+      r.headers.emplace_back("Preference-Applied", "respond-async");
+    }
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.headers.emplace_back("Location", invocationLocation(a.id));
+    r.headers.emplace_back("X-Gust-Invocation-Id", a.id);
+    r.body = body.dump();
+    const bool fresh = !created->existing;
+    AsyncInvocation record = created->invocation;
+    shared->send(std::move(r));
+    if (fresh) runner_->submit(std::move(record));
+  });
+  if (!posted) {
+    HttpResponder& responder_again = *shared;
+    if (posted.error().kind == ErrorKind::kBadInput) {
+      responder_again.send(problemResponse(400, "Bad async request", posted.error().message));
+    } else {
+      responder_again.send(retryLater(503, "Async invocation not stored", posted.error().message));
+    }
+  }
+}
+
+void HttpTrigger::serveInvocation(const HttpRequest& request, HttpResponder&& responder) {
+  if (request.method != "GET" && request.method != "HEAD") {
+    HttpResponse r = problemResponse(405, "Method Not Allowed",
+                                     "async invocation status is read with GET, not " + request.method);
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    responder.send(std::move(r));
+    return;
+  }
+  std::string id = request.path.substr(kInvocationsPrefix.size());
+  if (store_ == nullptr) {
+    responder.send(retryLater(503, "Async invocations unavailable", "this host does not store async invocations"));
+    return;
+  }
+  auto shared = std::make_shared<HttpResponder>(std::move(responder));
+  auto not_found = [id] {
+    return problemResponse(404, "Not Found",
+                           "no async invocation " + id + " (unknown, or expired after its retention)");
+  };
+  auto posted = store_->getAsync(id, [shared, not_found](Result<std::optional<AsyncInvocation>> found) {
+    if (!found) {
+      shared->send(retryLater(503, "Store unavailable", found.error().message));
+    } else if (!*found) {
+      shared->send(not_found());
+    } else {
+      HttpResponse r;
+      r.headers.emplace_back("Content-Type", "application/json");
+      r.headers.emplace_back("Cache-Control", "no-store");
+      r.body = asyncInvocationJson(**found).dump();
+      shared->send(std::move(r));
+    }
+  });
+  if (!posted) {
+    // A malformed id is an unknown one.
+    shared->send(posted.error().kind == ErrorKind::kBadInput
+                     ? not_found()
+                     : retryLater(503, "Store unavailable", posted.error().message));
+  }
 }
 
 }  // namespace gust

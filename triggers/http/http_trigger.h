@@ -12,10 +12,17 @@
 
 #include "runtime/dispatcher.h"
 #include "runtime/ids.h"
+#include "runtime/invocation_store.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
 
 namespace gust {
+
+class AsyncRunner;
+
+// True when the Prefer fields of `headers` (RFC 7240: comma-separated preferences, each
+// `token [= value] *(; parameter)`, tokens case-insensitive) ask for respond-async.
+bool prefersRespondAsync(const std::vector<std::pair<std::string, std::string>>& headers);
 
 // The one place an Outcome becomes an HTTP response.
 HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id);
@@ -31,6 +38,15 @@ class HttpTrigger {
   Result<void> checkApp(const AppInfo& app) const;
   void removeApp(const std::string& name);
 
+  // Async invocations (`Prefer: respond-async`) and `GET /v1/invocations/{id}`; without
+  // this call they are answered 503. Both outlive the trigger.
+  void enableAsync(InvocationStore& store, AsyncRunner& runner) {
+    store_ = &store;
+    runner_ = &runner;
+  }
+  // What runs a stored async request: its route matched again for the parameters.
+  Invocation asyncInvocation(const AsyncInvocation& stored) const;
+
   Result<int> listen(const std::string& host, int port) { return server_.listen(host, port); }
   void stopAccepting() { server_.stopAccepting(); }
   size_t inFlight() const { return server_.inFlight(); }
@@ -44,6 +60,8 @@ class HttpTrigger {
 
  private:
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
+  void acceptAsync(HttpRequest&& request, const RouteTarget& target, HttpResponder&& responder);
+  void serveInvocation(const HttpRequest& request, HttpResponder&& responder);
 
   // Every app's routes; the router is rebuilt from them when an app changes, which keeps
   // matching as fast as a router built once.
@@ -55,6 +73,8 @@ class HttpTrigger {
   Router router_;
   IdGenerator ids_;
   Publisher publisher_;
+  InvocationStore* store_ = nullptr;
+  AsyncRunner* runner_ = nullptr;
   HttpServer server_;
 };
 

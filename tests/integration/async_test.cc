@@ -1,0 +1,342 @@
+// Async invocations end to end: a real host with the misbehave fixture, `Prefer:
+// respond-async` requests over real sockets, status polled at the 202's Location, results
+// kept in gust.db across a SIGKILL, and callbacks received by a real HTTP server here.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "tests/integration/harness.h"
+
+using namespace gust::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* kManifest = R"({
+  "name": "fixtures",
+  "timeout": "5s",
+  "functions": {
+    "echo":   { "routes": [{ "path": "/echo/{id}", "methods": ["GET", "POST"] }] },
+    "throws": { "routes": [{ "path": "/throw", "methods": ["POST"] }] },
+    "say":    { "routes": [{ "path": "/say/{word}", "methods": ["POST"] }] },
+    "sleepy": { "routes": [{ "path": "/sleep/{ms}", "methods": ["POST"] }] },
+    "segv":   { "routes": [{ "path": "/segv", "methods": ["POST"] }] }
+  }
+})";
+
+struct Fixture {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "fixtures", kManifest, env("GUST_FIXTURE_MISBEHAVE"));
+  std::optional<Host> host{std::in_place, std::vector<fs::path>{app}, tmp.path()};
+
+  httplib::Client client() {
+    httplib::Client c("127.0.0.1", host->port());
+    c.set_read_timeout(10, 0);
+    return c;
+  }
+
+  void restart(int signal = SIGKILL) {
+    host->process().signal(signal);
+    Exited exited = host->process().wait();
+    if (signal == SIGTERM) CHECK(exited.status == 0);  // a clean drain: no handle left open
+    host.reset();
+    host.emplace(std::vector<fs::path>{app}, tmp.path());
+  }
+
+  // POSTs `path` asking for respond-async.
+  httplib::Result startAsync(const std::string& path, httplib::Headers extra = {}, const std::string& body = "") {
+    extra.emplace("Prefer", "respond-async");
+    return client().Post(path, extra, body, "text/plain");
+  }
+
+  json get(const std::string& location) {
+    auto r = client().Get(location);
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    return json::parse(r->body);
+  }
+
+  // Polls until the invocation is done; returns its last state.
+  json waitDone(const std::string& location, std::chrono::milliseconds timeout = 20s) {
+    json state;
+    waitUntil(
+        [&] {
+          state = get(location);
+          return state["status"] == "succeeded" || state["status"] == "failed";
+        },
+        timeout);
+    return state;
+  }
+};
+
+std::string header(const json& response, const std::string& name) {
+  for (const auto& h : response["headers"]) {
+    std::string n = h[0];
+    if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(),
+                                              [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+      return h[1];
+    }
+  }
+  return "";
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// An HTTP server on a free port that records every POST body and answers with `status_for`
+// (called with the 1-based number of the request).
+class Receiver {
+ public:
+  explicit Receiver(std::function<int(int)> status_for) : status_for_(std::move(status_for)) {
+    server_.Post("/cb", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      bodies_.push_back(req.body);
+      res.status = status_for_(static_cast<int>(bodies_.size()));
+      res.set_content("", "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() before the listen loop started would not stop it.
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~Receiver() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/cb"; }
+  std::vector<std::string> bodies() {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
+
+ private:
+  std::function<int(int)> status_for_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> bodies_;
+};
+
+}  // namespace
+
+TEST_CASE("a respond-async request is answered 202 at once and its result is read at its Location") {
+  Fixture f;
+  // Several preferences in one field, in any case: respond-async is found among them.
+  auto r = f.client().Post("/echo/7?x=1", {{"Prefer", "wait=10, Respond-Async"}, {"X-Test", "kept"}}, "hello",
+                           "text/plain");
+  REQUIRE(r);
+  CHECK(r->status == 202);
+  CHECK(r->get_header_value("Preference-Applied") == "respond-async");
+  std::string location = r->get_header_value("Location");
+  json accepted = json::parse(r->body);
+  std::string id = accepted["id"];
+  CHECK(location == "/v1/invocations/" + id);
+  CHECK(accepted["location"] == location);
+  CHECK(accepted["status"] == "queued");
+
+  json done = f.waitDone(location);
+  CHECK(done["status"] == "succeeded");
+  CHECK(done["id"] == id);
+  CHECK(done["app"] == "fixtures");
+  CHECK(done["function"] == "echo");
+  CHECK(done["attempts"] == 1);
+  CHECK(done["response"]["status"] == 200);
+  CHECK(done["response"]["body"] == "hello");
+  CHECK(header(done["response"], "X-Param") == "7");
+  CHECK(header(done["response"], "X-Query") == "x=1");
+  CHECK(header(done["response"], "X-Echo-Header") == "kept");
+  CHECK(header(done["response"], "X-Invocation") == id);
+  CHECK_FALSE(done["created_at"].get<std::string>().empty());
+
+  // The admin API answers the same state, with its token.
+  httplib::Client admin("127.0.0.1", f.host->adminPort());
+  auto a = admin.Get(location, {{"Authorization", "Bearer " + f.host->adminToken()}});
+  REQUIRE(a);
+  CHECK(a->status == 200);
+  CHECK(json::parse(a->body)["response"]["body"] == "hello");
+}
+
+TEST_CASE("an async invocation is seen running while the function runs") {
+  Fixture f;
+  auto r = f.startAsync("/sleep/1500");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  std::string location = r->get_header_value("Location");
+  CHECK(waitUntil([&] { return f.get(location)["status"] == "running"; }, 5s));
+  json done = f.waitDone(location);
+  CHECK(done["status"] == "succeeded");
+  CHECK(done["response"]["body"] == "slept\n");
+}
+
+TEST_CASE("a function that throws leaves a failed invocation with the error and the 500 answer") {
+  Fixture f;
+  auto r = f.startAsync("/throw");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  json done = f.waitDone(r->get_header_value("Location"));
+  CHECK(done["status"] == "failed");
+  CHECK(done["attempts"] == 1);  // a function error is the function's answer: not retried
+  CHECK(done["response"]["status"] == 500);
+  CHECK(done["error"].get<std::string>().find("the fixture threw on purpose") != std::string::npos);
+}
+
+TEST_CASE("an Idempotency-Key sent twice names one invocation and the function runs once") {
+  Fixture f;
+  auto first = f.startAsync("/say/onlyonce", {{"Idempotency-Key", "order-42"}});
+  REQUIRE(first);
+  REQUIRE(first->status == 202);
+  std::string location = first->get_header_value("Location");
+  auto second = f.startAsync("/say/onlyonce", {{"Idempotency-Key", "order-42"}});
+  REQUIRE(second);
+  CHECK(second->get_header_value("Location") == location);
+  CHECK(f.waitDone(location)["status"] == "succeeded");
+
+  // Once it is done, the same key answers 200 with the result.
+  auto third = f.startAsync("/say/onlyonce", {{"Idempotency-Key", "order-42"}});
+  REQUIRE(third);
+  CHECK(third->status == 200);
+  CHECK(third->get_header_value("Location") == location);
+  CHECK(json::parse(third->body)["status"] == "succeeded");
+
+  // Another key is another invocation.
+  auto other = f.startAsync("/say/onlyonce", {{"Idempotency-Key", "order-43"}});
+  REQUIRE(other);
+  CHECK(other->status == 202);
+  CHECK(other->get_header_value("Location") != location);
+  CHECK(f.waitDone(other->get_header_value("Location"))["status"] == "succeeded");
+  CHECK(waitUntil([&] { return count(f.host->process().stderrText(), "stdout: said onlyonce") >= 2; }, 5s));
+  CHECK(count(f.host->process().stderrText(), "stdout: said onlyonce") == 2);
+}
+
+TEST_CASE("the callback URL receives the result once the invocation finished") {
+  Fixture f;
+  Receiver receiver([](int) { return 200; });
+  auto r = f.startAsync("/echo/9", {{"X-Callback-Url", receiver.url()}}, "to the callback");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  std::string id = json::parse(r->body)["id"];
+  REQUIRE(waitUntil([&] { return !receiver.bodies().empty(); }, 10s));
+  json delivered = json::parse(receiver.bodies().front());
+  CHECK(delivered["id"] == id);
+  CHECK(delivered["status"] == "succeeded");
+  CHECK(delivered["response"]["body"] == "to the callback");
+  std::this_thread::sleep_for(300ms);
+  CHECK(receiver.bodies().size() == 1);
+}
+
+TEST_CASE("a callback endpoint that fails is retried with backoff until it accepts") {
+  Fixture f;
+  Receiver receiver([](int n) { return n <= 2 ? 503 : 204; });
+  auto r = f.startAsync("/echo/1", {{"X-Callback-Url", receiver.url()}}, "retry me");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  auto started = std::chrono::steady_clock::now();
+  REQUIRE(waitUntil([&] { return receiver.bodies().size() >= 3; }, 15s));
+  // 1 s then 2 s of backoff between the three attempts.
+  CHECK(std::chrono::steady_clock::now() - started >= 2900ms);
+  std::this_thread::sleep_for(1500ms);
+  CHECK(receiver.bodies().size() == 3);  // delivered: no fourth attempt
+  CHECK(json::parse(receiver.bodies().back())["response"]["body"] == "retry me");
+}
+
+TEST_CASE("an invocation running when the host is SIGKILLed runs again after the restart") {
+  Fixture f;
+  auto r = f.startAsync("/sleep/2000");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  std::string location = r->get_header_value("Location");
+  REQUIRE(waitUntil([&] { return f.get(location)["status"] == "running"; }, 5s));
+  f.restart();
+  json done = f.waitDone(location);
+  CHECK(done["status"] == "succeeded");
+  CHECK(done["attempts"] == 2);  // at least once: the interrupted run counts
+  CHECK(done["response"]["body"] == "slept\n");
+}
+
+TEST_CASE("a crashing function is retried with backoff, then failed with the crash") {
+  Fixture f;
+  auto r = f.startAsync("/segv");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  json done = f.waitDone(r->get_header_value("Location"));
+  CHECK(done["status"] == "failed");
+  CHECK(done["attempts"] == 3);
+  CHECK(done["response"]["status"] == 502);
+  CHECK(done["error"].get<std::string>().find("after 3 attempts") != std::string::npos);
+  CHECK(done["error"].get<std::string>().find("SIGSEGV") != std::string::npos);
+}
+
+TEST_CASE("an invocation running at a graceful stop is left running and run after the restart") {
+  Fixture f;
+  auto r = f.startAsync("/sleep/1500");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  std::string location = r->get_header_value("Location");
+  REQUIRE(waitUntil([&] { return f.get(location)["status"] == "running"; }, 5s));
+  f.restart(SIGTERM);
+  json done = f.waitDone(location);
+  CHECK(done["status"] == "succeeded");
+  CHECK(done["attempts"] == 2);
+}
+
+TEST_CASE("an unknown invocation id is 404 on both listeners") {
+  Fixture f;
+  auto r = f.client().Get("/v1/invocations/does-not-exist");
+  REQUIRE(r);
+  CHECK(r->status == 404);
+  CHECK(r->body.find("no async invocation does-not-exist") != std::string::npos);
+  auto post = f.client().Post("/v1/invocations/x", "", "text/plain");
+  REQUIRE(post);
+  CHECK(post->status == 405);
+  httplib::Client admin("127.0.0.1", f.host->adminPort());
+  auto a = admin.Get("/v1/invocations/does-not-exist", {{"Authorization", "Bearer " + f.host->adminToken()}});
+  REQUIRE(a);
+  CHECK(a->status == 404);
+}
+
+TEST_CASE("a bad X-Callback-Url or Idempotency-Key is refused with 400 naming the problem") {
+  Fixture f;
+  struct Case {
+    std::string url, says;
+  };
+  for (const Case& c : {Case{"ftp://example.com/x", "http://"}, Case{"example.com/cb", "http://"},
+                        Case{"http://169.254.169.254/latest/meta-data", "link-local"},
+                        Case{"http://user:pw@example.com/", "user info"}, Case{"http:///cb", "no host"},
+                        Case{"http://example.com/" + std::string(3000, 'a'), "longer than 2048"}}) {
+    CAPTURE(c.url);
+    auto r = f.startAsync("/echo/1", {{"X-Callback-Url", c.url}});
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    CHECK(r->body.find(c.says) != std::string::npos);
+  }
+  auto r = f.startAsync("/echo/1", {{"Idempotency-Key", std::string(300, 'k')}});
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(r->body.find("Idempotency-Key is longer than 256 bytes") != std::string::npos);
+  // Nothing was run: a request that is not async still runs synchronously.
+  auto sync = f.client().Post("/echo/1", "sync", "text/plain");
+  REQUIRE(sync);
+  CHECK(sync->status == 200);
+  CHECK(sync->body == "sync");
+}
+
+TEST_CASE("an app route under /v1/invocations is refused at startup") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "clash",
+                         R"({"name": "clash", "functions": {"echo": {"routes": ["/v1/invocations/{id}"]}}})",
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  auto r = runGust({"serve", "--port", "0", "--admin-port", "0", "--data-dir", (tmp.path() / "data").string(),
+                    app.string()},
+                   tmp.path());
+  CHECK(r.status == 1);
+  CHECK(r.err.find("reserved for async invocation status") != std::string::npos);
+}

@@ -1,0 +1,238 @@
+#include "triggers/http/async_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/async_json.h"
+#include "triggers/http/http_trigger.h"
+
+namespace gust {
+namespace {
+
+bool retryable(OutcomeKind kind) {
+  return kind == OutcomeKind::kCrashed || kind == OutcomeKind::kTimedOut || kind == OutcomeKind::kOverloaded ||
+         kind == OutcomeKind::kUnavailable;
+}
+
+}  // namespace
+
+AsyncRunner::AsyncRunner(uv_loop_t* loop, Dispatcher& dispatcher, InvocationStore& store, CallbackSender& callbacks,
+                         AsyncInvocationBuilder build, AsyncRunnerOptions options)
+    : loop_(loop),
+      dispatcher_(dispatcher),
+      store_(store),
+      callbacks_(callbacks),
+      build_(std::move(build)),
+      options_(options) {}
+
+AsyncRunner::~AsyncRunner() = default;
+
+void AsyncRunner::start() {
+  started_ = true;
+  uv_timer_init(loop_, &retry_timer_);
+  retry_timer_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&retry_timer_));
+  uv_timer_init(loop_, &expire_timer_);
+  expire_timer_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&expire_timer_));
+  auto every = static_cast<uint64_t>(options_.expire_every.count());
+  uv_timer_start(
+      &expire_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<AsyncRunner*>(t->data);
+        auto posted = self->store_.expireAsync([self](Result<int64_t> n) {
+          if (self->closing_) return;
+          if (!n) spdlog::warn("expiring async invocations failed: {}", n.error().message);
+          else if (*n > 0) spdlog::info("expired {} async invocation record(s)", *n);
+        });
+        if (!posted) spdlog::warn("expiring async invocations failed: {}", posted.error().message);
+      },
+      every, every);
+
+  auto listed = store_.listUnfinishedAsync(options_.resume_limit, [this](Result<std::vector<std::string>> ids) {
+    if (closing_) return;
+    if (!ids) {
+      spdlog::error("cannot resume async invocations: {}", ids.error().message);
+      return;
+    }
+    if (!ids->empty()) spdlog::info("resuming {} unfinished async invocation(s)", ids->size());
+    for (auto& id : *ids) enqueue(std::move(id));
+  });
+  if (!listed) spdlog::error("cannot resume async invocations: {}", listed.error().message);
+}
+
+void AsyncRunner::submit(AsyncInvocation invocation) {
+  if (closing_) return;  // stays queued in the store; the next start() runs it
+  if (running_ < options_.max_running && waiting_.empty()) {
+    ++running_;
+    begin(std::move(invocation));
+  } else {
+    waiting_.push_back(std::move(invocation.id));
+    pump();
+  }
+}
+
+void AsyncRunner::enqueue(std::string id) {
+  waiting_.push_back(std::move(id));
+  pump();
+}
+
+void AsyncRunner::pump() {
+  while (!closing_ && running_ < options_.max_running && !waiting_.empty()) {
+    std::string id = std::move(waiting_.front());
+    waiting_.pop_front();
+    ++running_;
+    auto posted = store_.getAsync(id, [this, id](Result<std::optional<AsyncInvocation>> found) {
+      if (closing_) return;
+      if (!found || !*found) {
+        if (!found) spdlog::warn("async invocation {}: cannot read it: {}", id, found.error().message);
+        release();
+        return;
+      }
+      AsyncInvocation& record = **found;
+      if (record.status == AsyncStatus::kSucceeded || record.status == AsyncStatus::kFailed) {
+        release();  // already finished (e.g. listed twice)
+        return;
+      }
+      begin(std::move(record));
+    });
+    if (!posted) {
+      spdlog::warn("async invocation {}: cannot read it: {}; it runs after the next restart", id,
+                   posted.error().message);
+      --running_;
+      return;
+    }
+  }
+}
+
+void AsyncRunner::release() {
+  --running_;
+  pump();
+}
+
+void AsyncRunner::begin(AsyncInvocation invocation) {
+  // Persist the attempt before running it: a crash from here on leaves `running` behind.
+  AsyncUpdate update;
+  update.status = AsyncStatus::kRunning;
+  update.attempts = invocation.attempts + 1;
+  std::string id = invocation.id;
+  auto posted = store_.updateAsync(id, std::move(update), [this, id](Result<AsyncInvocation> updated) {
+    if (closing_) return;
+    if (!updated) {
+      spdlog::warn("async invocation {}: cannot mark it running: {}", id, updated.error().message);
+      release();
+      return;
+    }
+    Invocation inv = build_(*updated);
+    dispatcher_.invoke(std::move(inv), [this, record = std::move(*updated)](Outcome&& outcome) mutable {
+      if (closing_) return;  // left `running`: the next start() runs it again
+      finish(std::move(record), std::move(outcome));
+    });
+  });
+  if (!posted) {
+    spdlog::warn("async invocation {}: cannot mark it running: {}; it runs after the next restart", id,
+                 posted.error().message);
+    release();
+  }
+}
+
+AsyncResponse AsyncRunner::capped(AsyncResponse response) const {
+  const auto& limits = store_.options();
+  if (response.body.size() > limits.max_async_body_bytes) {
+    response.headers.emplace_back("X-Gust-Body-Truncated", std::to_string(response.body.size()));
+    response.body.resize(limits.max_async_body_bytes);
+  }
+  size_t header_bytes = 0;
+  for (const auto& [n, v] : response.headers) header_bytes += n.size() + v.size();
+  if (header_bytes > limits.max_async_header_bytes) {
+    response.headers = {{"X-Gust-Headers-Dropped", std::to_string(header_bytes)}};
+  }
+  return response;
+}
+
+void AsyncRunner::finish(AsyncInvocation record, Outcome&& outcome) {
+  const int attempts = record.attempts;
+  if (retryable(outcome.kind) && attempts < options_.max_attempts) {
+    std::string error = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
+    retryLater(record.id, attempts, std::move(error));
+    release();
+    return;
+  }
+  const bool ok = outcome.kind == OutcomeKind::kOk;
+  std::string error;
+  if (!ok) {
+    error = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
+    if (retryable(outcome.kind)) error += " (after " + std::to_string(attempts) + " attempts)";
+  }
+  HttpResponse http = responseFor(std::move(outcome), record.id);
+  if (ok && http.status >= 500 && error.empty()) error = "the function answered " + std::to_string(http.status);
+  AsyncUpdate update;
+  update.status = http.status < 500 && ok ? AsyncStatus::kSucceeded : AsyncStatus::kFailed;
+  update.response = capped(AsyncResponse{http.status, std::move(http.headers), std::move(http.body)});
+  update.error = std::move(error);
+  std::string id = record.id;
+  release();
+  auto posted = store_.updateAsync(id, std::move(update), [this, id](Result<AsyncInvocation> updated) {
+    if (closing_) return;
+    if (!updated) {
+      spdlog::warn("async invocation {}: cannot store its result: {}", id, updated.error().message);
+      return;
+    }
+    if (updated->callback_url.empty()) return;
+    if (auto sent = callbacks_.send(updated->callback_url, asyncInvocationJson(*updated).dump()); !sent) {
+      spdlog::warn("async invocation {}: callback not sent: {}", id, sent.error().message);
+    }
+  });
+  if (!posted) {
+    spdlog::warn("async invocation {}: cannot store its result: {}; it runs again after the next restart", id,
+                 posted.error().message);
+  }
+}
+
+void AsyncRunner::retryLater(const std::string& id, int attempts_done, std::string error) {
+  auto delay = options_.first_retry_delay * (1 << std::min(attempts_done - 1, 16));
+  spdlog::info("async invocation {} attempt {} failed ({}); retrying in {} ms", id, attempts_done, error,
+               delay.count());
+  AsyncUpdate update;
+  update.status = AsyncStatus::kQueued;
+  update.error = std::move(error);
+  auto posted = store_.updateAsync(id, std::move(update), [this, id](Result<AsyncInvocation> updated) {
+    if (closing_ || updated) return;
+    spdlog::warn("async invocation {}: cannot mark it queued: {}", id, updated.error().message);
+  });
+  if (!posted) spdlog::warn("async invocation {}: cannot mark it queued: {}", id, posted.error().message);
+  retries_.emplace(uv_now(loop_) + static_cast<uint64_t>(delay.count()), id);
+  armRetryTimer();
+}
+
+void AsyncRunner::armRetryTimer() {
+  if (retries_.empty() || !started_) return;
+  uint64_t now = uv_now(loop_);
+  uint64_t due = retries_.begin()->first;
+  uv_timer_start(&retry_timer_, [](uv_timer_t* t) { static_cast<AsyncRunner*>(t->data)->onRetryTimer(); },
+                 due > now ? due - now : 0, 0);
+}
+
+void AsyncRunner::onRetryTimer() {
+  uint64_t now = uv_now(loop_);
+  while (!retries_.empty() && retries_.begin()->first <= now) {
+    waiting_.push_back(std::move(retries_.begin()->second));
+    retries_.erase(retries_.begin());
+  }
+  pump();
+  armRetryTimer();
+}
+
+void AsyncRunner::close(std::function<void()> on_closed) {
+  closing_ = true;
+  if (!waiting_.empty() || !retries_.empty()) {
+    spdlog::info("{} async invocation(s) left queued; they run after the next start",
+                 waiting_.size() + retries_.size());
+  }
+  waiting_.clear();
+  retries_.clear();
+  closer_.closeAll({started_ ? reinterpret_cast<uv_handle_t*>(&retry_timer_) : nullptr,
+                    started_ ? reinterpret_cast<uv_handle_t*>(&expire_timer_) : nullptr},
+                   std::move(on_closed));
+}
+
+}  // namespace gust

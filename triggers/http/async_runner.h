@@ -1,0 +1,95 @@
+#pragma once
+// Runs the async invocations the HTTP trigger stored (`Prefer: respond-async`).
+//
+// Each run persists `running` with attempts+1 BEFORE the function starts, so a host that
+// dies mid-run leaves a visible `running` record. The outcome is stored as `succeeded`
+// (the function answered below 500) or `failed` (500 or more, or any other outcome) with
+// the response as a synchronous caller would have had it (responseFor). A crash, timeout,
+// overload or unavailable app is retried after first_retry_delay x2^(attempt-1) until
+// max_attempts runs, then fails. Once the final state is committed, a callback is queued
+// when the invocation has a callback URL.
+//
+// Delivery is at least once: start() resumes every queued or running record, so an
+// invocation whose host died while it ran is run again. At most max_running run at once;
+// the others wait in memory by id (their requests stay in gust.db).
+//
+// A store write that fails (writer overloaded or closing) is logged and the record left as
+// it is; the next start() resumes it. Records past their retention are deleted by an
+// unref'd timer every expire_every.
+//
+// Owning thread: the loop thread. Borrows the dispatcher, store and sender, which must
+// outlive it; close() stops its timers and makes every later completion a no-op (what is
+// in flight is left for the next start), so close it before the dispatcher and writer.
+
+#include <uv.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "runtime/callback_sender.h"
+#include "runtime/dispatcher.h"
+#include "runtime/invocation_store.h"
+#include "runtime/uv_close.h"
+
+namespace gust {
+
+struct AsyncRunnerOptions {
+  int max_attempts = 3;
+  std::chrono::milliseconds first_retry_delay{500};
+  size_t max_running = 64;
+  size_t resume_limit = 100000;
+  std::chrono::milliseconds expire_every{60'000};
+};
+
+// Builds the Invocation that runs a stored request (route parameters, payload).
+using AsyncInvocationBuilder = std::function<Invocation(const AsyncInvocation&)>;
+
+class AsyncRunner {
+ public:
+  AsyncRunner(uv_loop_t* loop, Dispatcher& dispatcher, InvocationStore& store, CallbackSender& callbacks,
+              AsyncInvocationBuilder build, AsyncRunnerOptions options = {});
+  ~AsyncRunner();
+  AsyncRunner(const AsyncRunner&) = delete;
+  AsyncRunner& operator=(const AsyncRunner&) = delete;
+
+  // Resumes unfinished records and starts the expiry timer. Call once, after the apps are
+  // loaded.
+  void start();
+  // `invocation` was just committed as queued.
+  void submit(AsyncInvocation invocation);
+  void close(std::function<void()> on_closed);
+
+  size_t running() const { return running_; }
+
+ private:
+  void enqueue(std::string id);
+  void pump();
+  void begin(AsyncInvocation invocation);
+  void finish(AsyncInvocation invocation, Outcome&& outcome);
+  void retryLater(const std::string& id, int attempts_done, std::string error);
+  void release();
+  void onRetryTimer();
+  void armRetryTimer();
+  AsyncResponse capped(AsyncResponse response) const;
+
+  uv_loop_t* loop_;
+  Dispatcher& dispatcher_;
+  InvocationStore& store_;
+  CallbackSender& callbacks_;
+  AsyncInvocationBuilder build_;
+  const AsyncRunnerOptions options_;
+
+  size_t running_ = 0;                          // slots taken (fetching, updating or running)
+  std::deque<std::string> waiting_;             // ids waiting for a slot
+  std::multimap<uint64_t, std::string> retries_;  // uv_now() due -> id
+  uv_timer_t retry_timer_{};
+  uv_timer_t expire_timer_{};
+  CloseCounter closer_;
+  bool started_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace gust
