@@ -118,7 +118,12 @@ TEST_CASE("queued messages run through the consumer and settle as the function d
   CHECK(dead["poison-1"]["source_queue"] == "in");
   // Retried by the function until the last attempt, then dead-lettered by the host.
   CHECK(dead["retry-1"]["attempts"] == 3);
-  CHECK(dead["retry-1"]["last_error"].get<std::string>().find("last attempt") != std::string::npos);
+  // (Or, when a slow machine let its lease lapse before the settle, by the store at the next
+  // lease: either way it ends dead after max_attempts.)
+  std::string retry_error = dead["retry-1"]["last_error"].get<std::string>();
+  CHECK_MESSAGE((retry_error.find("last attempt") != std::string::npos ||
+                 retry_error.find("without success") != std::string::npos),
+                retry_error);
   // Killed its worker every time: attempts are counted at lease, so it still ran out.
   CHECK(dead["crash-1"]["attempts"] == 3);
   CHECK(dead["crash-1"]["last_error"].get<std::string>().find("crashed") != std::string::npos);

@@ -126,6 +126,7 @@ TEST_CASE("the manifest's functions are the ones required, and the file form rea
   tiny.max_bytes = 1000;
   auto too_big = checkArtifactFile(fixturePath("GUST_FIXTURE_ABI_MISMATCH"), *manifest, tiny);
   REQUIRE_FALSE(too_big);
+  CHECK(too_big.error().kind == ErrorKind::kTooLarge);
   CHECK_HAS(too_big.error().message, "more than the limit of 1000 bytes");
 }
 
@@ -221,9 +222,12 @@ TEST_CASE("a module over the size cap is refused before it is parsed") {
   std::string bytes = echoModule();
   ArtifactLimits limits;
   limits.max_bytes = bytes.size() - 1;
-  CHECK(errorOf(bytes, {"echo"}, limits) == "echo.so: is " + std::to_string(bytes.size()) +
-                                                " bytes, more than the limit of " + std::to_string(bytes.size() - 1) +
-                                                " bytes; make the module smaller (strip its debug info with `strip`)");
+  auto refused = checkArtifactFunctions(bytes, {"echo"}, limits, "echo.so");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == ErrorKind::kTooLarge);  // the admin API answers 413
+  CHECK(refused.error().message == "echo.so: is " + std::to_string(bytes.size()) +
+                                       " bytes, more than the limit of " + std::to_string(bytes.size() - 1) +
+                                       " bytes; make the module smaller (strip its debug info with `strip`)");
   limits.max_bytes = bytes.size();
   CHECK(checkArtifactFunctions(bytes, {"echo"}, limits));
   CHECK(ArtifactLimits{}.max_bytes == 64ull << 20);
