@@ -8,6 +8,8 @@
 
 #include "runtime/admin_api.h"
 #include "runtime/admin_apps.h"
+#include "runtime/admin_logs.h"
+#include "runtime/admin_metrics.h"
 #include "runtime/app_manager.h"
 #include "runtime/admin_token.h"
 #include "runtime/dispatcher.h"
@@ -30,6 +32,11 @@ class Host {
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json") {}
 
   Result<void> load() {
+    // Before the first app, so that every version's series and output hooks are in place.
+    auto telemetry = Telemetry::create(clock_, options_.otlp_endpoint);
+    if (!telemetry) return telemetry.error();
+    telemetry_ = std::move(*telemetry);
+    dispatcher_.setTelemetry(telemetry_.get());
     // Before the first worker: every worker is forked from it (see ForkClient).
     if (auto started = fork_client_.start(); !started) {
       spdlog::warn("{}; workers will be spawned instead, which makes cold starts slower", started.error().message);
@@ -52,6 +59,9 @@ class Host {
     apps_ = std::make_unique<AppManager>(loop_, *store_, dispatcher_, http_, timers_);
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
+    addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_);
+    logs_ = std::make_unique<AdminLogs>(loop_, telemetry_->logs(), dispatcher_);
+    logs_->addRoutes(*admin_);
     for (const auto& dir : options_.app_dirs) {
       if (auto r = apps_->addFromDir(dir); !r) return r;
     }
@@ -124,12 +134,14 @@ class Host {
                            nullptr);
     // Triggers first, so nothing new arrives; then the pools, which answer what is left.
     auto closed = std::make_shared<int>(admin_ ? 3 : 2);
+
     auto then = [this, closed] {
       // The fork server goes last: it reports the exits of the workers the pools stop.
       if (--*closed == 0) dispatcher_.close([this] { fork_client_.close([] {}); });
     };
     timers_.close(then);
     http_.close(then);
+    if (logs_) logs_->close(nullptr);  // answers held log polls, so the admin API can close
     if (admin_) admin_->close(then);
   }
 
@@ -163,6 +175,7 @@ class Host {
   uv_loop_t* loop_;
   const HostOptions& options_;
   SystemClock clock_;
+  std::unique_ptr<Telemetry> telemetry_;  // outlives everything that records into it
   ForkClient fork_client_;  // outlives the dispatcher, whose workers it forked
   Dispatcher dispatcher_;
   HttpTrigger http_;
@@ -170,6 +183,7 @@ class Host {
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<AppManager> apps_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<AdminLogs> logs_;
   std::string public_url_;  // the HTTP listener's base URL, once it listens
   int admin_port_ = 0;
   uv_signal_t sigint_{}, sigterm_{};

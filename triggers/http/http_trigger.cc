@@ -127,6 +127,30 @@ void HttpTrigger::removeApp(const std::string& name) {
   router_ = std::move(*router);
 }
 
+std::string HttpTrigger::continueTrace(Invocation& inv) {
+  std::optional<std::string_view> parent_header, state_header;
+  std::string joined_state;  // several tracestate headers form one list
+  for (const auto& [name, value] : inv.payload.headers) {
+    if (equalsIgnoreCase(name, "traceparent")) {
+      // Two traceparents cannot both be the caller: the header is invalid, so absent.
+      parent_header = parent_header ? std::optional<std::string_view>("") : std::optional<std::string_view>(value);
+    } else if (equalsIgnoreCase(name, "tracestate")) {
+      joined_state += (joined_state.empty() ? "" : ",") + value;
+      state_header = joined_state;
+    }
+  }
+  SpanContext span;
+  if (auto caller = parent_header ? extractTraceContext(parent_header, state_header) : std::nullopt) {
+    span = trace_ids_.childOf(*caller);
+    inv.parent_span = caller->span_id;
+  } else {
+    span = trace_ids_.newRoot();
+  }
+  inv.trace.traceparent = span.traceparent();
+  inv.trace.tracestate = std::move(span.tracestate);
+  return inv.trace.traceparent;
+}
+
 void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   RouteMatch match = router_.match(request.method, request.path);
   if (match.kind == RouteMatch::kNotFound) {
@@ -151,9 +175,13 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   inv.payload.headers = std::move(request.headers);
   inv.payload.params = std::move(match.params);
   inv.payload.body = std::move(request.body);
+  std::string traceparent = continueTrace(inv);
   std::string id = inv.id;
-  dispatcher_.invoke(std::move(inv), [responder = std::move(responder), id = std::move(id)](Outcome&& o) mutable {
-    responder.send(responseFor(std::move(o), id));
+  dispatcher_.invoke(std::move(inv), [responder = std::move(responder), id = std::move(id),
+                                      traceparent = std::move(traceparent)](Outcome&& o) mutable {
+    HttpResponse r = responseFor(std::move(o), id);
+    r.headers.emplace_back("traceparent", std::move(traceparent));
+    responder.send(std::move(r));
   });
 }
 

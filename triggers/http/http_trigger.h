@@ -12,6 +12,7 @@
 
 #include "runtime/dispatcher.h"
 #include "runtime/ids.h"
+#include "runtime/trace_context.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
 
@@ -34,10 +35,14 @@ class HttpTrigger {
   Result<int> listen(const std::string& host, int port) { return server_.listen(host, port); }
   void stopAccepting() { server_.stopAccepting(); }
   size_t inFlight() const { return server_.inFlight(); }
+  const HttpServer& server() const { return server_; }
   void close(std::function<void()> on_closed) { server_.close(std::move(on_closed)); }
 
  private:
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
+  // Makes the invocation's span a child of the caller's traceparent/tracestate (an invalid
+  // one counts as absent) or a new root; returns the traceparent to answer with.
+  std::string continueTrace(Invocation& inv);
 
   // Every app's routes; the router is rebuilt from them when an app changes, which keeps
   // matching as fast as a router built once.
@@ -48,6 +53,7 @@ class HttpTrigger {
   std::map<std::string, std::vector<Route>> routes_;
   Router router_;
   IdGenerator ids_;
+  TraceIdGenerator trace_ids_;
   HttpServer server_;
 };
 
