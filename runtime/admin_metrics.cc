@@ -43,6 +43,7 @@ void observeTimers(Telemetry& telemetry, const TimerTrigger& timers, const Dispa
       if (now.count({app, function}) > 0) continue;
       m.timer_runs->remove({app, function});
       m.timer_skips->remove({app, function, "overlap"});
+      m.timer_lateness->remove({app, function});
     }
     *shown = std::move(now);
   });

@@ -62,6 +62,7 @@ class Dispatcher {
   // Where invocations are counted, timed, traced and their workers' output sent; set once,
   // before the first addApp. Without it nothing is recorded.
   void setTelemetry(Telemetry* telemetry);
+  Telemetry* telemetry() const { return telemetry_; }
 
   // `done` runs exactly once, on the loop thread. An invocation without a traceparent gets
   // a new root span here (timers, and queue messages published without one).

@@ -355,3 +355,31 @@ TEST_CASE("with an OTLP endpoint each invocation is exported as a span; an unrea
   auto took = std::chrono::steady_clock::now() - t0;
   CHECK(took < std::chrono::seconds(5));
 }
+
+TEST_CASE("a timer's runs, lateness and invocations show in /metrics, and its output in the log stream") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "ticks",
+                         R"({"name": "ticks", "functions": {"printevent": {"timer": {"schedule": "* * * * * *"}}}})",
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  std::map<std::string, double> m;
+  REQUIRE(waitUntil(
+      [&] {
+        m = parseMetrics(scrape(host), tmp.path());
+        return valueOf(m, "gust_invocations_total{app=ticks,function=printevent,outcome=ok,trigger=timer}") >= 2;
+      },
+      std::chrono::seconds(10)));
+  CHECK(valueOf(m, "gust_timer_runs_total{app=ticks,function=printevent}") >= 2);
+  CHECK(m.count("gust_timer_skips_total{app=ticks,function=printevent,reason=overlap}") == 1);
+  CHECK(valueOf(m, "gust_timer_lateness_seconds_count{app=ticks,function=printevent}") >= 2);
+
+  // A timer run has no caller: its lines carry the trace id of a new root.
+  httplib::Client admin("127.0.0.1", host.adminPort());
+  auto logs = admin.Get("/v1/apps/ticks/logs", adminAuth(host));
+  REQUIRE(logs);
+  auto lines = nlohmann::json::parse(logs->body)["lines"];
+  REQUIRE(!lines.empty());
+  CHECK(lines[0]["function"] == "printevent");
+  CHECK(lines[0]["trace_id"].get<std::string>().size() == 32);
+  CHECK(lines[0]["invocation_id"].get<std::string>().size() > 0);
+}
