@@ -152,7 +152,12 @@ OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation,
   InvocationSeries* series = fn.series[trigger >= 1 && trigger <= 3 ? trigger - 1 : 3];
   bool exporting = telemetry_->exporter() != nullptr;
   auto start = std::chrono::steady_clock::now();
-  return [telemetry = telemetry_, series, start, exporting, id = invocation.id, traceparent = invocation.trace.traceparent,
+  // The trace id for log lines rides in a fixed array: no allocation unless spans are exported.
+  std::array<char, 32> trace_id{};
+  std::string_view trace_hex = traceIdIn(invocation.trace.traceparent);
+  std::copy(trace_hex.begin(), trace_hex.end(), trace_id.begin());
+  return [telemetry = telemetry_, series, start, exporting, trace_id, id = invocation.id,
+          traceparent = exporting ? invocation.trace.traceparent : std::string(),
           tracestate = exporting ? invocation.trace.tracestate : std::string(), parent = invocation.parent_span,
           wall_start = exporting ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point(),
           done = std::move(done)](Outcome&& outcome) mutable {
@@ -163,14 +168,15 @@ OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation,
       bool quiet = outcome.kind == OutcomeKind::kOverloaded || outcome.kind == OutcomeKind::kNotFound;
       auto level = quiet ? spdlog::level::debug : spdlog::level::warn;
       std::string text = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
-      logInvocation(level, {series->app, series->function, id, traceIdIn(traceparent)}, text);
+      std::string_view trace(trace_id.data(), trace_id[0] == '\0' ? 0 : trace_id.size());
+      logInvocation(level, {series->app, series->function, id, trace}, text);
       if (!quiet) {
         LogLine line;
         line.ts = std::chrono::system_clock::now();
         line.app = series->app;
         line.function = series->function;
         line.invocation_id = id;
-        line.trace_id = std::string(traceIdIn(traceparent));
+        line.trace_id = std::string(trace);
         line.stream = LogStream::kLog;
         line.level = level;
         line.text = std::move(text);
