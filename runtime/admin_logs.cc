@@ -9,6 +9,8 @@ struct AdminLogs::Waiter {
   HttpResponder responder;
   uv_timer_t timer{};
   LogFanout::SubscriptionId subscription = 0;
+  std::string app;
+  uint64_t order = 0;  // arrival order, so the oldest can make room
   uint64_t after = 0;
   uint64_t deadline = 0;  // uv_now() at which it answers with no lines
   bool finished = false;
@@ -16,8 +18,9 @@ struct AdminLogs::Waiter {
 
 namespace {
 
-// Polling the connection this often notices a follower that went away, so its
-// subscription does not linger until the wait is over.
+// Polling the connection this often notices a follower whose connection is gone. One
+// that merely closed its socket looks half-closed to the server until an answer is written,
+// so it is still counted; see the eviction in handle().
 constexpr uint64_t kTickMs = 250;
 
 Result<uint64_t> numberParam(const AdminCall& call, std::string_view name, uint64_t fallback, uint64_t max) {
@@ -79,12 +82,28 @@ void AdminLogs::handle(AdminCall&& call) {
   w->after = *after;
   w->deadline = uv_now(loop_) + *wait;
   // recent() and subscribe() in one loop turn: no line falls between them.
-  auto subscribed = logs_.subscribe(app, [this, w](const LogLine& line) {
+  w->app = app;
+  w->order = next_order_++;
+  auto subscriber = [this, w](const LogLine& line) {
     if (w->finished) return;
     nlohmann::json one = nlohmann::json::array();
     one.push_back(logLineJson(line));
     finish(w, std::move(one), line.seq);
-  });
+  };
+  auto subscribed = logs_.subscribe(app, subscriber);
+  if (!subscribed && subscribed.error().kind == ErrorKind::kOverloaded) {
+    // Full: the app's oldest held poll is answered (empty) to make room. A follower still
+    // there just polls again; one that hung up (which the server cannot always tell from a
+    // half-closed client) stops holding a place.
+    Waiter* oldest = nullptr;
+    for (const auto& [other, owned_other] : waiters_) {
+      if (!other->finished && other->app == app && (oldest == nullptr || other->order < oldest->order)) oldest = other;
+    }
+    if (oldest != nullptr) {
+      finish(oldest, nlohmann::json::array(), oldest->after);
+      subscribed = logs_.subscribe(app, subscriber);
+    }
+  }
   if (!subscribed) return w->responder.send(errorResponse(subscribed.error()));
   w->subscription = *subscribed;
   uv_timer_init(loop_, &w->timer);

@@ -7,6 +7,9 @@
 // A SEQ above every stored line means the host restarted (seqs start again at 1): the
 // answer then starts from the oldest stored line, so a follower never waits forever.
 //
+// An app holds at most LogFanout's max_subscribers_per_app polls; one more answers the
+// oldest (with no lines) to take its place, so followers that hung up cannot lock others out.
+//
 // Owning thread: the loop thread. Owned by the Host; close() answers every held request
 // and calls back once its timers are closed.
 
@@ -16,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "runtime/admin_api.h"
 #include "runtime/dispatcher.h"
@@ -48,6 +52,7 @@ class AdminLogs {
   LogFanout& logs_;
   const Dispatcher& dispatcher_;
   std::map<Waiter*, std::unique_ptr<Waiter>> waiters_;
+  uint64_t next_order_ = 0;
   size_t closing_timers_ = 0;
   bool closed_ = false;
   std::function<void()> on_closed_;

@@ -383,3 +383,33 @@ TEST_CASE("a timer's runs, lateness and invocations show in /metrics, and its ou
   CHECK(lines[0]["trace_id"].get<std::string>().size() == 32);
   CHECK(lines[0]["invocation_id"].get<std::string>().size() > 0);
 }
+
+TEST_CASE("followers that hang up cannot lock others out: a new poll takes the oldest one's place") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  auto auth = adminAuth(host);
+  auto poll = [&](std::chrono::milliseconds read_timeout, int wait_ms) {
+    httplib::Client follower("127.0.0.1", host.adminPort());
+    follower.set_read_timeout(read_timeout);
+    return follower.Get("/v1/apps/fixtures/logs?wait=" + std::to_string(wait_ms), auth);
+  };
+  // 80 followers that give up after 2 s of a 20 s wait: more than the 64 an app holds.
+  std::vector<std::future<httplib::Result>> gone;
+  for (int i = 0; i < 80; ++i) {
+    gone.push_back(std::async(std::launch::async, poll, std::chrono::milliseconds(2000), 20000));
+  }
+  size_t answered = 0;
+  for (auto& g : gone) {
+    auto r = g.get();
+    if (r) {
+      CHECK(r->status == 200);  // made room for a newer one: answered with no lines
+      CHECK(nlohmann::json::parse(r->body)["lines"].empty());
+      ++answered;
+    }
+  }
+  CHECK(answered >= 16);
+  // 64 places are still held by followers that hung up; a new one is taken all the same.
+  auto r = poll(std::chrono::seconds(5), 100);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+}
