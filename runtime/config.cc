@@ -193,6 +193,16 @@ const std::vector<Setting>& table() {
     add({"log_format", "--log-format", "", "GUST_LOG_FORMAT", "FORMAT", "`text`",
          "`text`, or `json` for one JSON object per line"},
         choiceOf<LogFormat>(&HostOptions::log_format, {{"text", LogFormat::kText}, {"json", LogFormat::kJson}}));
+    add({"otlp_endpoint", "--otlp-endpoint", "", "GUST_OTLP_ENDPOINT", "URL", "none (no export)",
+         "an OpenTelemetry collector (`http://host:4318`) that gets one span per invocation as OTLP/HTTP JSON"},
+        [](HostOptions& o, std::string_view text) -> Result<void> {
+          if (!text.empty() && text.substr(0, 7) != "http://" && text.substr(0, 8) != "https://") {
+            return bad(quoted(text) + " is not an http:// or https:// URL");
+          }
+          o.otlp_endpoint = std::string(text);
+          return {};
+        },
+        true, false);
     add({"worker_user", "--worker-user", "", "GUST_WORKER_USER", "USER", "`nobody`",
          "the user workers run as when the host runs as root"},
         [](HostOptions& o, std::string_view text) -> Result<void> {

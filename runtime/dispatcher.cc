@@ -28,10 +28,29 @@ std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
   config.settings = info.manifest.pool;
   config.containment = containment_;
   config.fork_client = fork_client_;
+  if (telemetry_ != nullptr) {
+    config.logs = &telemetry_->logs();
+    // Taken once per version, so a cold start costs two adds.
+    Counter* starts = &telemetry_->metrics().cold_starts->labels({info.manifest.name});
+    Histogram* took = &telemetry_->metrics().cold_start_duration->labels({info.manifest.name});
+    config.on_cold_start = [starts, took](double seconds) {
+      starts->inc();
+      took->observe(seconds);
+    };
+  }
   uint32_t index = 0;
   for (const auto& f : info.manifest.functions) {
     config.functions.push_back(f.name);
-    app->functions[f.name] = {index++, info.manifest.timeoutOf(f)};
+    Function& fn = app->functions[f.name];
+    fn.index = index++;
+    fn.timeout = info.manifest.timeoutOf(f);
+    if (telemetry_ != nullptr) {
+      // The series of every trigger are taken here, so an invocation never looks one up.
+      const char* triggers[] = {"http", "timer", "queue", "other"};
+      for (size_t i = 0; i < fn.series.size(); ++i) {
+        fn.series[i] = telemetry_->invocationSeries(info.manifest.name, f.name, triggers[i]);
+      }
+    }
   }
   if (info.manifest.isolation == Isolation::kThread) {
     // Trusted code only: its module is loaded into this process (see thread_executor.h).
@@ -131,7 +150,80 @@ void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {
                        "app \"" + invocation.app + "\" has no function \"" + invocation.function + "\""));
     return;
   }
-  app.executor->submit(std::move(invocation), fn->second.first, fn->second.second, std::move(done));
+  if (invocation.trace.traceparent.empty()) {
+    invocation.trace.traceparent = trace_ids_.newRoot().traceparent();
+    invocation.trace.tracestate.clear();
+  }
+  const Function& f = fn->second;
+  if (telemetry_ != nullptr) done = observed(f, invocation, std::move(done));
+  app.executor->submit(std::move(invocation), f.index, f.timeout, std::move(done));
+}
+
+OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation, OutcomeCallback&& done) {
+  uint32_t trigger = invocation.payload.trigger;
+  InvocationSeries* series = fn.series[trigger >= 1 && trigger <= 3 ? trigger - 1 : 3];
+  bool exporting = telemetry_->exporter() != nullptr;
+  auto start = std::chrono::steady_clock::now();
+  // The trace id for log lines rides in a fixed array: no allocation unless spans are exported.
+  std::array<char, 32> trace_id{};
+  std::string_view trace_hex = traceIdIn(invocation.trace.traceparent);
+  std::copy(trace_hex.begin(), trace_hex.end(), trace_id.begin());
+  return [telemetry = telemetry_, series, start, exporting, trace_id, id = invocation.id,
+          traceparent = exporting ? invocation.trace.traceparent : std::string(),
+          tracestate = exporting ? invocation.trace.tracestate : std::string(), parent = invocation.parent_span,
+          wall_start = exporting ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point(),
+          done = std::move(done)](Outcome&& outcome) mutable {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    series->record(outcome.kind, seconds);
+    if (outcome.kind != OutcomeKind::kOk) {
+      // Overload and unknown names are the caller's answer, not news about the function.
+      bool quiet = outcome.kind == OutcomeKind::kOverloaded || outcome.kind == OutcomeKind::kNotFound;
+      auto level = quiet ? spdlog::level::debug : spdlog::level::warn;
+      std::string text = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
+      std::string_view trace(trace_id.data(), trace_id[0] == '\0' ? 0 : trace_id.size());
+      logInvocation(level, {series->app, series->function, id, trace}, text);
+      if (!quiet) {
+        LogLine line;
+        line.ts = std::chrono::system_clock::now();
+        line.app = series->app;
+        line.function = series->function;
+        line.invocation_id = id;
+        line.trace_id = std::string(trace);
+        line.stream = LogStream::kLog;
+        line.level = level;
+        line.text = std::move(text);
+        telemetry->logs().append(std::move(line));
+      }
+    }
+    if (exporting) telemetry->exportInvocationSpan(*series, id, traceparent, tracestate, parent, wall_start, outcome);
+    done(std::move(outcome));
+  };
+}
+
+void Dispatcher::setTelemetry(Telemetry* telemetry) {
+  telemetry_ = telemetry;
+  if (telemetry_ != nullptr) telemetry_->onScrape([this] { refreshGauges(); });
+}
+
+void Dispatcher::refreshGauges() {
+  const GustMetrics& m = telemetry_->metrics();
+  std::vector<std::string> now;
+  for (const auto& [name, app] : apps_) {
+    PoolStats stats = app->executor->stats();
+    m.instances->labels({name, "starting"}).set(static_cast<double>(stats.starting));
+    m.instances->labels({name, "idle"}).set(static_cast<double>(stats.idle));
+    m.instances->labels({name, "busy"}).set(static_cast<double>(stats.busy));
+    m.instances->labels({name, "draining"}).set(static_cast<double>(stats.stopping));
+    m.pending_invocations->labels({name}).set(static_cast<double>(stats.pending));
+    now.push_back(name);
+  }
+  // A removed app's gauges go with it rather than report its last values forever.
+  for (const auto& gone : gauged_apps_) {
+    if (apps_.count(gone) > 0) continue;
+    for (const char* state : {"starting", "idle", "busy", "draining"}) m.instances->remove({gone, state});
+    m.pending_invocations->remove({gone});
+  }
+  gauged_apps_ = std::move(now);
 }
 
 const AppInfo* Dispatcher::app(const std::string& name) const {

@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -24,6 +25,8 @@
 #include "runtime/invocation.h"
 #include "runtime/executor.h"
 #include "runtime/pool.h"
+#include "runtime/telemetry.h"
+#include "runtime/trace_context.h"
 
 namespace gust {
 
@@ -56,7 +59,13 @@ class Dispatcher {
   // Stops routing to `app`; its active version drains, then stops.
   Result<void> removeApp(const std::string& name);
 
-  // `done` runs exactly once, on the loop thread.
+  // Where invocations are counted, timed, traced and their workers' output sent; set once,
+  // before the first addApp. Without it nothing is recorded.
+  void setTelemetry(Telemetry* telemetry);
+  Telemetry* telemetry() const { return telemetry_; }
+
+  // `done` runs exactly once, on the loop thread. An invocation without a traceparent gets
+  // a new root span here (timers, and queue messages published without one).
   void invoke(Invocation&& invocation, OutcomeCallback&& done);
 
   const AppInfo* app(const std::string& name) const;
@@ -69,13 +78,23 @@ class Dispatcher {
   void close(std::function<void()> on_closed);
 
  private:
+  struct Function {
+    uint32_t index = 0;
+    std::chrono::milliseconds timeout{0};
+    // By trigger: http, timer, queue, other; null without telemetry.
+    std::array<InvocationSeries*, 4> series{};
+  };
   struct App {
     AppInfo info;
-    std::map<std::string, std::pair<uint32_t, std::chrono::milliseconds>, std::less<>> functions;
+    std::map<std::string, Function, std::less<>> functions;
     std::unique_ptr<Executor> executor;
   };
 
   std::unique_ptr<App> makeApp(AppInfo info);
+  // Counts, times, logs and exports the outcome of `invocation` on its way to `done`.
+  OutcomeCallback observed(const Function& fn, Invocation& invocation, OutcomeCallback&& done);
+  // Sets the instance and pending gauges from each active version's stats.
+  void refreshGauges();
   // Hands an app that no longer takes traffic to draining_, freeing it once it has stopped.
   void retire(std::unique_ptr<App> app);
 
@@ -84,6 +103,9 @@ class Dispatcher {
   std::string executable_;
   WorkerContainment containment_;
   ForkClient* fork_client_;
+  Telemetry* telemetry_ = nullptr;
+  TraceIdGenerator trace_ids_;
+  std::vector<std::string> gauged_apps_;  // apps whose gauges the last scrape set
   std::map<std::string, std::unique_ptr<App>, std::less<>> apps_;
   std::vector<std::unique_ptr<App>> starting_;  // deploys waiting for their first instance
   std::vector<std::unique_ptr<App>> draining_;

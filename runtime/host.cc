@@ -20,6 +20,8 @@
 #include "runtime/invocation_store.h"
 #include "runtime/sqlite_writer.h"
 #include "triggers/http/async_runner.h"
+#include "runtime/admin_logs.h"
+#include "runtime/admin_metrics.h"
 #include "runtime/app_manager.h"
 #include "runtime/admin_token.h"
 #include "runtime/dispatcher.h"
@@ -45,6 +47,11 @@ class Host {
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json") {}
 
   Result<void> load() {
+    // Before the first app, so that every version's series and output hooks are in place.
+    auto telemetry = Telemetry::create(clock_, options_.otlp_endpoint);
+    if (!telemetry) return telemetry.error();
+    telemetry_ = std::move(*telemetry);
+    dispatcher_.setTelemetry(telemetry_.get());
     // Before the first worker: every worker is forked from it (see ForkClient).
     if (auto started = fork_client_.start(); !started) {
       spdlog::warn("{}; workers will be spawned instead, which makes cold starts slower", started.error().message);
@@ -72,6 +79,9 @@ class Host {
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     if (auto opened = openAsync(); !opened) return opened;
+    addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_);
+    logs_ = std::make_unique<AdminLogs>(loop_, telemetry_->logs(), dispatcher_);
+    logs_->addRoutes(*admin_);
     for (const auto& dir : options_.app_dirs) {
       if (auto r = apps_->addFromDir(dir); !r) return r;
     }
@@ -202,6 +212,7 @@ class Host {
     };
     timers_.close(then);
     http_.close(then);
+    if (logs_) logs_->close(nullptr);  // answers held log polls, so the admin API can close
     if (admin_) admin_->close(then);
     if (queue_trigger_) queue_trigger_->close(then);
   }
@@ -260,6 +271,7 @@ class Host {
   uv_loop_t* loop_;
   const HostOptions& options_;
   SystemClock clock_;
+  std::unique_ptr<Telemetry> telemetry_;  // outlives everything that records into it
   ForkClient fork_client_;  // outlives the dispatcher, whose workers it forked
   Dispatcher dispatcher_;
   HttpTrigger http_;
@@ -277,6 +289,7 @@ class Host {
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<InvocationStore> invocations_;
   std::unique_ptr<AsyncRunner> async_;
+  std::unique_ptr<AdminLogs> logs_;
   std::string public_url_;  // the HTTP listener's base URL, once it listens
   int admin_port_ = 0;
   uv_signal_t sigint_{}, sigterm_{};

@@ -10,13 +10,12 @@
 #include <vector>
 
 #include "functions/manifest.h"
+#include "runtime/logging.h"
 #include "runtime/worker_process.h"
 #include "triggers/http/request_parser.h"
 
 namespace gust {
 
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
-enum class LogFormat { kText, kJson };
 // SQLite's synchronous mode for queue commits: FULL fsyncs each commit (an ack means the
 // message is on disk); NORMAL may lose the last commits on power loss, never corrupt.
 enum class QueueSync { kFull, kNormal };
@@ -41,6 +40,8 @@ struct HostOptions {
   std::chrono::milliseconds drain_timeout{10'000};
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
+  // Base URL of an OTLP/HTTP collector for invocation spans; empty: no export.
+  std::string otlp_endpoint;
   // Pool settings for a manifest that does not set them.
   PoolSettings pool_defaults;
   // The app store (functions/app_store.h).

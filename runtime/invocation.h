@@ -9,6 +9,7 @@
 
 #include "runtime/frame.h"
 #include "runtime/queue_types.h"
+#include "runtime/trace_context.h"
 #include "runtime/unique_function.h"
 
 namespace gust {
@@ -18,6 +19,9 @@ struct Invocation {
   std::string app;
   std::string function;
   TraceContext trace;  // set by the trigger; passed to the function and onto what it publishes
+  // The caller's span when `trace` continues a trace (all zero for a root): the parent of
+  // the span exported for this invocation.
+  SpanId parent_span{};
   Payload payload;     // payload.messages holds the batch of a queue invocation
 };
 

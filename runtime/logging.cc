@@ -129,6 +129,16 @@ void setUpHostLogging(LogFormat format) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+void applyLogSettings(LogLevel level, LogFormat format) {
+  switch (level) {
+    case LogLevel::kDebug: spdlog::set_level(spdlog::level::debug); break;
+    case LogLevel::kInfo: spdlog::set_level(spdlog::level::info); break;
+    case LogLevel::kWarn: spdlog::set_level(spdlog::level::warn); break;
+    case LogLevel::kError: spdlog::set_level(spdlog::level::err); break;
+  }
+  setUpHostLogging(format);
+}
+
 void logWithFields(spdlog::logger& logger, spdlog::level::level_enum level, std::initializer_list<LogField> fields,
                    std::string_view msg) {
   if (!logger.should_log(level)) return;
@@ -198,16 +208,23 @@ const char* logStreamName(LogStream stream) {
   return "log";
 }
 
-std::string logLineToJson(const LogLine& line) {
-  nlohmann::ordered_json j;
+nlohmann::json logLineJson(const LogLine& line) {
+  nlohmann::json j;
+  j["seq"] = line.seq;
   j["ts"] = formatRfc3339Millis(line.ts);
   j["app"] = line.app;
   j["function"] = line.function;
   j["invocation_id"] = line.invocation_id;
+  j["trace_id"] = line.trace_id;
   j["stream"] = logStreamName(line.stream);
-  j["seq"] = line.seq;
+  auto level = spdlog::level::to_string_view(line.level);
+  j["level"] = std::string(level.data(), level.size());
   j["text"] = line.text;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return j;
+}
+
+std::string logLineToJson(const LogLine& line) {
+  return logLineJson(line).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 LogFanout::LogFanout() : LogFanout(Limits{}) {}
@@ -215,7 +232,8 @@ LogFanout::LogFanout() : LogFanout(Limits{}) {}
 LogFanout::LogFanout(Limits limits) : limits_(limits) {}
 
 size_t LogFanout::lineBytes(const LogLine& line) {
-  return sizeof(LogLine) + line.app.size() + line.function.size() + line.invocation_id.size() + line.text.size();
+  return sizeof(LogLine) + line.app.size() + line.function.size() + line.invocation_id.size() + line.trace_id.size() +
+         line.text.size();
 }
 
 void LogFanout::append(LogLine line) {

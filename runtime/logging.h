@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <spdlog/spdlog.h>
 #include <string>
@@ -27,6 +28,7 @@
 namespace gust {
 
 enum class LogFormat { kText, kJson };
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 // "text" or "json"; anything else is kBadInput naming both choices.
 Result<LogFormat> parseLogFormat(std::string_view name);
@@ -50,6 +52,8 @@ std::shared_ptr<spdlog::logger> makeLogger(std::string name, LogFormat format, s
 // Installs the host's logger ("gust", to stderr, colored when stderr is a terminal and the
 // format is text) as spdlog's default, so plain spdlog::info() calls follow the format too.
 void setUpHostLogging(LogFormat format);
+// What `gust serve` calls once its settings are read: the level, then setUpHostLogging.
+void applyLogSettings(LogLevel level, LogFormat format);
 
 // One line with structured fields. Cheap when the level is off: nothing is formatted.
 // Keys must be [a-z_]+ and not "ts", "level" or "msg" (a clashing key is written with a
@@ -81,14 +85,17 @@ struct LogLine {
   std::string app;
   std::string function;
   std::string invocation_id;
+  std::string trace_id;  // 32 hex digits, or empty
   LogStream stream = LogStream::kLog;
+  spdlog::level::level_enum level = spdlog::level::info;
   std::string text;
   uint64_t seq = 0;  // set by LogFanout: 1, 2, 3... per app, so a follower sees any gap
 };
 
-// The line as one JSON object (what `/v1/logs` streams): ts, app, function, invocation_id,
-// stream, seq, text; invalid UTF-8 in any string is replaced with U+FFFD.
+// The line as one JSON object (what `/v1/apps/{app}/logs` answers): seq, ts, app, function,
+// invocation_id, trace_id, stream, level, text; invalid UTF-8 in any string is replaced with U+FFFD.
 std::string logLineToJson(const LogLine& line);
+nlohmann::json logLineJson(const LogLine& line);
 
 // Keeps the last lines of each app, bounded in count and bytes, and hands each new line to
 // the app's subscribers as it arrives.

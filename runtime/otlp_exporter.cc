@@ -136,7 +136,7 @@ Result<ParsedEndpoint> parseEndpoint(const std::string& endpoint) {
 
 }  // namespace
 
-Span spanFor(const TraceContext& ctx, std::string name, SpanKind kind) {
+Span spanFor(const SpanContext& ctx, std::string name, SpanKind kind) {
   Span span;
   span.trace_id = ctx.trace_id;
   span.span_id = ctx.span_id;

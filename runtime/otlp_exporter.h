@@ -59,7 +59,7 @@ struct Span {
 
 // A span for `ctx` (its trace, span, parent and tracestate) with the given name and kind;
 // the caller fills in times, attributes and status.
-Span spanFor(const TraceContext& ctx, std::string name, SpanKind kind);
+Span spanFor(const SpanContext& ctx, std::string name, SpanKind kind);
 
 // Bounds applied to every span at push(): attributes past kMaxSpanAttributes are dropped,
 // and strings (name, attribute values, status message) are cut to kMaxSpanStringBytes.

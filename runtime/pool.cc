@@ -141,6 +141,7 @@ void Pool::startWorker() {
   options.memory_mb = config_.settings.memory_mb;
   options.containment = config_.containment;
   options.fork_client = config_.fork_client;
+  options.logs = config_.logs;
   auto spawned = worker->spawn(options);
   WorkerProcess* raw = worker.get();
   if (!spawned) {
@@ -165,6 +166,7 @@ void Pool::onWorkerReady(WorkerProcess& worker) {
       std::chrono::duration<double, std::milli>(steady_clock::now() - worker.spawnedAt()).count();
   spdlog::debug("[{}] worker {} (pid {}) ready in {:.1f} ms", config_.app, worker.id(), worker.pid(),
                 counters_.last_cold_start_ms);
+  if (config_.on_cold_start) config_.on_cold_start(counters_.last_cold_start_ms / 1000.0);
   // The invocations it takes now waited for it to start: they are cold starts.
   serving_cold_ = true;
   serveNextOrIdle(worker);

@@ -34,6 +34,9 @@ struct PoolConfig {
   PoolSettings settings;
   WorkerContainment containment;
   ForkClient* fork_client = nullptr;  // the host's fork server, if any (see WorkerSpawnOptions)
+  LogFanout* logs = nullptr;          // where workers' output lines go too (see WorkerSpawnOptions)
+  // Called when a worker passes its ready handshake, with how long it took from spawn.
+  std::function<void(double seconds)> on_cold_start;
   std::chrono::milliseconds stop_grace{2000};
   std::chrono::milliseconds max_backoff{30'000};
 };

@@ -88,12 +88,12 @@ size_t joinedLength(const std::vector<std::string_view>& members) {
 
 }  // namespace
 
-bool TraceContext::hasParent() const { return !allZero(parent_span_id); }
-std::string TraceContext::traceIdHex() const { return toHex(trace_id); }
-std::string TraceContext::spanIdHex() const { return toHex(span_id); }
-std::string TraceContext::parentSpanIdHex() const { return hasParent() ? toHex(parent_span_id) : std::string(); }
+bool SpanContext::hasParent() const { return !allZero(parent_span_id); }
+std::string SpanContext::traceIdHex() const { return toHex(trace_id); }
+std::string SpanContext::spanIdHex() const { return toHex(span_id); }
+std::string SpanContext::parentSpanIdHex() const { return hasParent() ? toHex(parent_span_id) : std::string(); }
 
-std::string TraceContext::traceparent() const {
+std::string SpanContext::traceparent() const {
   std::string out = "00-";
   out += toHex(trace_id);
   out += '-';
@@ -105,7 +105,7 @@ std::string TraceContext::traceparent() const {
   return out;
 }
 
-std::optional<TraceContext> parseTraceparent(std::string_view value) {
+std::optional<SpanContext> parseTraceparent(std::string_view value) {
   value = trimOws(value);
   // version "-" trace-id "-" parent-id "-" trace-flags: 2+1+32+1+16+1+2.
   constexpr size_t kVersion00Length = 55;
@@ -118,7 +118,7 @@ std::optional<TraceContext> parseTraceparent(std::string_view value) {
   if (version[0] == 0x00 && value.size() != kVersion00Length) return std::nullopt;
   if (value.size() > kVersion00Length && value[kVersion00Length] != '-') return std::nullopt;
 
-  TraceContext ctx;
+  SpanContext ctx;
   std::array<uint8_t, 1> flags{};
   if (!parseHex(value.substr(3, 32), ctx.trace_id) || allZero(ctx.trace_id)) return std::nullopt;
   if (!parseHex(value.substr(36, 16), ctx.span_id) || allZero(ctx.span_id)) return std::nullopt;
@@ -163,7 +163,7 @@ std::optional<std::string> normalizeTracestate(std::string_view value) {
   return out;
 }
 
-std::optional<TraceContext> extractTraceContext(std::optional<std::string_view> traceparent,
+std::optional<SpanContext> extractTraceContext(std::optional<std::string_view> traceparent,
                                                 std::optional<std::string_view> tracestate) {
   if (!traceparent) return std::nullopt;
   auto ctx = parseTraceparent(*traceparent);
@@ -217,16 +217,16 @@ SpanId TraceIdGenerator::newSpanId() {
   return id;
 }
 
-TraceContext TraceIdGenerator::newRoot(bool sampled) {
-  TraceContext ctx;
+SpanContext TraceIdGenerator::newRoot(bool sampled) {
+  SpanContext ctx;
   ctx.trace_id = newTraceId();
   ctx.span_id = newSpanId();
   ctx.flags = sampled ? kTraceFlagSampled : 0;
   return ctx;
 }
 
-TraceContext TraceIdGenerator::childOf(const TraceContext& parent) {
-  TraceContext child;
+SpanContext TraceIdGenerator::childOf(const SpanContext& parent) {
+  SpanContext child;
   child.trace_id = parent.trace_id;
   child.span_id = newSpanId();
   child.parent_span_id = parent.span_id;

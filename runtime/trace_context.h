@@ -21,7 +21,8 @@ using SpanId = std::array<uint8_t, 8>;
 
 inline constexpr uint8_t kTraceFlagSampled = 0x01;
 
-struct TraceContext {
+// The parsed form; frame.h's TraceContext is the pair of header strings an invocation carries.
+struct SpanContext {
   TraceId trace_id{};
   // This span: for a parsed header, the caller's span (the header's "parent-id"); for a
   // child, the new span.
@@ -48,7 +49,7 @@ struct TraceContext {
 // A higher version (not "ff") is read by the same prefix and may carry more after a '-'
 // following the flags. Surrounding spaces and tabs (HTTP's optional whitespace) are ignored.
 // Anything else is nullopt: treat the header as absent.
-std::optional<TraceContext> parseTraceparent(std::string_view value);
+std::optional<SpanContext> parseTraceparent(std::string_view value);
 
 // Validates a `tracestate` value (several headers joined with ','): list members
 // key=value with the spec's key and value grammar, unique keys, at most 32 of them. Returns
@@ -63,8 +64,14 @@ inline constexpr size_t kMaxTracestateLength = 512;
 // The context of an incoming request: the parsed `traceparent` carrying the normalized
 // `tracestate`, or nullopt when `traceparent` is absent or invalid (and then `tracestate`
 // is ignored, as the spec requires). A tracestate that is invalid is dropped on its own.
-std::optional<TraceContext> extractTraceContext(std::optional<std::string_view> traceparent,
+std::optional<SpanContext> extractTraceContext(std::optional<std::string_view> traceparent,
                                                 std::optional<std::string_view> tracestate);
+
+// The trace id (32 hex digits) of a traceparent this host wrote, without parsing the rest;
+// empty when the value is too short to hold one.
+inline std::string_view traceIdIn(std::string_view traceparent) {
+  return traceparent.size() >= 35 ? traceparent.substr(3, 32) : std::string_view();
+}
 
 // Random trace and span ids from a fast PRNG seeded once from getrandom(2). One per thread:
 // not thread-safe. Ids are never all zero (the spec's "invalid" value).
@@ -76,10 +83,10 @@ class TraceIdGenerator {
   TraceId newTraceId();
   SpanId newSpanId();
   // The first span of a new trace.
-  TraceContext newRoot(bool sampled = true);
+  SpanContext newRoot(bool sampled = true);
   // A span under `parent`: same trace, flags and tracestate; a new span id; `parent`'s span
   // as its parent.
-  TraceContext childOf(const TraceContext& parent);
+  SpanContext childOf(const SpanContext& parent);
 
  private:
   std::mt19937_64 rng_;

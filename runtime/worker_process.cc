@@ -130,6 +130,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   concurrency_ = std::max<uint32_t>(1, options.concurrency);
   capacity_ = concurrency_ > 1 ? concurrency_ : std::max<uint32_t>(1, options.pipeline);
   functions_ = options.functions;
+  logs_ = options.logs;
   max_output_ = options.max_output_per_invocation;
   spawned_at_ = std::chrono::steady_clock::now();
   last_used_ = spawned_at_;
@@ -392,8 +393,10 @@ void WorkerProcess::finishInvocation(uint64_t seq, Outcome&& outcome) {
   if (concurrency_ == 1 && !in_flight_.empty()) in_flight_.front().deadline = last_used_ + in_flight_.front().timeout;
   armTimer();
   if (inv.output_dropped > 0) {
-    spdlog::warn("[{}/{} {}] output truncated: {} more bytes dropped (limit {} bytes per invocation)", app_,
-                 inv.invocation.function, inv.invocation.id, inv.output_dropped, max_output_);
+    logInvocation(spdlog::level::warn,
+                  {app_, inv.invocation.function, inv.invocation.id, traceIdIn(inv.invocation.trace.traceparent)},
+                  "output truncated: " + std::to_string(inv.output_dropped) + " more bytes dropped (limit " +
+                      std::to_string(max_output_) + " bytes per invocation)");
   }
   listener_.onInvocationDone(*this, std::move(outcome), std::move(inv.done));
 }
@@ -527,10 +530,34 @@ void WorkerProcess::emitLine(InFlight* inv, const char* stream, std::string_view
     inv->output_bytes += line.size() + 1;
   }
   auto spd_level = level >= 2 ? spdlog::level::warn : level == 0 ? spdlog::level::debug : spdlog::level::info;
+  std::string_view trace_id = inv != nullptr ? traceIdIn(inv->invocation.trace.traceparent) : std::string_view();
+  std::string message = std::string(stream) + ": " + std::string(line);
   if (inv != nullptr) {
-    spdlog::log(spd_level, "[{}/{} {}] {}: {}", app_, inv->invocation.function, inv->invocation.id, stream, line);
+    logWithFields(*spdlog::default_logger_raw(), spd_level,
+                  {{"app", app_},
+                   {"function", inv->invocation.function},
+                   {"invocation_id", inv->invocation.id},
+                   {"trace_id", trace_id}},
+                  message);
   } else {
-    spdlog::log(spd_level, "[{} worker {}] {}: {}", app_, id_, stream, line);
+    // Output between invocations, or of a concurrent worker running several at once: it
+    // cannot be told whose it is, so it is the worker's.
+    std::string worker = std::to_string(id_);
+    logWithFields(*spdlog::default_logger_raw(), spd_level, {{"app", app_}, {"worker", worker}}, message);
+  }
+  if (logs_ != nullptr) {
+    LogLine out;
+    out.ts = std::chrono::system_clock::now();
+    out.app = app_;
+    if (inv != nullptr) {
+      out.function = inv->invocation.function;
+      out.invocation_id = inv->invocation.id;
+      out.trace_id = std::string(trace_id);
+    }
+    out.stream = stream[0] == 'l' ? LogStream::kLog : stream[3] == 'o' ? LogStream::kStdout : LogStream::kStderr;
+    out.level = spd_level;
+    out.text = std::string(line);
+    logs_->append(std::move(out));
   }
 }
 

@@ -20,6 +20,7 @@
 #include "runtime/fork_client.h"
 #include "runtime/frame.h"
 #include "runtime/invocation.h"
+#include "runtime/logging.h"
 #include "runtime/result.h"
 #include "runtime/uv_close.h"
 
@@ -51,6 +52,8 @@ struct WorkerSpawnOptions {
   // Forks the worker from the host's fork server when set and running; otherwise (or if
   // that fails) the worker is spawned from `executable`.
   ForkClient* fork_client = nullptr;
+  // Every output and log line also goes here, for `gust logs` (null: only to the host's log).
+  LogFanout* logs = nullptr;
 };
 
 // The Outcome of a function's RESULT for an invocation with a batch of `batch` messages:
@@ -177,6 +180,7 @@ class WorkerProcess {
   int pid_ = 0;
   std::string app_;
   std::vector<std::string> functions_;
+  LogFanout* logs_ = nullptr;
   size_t max_output_;
 
   uv_process_t process_{};  // only when spawned; a forked worker's exit comes from its ForkClient

@@ -2,7 +2,6 @@
 // 14): it parses arguments, calls the library, and maps results to exit codes. Every
 // failure is one line on stderr that says what was wrong and what to do.
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include "gust/abi.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
+#include "runtime/logging.h"
 
 namespace gust::cli {
 
@@ -73,16 +73,11 @@ commands:
 Run `gust <command> --help` for a command's options.
 )";
 
-// Logs go to stderr (stdout carries the command's own output), with UTC timestamps.
-void setUpLogging() {
-  auto logger = spdlog::stderr_color_mt("gust");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-}
-
 int run(int argc, char** argv) {
   std::string self = selfExecutable(argv[0]);
-  setUpLogging();
+  // Logs go to stderr (stdout carries the command's own output); `gust serve` switches to
+  // its configured format once its settings are read.
+  setUpHostLogging(LogFormat::kText);
   if (argc < 2) return std::fprintf(stderr, "%s", kUsage), kExitUsage;
   std::string verb = argv[1];
   int rest_argc = argc - 2;

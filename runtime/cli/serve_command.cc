@@ -9,7 +9,7 @@
 #include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/host.h"
-#include "runtime/log_format.h"
+#include "runtime/logging.h"
 
 namespace gust::cli {
 namespace {

@@ -202,7 +202,8 @@ TEST_CASE("a function's output is captured with its invocation id and capped per
   host.process().signal(SIGTERM);
   CHECK(host.process().wait().status == 0);
   std::string log = host.process().stderrText();
-  CHECK(log.find("[fixtures/say " + id + "] stdout: said marmalade by " + id) != std::string::npos);
+  CHECK(log.find("stdout: said marmalade by " + id + " app=fixtures function=say invocation_id=" + id) !=
+        std::string::npos);
   CHECK(log.find("output truncated") != std::string::npos);
   // 5 MB of output went in; the log keeps about the cap.
   CHECK(log.size() < 512 * 1024);

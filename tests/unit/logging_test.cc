@@ -185,7 +185,9 @@ TEST_CASE("a log line for followers is one JSON object with its app, stream and 
   CHECK(j["app"] == "shop");
   CHECK(j["function"] == "fn");
   CHECK(j["invocation_id"] == "inv1");
+  CHECK(j["trace_id"] == "");
   CHECK(j["stream"] == "stdout");
+  CHECK(j["level"] == "info");
   CHECK(j["seq"] == 7);
   CHECK(j["text"] == "hi \"there\"\n" + kReplacement);
   CHECK(logStreamName(LogStream::kStderr) == std::string("stderr"));

@@ -170,7 +170,7 @@ TEST_CASE("a child span keeps the trace, flags and tracestate and gets a new spa
   TraceIdGenerator ids(42);
   auto parent = extractTraceContext(std::string_view(kValid), std::string_view("a=1"));
   REQUIRE(parent);
-  TraceContext child = ids.childOf(*parent);
+  SpanContext child = ids.childOf(*parent);
   CHECK(child.traceIdHex() == kTraceHex);
   CHECK(child.parentSpanIdHex() == kSpanHex);
   CHECK(child.spanIdHex() != kSpanHex);
@@ -182,7 +182,7 @@ TEST_CASE("a child span keeps the trace, flags and tracestate and gets a new spa
   CHECK(reparsed->trace_id == child.trace_id);
   CHECK(reparsed->span_id == child.span_id);
 
-  TraceContext grandchild = ids.childOf(child);
+  SpanContext grandchild = ids.childOf(child);
   CHECK(grandchild.parent_span_id == child.span_id);
   CHECK(grandchild.trace_id == parent->trace_id);
 }
@@ -192,7 +192,7 @@ TEST_CASE("new roots have random, distinct, well-formed ids") {
   std::set<std::string> traces;
   std::set<std::string> spans;
   for (int i = 0; i < 10000; ++i) {
-    TraceContext root = ids.newRoot();
+    SpanContext root = ids.newRoot();
     CHECK_FALSE(root.hasParent());
     traces.insert(root.traceIdHex());
     spans.insert(root.spanIdHex());

@@ -42,6 +42,8 @@ std::string_view reasonPhrase(int status) {
   return text;
 }
 
+size_t statusClassIndex(int status) { return status >= 100 && status <= 599 ? status / 100 - 1 : 5; }
+
 // Appends one complete response. The server owns the framing fields (see HttpResponse).
 void appendResponse(std::string& out, const HttpResponse& response, bool head_request, bool close,
                     bool http10_keep_alive, std::string_view date_line) {
@@ -289,6 +291,8 @@ void HttpConnection::respond(uint64_t seq, HttpResponse&& response) {
   assert(seq >= write_seq_ && seq < next_seq_);
   --unanswered_;
   --server_.in_flight_;
+  // What goes out: appendResponse turns a status outside 200..599 into 500.
+  ++server_.responses_by_class_[response.status >= 200 && response.status <= 599 ? statusClassIndex(response.status) : 4];
   Slot& slot = slots_[seq % slots_.size()];
   bool close = !slot.keep_alive;
   if (server_.draining_ && !close && seq + 1 == next_seq_ && state_ == State::kOpen &&
@@ -312,6 +316,7 @@ void HttpConnection::respond(uint64_t seq, HttpResponse&& response) {
 }
 
 void HttpConnection::failRequest(int status, std::string_view detail) {
+  ++server_.responses_by_class_[statusClassIndex(status)];
   state_ = State::kDraining;
   close_after_ = true;
   final_.clear();

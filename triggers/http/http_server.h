@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -91,6 +92,9 @@ class HttpServer {
   // Requests handed to the handler on connections still open and not yet answered.
   size_t inFlight() const { return in_flight_; }
   size_t connectionCount() const { return connection_count_; }
+  // Responses queued for sending since the start, by status class: 1xx..5xx, then any
+  // other. Counted here because every answer, the server's own errors included, passes by.
+  const std::array<uint64_t, 6>& responsesByClass() const { return responses_by_class_; }
 
   // Closes the listener and every connection at once (unanswered requests are dropped).
   // `on_closed` runs once, after every handle's close callback; at once if none was open.
@@ -121,6 +125,7 @@ class HttpServer {
   HttpConnection* connections_ = nullptr;
   size_t connection_count_ = 0;
   size_t in_flight_ = 0;
+  std::array<uint64_t, 6> responses_by_class_{};
 
   // Reads are consumed synchronously in the read callback, so one buffer serves every
   // connection of this loop.

@@ -177,6 +177,30 @@ void HttpTrigger::removeApp(const std::string& name) {
   router_ = std::move(*router);
 }
 
+std::string HttpTrigger::continueTrace(Invocation& inv) {
+  std::optional<std::string_view> parent_header, state_header;
+  std::string joined_state;  // several tracestate headers form one list
+  for (const auto& [name, value] : inv.payload.headers) {
+    if (equalsIgnoreCase(name, "traceparent")) {
+      // Two traceparents cannot both be the caller: the header is invalid, so absent.
+      parent_header = parent_header ? std::optional<std::string_view>("") : std::optional<std::string_view>(value);
+    } else if (equalsIgnoreCase(name, "tracestate")) {
+      joined_state += (joined_state.empty() ? "" : ",") + value;
+      state_header = joined_state;
+    }
+  }
+  SpanContext span;
+  if (auto caller = parent_header ? extractTraceContext(parent_header, state_header) : std::nullopt) {
+    span = trace_ids_.childOf(*caller);
+    inv.parent_span = caller->span_id;
+  } else {
+    span = trace_ids_.newRoot();
+  }
+  inv.trace.traceparent = span.traceparent();
+  inv.trace.tracestate = std::move(span.tracestate);
+  return inv.trace.traceparent;
+}
+
 void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   if (request.path.rfind(kInvocationsPrefix, 0) == 0) {
     serveInvocation(request, std::move(responder));
@@ -209,36 +233,42 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   inv.payload.headers = std::move(request.headers);
   inv.payload.params = std::move(match.params);
   inv.payload.body = std::move(request.body);
+  std::string traceparent = continueTrace(inv);
   std::string id = inv.id;
   TraceContext trace = inv.trace;
+  // Every answer names the invocation's span, so the caller can find its trace.
+  auto answer = [traceparent = std::move(traceparent)](HttpResponder& responder, HttpResponse r) {
+    r.headers.emplace_back("traceparent", traceparent);
+    responder.send(std::move(r));
+  };
   dispatcher_.invoke(std::move(inv), [this, responder = std::move(responder), id = std::move(id),
-                                      trace = std::move(trace)](Outcome&& o) mutable {
+                                      trace = std::move(trace), answer = std::move(answer)](Outcome&& o) mutable {
     if (o.kind != OutcomeKind::kOk || o.publishes.empty()) {
-      responder.send(responseFor(std::move(o), id));
+      answer(responder, responseFor(std::move(o), id));
       return;
     }
     if (!publisher_) {
       spdlog::warn("invocation {}: {} published message(s) dropped: this host has no queues", id, o.publishes.size());
       o.publishes.clear();
-      responder.send(responseFor(std::move(o), id));
+      answer(responder, responseFor(std::move(o), id));
       return;
     }
     auto publishes = std::move(o.publishes);
     auto outcome = std::make_shared<Outcome>(std::move(o));
     publisher_(std::move(publishes), trace,
-               [responder = std::move(responder), id, outcome](Result<void> published) mutable {
+               [responder = std::move(responder), id, outcome, answer](Result<void> published) mutable {
                  if (!published) {
                    // The function's answer would claim work that was not queued.
-                   responder.send(responseFor(failedOutcome(published.error().kind == ErrorKind::kBadInput
-                                                                ? OutcomeKind::kFunctionError
-                                                                : OutcomeKind::kUnavailable,
-                                                            "cannot queue what the function published: " +
-                                                                published.error().message,
-                                                            std::chrono::seconds(1)),
-                                              id));
+                   answer(responder, responseFor(failedOutcome(published.error().kind == ErrorKind::kBadInput
+                                                                   ? OutcomeKind::kFunctionError
+                                                                   : OutcomeKind::kUnavailable,
+                                                               "cannot queue what the function published: " +
+                                                                   published.error().message,
+                                                               std::chrono::seconds(1)),
+                                                 id));
                    return;
                  }
-                 responder.send(responseFor(std::move(*outcome), id));
+                 answer(responder, responseFor(std::move(*outcome), id));
                });
   });
 }

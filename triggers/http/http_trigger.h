@@ -13,6 +13,7 @@
 #include "runtime/dispatcher.h"
 #include "runtime/ids.h"
 #include "runtime/invocation_store.h"
+#include "runtime/trace_context.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
 
@@ -50,6 +51,7 @@ class HttpTrigger {
   Result<int> listen(const std::string& host, int port) { return server_.listen(host, port); }
   void stopAccepting() { server_.stopAccepting(); }
   size_t inFlight() const { return server_.inFlight(); }
+  const HttpServer& server() const { return server_; }
   void close(std::function<void()> on_closed) { server_.close(std::move(on_closed)); }
 
   // Commits what a function published before its response goes out, so that an answer
@@ -62,6 +64,9 @@ class HttpTrigger {
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
   void acceptAsync(HttpRequest&& request, const RouteTarget& target, HttpResponder&& responder);
   void serveInvocation(const HttpRequest& request, HttpResponder&& responder);
+  // Makes the invocation's span a child of the caller's traceparent/tracestate (an invalid
+  // one counts as absent) or a new root; returns the traceparent to answer with.
+  std::string continueTrace(Invocation& inv);
 
   // Every app's routes; the router is rebuilt from them when an app changes, which keeps
   // matching as fast as a router built once.
@@ -75,6 +80,7 @@ class HttpTrigger {
   Publisher publisher_;
   InvocationStore* store_ = nullptr;
   AsyncRunner* runner_ = nullptr;
+  TraceIdGenerator trace_ids_;
   HttpServer server_;
 };
 

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "gust/abi.h"
 
 namespace gust {
@@ -70,6 +73,11 @@ void TimerTrigger::run(const TimerEvent& event, std::function<void(TimerRunResul
   inv.payload.trigger = GUST_TRIGGER_TIMER;
   inv.payload.body = toJson(event);
   inv.payload.headers.emplace_back("Content-Type", "application/json");
+  if (Telemetry* telemetry = dispatcher_.telemetry(); telemetry != nullptr && !event.manual) {
+    // How long after its instant the run started: a loaded loop or a host that was down.
+    std::chrono::duration<double> late = event.actual - event.scheduled;
+    telemetry->metrics().timer_lateness->labels({inv.app, inv.function}).observe(std::max(0.0, late.count()));
+  }
   std::string id = inv.id;
   dispatcher_.invoke(std::move(inv), [done = std::move(done), id](Outcome&& o) {
     TimerRunResult result;

@@ -1,0 +1,18 @@
+#pragma once
+// `GET /metrics` on the admin listener (token required like every admin route): the host's
+// Prometheus metrics, with the gauges and counters kept elsewhere (the HTTP server's
+// connections and responses, timers' runs) read at scrape time.
+
+#include "runtime/admin_api.h"
+#include "runtime/dispatcher.h"
+#include "runtime/telemetry.h"
+#include "triggers/http/http_server.h"
+#include "triggers/timer/timer_trigger.h"
+
+namespace gust {
+
+// Everything passed in must outlive the admin API's routes.
+void addMetricsRoutes(AdminApi& api, Telemetry& telemetry, const HttpServer& http, const TimerTrigger& timers,
+                      const Dispatcher& dispatcher);
+
+}  // namespace gust
