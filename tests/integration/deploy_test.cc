@@ -51,7 +51,9 @@ TEST_CASE("every admin route but the health checks needs the right token") {
       {"GET", "/v1/apps"},          {"GET", "/v1/apps/shop"},         {"POST", "/v1/apps/shop/versions"},
       {"POST", "/v1/apps/shop/rollback"}, {"DELETE", "/v1/apps/shop"}, {"POST", "/v1/timers/shop/tick/run"},
   };
-  for (const auto& [method, path] : routes) {
+  for (const auto& route : routes) {
+    const std::string& method = route.first;  // not a structured binding: CAPTURE's lambda
+    const std::string& path = route.second;   // cannot capture one under clang
     CAPTURE(method);
     CAPTURE(path);
     for (const std::string& token : {std::string(), std::string("wrong-token")}) {

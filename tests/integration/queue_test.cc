@@ -148,7 +148,9 @@ TEST_CASE("queued messages run through the consumer and settle as the function d
   CHECK(json::parse(moved->body) == json({{"moved", 3}, {"to", "in"}}));
   REQUIRE(waitUntil([&] { return admin.drained("in") && admin.stats("in")["dead"] == 3; }, 30s));
   // (They may share a batch with crash-1 now and die of its crashes, so only "ran again" holds.)
-  for (auto& [id, m] : admin.peek("in.dead")) {
+  for (auto& entry : admin.peek("in.dead")) {
+    const std::string& id = entry.first;  // INFO's lambda cannot capture a structured binding
+    auto& m = entry.second;
     INFO(id);
     CHECK(m["dead_at"].get<std::string>() > dead[id]["dead_at"].get<std::string>());
     CHECK(m["attempts"].get<int>() >= 1);

@@ -154,11 +154,12 @@ void QueueTrigger::publish(std::vector<Publish> publishes, const TraceContext& t
   };
   for (auto& [queue, messages] : by_queue) {
     auto posted = queues_.send(queue, std::move(messages),
-                               [this, queue, pending, finish](Result<std::vector<SendResult>> sent) {
+                               // Init-capture: clang cannot capture a structured binding.
+                               [this, name = queue, pending, finish](Result<std::vector<SendResult>> sent) {
                                  if (!sent) {
                                    if (!pending->error) pending->error = sent.error();
                                  } else {
-                                   notify(queue);
+                                   notify(name);
                                  }
                                  finish();
                                });
