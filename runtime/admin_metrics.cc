@@ -1,5 +1,8 @@
 #include "runtime/admin_metrics.h"
 
+#include <spdlog/spdlog.h>
+
+#include <iterator>
 #include <memory>
 #include <set>
 
@@ -49,18 +52,52 @@ void observeTimers(Telemetry& telemetry, const TimerTrigger& timers, const Dispa
   });
 }
 
+constexpr const char* kQueueStates[] = {"ready", "in_flight", "delayed", "dead"};
+
+// Sets the queue gauges from one read of the store; a queue that is gone loses its series.
+void setQueueGauges(const GustMetrics& m, const std::vector<QueueStats>& stats, std::set<std::string>& shown) {
+  std::set<std::string> now;
+  for (const auto& q : stats) {
+    const int64_t values[] = {q.ready, q.in_flight, q.delayed, q.dead};
+    for (size_t i = 0; i < std::size(kQueueStates); ++i) {
+      m.queue_messages->labels({q.queue, kQueueStates[i]}).set(static_cast<double>(values[i]));
+    }
+    now.insert(q.queue);
+  }
+  for (const auto& gone : shown) {
+    if (now.count(gone) > 0) continue;
+    for (const char* state : kQueueStates) m.queue_messages->remove({gone, state});
+  }
+  shown = std::move(now);
+}
+
+HttpResponse exposition(Telemetry& telemetry) {
+  HttpResponse r;
+  r.status = 200;
+  r.headers.emplace_back("Content-Type", std::string(kPrometheusContentType));
+  r.body = telemetry.scrape();
+  return r;
+}
+
 }  // namespace
 
 void addMetricsRoutes(AdminApi& api, Telemetry& telemetry, const HttpServer& http, const TimerTrigger& timers,
-                      const Dispatcher& dispatcher) {
+                      const Dispatcher& dispatcher, QueueBackend& queues) {
   observeHttp(telemetry, http);
   observeTimers(telemetry, timers, dispatcher);
-  api.route({"GET"}, "/metrics", [&telemetry](AdminCall&& call) {
-    HttpResponse r;
-    r.status = 200;
-    r.headers.emplace_back("Content-Type", std::string(kPrometheusContentType));
-    r.body = telemetry.scrape();
-    call.responder.send(std::move(r));
+  auto shown_queues = std::make_shared<std::set<std::string>>();
+  api.route({"GET"}, "/metrics", [&telemetry, &queues, shown_queues](AdminCall&& call) {
+    // Queue depths live in the store: read them first, then render everything at once.
+    auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
+    auto posted = queues.stats([&telemetry, responder, shown_queues](Result<std::vector<QueueStats>> stats) {
+      if (stats) {
+        setQueueGauges(telemetry.metrics(), *stats, *shown_queues);
+      } else {
+        spdlog::warn("metrics: queue depths not refreshed: {}", stats.error().message);
+      }
+      responder->send(exposition(telemetry));
+    });
+    if (!posted) responder->send(exposition(telemetry));
   });
 }
 

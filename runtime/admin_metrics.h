@@ -7,12 +7,13 @@
 #include "runtime/dispatcher.h"
 #include "runtime/telemetry.h"
 #include "triggers/http/http_server.h"
+#include "triggers/queue/queue_backend.h"
 #include "triggers/timer/timer_trigger.h"
 
 namespace gust {
 
 // Everything passed in must outlive the admin API's routes.
 void addMetricsRoutes(AdminApi& api, Telemetry& telemetry, const HttpServer& http, const TimerTrigger& timers,
-                      const Dispatcher& dispatcher);
+                      const Dispatcher& dispatcher, QueueBackend& queues);
 
 }  // namespace gust

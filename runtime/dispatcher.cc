@@ -4,9 +4,28 @@
 
 #include <algorithm>
 
+#include "gust/abi.h"
+
 #include "runtime/thread_executor.h"
 
 namespace gust {
+namespace {
+
+// More than a record keeps (InvocationStoreOptions::max_log_lines cuts it), so that its
+// marker can say how many were dropped.
+constexpr size_t kMaxRecordLogLines = 1000;
+
+// Where an invocation came from, for its metrics series and its record.
+RecordTrigger triggerOf(const Invocation& invocation) {
+  if (invocation.async) return RecordTrigger::kAsync;
+  switch (invocation.payload.trigger) {
+    case GUST_TRIGGER_TIMER: return RecordTrigger::kTimer;
+    case GUST_TRIGGER_QUEUE: return RecordTrigger::kQueue;
+  }
+  return RecordTrigger::kHttp;
+}
+
+}  // namespace
 
 Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment,
                        ForkClient* fork_client)
@@ -46,9 +65,9 @@ std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
     fn.timeout = info.manifest.timeoutOf(f);
     if (telemetry_ != nullptr) {
       // The series of every trigger are taken here, so an invocation never looks one up.
-      const char* triggers[] = {"http", "timer", "queue", "other"};
       for (size_t i = 0; i < fn.series.size(); ++i) {
-        fn.series[i] = telemetry_->invocationSeries(info.manifest.name, f.name, triggers[i]);
+        fn.series[i] = telemetry_->invocationSeries(info.manifest.name, f.name,
+                                                    recordTriggerName(static_cast<RecordTrigger>(i)));
       }
     }
   }
@@ -155,26 +174,40 @@ void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {
     invocation.trace.tracestate.clear();
   }
   const Function& f = fn->second;
+  // The executor calls the outermost wrapper: publishes commit first, so a failed commit
+  // is observed as the invocation's failure.
   if (telemetry_ != nullptr) done = observed(f, invocation, std::move(done));
+  if (invocation.payload.messages.empty()) done = committingPublishes(invocation.trace, std::move(done));
   app.executor->submit(std::move(invocation), f.index, f.timeout, std::move(done));
 }
 
 OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation, OutcomeCallback&& done) {
-  uint32_t trigger = invocation.payload.trigger;
-  InvocationSeries* series = fn.series[trigger >= 1 && trigger <= 3 ? trigger - 1 : 3];
+  RecordTrigger trigger = triggerOf(invocation);
+  InvocationSeries* series = fn.series[static_cast<size_t>(trigger)];
   bool exporting = telemetry_->exporter() != nullptr;
+  // What the outcome's record needs from now, taken only when records are kept.
+  InvocationRecord record;
+  uint64_t first_log_seq = 0;
+  if (recorder_ != nullptr) {
+    record.id = invocation.id;
+    record.trigger = trigger;
+    record.started_at = clock_.wallNow();
+    record.attempt = invocation.attempt;
+    record.trace_id = std::string(traceIdIn(invocation.trace.traceparent));
+    first_log_seq = telemetry_->logs().nextSeq(series->app);
+  }
   auto start = std::chrono::steady_clock::now();
   // The trace id for log lines rides in a fixed array: no allocation unless spans are exported.
   std::array<char, 32> trace_id{};
   std::string_view trace_hex = traceIdIn(invocation.trace.traceparent);
   std::copy(trace_hex.begin(), trace_hex.end(), trace_id.begin());
-  return [telemetry = telemetry_, series, start, exporting, trace_id, id = invocation.id,
+  return [telemetry = telemetry_, recorder = recorder_, series, start, exporting, trace_id, id = invocation.id,
           traceparent = exporting ? invocation.trace.traceparent : std::string(),
           tracestate = exporting ? invocation.trace.tracestate : std::string(), parent = invocation.parent_span,
           wall_start = exporting ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point(),
-          done = std::move(done)](Outcome&& outcome) mutable {
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    series->record(outcome.kind, seconds);
+          record = std::move(record), first_log_seq, done = std::move(done)](Outcome&& outcome) mutable {
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    series->record(outcome.kind, std::chrono::duration<double>(elapsed).count());
     if (outcome.kind != OutcomeKind::kOk) {
       // Overload and unknown names are the caller's answer, not news about the function.
       bool quiet = outcome.kind == OutcomeKind::kOverloaded || outcome.kind == OutcomeKind::kNotFound;
@@ -195,8 +228,56 @@ OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation,
         telemetry->logs().append(std::move(line));
       }
     }
+    if (recorder != nullptr) {
+      record.app = series->app;
+      record.function = series->function;
+      record.duration = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
+      record.cold_start = outcome.cold_start;
+      record.cold_start_duration = std::chrono::microseconds(static_cast<int64_t>(outcome.cold_start_ms * 1000));
+      record.outcome = outcome.kind;
+      if (outcome.kind != OutcomeKind::kOk) record.error = outcome.message;
+      // The worker's output reached the log before its result did (see WorkerProcess).
+      for (const LogLine& line : telemetry->logs().linesOf(series->app, id, first_log_seq, kMaxRecordLogLines)) {
+        record.logs.push_back(logLineToJson(line));
+      }
+      recorder->add(std::move(record));
+    }
     if (exporting) telemetry->exportInvocationSpan(*series, id, traceparent, tracestate, parent, wall_start, outcome);
     done(std::move(outcome));
+  };
+}
+
+OutcomeCallback Dispatcher::committingPublishes(const TraceContext& trace, OutcomeCallback&& done) {
+  return [this, trace, done = std::move(done)](Outcome&& outcome) mutable {
+    if (outcome.kind != OutcomeKind::kOk || outcome.publishes.empty()) {
+      done(std::move(outcome));
+      return;
+    }
+    if (!publisher_) {
+      done(failedOutcome(OutcomeKind::kFunctionError, "the function published " +
+                                                          std::to_string(outcome.publishes.size()) +
+                                                          " message(s), but this host has no queue store"));
+      return;
+    }
+    auto publishes = std::move(outcome.publishes);
+    outcome.publishes.clear();
+    publisher_(std::move(publishes), trace,
+               [outcome = std::move(outcome), done = std::move(done)](Result<void> published) mutable {
+                 if (!published) {
+                   // The function's answer would claim work that was not queued. Bad input is
+                   // the function's (a name or size the queue refuses); anything else is ours.
+                   bool theirs = published.error().kind == ErrorKind::kBadInput;
+                   Outcome failed = failedOutcome(theirs ? OutcomeKind::kFunctionError : OutcomeKind::kUnavailable,
+                                                  "cannot queue what the function published: " +
+                                                      published.error().message,
+                                                  std::chrono::seconds(1));
+                   failed.cold_start = outcome.cold_start;
+                   failed.cold_start_ms = outcome.cold_start_ms;
+                   done(std::move(failed));
+                   return;
+                 }
+                 done(std::move(outcome));
+               });
   };
 }
 

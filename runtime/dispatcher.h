@@ -23,6 +23,7 @@
 #include "functions/manifest.h"
 #include "runtime/clock.h"
 #include "runtime/invocation.h"
+#include "runtime/invocation_recorder.h"
 #include "runtime/executor.h"
 #include "runtime/pool.h"
 #include "runtime/telemetry.h"
@@ -63,6 +64,19 @@ class Dispatcher {
   // before the first addApp. Without it nothing is recorded.
   void setTelemetry(Telemetry* telemetry);
   Telemetry* telemetry() const { return telemetry_; }
+  // Where a record of every finished invocation goes (with telemetry set); set once,
+  // before the first addApp. It must outlive every invocation's outcome.
+  void setRecorder(InvocationRecorder* recorder) { recorder_ = recorder; }
+
+  // Commits what a function published: `done` runs once, after the commit or with why it
+  // failed. The host sets it to the queue trigger's publish().
+  using Publisher = std::function<void(std::vector<Publish>, const TraceContext&, UniqueFunction<void(Result<void>)>)>;
+  // For every invocation but a queue batch (whose publishes commit with its settlements,
+  // see QueueTrigger), what the function published is committed before its outcome goes
+  // on, so that any answer a trigger gives afterwards (a 200, a stored async result, a
+  // timer run marked ok) means the messages are queued. If the commit fails the outcome
+  // becomes a failure. Without a publisher, an invocation that publishes fails.
+  void setPublisher(Publisher publisher) { publisher_ = std::move(publisher); }
 
   // `done` runs exactly once, on the loop thread. An invocation without a traceparent gets
   // a new root span here (timers, and queue messages published without one).
@@ -81,7 +95,7 @@ class Dispatcher {
   struct Function {
     uint32_t index = 0;
     std::chrono::milliseconds timeout{0};
-    // By trigger: http, timer, queue, other; null without telemetry.
+    // By trigger (see seriesIndex); null without telemetry.
     std::array<InvocationSeries*, 4> series{};
   };
   struct App {
@@ -91,8 +105,10 @@ class Dispatcher {
   };
 
   std::unique_ptr<App> makeApp(AppInfo info);
-  // Counts, times, logs and exports the outcome of `invocation` on its way to `done`.
+  // Counts, times, logs, records and exports the outcome of `invocation` on its way to `done`.
   OutcomeCallback observed(const Function& fn, Invocation& invocation, OutcomeCallback&& done);
+  // Commits the outcome's publishes (see setPublisher) on its way to `done`.
+  OutcomeCallback committingPublishes(const TraceContext& trace, OutcomeCallback&& done);
   // Sets the instance and pending gauges from each active version's stats.
   void refreshGauges();
   // Hands an app that no longer takes traffic to draining_, freeing it once it has stopped.
@@ -104,6 +120,8 @@ class Dispatcher {
   WorkerContainment containment_;
   ForkClient* fork_client_;
   Telemetry* telemetry_ = nullptr;
+  InvocationRecorder* recorder_ = nullptr;
+  Publisher publisher_;
   TraceIdGenerator trace_ids_;
   std::vector<std::string> gauged_apps_;  // apps whose gauges the last scrape set
   std::map<std::string, std::unique_ptr<App>, std::less<>> apps_;

@@ -78,8 +78,8 @@ class Host {
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
-    if (auto opened = openAsync(); !opened) return opened;
-    addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_);
+    if (auto opened = openInvocations(); !opened) return opened;
+    addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
     logs_ = std::make_unique<AdminLogs>(loop_, telemetry_->logs(), dispatcher_);
     logs_->addRoutes(*admin_);
     for (const auto& dir : options_.app_dirs) {
@@ -132,7 +132,7 @@ class Host {
     if (!queues) return queues.error();
     queue_store_ = std::move(*queues);
     queue_trigger_ = std::make_unique<QueueTrigger>(loop_, clock_, dispatcher_, *queue_store_);
-    http_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, const TraceContext& trace,
+    dispatcher_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, const TraceContext& trace,
                                                         UniqueFunction<void(Result<void>)> done) {
       trigger->publish(std::move(publishes), trace, std::move(done));
     });
@@ -202,10 +202,18 @@ class Host {
           };
           // The writer completes every queued write before its thread stops; the stores'
           // jobs borrow the stores, which are freed only after this.
-          if (writer_) {
-            writer_->close(last);
+          auto close_writer = [this, last] {
+            if (writer_) {
+              writer_->close(last);
+            } else {
+              last();
+            }
+          };
+          // The pools have answered everything: the last records can be written.
+          if (recorder_) {
+            recorder_->close(close_writer);
           } else {
-            last();
+            close_writer();
           }
         });
       });
@@ -218,9 +226,9 @@ class Host {
   }
 
  private:
-  // Async invocations (Prefer: respond-async) on openQueues()' writer: the store, the
-  // runner and the callback sender.
-  Result<void> openAsync() {
+  // Invocation records and async invocations (Prefer: respond-async) on openQueues()'
+  // writer: the store, the recorder, the runner and the callback sender.
+  Result<void> openInvocations() {
     InvocationStoreOptions store_options;
     store_options.async_retention = options_.record_retention;
     store_options.record_retention = options_.record_retention;
@@ -228,6 +236,9 @@ class Host {
     auto store = InvocationStore::open(*writer_, clock_, store_options);
     if (!store) return store.error();
     invocations_ = std::move(*store);
+    recorder_ = std::make_unique<InvocationRecorder>(loop_, *invocations_,
+                                                     telemetry_->metrics().records_dropped->series());
+    dispatcher_.setRecorder(recorder_.get());
     callbacks_ = std::make_unique<CallbackSender>();
     async_ = std::make_unique<AsyncRunner>(
         loop_, dispatcher_, *invocations_, *callbacks_,
@@ -284,10 +295,11 @@ class Host {
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<AppManager> apps_;
   std::unique_ptr<AdminApi> admin_;
-  // Async invocations (see openAsync). Freed in reverse: the runner before the store, the
-  // store before the writer (closed in shutdown); the sender's thread is joined last.
+  // See openInvocations. Freed in reverse: the runner and the recorder before the store,
+  // the store before the writer (closed in shutdown); the sender's thread is joined last.
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<InvocationStore> invocations_;
+  std::unique_ptr<InvocationRecorder> recorder_;
   std::unique_ptr<AsyncRunner> async_;
   std::unique_ptr<AdminLogs> logs_;
   std::string public_url_;  // the HTTP listener's base URL, once it listens

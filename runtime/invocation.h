@@ -23,6 +23,10 @@ struct Invocation {
   // the span exported for this invocation.
   SpanId parent_span{};
   Payload payload;     // payload.messages holds the batch of a queue invocation
+  // Which try this is: an async invocation's attempt, or the highest attempt in a queue
+  // batch. 1 for everything else.
+  int attempt = 1;
+  bool async = false;  // an HTTP request accepted with `Prefer: respond-async`
 };
 
 enum class OutcomeKind {
@@ -42,6 +46,7 @@ struct Outcome {
   std::string body;
   std::string message;  // why, for every kind but kOk
   bool cold_start = false;
+  double cold_start_ms = 0;  // how long the instance it waited for took to start
   std::chrono::milliseconds retry_after{0};  // for kOverloaded and kUnavailable
   // For kOk of an invocation with a batch: exactly one settlement per message, in batch
   // order (a message the function did not settle is acked). Empty for every other kind:

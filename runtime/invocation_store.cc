@@ -67,6 +67,29 @@ constexpr Migration kInvocationMigrations[] = {
      ");"
      "CREATE INDEX invocation_records_by_start ON invocation_records (started_at, seq);"
      "CREATE INDEX invocation_records_by_app ON invocation_records (app, started_at, seq);"},
+    // Each attempt of an async invocation runs under the invocation's id: one record per
+    // (id, attempt). No host wrote records before this version, so the table is rebuilt.
+    {2,
+     "DROP TABLE invocation_records;"
+     "CREATE TABLE invocation_records ("
+     "  seq INTEGER PRIMARY KEY,"
+     "  id TEXT NOT NULL,"
+     "  app TEXT NOT NULL,"
+     "  function TEXT NOT NULL,"
+     "  trigger TEXT NOT NULL,"
+     "  started_at INTEGER NOT NULL,"
+     "  duration_us INTEGER NOT NULL,"
+     "  cold_start INTEGER NOT NULL,"
+     "  cold_start_us INTEGER NOT NULL,"
+     "  attempt INTEGER NOT NULL,"
+     "  outcome TEXT NOT NULL,"
+     "  error TEXT NOT NULL,"
+     "  trace_id TEXT NOT NULL,"
+     "  logs BLOB NOT NULL"
+     ");"
+     "CREATE UNIQUE INDEX invocation_records_by_id ON invocation_records (id, attempt);"
+     "CREATE INDEX invocation_records_by_start ON invocation_records (started_at, seq);"
+     "CREATE INDEX invocation_records_by_app ON invocation_records (app, started_at, seq);"},
 };
 
 constexpr const char* kAsyncColumns =
@@ -74,7 +97,7 @@ constexpr const char* kAsyncColumns =
     " idempotency_key, response_status, response_headers, response_body, error, created_at, updated_at, expires_at";
 
 constexpr const char* kRecordColumns =
-    "id, app, function, trigger, started_at, duration_ms, cold_start, cold_start_ms, attempt, outcome, error,"
+    "id, app, function, trigger, started_at, duration_us, cold_start, cold_start_us, attempt, outcome, error,"
     " trace_id, logs";
 
 StoreTime fromMs(int64_t ms) { return StoreTime(milliseconds(ms)); }
@@ -107,7 +130,7 @@ std::optional<AsyncStatus> parseAsyncStatus(std::string_view name) {
 }
 
 std::optional<RecordTrigger> parseRecordTrigger(std::string_view name) {
-  for (RecordTrigger t : {RecordTrigger::kHttp, RecordTrigger::kTimer, RecordTrigger::kQueue}) {
+  for (RecordTrigger t : {RecordTrigger::kHttp, RecordTrigger::kAsync, RecordTrigger::kTimer, RecordTrigger::kQueue}) {
     if (name == recordTriggerName(t)) return t;
   }
   return std::nullopt;
@@ -168,9 +191,9 @@ Result<InvocationRecord> readRecord(const Statement& row) {
   if (!trigger) return damaged("invocation record '" + r.id + "' trigger '" + row.text(3) + "'");
   r.trigger = *trigger;
   r.started_at = fromMs(row.integer(4));
-  r.duration_ms = row.integer(5);
+  r.duration = std::chrono::microseconds(row.integer(5));
   r.cold_start = row.integer(6) != 0;
-  r.cold_start_ms = row.integer(7);
+  r.cold_start_duration = std::chrono::microseconds(row.integer(7));
   r.attempt = static_cast<int>(row.integer(8));
   auto outcome = parseOutcome(row.text(9));
   if (!outcome) return damaged("invocation record '" + r.id + "' outcome '" + row.text(9) + "'");
@@ -257,6 +280,8 @@ const char* recordTriggerName(RecordTrigger trigger) {
   switch (trigger) {
     case RecordTrigger::kHttp:
       return "http";
+    case RecordTrigger::kAsync:
+      return "async";
     case RecordTrigger::kTimer:
       return "timer";
     case RecordTrigger::kQueue:
@@ -515,39 +540,43 @@ void InvocationStore::capLogs(std::vector<std::string>& logs) const {
   logs = std::move(kept);
 }
 
-Result<void> InvocationStore::addRecord(InvocationRecord record, Done<void> done) {
-  constexpr std::string_view what = "addRecord";
-  if (auto r = checkName(what, "id", record.id, true); !r.ok()) return r;
-  if (auto r = checkName(what, "app", record.app, true); !r.ok()) return r;
-  if (auto r = checkName(what, "function", record.function, false); !r.ok()) return r;
-  if (auto r = checkName(what, "trace id", record.trace_id, false); !r.ok()) return r;
-  if (record.error.size() > options_.max_error_bytes) record.error.resize(options_.max_error_bytes);
-  capLogs(record.logs);
+Result<void> InvocationStore::addRecords(std::vector<InvocationRecord> records, Done<void> done) {
+  constexpr std::string_view what = "addRecords";
+  if (records.empty()) return badInput(what, "no records");
+  for (auto& record : records) {
+    if (auto r = checkName(what, "id", record.id, true); !r.ok()) return r;
+    if (auto r = checkName(what, "app", record.app, true); !r.ok()) return r;
+    if (auto r = checkName(what, "function", record.function, false); !r.ok()) return r;
+    if (auto r = checkName(what, "trace id", record.trace_id, false); !r.ok()) return r;
+    if (record.error.size() > options_.max_error_bytes) record.error.resize(options_.max_error_bytes);
+    capLogs(record.logs);
+  }
   return post<void>(
-      [this, record = std::move(record)](SqliteConnection& db) -> Result<void> {
-        auto insert = db.prepare(std::string("INSERT INTO invocation_records (") + kRecordColumns +
-                                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
-        if (!insert.ok()) return insert.error();
-        insert->bindText(1, record.id)
-            .bindText(2, record.app)
-            .bindText(3, record.function)
-            .bindText(4, recordTriggerName(record.trigger))
-            .bind(5, toMs(record.started_at))
-            .bind(6, record.duration_ms)
-            .bind(7, record.cold_start ? 1 : 0)
-            .bind(8, record.cold_start_ms)
-            .bind(9, record.attempt)
-            .bindText(10, outcomeName(record.outcome))
-            .bindText(11, record.error)
-            .bindText(12, record.trace_id)
-            .bindBlob(13, encodeStoredStrings(record.logs));
-        if (auto r = insert->run(); !r.ok()) {
-          if ((sqlite3_extended_errcode(db.db()) & 0xff) == SQLITE_CONSTRAINT) {
-            return makeError(ErrorKind::kBadInput, "addRecord: a record with id '" + record.id + "' already exists");
-          }
-          return r;
+      [this, records = std::move(records)](SqliteConnection& db) -> Result<void> {
+        // A second record of one (id, attempt) is a bug upstream; it must not cost the
+        // others in its batch their place, so it is ignored.
+        static const std::string sql = std::string("INSERT OR IGNORE INTO invocation_records (") + kRecordColumns +
+                                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+        for (const auto& record : records) {
+          auto insert = db.prepare(sql);  // cached; borrowed once per row, reset when it goes
+          if (!insert.ok()) return insert.error();
+          insert->bindText(1, record.id)
+              .bindText(2, record.app)
+              .bindText(3, record.function)
+              .bindText(4, recordTriggerName(record.trigger))
+              .bind(5, toMs(record.started_at))
+              .bind(6, record.duration.count())
+              .bind(7, record.cold_start ? 1 : 0)
+              .bind(8, record.cold_start_duration.count())
+              .bind(9, record.attempt)
+              .bindText(10, outcomeName(record.outcome))
+              .bindText(11, record.error)
+              .bindText(12, record.trace_id)
+              .bindBlob(13, encodeStoredStrings(record.logs));
+          if (auto r = insert->run(); !r.ok()) return r;
         }
-        if (++inserts_since_prune_ >= options_.prune_every) {
+        inserts_since_prune_ += records.size();
+        if (inserts_since_prune_ >= options_.prune_every) {
           inserts_since_prune_ = 0;
           if (auto pruned = prune(db, nowMs()); !pruned.ok()) return pruned.error();
         }
@@ -622,7 +651,9 @@ Result<void> InvocationStore::getRecord(std::string id, Done<std::optional<Invoc
   if (auto r = checkName("getRecord", "id", id, true); !r.ok()) return r;
   return post<std::optional<InvocationRecord>>(
       [id = std::move(id)](SqliteConnection& db) -> Result<std::optional<InvocationRecord>> {
-        auto select = db.prepare(std::string("SELECT ") + kRecordColumns + " FROM invocation_records WHERE id = ?1");
+        // An async invocation has a record per attempt: the last one tells how it ended.
+        auto select = db.prepare(std::string("SELECT ") + kRecordColumns +
+                                 " FROM invocation_records WHERE id = ?1 ORDER BY attempt DESC LIMIT 1");
         if (!select.ok()) return select.error();
         select->bindText(1, id);
         auto row = select->step();

@@ -97,7 +97,7 @@ struct AsyncUpdate {
   std::optional<std::string> error;       // unchanged when absent
 };
 
-enum class RecordTrigger { kHttp, kTimer, kQueue };
+enum class RecordTrigger { kHttp, kAsync, kTimer, kQueue };
 const char* recordTriggerName(RecordTrigger trigger);
 
 struct InvocationRecord {
@@ -106,9 +106,9 @@ struct InvocationRecord {
   std::string function;
   RecordTrigger trigger = RecordTrigger::kHttp;
   StoreTime started_at;
-  int64_t duration_ms = 0;
+  std::chrono::microseconds duration{0};
   bool cold_start = false;
-  int64_t cold_start_ms = 0;
+  std::chrono::microseconds cold_start_duration{0};
   int attempt = 1;
   OutcomeKind outcome = OutcomeKind::kOk;
   std::string error;
@@ -152,10 +152,12 @@ class InvocationStore {
   // host that restarts resumes.
   Result<void> listUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done);
 
-  // Invocation records. `done` may be null (fire and forget; many inserts share a commit).
-  Result<void> addRecord(InvocationRecord record, Done<void> done);
+  // Invocation records, inserted in one job (see InvocationRecorder, which batches them).
+  // `done` may be null. A record whose (id, attempt) is already stored is ignored.
+  Result<void> addRecords(std::vector<InvocationRecord> records, Done<void> done);
   // Newest first (by start time).
   Result<void> listRecords(RecordFilter filter, Done<std::vector<InvocationRecord>> done);
+  // The record of the invocation's last attempt.
   Result<void> getRecord(std::string id, Done<std::optional<InvocationRecord>> done);
   // Deletes records older than record_retention and all but the newest max_records;
   // answers how many. addRecord also runs it every prune_every inserts.

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -297,6 +298,25 @@ std::vector<LogLine> LogFanout::recent(std::string_view app, size_t max_lines) c
   size_t skip = lines.size() > max_lines ? lines.size() - max_lines : 0;
   out.reserve(lines.size() - skip);
   for (size_t i = skip; i < lines.size(); ++i) out.push_back(*lines[i]);
+  return out;
+}
+
+uint64_t LogFanout::nextSeq(std::string_view app) const {
+  auto it = apps_.find(app);
+  return it == apps_.end() ? 1 : it->second.next_seq;
+}
+
+std::vector<LogLine> LogFanout::linesOf(std::string_view app, std::string_view invocation_id, uint64_t since_seq,
+                                        size_t max_lines) const {
+  std::vector<LogLine> out;
+  auto it = apps_.find(app);
+  if (it == apps_.end()) return out;
+  const auto& lines = it->second.lines;
+  for (auto line = lines.rbegin(); line != lines.rend() && (*line)->seq >= since_seq && out.size() < max_lines;
+       ++line) {
+    if ((*line)->invocation_id == invocation_id) out.push_back(**line);
+  }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

@@ -127,6 +127,13 @@ class LogFanout {
   void append(LogLine line);
   // The app's stored lines, oldest first; at most `max_lines` of the newest ones.
   std::vector<LogLine> recent(std::string_view app, size_t max_lines = SIZE_MAX) const;
+  // The seq the app's next line gets. Taken when an invocation starts, it bounds the
+  // search for that invocation's lines.
+  uint64_t nextSeq(std::string_view app) const;
+  // The stored lines of one invocation appended since `since_seq`, oldest first; at most
+  // the newest `max_lines`. Walks back only over lines appended since then.
+  std::vector<LogLine> linesOf(std::string_view app, std::string_view invocation_id, uint64_t since_seq,
+                               size_t max_lines) const;
   // kOverloaded when the app already has max_subscribers_per_app followers.
   Result<SubscriptionId> subscribe(const std::string& app, Subscriber subscriber);
   // Unknown or already removed ids are ignored.

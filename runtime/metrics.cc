@@ -418,6 +418,12 @@ Result<GustMetrics> registerGustMetrics(MetricsRegistry& registry, const Clock& 
   GUST_REGISTER(http_connections, registry.addGauge(n::kHttpConnections, "Open HTTP connections."));
   GUST_REGISTER(http_requests,
                 registry.addCounter(n::kHttpRequests, "HTTP requests answered, by status class.", {"code"}));
+  GUST_REGISTER(records_dropped,
+                registry.addCounter(n::kRecordsDropped,
+                                    "Invocation records not stored because the store was busy or unavailable."));
+  GUST_REGISTER(spans_exported, registry.addCounter(n::kSpansExported, "Spans the OTLP endpoint accepted."));
+  GUST_REGISTER(spans_dropped,
+                registry.addCounter(n::kSpansDropped, "Spans dropped rather than wait, by reason.", {"reason"}));
   GUST_REGISTER(resident_memory, registry.addGauge(n::kResidentMemory, "Resident memory size in bytes."));
   GUST_REGISTER(start_time,
                 registry.addGauge(n::kStartTime, "Start time of the process since unix epoch in seconds."));

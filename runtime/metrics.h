@@ -208,6 +208,9 @@ inline constexpr const char* kTimerSkips = "gust_timer_skips_total";
 inline constexpr const char* kTimerLateness = "gust_timer_lateness_seconds";
 inline constexpr const char* kHttpConnections = "gust_http_connections";
 inline constexpr const char* kHttpRequests = "gust_http_requests_total";
+inline constexpr const char* kRecordsDropped = "gust_invocation_records_dropped_total";
+inline constexpr const char* kSpansExported = "gust_spans_exported_total";
+inline constexpr const char* kSpansDropped = "gust_spans_dropped_total";
 inline constexpr const char* kResidentMemory = "process_resident_memory_bytes";
 inline constexpr const char* kStartTime = "process_start_time_seconds";
 }  // namespace metric_names
@@ -232,6 +235,9 @@ struct GustMetrics {
   HistogramFamily* timer_lateness;        // {app, function}
   GaugeFamily* http_connections;          // no labels
   CounterFamily* http_requests;           // {code}
+  CounterFamily* records_dropped;         // no labels
+  CounterFamily* spans_exported;          // no labels; read from the exporter at scrape time
+  CounterFamily* spans_dropped;           // {reason}: queue_full, export_failed
   GaugeFamily* resident_memory;           // no labels; read from /proc at scrape time
   GaugeFamily* start_time;                // no labels
 };

@@ -180,8 +180,9 @@ void Pool::run(WorkerProcess& worker, Pending&& pending) {
   OutcomeCallback done = std::move(pending.done);
   if (cold) {
     // Wrap only cold invocations, keeping the warm path free of another allocation.
-    done = [inner = std::move(done)](Outcome&& o) mutable {
+    done = [inner = std::move(done), took = counters_.last_cold_start_ms](Outcome&& o) mutable {
       o.cold_start = true;
+      o.cold_start_ms = took;
       inner(std::move(o));
     };
   }

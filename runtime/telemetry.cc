@@ -2,18 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "gust/abi.h"
-
 namespace gust {
-
-const char* triggerName(uint32_t trigger) {
-  switch (trigger) {
-    case GUST_TRIGGER_HTTP: return "http";
-    case GUST_TRIGGER_TIMER: return "timer";
-    case GUST_TRIGGER_QUEUE: return "queue";
-  }
-  return "other";
-}
 
 namespace {
 
@@ -39,6 +28,11 @@ Result<std::unique_ptr<Telemetry>> Telemetry::create(const Clock& clock, const s
                                                  " (fix --otlp-endpoint or GUST_OTLP_ENDPOINT)");
     }
     t->exporter_ = std::move(*exporter);
+    // Read at scrape time: the exporter's thread keeps its own counts.
+    OtlpExporter* e = t->exporter_.get();
+    t->metrics_.spans_exported->series().setCallback([e] { return e->stats().spans_exported; });
+    t->metrics_.spans_dropped->labels({"queue_full"}).setCallback([e] { return e->stats().spans_dropped_full; });
+    t->metrics_.spans_dropped->labels({"export_failed"}).setCallback([e] { return e->stats().spans_dropped_failed; });
   }
   return t;
 }
@@ -57,7 +51,7 @@ InvocationSeries* Telemetry::invocationSeries(const std::string& app, const std:
     slot->function = function;
     slot->trigger = trigger;
     slot->invocations = metrics_.invocations;
-    slot->duration = &metrics_.invocation_duration->labels({app, function, trigger});
+    slot->durations = metrics_.invocation_duration;
   }
   return slot.get();
 }
@@ -65,12 +59,6 @@ InvocationSeries* Telemetry::invocationSeries(const std::string& app, const std:
 std::string Telemetry::scrape() {
   for (auto& hook : scrape_hooks_) hook();
   return registry_.renderPrometheus();
-}
-
-void Telemetry::setQueueMessages(const std::string& queue, uint64_t ready, uint64_t in_flight, uint64_t dead) {
-  metrics_.queue_messages->labels({queue, "ready"}).set(static_cast<double>(ready));
-  metrics_.queue_messages->labels({queue, "in_flight"}).set(static_cast<double>(in_flight));
-  metrics_.queue_messages->labels({queue, "dead"}).set(static_cast<double>(dead));
 }
 
 void Telemetry::exportInvocationSpan(const InvocationSeries& series, const std::string& invocation_id,

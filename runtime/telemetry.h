@@ -28,9 +28,11 @@ namespace gust {
 struct InvocationSeries {
   std::string app;
   std::string function;
-  std::string trigger;  // "http", "timer", "queue" or "async"
+  std::string trigger;  // "http", "async", "timer" or "queue"
   CounterFamily* invocations = nullptr;
-  // By OutcomeKind; filled on first use so that only outcomes that happened are exposed.
+  HistogramFamily* durations = nullptr;
+  // Filled on first use, so that only what happened is exposed (a function is not invoked
+  // by every trigger). Outcomes by OutcomeKind.
   std::array<Counter*, 7> outcomes{};
   Histogram* duration = nullptr;
 
@@ -38,12 +40,10 @@ struct InvocationSeries {
     auto i = static_cast<size_t>(kind);
     if (outcomes[i] == nullptr) outcomes[i] = &invocations->labels({app, function, trigger, outcomeName(kind)});
     outcomes[i]->inc();
+    if (duration == nullptr) duration = &durations->labels({app, function, trigger});
     duration->observe(seconds);
   }
 };
-
-// The label of a payload's trigger (GUST_TRIGGER_*), for metrics and span kinds.
-const char* triggerName(uint32_t trigger);
 
 class Telemetry {
  public:
@@ -67,10 +67,6 @@ class Telemetry {
   void onScrape(std::function<void()> refresh) { scrape_hooks_.push_back(std::move(refresh)); }
   // Text exposition format 0.0.4, after running the scrape hooks.
   std::string scrape();
-
-  // The hook for the queue trigger: the messages of `queue` in each state, as read from its
-  // store. Call it whenever the store's counts are at hand (e.g. on each poll or at scrape).
-  void setQueueMessages(const std::string& queue, uint64_t ready, uint64_t in_flight, uint64_t dead);
 
   // Exports one span for a finished invocation, if an exporter runs. Never blocks.
   void exportInvocationSpan(const InvocationSeries& series, const std::string& invocation_id,

@@ -389,6 +389,7 @@ void ThreadExecutor::finish(Job& job) {
   auto outcome = outcomeOfResult(std::move(job.result), inv.payload.messages.size());
   Outcome answer = outcome ? std::move(*outcome) : failedOutcome(OutcomeKind::kFunctionError, outcome.error().message);
   answer.cold_start = job.cold;
+  if (job.cold) answer.cold_start_ms = counters_.last_cold_start_ms;
   auto done = std::move(job.done);
   done(std::move(answer));
 }

@@ -77,7 +77,8 @@ std::string millisText(const nlohmann::json& object, const char* key) {
   if (it == object.end() || !it->is_number()) return fieldText(object, key);
   double ms = it->get<double>();
   char text[32];
-  if (ms < 10) std::snprintf(text, sizeof text, "%.1f ms", ms);
+  if (ms < 1) std::snprintf(text, sizeof text, "%.2f ms", ms);
+  else if (ms < 10) std::snprintf(text, sizeof text, "%.1f ms", ms);
   else if (ms < 10'000) std::snprintf(text, sizeof text, "%.0f ms", ms);
   else std::snprintf(text, sizeof text, "%.1f s", ms / 1000);
   return text;

@@ -28,16 +28,6 @@ const char* kManifest = R"({
   }
 })";
 
-pid_t parentOf(pid_t pid) {
-  // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so parse after ')'.
-  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  int ppid = 0;
-  if (std::sscanf(stat.c_str() + close + 1, " %*c %d", &ppid) != 1) return 0;
-  return ppid;
-}
-
 std::string commandLine(pid_t pid) {
   std::string cmdline = readFile("/proc/" + std::to_string(pid) + "/cmdline");
   std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <cstdlib>
 #include <filesystem>
@@ -205,6 +206,35 @@ class Host {
 };
 
 inline bool processAlive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }
+
+// The parent of `pid` as /proc says; 0 when it is gone.
+inline pid_t parentOf(pid_t pid) {
+  // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so parse after ')'.
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  int ppid = 0;
+  if (std::sscanf(stat.c_str() + close + 1, " %*c %d", &ppid) != 1) return 0;
+  return ppid;
+}
+
+// The processes below `root` (at any depth) whose name (comm) is `name`.
+inline std::vector<pid_t> descendantsNamed(pid_t root, const std::string& name) {
+  std::vector<pid_t> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string file = entry.path().filename();
+    if (file.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = std::stoi(file);
+    if (readFile(entry.path() / "comm") != name + "\n") continue;
+    for (pid_t p = parentOf(pid), depth = 0; p > 1 && depth < 64; p = parentOf(p), ++depth) {
+      if (p == root) {
+        found.push_back(pid);
+        break;
+      }
+    }
+  }
+  return found;
+}
 
 inline bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -384,6 +384,79 @@ TEST_CASE("a timer's runs, lateness and invocations show in /metrics, and its ou
   CHECK(lines[0]["invocation_id"].get<std::string>().size() > 0);
 }
 
+TEST_CASE("one trace id runs from an HTTP request through its queue message to the consumer, in records and metrics") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "chain",
+                         R"({"name": "chain", "functions": {
+                               "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]},
+                               "batch": {"queue": {"name": "relayed", "batch_size": 1, "max_attempts": 2,
+                                                   "backoff": {"base": "100ms", "cap": "100ms"}}}}})",
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  auto auth = adminAuth(host);
+  httplib::Client admin("127.0.0.1", host.adminPort());
+  httplib::Client client("127.0.0.1", host.port());
+  const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+  const std::string caller = "00-" + trace + "-b7ad6b7169203331-01";
+
+  // "ok" is acked; "retry" asks again and is dead-lettered on its second attempt.
+  for (const char* body : {"ok", "retry"}) {
+    auto r = client.Post("/relay", {{"traceparent", caller}}, body, "text/plain");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    CHECK(traceAndSpan(r->get_header_value("traceparent")).first == trace);
+  }
+  auto get = [&](const std::string& path) {
+    auto r = admin.Get(path, auth);
+    REQUIRE(r);
+    INFO(path << " -> " << r->body);
+    REQUIRE(r->status == 200);
+    return nlohmann::json::parse(r->body);
+  };
+  // For each message the consumer publishes to "out" with its own ctx.traceparent(): the
+  // HTTP caller's trace.
+  nlohmann::json out;
+  REQUIRE(waitUntil(
+      [&] {
+        out = get("/v1/queues/out/messages")["messages"];
+        return out.size() == 2 && get("/v1/queues/relayed.dead/messages")["messages"].size() == 1;
+      },
+      std::chrono::seconds(15)));
+  for (const auto& m : out) CHECK(traceAndSpan(m["headers"]["traceparent"].get<std::string>()).first == trace);
+
+  // Every record of the chain carries the trace: two HTTP calls, three queue invocations.
+  nlohmann::json records;
+  REQUIRE(waitUntil(
+      [&] {
+        records = get("/v1/invocations?app=chain")["invocations"];
+        return records.size() == 5;
+      },
+      std::chrono::seconds(10)));
+  int http = 0, queue = 0, retried = 0;
+  for (const auto& r : records) {
+    CHECK(r["trace_id"] == trace);
+    http += r["trigger"] == "http";
+    queue += r["trigger"] == "queue";
+    retried += r["trigger"] == "queue" && r["attempt"] == 2;
+  }
+  CHECK(http == 2);
+  CHECK(queue == 3);
+  CHECK(retried == 1);
+
+  auto m = parseMetrics(scrape(host), tmp.path());
+  CHECK(valueOf(m, "gust_invocations_total{app=chain,function=relay,outcome=ok,trigger=http}") == 2);
+  CHECK(valueOf(m, "gust_invocations_total{app=chain,function=batch,outcome=ok,trigger=queue}") == 3);
+  CHECK(valueOf(m, "gust_queue_retries_total{queue=relayed}") == 1);
+  CHECK(valueOf(m, "gust_queue_dead_letters_total{queue=relayed}") == 1);
+  CHECK(valueOf(m, "gust_queue_messages{queue=relayed,state=dead}") == 1);
+  CHECK(valueOf(m, "gust_queue_messages{queue=relayed,state=ready}") == 0);
+  CHECK(valueOf(m, "gust_queue_messages{queue=out,state=ready}") == 2);
+  CHECK(m.count("gust_invocation_records_dropped_total{}") == 1);
+  CHECK(valueOf(m, "gust_invocation_records_dropped_total{}") == 0);
+  // A function is shown only under the triggers that invoked it.
+  CHECK(m.count("gust_invocation_duration_seconds_count{app=chain,function=relay,trigger=queue}") == 0);
+}
+
 TEST_CASE("followers that hang up cannot lock others out: a new poll takes the oldest one's place") {
   Fixture f;
   Host host({f.app}, f.tmp.path());

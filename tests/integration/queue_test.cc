@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "tests/integration/harness.h"
 
@@ -166,6 +167,99 @@ TEST_CASE("queued messages run through the consumer and settle as the function d
 
   host.process().signal(SIGTERM);
   CHECK(host.process().wait().status == 0);
+}
+
+TEST_CASE("a worker killed from outside mid-batch: the batch comes again, and the records show both attempts") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "consumers",
+                         queueApp("batch", R"({"name": "in", "batch_size": 4, "max_attempts": 3,
+                                              "backoff": {"base": "100ms", "cap": "200ms"}})"),
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  Admin admin(host);
+  REQUIRE(admin.send("in", "slowfirst", {{"Gust-Message-Id", "slow-1"}}));
+  REQUIRE(admin.send("in", "ok", {{"Gust-Message-Id", "ok-1"}}));
+  // Its first attempt takes 10 s: the worker is killed while it holds the batch.
+  REQUIRE(waitUntil([&] { return admin.stats("in")["in_flight"].get<int>() >= 1; }, 10s));
+  std::this_thread::sleep_for(200ms);
+  std::vector<pid_t> workers = descendantsNamed(host.process().pid(), "gust-worker");
+  REQUIRE(!workers.empty());
+  for (pid_t w : workers) ::kill(w, SIGKILL);
+
+  REQUIRE(waitUntil([&] { return admin.drained("in") && admin.peek("out").count("out-slow-1") == 1; }, 20s));
+  auto out = admin.peek("out");
+  CHECK(out["out-slow-1"]["body"].get<std::string>().find("slow-1 attempt 2") != std::string::npos);
+  CHECK(admin.stats("in")["dead"] == 0);
+
+  // The records tell the story: a crashed first attempt, then a successful second.
+  json crashed, succeeded;
+  REQUIRE(waitUntil(
+      [&] {
+        json listed = admin.get("/v1/invocations?app=consumers&limit=100");
+        for (const auto& r : listed["invocations"]) {
+          if (r["outcome"] == "crashed") crashed = r;
+          if (r["outcome"] == "ok" && r["attempt"] == 2) succeeded = r;
+        }
+        return !crashed.is_null() && !succeeded.is_null();
+      },
+      10s));
+  CHECK(crashed["trigger"] == "queue");
+  CHECK(crashed["function"] == "batch");
+  CHECK(crashed["attempt"] == 1);
+  CHECK(crashed["error"].get<std::string>().find("SIGKILL") != std::string::npos);
+  CHECK(crashed["duration_ms"].get<double>() >= 200);
+  json failed = admin.get("/v1/invocations?app=consumers&failed=1");
+  REQUIRE(failed["invocations"].size() == 1);
+  CHECK(failed["invocations"][0]["id"] == crashed["id"]);
+  json shown = admin.get("/v1/invocations/" + succeeded["id"].get<std::string>());
+  CHECK(shown["attempt"] == 2);
+  CHECK(shown.contains("logs"));
+}
+
+TEST_CASE("what an HTTP call, an async call or a timer run publishes is queued by the time it is reported done") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "relays",
+                         R"({"name": "relays", "functions": {
+                               "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}],
+                                         "timer": {"schedule": "0 0 1 1 *"}}}})",
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  Admin admin(host);
+  httplib::Client client("127.0.0.1", host.port());
+
+  auto sync = client.Post("/relay", "sync body", "text/plain");
+  REQUIRE(sync);
+  REQUIRE(sync->status == 200);
+  std::string sync_id = sync->body.substr(std::string("relayed ").size());
+  CHECK(admin.peek("relayed")[sync_id]["body"] == "sync body");
+
+  auto accepted = client.Post("/relay", {{"Prefer", "respond-async"}}, "async body", "text/plain");
+  REQUIRE(accepted);
+  REQUIRE(accepted->status == 202);
+  std::string location = accepted->get_header_value("Location");
+  json done;
+  REQUIRE(waitUntil(
+      [&] {
+        done = admin.get(location);
+        return done["status"] == "succeeded" || done["status"] == "failed";
+      },
+      10s));
+  REQUIRE(done["status"] == "succeeded");
+  std::string async_id = done["response"]["body"].get<std::string>().substr(std::string("relayed ").size());
+  // Read right after "succeeded": no wait, the message is there.
+  CHECK(admin.peek("relayed")[async_id]["body"] == "async body");
+
+  auto ran = admin.post("/v1/timers/relays/relay/run");
+  REQUIRE(ran);
+  INFO(ran->body);
+  REQUIRE(ran->status == 200);
+  json run = json::parse(ran->body);
+  CHECK(run["status"] == "ok");
+  auto relayed = admin.peek("relayed");
+  CHECK(relayed.size() == 3);
+  bool timer_event = false;
+  for (const auto& [id, m] : relayed) timer_event |= m["body"].get<std::string>().find("\"scheduled\"") != std::string::npos;
+  CHECK(timer_event);
 }
 
 TEST_CASE("a failed batch is retried after its backoff, not before") {

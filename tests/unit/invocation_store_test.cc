@@ -54,7 +54,7 @@ class StoreFixture {
     return fx.wait<AsyncInvocation>([&](auto done) { return store_->updateAsync(id, std::move(u), std::move(done)); });
   }
   void add(InvocationRecord r) {
-    auto added = fx.wait<void>([&](auto done) { return store_->addRecord(std::move(r), std::move(done)); });
+    auto added = fx.wait<void>([&](auto done) { return store_->addRecords({std::move(r)}, std::move(done)); });
     GUST_REQUIRE_OK(added);
   }
   std::vector<InvocationRecord> list(RecordFilter f) {
@@ -94,9 +94,9 @@ InvocationRecord record(std::string id, std::string app, OutcomeKind outcome, St
   r.function = "f";
   r.trigger = RecordTrigger::kQueue;
   r.started_at = started;
-  r.duration_ms = 12;
+  r.duration = std::chrono::microseconds(12345);
   r.cold_start = true;
-  r.cold_start_ms = 80;
+  r.cold_start_duration = std::chrono::microseconds(80250);
   r.attempt = 2;
   r.outcome = outcome;
   r.error = outcome == OutcomeKind::kOk ? "" : "it broke";
@@ -300,9 +300,9 @@ TEST_CASE("invocation records list newest first with app, function and failure f
   CHECK(got->function == "f");
   CHECK(got->trigger == RecordTrigger::kQueue);
   CHECK(got->started_at == t0 + seconds(2));
-  CHECK(got->duration_ms == 12);
+  CHECK(got->duration.count() == 12345);
   CHECK(got->cold_start);
-  CHECK(got->cold_start_ms == 80);
+  CHECK(got->cold_start_duration.count() == 80250);
   CHECK(got->attempt == 2);
   CHECK(got->outcome == OutcomeKind::kCrashed);
   CHECK(got->error == "it broke");
@@ -312,10 +312,21 @@ TEST_CASE("invocation records list newest first with app, function and failure f
                    [&](auto done) { return s.store().getRecord("nope", std::move(done)); })
                    .has_value());
 
-  auto duplicate = s.fx.wait<void>(
-      [&](auto done) { return s.store().addRecord(record("r1", "shop", OutcomeKind::kOk, t0), std::move(done)); });
-  REQUIRE_FALSE(duplicate.ok());
-  CHECK(duplicate.error().message.find("'r1' already exists") != std::string::npos);
+  // A second record of one (id, attempt) does not cost the rest of its batch their place.
+  InvocationRecord again = record("r1", "shop", OutcomeKind::kFunctionError, t0);
+  InvocationRecord next_attempt = record("r1", "shop", OutcomeKind::kOk, t0 + seconds(5));
+  next_attempt.attempt = 3;  // record() makes attempt 2
+  auto added = s.fx.wait<void>([&](auto done) {
+    return s.store().addRecords({again, record("r6", "shop", OutcomeKind::kOk, t0), next_attempt}, std::move(done));
+  });
+  GUST_REQUIRE_OK(added);
+  CHECK(s.list({"", "", false, 100}).size() == 7);
+  // Show answers an invocation's last attempt.
+  auto last = s.ok<std::optional<InvocationRecord>>(
+      [&](auto done) { return s.store().getRecord("r1", std::move(done)); });
+  REQUIRE(last.has_value());
+  CHECK(last->attempt == 3);
+  CHECK(last->outcome == OutcomeKind::kOk);
 }
 
 TEST_CASE("record inserts posted together share one commit") {
@@ -336,7 +347,7 @@ TEST_CASE("record inserts posted together share one commit") {
   const uint64_t before = s.fx.writer().transactionsCommitted();
   for (int i = 0; i < 500; ++i) {
     REQUIRE(s.store()
-                .addRecord(record("r" + std::to_string(i), "shop", OutcomeKind::kOk, s.clock.wallNow()), nullptr)
+                .addRecords({record("r" + std::to_string(i), "shop", OutcomeKind::kOk, s.clock.wallNow())}, nullptr)
                 .ok());
   }
   release.set_value();
@@ -416,9 +427,12 @@ TEST_CASE("bad input to the invocation store fails at once and names the field")
   auto fn_only = s.store().listRecords({"", "f", false, 10}, nullptr);
   REQUIRE_FALSE(fn_only.ok());
   CHECK(fn_only.error().message.find("needs an app filter") != std::string::npos);
-  auto no_id = s.store().addRecord(record("", "shop", OutcomeKind::kOk, s.clock.wallNow()), nullptr);
+  auto no_id = s.store().addRecords({record("", "shop", OutcomeKind::kOk, s.clock.wallNow())}, nullptr);
   REQUIRE_FALSE(no_id.ok());
   CHECK(no_id.error().message.find("id is empty") != std::string::npos);
+  auto none = s.store().addRecords({}, nullptr);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().message.find("no records") != std::string::npos);
 
   InvocationStoreOptions wrong;
   wrong.idempotency_window = hours(48);

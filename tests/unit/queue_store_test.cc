@@ -333,6 +333,28 @@ TEST_CASE("publishes commit with the settlement, and none of them when any settl
   CHECK(q.peek("out").size() == 1);
 }
 
+TEST_CASE("publishes without settlements commit to every queue at once, with ids deduplicated") {
+  QueueFixture q;
+  q.sendOk("orders", {message("o-1", "seen before")});
+  auto r = q.settleOk({}, {{"orders", message("o-1", "again")},
+                           {"orders", message("o-2", "new")},
+                           {"audit", message("", "log")}});
+  CHECK(r.committed);
+  CHECK(r.statuses.empty());
+  REQUIRE(r.published.size() == 3);
+  CHECK(r.published[0].duplicate);
+  CHECK_FALSE(r.published[1].duplicate);
+  CHECK(q.peek("orders").size() == 2);
+  CHECK(q.peek("audit").size() == 1);
+  // One bad publish refuses the whole call before anything is written.
+  auto bad = q.fx.wait<SettleResult>([&](auto done) {
+    return q.queue().settle({}, {{"audit", message("", "fine")}, {"audit.dead", message("", "no")}}, std::move(done));
+  });
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("'audit.dead' is a dead-letter queue") != std::string::npos);
+  CHECK(q.peek("audit").size() == 1);
+}
+
 TEST_CASE("the same lease settled twice in one call is rejected") {
   QueueFixture q;
   q.sendOk("q", {message("m", "x")});
@@ -582,7 +604,7 @@ TEST_CASE("bad input fails at once with a message naming what is wrong, and neve
   CHECK(refused([&](auto done) {
           return q.queue().settle({ok}, {{"out", message("p", "01234567890")}}, std::move(done));
         }).find("publish: message 'p' body is 11 bytes") != std::string::npos);
-  CHECK(refused([&](auto done) { return q.queue().settle({}, {}, std::move(done)); }).find("no settlements") !=
+  CHECK(refused([&](auto done) { return q.queue().settle({}, {}, std::move(done)); }).find("nothing to settle or publish") !=
         std::string::npos);
   // Nothing reached the database.
   CHECK(q.stats().empty());

@@ -235,47 +235,21 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   inv.payload.body = std::move(request.body);
   std::string traceparent = continueTrace(inv);
   std::string id = inv.id;
-  TraceContext trace = inv.trace;
-  // Every answer names the invocation's span, so the caller can find its trace.
-  auto answer = [traceparent = std::move(traceparent)](HttpResponder& responder, HttpResponse r) {
-    r.headers.emplace_back("traceparent", traceparent);
+  // Every answer names the invocation's span, so the caller can find its trace. What the
+  // function published is committed by then (see Dispatcher::setPublisher).
+  dispatcher_.invoke(std::move(inv), [responder = std::move(responder), id = std::move(id),
+                                      traceparent = std::move(traceparent)](Outcome&& o) mutable {
+    HttpResponse r = responseFor(std::move(o), id);
+    r.headers.emplace_back("traceparent", std::move(traceparent));
     responder.send(std::move(r));
-  };
-  dispatcher_.invoke(std::move(inv), [this, responder = std::move(responder), id = std::move(id),
-                                      trace = std::move(trace), answer = std::move(answer)](Outcome&& o) mutable {
-    if (o.kind != OutcomeKind::kOk || o.publishes.empty()) {
-      answer(responder, responseFor(std::move(o), id));
-      return;
-    }
-    if (!publisher_) {
-      spdlog::warn("invocation {}: {} published message(s) dropped: this host has no queues", id, o.publishes.size());
-      o.publishes.clear();
-      answer(responder, responseFor(std::move(o), id));
-      return;
-    }
-    auto publishes = std::move(o.publishes);
-    auto outcome = std::make_shared<Outcome>(std::move(o));
-    publisher_(std::move(publishes), trace,
-               [responder = std::move(responder), id, outcome, answer](Result<void> published) mutable {
-                 if (!published) {
-                   // The function's answer would claim work that was not queued.
-                   answer(responder, responseFor(failedOutcome(published.error().kind == ErrorKind::kBadInput
-                                                                   ? OutcomeKind::kFunctionError
-                                                                   : OutcomeKind::kUnavailable,
-                                                               "cannot queue what the function published: " +
-                                                                   published.error().message,
-                                                               std::chrono::seconds(1)),
-                                                 id));
-                   return;
-                 }
-                 answer(responder, responseFor(std::move(*outcome), id));
-               });
   });
 }
 
 Invocation HttpTrigger::asyncInvocation(const AsyncInvocation& stored) const {
   Invocation inv;
   inv.id = stored.id;  // the function's ctx.invocationId() is the id the caller polls
+  inv.async = true;
+  inv.attempt = std::max(1, stored.attempts);
   inv.app = stored.app;
   inv.function = stored.function;
   inv.payload.trigger = GUST_TRIGGER_HTTP;

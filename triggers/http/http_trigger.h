@@ -54,12 +54,6 @@ class HttpTrigger {
   const HttpServer& server() const { return server_; }
   void close(std::function<void()> on_closed) { server_.close(std::move(on_closed)); }
 
-  // Commits what a function published before its response goes out, so that an answer
-  // such as 202 means the messages are queued. Without one, publishes are dropped (with a
-  // warning). The host sets it to the queue trigger's publish().
-  using Publisher = std::function<void(std::vector<Publish>, const TraceContext&, UniqueFunction<void(Result<void>)>)>;
-  void setPublisher(Publisher publisher) { publisher_ = std::move(publisher); }
-
  private:
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
   void acceptAsync(HttpRequest&& request, const RouteTarget& target, HttpResponder&& responder);
@@ -77,7 +71,6 @@ class HttpTrigger {
   std::map<std::string, std::vector<Route>> routes_;
   Router router_;
   IdGenerator ids_;
-  Publisher publisher_;
   InvocationStore* store_ = nullptr;
   AsyncRunner* runner_ = nullptr;
   TraceIdGenerator trace_ids_;

@@ -16,7 +16,9 @@
 //   and none of the publishes. Publishes are the output of the invocation whose input is
 //   being settled; committing them while part of its input goes back to the queue would
 //   publish that part's effects twice when it is redelivered. A caller that wants to
-//   settle the still-valid part anyway settles it again, without the publishes.
+//   settle the still-valid part anyway settles it again, without the publishes. A settle
+//   with publishes and no settlements commits the publishes alone (an invocation that was
+//   not given messages), across queues in one transaction.
 // - `<queue>.dead` holds dead letters with their body, headers, attempts, source queue,
 //   last error, first-enqueued and dead-lettered times; redrive moves them back.
 //

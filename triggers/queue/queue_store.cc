@@ -295,7 +295,7 @@ Result<void> SqliteQueue::lease(std::string queue, LeaseOptions options, Done<Le
 
 Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
                                  Done<SettleResult> done) {
-  if (settlements.empty()) return badInput("settle", "no settlements; a publish needs the message it answers");
+  if (settlements.empty() && publishes.empty()) return badInput("settle", "nothing to settle or publish");
   if (settlements.size() > limits_.max_batch || publishes.size() > limits_.max_batch) {
     return badInput("settle", std::to_string(settlements.size()) + " settlements and " +
                                   std::to_string(publishes.size()) + " publishes; the limit is " +

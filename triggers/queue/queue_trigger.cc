@@ -42,6 +42,19 @@ bool hasHeader(const Pairs& headers, std::string_view name) {
   });
 }
 
+// What a function published, as the store takes it. It belongs to the trace of the
+// invocation that published it, unless the function set its own traceparent.
+MessagePublish messagePublish(Publish&& p, const std::string& traceparent, const std::string& tracestate) {
+  MessagePublish out{std::move(p.queue), OutgoingMessage{std::move(p.id), std::move(p.body), std::move(p.headers), p.delay}};
+  if (!traceparent.empty() && !hasHeader(out.message.headers, "traceparent")) {
+    out.message.headers.emplace_back("traceparent", traceparent);
+    if (!tracestate.empty() && !hasHeader(out.message.headers, "tracestate")) {
+      out.message.headers.emplace_back("tracestate", tracestate);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 milliseconds queueBackoff(milliseconds base, milliseconds cap, int attempts, double jitter) {
@@ -124,51 +137,25 @@ void QueueTrigger::notify(const std::string& queue) {
 
 void QueueTrigger::publish(std::vector<Publish> publishes, const TraceContext& trace,
                            UniqueFunction<void(Result<void>)> done) {
-  std::map<std::string, std::vector<OutgoingMessage>> by_queue;
+  std::vector<MessagePublish> out;
+  out.reserve(publishes.size());
+  std::set<std::string> targets;
   for (auto& p : publishes) {
-    OutgoingMessage m{std::move(p.id), std::move(p.body), std::move(p.headers), p.delay};
-    if (!trace.traceparent.empty() && !hasHeader(m.headers, "traceparent")) {
-      m.headers.emplace_back("traceparent", trace.traceparent);
-      if (!trace.tracestate.empty() && !hasHeader(m.headers, "tracestate")) {
-        m.headers.emplace_back("tracestate", trace.tracestate);
-      }
-    }
-    by_queue[p.queue].push_back(std::move(m));
+    targets.insert(p.queue);
+    out.push_back(messagePublish(std::move(p), trace.traceparent, trace.tracestate));
   }
-  // Counts the sends still out; the first error wins.
-  struct Pending {
-    size_t left = 0;
-    std::optional<Error> error;
-    UniqueFunction<void(Result<void>)> done;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->left = by_queue.size() + 1;  // +1 held until every send is posted
-  pending->done = std::move(done);
-  auto finish = [pending] {
-    if (--pending->left != 0) return;
-    if (pending->error) {
-      pending->done(*pending->error);
-    } else {
-      pending->done(Result<void>{});
-    }
-  };
-  for (auto& [queue, messages] : by_queue) {
-    auto posted = queues_.send(queue, std::move(messages),
-                               // Init-capture: clang cannot capture a structured binding.
-                               [this, name = queue, pending, finish](Result<std::vector<SendResult>> sent) {
-                                 if (!sent) {
-                                   if (!pending->error) pending->error = sent.error();
-                                 } else {
-                                   notify(name);
+  // A settle without settlements: every queue's messages in one transaction.
+  auto posted = queues_.settle({}, std::move(out),
+                               [this, targets = std::move(targets), done = std::move(done)](
+                                   Result<SettleResult> settled) mutable {
+                                 if (!settled) {
+                                   done(settled.error());
+                                   return;
                                  }
-                                 finish();
+                                 for (const auto& q : targets) notify(q);
+                                 done(Result<void>{});
                                });
-    if (!posted) {
-      if (!pending->error) pending->error = posted.error();
-      finish();
-    }
-  }
-  finish();
+  if (!posted) done(posted.error());
 }
 
 void QueueTrigger::close(std::function<void()> on_closed) {
@@ -215,6 +202,7 @@ void QueueTrigger::onLeased(Consumer& c, Result<LeaseResult> leased) {
     return;
   }
   stats_.dead_lettered += leased->dead_lettered;
+  countSettled(c.spec.queue, SettleAction::kDeadLetter, leased->dead_lettered);
   if (leased->dead_lettered > 0) {
     spdlog::warn("[{}] queue {}: {} message(s) moved to {} (out of attempts or older than max_age)", c.app,
                  c.spec.queue, leased->dead_lettered, deadQueueOf(c.spec.queue));
@@ -312,6 +300,7 @@ void QueueTrigger::invoke(Consumer& c, std::vector<LeasedMessage>&& messages) {
     q.attempt = static_cast<uint32_t>(std::max(1, m.attempts));
     q.enqueued_at_ms =
         std::chrono::duration_cast<milliseconds>(m.enqueued_at.time_since_epoch()).count();
+    inv.attempt = std::max(inv.attempt, static_cast<int>(q.attempt));
     inv.payload.messages.push_back(std::move(q));
   }
   ++c.in_flight;
@@ -358,15 +347,7 @@ void QueueTrigger::onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome) {
     }
     publishes.reserve(outcome.publishes.size());
     for (auto& p : outcome.publishes) {
-      MessagePublish out{p.queue, OutgoingMessage{std::move(p.id), std::move(p.body), std::move(p.headers), p.delay}};
-      // What a batch publishes belongs to its trace, unless the function said otherwise.
-      if (!batch->traceparent.empty() && !hasHeader(out.message.headers, "traceparent")) {
-        out.message.headers.emplace_back("traceparent", batch->traceparent);
-        if (!batch->tracestate.empty() && !hasHeader(out.message.headers, "tracestate")) {
-          out.message.headers.emplace_back("tracestate", batch->tracestate);
-        }
-      }
-      publishes.push_back(std::move(out));
+      publishes.push_back(messagePublish(std::move(p), batch->traceparent, batch->tracestate));
     }
   } else {
     ++stats_.failed_batches;
@@ -417,6 +398,7 @@ void QueueTrigger::settle(std::unique_ptr<Batch> batch, std::vector<MessageSettl
             if (a == SettleAction::kAck) ++stats_.acked;
             if (a == SettleAction::kRetry) ++stats_.retried;
             if (a == SettleAction::kDeadLetter) ++stats_.dead_lettered;
+            countSettled(c->spec.queue, a, 1);
           }
           for (const auto& q : targets) notify(q);
         }
@@ -428,6 +410,13 @@ void QueueTrigger::settle(std::unique_ptr<Batch> batch, std::vector<MessageSettl
                   c->app, c->spec.queue, posted.error().message);
     batchDone(*c);
   }
+}
+
+void QueueTrigger::countSettled(const std::string& queue, SettleAction action, size_t count) {
+  Telemetry* telemetry = dispatcher_.telemetry();
+  if (telemetry == nullptr || count == 0 || action == SettleAction::kAck) return;
+  const GustMetrics& m = telemetry->metrics();
+  (action == SettleAction::kRetry ? m.queue_retries : m.queue_dead_letters)->labels({queue}).inc(count);
 }
 
 void QueueTrigger::batchDone(Consumer& c) {

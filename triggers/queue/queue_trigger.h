@@ -70,10 +70,9 @@ class QueueTrigger final : public AppListener {
   // Something was committed to `queue`: wake its consumers now.
   void notify(const std::string& queue);
 
-  // Commits what a function outside a queue batch (an HTTP or timer invocation) published:
-  // one send per queue, stamped with `trace`; `done` runs once with success when every
-  // send committed. Sends to different queues are separate transactions: if one fails,
-  // the others may have committed (retrying them is safe when the function gave ids).
+  // Commits what a function outside a queue batch (an HTTP, async or timer invocation)
+  // published, stamped with `trace`, in one transaction across all its queues; `done` runs
+  // once, after the commit or with why nothing was committed.
   void publish(std::vector<Publish> publishes, const TraceContext& trace, UniqueFunction<void(Result<void>)> done);
 
   void close(std::function<void()> on_closed);
@@ -93,6 +92,8 @@ class QueueTrigger final : public AppListener {
   void onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome);
   void settle(std::unique_ptr<Batch> batch, std::vector<MessageSettlement> settlements,
               std::vector<MessagePublish> publishes);
+  // Counts retries and dead letters of `queue` in the metrics (with telemetry).
+  void countSettled(const std::string& queue, SettleAction action, size_t count);
   void batchDone(Consumer& c);
   // Hands a consumer that no longer leases to retired_ until its work is done.
   void retire(std::unique_ptr<Consumer> c);
