@@ -10,7 +10,10 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 Pool::Pool(uv_loop_t* loop, const Clock& clock, PoolConfig config)
-    : loop_(loop), clock_(clock), config_(std::move(config)) {
+    : loop_(loop),
+      clock_(clock),
+      config_(std::move(config)),
+      pending_(clock_, config_.app, "instance", config_.settings) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
@@ -76,14 +79,7 @@ void Pool::submit(Invocation&& invocation, uint32_t function_index, milliseconds
     done(unavailable(counters_.last_start_error));
     return;
   }
-  if (pending_.size() >= config_.settings.max_pending) {
-    done(failedOutcome(OutcomeKind::kOverloaded,
-                       "app " + config_.app + " has " + std::to_string(pending_.size()) +
-                           " invocations waiting already (max_pending); try again shortly",
-                       milliseconds(1000)));
-    return;
-  }
-  pending_.push_back(Pending{std::move(invocation), function_index, timeout, std::move(done), clock_.now()});
+  if (!pending_.pushOrRefuse(Pending{std::move(invocation), function_index, timeout, std::move(done), {}})) return;
   maybeStartForPending();
   rearm();
 }
@@ -153,7 +149,7 @@ void Pool::startWorker() {
     raw->close([this, raw] {
       std::erase_if(closing_workers_, [raw](const auto& w) { return w.get() == raw; });
     });
-    if (workers_.empty()) failAllPending(unavailable(spawned.error().message));
+    if (workers_.empty()) pending_.failAll(unavailable(spawned.error().message));
     answerWarmUp(makeError(ErrorKind::kUnavailable, spawned.error().message));
     return;
   }
@@ -196,9 +192,7 @@ void Pool::serveNextOrIdle(WorkerProcess& worker) {
   while (!pending_.empty()) {
     WorkerProcess* next_worker = pickWorker();
     if (next_worker == nullptr) break;
-    Pending next = std::move(pending_.front());
-    pending_.pop_front();
-    run(*next_worker, std::move(next));
+    run(*next_worker, pending_.popFront());
   }
   rearm();
   closeIfDrained();
@@ -212,9 +206,8 @@ void Pool::onInvocationsReturned(WorkerProcess& worker, std::vector<Returned>&& 
     return;
   }
   // They waited already: back to the front of the queue, oldest first.
-  auto now = clock_.now();
   for (auto it = returned.rbegin(); it != returned.rend(); ++it) {
-    pending_.push_front(Pending{std::move(it->invocation), it->function_index, it->timeout, std::move(it->done), now});
+    pending_.pushFront(Pending{std::move(it->invocation), it->function_index, it->timeout, std::move(it->done), {}});
   }
   serveNextOrIdle(worker);
   maybeStartForPending();
@@ -244,7 +237,7 @@ void Pool::onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std
   }
   removeWorker(worker);
   if (before_ready && countState(WorkerProcess::State::kStarting) == 0 && workers_.empty()) {
-    failAllPending(unavailable(init_error));
+    pending_.failAll(unavailable(init_error));
   }
   if (before_ready) answerWarmUp(makeError(ErrorKind::kUnavailable, init_error));
   maybeStartForPending();
@@ -266,24 +259,11 @@ void Pool::removeWorker(WorkerProcess& worker) {
   });
 }
 
-void Pool::failAllPending(const Outcome& outcome) {
-  std::deque<Pending> failed;
-  failed.swap(pending_);
-  for (auto& p : failed) p.done(Outcome(outcome));
-}
-
 void Pool::tick() {
   if (closing_) return;
   auto now = clock_.now();
   // Invocations that waited too long get 503 rather than waiting without end.
-  while (!pending_.empty() && now - pending_.front().enqueued >= config_.settings.pending_timeout) {
-    Pending p = std::move(pending_.front());
-    pending_.pop_front();
-    p.done(failedOutcome(OutcomeKind::kOverloaded,
-                         "app " + config_.app + " had no free instance within its pending_timeout of " +
-                             std::to_string(config_.settings.pending_timeout.count()) + " ms",
-                         milliseconds(1000)));
-  }
+  pending_.failExpired();
   // Reap the least recently used idle instances, keeping min_instances.
   for (;;) {
     size_t live = workers_.size() - countState(WorkerProcess::State::kStopping);
@@ -308,7 +288,7 @@ void Pool::rearm() {
   auto consider = [&](steady_clock::time_point t) {
     if (!wake || t < *wake) wake = t;
   };
-  if (!pending_.empty()) consider(pending_.front().enqueued + config_.settings.pending_timeout);
+  if (auto deadline = pending_.nextDeadline()) consider(*deadline);
   if (!pending_.empty() && now < next_start_allowed_) consider(next_start_allowed_);
   size_t live = workers_.size() - countState(WorkerProcess::State::kStopping);
   if (WorkerProcess* oldest = oldestIdle(); oldest != nullptr && live > config_.settings.min_instances) {
@@ -356,7 +336,7 @@ void Pool::close(std::function<void()> on_closed) {
     if (drained) drained();
   };
   answerWarmUp(makeError(ErrorKind::kUnavailable, "the pool is closing"));
-  failAllPending(failedOutcome(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000)));
+  pending_.failAll(failedOutcome(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000)));
   uv_timer_stop(&timer_);
   if (workers_.empty() && closing_workers_.empty()) {
     closer_.closeAll({reinterpret_cast<uv_handle_t*>(&timer_)}, std::move(on_closed_));

@@ -11,7 +11,6 @@
 #include <uv.h>
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,6 +20,7 @@
 #include "runtime/clock.h"
 #include "runtime/executor.h"
 #include "runtime/invocation.h"
+#include "runtime/pending_queue.h"
 #include "runtime/worker_process.h"
 
 namespace gust {
@@ -63,13 +63,7 @@ class Pool final : public Executor, public WorkerListener {
   const PoolConfig& config() const { return config_; }
 
  private:
-  struct Pending {
-    Invocation invocation;
-    uint32_t function_index;
-    std::chrono::milliseconds timeout;
-    OutcomeCallback done;
-    std::chrono::steady_clock::time_point enqueued;
-  };
+  using Pending = PendingInvocation;
 
   void onWorkerReady(WorkerProcess& worker) override;
   void onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCallback&& done) override;
@@ -82,8 +76,6 @@ class Pool final : public Executor, public WorkerListener {
   void serveNextOrIdle(WorkerProcess& worker);
   void run(WorkerProcess& worker, Pending&& pending);
   void maybeStartForPending();
-  // Answers every waiting invocation with a copy of `outcome`.
-  void failAllPending(const Outcome& outcome);
   void removeWorker(WorkerProcess& worker);
   void rearm();
   // Closes a draining pool once nothing is pending or in flight.
@@ -99,7 +91,7 @@ class Pool final : public Executor, public WorkerListener {
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::vector<std::unique_ptr<WorkerProcess>> closing_workers_;
-  std::deque<Pending> pending_;
+  PendingQueue pending_;
   bool serving_cold_ = false;  // set while a worker that just became ready takes its first work
 
   uv_timer_t timer_{};

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -180,7 +181,11 @@ struct ThreadExecutor::Shared {
 };
 
 ThreadExecutor::ThreadExecutor(uv_loop_t* loop, const Clock& clock, ThreadExecutorConfig config)
-    : loop_(loop), clock_(clock), config_(std::move(config)), shared_(std::make_shared<Shared>()) {
+    : loop_(loop),
+      clock_(clock),
+      config_(std::move(config)),
+      shared_(std::make_shared<Shared>()),
+      pending_(clock_, config_.app, "thread", config_.settings) {
   shared_->app = config_.app;
   shared_->idle_timeout = config_.settings.idle_timeout;
   shared_->keep = static_cast<size_t>(config_.settings.min_instances) * std::max<uint32_t>(1, config_.settings.concurrency);
@@ -310,14 +315,7 @@ void ThreadExecutor::submit(Invocation&& invocation, uint32_t function_index, mi
     rearm();
     return;
   }
-  if (pending_.size() >= config_.settings.max_pending) {
-    p.done(failedOutcome(OutcomeKind::kOverloaded,
-                         "app " + config_.app + " has " + std::to_string(pending_.size()) +
-                             " invocations waiting already (max_pending); try again shortly",
-                         milliseconds(1000)));
-    return;
-  }
-  pending_.push_back(std::move(p));
+  if (!pending_.pushOrRefuse(std::move(p))) return;
   rearm();
 }
 
@@ -396,23 +394,14 @@ void ThreadExecutor::finish(Job& job) {
 
 void ThreadExecutor::serveNext() {
   while (!closing_ && !pending_.empty() && running_.size() < slots()) {
-    Pending next = std::move(pending_.front());
-    pending_.pop_front();
-    run(std::move(next));
+    run(pending_.popFront());
   }
 }
 
 void ThreadExecutor::tick() {
   if (closing_) return;
+  pending_.failExpired();
   auto now = clock_.now();
-  while (!pending_.empty() && now - pending_.front().enqueued >= config_.settings.pending_timeout) {
-    Pending p = std::move(pending_.front());
-    pending_.pop_front();
-    p.done(failedOutcome(OutcomeKind::kOverloaded,
-                         "app " + config_.app + " had no free thread within its pending_timeout of " +
-                             std::to_string(config_.settings.pending_timeout.count()) + " ms",
-                         milliseconds(1000)));
-  }
   for (auto& job : running_) {
     if (!job->done || now < job->deadline) continue;
     // A thread cannot be stopped: answer now, and let the handler run on in its slot.
@@ -434,7 +423,7 @@ void ThreadExecutor::rearm() {
   auto consider = [&](steady_clock::time_point t) {
     if (!wake || t < *wake) wake = t;
   };
-  if (!pending_.empty()) consider(pending_.front().enqueued + config_.settings.pending_timeout);
+  if (auto deadline = pending_.nextDeadline()) consider(*deadline);
   for (const auto& job : running_) {
     if (job->done) consider(job->deadline);
   }
@@ -497,11 +486,7 @@ void ThreadExecutor::close(std::function<void()> on_closed) {
     untaken.swap(shared_->queue);
   }
   shared_->wake.notify_all();
-  std::deque<Pending> pending;
-  pending.swap(pending_);
-  for (auto& p : pending) {
-    p.done(failedOutcome(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000)));
-  }
+  pending_.failAll(failedOutcome(OutcomeKind::kUnavailable, "the host is shutting down", milliseconds(1000)));
   // What no thread took yet never starts; what runs may still answer within the grace.
   for (Job* raw : untaken) {
     auto it = std::find_if(running_.begin(), running_.end(), [raw](const auto& j) { return j.get() == raw; });

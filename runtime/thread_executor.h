@@ -32,7 +32,6 @@
 #include <uv.h>
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,6 +43,7 @@
 #include "runtime/clock.h"
 #include "runtime/executor.h"
 #include "runtime/invocation.h"
+#include "runtime/pending_queue.h"
 #include "runtime/uv_close.h"
 
 namespace gust {
@@ -89,13 +89,7 @@ class ThreadExecutor final : public Executor {
   struct Job;
   struct Shared;
 
-  struct Pending {
-    Invocation invocation;
-    uint32_t function_index;
-    std::chrono::milliseconds timeout;
-    OutcomeCallback done;
-    std::chrono::steady_clock::time_point enqueued;
-  };
+  using Pending = PendingInvocation;
 
   Result<void> loadModule();
   void run(Pending&& pending);
@@ -124,7 +118,7 @@ class ThreadExecutor final : public Executor {
   std::shared_ptr<Shared> shared_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<Job>> running_;  // handed to a thread, answered or not
-  std::deque<Pending> pending_;
+  PendingQueue pending_;
 
   uv_async_t async_{};
   uv_timer_t timer_{};

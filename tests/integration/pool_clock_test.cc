@@ -4,21 +4,13 @@
 
 #include "runtime/pool.h"
 #include "tests/integration/harness.h"
+#include "tests/support/manual_clock.h"
 
 using namespace gust;
 using namespace std::chrono_literals;
+using gust::test::ManualClock;
 
 namespace {
-
-class FakeClock final : public Clock {
- public:
-  std::chrono::steady_clock::time_point now() const override { return now_; }
-  std::chrono::system_clock::time_point wallNow() const override { return std::chrono::system_clock::time_point{}; }
-  void advance(std::chrono::milliseconds d) { now_ += d; }
-
- private:
-  std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
-};
 
 PoolConfig configFor(PoolSettings settings) {
   PoolConfig c;
@@ -64,7 +56,7 @@ void closePool(uv_loop_t* loop, std::unique_ptr<Pool>& pool) {
 TEST_CASE("pool scales to zero after the idle timeout and then holds no ref'd handle") {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  FakeClock clock;
+  ManualClock clock;
   PoolSettings settings;
   settings.idle_timeout = 30s;
   auto pool = std::make_unique<Pool>(&loop, clock, configFor(settings));
@@ -104,7 +96,7 @@ TEST_CASE("pool scales to zero after the idle timeout and then holds no ref'd ha
 TEST_CASE("an invocation waiting past pending_timeout is refused when the clock says so") {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  FakeClock clock;
+  ManualClock clock;
   PoolSettings settings;
   settings.max_instances = 1;
   settings.pipeline = 1;

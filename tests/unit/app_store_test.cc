@@ -1,15 +1,17 @@
 #include "functions/app_store.h"
 
 #include <doctest/doctest.h>
-#include <stdlib.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 using namespace gust;
 namespace fs = std::filesystem;
+using gust::test::TempDir;
 
 namespace {
 
@@ -21,20 +23,6 @@ class FakeClock final : public Clock {
 
  private:
   std::chrono::system_clock::time_point wall_{std::chrono::milliseconds(1'700'000'000'000)};
-};
-
-// A fresh data dir under /tmp, deleted when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "gust-app-store-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
 };
 
 std::string readFile(const fs::path& path) {
@@ -90,12 +78,12 @@ std::vector<std::string> versionNames(AppStore& store, const std::string& app) {
 TEST_CASE("a deploy stores the manifest and module as an immutable version folder, not yet active") {
   TempDir data;
   FakeClock clock;
-  auto store = openStore(data.path, clock);
+  auto store = openStore(data.path(), clock);
   auto v1 = deployed(*store, "echo");
   CHECK(v1.app == "echo");
   CHECK(v1.version == "v1");
   CHECK(v1.number == 1);
-  CHECK(v1.dir == data.path / "apps" / "echo" / "v1");
+  CHECK(v1.dir == data.path() / "apps" / "echo" / "v1");
   CHECK(v1.module_path == v1.dir / "build" / "echo.so");
   CHECK(v1.module_bytes == echoModule().size());
   CHECK(v1.created == clock.wallNow());
@@ -124,13 +112,13 @@ TEST_CASE("a deploy stores the manifest and module as an immutable version folde
 TEST_CASE("activate points the app at a version, and rollback steps back through older ones") {
   TempDir data;
   FakeClock clock;
-  auto store = openStore(data.path, clock);
+  auto store = openStore(data.path(), clock);
   for (int i = 0; i < 3; ++i) deployed(*store, "echo");
 
   auto a = store->activate("echo", "v3");
   REQUIRE_MESSAGE(a, a.error().message);
   CHECK(a->active);
-  CHECK(readFile(data.path / "apps" / "echo" / "active") == "v3\n");
+  CHECK(readFile(data.path() / "apps" / "echo" / "active") == "v3\n");
   CHECK(store->active("echo")->version == "v3");
   CHECK(versionNames(*store, "echo") == std::vector<std::string>{"v1", "v2", "v3*"});
   CHECK(store->activate("echo", "v3"));  // already active: no-op
@@ -153,7 +141,7 @@ TEST_CASE("activate points the app at a version, and rollback steps back through
   CHECK(store->active("echo")->version == "v3");  // failed calls changed nothing
 
   TempDir other;
-  auto fresh = openStore(other.path, clock);
+  auto fresh = openStore(other.path(), clock);
   deployed(*fresh, "echo");
   CHECK(fresh->rollback("echo").error().message ==
         "app echo has no active version; activate one of its versions; nothing to roll back from");
@@ -163,7 +151,7 @@ TEST_CASE("versions and the active pointer survive a restart") {
   TempDir data;
   FakeClock clock;
   {
-    auto store = openStore(data.path, clock);
+    auto store = openStore(data.path(), clock);
     deployed(*store, "echo");
     deployed(*store, "echo");
     deployed(*store, "other");
@@ -171,7 +159,7 @@ TEST_CASE("versions and the active pointer survive a restart") {
     REQUIRE(store->activate("other", "v1"));
     deployed(*store, "idle");  // deployed, never activated
   }
-  auto store = openStore(data.path, clock);
+  auto store = openStore(data.path(), clock);
   CHECK(*store->list() == std::vector<std::string>{"echo", "idle", "other"});
   CHECK(versionNames(*store, "echo") == std::vector<std::string>{"v1", "v2*"});
   auto startup = store->activeApps();
@@ -188,7 +176,7 @@ TEST_CASE("versions and the active pointer survive a restart") {
 TEST_CASE("bad names, manifests and modules are refused before anything is written") {
   TempDir data;
   FakeClock clock;
-  auto store = openStore(data.path, clock);
+  auto store = openStore(data.path(), clock);
   auto errorOf = [&](std::string_view app, const std::string& manifest, std::string_view module) {
     auto r = store->deploy(app, manifest, module);
     REQUIRE_FALSE(r);
@@ -210,7 +198,7 @@ TEST_CASE("bad names, manifests and modules are refused before anything is writt
                     R"({"name": "echo", "module": "e.so", "functions": {"echo": {"routes": ["/e"]}, "resize": {"routes": ["/r"]}}})",
                     echoModule()),
             "module e.so: does not export gust_fn_resize");
-  CHECK(fs::is_empty(data.path / "apps"));
+  CHECK(fs::is_empty(data.path() / "apps"));
   CHECK(store->list()->empty());
 }
 
@@ -220,19 +208,19 @@ TEST_CASE("sizes and counts are bounded") {
   AppStoreOptions options;
   options.artifact.max_bytes = echoModule().size() - 1;
   options.max_apps = 1;
-  auto store = openStore(data.path, clock, options);
+  auto store = openStore(data.path(), clock, options);
   CHECK_HAS(store->deploy("echo", manifestFor("echo"), echoModule()).error().message, "more than the limit of");
 
   options.artifact.max_bytes = echoModule().size();
-  store = openStore(data.path, clock, options);
+  store = openStore(data.path(), clock, options);
   deployed(*store, "echo");
   deployed(*store, "echo");  // a new version of an existing app is not a new app
   CHECK(store->deploy("two", manifestFor("two"), echoModule()).error().message ==
         "the host already holds 1 apps, its limit; remove one before deploying a new app");
-  CHECK_FALSE(fs::exists(data.path / "apps" / "two"));
+  CHECK_FALSE(fs::exists(data.path() / "apps" / "two"));
 
   options.max_versions = 1;
-  auto refused = AppStore::open(data.path, options, clock);
+  auto refused = AppStore::open(data.path(), options, clock);
   REQUIRE_FALSE(refused);
   CHECK_HAS(refused.error().message, "at least 2 versions per app");
 }
@@ -242,7 +230,7 @@ TEST_CASE("old versions past the limit are pruned, never the active one or the n
   FakeClock clock;
   AppStoreOptions options;
   options.max_versions = 3;
-  auto store = openStore(data.path, clock, options);
+  auto store = openStore(data.path(), clock, options);
   deployed(*store, "echo");
   deployed(*store, "echo");
   REQUIRE(store->activate("echo", "v2"));
@@ -252,12 +240,12 @@ TEST_CASE("old versions past the limit are pruned, never the active one or the n
   CHECK(versionNames(*store, "echo") == std::vector<std::string>{"v2*", "v3", "v4"});
   deployed(*store, "echo");
   CHECK(versionNames(*store, "echo") == std::vector<std::string>{"v2*", "v4", "v5"});
-  CHECK_FALSE(fs::exists(data.path / "apps" / "echo" / "v1"));
-  CHECK_FALSE(fs::exists(data.path / "apps" / "echo" / "v3"));
+  CHECK_FALSE(fs::exists(data.path() / "apps" / "echo" / "v1"));
+  CHECK_FALSE(fs::exists(data.path() / "apps" / "echo" / "v3"));
   // Numbers keep rising after pruning, so a version name never means two different uploads.
   CHECK(deployed(*store, "echo").version == "v6");
   // No pruning leftovers.
-  for (const auto& entry : fs::directory_iterator(data.path / "apps" / "echo")) {
+  for (const auto& entry : fs::directory_iterator(data.path() / "apps" / "echo")) {
     CHECK_MESSAGE(entry.path().filename().string()[0] != '.', entry.path().string());
   }
 }
@@ -265,10 +253,10 @@ TEST_CASE("old versions past the limit are pruned, never the active one or the n
 TEST_CASE("what a crash leaves behind is ignored, then cleaned on the next open") {
   TempDir data;
   FakeClock clock;
-  auto running = openStore(data.path, clock);
+  auto running = openStore(data.path(), clock);
   deployed(*running, "echo");
   REQUIRE(running->activate("echo", "v1"));
-  fs::path apps = data.path / "apps";
+  fs::path apps = data.path() / "apps";
   // A deploy cut short before its rename, an active pointer never renamed, a removal cut
   // short after its rename, and a first deploy of an app that never got a version.
   writeFile(apps / "echo" / ".tmp-0123456789abcdef" / "gust.json", manifestFor("echo"));
@@ -283,7 +271,7 @@ TEST_CASE("what a crash leaves behind is ignored, then cleaned on the next open"
   CHECK(running->activeApps().problems.empty());
   running.reset();
 
-  auto store = openStore(data.path, clock);
+  auto store = openStore(data.path(), clock);
   CHECK_FALSE(fs::exists(apps / "echo" / ".tmp-0123456789abcdef"));
   CHECK_FALSE(fs::exists(apps / "echo" / ".tmp-active-feedfacecafebeef"));
   CHECK_FALSE(fs::exists(apps / ".removed-gone-0011223344556677"));
@@ -296,9 +284,9 @@ TEST_CASE("what a crash leaves behind is ignored, then cleaned on the next open"
 TEST_CASE("a damaged active pointer is reported and repaired by activating") {
   TempDir data;
   FakeClock clock;
-  auto store = openStore(data.path, clock);
+  auto store = openStore(data.path(), clock);
   deployed(*store, "echo");
-  fs::path pointer = data.path / "apps" / "echo" / "active";
+  fs::path pointer = data.path() / "apps" / "echo" / "active";
   writeFile(pointer, "v1/../../etc\n");
   auto bad = store->active("echo");
   REQUIRE_FALSE(bad);
@@ -318,7 +306,7 @@ TEST_CASE("a damaged active pointer is reported and repaired by activating") {
 TEST_CASE("remove deletes the whole app, and a new deploy starts over") {
   TempDir data;
   FakeClock clock;
-  auto store = openStore(data.path, clock);
+  auto store = openStore(data.path(), clock);
   deployed(*store, "echo");
   deployed(*store, "echo");
   REQUIRE(store->activate("echo", "v2"));
@@ -326,11 +314,11 @@ TEST_CASE("remove deletes the whole app, and a new deploy starts over") {
 
   REQUIRE(store->remove("echo"));
   CHECK(*store->list() == std::vector<std::string>{"keep"});
-  CHECK_FALSE(fs::exists(data.path / "apps" / "echo"));
+  CHECK_FALSE(fs::exists(data.path() / "apps" / "echo"));
   CHECK(store->active("echo").error().kind == ErrorKind::kNotFound);
   CHECK(store->versions("echo").error().message == "no app named echo; deploy it first");
   CHECK(store->remove("echo").error().message == "no app named echo to remove");
   CHECK_HAS(store->remove("..").error().message, "is not a valid app name");
   CHECK(deployed(*store, "echo").version == "v1");
-  CHECK(fs::exists(data.path / "apps" / "keep" / "v1" / "gust.json"));
+  CHECK(fs::exists(data.path() / "apps" / "keep" / "v1" / "gust.json"));
 }

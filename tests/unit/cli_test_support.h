@@ -1,32 +1,14 @@
 #pragma once
-// What the CLI's unit tests share: a temp dir that cleans up after itself, and file I/O.
-
-#include <doctest/doctest.h>
-#include <stdlib.h>
+// What the CLI's unit tests share: the temp dir of tests/support/temp_dir.h, and file I/O.
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace gust::test {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gust-cli-test-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void writeFile(const std::filesystem::path& p, const std::string& text) {
   std::filesystem::create_directories(p.parent_path());

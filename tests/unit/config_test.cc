@@ -9,24 +9,14 @@
 #include <fstream>
 #include <iterator>
 
+#include "tests/support/temp_dir.h"
+
 using namespace gust;
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
+using gust::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "gust-config-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void writeFile(const fs::path& path, std::string_view text) {
   std::ofstream out(path, std::ios::binary);
@@ -37,10 +27,10 @@ void writeFile(const fs::path& path, std::string_view text) {
 struct Fixture {
   TempDir dir;
   ConfigSources sources;
-  Fixture() { sources.flags["--data-dir"] = dir.path.string(); }
+  Fixture() { sources.flags["--data-dir"] = dir.path().string(); }
 
   fs::path configFile(std::string_view json) {
-    fs::path file = dir.path / "config.json";
+    fs::path file = dir.path() / "config.json";
     writeFile(file, json);
     return file;
   }
@@ -89,7 +79,7 @@ TEST_CASE("with nothing set, every setting has the default HostOptions declares"
   CHECK(o.queue_dedupe_window == d.queue_dedupe_window);
   CHECK(o.record_retention == d.record_retention);
   CHECK(o.config_file.empty());
-  CHECK(o.data_dir == f.dir.path);
+  CHECK(o.data_dir == f.dir.path());
   CHECK(resolveHostOptions({}).value().data_dir == d.data_dir);
 }
 
@@ -104,7 +94,7 @@ TEST_CASE("a flag beats the environment, which beats the config file, which beat
   CHECK(o.pool_defaults.timeout == milliseconds(2000));
   CHECK(o.admin_allow_remote);
   CHECK(o.log_format == LogFormat::kJson);
-  CHECK(o.config_file == f.dir.path / "config.json");
+  CHECK(o.config_file == f.dir.path() / "config.json");
 
   f.sources.flags.erase("--port");
   CHECK(f.resolve().http_port == 2222);
@@ -112,7 +102,7 @@ TEST_CASE("a flag beats the environment, which beats the config file, which beat
   CHECK(f.resolve().http_port == 1111);
   CHECK(f.resolve().pool_defaults.timeout == milliseconds(1000));
   f.sources.flags.erase("--config");
-  fs::remove(f.dir.path / "config.json");
+  fs::remove(f.dir.path() / "config.json");
   CHECK(f.resolve().http_port == 8080);
 
   // An empty variable counts as unset.
@@ -123,28 +113,28 @@ TEST_CASE("a flag beats the environment, which beats the config file, which beat
 TEST_CASE("the config file is --config, else $GUST_CONFIG, else DATA_DIR/config.json when it exists") {
   Fixture f;
   TempDir elsewhere;
-  writeFile(elsewhere.path / "a.json", R"({"port": 1})");
-  writeFile(elsewhere.path / "b.json", R"({"port": 2})");
+  writeFile(elsewhere.path() / "a.json", R"({"port": 1})");
+  writeFile(elsewhere.path() / "b.json", R"({"port": 2})");
   f.configFile(R"({"port": 3})");
 
-  f.sources.flags["--config"] = (elsewhere.path / "a.json").string();
-  f.sources.env["GUST_CONFIG"] = (elsewhere.path / "b.json").string();
+  f.sources.flags["--config"] = (elsewhere.path() / "a.json").string();
+  f.sources.env["GUST_CONFIG"] = (elsewhere.path() / "b.json").string();
   CHECK(f.resolve().http_port == 1);
   f.sources.flags.erase("--config");
   CHECK(f.resolve().http_port == 2);
-  CHECK(f.resolve().config_file == elsewhere.path / "b.json");
+  CHECK(f.resolve().config_file == elsewhere.path() / "b.json");
   f.sources.env.clear();
   CHECK(f.resolve().http_port == 3);
 
   // The data dir that locates the implicit file may come from the environment.
   ConfigSources env_only;
-  env_only.env["GUST_DATA"] = f.dir.path.string();
+  env_only.env["GUST_DATA"] = f.dir.path().string();
   auto o = resolveHostOptions(env_only);
   REQUIRE(o);
   CHECK(o->http_port == 3);
 
-  f.sources.flags["--config"] = (elsewhere.path / "missing.json").string();
-  CHECK(f.error() == "flag --config: " + (elsewhere.path / "missing.json").string() +
+  f.sources.flags["--config"] = (elsewhere.path() / "missing.json").string();
+  CHECK(f.error() == "flag --config: " + (elsewhere.path() / "missing.json").string() +
                          " does not exist or is not a file; give the path of a JSON config file");
 }
 

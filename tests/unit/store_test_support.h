@@ -3,7 +3,6 @@
 // real SqliteWriter on a real file, with a way to wait for one async answer.
 
 #include <doctest/doctest.h>
-#include <stdlib.h>
 #include <uv.h>
 
 #include <atomic>
@@ -15,26 +14,12 @@
 
 #include "runtime/clock.h"
 #include "runtime/sqlite_writer.h"
+#include "tests/support/temp_dir.h"
 
 namespace gust::testing {
 
-// A fresh directory under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gust-store-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// The temp dir every test uses, under the name these tests know it by.
+using gust::test::TempDir;
 
 // Time moves only when the test says so. Read on the writer thread, so atomic.
 class FakeClock final : public Clock {

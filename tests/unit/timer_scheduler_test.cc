@@ -1,7 +1,6 @@
 #include "triggers/timer/timer_scheduler.h"
 
 #include <doctest/doctest.h>
-#include <stdlib.h>
 #include <uv.h>
 
 #include <filesystem>
@@ -12,9 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace gust {
 namespace {
 
+using gust::test::TempDir;
 using SysTime = std::chrono::system_clock::time_point;
 using std::chrono::hours;
 using std::chrono::milliseconds;
@@ -49,24 +51,6 @@ class FakeClock final : public Clock {
  private:
   SysTime wall_;
   std::chrono::steady_clock::time_point steady_{};
-};
-
-// A fresh directory under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gust-timer-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
 };
 
 void writeFile(const std::filesystem::path& path, const std::string& text) {
