@@ -255,6 +255,9 @@ const std::vector<Setting>& table() {
          "how long invocation records are kept"},
         durationOf([](HostOptions& o) -> milliseconds& { return o.record_retention; }, std::chrono::minutes(1),
                    365 * kDay));
+    add({"records_per_second", "--records-per-second", "", "GUST_RECORDS_PER_SECOND", "N", "`100`",
+         "plain successes recorded per second per function; failures, cold starts and retries always are"},
+        numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.records_per_second; }, 0, 1'000'000));
     return s;
   }();
   return settings;

@@ -185,27 +185,18 @@ OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation,
   RecordTrigger trigger = triggerOf(invocation);
   InvocationSeries* series = fn.series[static_cast<size_t>(trigger)];
   bool exporting = telemetry_->exporter() != nullptr;
-  // What the outcome's record needs from now, taken only when records are kept.
-  InvocationRecord record;
-  uint64_t first_log_seq = 0;
-  if (recorder_ != nullptr) {
-    record.id = invocation.id;
-    record.trigger = trigger;
-    record.started_at = clock_.wallNow();
-    record.attempt = invocation.attempt;
-    record.trace_id = std::string(traceIdIn(invocation.trace.traceparent));
-    first_log_seq = telemetry_->logs().nextSeq(series->app);
-  }
+  // Where this invocation's log lines start, for its record.
+  uint64_t first_log_seq = recorder_ != nullptr ? telemetry_->logs().nextSeq(series->app) : 0;
   auto start = std::chrono::steady_clock::now();
   // The trace id for log lines rides in a fixed array: no allocation unless spans are exported.
   std::array<char, 32> trace_id{};
   std::string_view trace_hex = traceIdIn(invocation.trace.traceparent);
   std::copy(trace_hex.begin(), trace_hex.end(), trace_id.begin());
-  return [telemetry = telemetry_, recorder = recorder_, series, start, exporting, trace_id, id = invocation.id,
-          traceparent = exporting ? invocation.trace.traceparent : std::string(),
+  return [telemetry = telemetry_, recorder = recorder_, clock = &clock_, series, start, exporting, trace_id,
+          id = invocation.id, traceparent = exporting ? invocation.trace.traceparent : std::string(),
           tracestate = exporting ? invocation.trace.tracestate : std::string(), parent = invocation.parent_span,
           wall_start = exporting ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point(),
-          record = std::move(record), first_log_seq, done = std::move(done)](Outcome&& outcome) mutable {
+          trigger, attempt = invocation.attempt, first_log_seq, done = std::move(done)](Outcome&& outcome) mutable {
     auto elapsed = std::chrono::steady_clock::now() - start;
     series->record(outcome.kind, std::chrono::duration<double>(elapsed).count());
     if (outcome.kind != OutcomeKind::kOk) {
@@ -228,14 +219,24 @@ OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation,
         telemetry->logs().append(std::move(line));
       }
     }
-    if (recorder != nullptr) {
+    // Failures, cold starts and retries are always recorded; a busy function's plain
+    // successes are sampled (see InvocationRecorder::admits).
+    bool notable = outcome.kind != OutcomeKind::kOk || outcome.cold_start || attempt > 1;
+    if (recorder != nullptr && (notable || recorder->admits(series))) {
+      InvocationRecord record;
+      record.id = id;
       record.app = series->app;
       record.function = series->function;
-      record.duration = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
+      record.trigger = trigger;
+      auto took = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
+      record.started_at = clock->wallNow() - took;
+      record.duration = took;
       record.cold_start = outcome.cold_start;
       record.cold_start_duration = std::chrono::microseconds(static_cast<int64_t>(outcome.cold_start_ms * 1000));
+      record.attempt = attempt;
       record.outcome = outcome.kind;
       if (outcome.kind != OutcomeKind::kOk) record.error = outcome.message;
+      if (trace_id[0] != '\0') record.trace_id.assign(trace_id.data(), trace_id.size());
       // The worker's output reached the log before its result did (see WorkerProcess).
       for (const LogLine& line : telemetry->logs().linesOf(series->app, id, first_log_seq, kMaxRecordLogLines)) {
         record.logs.push_back(logLineToJson(line));

@@ -236,8 +236,10 @@ class Host {
     auto store = InvocationStore::open(*writer_, clock_, store_options);
     if (!store) return store.error();
     invocations_ = std::move(*store);
+    InvocationRecorderOptions recorder_options;
+    recorder_options.successes_per_second = options_.records_per_second;
     recorder_ = std::make_unique<InvocationRecorder>(loop_, *invocations_,
-                                                     telemetry_->metrics().records_dropped->series());
+                                                     telemetry_->metrics().records_dropped->series(), recorder_options);
     dispatcher_.setRecorder(recorder_.get());
     callbacks_ = std::make_unique<CallbackSender>();
     async_ = std::make_unique<AsyncRunner>(

@@ -51,6 +51,7 @@ struct HostOptions {
   QueueSync queue_synchronous = QueueSync::kFull;
   std::chrono::milliseconds queue_dedupe_window{10 * 60'000};
   std::chrono::milliseconds record_retention{24 * 3'600'000};
+  uint32_t records_per_second = 100;
 };
 
 // Serves until a signal; returns the process exit status. Prints the address it listens on

@@ -2,15 +2,33 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace gust {
 
 InvocationRecorder::InvocationRecorder(uv_loop_t* loop, InvocationStore& store, Counter& dropped,
                                        InvocationRecorderOptions options)
-    : store_(store), dropped_(dropped), options_(options) {
+    : loop_(loop), store_(store), dropped_(dropped), options_(options) {
   uv_timer_init(loop, &timer_);
   timer_.data = this;
   // Records waiting for their flush never keep the loop alive on their own.
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+}
+
+bool InvocationRecorder::admits(const void* key) {
+  const double rate = options_.successes_per_second;
+  if (rate <= 0) return false;
+  // The loop's cached time: exact enough for a budget per second, and free.
+  auto now = std::chrono::steady_clock::time_point(std::chrono::milliseconds(uv_now(loop_)));
+  auto [it, added] = budgets_.try_emplace(key, Budget{rate, now});
+  Budget& b = it->second;
+  if (!added) {
+    b.tokens = std::min(rate, b.tokens + rate * std::chrono::duration<double>(now - b.refilled).count());
+    b.refilled = now;
+  }
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 void InvocationRecorder::add(InvocationRecord record) {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <functional>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/invocation_store.h"
@@ -21,6 +22,9 @@
 namespace gust {
 
 struct InvocationRecorderOptions {
+  // Plain successes recorded per second per function (a token bucket with a burst of as
+  // many); see admits().
+  uint32_t successes_per_second = 100;
   std::chrono::milliseconds flush_interval{100};
   size_t flush_at = 512;
   size_t max_buffered = 50000;
@@ -33,6 +37,12 @@ class InvocationRecorder {
   InvocationRecorder(const InvocationRecorder&) = delete;
   InvocationRecorder& operator=(const InvocationRecorder&) = delete;
 
+  // Whether to record one more plain success (ok, warm, first attempt) of the function
+  // `key` stands for (any pointer that is stable per function): at most
+  // successes_per_second of them. A function serving thousands of requests a second would
+  // otherwise spend more on its records than on its requests; what an operator looks for
+  // (failures, cold starts, retries) is recorded regardless, and metrics count everything.
+  bool admits(const void* key);
   void add(InvocationRecord record);
   // Flushes, waits for that batch's commit, and calls back once the timer is closed.
   void close(std::function<void()> on_closed);
@@ -41,10 +51,17 @@ class InvocationRecorder {
   void flush();
   void maybeClosed();
 
+  struct Budget {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled;
+  };
+
+  uv_loop_t* loop_;
   InvocationStore& store_;
   Counter& dropped_;
   const InvocationRecorderOptions options_;
   std::vector<InvocationRecord> buffered_;
+  std::unordered_map<const void*, Budget> budgets_;
   uv_timer_t timer_{};
   bool timer_armed_ = false;
   bool timer_open_ = true;
