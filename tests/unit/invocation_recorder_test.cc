@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -154,22 +153,11 @@ TEST_CASE("when the store refuses a batch, its records are dropped and counted, 
   InvocationRecorder recorder(s.fx.loop(), s.store(), *s.dropped, options);
   // Hold the writer with one job, so the queue (of one) fills behind it.
   const uint64_t jobs_before = s.fx.writer().jobsCommitted();
-  std::promise<void> started, release;
-  auto release_future = release.get_future().share();
-  REQUIRE(s.fx.writer()
-              .post<bool>(
-                  [&](SqliteConnection&) -> Result<bool> {
-                    started.set_value();
-                    release_future.wait();
-                    return true;
-                  },
-                  nullptr)
-              .ok());
-  started.get_future().wait();
+  testing::WriterHold hold(s.fx.writer());
   for (int i = 0; i < 4; ++i) recorder.add(record(i));  // a batch: queued behind the holder
   for (int i = 4; i < 8; ++i) recorder.add(record(i));  // a batch the full queue refuses
   CHECK(s.dropped->value() == 4);
-  release.set_value();
+  hold.release();
   s.runUntil([&] { return s.fx.writer().jobsCommitted() >= jobs_before + 2; });  // the holder and the batch
   CHECK(s.stored() == 4);
   s.close(recorder);

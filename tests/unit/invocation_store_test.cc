@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <future>
 #include <string>
 #include <vector>
 
@@ -332,25 +331,14 @@ TEST_CASE("invocation records list newest first with app, function and failure f
 TEST_CASE("record inserts posted together share one commit") {
   StoreFixture s;
   // Hold the writer so every insert queues behind it.
-  std::promise<void> started, release;
-  auto release_future = release.get_future().share();
-  REQUIRE(s.fx.writer()
-              .post<bool>(
-                  [&](SqliteConnection&) -> Result<bool> {
-                    started.set_value();
-                    release_future.wait();
-                    return true;
-                  },
-                  nullptr)
-              .ok());
-  started.get_future().wait();
+  testing::WriterHold hold(s.fx.writer());
   const uint64_t before = s.fx.writer().transactionsCommitted();
   for (int i = 0; i < 500; ++i) {
     REQUIRE(s.store()
                 .addRecords({record("r" + std::to_string(i), "shop", OutcomeKind::kOk, s.clock.wallNow())}, nullptr)
                 .ok());
   }
-  release.set_value();
+  hold.release();
   auto listed = s.list({"shop", "", false, 1000});
   CHECK(listed.size() == 500);
   CHECK(s.fx.writer().transactionsCommitted() - before <= 3);  // the holder, the 500, the list

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,6 +90,39 @@ class WriterFixture {
   SqliteWriterOptions options_;
   uv_loop_t loop_{};
   std::unique_ptr<SqliteWriter> writer_;
+};
+
+// Blocks the writer thread with one job until release() (or the end of the scope), so that
+// what a test posts meanwhile queues behind it. The constructor returns once the job runs.
+class WriterHold {
+ public:
+  explicit WriterHold(SqliteWriter& writer) {
+    auto started = std::make_shared<std::promise<void>>();
+    std::future<void> running = started->get_future();
+    std::shared_future<void> released = release_.get_future().share();
+    auto posted = writer.post<bool>(
+        [started, released](SqliteConnection&) -> Result<bool> {
+          started->set_value();
+          released.wait();
+          return true;
+        },
+        nullptr);
+    REQUIRE(posted.ok());
+    running.wait();
+  }
+  ~WriterHold() { release(); }
+  WriterHold(const WriterHold&) = delete;
+  WriterHold& operator=(const WriterHold&) = delete;
+
+  void release() {
+    if (released_) return;
+    released_ = true;
+    release_.set_value();
+  }
+
+ private:
+  std::promise<void> release_;
+  bool released_ = false;
 };
 
 // REQUIRE a Result is ok, printing its error when it is not; yields the value.
