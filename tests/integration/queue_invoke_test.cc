@@ -5,7 +5,9 @@
 
 #include <optional>
 
+#include "functions/manifest.h"
 #include "gust/abi.h"
+#include "runtime/dispatcher.h"
 #include "runtime/pool.h"
 #include "tests/integration/harness.h"
 
@@ -203,4 +205,120 @@ TEST_CASE("a worker that settles a message outside its batch is killed as misbeh
   CHECK(o.kind == OutcomeKind::kCrashed);
   CHECK(o.message.find("worker killed by the host: worker settled message 7 of a batch of 1") != std::string::npos);
   CHECK(o.settlements.empty());
+}
+
+namespace {
+
+// A dispatcher on the test's loop with the fixture module as app "fixtures", whose
+// publisher the test sets; ends with both closed clean.
+class DispatcherFixture {
+ public:
+  DispatcherFixture() {
+    uv_loop_init(&loop_);
+    WorkerContainment containment;
+    containment.pid_namespace = false;
+    dispatcher_ = std::make_unique<Dispatcher>(&loop_, clock_, gust::test::env("GUST_BIN"), containment);
+    auto manifest = parseManifest(R"({"name": "fixtures", "functions": {
+        "relay": {"routes": ["/relay"]}, "batch": {"queue": "orders"}}})");
+    REQUIRE(manifest.ok());
+    AppInfo app;
+    app.manifest = std::move(*manifest);
+    app.manifest.module = gust::test::env("GUST_FIXTURE_MISBEHAVE");  // absolute: the app dir is not used
+    app.dir = std::filesystem::temp_directory_path();
+    REQUIRE(dispatcher_->addApp(std::move(app)).ok());
+  }
+  ~DispatcherFixture() {
+    bool closed = false;
+    dispatcher_->close([&] { closed = true; });
+    while (!closed) uv_run(&loop_, UV_RUN_ONCE);
+    dispatcher_.reset();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop_) == 0);
+  }
+
+  Dispatcher& dispatcher() { return *dispatcher_; }
+
+  Outcome run(Invocation&& inv) {
+    std::optional<Outcome> got;
+    dispatcher_->invoke(std::move(inv), [&](Outcome&& o) { got = std::move(o); });
+    auto limit = std::chrono::steady_clock::now() + 20s;
+    while (!got && std::chrono::steady_clock::now() < limit) uv_run(&loop_, UV_RUN_ONCE);
+    REQUIRE(got);
+    return std::move(*got);
+  }
+
+ private:
+  uv_loop_t loop_;
+  SystemClock clock_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+Invocation relayInvocation(uint32_t trigger) {
+  Invocation inv;
+  inv.id = "inv-relay";
+  inv.app = "fixtures";
+  inv.function = "relay";
+  inv.trace = {kTraceparent, "gust=1"};
+  inv.payload.trigger = trigger;
+  inv.payload.method = "POST";
+  inv.payload.body = "payload";
+  return inv;
+}
+
+}  // namespace
+
+TEST_CASE("the dispatcher commits what an HTTP or timer invocation published before its outcome goes on") {
+  DispatcherFixture f;
+  std::vector<Publish> committed;
+  TraceContext stamped;
+  f.dispatcher().setPublisher([&](std::vector<Publish> p, const TraceContext& trace, auto done) {
+    committed = std::move(p);
+    stamped = trace;
+    done(Result<void>{});
+  });
+  for (uint32_t trigger : {GUST_TRIGGER_HTTP, GUST_TRIGGER_TIMER}) {
+    CAPTURE(trigger);
+    committed.clear();
+    Outcome o = f.run(relayInvocation(trigger));
+    REQUIRE(o.kind == OutcomeKind::kOk);
+    CHECK(o.body == "relayed relay-inv-relay");
+    CHECK(o.publishes.empty());  // committed, not handed on
+    REQUIRE(committed.size() == 1);
+    CHECK(committed[0].queue == "relayed");
+    CHECK(committed[0].body == "payload");
+    CHECK(stamped.traceparent == kTraceparent);
+  }
+
+  // A batch's publishes are its trigger's to commit, with its settlements.
+  committed.clear();
+  Invocation batch = queueInvocation("batch", {message("m1", "ok")});
+  batch.app = "fixtures";
+  Outcome o = f.run(std::move(batch));
+  REQUIRE(o.kind == OutcomeKind::kOk);
+  CHECK(o.publishes.size() == 1);
+  CHECK(committed.empty());
+}
+
+TEST_CASE("when the commit of what an invocation published fails, the invocation fails and says why") {
+  DispatcherFixture f;
+  SUBCASE("the store is unavailable: 503, to be retried") {
+    f.dispatcher().setPublisher([](std::vector<Publish>, const TraceContext&, auto done) {
+      done(makeError(ErrorKind::kUnavailable, "the writer is closing"));
+    });
+    Outcome o = f.run(relayInvocation(GUST_TRIGGER_HTTP));
+    CHECK(o.kind == OutcomeKind::kUnavailable);
+    CHECK(o.message == "cannot queue what the function published: the writer is closing");
+    CHECK(o.retry_after == 1s);
+  }
+  SUBCASE("the queue refuses what was published: the function's error") {
+    f.dispatcher().setPublisher([](std::vector<Publish>, const TraceContext&, auto done) {
+      done(makeError(ErrorKind::kBadInput, "publish: body too large"));
+    });
+    CHECK(f.run(relayInvocation(GUST_TRIGGER_TIMER)).kind == OutcomeKind::kFunctionError);
+  }
+  SUBCASE("no queue store at all") {
+    Outcome o = f.run(relayInvocation(GUST_TRIGGER_HTTP));
+    CHECK(o.kind == OutcomeKind::kFunctionError);
+    CHECK(o.message.find("published 1 message(s), but this host has no queue store") != std::string::npos);
+  }
 }
