@@ -103,14 +103,26 @@ void addInvocationRoutes(AdminApi& api, InvocationStore& store) {
         responder->send(errorResponse(found.error()));
         return;
       }
-      if (*found) {
-        responder->send(jsonResponse(asyncInvocationJson(**found)));
-        return;
-      }
-      auto record = store.getRecord(id, [responder, id](Result<std::optional<InvocationRecord>> r) {
-        if (!r) responder->send(errorResponse(r.error()));
-        else if (!*r) responder->send(notFound(id));
-        else responder->send(jsonResponse(recordJson(**r, true)));
+      // An async invocation answers with its status and response, completed by the record
+      // of its last attempt (timing, cold start, trace, logs) once there is one.
+      json async = *found ? asyncInvocationJson(**found) : json();
+      auto record = store.getRecord(id, [responder, id, async = std::move(async)](
+                                            Result<std::optional<InvocationRecord>> r) mutable {
+        if (!r) {
+          responder->send(errorResponse(r.error()));
+        } else if (!async.is_null()) {
+          if (*r) {
+            json record = recordJson(**r, true);
+            for (auto& [key, value] : record.items()) {
+              if (!async.contains(key)) async[key] = std::move(value);
+            }
+          }
+          responder->send(jsonResponse(async));
+        } else if (!*r) {
+          responder->send(notFound(id));
+        } else {
+          responder->send(jsonResponse(recordJson(**r, true)));
+        }
       });
       if (!record) responder->send(errorResponse(record.error()));
     });

@@ -157,12 +157,25 @@ TEST_CASE("a respond-async request is answered 202 at once and its result is rea
   CHECK(header(done["response"], "X-Invocation") == id);
   CHECK_FALSE(done["created_at"].get<std::string>().empty());
 
-  // The admin API answers the same state, with its token.
+  // The admin API answers the same state, with its token, completed by the invocation's
+  // record once it is written (a moment after the result).
   httplib::Client admin("127.0.0.1", f.host->adminPort());
-  auto a = admin.Get(location, {{"Authorization", "Bearer " + f.host->adminToken()}});
-  REQUIRE(a);
-  CHECK(a->status == 200);
-  CHECK(json::parse(a->body)["response"]["body"] == "hello");
+  json full;
+  REQUIRE(waitUntil(
+      [&] {
+        auto a = admin.Get(location, {{"Authorization", "Bearer " + f.host->adminToken()}});
+        if (!a || a->status != 200) return false;
+        full = json::parse(a->body);
+        return full.contains("trigger");
+      },
+      std::chrono::seconds(5)));
+  CHECK(full["response"]["body"] == "hello");
+  CHECK(full["status"] == "succeeded");
+  CHECK(full["trigger"] == "async");
+  CHECK(full["attempt"] == 1);
+  CHECK(full["outcome"] == "ok");
+  CHECK(full["trace_id"].get<std::string>().size() == 32);
+  CHECK(full["logs"].is_array());
 }
 
 TEST_CASE("an async invocation is seen running while the function runs") {
