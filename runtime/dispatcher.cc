@@ -25,6 +25,15 @@ RecordTrigger triggerOf(const Invocation& invocation) {
   return RecordTrigger::kHttp;
 }
 
+// A failure in place of the function's answer, still saying whether it was a cold start.
+Outcome failureInstead(const Outcome& answered, OutcomeKind kind, std::string message,
+                       std::chrono::milliseconds retry_after = std::chrono::milliseconds(0)) {
+  Outcome failed = failedOutcome(kind, std::move(message), retry_after);
+  failed.cold_start = answered.cold_start;
+  failed.cold_start_ms = answered.cold_start_ms;
+  return failed;
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment,
@@ -255,9 +264,9 @@ OutcomeCallback Dispatcher::committingPublishes(const TraceContext& trace, Outco
       return;
     }
     if (!publisher_) {
-      done(failedOutcome(OutcomeKind::kFunctionError, "the function published " +
-                                                          std::to_string(outcome.publishes.size()) +
-                                                          " message(s), but this host has no queue store"));
+      done(failureInstead(outcome, OutcomeKind::kFunctionError,
+                          "the function published " + std::to_string(outcome.publishes.size()) +
+                              " message(s), but this host has no queue store"));
       return;
     }
     auto publishes = std::move(outcome.publishes);
@@ -268,13 +277,9 @@ OutcomeCallback Dispatcher::committingPublishes(const TraceContext& trace, Outco
                    // The function's answer would claim work that was not queued. Bad input is
                    // the function's (a name or size the queue refuses); anything else is ours.
                    bool theirs = published.error().kind == ErrorKind::kBadInput;
-                   Outcome failed = failedOutcome(theirs ? OutcomeKind::kFunctionError : OutcomeKind::kUnavailable,
-                                                  "cannot queue what the function published: " +
-                                                      published.error().message,
-                                                  std::chrono::seconds(1));
-                   failed.cold_start = outcome.cold_start;
-                   failed.cold_start_ms = outcome.cold_start_ms;
-                   done(std::move(failed));
+                   done(failureInstead(outcome, theirs ? OutcomeKind::kFunctionError : OutcomeKind::kUnavailable,
+                                       "cannot queue what the function published: " + published.error().message,
+                                       std::chrono::seconds(1)));
                    return;
                  }
                  done(std::move(outcome));

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/files.h"
 #include "tests/support/temp_dir.h"
 
 extern char** environ;
@@ -33,18 +34,6 @@ inline std::string env(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') throw std::runtime_error(std::string("test needs $") + name);
   return v;
-}
-
-inline std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline void writeFile(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
 }
 
 // Writes an app folder: gust.json and a copy of `module` as build/<name>.so.
