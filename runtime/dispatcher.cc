@@ -87,6 +87,7 @@ std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
     threads.module_path = std::move(config.module_path);
     threads.functions = std::move(config.functions);
     threads.settings = config.settings;
+    threads.logs = config.logs;
     app->executor = std::make_unique<ThreadExecutor>(loop_, clock_, std::move(threads));
   } else {
     app->executor = std::make_unique<Pool>(loop_, clock_, std::move(config));

@@ -25,32 +25,20 @@ namespace {
 // Like a worker process's captured output: at most this much of one invocation's log.
 constexpr size_t kMaxLogPerInvocation = 64 * 1024;
 
-// A function's ctx.log lines go straight to the host's log (spdlog's sinks are thread-safe),
-// attributed as a worker process's would be.
-class HostLog final : public InvocationLog {
- public:
-  HostLog(std::string_view app, std::string_view function, std::string_view id)
-      : app_(app), function_(function), id_(id) {}
-  ~HostLog() override {
-    if (dropped_ > 0) {
-      spdlog::warn("[{}/{} {}] output truncated: {} more bytes dropped (limit {} bytes per invocation)", app_,
-                   function_, id_, dropped_, kMaxLogPerInvocation);
-    }
-  }
-
+// A function's ctx.log lines, kept with its job (on the job's thread) and logged by the loop
+// when the job comes back, attributed as a worker process's lines are (see emitLogs).
+struct JobLog final : public InvocationLog {
   void line(uint64_t, uint32_t level, std::string_view message) override {
-    if (bytes_ >= kMaxLogPerInvocation) {
-      dropped_ += message.size() + 1;
+    if (bytes >= kMaxLogPerInvocation) {
+      dropped += message.size() + 1;
       return;
     }
-    bytes_ += message.size() + 1;
-    auto spd_level = level >= 2 ? spdlog::level::warn : level == 0 ? spdlog::level::debug : spdlog::level::info;
-    spdlog::log(spd_level, "[{}/{} {}] log: {}", app_, function_, id_, message);
+    bytes += message.size() + 1;
+    lines.emplace_back(level, std::string(message));
   }
 
- private:
-  std::string_view app_, function_, id_;
-  size_t bytes_ = 0, dropped_ = 0;
+  std::vector<std::pair<uint32_t, std::string>> lines;
+  size_t bytes = 0, dropped = 0;
 };
 
 // The InvokeFrame a worker would decode for `invocation`, borrowing from it.
@@ -106,6 +94,7 @@ struct ThreadExecutor::Job {
   OutcomeCallback done;  // empty once answered: the caller got its 504 (or 503 at close)
   bool cold = false;
   ResultFrame result;
+  JobLog log;
 };
 
 // What the loop thread and the worker threads share. Held by shared_ptr because a thread
@@ -159,8 +148,7 @@ struct ThreadExecutor::Shared {
     const Invocation& inv = job.invocation;
     try {
       InvokeFrame frame = frameOf(inv, job.function_index, job.timeout);
-      HostLog log(app, inv.function, inv.id);
-      job.result = invokeModule(job.fn, frame, app, inv.function, log);
+      job.result = invokeModule(job.fn, frame, app, inv.function, job.log);
       if (size_t bytes = resultBytes(job.result); bytes > kMaxFramePayload) {
         // The limit a worker process keeps, so that an app answers alike in both isolations.
         ResultFrame too_big;
@@ -375,8 +363,35 @@ void ThreadExecutor::onAsync() {
   closeIfDrained();
 }
 
+void ThreadExecutor::emitLogs(Job& job) {
+  const Invocation& inv = job.invocation;
+  std::string_view trace_id = traceIdIn(inv.trace.traceparent);
+  for (auto& [level, text] : job.log.lines) {
+    auto spd_level = level >= 2 ? spdlog::level::warn : level == 0 ? spdlog::level::debug : spdlog::level::info;
+    logInvocation(spd_level, {config_.app, inv.function, inv.id, trace_id}, "log: " + text);
+    if (config_.logs == nullptr) continue;
+    LogLine line;
+    line.ts = std::chrono::system_clock::now();
+    line.app = config_.app;
+    line.function = inv.function;
+    line.invocation_id = inv.id;
+    line.trace_id = std::string(trace_id);
+    line.stream = LogStream::kLog;
+    line.level = spd_level;
+    line.text = std::move(text);
+    config_.logs->append(std::move(line));
+  }
+  if (job.log.dropped > 0) {
+    spdlog::warn("[{}/{} {}] output truncated: {} more bytes dropped (limit {} bytes per invocation)", config_.app,
+                 inv.function, inv.id, job.log.dropped, kMaxLogPerInvocation);
+  }
+  job.log = JobLog{};
+}
+
 void ThreadExecutor::finish(Job& job) {
   const Invocation& inv = job.invocation;
+  // Before the outcome, so that the invocation's record finds its lines.
+  emitLogs(job);
   if (!job.done) {
     auto late = std::chrono::duration_cast<milliseconds>(clock_.now() - job.deadline);
     spdlog::warn("[{}/{} {}] the function returned {} ms after its timeout; its result is dropped and its thread is "

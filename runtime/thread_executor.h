@@ -10,7 +10,8 @@
 //     thread, but keeps the mapping); it is unloaded when the executor closes, unless a
 //     handler was still running then;
 //   - what a handler prints with printf goes to the host's own stdout/stderr, unattributed;
-//     ctx.log lines go to the host's log with the app, function and invocation id;
+//     ctx.log lines reach the host log and the app log stream with the invocation's fields
+//     (trace id included) when the handler returns;
 //   - memory_mb is not enforced (there is no process to limit);
 //   - a thread cannot be killed: at its timeout the caller gets 504 at once, but the thread
 //     runs on until the handler returns, and its slot stays busy until then (its late result
@@ -43,6 +44,7 @@
 #include "runtime/clock.h"
 #include "runtime/executor.h"
 #include "runtime/invocation.h"
+#include "runtime/logging.h"
 #include "runtime/pending_queue.h"
 #include "runtime/uv_close.h"
 
@@ -55,6 +57,8 @@ struct ThreadExecutorConfig {
   PoolSettings settings;
   // How long close() waits for handlers that are still running before it gives up on them.
   std::chrono::milliseconds stop_grace{2000};
+  // Where the functions' ctx.log lines go besides the host log, as a worker's output does.
+  LogFanout* logs = nullptr;
 };
 
 class ThreadExecutor final : public Executor {
@@ -95,6 +99,8 @@ class ThreadExecutor final : public Executor {
   void run(Pending&& pending);
   void serveNext();
   void onAsync();
+  // Logs what the job's function logged, with its invocation's fields (loop thread).
+  void emitLogs(Job& job);
   void finish(Job& job);
   void startThreads(size_t count);
   void joinExited();

@@ -6,6 +6,7 @@
 
 #include <future>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "tests/integration/harness.h"
@@ -103,6 +104,49 @@ TEST_CASE("a thread app answers from inside the host process and starts no worke
   for (const auto& r : concurrently(host.port(), "/sleep/50", 4)) CHECK(r.status == 200);
   // The fork server (if any) was there already; no worker joined it.
   CHECK(descendants(host.process().pid()) == before);
+}
+
+TEST_CASE("a thread app's ctx.log lines reach the app's log stream and its record with the invocation's ids") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "threads",
+                         R"({"name": "threads", "isolation": "thread", "functions": {
+                               "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]}}})",
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+  httplib::Client client("127.0.0.1", host.port());
+  auto r = client.Post("/relay", {{"traceparent", "00-" + trace + "-b7ad6b7169203331-01"}}, "12345", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  std::string id = r->get_header_value("X-Gust-Invocation-Id");
+  httplib::Client admin("127.0.0.1", host.adminPort());
+  httplib::Headers auth = {{"Authorization", "Bearer " + host.adminToken()}};
+  auto logs = admin.Get("/v1/apps/threads/logs", auth);
+  REQUIRE(logs);
+  INFO(logs->body);
+  bool found = false;
+  nlohmann::json lines = nlohmann::json::parse(logs->body)["lines"];
+  for (const auto& line : lines) {
+    if (line["text"] != "relaying 5 bytes") continue;
+    found = true;
+    CHECK(line["invocation_id"] == id);
+    CHECK(line["trace_id"] == trace);
+    CHECK(line["function"] == "relay");
+  }
+  CHECK(found);
+  // The first invocation is a cold start: always recorded, with its line.
+  nlohmann::json record;
+  REQUIRE(waitUntil(
+      [&] {
+        auto got = admin.Get("/v1/invocations/" + id, auth);
+        if (!got || got->status != 200) return false;
+        record = nlohmann::json::parse(got->body);
+        return true;
+      },
+      std::chrono::seconds(5)));
+  REQUIRE(record["logs"].size() == 1);
+  CHECK(record["logs"][0]["text"] == "relaying 5 bytes");
+  CHECK(record["trace_id"] == trace);
 }
 
 TEST_CASE("a thread app runs max_instances invocations at once, each on its own thread") {
