@@ -41,6 +41,8 @@ HttpResponse errorResponse(const Error& error) {
   return problemResponse(500, "Internal Server Error", error.message);
 }
 
+HttpResponse badRequest(std::string message) { return errorResponse(Error{ErrorKind::kBadInput, std::move(message)}); }
+
 std::string AdminCall::param(std::string_view name) const {
   for (const auto& [k, v] : params) {
     if (k == name) return v;

@@ -61,5 +61,7 @@ class AdminApi {
 HttpResponse jsonResponse(const nlohmann::json& body, int status = 200);
 // A problem+json answer whose status follows the error's kind (400, 404, 409, 413, 503...).
 HttpResponse errorResponse(const Error& error);
+// 400 with `message`: what in the request was wrong.
+HttpResponse badRequest(std::string message);
 
 }  // namespace gust

@@ -41,7 +41,6 @@ json recordJson(const InvocationRecord& r, bool with_logs) {
   return j;
 }
 
-HttpResponse badRequest(std::string message) { return errorResponse(Error{ErrorKind::kBadInput, std::move(message)}); }
 
 HttpResponse notFound(const std::string& id) {
   return problemResponse(404, "Not Found", "no invocation " + id + " (unknown, or expired after its retention)");

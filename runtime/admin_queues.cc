@@ -98,7 +98,6 @@ json peekedJson(const PeekedMessage& m) {
   return out;
 }
 
-HttpResponse badRequest(std::string message) { return errorResponse(Error{ErrorKind::kBadInput, std::move(message)}); }
 
 }  // namespace
 

@@ -215,19 +215,9 @@ OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation,
       auto level = quiet ? spdlog::level::debug : spdlog::level::warn;
       std::string text = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
       std::string_view trace(trace_id.data(), trace_id[0] == '\0' ? 0 : trace_id.size());
-      logInvocation(level, {series->app, series->function, id, trace}, text);
-      if (!quiet) {
-        LogLine line;
-        line.ts = std::chrono::system_clock::now();
-        line.app = series->app;
-        line.function = series->function;
-        line.invocation_id = id;
-        line.trace_id = std::string(trace);
-        line.stream = LogStream::kLog;
-        line.level = level;
-        line.text = std::move(text);
-        telemetry->logs().append(std::move(line));
-      }
+      const InvocationFields fields{series->app, series->function, id, trace};
+      logInvocation(level, fields, text);
+      if (!quiet) telemetry->logs().append(invocationLogLine(fields, LogStream::kLog, level, std::move(text)));
     }
     // Failures, cold starts and retries are always recorded; a busy function's plain
     // successes are sampled (see InvocationRecorder::admits).

@@ -301,6 +301,24 @@ std::vector<LogLine> LogFanout::recent(std::string_view app, size_t max_lines) c
   return out;
 }
 
+LogLine invocationLogLine(const InvocationFields& fields, LogStream stream, spdlog::level::level_enum level,
+                          std::string text) {
+  LogLine line;
+  line.ts = std::chrono::system_clock::now();
+  line.app = std::string(fields.app);
+  line.function = std::string(fields.function);
+  line.invocation_id = std::string(fields.invocation_id);
+  line.trace_id = std::string(fields.trace_id);
+  line.stream = stream;
+  line.level = level;
+  line.text = std::move(text);
+  return line;
+}
+
+spdlog::level::level_enum functionLogLevel(uint32_t level) {
+  return level >= 2 ? spdlog::level::warn : level == 0 ? spdlog::level::debug : spdlog::level::info;
+}
+
 uint64_t LogFanout::nextSeq(std::string_view app) const {
   auto it = apps_.find(app);
   return it == apps_.end() ? 1 : it->second.next_seq;

@@ -92,6 +92,13 @@ struct LogLine {
   uint64_t seq = 0;  // set by LogFanout: 1, 2, 3... per app, so a follower sees any gap
 };
 
+// A line about one invocation (fields may be empty: a worker's line that is nobody's),
+// stamped now, for the fan-out.
+LogLine invocationLogLine(const InvocationFields& fields, LogStream stream, spdlog::level::level_enum level,
+                          std::string text);
+// The level of a line a function wrote with ctx.log (0 debug, 1 info, 2 and up warning).
+spdlog::level::level_enum functionLogLevel(uint32_t level);
+
 // The line as one JSON object (what `/v1/apps/{app}/logs` answers): seq, ts, app, function,
 // invocation_id, trace_id, stream, level, text; invalid UTF-8 in any string is replaced with U+FFFD.
 std::string logLineToJson(const LogLine& line);

@@ -366,20 +366,13 @@ void ThreadExecutor::onAsync() {
 void ThreadExecutor::emitLogs(Job& job) {
   const Invocation& inv = job.invocation;
   std::string_view trace_id = traceIdIn(inv.trace.traceparent);
+  const InvocationFields fields{config_.app, inv.function, inv.id, trace_id};
   for (auto& [level, text] : job.log.lines) {
-    auto spd_level = level >= 2 ? spdlog::level::warn : level == 0 ? spdlog::level::debug : spdlog::level::info;
-    logInvocation(spd_level, {config_.app, inv.function, inv.id, trace_id}, "log: " + text);
-    if (config_.logs == nullptr) continue;
-    LogLine line;
-    line.ts = std::chrono::system_clock::now();
-    line.app = config_.app;
-    line.function = inv.function;
-    line.invocation_id = inv.id;
-    line.trace_id = std::string(trace_id);
-    line.stream = LogStream::kLog;
-    line.level = spd_level;
-    line.text = std::move(text);
-    config_.logs->append(std::move(line));
+    auto spd_level = functionLogLevel(level);
+    logInvocation(spd_level, fields, "log: " + text);
+    if (config_.logs != nullptr) {
+      config_.logs->append(invocationLogLine(fields, LogStream::kLog, spd_level, std::move(text)));
+    }
   }
   if (job.log.dropped > 0) {
     spdlog::warn("[{}/{} {}] output truncated: {} more bytes dropped (limit {} bytes per invocation)", config_.app,

@@ -529,7 +529,7 @@ void WorkerProcess::emitLine(InFlight* inv, const char* stream, std::string_view
     }
     inv->output_bytes += line.size() + 1;
   }
-  auto spd_level = level >= 2 ? spdlog::level::warn : level == 0 ? spdlog::level::debug : spdlog::level::info;
+  auto spd_level = functionLogLevel(static_cast<uint32_t>(level));
   std::string_view trace_id = inv != nullptr ? traceIdIn(inv->invocation.trace.traceparent) : std::string_view();
   std::string message = std::string(stream) + ": " + std::string(line);
   if (inv != nullptr) {
@@ -546,18 +546,10 @@ void WorkerProcess::emitLine(InFlight* inv, const char* stream, std::string_view
     logWithFields(*spdlog::default_logger_raw(), spd_level, {{"app", app_}, {"worker", worker}}, message);
   }
   if (logs_ != nullptr) {
-    LogLine out;
-    out.ts = std::chrono::system_clock::now();
-    out.app = app_;
-    if (inv != nullptr) {
-      out.function = inv->invocation.function;
-      out.invocation_id = inv->invocation.id;
-      out.trace_id = std::string(trace_id);
-    }
-    out.stream = stream[0] == 'l' ? LogStream::kLog : stream[3] == 'o' ? LogStream::kStdout : LogStream::kStderr;
-    out.level = spd_level;
-    out.text = std::string(line);
-    logs_->append(std::move(out));
+    InvocationFields fields{app_, {}, {}, {}};
+    if (inv != nullptr) fields = {app_, inv->invocation.function, inv->invocation.id, trace_id};
+    auto out_stream = stream[0] == 'l' ? LogStream::kLog : stream[3] == 'o' ? LogStream::kStdout : LogStream::kStderr;
+    logs_->append(invocationLogLine(fields, out_stream, spd_level, std::string(line)));
   }
 }
 

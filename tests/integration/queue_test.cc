@@ -77,16 +77,21 @@ std::string queueApp(const std::string& function, const std::string& queue_spec,
   return R"({"name": "consumers", )" + pool + R"("functions": {")" + function + R"(": {"queue": )" + queue_spec + "}}}";
 }
 
+// The fixture's `batch` consuming "in": batches of 4, 3 attempts, fast backoff.
+fs::path batchConsumerApp(const fs::path& dir) {
+  return makeApp(dir, "consumers",
+                 queueApp("batch", R"({"name": "in", "batch_size": 4, "max_attempts": 3,
+                                      "backoff": {"base": "100ms", "cap": "200ms"}})"),
+                 env("GUST_FIXTURE_MISBEHAVE"));
+}
+
 constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 }  // namespace
 
 TEST_CASE("queued messages run through the consumer and settle as the function decided") {
   TempDir tmp;
-  fs::path app = makeApp(tmp.path(), "consumers",
-                         queueApp("batch", R"({"name": "in", "batch_size": 4, "max_attempts": 3,
-                                              "backoff": {"base": "100ms", "cap": "200ms"}})"),
-                         env("GUST_FIXTURE_MISBEHAVE"));
+  fs::path app = batchConsumerApp(tmp.path());
   Host host({app}, tmp.path());
   Admin admin(host);
 
@@ -177,10 +182,7 @@ TEST_CASE("queued messages run through the consumer and settle as the function d
 
 TEST_CASE("a worker killed from outside mid-batch: the batch comes again, and the records show both attempts") {
   TempDir tmp;
-  fs::path app = makeApp(tmp.path(), "consumers",
-                         queueApp("batch", R"({"name": "in", "batch_size": 4, "max_attempts": 3,
-                                              "backoff": {"base": "100ms", "cap": "200ms"}})"),
-                         env("GUST_FIXTURE_MISBEHAVE"));
+  fs::path app = batchConsumerApp(tmp.path());
   Host host({app}, tmp.path());
   Admin admin(host);
   REQUIRE(admin.send("in", "slowfirst", {{"Gust-Message-Id", "slow-1"}}));
