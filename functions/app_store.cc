@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "functions/names.h"
+#include "runtime/base/names.h"
 
 namespace gust {
 namespace fs = std::filesystem;

@@ -36,8 +36,8 @@
 
 #include "functions/artifact.h"
 #include "functions/manifest.h"
-#include "runtime/clock.h"
-#include "runtime/result.h"
+#include "runtime/base/clock.h"
+#include "runtime/base/result.h"
 
 namespace gust {
 

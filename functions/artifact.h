@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "functions/manifest.h"
-#include "runtime/result.h"
+#include "runtime/base/result.h"
 
 namespace gust {
 

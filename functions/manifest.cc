@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "runtime/duration.h"
-#include "runtime/suggest.h"
-#include "triggers/timer/cron.h"
+#include "runtime/base/duration.h"
+#include "runtime/base/suggest.h"
+#include "runtime/base/cron.h"
 
 namespace gust {
 namespace {

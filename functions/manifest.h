@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "functions/names.h"  // the name rules the manifest applies
-#include "runtime/result.h"
+#include "runtime/base/names.h"  // the name rules the manifest applies
+#include "runtime/base/result.h"
 
 namespace gust {
 
@@ -77,7 +77,7 @@ struct Manifest {
 constexpr size_t kMaxManifestBytes = 1u << 20;
 
 // `source` names the text in error messages (usually the file's path). `pool_defaults` are
-// the host's settings (default_* in runtime/config.h) for what the manifest leaves out;
+// the host's settings (default_* in runtime/host/config.h) for what the manifest leaves out;
 // they apply when the manifest is read, not when it is deployed, so a host setting
 // changes every app that does not set its own.
 Result<Manifest> parseManifest(std::string_view text, std::string_view source = "gust.json",

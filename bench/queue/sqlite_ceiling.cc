@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/clock.h"
-#include "runtime/sqlite_writer.h"
-#include "triggers/queue/queue_store.h"
+#include "runtime/base/clock.h"
+#include "runtime/store/sqlite_writer.h"
+#include "runtime/store/queue_store.h"
 
 namespace {
 

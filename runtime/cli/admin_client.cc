@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
-#include "runtime/admin_token.h"
+#include "runtime/admin/admin_token.h"
 
 namespace gust::cli {
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "runtime/cli/args.h"
-#include "runtime/result.h"
+#include "runtime/base/result.h"
 
 namespace gust::cli {
 

@@ -3,7 +3,7 @@
 #include <fstream>
 
 #include "functions/manifest.h"
-#include "runtime/suggest.h"
+#include "runtime/base/suggest.h"
 
 namespace gust::cli {
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/result.h"
+#include "runtime/base/result.h"
 
 namespace gust::cli {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/result.h"
-#include "runtime/suggest.h"
+#include "runtime/base/result.h"
+#include "runtime/base/suggest.h"
 
 namespace gust {
 

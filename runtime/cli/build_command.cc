@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/builder.h"
+#include "runtime/cli/builder.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
 

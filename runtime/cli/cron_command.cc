@@ -5,7 +5,7 @@
 
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
-#include "triggers/timer/cron.h"
+#include "runtime/base/cron.h"
 
 namespace gust::cli {
 

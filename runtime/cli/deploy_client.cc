@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "functions/manifest.h"
-#include "runtime/admin_token.h"
+#include "runtime/admin/admin_token.h"
 
 namespace gust::cli {
 namespace fs = std::filesystem;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "runtime/cli/admin_client.h"
-#include "runtime/result.h"
+#include "runtime/base/result.h"
 
 namespace gust::cli {
 

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "runtime/builder.h"
+#include "runtime/cli/builder.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "functions/manifest.h"
-#include "runtime/builder.h"
+#include "runtime/cli/builder.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/deploy_client.h"

@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "runtime/result.h"
+#include "runtime/base/result.h"
 
 namespace gust::cli {
 

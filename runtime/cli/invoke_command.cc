@@ -12,7 +12,7 @@
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
-#include "runtime/duration.h"
+#include "runtime/base/duration.h"
 
 namespace gust::cli {
 

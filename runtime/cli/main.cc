@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "functions/fork_server.h"
-#include "functions/worker_main.h"
+#include "functions/worker/fork_server.h"
+#include "functions/worker/worker_main.h"
 #include "gust/abi.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
-#include "runtime/logging.h"
+#include "runtime/observe/logging.h"
 
 namespace gust::cli {
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "functions/names.h"
+#include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"

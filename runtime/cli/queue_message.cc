@@ -5,7 +5,7 @@
 #include <iostream>
 #include <iterator>
 
-#include "runtime/duration.h"
+#include "runtime/base/duration.h"
 
 namespace gust::cli {
 

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <string>
 
-#include "functions/names.h"
+#include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"

@@ -1,4 +1,4 @@
-// gust serve: resolves the host's settings (runtime/config.h) and runs it.
+// gust serve: resolves the host's settings (runtime/host/config.h) and runs it.
 #include <pwd.h>
 #include <unistd.h>
 
@@ -7,9 +7,9 @@
 
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
-#include "runtime/config.h"
-#include "runtime/host.h"
-#include "runtime/logging.h"
+#include "runtime/host/config.h"
+#include "runtime/host/host.h"
+#include "runtime/observe/logging.h"
 
 namespace gust::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/frame.h"
+#include "runtime/protocol/frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;

@@ -12,8 +12,8 @@
 #include <set>
 #include <utility>
 
-#include "runtime/fork_protocol.h"
-#include "runtime/frame.h"
+#include "runtime/protocol/fork_protocol.h"
+#include "runtime/protocol/frame.h"
 #include "tests/integration/harness.h"
 
 using namespace gust::test;

@@ -2,7 +2,7 @@
 // time-based rules checked without waiting for them.
 #include <doctest/doctest.h>
 
-#include "runtime/pool.h"
+#include "runtime/exec/pool.h"
 #include "tests/integration/harness.h"
 #include "tests/support/manual_clock.h"
 

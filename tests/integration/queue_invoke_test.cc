@@ -7,8 +7,8 @@
 
 #include "functions/manifest.h"
 #include "gust/abi.h"
-#include "runtime/dispatcher.h"
-#include "runtime/pool.h"
+#include "runtime/exec/dispatcher.h"
+#include "runtime/exec/pool.h"
 #include "tests/integration/harness.h"
 
 using namespace gust;

@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "runtime/clock.h"
+#include "runtime/base/clock.h"
 
 namespace gust::test {
 

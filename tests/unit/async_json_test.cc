@@ -1,4 +1,4 @@
-#include "runtime/async_json.h"
+#include "triggers/http/async_json.h"
 
 #include <doctest/doctest.h>
 

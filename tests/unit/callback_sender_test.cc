@@ -1,4 +1,4 @@
-#include "runtime/callback_sender.h"
+#include "triggers/http/callback_sender.h"
 
 #include <doctest/doctest.h>
 #include <httplib.h>

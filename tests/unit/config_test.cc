@@ -1,4 +1,4 @@
-#include "runtime/config.h"
+#include "runtime/host/config.h"
 
 #include <doctest/doctest.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "triggers/timer/cron.h"
+#include "runtime/base/cron.h"
 
 #include <date/date.h>
 #include <date/tz.h>
@@ -340,7 +340,7 @@ TEST_CASE("invalid schedules are refused with the field, the column and the reas
         "schedule \"@every 0s\": @every interval at column 8: the interval must be at least 1s");
   CHECK(parseError("@every 900ms") ==
         "schedule \"@every 900ms\": @every interval at column 8: the interval must be at least 1s");
-  // The duration's own message (runtime/duration.h) follows the column.
+  // The duration's own message (runtime/base/duration.h) follows the column.
   CHECK(parseError("@every 10").find("schedule \"@every 10\": @every interval at column 8: invalid duration \"10\"") ==
         0);
   CHECK(parseError("@every 5x").find("@every interval at column 8: invalid duration \"5x\": unknown unit") !=

@@ -1,4 +1,4 @@
-#include "runtime/duration.h"
+#include "runtime/base/duration.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/frame.h"
+#include "runtime/protocol/frame.h"
 
 #include <doctest/doctest.h>
 

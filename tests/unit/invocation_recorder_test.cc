@@ -1,4 +1,4 @@
-#include "runtime/invocation_recorder.h"
+#include "runtime/observe/invocation_recorder.h"
 
 #include <doctest/doctest.h>
 

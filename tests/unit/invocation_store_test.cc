@@ -1,4 +1,4 @@
-#include "runtime/invocation_store.h"
+#include "runtime/store/invocation_store.h"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // invokeModule in-process: functions written against the C ABI and the C++ layer, called for
 // decoded INVOKE frames, with their log lines recorded.
-#include "functions/invoke_module.h"
+#include "functions/worker/invoke_module.h"
 
 #include <doctest/doctest.h>
 #include <gust/gust.hpp>

@@ -1,4 +1,4 @@
-#include "runtime/logging.h"
+#include "runtime/observe/logging.h"
 
 #include <doctest/doctest.h>
 

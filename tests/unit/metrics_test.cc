@@ -1,4 +1,4 @@
-#include "runtime/metrics.h"
+#include "runtime/observe/metrics.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>

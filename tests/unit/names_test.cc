@@ -1,4 +1,4 @@
-#include "functions/names.h"
+#include "runtime/base/names.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/otlp_exporter.h"
+#include "runtime/observe/otlp_exporter.h"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>

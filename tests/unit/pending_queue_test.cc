@@ -1,4 +1,4 @@
-#include "runtime/pending_queue.h"
+#include "runtime/exec/pending_queue.h"
 
 #include <doctest/doctest.h>
 

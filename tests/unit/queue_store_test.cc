@@ -1,4 +1,4 @@
-#include "triggers/queue/queue_store.h"
+#include "runtime/store/queue_store.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -567,7 +567,7 @@ TEST_CASE("bad input fails at once with a message naming what is wrong, and neve
     return refused([&](auto done) { return q.queue().send(queue, {m}, std::move(done)); });
   };
   CHECK(send("", message("a", "x")).find("queue name is empty") != std::string::npos);
-  // Queue names follow the one rule of functions/names.h.
+  // Queue names follow the one rule of runtime/base/names.h.
   CHECK(send("has space", message("a", "x")).find("' ' at position 4 is not allowed") != std::string::npos);
   CHECK(send("slash/name", message("a", "x")).find("path separator") != std::string::npos);
   CHECK(send(std::string(101, 'q'), message("a", "x")).find("101 characters long, more than 100") !=

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "tests/unit/store_test_support.h"
-#include "triggers/queue/queue_store.h"
+#include "runtime/store/queue_store.h"
 
 namespace gust {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/sqlite_schema.h"
+#include "runtime/store/sqlite_schema.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/sqlite_writer.h"
+#include "runtime/store/sqlite_writer.h"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>

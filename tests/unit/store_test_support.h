@@ -13,8 +13,8 @@
 #include <optional>
 #include <string>
 
-#include "runtime/clock.h"
-#include "runtime/sqlite_writer.h"
+#include "runtime/base/clock.h"
+#include "runtime/store/sqlite_writer.h"
 #include "tests/support/temp_dir.h"
 
 namespace gust::testing {

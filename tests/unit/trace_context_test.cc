@@ -1,4 +1,4 @@
-#include "runtime/trace_context.h"
+#include "runtime/protocol/trace_context.h"
 
 #include <doctest/doctest.h>
 

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "runtime/async_json.h"
+#include "triggers/http/async_json.h"
 #include "triggers/http/http_trigger.h"
 
 namespace gust {

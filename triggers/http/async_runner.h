@@ -29,10 +29,10 @@
 #include <map>
 #include <string>
 
-#include "runtime/callback_sender.h"
-#include "runtime/dispatcher.h"
-#include "runtime/invocation_store.h"
-#include "runtime/uv_close.h"
+#include "triggers/http/callback_sender.h"
+#include "runtime/exec/dispatcher.h"
+#include "runtime/store/invocation_store.h"
+#include "runtime/base/uv_close.h"
 
 namespace gust {
 

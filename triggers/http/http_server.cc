@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "runtime/uv_close.h"
+#include "runtime/base/uv_close.h"
 
 namespace gust {
 namespace {

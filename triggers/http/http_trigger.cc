@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gust/abi.h"
-#include "runtime/async_json.h"
-#include "runtime/callback_sender.h"
+#include "triggers/http/async_json.h"
+#include "triggers/http/callback_sender.h"
 #include "triggers/http/async_runner.h"
 #include "triggers/http/http_text.h"
 
@@ -156,7 +156,7 @@ Result<void> HttpTrigger::checkApp(const AppInfo& app) const {
   auto routes = routes_;
   routes[app.manifest.name] = routesOf(app);
   auto router = build(routes);
-  if (!router) return router.error();
+  if (!router) return makeError(ErrorKind::kConflict, router.error().message);
   return {};
 }
 

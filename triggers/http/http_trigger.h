@@ -10,12 +10,13 @@
 #include <memory>
 #include <string>
 
-#include "runtime/dispatcher.h"
-#include "runtime/ids.h"
-#include "runtime/invocation_store.h"
-#include "runtime/trace_context.h"
+#include "runtime/exec/dispatcher.h"
+#include "runtime/base/ids.h"
+#include "runtime/store/invocation_store.h"
+#include "runtime/protocol/trace_context.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
+#include "triggers/trigger.h"
 
 namespace gust {
 
@@ -28,16 +29,17 @@ bool prefersRespondAsync(const std::vector<std::pair<std::string, std::string>>&
 // The one place an Outcome becomes an HTTP response.
 HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id);
 
-class HttpTrigger {
+class HttpTrigger final : public Trigger {
  public:
   HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits);
 
   // Adds every route of `app`, replacing the routes of an earlier version of it; fails on
   // an invalid pattern or a conflict with another app, and then changes nothing.
-  Result<void> addApp(const AppInfo& app);
-  // What addApp would say, without changing anything: a deploy asks before it starts workers.
-  Result<void> checkApp(const AppInfo& app) const;
-  void removeApp(const std::string& name);
+  // A conflict is kConflict.
+  Result<void> addApp(const AppInfo& app) override;
+  Result<void> checkApp(const AppInfo& app) const override;
+  void removeApp(const std::string& name) override;
+  const char* name() const override { return "routes"; }
 
   // Async invocations (`Prefer: respond-async`) and `GET /v1/invocations/{id}`; without
   // this call they are answered 503. Both outlive the trigger.

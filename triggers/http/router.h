@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/result.h"
+#include "runtime/base/result.h"
 
 namespace gust {
 

@@ -31,11 +31,11 @@
 #include <string>
 #include <vector>
 
-#include "runtime/app_manager.h"
-#include "runtime/clock.h"
-#include "runtime/dispatcher.h"
-#include "runtime/ids.h"
-#include "triggers/queue/queue_backend.h"
+#include "runtime/base/clock.h"
+#include "runtime/exec/dispatcher.h"
+#include "runtime/base/ids.h"
+#include "runtime/store/queue_backend.h"
+#include "triggers/trigger.h"
 
 namespace gust {
 
@@ -55,7 +55,7 @@ struct QueueTriggerStats {
 std::chrono::milliseconds queueBackoff(std::chrono::milliseconds base, std::chrono::milliseconds cap,
                                        int attempts, double jitter);
 
-class QueueTrigger final : public AppListener {
+class QueueTrigger final : public Trigger {
  public:
   QueueTrigger(uv_loop_t* loop, const Clock& clock, Dispatcher& dispatcher, QueueBackend& queues);
   ~QueueTrigger() override;
@@ -65,7 +65,10 @@ class QueueTrigger final : public AppListener {
   // Starts a consumer for every queue function of `app`, replacing those of an earlier
   // version (whose batches in flight still settle).
   Result<void> addApp(const AppInfo& app) override;
+  // A queue consumer can always be bound: queues are created by their first message.
+  Result<void> checkApp(const AppInfo&) const override { return {}; }
   void removeApp(const std::string& name) override;
+  const char* name() const override { return "queues"; }
 
   // Something was committed to `queue`: wake its consumers now.
   void notify(const std::string& queue);

@@ -44,10 +44,10 @@
 #include <string>
 #include <utility>
 
-#include "runtime/clock.h"
-#include "runtime/result.h"
-#include "runtime/uv_close.h"
-#include "triggers/timer/cron.h"
+#include "runtime/base/clock.h"
+#include "runtime/base/result.h"
+#include "runtime/base/uv_close.h"
+#include "runtime/base/cron.h"
 
 namespace gust {
 

@@ -19,6 +19,17 @@ TimerTrigger::TimerTrigger(uv_loop_t* loop, const Clock& clock, Dispatcher& disp
 
 Result<void> TimerTrigger::load() { return state_.load(); }
 
+Result<void> TimerTrigger::checkApp(const AppInfo& app) const {
+  for (const auto& f : app.manifest.functions) {
+    if (!f.timer) continue;
+    if (auto schedule = CronSchedule::parse(f.timer->schedule, f.timer->time_zone); !schedule) {
+      return makeError(ErrorKind::kBadInput,
+                       "app " + app.manifest.name + ", function " + f.name + ", timer: " + schedule.error().message);
+    }
+  }
+  return {};
+}
+
 Result<void> TimerTrigger::addApp(const AppInfo& app) {
   const std::string prefix = app.manifest.name + "/";
   std::map<std::string, std::pair<std::string, CronSchedule>> wanted;

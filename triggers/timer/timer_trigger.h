@@ -10,13 +10,14 @@
 #include <map>
 #include <memory>
 
-#include "runtime/dispatcher.h"
-#include "runtime/ids.h"
+#include "runtime/exec/dispatcher.h"
+#include "runtime/base/ids.h"
 #include "triggers/timer/timer_scheduler.h"
+#include "triggers/trigger.h"
 
 namespace gust {
 
-class TimerTrigger {
+class TimerTrigger final : public Trigger {
  public:
   TimerTrigger(uv_loop_t* loop, const Clock& clock, Dispatcher& dispatcher, std::filesystem::path state_file);
 
@@ -25,8 +26,11 @@ class TimerTrigger {
   // Adds every timer function of `app`, replacing those of an earlier version of it: a
   // timer whose schedule is unchanged keeps running as it was. Fails on an invalid schedule
   // or time zone, and then changes nothing.
-  Result<void> addApp(const AppInfo& app);
-  void removeApp(const std::string& name);
+  Result<void> addApp(const AppInfo& app) override;
+  // Every schedule and time zone of `app` is valid.
+  Result<void> checkApp(const AppInfo& app) const override;
+  void removeApp(const std::string& name) override;
+  const char* name() const override { return "timers"; }
   void start() { scheduler_.start(); }
 
   // Runs APP/FUNCTION's timer now (gust invoke --timer); `done` gets the outcome.

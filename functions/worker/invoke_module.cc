@@ -1,0 +1,212 @@
+#include "functions/worker/invoke_module.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace gust {
+namespace {
+
+std::string_view view(gust_str s) { return {s.data, s.size}; }
+gust_str str(std::string_view s) { return gust_str{s.data(), s.size()}; }
+
+// The state of one running invocation; the host API reaches it through `host`.
+struct Call {
+  Call(const InvokeFrame& f, InvocationLog& l) : frame(f), log(l) {}
+
+  const InvokeFrame& frame;
+  InvocationLog& log;
+  std::chrono::steady_clock::time_point deadline;
+  bool answered = false;
+  ResultFrame result;
+  // Per message of the batch, built when first asked for: whether it is settled, and the
+  // gust_pair view of its headers.
+  std::vector<bool> settled;
+  std::vector<std::vector<gust_pair>> message_headers;
+  size_t publish_bytes = 0;
+  bool told_publish_limit = false;
+
+  void warn(const std::string& text) { log.line(frame.seq, GUST_LOG_WARN, text); }
+};
+
+Call& callOf(void* host) { return *static_cast<Call*>(host); }
+
+void hostRespond(void* host, int32_t status, const gust_pair* headers, size_t count, gust_str body) {
+  Call& call = callOf(host);
+  if (call.answered) return;
+  call.answered = true;
+  call.result.kind = ResultKind::kOk;
+  call.result.status = status;
+  call.result.headers.reserve(count);
+  for (size_t i = 0; i < count; ++i) call.result.headers.emplace_back(view(headers[i].name), view(headers[i].value));
+  call.result.body.assign(body.data, body.size);
+}
+
+void hostFail(void* host, gust_str message) {
+  Call& call = callOf(host);
+  if (call.answered) return;
+  call.answered = true;
+  call.result.kind = ResultKind::kError;
+  call.result.status = 500;
+  call.result.body.assign(message.data, message.size);
+}
+
+void hostLog(void* host, int32_t level, gust_str message) {
+  Call& call = callOf(host);
+  // The host caps what it keeps per invocation; cap here too so one call cannot build a
+  // frame past the protocol's limit.
+  call.log.line(call.frame.seq, static_cast<uint32_t>(level), view(message).substr(0, kMaxLogLine));
+}
+
+int64_t hostRemainingMs(void* host) {
+  Call& call = callOf(host);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(call.deadline - std::chrono::steady_clock::now());
+  return left.count() > 0 ? left.count() : 0;
+}
+
+size_t hostMessageCount(void* host) { return callOf(host).frame.messages.size(); }
+
+int32_t hostMessage(void* host, size_t index, gust_message* out) {
+  Call& call = callOf(host);
+  const auto& messages = call.frame.messages;
+  if (index >= messages.size()) return GUST_E_RANGE;
+  if (out == nullptr || out->size < sizeof(gust_message)) return GUST_E_INVALID;
+  if (call.message_headers.empty()) call.message_headers.resize(messages.size());
+  const InvokeMessage& m = messages[index];
+  std::vector<gust_pair>& headers = call.message_headers[index];
+  if (headers.empty() && !m.headers.empty()) {
+    headers.reserve(m.headers.size());
+    for (const auto& [name, value] : m.headers) headers.push_back({str(name), str(value)});
+  }
+  out->id = str(m.id);
+  out->queue = str(m.queue);
+  out->body = str(m.body);
+  out->headers = headers.data();
+  out->header_count = headers.size();
+  out->attempt = m.attempt;
+  out->enqueued_at_ms = m.enqueued_at_ms;
+  return GUST_OK;
+}
+
+int32_t hostSettle(void* host, size_t index, int32_t action, uint32_t delay_ms, gust_str reason) {
+  Call& call = callOf(host);
+  const size_t batch = call.frame.messages.size();
+  if (index >= batch) {
+    call.warn("settle refused: there is no message " + std::to_string(index) + " in a batch of " +
+              std::to_string(batch));
+    return GUST_E_RANGE;
+  }
+  if (action < GUST_SETTLE_ACK || action > GUST_SETTLE_DEAD_LETTER) {
+    call.warn("settle refused: " + std::to_string(action) + " is not an action (ack 1, retry 2, dead letter 3)");
+    return GUST_E_INVALID;
+  }
+  auto delay = std::chrono::milliseconds(action == GUST_SETTLE_RETRY ? delay_ms : 0);
+  if (delay > kMaxMessageDelay) {
+    call.warn("retry of message " + std::to_string(index) + " refused: a delay of " + std::to_string(delay_ms) +
+              " ms is longer than the limit of " + std::to_string(kMaxMessageDelay.count()) + " ms");
+    return GUST_E_INVALID;
+  }
+  if (call.settled.empty()) call.settled.resize(batch, false);
+  if (call.settled[index]) return GUST_E_SETTLED;
+  call.settled[index] = true;
+  Settlement s;
+  s.index = static_cast<uint32_t>(index);
+  s.action = static_cast<SettleAction>(action);
+  s.delay = delay;
+  if (action == GUST_SETTLE_DEAD_LETTER) s.reason = view(reason).substr(0, kMaxSettleReasonBytes);
+  call.result.settlements.push_back(std::move(s));
+  return GUST_OK;
+}
+
+int32_t hostPublish(void* host, gust_str queue, gust_str body, const gust_pair* headers, size_t header_count,
+                    gust_str message_id, uint32_t delay_ms) {
+  Call& call = callOf(host);
+  std::string_view name = view(queue);
+  if (!validQueueName(name)) {
+    call.warn("publish refused: '" + std::string(name.substr(0, 120)) +
+              "' is not a queue name (use 1 to 100 of A-Z a-z 0-9 . _ -, not ending in .dead)");
+    return GUST_E_INVALID;
+  }
+  if (message_id.size > kMaxMessageIdBytes) {
+    call.warn("publish to " + std::string(name) + " refused: a message id of " + std::to_string(message_id.size) +
+              " bytes is longer than the limit of " + std::to_string(kMaxMessageIdBytes));
+    return GUST_E_INVALID;
+  }
+  if (header_count > kMaxMessageHeaders || (header_count > 0 && headers == nullptr)) {
+    call.warn("publish to " + std::string(name) + " refused: " + std::to_string(header_count) +
+              " headers, more than the limit of " + std::to_string(kMaxMessageHeaders));
+    return GUST_E_INVALID;
+  }
+  if (std::chrono::milliseconds(delay_ms) > kMaxMessageDelay) {
+    call.warn("publish to " + std::string(name) + " refused: a delay of " + std::to_string(delay_ms) +
+              " ms is longer than the limit of " + std::to_string(kMaxMessageDelay.count()) + " ms");
+    return GUST_E_INVALID;
+  }
+  size_t bytes = name.size() + message_id.size + body.size;
+  for (size_t i = 0; i < header_count; ++i) bytes += headers[i].name.size + headers[i].value.size;
+  if (call.result.publishes.size() >= kMaxPublishes || bytes > kMaxPublishBytes - call.publish_bytes) {
+    // Said once: a function that loops on a refused publish would otherwise flood the log.
+    if (!call.told_publish_limit) {
+      call.told_publish_limit = true;
+      call.warn("publish to " + std::string(name) + " refused: one invocation may publish at most " +
+                std::to_string(kMaxPublishes) + " messages and " + std::to_string(kMaxPublishBytes) +
+                " bytes; it has published " + std::to_string(call.result.publishes.size()) + " messages of " +
+                std::to_string(call.publish_bytes) + " bytes (split the work over several invocations)");
+    }
+    return GUST_E_LIMIT;
+  }
+  call.publish_bytes += bytes;
+  Publish p;
+  p.queue = name;
+  p.id = view(message_id);
+  p.body = view(body);
+  p.headers.reserve(header_count);
+  for (size_t i = 0; i < header_count; ++i) p.headers.emplace_back(view(headers[i].name), view(headers[i].value));
+  p.delay = std::chrono::milliseconds(delay_ms);
+  call.result.publishes.push_back(std::move(p));
+  return GUST_OK;
+}
+
+gust_str hostTraceparent(void* host) { return str(callOf(host).frame.traceparent); }
+gust_str hostTracestate(void* host) { return str(callOf(host).frame.tracestate); }
+
+// The same for every call: the state is reached through `host`.
+const gust_host_api kHostApi = {sizeof(gust_host_api), hostRespond,    hostFail,    hostLog,
+                                hostRemainingMs,       hostMessageCount, hostMessage, hostSettle,
+                                hostPublish,           hostTraceparent,  hostTracestate};
+
+}  // namespace
+
+ResultFrame invokeModule(gust_function_fn fn, const InvokeFrame& frame, std::string_view app,
+                         std::string_view function, InvocationLog& log) {
+  Call call(frame, log);
+  call.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(frame.timeout_ms);
+  std::vector<gust_pair> headers, params;
+  headers.reserve(frame.headers.size());
+  for (const auto& [k, v] : frame.headers) headers.push_back({str(k), str(v)});
+  params.reserve(frame.params.size());
+  for (const auto& [k, v] : frame.params) params.push_back({str(k), str(v)});
+  gust_request request{frame.trigger, str(frame.method), str(frame.path), str(frame.query), headers.data(),
+                       headers.size(), params.data(),    params.size(),  str(frame.body)};
+  gust_context context{&kHostApi, &call, str(frame.invocation_id), str(app), str(function)};
+  fn(&request, &context);
+  if (!call.answered) {
+    if (frame.trigger == GUST_TRIGGER_QUEUE) {
+      // A queue function's answer is its settlements; returning is enough.
+      call.answered = true;
+      call.result.status = 204;
+    } else {
+      hostFail(&call, str("function returned without a response"));
+    }
+  }
+  if (call.result.kind == ResultKind::kError) {
+    // The whole batch is retried, and what the failed attempt published must not be sent.
+    call.result.settlements.clear();
+    call.result.publishes.clear();
+  }
+  call.result.seq = frame.seq;
+  return std::move(call.result);
+}
+
+}  // namespace gust

@@ -1,0 +1,39 @@
+#pragma once
+// Calls one function of a loaded module for one INVOKE and produces its RESULT: builds the
+// gust_request and gust_context, serves the host API (respond, fail, log, the deadline, a
+// queue batch and its settlements, publishes, trace context) and keeps the queue limits of
+// runtime/protocol/queue_types.h, answering a call that breaks one with an error code and a log
+// line. The worker process serves its INVOKE frames with it; an in-process executor can
+// call the very same code.
+//
+// Thread: runs the function on the calling thread. Calls share no state, so several
+// threads may invoke at once, provided their InvocationLog may be called from each.
+
+#include <cstdint>
+#include <string_view>
+
+#include "gust/abi.h"
+#include "runtime/protocol/frame.h"
+
+namespace gust {
+
+// Where the lines a function logs through its Context go while it runs: LOG frames in a
+// worker process.
+class InvocationLog {
+ public:
+  virtual ~InvocationLog() = default;
+  // `level` is a gust_log_level; `message` is capped at kMaxLogLine bytes.
+  virtual void line(uint64_t seq, uint32_t level, std::string_view message) = 0;
+};
+
+// The host keeps at most this much of one logged line.
+constexpr size_t kMaxLogLine = 64 * 1024;
+
+// Runs `fn` (the module's function `function` of `app`) for `frame`. The RESULT is the
+// function's response, or an error when it failed or returned without answering (a queue
+// function may simply return: 204). Settlements are only the explicit ones; a failed
+// invocation keeps neither settlements nor publishes. Never throws.
+ResultFrame invokeModule(gust_function_fn fn, const InvokeFrame& frame, std::string_view app,
+                         std::string_view function, InvocationLog& log);
+
+}  // namespace gust

@@ -1,0 +1,42 @@
+#pragma once
+// Containment of a worker process, applied by the worker itself before it loads user
+// code: resource limits, no_new_privs, and when the host runs as root a private PID
+// namespace and an unprivileged user, so that user code can neither signal the host nor
+// leave processes behind.
+//
+// With a PID namespace the worker becomes three processes:
+//   outer (the process the host started) -> init (PID 1 of the namespace) -> worker (PID 2)
+// The outer process reproduces the worker's end (its exit status, or its signal) so that
+// the host sees one process. When the worker ends, init ends, and the kernel kills every
+// other process of the namespace: a daemon the function started does not survive it.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "runtime/base/result.h"
+
+namespace gust {
+
+struct SandboxOptions {
+  uint64_t memory_bytes = 0;      // RLIMIT_AS; 0: unlimited
+  uint64_t max_open_files = 1024;  // RLIMIT_NOFILE
+  uint64_t max_file_bytes = 1ull << 30;  // RLIMIT_FSIZE
+  uint64_t cpu_seconds = 3600;    // RLIMIT_CPU soft limit; the worker retires before it
+  uint64_t max_processes = 256;   // RLIMIT_NPROC, applied only with a dedicated user
+  bool pid_namespace = false;
+  bool drop_user = false;
+  uid_t uid = 65534;
+  gid_t gid = 65534;
+};
+
+// Applies the options. Returns only in the process that goes on to serve; the outer and
+// init processes of a PID namespace never return from it.
+Result<void> enterSandbox(const SandboxOptions& options);
+
+// True once the process has used most of its CPU-time limit: the worker then retires after
+// its current invocation, rather than being killed by SIGXCPU in the middle of one.
+bool cpuBudgetNearlySpent(const SandboxOptions& options);
+
+}  // namespace gust

@@ -1,0 +1,319 @@
+#include "functions/worker/worker_main.h"
+
+#include <dlfcn.h>
+#include <stdio_ext.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <system_error>
+#include <mutex>
+#include <thread>
+#include <cstring>
+#include <string_view>
+
+#include "functions/worker/invoke_module.h"
+#include "gust/abi.h"
+#include "runtime/protocol/frame.h"
+
+namespace gust {
+namespace {
+
+// With concurrency above 1, several threads answer at once: frames must not interleave.
+std::mutex g_write_mutex;
+
+bool writeAll(int fd, const std::string& data) {
+  std::lock_guard<std::mutex> lock(g_write_mutex);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A function's log lines leave as LOG frames at once, so that the host has them even if the
+// function later crashes.
+class FrameLog final : public InvocationLog {
+ public:
+  void line(uint64_t seq, uint32_t level, std::string_view message) override {
+    LogFrame log;
+    log.seq = seq;
+    log.level = level;
+    log.message = message;
+    std::string frame;
+    encodeLog(log, frame);
+    writeAll(kWorkerIpcFd, frame);
+  }
+};
+
+int initFailed(const std::string& message) {
+  std::string frame;
+  encodeInitError(message, frame);
+  writeAll(kWorkerIpcFd, frame);
+  return 1;
+}
+
+// Serves INVOKE frames: inline on the reading thread when concurrency is 1 (the fast
+// path), otherwise on a fixed set of threads fed by a queue.
+class Server {
+ public:
+  Server(const WorkerOptions& options, std::vector<gust_function_fn> functions)
+      : options_(options), functions_(std::move(functions)) {}
+
+  // Starts the threads of a concurrent worker; the error says why they could not start
+  // (e.g. the user's process limit is reached).
+  std::string start() {
+    uint32_t threads = std::max<uint32_t>(1, options_.concurrency);
+    if (threads == 1) return {};
+    try {
+      for (uint32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { drainQueue(); });
+    } catch (const std::system_error& e) {
+      stop();
+      return "cannot start " + std::to_string(threads) + " threads for concurrency " + std::to_string(threads) + ": " +
+             e.what();
+    }
+    return {};
+  }
+
+  int run() {
+    int status = readLoop(!threads_.empty());
+    stop();
+    return status;
+  }
+
+ private:
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  int readLoop(bool queued) {
+    FrameDecoder decoder;
+    std::vector<char> buf(256 * 1024);
+    for (;;) {
+      ssize_t n = ::read(kWorkerIpcFd, buf.data(), buf.size());
+      if (n == 0) return 0;  // the host closed the channel: stop quietly
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return 1;
+      }
+      decoder.feed(buf.data(), static_cast<size_t>(n));
+      FrameType type;
+      std::string_view payload;
+      FrameDecoder::Status status;
+      // Results of a batch of invocations that arrived together leave in one write, unless
+      // one of them printed something: then the host must get its result before the output
+      // of the next.
+      std::string results;
+      while ((status = decoder.next(type, payload)) == FrameDecoder::Status::kFrame) {
+        if (type != FrameType::kInvoke) continue;
+        if (!queued) {
+          bool wrote_output = false;
+          if (!invoke(payload, results, wrote_output)) return 2;
+          if (wrote_output || decoder.buffered() < kFrameHeaderSize) {
+            if (!writeAll(kWorkerIpcFd, results)) return 1;
+            results.clear();
+          }
+          // Retire before SIGXCPU would kill it mid-invocation; the pool starts another.
+          if (++served_ % 64 == 0 && cpuBudgetNearlySpent(options_.sandbox)) {
+            writeAll(kWorkerIpcFd, results);
+            return kWorkerRetiredStatus;
+          }
+          continue;
+        }
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          queue_.emplace_back(payload);
+        }
+        cv_.notify_one();
+      }
+      if (!results.empty() && !writeAll(kWorkerIpcFd, results)) return 1;
+      if (status == FrameDecoder::Status::kError) return 2;
+    }
+  }
+
+  void drainQueue() {
+    for (;;) {
+      std::string payload;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        payload = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      std::string result;
+      bool wrote_output = false;
+      if (!invoke(payload, result, wrote_output)) std::_Exit(2);
+      if (!writeAll(kWorkerIpcFd, result)) std::_Exit(1);
+    }
+  }
+
+  // Runs one invocation and appends its RESULT frame to `out`; false if the frame is
+  // malformed.
+  bool invoke(std::string_view payload, std::string& out, bool& wrote_output) {
+    auto frame = decodeInvoke(payload);
+    if (!frame || frame->function_index >= functions_.size()) return false;
+    FrameLog log;
+    ResultFrame result = invokeModule(functions_[frame->function_index], *frame, options_.app,
+                                      options_.functions[frame->function_index], log);
+    // Output the function wrote must reach the host before the result, so that the host
+    // can attribute it to this invocation. stdio buffers it (see runWorker), so whether
+    // there is any is known without a syscall, and the host reads its pipes only then.
+    wrote_output = __fpending(stdout) > 0 || __fpending(stderr) > 0;
+    if (wrote_output) {
+      std::fflush(stdout);
+      std::fflush(stderr);
+      result.flags |= ResultFrame::kFlagOutput;
+    }
+    size_t start = out.size();
+    encodeResult(result, out);
+    if (out.size() - start - kFrameHeaderSize > kMaxFramePayload) {
+      // The host would drop the worker for an oversized frame; fail just this invocation
+      // (a batch is then retried, and its publishes are dropped).
+      ResultFrame too_big;
+      too_big.seq = result.seq;
+      too_big.kind = ResultKind::kError;
+      too_big.status = 500;
+      too_big.flags = result.flags;
+      too_big.body = "the function's response of " + std::to_string(out.size() - start) +
+                     " bytes is larger than the limit of " + std::to_string(kMaxFramePayload) + " bytes";
+      out.resize(start);
+      encodeResult(too_big, out);
+    }
+    return true;
+  }
+
+  const WorkerOptions& options_;
+  std::vector<gust_function_fn> functions_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  bool stopping_ = false;
+  uint64_t served_ = 0;
+};
+
+// Fully buffered stdio: what a function prints reaches the host when it answers (or when
+// the buffer fills), so the host can tell whose output it is. Set before anything writes.
+void bufferOutput() {
+  static char out_buffer[64 * 1024], err_buffer[16 * 1024];
+  std::setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
+  std::setvbuf(stderr, err_buffer, _IOFBF, sizeof err_buffer);
+  // A crashing function's last lines matter most: flush them, then die of the same signal.
+  // fflush is not async-signal-safe, but the process is lost either way.
+  struct sigaction action {};
+  action.sa_handler = [](int sig) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    signal(sig, SIG_DFL);
+    raise(sig);
+  };
+  action.sa_flags = SA_RESETHAND | SA_NODEFER;
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(sig, &action, nullptr);
+}
+
+}  // namespace
+
+bool parseWorkerArgs(int argc, char** argv, WorkerOptions& out) {
+  for (int i = 0; i + 1 < argc; i += 2) {
+    std::string_view flag = argv[i];
+    std::string value = argv[i + 1];
+    if (flag == "--app") out.app = value;
+    else if (flag == "--module") out.module_path = value;
+    else if (flag == "--host-pid") out.host_pid = std::strtol(value.c_str(), nullptr, 10);
+    else if (flag == "--function") out.functions.push_back(value);
+    else if (flag == "--concurrency") out.concurrency = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    else if (flag == "--memory-mb") out.sandbox.memory_bytes = std::strtoull(value.c_str(), nullptr, 10) << 20;
+    else if (flag == "--pid-namespace") out.sandbox.pid_namespace = value == "1";
+    else if (flag == "--uid") {
+      out.sandbox.drop_user = true;
+      out.sandbox.uid = static_cast<uid_t>(std::strtoul(value.c_str(), nullptr, 10));
+    } else if (flag == "--gid") out.sandbox.gid = static_cast<gid_t>(std::strtoul(value.c_str(), nullptr, 10));
+    else {
+      std::fprintf(stderr, "gust worker: unknown argument %s (the worker mode is started by the host)\n", argv[i]);
+      return false;
+    }
+  }
+  if (argc % 2 != 0 || out.module_path.empty() || out.functions.empty()) {
+    std::fprintf(stderr, "gust worker: needs --app, --module and --function (the worker mode is started by the host)\n");
+    return false;
+  }
+  return true;
+}
+
+int runWorker(const WorkerOptions& options) {
+  // Die with the host, even when it is killed with SIGKILL; then close the race where the
+  // host died before the prctl took effect.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (options.host_pid != 0 && getppid() != options.host_pid) return 1;
+  signal(SIGPIPE, SIG_IGN);
+  bufferOutput();
+  // Open the module while we may still read it; the unprivileged user we become may not be
+  // allowed to walk the folders that lead to it.
+  int module_fd = ::open(options.module_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (module_fd < 0) {
+    return initFailed("cannot open module " + options.module_path + ": " + strerror(errno) +
+                      " (run `gust build` for the app)");
+  }
+  if (auto sandboxed = enterSandbox(options.sandbox); !sandboxed) {
+    return initFailed("cannot contain the worker: " + sandboxed.error().message);
+  }
+
+  std::string module_by_fd = "/proc/self/fd/" + std::to_string(module_fd);
+  void* module = dlopen(module_by_fd.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (module == nullptr) {
+    const char* why = dlerror();
+    return initFailed("cannot load module " + options.module_path + ": " + (why ? why : "unknown error") +
+                      " (run `gust build` for the app)");
+  }
+  auto abi_version = reinterpret_cast<gust_abi_version_fn>(dlsym(module, GUST_ENTRY_SYMBOL));
+  if (abi_version == nullptr) {
+    return initFailed(options.module_path + " is not a Gust module: it does not export " GUST_ENTRY_SYMBOL
+                      " (include <gust/gust.hpp> and export functions with GUST_FUNCTION)");
+  }
+  uint32_t module_abi = abi_version();
+  if (module_abi != GUST_ABI_VERSION) {
+    return initFailed(options.module_path + " was built against Gust ABI version " + std::to_string(module_abi) +
+                      ", but this host supports ABI version " + std::to_string(GUST_ABI_VERSION) +
+                      "; rebuild it against this SDK with `gust build`");
+  }
+  std::vector<gust_function_fn> functions;
+  std::string missing;
+  for (const auto& name : options.functions) {
+    std::string symbol = GUST_FUNCTION_SYMBOL_PREFIX + name;
+    auto fn = reinterpret_cast<gust_function_fn>(dlsym(module, symbol.c_str()));
+    if (fn == nullptr) missing += (missing.empty() ? "" : ", ") + name;
+    functions.push_back(fn);
+  }
+  if (!missing.empty()) {
+    return initFailed(options.module_path + " does not export the function(s) " + missing +
+                      " named in gust.json (add GUST_FUNCTION(name) after each one)");
+  }
+
+  Server server(options, std::move(functions));
+  if (std::string error = server.start(); !error.empty()) return initFailed(error);
+  std::string ready;
+  encodeReady(GUST_ABI_VERSION, ready);
+  if (!writeAll(kWorkerIpcFd, ready)) return 1;
+  return server.run();
+}
+
+}  // namespace gust

@@ -1,0 +1,138 @@
+#include "runtime/admin/admin_api.h"
+
+#include "runtime/admin/admin_token.h"
+#include "triggers/http/http_text.h"
+
+namespace gust {
+
+HttpResponse jsonResponse(const nlohmann::json& body, int status) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return r;
+}
+
+HttpResponse errorResponse(const Error& error) {
+  switch (error.kind) {
+    case ErrorKind::kBadInput:
+      return problemResponse(400, "Bad Request", error.message);
+    case ErrorKind::kNotFound:
+      return problemResponse(404, "Not Found", error.message);
+    case ErrorKind::kConflict:
+      return problemResponse(409, "Conflict", error.message);
+    case ErrorKind::kTooLarge:
+      return problemResponse(413, "Content Too Large", error.message);
+    case ErrorKind::kOverloaded:
+    case ErrorKind::kUnavailable: {
+      HttpResponse r = problemResponse(503, "Service Unavailable", error.message);
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    case ErrorKind::kTimeout:
+      return problemResponse(504, "Gateway Timeout", error.message);
+    case ErrorKind::kCrashed:
+    case ErrorKind::kFunctionError:
+      return problemResponse(502, "Bad Gateway", error.message);
+    case ErrorKind::kIo:
+    case ErrorKind::kInternal:
+      break;
+  }
+  return problemResponse(500, "Internal Server Error", error.message);
+}
+
+HttpResponse badRequest(std::string message) { return errorResponse(Error{ErrorKind::kBadInput, std::move(message)}); }
+
+std::string AdminCall::param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+std::string AdminCall::query(std::string_view name) const {
+  return http::queryParam(request.query, name).value_or("");
+}
+
+AdminApi::AdminApi(uv_loop_t* loop, std::string token)
+    : token_(std::move(token)),
+      server_(loop,
+              [] {
+                HttpLimits limits;
+                limits.max_body = kMaxBody;
+                limits.body_timeout_ms = 120'000;
+                return limits;
+              }(),
+              [this](HttpRequest&& request, HttpResponder&& responder) {
+                onRequest(std::move(request), std::move(responder));
+              }) {
+  route({"GET"}, "/healthz", [](AdminCall&& call) { call.responder.send(jsonResponse({{"status", "ok"}})); });
+  route({"GET"}, "/readyz", [](AdminCall&& call) { call.responder.send(jsonResponse({{"status", "ok"}})); });
+}
+
+void AdminApi::route(std::vector<std::string> methods, std::string pattern, AdminHandler handler) {
+  auto added = router_.add(Route{std::move(methods), std::move(pattern),
+                                 RouteTarget{"", std::to_string(handlers_.size())}});
+  // Routes are ours, fixed at compile time: a clash is a bug to catch in the first test.
+  if (!added) throw std::logic_error("admin route: " + added.error().message);
+  handlers_.push_back(std::move(handler));
+}
+
+Result<int> AdminApi::listen(const std::string& host, int port) {
+  auto bound = server_.listen(host, port);
+  if (bound) {
+    bind_host_ = host;
+    port_ = *bound;
+  }
+  return bound;
+}
+
+bool AdminApi::hostAllowed(std::string_view host) const {
+  std::string port = ":" + std::to_string(port_);
+  for (const std::string& name : {std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]"), bind_host_}) {
+    if (host == name + port) return true;
+  }
+  return false;
+}
+
+void AdminApi::onRequest(HttpRequest&& request, HttpResponder&& responder) {
+  if (!hostAllowed(request.header("host"))) {
+    responder.send(problemResponse(403, "Forbidden", "the admin API answers only requests addressed to its own "
+                                                     "listener (Host " + std::string(bind_host_) + ":" +
+                                                         std::to_string(port_) + ")"));
+    return;
+  }
+  std::string_view origin = request.header("origin");
+  if (!origin.empty() && (origin.substr(0, 7) != "http://" || !hostAllowed(origin.substr(7)))) {
+    responder.send(problemResponse(403, "Forbidden", "cross-origin requests to the admin API are refused"));
+    return;
+  }
+  bool open = request.path == "/healthz" || request.path == "/readyz";
+  std::string_view auth = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!open &&
+      (auth.substr(0, kBearer.size()) != kBearer || !constantTimeEquals(auth.substr(kBearer.size()), token_))) {
+    HttpResponse r = problemResponse(401, "Unauthorized",
+                                     "send the admin token as 'Authorization: Bearer TOKEN' (it is in the data dir's "
+                                     "admin.token, or GUST_ADMIN_TOKEN)");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    responder.send(std::move(r));
+    return;
+  }
+  RouteMatch match = router_.match(request.method, request.path);
+  if (match.kind == RouteMatch::kNotFound) {
+    responder.send(problemResponse(404, "Not Found",
+                                   "no admin route " + request.method + " " + request.path + " (see docs/admin-api.md)"));
+    return;
+  }
+  if (match.kind == RouteMatch::kMethodNotAllowed) {
+    HttpResponse r = problemResponse(405, "Method Not Allowed", request.path + " accepts " + match.allow);
+    r.headers.emplace_back("Allow", match.allow);
+    responder.send(std::move(r));
+    return;
+  }
+  const AdminHandler& handler = handlers_[std::stoul(match.target->function)];
+  handler(AdminCall{std::move(request), std::move(match.params), std::move(responder)});
+}
+
+}  // namespace gust

@@ -1,0 +1,221 @@
+#include "runtime/admin/admin_queues.h"
+
+#include <charconv>
+#include <memory>
+
+#include "runtime/base/duration.h"
+#include "runtime/base/iso8601.h"
+
+namespace gust {
+namespace {
+
+using json = nlohmann::json;
+
+// Message headers come in as request headers with this prefix (lowercased by the parser).
+constexpr std::string_view kHeaderPrefix = "gust-header-";
+constexpr size_t kDefaultPeek = 10;
+
+bool validUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 4;
+    if (n == 4 || n >= s.size() - i) return false;  // a stray continuation byte, or cut short
+    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    for (int s : {18, 12, 6, 0}) out += kAlphabet[(v >> s) & 0x3f];
+  }
+  if (size_t rest = in.size() - i; rest > 0) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    if (rest == 2) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 0x3f];
+    out += kAlphabet[(v >> 12) & 0x3f];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 0x3f] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// Text that JSON can carry as is: valid UTF-8; anything else is shown escaped.
+std::string jsonSafe(std::string_view s) {
+  if (validUtf8(s)) return std::string(s);
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out += ch;
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+std::string iso8601(QueueTime t) { return formatIso8601(t, nullptr, Iso8601Precision::kMillis); }
+
+json peekedJson(const PeekedMessage& m) {
+  json headers = json::object();
+  for (const auto& [k, v] : m.headers) headers[jsonSafe(k)] = jsonSafe(v);
+  json out = {{"id", m.id},
+              {"headers", headers},
+              {"attempts", m.attempts},
+              {"state", messageStateName(m.state)},
+              {"enqueued_at", iso8601(m.enqueued_at)},
+              {"visible_at", iso8601(m.visible_at)},
+              {"last_error", jsonSafe(m.last_error)}};
+  if (validUtf8(m.body)) {
+    out["body"] = m.body;
+  } else {
+    out["body_base64"] = base64(m.body);
+  }
+  if (!m.source_queue.empty()) out["source_queue"] = m.source_queue;
+  if (m.dead_at) out["dead_at"] = iso8601(*m.dead_at);
+  return out;
+}
+
+
+}  // namespace
+
+void addQueueRoutes(AdminApi& api, QueueBackend& queues, QueueTrigger& trigger) {
+  api.route({"POST"}, "/v1/queues/{name}/messages", [&queues, &trigger](AdminCall&& call) {
+    std::string queue = call.param("name");
+    OutgoingMessage message;
+    message.body = std::move(call.request.body);
+    for (const auto& [name, value] : call.request.headers) {
+      if (name == "gust-message-id") {
+        message.id = value;
+      } else if (name == "gust-delay") {
+        auto delay = parseDuration(value);
+        if (!delay) {
+          call.responder.send(badRequest("Gust-Delay: " + delay.error().message));
+          return;
+        }
+        message.delay = *delay;
+      } else if (name.starts_with(kHeaderPrefix) && name.size() > kHeaderPrefix.size()) {
+        message.headers.emplace_back(name.substr(kHeaderPrefix.size()), value);
+      }
+    }
+    if (call.request.header("gust-message-id").empty() &&
+        std::any_of(call.request.headers.begin(), call.request.headers.end(),
+                    [](const auto& h) { return h.first == "gust-message-id"; })) {
+      call.responder.send(badRequest("Gust-Message-Id is empty; leave it out to let the host choose an id"));
+      return;
+    }
+    auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
+    std::vector<OutgoingMessage> batch;
+    batch.push_back(std::move(message));
+    auto sent = queues.send(queue, std::move(batch), [responder, queue, &trigger](Result<std::vector<SendResult>> r) {
+      if (!r) {
+        responder->send(errorResponse(r.error()));
+        return;
+      }
+      const SendResult& one = r->front();
+      if (!one.duplicate) trigger.notify(queue);
+      responder->send(jsonResponse({{"id", one.id}, {"duplicate", one.duplicate}}, one.duplicate ? 200 : 201));
+    });
+    if (!sent) responder->send(errorResponse(sent.error()));
+  });
+
+  api.route({"GET"}, "/v1/queues", [&queues](AdminCall&& call) {
+    auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
+    auto started = queues.stats([responder](Result<std::vector<QueueStats>> r) {
+      if (!r) {
+        responder->send(errorResponse(r.error()));
+        return;
+      }
+      json list = json::array();
+      for (const auto& s : *r) {
+        list.push_back({{"name", s.queue},
+                        {"depth", s.ready},
+                        {"in_flight", s.in_flight},
+                        {"delayed", s.delayed},
+                        {"dead", s.dead}});
+      }
+      responder->send(jsonResponse({{"queues", list}}));
+    });
+    if (!started) responder->send(errorResponse(started.error()));
+  });
+
+  api.route({"GET"}, "/v1/queues/{name}/messages", [&queues](AdminCall&& call) {
+    size_t limit = kDefaultPeek;
+    if (std::string text = call.query("limit"); !text.empty()) {
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+      if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 1000) {
+        call.responder.send(badRequest("limit must be a whole number from 1 to 1000, got \"" + jsonSafe(text) + "\""));
+        return;
+      }
+    }
+    auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
+    auto started = queues.peek(call.param("name"), limit, [responder](Result<std::vector<PeekedMessage>> r) {
+      if (!r) {
+        responder->send(errorResponse(r.error()));
+        return;
+      }
+      json list = json::array();
+      for (const auto& m : *r) list.push_back(peekedJson(m));
+      responder->send(jsonResponse({{"messages", list}}));
+    });
+    if (!started) responder->send(errorResponse(started.error()));
+  });
+
+  api.route({"POST"}, "/v1/queues/{name}/redrive", [&queues, &trigger](AdminCall&& call) {
+    std::string dead = call.param("name");
+    if (!isDeadQueue(dead)) {
+      call.responder.send(badRequest("redrive moves the messages of a dead-letter queue back to its source: name a "
+                                     "queue ending in .dead, such as " + deadQueueOf(validateStoredQueueName(dead)
+                                                                                          ? dead
+                                                                                          : std::string("orders"))));
+      return;
+    }
+    std::string source = dead.substr(0, dead.size() - kDeadQueueSuffix.size());
+    auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
+    auto started = queues.redrive(dead, [responder, source, &trigger](Result<int64_t> r) {
+      if (!r) {
+        responder->send(errorResponse(r.error()));
+        return;
+      }
+      if (*r > 0) trigger.notify(source);
+      responder->send(jsonResponse({{"moved", *r}, {"to", source}}));
+    });
+    if (!started) responder->send(errorResponse(started.error()));
+  });
+
+  api.route({"DELETE"}, "/v1/queues/{name}/messages", [&queues](AdminCall&& call) {
+    auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
+    auto started = queues.purge(call.param("name"), [responder](Result<int64_t> r) {
+      if (!r) {
+        responder->send(errorResponse(r.error()));
+        return;
+      }
+      responder->send(jsonResponse({{"purged", *r}}));
+    });
+    if (!started) responder->send(errorResponse(started.error()));
+  });
+}
+
+}  // namespace gust

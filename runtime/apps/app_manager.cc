@@ -1,0 +1,198 @@
+#include "runtime/apps/app_manager.h"
+
+#include <spdlog/spdlog.h>
+
+namespace gust {
+
+using std::chrono::steady_clock;
+
+AppManager::AppManager(uv_loop_t* loop, AppStore& store, Dispatcher& dispatcher, std::vector<Trigger*> triggers)
+    : loop_(loop), store_(store), dispatcher_(dispatcher), triggers_(std::move(triggers)) {}
+
+Result<void> AppManager::checkTriggers(const AppInfo& info) const {
+  for (const Trigger* t : triggers_) {
+    if (auto ok = t->checkApp(info); !ok) return ok;
+  }
+  return {};
+}
+
+Result<void> AppManager::bind(const AppInfo& info) {
+  for (Trigger* t : triggers_) {
+    if (auto r = t->addApp(info); !r) return r;
+  }
+  return dispatcher_.addApp(info);
+}
+
+Result<void> AppManager::addFromDir(const std::filesystem::path& dir) {
+  auto manifest = loadManifest(dir);
+  if (!manifest) return manifest.error();
+  std::error_code ec;
+  std::filesystem::path module = dir / manifest->module;
+  if (!std::filesystem::is_regular_file(module, ec)) {
+    return makeError(ErrorKind::kNotFound, "app " + manifest->name + ": its module " + module.string() +
+                                               " does not exist; build it with `gust build " + dir.string() + "`");
+  }
+  return bind(AppInfo{std::move(*manifest), dir, ""});
+}
+
+Result<void> AppManager::addFromStore() {
+  ActiveApps stored = store_.activeApps();
+  for (const auto& problem : stored.problems) spdlog::error("app store: {}", problem);
+  for (const auto& version : stored.versions) {
+    if (dispatcher_.app(version.app) != nullptr) {
+      spdlog::warn("app {} is served from its folder; its deployed versions are not loaded", version.app);
+      continue;
+    }
+    auto manifest = loadManifest(version.dir);
+    if (!manifest) return manifest.error();
+    AppInfo info{std::move(*manifest), version.dir, version.version};
+    if (auto added = bind(info); !added) {
+      return makeError(added.error().kind, "deployed app " + version.app + " (version " + version.version +
+                                               "): " + added.error().message);
+    }
+    spdlog::info("[{}] serving version {} from the app store", version.app, version.version);
+  }
+  return {};
+}
+
+Result<VersionInfo> AppManager::rollbackTarget(const std::string& app, const std::optional<std::string>& version) const {
+  if (version) return store_.version(app, *version);
+  auto versions = store_.versions(app);
+  if (!versions) return versions.error();
+  const AppInfo* serving = dispatcher_.app(app);
+  // The newest version older than the one serving.
+  std::optional<VersionInfo> target;
+  for (const auto& v : *versions) {
+    if (serving != nullptr && v.version == serving->version) break;
+    target = v;
+  }
+  if (serving == nullptr || serving->version.empty() || !target) {
+    return makeError(ErrorKind::kNotFound, "app " + app + " has no version older than the one serving (" +
+                                               (serving ? serving->version : std::string("none")) +
+                                               "); name one with `gust rollback " + app + " VERSION`");
+  }
+  return *target;
+}
+
+void AppManager::deploy(const std::string& app, std::string manifest, std::string module, DeployDone done) {
+  if (busy_.count(app) > 0) {
+    done(makeError(ErrorKind::kConflict, "a deploy or rollback of " + app + " is in progress; retry when it ends"));
+    return;
+  }
+  busy_.insert(app);
+  // Checking and writing up to 64 MiB (with fsyncs) would stall every request: it runs on
+  // libuv's thread pool, touching only this app's folder in the store.
+  struct Work {
+    uv_work_t req{};
+    AppManager* self;
+    std::string app, manifest, module;
+    DeployDone done;
+    steady_clock::time_point started = steady_clock::now();
+    Result<VersionInfo> stored = makeError(ErrorKind::kInternal, "not run");
+  };
+  auto* work = new Work{{}, this, app, std::move(manifest), std::move(module), std::move(done)};
+  work->req.data = work;
+  int rc = uv_queue_work(
+      loop_, &work->req,
+      [](uv_work_t* req) {
+        auto* w = static_cast<Work*>(req->data);
+        w->stored = w->self->store_.deploy(w->app, w->manifest, w->module);
+        std::string().swap(w->module);
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<Work> w(static_cast<Work*>(req->data));
+        AppManager& self = *w->self;
+        if (!w->stored) {
+          self.busy_.erase(w->app);
+          w->done(w->stored.error());
+          return;
+        }
+        auto manifest = loadManifest(w->stored->dir);
+        if (!manifest) {
+          self.busy_.erase(w->app);
+          w->done(manifest.error());
+          return;
+        }
+        AppInfo info{std::move(*manifest), w->stored->dir, w->stored->version};
+        self.activate(std::move(info), true, w->started, std::move(w->done));
+      });
+  if (rc != 0) {
+    busy_.erase(app);
+    std::unique_ptr<Work> w(work);
+    w->done(makeError(ErrorKind::kIo, std::string("cannot queue the deploy: ") + uv_strerror(rc)));
+  }
+}
+
+void AppManager::rollback(const std::string& app, std::optional<std::string> version, DeployDone done) {
+  if (busy_.count(app) > 0) {
+    done(makeError(ErrorKind::kConflict, "a deploy or rollback of " + app + " is in progress; retry when it ends"));
+    return;
+  }
+  auto target = rollbackTarget(app, version);
+  if (!target) {
+    done(target.error());
+    return;
+  }
+  auto manifest = loadManifest(target->dir);
+  if (!manifest) {
+    done(manifest.error());
+    return;
+  }
+  busy_.insert(app);
+  activate(AppInfo{std::move(*manifest), target->dir, target->version}, true, steady_clock::now(), std::move(done));
+}
+
+void AppManager::activate(AppInfo info, bool record, steady_clock::time_point started, DeployDone done) {
+  std::string app = info.manifest.name;
+  if (auto ok = checkTriggers(info); !ok) {
+    busy_.erase(app);
+    done(ok.error());
+    return;
+  }
+  auto shared = std::make_shared<AppInfo>(info);
+  dispatcher_.deploy(
+      std::move(info),
+      [this, shared] {
+        // Checked before the workers started; nothing since could make them fail but a
+        // concurrent deploy of another app taking a route, which we then report.
+        for (Trigger* t : triggers_) {
+          if (auto r = t->addApp(*shared); !r) spdlog::error("[{}] {}: {}", shared->manifest.name, t->name(), r.error().message);
+        }
+      },
+      [this, shared, record, started, done = std::move(done)](Result<void> ready) mutable {
+        const std::string& app = shared->manifest.name;
+        busy_.erase(app);
+        if (!ready) {
+          done(makeError(ErrorKind::kUnavailable, "version " + shared->version + " of " + app +
+                                                      " did not start, so it takes no traffic: " +
+                                                      ready.error().message));
+          return;
+        }
+        if (record) {
+          if (auto r = store_.activate(app, shared->version); !r) {
+            spdlog::error("[{}] version {} serves, but recording it as active failed: {}", app, shared->version,
+                          r.error().message);
+          }
+        }
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started);
+        spdlog::info("[{}] version {} active ({} ms)", app, shared->version, took.count());
+        done(DeployReport{app, shared->version, took});
+      });
+}
+
+Result<void> AppManager::remove(const std::string& app) {
+  if (busy_.count(app) > 0) {
+    return makeError(ErrorKind::kConflict, "a deploy or rollback of " + app + " is in progress; retry when it ends");
+  }
+  bool served = dispatcher_.app(app) != nullptr;
+  bool stored = store_.versions(app).ok();
+  if (!served && !stored) return makeError(ErrorKind::kNotFound, "no app named \"" + app + "\"");
+  if (served) {
+    for (Trigger* t : triggers_) t->removeApp(app);
+    if (auto r = dispatcher_.removeApp(app); !r) return r;
+  }
+  if (stored) return store_.remove(app);
+  return {};
+}
+
+}  // namespace gust

@@ -1,0 +1,67 @@
+#pragma once
+// Brings app versions into service and out of it: apps served from their source folders
+// (`gust serve DIR`), every app's active version from the app store at startup, and
+// deploys, rollbacks and removals from the admin API. A version takes traffic only once
+// one of its instances is ready; its routes, timers and queue consumers switch in the same
+// loop turn as the dispatcher, so no request sees half of a swap.
+//
+// Owning thread: the loop thread. Writing an upload to disk runs on libuv's thread pool.
+
+#include <uv.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "functions/app_store.h"
+#include "runtime/exec/dispatcher.h"
+#include "triggers/trigger.h"
+
+namespace gust {
+
+struct DeployReport {
+  std::string app;
+  std::string version;
+  std::chrono::milliseconds took{0};
+};
+
+class AppManager {
+ public:
+  // Every app's active version is bound to each of `triggers`, in their order; they outlive
+  // the manager.
+  AppManager(uv_loop_t* loop, AppStore& store, Dispatcher& dispatcher, std::vector<Trigger*> triggers);
+
+  // Startup: an app served from its folder (it cannot be rolled back; a deploy replaces it).
+  Result<void> addFromDir(const std::filesystem::path& dir);
+  // Startup: every stored app's active version, except those already served from a folder.
+  Result<void> addFromStore();
+
+  using DeployDone = UniqueFunction<void(Result<DeployReport>)>;
+  // Stores a new version of `app` and makes it active once it is ready.
+  void deploy(const std::string& app, std::string manifest, std::string module, DeployDone done);
+  // Makes `version` (by default the one before the active one) active the same way.
+  void rollback(const std::string& app, std::optional<std::string> version, DeployDone done);
+  // Stops serving `app` and deletes its versions.
+  Result<void> remove(const std::string& app);
+
+  AppStore& store() { return store_; }
+
+ private:
+  // Serves the version in `dir` once it is ready; then records it as active in the store.
+  void activate(AppInfo info, bool record, std::chrono::steady_clock::time_point started, DeployDone done);
+  Result<void> checkTriggers(const AppInfo& info) const;
+  // Binds `info` to every trigger, then to the dispatcher; stops at the first failure.
+  Result<void> bind(const AppInfo& info);
+  Result<VersionInfo> rollbackTarget(const std::string& app, const std::optional<std::string>& version) const;
+
+  uv_loop_t* loop_;
+  AppStore& store_;
+  Dispatcher& dispatcher_;
+  std::vector<Trigger*> triggers_;
+  std::set<std::string> busy_;  // apps with a deploy or rollback in progress
+};
+
+}  // namespace gust

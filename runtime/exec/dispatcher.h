@@ -1,0 +1,135 @@
+#pragma once
+// The one place every trigger hands its invocations to: it finds the app's pool and the
+// function, applies the function's timeout, and answers with one Outcome. It knows nothing
+// of HTTP, cron or queues.
+//
+// An app has one active version at a time. A deploy starts the new version's executor next
+// to the active one; once an instance has passed its ready handshake the new version takes
+// every new invocation in the same loop turn, and the old one finishes what it holds, then
+// stops. A version that cannot start never takes traffic.
+//
+// Owning thread: the loop thread. Owned by the Host; close() closes every executor and
+// calls back once they are all closed.
+
+#include <uv.h>
+
+#include <array>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "functions/manifest.h"
+#include "runtime/base/clock.h"
+#include "runtime/protocol/invocation.h"
+#include "runtime/observe/invocation_recorder.h"
+#include "runtime/exec/executor.h"
+#include "runtime/exec/pool.h"
+#include "runtime/observe/telemetry.h"
+#include "runtime/protocol/trace_context.h"
+
+namespace gust {
+
+struct AppInfo {
+  Manifest manifest;
+  std::filesystem::path dir;
+  std::string version;  // empty for an app served from its source directory
+};
+
+class Dispatcher {
+ public:
+  // With `fork_client`, workers are forked from the host's fork server (see ForkClient).
+  Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executable, WorkerContainment containment,
+             ForkClient* fork_client = nullptr);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Registers an app and starts its executor (min_instances instances); it takes traffic at
+  // once. Used at startup.
+  Result<void> addApp(AppInfo app);
+
+  // Starts `app` as a new version of its app (or a new app) and makes it active once one
+  // instance is ready. `done` runs once: with success after the swap, or with why the
+  // version could not start (the active version, if any, keeps serving). Before `done`
+  // reports success, `on_activate` runs in the same loop turn as the swap, so that the
+  // caller can switch routes and timers at the very moment the version takes traffic.
+  void deploy(AppInfo app, UniqueFunction<void()> on_activate, UniqueFunction<void(Result<void>)> done);
+
+  // Stops routing to `app`; its active version drains, then stops.
+  Result<void> removeApp(const std::string& name);
+
+  // Where invocations are counted, timed, traced and their workers' output sent; set once,
+  // before the first addApp. Without it nothing is recorded.
+  void setTelemetry(Telemetry* telemetry);
+  Telemetry* telemetry() const { return telemetry_; }
+  // Where a record of every finished invocation goes (with telemetry set); set once,
+  // before the first addApp. It must outlive every invocation's outcome.
+  void setRecorder(InvocationRecorder* recorder) { recorder_ = recorder; }
+
+  // Commits what a function published: `done` runs once, after the commit or with why it
+  // failed. The host sets it to the queue trigger's publish().
+  using Publisher = std::function<void(std::vector<Publish>, const TraceContext&, UniqueFunction<void(Result<void>)>)>;
+  // For every invocation but a queue batch (whose publishes commit with its settlements,
+  // see QueueTrigger), what the function published is committed before its outcome goes
+  // on, so that any answer a trigger gives afterwards (a 200, a stored async result, a
+  // timer run marked ok) means the messages are queued. If the commit fails the outcome
+  // becomes a failure. Without a publisher, an invocation that publishes fails.
+  void setPublisher(Publisher publisher) { publisher_ = std::move(publisher); }
+
+  // `done` runs exactly once, on the loop thread. An invocation without a traceparent gets
+  // a new root span here (timers, and queue messages published without one).
+  void invoke(Invocation&& invocation, OutcomeCallback&& done);
+
+  const AppInfo* app(const std::string& name) const;
+  std::vector<std::string> appNames() const;
+  // The active version's executor.
+  const Executor* pool(const std::string& app) const;
+  // Versions still finishing work after a newer one took over.
+  size_t drainingVersions() const { return draining_.size(); }
+
+  void close(std::function<void()> on_closed);
+
+ private:
+  struct Function {
+    uint32_t index = 0;
+    std::chrono::milliseconds timeout{0};
+    // By trigger (see seriesIndex); null without telemetry.
+    std::array<InvocationSeries*, 4> series{};
+  };
+  struct App {
+    AppInfo info;
+    std::map<std::string, Function, std::less<>> functions;
+    std::unique_ptr<Executor> executor;
+  };
+
+  std::unique_ptr<App> makeApp(AppInfo info);
+  // Counts, times, logs, records and exports the outcome of `invocation` on its way to `done`.
+  OutcomeCallback observed(const Function& fn, Invocation& invocation, OutcomeCallback&& done);
+  // Commits the outcome's publishes (see setPublisher) on its way to `done`.
+  OutcomeCallback committingPublishes(const TraceContext& trace, OutcomeCallback&& done);
+  // Sets the instance and pending gauges from each active version's stats.
+  void refreshGauges();
+  // Hands an app that no longer takes traffic to draining_, freeing it once it has stopped.
+  void retire(std::unique_ptr<App> app);
+
+  uv_loop_t* loop_;
+  const Clock& clock_;
+  std::string executable_;
+  WorkerContainment containment_;
+  ForkClient* fork_client_;
+  Telemetry* telemetry_ = nullptr;
+  InvocationRecorder* recorder_ = nullptr;
+  Publisher publisher_;
+  TraceIdGenerator trace_ids_;
+  std::vector<std::string> gauged_apps_;  // apps whose gauges the last scrape set
+  std::map<std::string, std::unique_ptr<App>, std::less<>> apps_;
+  std::vector<std::unique_ptr<App>> starting_;  // deploys waiting for their first instance
+  std::vector<std::unique_ptr<App>> draining_;
+  bool closing_ = false;
+  size_t executors_open_ = 0;
+  std::function<void()> on_closed_;
+};
+
+}  // namespace gust

@@ -1,0 +1,210 @@
+#pragma once
+// One worker process of an app, seen from the host: the child process, its IPC channel
+// (length-prefixed frames over a socketpair), its captured stdout/stderr, and the timer of
+// the invocation it runs.
+//
+// Owning thread: the loop thread. Owned by its Pool through unique_ptr; the Pool frees it
+// only from the callback of close(), after every handle's close callback ran. The listener
+// is called from loop callbacks and may call close() from inside them; no other method may
+// be called after close().
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/exec/fork_client.h"
+#include "runtime/protocol/frame.h"
+#include "runtime/protocol/invocation.h"
+#include "runtime/observe/logging.h"
+#include "runtime/base/result.h"
+#include "runtime/base/uv_close.h"
+
+namespace gust {
+
+class WorkerProcess;
+
+// How far workers are fenced off from the host (see functions/worker/sandbox.h).
+struct WorkerContainment {
+  bool pid_namespace = true;
+  bool drop_user = false;  // switch to uid/gid (when the host runs as root)
+  uint32_t uid = 65534;
+  uint32_t gid = 65534;
+};
+
+struct WorkerSpawnOptions {
+  std::string executable;  // the gust binary
+  std::string app;
+  std::string app_dir;
+  std::string module_path;
+  std::vector<std::string> functions;
+  uint32_t concurrency = 1;  // invocations the worker runs at once, each on its own thread
+  // With concurrency 1, invocations the host may queue in the worker behind the running one,
+  // so that one wake-up of the worker serves many (see invoke()).
+  uint32_t pipeline = 1;
+  uint32_t memory_mb = 0;    // address-space limit; 0: none
+  size_t max_output_per_invocation = 64 * 1024;
+  WorkerContainment containment;
+  // Forks the worker from the host's fork server when set and running; otherwise (or if
+  // that fails) the worker is spawned from `executable`.
+  ForkClient* fork_client = nullptr;
+  // Every output and log line also goes here, for `gust logs` (null: only to the host's log).
+  LogFanout* logs = nullptr;
+};
+
+// The Outcome of a function's RESULT for an invocation with a batch of `batch` messages:
+// its response, or a function error; a batch gets one settlement per message, in order (an
+// ack for each message the function did not settle). An error when the settlements do not
+// fit the batch. Worker processes and the thread executor both answer through it, so that
+// an app's callers see the same whatever its isolation.
+Result<Outcome> outcomeOfResult(ResultFrame&& result, size_t batch);
+
+// How a worker process ended.
+struct WorkerExit {
+  int64_t exit_status = 0;
+  int term_signal = 0;
+  std::string describe() const;  // "killed by signal SIGSEGV (Segmentation fault)"
+};
+
+class WorkerListener {
+ public:
+  virtual ~WorkerListener() = default;
+  virtual void onWorkerReady(WorkerProcess& worker) = 0;
+  // The invocation the worker ran is finished (answered, failed, timed out or crashed).
+  virtual void onInvocationDone(WorkerProcess& worker, Outcome&& outcome, OutcomeCallback&& done) = 0;
+  // Invocations queued in a serial worker that died or was killed before it started them;
+  // they may run elsewhere. Oldest first.
+  struct Returned {
+    Invocation invocation;
+    uint32_t function_index;
+    std::chrono::milliseconds timeout;
+    OutcomeCallback done;
+  };
+  virtual void onInvocationsReturned(WorkerProcess& worker, std::vector<Returned>&& returned) = 0;
+  // The process is gone. `init_error` is what it reported if it died before READY.
+  virtual void onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std::string& init_error) = 0;
+};
+
+class WorkerProcess {
+ public:
+  // kReady covers both idle and busy; inFlight() tells them apart.
+  enum class State { kStarting, kReady, kStopping, kExited };
+
+  WorkerProcess(uv_loop_t* loop, WorkerListener& listener, uint64_t id);
+  ~WorkerProcess();
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  Result<void> spawn(const WorkerSpawnOptions& options);
+
+  // Sends one invocation; the worker must have capacity. The outcome arrives through
+  // onInvocationDone with `done`. Frames are written once per loop turn, so invocations
+  // dispatched together reach the worker in one write. A serial worker (concurrency 1)
+  // runs its queue in order: the timeout of each starts when the one before it answered.
+  void invoke(Invocation&& invocation, uint32_t function_index, std::chrono::milliseconds timeout,
+              OutcomeCallback&& done);
+
+  // Asks the process to stop: SIGTERM to its process group, SIGKILL after `grace`.
+  void stop(std::chrono::milliseconds grace);
+  // Kills its process group now.
+  void kill();
+
+  // Kills the process if it still runs and closes every handle once it has exited; then
+  // `on_closed` runs, after which the owner may free this object. No listener call follows.
+  void close(std::function<void()> on_closed);
+
+  State state() const { return state_; }
+  size_t inFlight() const { return in_flight_.size(); }
+  bool hasCapacity() const { return state_ == State::kReady && in_flight_.size() < capacity_; }
+  bool idle() const { return state_ == State::kReady && in_flight_.empty(); }
+  uint64_t id() const { return id_; }
+  int pid() const { return pid_; }
+  std::chrono::steady_clock::time_point lastUsed() const { return last_used_; }
+  std::chrono::steady_clock::time_point spawnedAt() const { return spawned_at_; }
+
+ private:
+  struct OutputStream {
+    WorkerProcess* owner = nullptr;
+    uv_pipe_t pipe{};
+    std::string partial;  // an unfinished line
+    const char* name = "";
+  };
+
+  struct InFlight {
+    uint64_t seq;
+    Invocation invocation;  // kept, so that a serial worker's queue can run elsewhere
+    uint32_t function_index;
+    std::chrono::milliseconds timeout;
+    std::chrono::steady_clock::time_point deadline;
+    OutcomeCallback done;
+    size_t output_bytes = 0;
+    size_t output_dropped = 0;
+  };
+  // Starts `gust worker` with uv_spawn, its stdio on `child_ends`.
+  Result<void> spawnProcess(const WorkerSpawnOptions& options, std::vector<std::string> args,
+                            const std::array<int, kForkRequestFds>& child_ends);
+  void onIpcRead(ssize_t nread, const uv_buf_t* buf);
+  void drainIpcNow();
+  void onFrame(FrameType type, std::string_view payload);
+  void onOutput(OutputStream& stream, const char* data, size_t size, bool eof);
+  void drainOutputNow();
+  // Logs one line of the worker's output, attributed to `inv` when known.
+  void emitLine(InFlight* inv, const char* stream, std::string_view line, int level);
+  InFlight* findInFlight(uint64_t seq);
+  // Whose output stdout/stderr carry now: the running one of a serial worker, or the only
+  // one of a concurrent worker; nobody's when several run at once.
+  InFlight* currentInFlight() {
+    if (in_flight_.empty() || (concurrency_ > 1 && in_flight_.size() > 1)) return nullptr;
+    return &in_flight_.front();
+  }
+  // Hands in_flight_[from...] back to the listener (they never started).
+  void returnQueued(size_t from);
+  void flush();
+  void finishInvocation(uint64_t seq, Outcome&& outcome);
+  void failAllInFlight(OutcomeKind kind, const std::string& message);
+  void armTimer();
+  void onExit(int64_t exit_status, int term_signal);
+  void onTimer();
+  void protocolError(const std::string& why);
+  void write(std::string&& bytes);
+  void closeHandles();
+
+  uv_loop_t* loop_;
+  WorkerListener& listener_;
+  uint64_t id_;
+  State state_ = State::kStarting;
+  int pid_ = 0;
+  std::string app_;
+  std::vector<std::string> functions_;
+  LogFanout* logs_ = nullptr;
+  size_t max_output_;
+
+  uv_process_t process_{};  // only when spawned; a forked worker's exit comes from its ForkClient
+  uv_pipe_t ipc_{};
+  OutputStream out_, err_;
+  uv_timer_t timer_{};
+  CloseCounter closer_;
+  std::function<void()> on_closed_;
+  bool closing_ = false;
+  bool exited_ = false;
+
+  FrameDecoder decoder_;
+  std::string init_error_;
+  std::string fatal_reason_;  // set when the host killed it for misbehaving
+
+  uint32_t concurrency_ = 1;
+  size_t capacity_ = 1;  // concurrency, or the pipeline depth of a serial worker
+  uint64_t next_seq_ = 0;
+  uv_prepare_t flusher_{};
+  std::string out_buffer_;  // frames waiting for the end of this loop turn
+  std::vector<InFlight> in_flight_;  // a few at most: a vector beats a map here
+
+  std::chrono::steady_clock::time_point last_used_;
+  std::chrono::steady_clock::time_point spawned_at_;
+};
+
+}  // namespace gust

@@ -1,0 +1,348 @@
+#include "runtime/host/host.h"
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "runtime/admin/admin_api.h"
+#include "runtime/admin/admin_apps.h"
+#include "runtime/admin/admin_invocations.h"
+#include "runtime/admin/admin_queues.h"
+#include "triggers/http/callback_sender.h"
+#include "runtime/store/invocation_store.h"
+#include "runtime/store/sqlite_writer.h"
+#include "triggers/http/async_runner.h"
+#include "runtime/admin/admin_logs.h"
+#include "runtime/admin/admin_metrics.h"
+#include "runtime/apps/app_manager.h"
+#include "runtime/admin/admin_token.h"
+#include "runtime/exec/dispatcher.h"
+#include "runtime/exec/fork_client.h"
+#include "runtime/store/sqlite_writer.h"
+#include "triggers/http/http_trigger.h"
+#include "runtime/store/queue_store.h"
+#include "triggers/queue/queue_trigger.h"
+#include "triggers/timer/timer_trigger.h"
+
+namespace gust {
+namespace {
+
+// Owns everything `gust serve` runs; lives on runHost's stack and is closed before it returns.
+class Host {
+ public:
+  Host(uv_loop_t* loop, const HostOptions& options)
+      : loop_(loop),
+        options_(options),
+        fork_client_(loop, options.executable),
+        dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
+        http_(loop, dispatcher_, options.http_limits),
+        timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json") {}
+
+  Result<void> load() {
+    // Before the first app, so that every version's series and output hooks are in place.
+    auto telemetry = Telemetry::create(clock_, options_.otlp_endpoint);
+    if (!telemetry) return telemetry.error();
+    telemetry_ = std::move(*telemetry);
+    dispatcher_.setTelemetry(telemetry_.get());
+    // Before the first worker: every worker is forked from it (see ForkClient).
+    if (auto started = fork_client_.start(); !started) {
+      spdlog::warn("{}; workers will be spawned instead, which makes cold starts slower", started.error().message);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(options_.data_dir, ec);
+    if (ec) {
+      return makeError(ErrorKind::kIo, "cannot create the data dir " + options_.data_dir.string() + ": " +
+                                           ec.message() + " (choose another with --data-dir or GUST_DATA)");
+    }
+    if (auto loaded = timers_.load(); !loaded) return loaded;
+    if (auto opened = openQueues(); !opened) return opened;
+    auto token = loadOrCreateAdminToken(options_.data_dir);
+    if (!token) return token.error();
+    AppStoreOptions store_options;
+    store_options.max_versions = options_.versions_kept;
+    store_options.artifact.max_bytes = options_.max_module_bytes;
+    auto store = AppStore::open(options_.data_dir, store_options, clock_);
+    if (!store) return store.error();
+    store_ = std::move(*store);
+    // Before any app loads: each app's routes, timers and queue consumers start with it.
+    apps_ = std::make_unique<AppManager>(loop_, *store_, dispatcher_,
+                                         std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
+    admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
+    addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
+    addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
+    if (auto opened = openInvocations(); !opened) return opened;
+    addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
+    logs_ = std::make_unique<AdminLogs>(loop_, telemetry_->logs(), dispatcher_);
+    logs_->addRoutes(*admin_);
+    for (const auto& dir : options_.app_dirs) {
+      if (auto r = apps_->addFromDir(dir); !r) return r;
+    }
+    return apps_->addFromStore();
+  }
+
+  // Listens on both ports; returns the HTTP port.
+  Result<int> listen() {
+    auto admin = admin_->listen(options_.admin_host, options_.admin_port);
+    if (!admin) {
+      return makeError(admin.error().kind, "admin API on " + options_.admin_host + ":" +
+                                               std::to_string(options_.admin_port) + ": " + admin.error().message +
+                                               " (choose another with --admin-port)");
+    }
+    admin_port_ = *admin;
+    auto http = http_.listen(options_.http_host, options_.http_port);
+    if (http) public_url_ = "http://" + options_.http_host + ":" + std::to_string(*http);
+    if (!http) {
+      return makeError(http.error().kind, "HTTP on " + options_.http_host + ":" + std::to_string(options_.http_port) +
+                                              ": " + http.error().message + " (choose another with --port)");
+    }
+    timers_.start();
+    if (async_) async_->start();  // after the apps are loaded: it resumes unfinished invocations
+    return http;
+  }
+
+  // gust.db holds every queued message: only the host's user may read it.
+  Result<void> openQueues() {
+    std::filesystem::path db = options_.data_dir / "gust.db";
+    int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+      int err = errno;
+      if (fd >= 0) ::close(fd);
+      return makeError(ErrorKind::kIo, "cannot open " + db.string() + ": " + std::strerror(err) +
+                                           " (check the data dir's owner, or choose another with --data-dir)");
+    }
+    ::close(fd);
+    SqliteWriterOptions writer_options;
+    writer_options.path = db;
+    writer_options.synchronous = options_.queue_synchronous == QueueSync::kFull ? SqliteConnection::Synchronous::kFull
+                                                                                : SqliteConnection::Synchronous::kNormal;
+    auto writer = SqliteWriter::open(loop_, writer_options);
+    if (!writer) return writer.error();
+    writer_ = std::move(*writer);
+    QueueLimits limits;
+    limits.dedupe_window = options_.queue_dedupe_window;
+    auto queues = SqliteQueue::open(*writer_, clock_, limits);
+    if (!queues) return queues.error();
+    queue_store_ = std::move(*queues);
+    queue_trigger_ = std::make_unique<QueueTrigger>(loop_, clock_, dispatcher_, *queue_store_);
+    dispatcher_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, const TraceContext& trace,
+                                                        UniqueFunction<void(Result<void>)> done) {
+      trigger->publish(std::move(publishes), trace, std::move(done));
+    });
+    return {};
+  }
+
+  void printRoutes(int port) {
+    std::string base = "http://" + options_.http_host + ":" + std::to_string(port);
+    std::printf("gust %s listening on %s\n", GUST_VERSION, base.c_str());
+    std::printf("admin API on http://%s:%d (token in %s)\n", options_.admin_host.c_str(), admin_port_,
+                std::getenv("GUST_ADMIN_TOKEN") ? "$GUST_ADMIN_TOKEN"
+                                                : (options_.data_dir / "admin.token").c_str());
+    for (const auto& name : dispatcher_.appNames()) {
+      const AppInfo* app = dispatcher_.app(name);
+      for (const auto& f : app->manifest.functions) {
+        for (const auto& r : f.routes) {
+          std::string methods;
+          for (const auto& m : r.methods) methods += (methods.empty() ? "" : ",") + m;
+          std::printf("  %-12s %s%s  -> %s/%s\n", methods.c_str(), base.c_str(), r.path.c_str(), name.c_str(),
+                      f.name.c_str());
+        }
+        if (f.timer) {
+          auto next = timers_.scheduler().nextFire(name + "/" + f.name);
+          std::printf("  %-12s %s (%s), next %s  -> %s/%s\n", "TIMER", f.timer->schedule.c_str(),
+                      f.timer->time_zone.empty() ? "UTC" : f.timer->time_zone.c_str(),
+                      next ? formatIso8601(*next, nullptr).c_str() : "never", name.c_str(), f.name.c_str());
+        }
+        if (f.queue) {
+          std::printf("  %-12s %s (batch %u, %u attempts)  -> %s/%s\n", "QUEUE", f.queue->queue.c_str(),
+                      f.queue->batch_size, f.queue->max_attempts, name.c_str(), f.name.c_str());
+        }
+      }
+    }
+    std::fflush(stdout);
+  }
+
+  void watchSignals() {
+    for (uv_signal_t* s : {&sigint_, &sigterm_}) {
+      uv_signal_init(loop_, s);
+      s->data = this;
+    }
+    auto on_signal = [](uv_signal_t* s, int signum) { static_cast<Host*>(s->data)->onSignal(signum); };
+    uv_signal_start(&sigint_, on_signal, SIGINT);
+    uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  }
+
+  // Closes what is open; used on a failed start as well as after a drain.
+  void shutdown() {
+    if (closed_) return;
+    closed_ = true;
+    uv_signal_stop(&sigint_);
+    uv_signal_stop(&sigterm_);
+    drain_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&drain_timer_), reinterpret_cast<uv_handle_t*>(&sigint_),
+                            reinterpret_cast<uv_handle_t*>(&sigterm_)},
+                           nullptr);
+    // Triggers first, so nothing new arrives; then the pools, which answer what is left
+    // (a queue batch's answer still settles: the writer is open until after the pools).
+    auto closed = std::make_shared<int>(2 + (admin_ ? 1 : 0) + (queue_trigger_ ? 1 : 0));
+    auto then = [this, closed] {
+      if (--*closed != 0) return;
+      // Async runs still in flight are left `running` for the next start.
+      closeAsyncRunner([this] {
+        dispatcher_.close([this] {
+          auto last = [this] {
+            // The fork server goes last: it reports the exits of the workers the pools stop.
+            fork_client_.close([] {});
+          };
+          // The writer completes every queued write before its thread stops; the stores'
+          // jobs borrow the stores, which are freed only after this.
+          auto close_writer = [this, last] {
+            if (writer_) {
+              writer_->close(last);
+            } else {
+              last();
+            }
+          };
+          // The pools have answered everything: the last records can be written.
+          if (recorder_) {
+            recorder_->close(close_writer);
+          } else {
+            close_writer();
+          }
+        });
+      });
+    };
+    timers_.close(then);
+    http_.close(then);
+    if (logs_) logs_->close(nullptr);  // answers held log polls, so the admin API can close
+    if (admin_) admin_->close(then);
+    if (queue_trigger_) queue_trigger_->close(then);
+  }
+
+ private:
+  // Invocation records and async invocations (Prefer: respond-async) on openQueues()'
+  // writer: the store, the recorder, the runner and the callback sender.
+  Result<void> openInvocations() {
+    InvocationStoreOptions store_options;
+    store_options.async_retention = options_.record_retention;
+    store_options.record_retention = options_.record_retention;
+    store_options.idempotency_window = std::min(store_options.idempotency_window, options_.record_retention);
+    auto store = InvocationStore::open(*writer_, clock_, store_options);
+    if (!store) return store.error();
+    invocations_ = std::move(*store);
+    InvocationRecorderOptions recorder_options;
+    recorder_options.successes_per_second = options_.records_per_second;
+    recorder_ = std::make_unique<InvocationRecorder>(loop_, *invocations_,
+                                                     telemetry_->metrics().records_dropped->series(), recorder_options);
+    dispatcher_.setRecorder(recorder_.get());
+    callbacks_ = std::make_unique<CallbackSender>();
+    async_ = std::make_unique<AsyncRunner>(
+        loop_, dispatcher_, *invocations_, *callbacks_,
+        [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); });
+    http_.enableAsync(*invocations_, *async_);
+    addInvocationRoutes(*admin_, *invocations_);
+    return {};
+  }
+
+  void closeAsyncRunner(std::function<void()> then) {
+    if (async_) async_->close(std::move(then));
+    else then();
+  }
+
+  void onSignal(int signum) {
+    if (draining_) {
+      spdlog::warn("second signal: stopping now without waiting for in-flight requests");
+      shutdown();
+      return;
+    }
+    draining_ = true;
+    spdlog::info("received {}: no new connections; finishing {} in-flight request(s) (up to {} ms)",
+                 signum == SIGINT ? "SIGINT" : "SIGTERM", http_.inFlight(), options_.drain_timeout.count());
+    http_.stopAccepting();
+    drain_deadline_ = uv_now(loop_) + static_cast<uint64_t>(options_.drain_timeout.count());
+    uv_timer_init(loop_, &drain_timer_);
+    drain_timer_.data = this;
+    uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Host*>(t->data)->checkDrained(); }, 0, 10);
+  }
+
+  void checkDrained() {
+    if (http_.inFlight() == 0) {
+      spdlog::info("drained; stopping workers");
+      shutdown();
+    } else if (uv_now(loop_) >= drain_deadline_) {
+      spdlog::warn("drain deadline passed with {} request(s) in flight; stopping anyway", http_.inFlight());
+      shutdown();
+    }
+  }
+
+  uv_loop_t* loop_;
+  const HostOptions& options_;
+  SystemClock clock_;
+  std::unique_ptr<Telemetry> telemetry_;  // outlives everything that records into it
+  ForkClient fork_client_;  // outlives the dispatcher, whose workers it forked
+  Dispatcher dispatcher_;
+  HttpTrigger http_;
+  TimerTrigger timers_;
+  // Freed in reverse: the trigger borrows the store, the store the writer; the writer is
+  // closed (and its jobs done) in shutdown() before any of them is freed.
+  std::unique_ptr<SqliteWriter> writer_;
+  std::unique_ptr<SqliteQueue> queue_store_;
+  std::unique_ptr<QueueTrigger> queue_trigger_;
+  std::unique_ptr<AppStore> store_;
+  std::unique_ptr<AppManager> apps_;
+  std::unique_ptr<AdminApi> admin_;
+  // See openInvocations. Freed in reverse: the runner and the recorder before the store,
+  // the store before the writer (closed in shutdown); the sender's thread is joined last.
+  std::unique_ptr<CallbackSender> callbacks_;
+  std::unique_ptr<InvocationStore> invocations_;
+  std::unique_ptr<InvocationRecorder> recorder_;
+  std::unique_ptr<AsyncRunner> async_;
+  std::unique_ptr<AdminLogs> logs_;
+  std::string public_url_;  // the HTTP listener's base URL, once it listens
+  int admin_port_ = 0;
+  uv_signal_t sigint_{}, sigterm_{};
+  uv_timer_t drain_timer_{};
+  CloseCounter drain_closer_;
+  bool draining_ = false;
+  bool closed_ = false;
+  uint64_t drain_deadline_ = 0;
+};
+
+}  // namespace
+
+int runHost(const HostOptions& options) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int status = 0;
+  {
+    Host host(&loop, options);
+    auto loaded = host.load();
+    Result<int> port = loaded ? host.listen() : Result<int>(loaded.error());
+    if (!port) {
+      std::fprintf(stderr, "gust serve: %s\n", port.error().message.c_str());
+      status = 1;
+      host.shutdown();
+    } else {
+      host.watchSignals();
+      host.printRoutes(*port);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  int rc = uv_loop_close(&loop);
+  if (rc != 0) {
+    // A handle outlived shutdown: our bug. Say so rather than hide it.
+    spdlog::error("event loop closed with open handles ({}); this is a bug in gust", uv_strerror(rc));
+    uv_walk(&loop, [](uv_handle_t* h, void*) { spdlog::error("  open handle: {}", uv_handle_type_name(h->type)); },
+            nullptr);
+    return status == 0 ? 70 : status;
+  }
+  return status;
+}
+
+}  // namespace gust

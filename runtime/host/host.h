@@ -1,0 +1,61 @@
+#pragma once
+// The composition root (STYLE 7): builds the loop, clock, dispatcher, pools and triggers
+// for `gust serve`, runs until SIGTERM or SIGINT, then drains and closes everything.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "functions/manifest.h"
+#include "runtime/observe/logging.h"
+#include "runtime/exec/worker_process.h"
+#include "triggers/http/request_parser.h"
+
+namespace gust {
+
+// SQLite's synchronous mode for queue commits: FULL fsyncs each commit (an ack means the
+// message is on disk); NORMAL may lose the last commits on power loss, never corrupt.
+enum class QueueSync { kFull, kNormal };
+
+// Every setting of `gust serve`. runtime/host/config.h fills it from flags, environment and a
+// config file, and lists each setting with its flag, variable and default; the defaults
+// here are the same (config_test checks).
+struct HostOptions {
+  std::string http_host = "127.0.0.1";
+  int http_port = 8080;
+  std::string admin_host = "127.0.0.1";
+  int admin_port = 8081;
+  // The admin API deploys code: binding it to a non-loopback address needs this as well.
+  bool admin_allow_remote = false;
+  std::vector<std::filesystem::path> app_dirs;
+  std::filesystem::path data_dir = ".gust";
+  std::filesystem::path config_file;  // the config file that was read; empty when none
+  std::string executable;  // the gust binary; workers are started from it
+  HttpLimits http_limits;
+  WorkerContainment containment;
+  std::optional<std::string> worker_user;  // resolved into `containment` by the CLI
+  std::chrono::milliseconds drain_timeout{10'000};
+  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;
+  // Base URL of an OTLP/HTTP collector for invocation spans; empty: no export.
+  std::string otlp_endpoint;
+  // Pool settings for a manifest that does not set them.
+  PoolSettings pool_defaults;
+  // The app store (functions/app_store.h).
+  uint64_t max_module_bytes = 64ull << 20;
+  size_t versions_kept = 10;
+  // Queues and invocation records.
+  QueueSync queue_synchronous = QueueSync::kFull;
+  std::chrono::milliseconds queue_dedupe_window{10 * 60'000};
+  std::chrono::milliseconds record_retention{24 * 3'600'000};
+  uint32_t records_per_second = 100;
+};
+
+// Serves until a signal; returns the process exit status. Prints the address it listens on
+// and every route to stdout; errors go to stderr as one line that says what to do.
+int runHost(const HostOptions& options);
+
+}  // namespace gust

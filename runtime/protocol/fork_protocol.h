@@ -1,0 +1,44 @@
+#pragma once
+// The messages between the host and its fork server (functions/worker/fork_server.h), over a
+// SOCK_SEQPACKET socketpair that only the two of them hold: one message per datagram, so
+// neither side parses a stream, and every message has a fixed upper size.
+//
+//   host -> server  SPAWN:   ForkRequestHeader, then NUL-terminated strings (the worker's
+//                            folder, then its `gust worker` arguments), with exactly
+//                            kForkRequestFds descriptors attached (SCM_RIGHTS).
+//   server -> host  ForkReply: SPAWNED (pid), SPAWN_FAILED (errno), EXITED (pid, wait status).
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gust {
+
+// The fork server's end of its socket to the host.
+constexpr int kForkServerFd = 3;
+
+constexpr uint32_t kForkRequestSpawn = 1;
+constexpr uint32_t kForkReplySpawned = 1;
+constexpr uint32_t kForkReplySpawnFailed = 2;
+constexpr uint32_t kForkReplyExited = 3;
+
+// Descriptors that travel with a SPAWN, in this order: they become the worker's stdout,
+// stderr and IPC channel (kWorkerIpcFd).
+constexpr size_t kForkRequestFds = 3;
+// A SPAWN is a few hundred bytes; the bound leaves room for apps with many functions.
+constexpr size_t kMaxForkRequest = 64 * 1024;
+
+struct ForkRequestHeader {
+  uint32_t type;
+  uint32_t request_id;
+  uint32_t string_count;  // the folder and the arguments that follow
+  uint32_t reserved;
+};
+
+struct ForkReply {
+  uint32_t type;
+  uint32_t request_id;  // SPAWNED, SPAWN_FAILED: the request it answers
+  int32_t pid;          // SPAWNED, EXITED
+  int32_t value;        // SPAWN_FAILED: errno; EXITED: the waitpid status
+};
+
+}  // namespace gust

@@ -1,0 +1,189 @@
+#pragma once
+// What gust.db remembers about invocations, in two tables:
+// - async invocations (`Prefer: respond-async`): the request, its status as it moves
+//   queued → running → succeeded | failed, and its result, kept for `async_retention` and
+//   findable by (app, idempotency key) within `idempotency_window`;
+// - invocation records (observability): one row per finished invocation of any trigger,
+//   with bounded retention by count and age.
+//
+// Contract:
+// - Owning thread: the writer's loop thread; every call and callback happens there.
+// - Borrows the writer and the clock; both outlive it. Close the writer before freeing the
+//   store (its jobs borrow it).
+// - Every call validates first and fails now (kBadInput, naming the field) without calling
+//   back; otherwise `done` runs once on the loop thread after the commit (STYLE 4).
+// - Times are clock.wallNow() in milliseconds, read when the job runs on the writer thread.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/base/clock.h"
+#include "runtime/protocol/frame.h"
+#include "runtime/base/ids.h"
+#include "runtime/protocol/invocation.h"
+#include "runtime/store/sqlite_writer.h"
+
+namespace gust {
+
+using StoreTime = std::chrono::system_clock::time_point;
+
+struct InvocationStoreOptions {
+  std::chrono::milliseconds async_retention = std::chrono::hours(24 * 7);
+  // A create with a key used by the same app this recently returns the earlier record.
+  // At most async_retention (a record past retention is gone).
+  std::chrono::milliseconds idempotency_window = std::chrono::hours(24);
+  size_t max_async_body_bytes = 10u << 20;   // request body, and result body
+  size_t max_async_header_bytes = 64u << 10;  // request headers, and result headers
+  size_t max_callback_url_bytes = 2048;
+  size_t max_idempotency_key_bytes = 256;
+  size_t max_error_bytes = 4096;  // longer errors are cut, not refused
+
+  size_t max_records = 100000;  // newest kept; pruning runs every prune_every inserts
+  std::chrono::milliseconds record_retention = std::chrono::hours(24 * 7);
+  size_t prune_every = 1000;
+  size_t max_log_lines = 100;        // per record; the newest are kept
+  size_t max_log_bytes = 16u << 10;  // per record, all lines together
+  size_t max_list = 1000;            // records per listRecords
+};
+
+enum class AsyncStatus { kQueued, kRunning, kSucceeded, kFailed };
+const char* asyncStatusName(AsyncStatus status);
+
+struct AsyncRequest {
+  std::string method;
+  std::string path;
+  std::string query;
+  Pairs headers;
+  std::string body;
+};
+
+// The function's answer (or the host's, for a crash or timeout).
+struct AsyncResponse {
+  int status = 0;
+  Pairs headers;
+  std::string body;
+};
+
+struct AsyncInvocation {
+  std::string id;  // empty on create: generated
+  std::string app;
+  std::string function;
+  AsyncStatus status = AsyncStatus::kQueued;
+  int attempts = 0;
+  AsyncRequest request;
+  std::string callback_url;     // empty: none
+  std::string idempotency_key;  // empty: none
+  std::optional<AsyncResponse> response;
+  std::string error;
+  // Set by the store:
+  StoreTime created_at;
+  StoreTime updated_at;
+  StoreTime expires_at;
+};
+
+struct AsyncCreated {
+  AsyncInvocation invocation;
+  bool existing = false;  // the idempotency key matched: this is the earlier record, unchanged
+};
+
+struct AsyncUpdate {
+  AsyncStatus status = AsyncStatus::kRunning;
+  std::optional<int> attempts;            // unchanged when absent
+  std::optional<AsyncResponse> response;  // unchanged when absent
+  std::optional<std::string> error;       // unchanged when absent
+};
+
+enum class RecordTrigger { kHttp, kAsync, kTimer, kQueue };
+const char* recordTriggerName(RecordTrigger trigger);
+
+struct InvocationRecord {
+  std::string id;
+  std::string app;
+  std::string function;
+  RecordTrigger trigger = RecordTrigger::kHttp;
+  StoreTime started_at;
+  std::chrono::microseconds duration{0};
+  bool cold_start = false;
+  std::chrono::microseconds cold_start_duration{0};
+  int attempt = 1;
+  OutcomeKind outcome = OutcomeKind::kOk;
+  std::string error;
+  std::string trace_id;
+  std::vector<std::string> logs;  // capped on insert (max_log_lines, max_log_bytes)
+};
+
+struct RecordFilter {
+  std::string app;       // empty: every app
+  std::string function;  // empty: every function (needs app)
+  bool failed_only = false;  // outcome other than ok
+  size_t limit = 100;        // 1..max_list
+};
+
+class InvocationStore {
+ public:
+  template <typename T>
+  using Done = UniqueFunction<void(Result<T>)>;
+
+  // Creates or migrates the tables (blocking on the writer); refuses a newer schema.
+  static Result<std::unique_ptr<InvocationStore>> open(SqliteWriter& writer, const Clock& clock,
+                                                       InvocationStoreOptions options = {});
+  ~InvocationStore();
+  InvocationStore(const InvocationStore&) = delete;
+  InvocationStore& operator=(const InvocationStore&) = delete;
+
+  // Async invocations. createAsync stores `invocation` (status, attempts, response and
+  // times are the store's: queued, 0, none, now); with an idempotency key the app used
+  // within the window it stores nothing and answers the earlier record (atomically: two
+  // concurrent creates with one key give one record).
+  Result<void> createAsync(AsyncInvocation invocation, Done<AsyncCreated> done);
+  // nullopt when unknown or past its retention.
+  Result<void> getAsync(std::string id, Done<std::optional<AsyncInvocation>> done);
+  Result<void> findAsyncByKey(std::string app, std::string idempotency_key,
+                              Done<std::optional<AsyncInvocation>> done);
+  // Answers the updated record; kNotFound when unknown or past its retention.
+  Result<void> updateAsync(std::string id, AsyncUpdate update, Done<AsyncInvocation> done);
+  // Deletes records past their retention; answers how many.
+  Result<void> expireAsync(Done<int64_t> done);
+  // Ids of the records still queued or running (oldest first, at most `limit`): what a
+  // host that restarts resumes.
+  Result<void> listUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done);
+
+  // Invocation records, inserted in one job (see InvocationRecorder, which batches them).
+  // `done` may be null. A record whose (id, attempt) is already stored is ignored.
+  Result<void> addRecords(std::vector<InvocationRecord> records, Done<void> done);
+  // Newest first (by start time).
+  Result<void> listRecords(RecordFilter filter, Done<std::vector<InvocationRecord>> done);
+  // The record of the invocation's last attempt.
+  Result<void> getRecord(std::string id, Done<std::optional<InvocationRecord>> done);
+  // Deletes records older than record_retention and all but the newest max_records;
+  // answers how many. addRecord also runs it every prune_every inserts.
+  Result<void> pruneRecords(Done<int64_t> done);
+
+  const InvocationStoreOptions& options() const { return options_; }
+
+ private:
+  InvocationStore(SqliteWriter& writer, const Clock& clock, InvocationStoreOptions options)
+      : writer_(writer), clock_(clock), options_(std::move(options)) {}
+
+  template <typename T>
+  Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
+  int64_t nowMs() const;
+  Result<void> checkResponse(const AsyncResponse& response) const;
+  Result<std::optional<AsyncInvocation>> loadAsync(SqliteConnection& db, std::string_view where,
+                                                   const std::string& a, const std::string& b, int64_t now);
+  Result<int64_t> prune(SqliteConnection& db, int64_t now);
+  void capLogs(std::vector<std::string>& logs) const;
+
+  SqliteWriter& writer_;
+  const Clock& clock_;
+  const InvocationStoreOptions options_;
+  IdGenerator ids_;                  // loop thread
+  size_t inserts_since_prune_ = 0;  // writer thread (inside jobs)
+  size_t pending_ = 0;              // loop thread
+};
+
+}  // namespace gust

@@ -1,0 +1,187 @@
+#pragma once
+// The durable queue seen by triggers, the admin API and the CLI: at-least-once delivery
+// with leases. One backend ships (SqliteQueue, embedded in gust.db); a Redis Streams
+// backend can implement the same interface later (DESIGN "Past one machine").
+//
+// Semantics every backend keeps:
+// - send: a message with a caller-given id already seen in that queue within the dedupe
+//   window, or still in the queue, is accepted once and reported `duplicate`.
+// - lease: visible messages in FIFO order of the time they became visible (send time plus
+//   delay; ties in send order). Attempts are counted and stored at lease time, before the
+//   function runs, so a message that kills its worker still runs out of attempts. A lease
+//   that expires makes the message leasable again with a new token.
+// - settle: one transaction, all or nothing. Every settlement must carry the token of the
+//   message's current lease; if any does not (the lease expired and the message was leased
+//   again, or it was already settled), nothing changes: no ack, no retry, no dead-letter,
+//   and none of the publishes. Publishes are the output of the invocation whose input is
+//   being settled; committing them while part of its input goes back to the queue would
+//   publish that part's effects twice when it is redelivered. A caller that wants to
+//   settle the still-valid part anyway settles it again, without the publishes. A settle
+//   with publishes and no settlements commits the publishes alone (an invocation that was
+//   not given messages), across queues in one transaction.
+// - `<queue>.dead` holds dead letters with their body, headers, attempts, source queue,
+//   last error, first-enqueued and dead-lettered times; redrive moves them back.
+//
+// Every call validates its input first and fails now (kBadInput, naming the field) without
+// calling back; otherwise `done` runs exactly once on the loop thread (STYLE 4).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/protocol/frame.h"
+#include "runtime/protocol/queue_types.h"  // SettleAction and the size limits
+#include "runtime/base/result.h"
+#include "runtime/base/unique_function.h"
+
+namespace gust {
+
+using QueueTime = std::chrono::system_clock::time_point;
+
+struct QueueLimits {
+  size_t max_body_bytes = 1u << 20;
+  size_t max_headers = 64;              // pairs per message
+  size_t max_header_bytes = 16u << 10;  // names plus values, per message
+  size_t max_error_bytes = 4096;        // longer settle errors are cut, not refused
+  size_t max_batch = 1000;              // messages per send, settlements or publishes per settle,
+                                        // max_count of a lease or peek
+  std::chrono::milliseconds max_delay = std::chrono::hours(24 * 30);  // send delay and retry delay
+  std::chrono::milliseconds max_visibility_timeout = std::chrono::hours(12);
+  // A caller-given id is remembered this long after its send; a second send of it within
+  // the window is a duplicate. Five minutes covers a client's retry loop and SQS's own
+  // choice; raise it for producers that retry later.
+  std::chrono::milliseconds dedupe_window = std::chrono::minutes(5);
+};
+
+constexpr std::string_view kDeadQueueSuffix = ".dead";
+
+// A queue name as the store keeps it: a user's queue name (runtime/base/names.h), optionally
+// followed by ".dead" (its dead-letter queue).
+Result<void> validateStoredQueueName(std::string_view queue);
+bool isDeadQueue(std::string_view queue);
+std::string deadQueueOf(std::string_view queue);
+// Printable ASCII without space (0x21..0x7e), 1..128 bytes.
+Result<void> validateMessageId(std::string_view id);
+
+struct OutgoingMessage {
+  std::string id;  // empty: the backend generates one (never a duplicate)
+  std::string body;
+  Pairs headers;
+  std::chrono::milliseconds delay{0};  // first visible at send time + delay
+};
+
+struct SendResult {
+  std::string id;
+  bool duplicate = false;  // already seen: nothing was enqueued for this message
+};
+
+struct LeaseOptions {
+  size_t max_count = 1;
+  std::chrono::milliseconds visibility_timeout{30000};
+  // 0: unlimited. A message whose attempts already reached max_attempts when it comes up
+  // for lease goes to <queue>.dead instead (so it is leased at most max_attempts times).
+  int max_attempts = 0;
+  // 0: no limit. A message enqueued longer ago than this goes to <queue>.dead with the
+  // error "expired" instead of being leased.
+  std::chrono::milliseconds max_age{0};
+};
+
+struct LeasedMessage {
+  std::string id;
+  std::string body;
+  Pairs headers;
+  int attempts = 0;  // including this lease
+  QueueTime enqueued_at;
+  std::string lease_token;  // settle with it
+};
+
+struct LeaseResult {
+  std::vector<LeasedMessage> messages;
+  size_t dead_lettered = 0;  // moved to <queue>.dead by this call (expired or out of attempts)
+};
+
+struct MessageSettlement {
+  std::string queue;
+  std::string id;
+  std::string lease_token;
+  SettleAction action = SettleAction::kAck;
+  std::chrono::milliseconds retry_delay{0};
+  std::string error;  // retry and dead: kept as the message's last error
+};
+
+struct MessagePublish {
+  std::string queue;
+  OutgoingMessage message;
+};
+
+enum class SettleStatus {
+  kApplied,     // committed
+  kStaleLease,  // the token is not the message's current lease (or the message is gone)
+  kNotApplied,  // the token was fine, but another settlement of the call was stale
+};
+
+struct SettleResult {
+  bool committed = false;              // every settlement was current; all of it committed
+  std::vector<SettleStatus> statuses;  // one per settlement, in order
+  std::vector<SendResult> published;   // one per publish when committed; empty otherwise
+};
+
+struct QueueStats {
+  std::string queue;      // a source queue; its dead letters are counted in `dead`
+  int64_t ready = 0;      // leasable now (including expired leases)
+  int64_t in_flight = 0;  // leased, lease not expired
+  int64_t delayed = 0;    // sent with a delay or retried with one, not yet visible
+  int64_t dead = 0;       // in <queue>.dead
+};
+
+enum class MessageState { kReady, kInFlight, kDelayed };
+
+struct PeekedMessage {
+  std::string id;
+  std::string body;
+  Pairs headers;
+  int attempts = 0;
+  QueueTime enqueued_at;
+  QueueTime visible_at;
+  MessageState state = MessageState::kReady;
+  std::string last_error;  // the error of its last retry or of its dead-lettering
+  // Set for messages in a dead-letter queue:
+  std::string source_queue;
+  std::optional<QueueTime> dead_at;
+};
+
+const char* messageStateName(MessageState state);
+
+class QueueBackend {
+ public:
+  template <typename T>
+  using Done = UniqueFunction<void(Result<T>)>;
+
+  virtual ~QueueBackend() = default;
+
+  // One result per message, in order. Not to a dead-letter queue.
+  virtual Result<void> send(std::string queue, std::vector<OutgoingMessage> messages,
+                            Done<std::vector<SendResult>> done) = 0;
+  virtual Result<void> lease(std::string queue, LeaseOptions options, Done<LeaseResult> done) = 0;
+  virtual Result<void> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
+                              Done<SettleResult> done) = 0;
+  // Every queue holding messages, by name.
+  virtual Result<void> stats(Done<std::vector<QueueStats>> done) = 0;
+  // Up to max_count messages in lease order, without leasing them.
+  virtual Result<void> peek(std::string queue, size_t max_count, Done<std::vector<PeekedMessage>> done) = 0;
+  // Moves every message of `dead_queue` back to its source queue, attempts reset and max
+  // age counted from now, visible at once; answers how many moved. A message whose id is
+  // in the source queue again stays dead.
+  virtual Result<void> redrive(std::string dead_queue, Done<int64_t> done) = 0;
+  // Deletes every message of `queue` (dead-letter queues included); answers how many. The
+  // dedupe window still remembers their ids.
+  virtual Result<void> purge(std::string queue, Done<int64_t> done) = 0;
+  // When the earliest message of `queue` becomes (or became) visible; nullopt when empty.
+  // A consumer sleeps until then; a time in the past means "lease now".
+  virtual Result<void> nextVisibleAt(std::string queue, Done<std::optional<QueueTime>> done) = 0;
+};
+
+}  // namespace gust

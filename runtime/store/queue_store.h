@@ -1,0 +1,72 @@
+#pragma once
+// The embedded queue backend: every queue in the `queue_messages` table of gust.db,
+// written through the SqliteWriter, so an acknowledged send, lease or settle is committed
+// (and with synchronous=FULL on disk) before its callback runs, and concurrent calls share
+// one fsync.
+//
+// Contract:
+// - Owning thread: the writer's loop thread; every call and every callback happens there.
+// - Borrows the writer and the clock; both outlive it. Close the writer (which drains and
+//   completes every posted call) before freeing the queue: its jobs borrow it.
+// - Time (enqueue, visibility, leases, dedupe window, max age) is clock.wallNow() in
+//   milliseconds, read on the writer thread when the call's job runs.
+// - Costs: send, lease, settle, peek and nextVisibleAt use indexes and cost O(messages
+//   touched). stats() scans every message (an admin call, not a hot path).
+
+#include <memory>
+
+#include "runtime/base/clock.h"
+#include "runtime/base/ids.h"
+#include "runtime/store/sqlite_writer.h"
+#include "runtime/store/queue_backend.h"
+
+namespace gust {
+
+class SqliteQueue final : public QueueBackend {
+ public:
+  // Creates or migrates the queue tables (blocking on the writer), or refuses a database
+  // written by a newer gust.
+  static Result<std::unique_ptr<SqliteQueue>> open(SqliteWriter& writer, const Clock& clock, QueueLimits limits = {});
+  ~SqliteQueue() override;
+  SqliteQueue(const SqliteQueue&) = delete;
+  SqliteQueue& operator=(const SqliteQueue&) = delete;
+
+  Result<void> send(std::string queue, std::vector<OutgoingMessage> messages,
+                    Done<std::vector<SendResult>> done) override;
+  Result<void> lease(std::string queue, LeaseOptions options, Done<LeaseResult> done) override;
+  Result<void> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
+                      Done<SettleResult> done) override;
+  Result<void> stats(Done<std::vector<QueueStats>> done) override;
+  Result<void> peek(std::string queue, size_t max_count, Done<std::vector<PeekedMessage>> done) override;
+  Result<void> redrive(std::string dead_queue, Done<int64_t> done) override;
+  Result<void> purge(std::string queue, Done<int64_t> done) override;
+  Result<void> nextVisibleAt(std::string queue, Done<std::optional<QueueTime>> done) override;
+
+  const QueueLimits& limits() const { return limits_; }
+
+ private:
+  SqliteQueue(SqliteWriter& writer, const Clock& clock, QueueLimits limits)
+      : writer_(writer), clock_(clock), limits_(limits) {}
+
+  // Validates (and fills in generated ids) on the loop thread; `what` names the call.
+  Result<void> checkMessages(std::string_view what, std::vector<OutgoingMessage>& messages);
+  Result<void> checkMessage(std::string_view what, OutgoingMessage& message);
+  // Posts a job whose completion also counts down pending_.
+  template <typename T>
+  Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
+
+  int64_t nowMs() const;
+  Result<SendResult> insertMessage(SqliteConnection& db, const std::string& queue, const OutgoingMessage& message,
+                                   int64_t now);
+  Result<void> moveToDead(SqliteConnection& db, int64_t seq, const std::string& queue, const std::string& id,
+                          const std::string& error, int64_t now);
+
+  SqliteWriter& writer_;
+  const Clock& clock_;
+  const QueueLimits limits_;
+  IdGenerator message_ids_;  // loop thread
+  IdGenerator lease_tokens_;  // writer thread (inside jobs)
+  size_t pending_ = 0;        // loop thread: calls posted and not yet called back
+};
+
+}  // namespace gust
