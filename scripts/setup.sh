@@ -4,10 +4,12 @@
 set -euo pipefail
 
 profile=${1:-build}
-build_pkgs=(g++ meson ninja-build pkg-config libuv1-dev nlohmann-json3-dev libcpp-httplib-dev
+build_pkgs=(g++ meson ninja-build pkg-config doctest-dev libuv1-dev nlohmann-json3-dev libcpp-httplib-dev
             libspdlog-dev libhttp-parser-dev libsqlite3-dev libhowardhinnant-date-dev tzdata curl)
-# python3-prometheus-client: the reference parser the metrics test reads our exposition with.
-test_pkgs=(doctest-dev clang libclang-rt-dev python3-prometheus-client)
+# doctest-dev is in build so that build/, which scripts/run.sh and scripts/test.sh share, always
+# defines the tests. python3-prometheus-client: the reference parser the metrics test reads
+# our exposition with.
+test_pkgs=(clang libclang-rt-dev python3-prometheus-client)
 bench_pkgs=(wrk nginx-light procps util-linux)
 # Node.js may come from elsewhere (NodeSource, nvm): take Debian's only when none is on PATH.
 command -v node >/dev/null || bench_pkgs+=(nodejs)

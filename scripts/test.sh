@@ -1,45 +1,79 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test suite: unit and integration tests in a normal build
-# and again under AddressSanitizer + UBSan, then each libFuzzer target for a short while.
-# FUZZ_SECONDS (default 20) sets how long each fuzz target runs.
+# The test command. Installs what is missing, builds, runs the suites, prints how long each
+# phase took, and ends with "tests: N passed, N failed".
+#
+#   scripts/test.sh          the everyday loop: one build (build/, shared with scripts/run.sh),
+#                            then the unit and integration suites in parallel
+#   scripts/test.sh --full   what CI runs (.ci/run): the everyday loop, then the slow suite,
+#                            the same suites in an AddressSanitizer + UBSan build
+#                            (build-asan/), and each libFuzzer target (build-fuzz/, which
+#                            compiles only the fuzzers) for FUZZ_SECONDS (default 20)
+#
+# TEST_JOBS (default 4) sets how many test programs run at once: most of them wait on
+# processes and sockets, not on the CPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh test || exit 1
+full=false
+case "${1:-}" in
+  "") ;;
+  --full) full=true ;;
+  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: scripts/test.sh [--full]" >&2; exit 2 ;;
+esac
+jobs=${TEST_JOBS:-4}
 passed=0
 failed=0
+phases=()
+started=$SECONDS
 
-# meson test prints "Ok: N" and "Fail: N"; count them toward the closing line.
-run_suite() {
-  local dir=$1
+# Runs "$@" as the phase $1, timed; its status is the command's.
+phase() {
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "== $name"
+  "$@"
+  local status=$?
+  phases+=("$(printf '%-34s %5d s%s' "$name" $((SECONDS - t0)) "$([ $status -eq 0 ] || echo '  FAILED')")")
+  return $status
+}
+
+# Configures DIR (meson options after it) unless it is, and reconfigures a build dir that
+# an older checkout configured without tests.
+configure() {
+  local dir=$1; shift
+  if [ -f "$dir/build.ninja" ] && [ "$(meson introspect --tests "$dir" 2>/dev/null)" = "[]" ]; then
+    echo "test: $dir was configured without tests; configuring it again"
+    meson setup --reconfigure "$dir" "$@" >/dev/null || return 1
+  fi
+  [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || { echo "test: meson setup $dir failed" >&2; return 1; }
+}
+
+build() {  # dir, ninja targets...
+  local dir=$1; shift
+  ninja -C "$dir" "$@" | grep -v '^\[' ; local status=${PIPESTATUS[0]}
+  [ "$status" -eq 0 ] || { echo "test: the build in $dir failed (above)" >&2; failed=$((failed + 1)); }
+  return "$status"
+}
+
+# meson test prints "Ok: N", "Fail: N", "Timeout: N" ...; count them toward the closing line.
+suites() {  # dir, meson test arguments...
+  local dir=$1; shift
   local log
   log=$(mktemp)
-  meson test -C "$dir" --print-errorlogs --num-processes 2 2>&1 | tee "$log"
-  local ok fail timeout
+  meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" "$@" 2>&1 | tee "$log"
+  local ok fail timeout unexpected
   ok=$(awk '/^Ok:/{print $2}' "$log"); fail=$(awk '/^Fail:/{print $2}' "$log")
-  timeout=$(awk '/^Timeout:/{print $2}' "$log")
+  timeout=$(awk '/^Timeout:/{print $2}' "$log"); unexpected=$(awk '/^Unexpected Pass:/{print $3}' "$log")
   passed=$((passed + ${ok:-0}))
-  failed=$((failed + ${fail:-0} + ${timeout:-0}))
-  [ -n "$ok" ] || failed=$((failed + 1))  # the suite did not even run
+  failed=$((failed + ${fail:-0} + ${timeout:-0} + ${unexpected:-0}))
+  [ -n "$ok" ] || { echo "test: no suite ran in $dir" >&2; failed=$((failed + 1)); }
   rm -f "$log"
+  [ -n "$ok" ] && [ "${fail:-0}" -eq 0 ] && [ "${timeout:-0}" -eq 0 ]
 }
 
-build() {  # dir, meson options...
-  local dir=$1; shift
-  if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >/dev/null || { echo "test: meson setup $dir failed" >&2; failed=$((failed + 1)); return 1; }
-  fi
-  ninja -C "$dir" || { echo "test: build in $dir failed" >&2; failed=$((failed + 1)); return 1; }
-}
-
-echo "== build and test (debugoptimized)"
-build build && run_suite build
-
-echo "== build and test under AddressSanitizer and UBSan"
-build build-asan -Db_sanitize=address,undefined -Db_lundef=false && run_suite build-asan
-
-echo "== fuzz targets (${FUZZ_SECONDS:-20} s each)"
-if CC=clang CXX=clang++ build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; then
+fuzz() {
+  local target name corpus
   for target in build-fuzz/tests/fuzz/fuzz_*; do
     [ -f "$target" ] && [ -x "$target" ] || continue
     name=$(basename "$target")
@@ -55,8 +89,31 @@ if CC=clang CXX=clang++ build build-fuzz -Dfuzz=true -Db_sanitize=address,undefi
     fi
     rm -rf "$corpus"
   done
+}
+
+fuzz_targets() { meson introspect --targets build-fuzz | python3 -c \
+  'import json,sys; print(" ".join(t["filename"][0].split("build-fuzz/",1)[1] for t in json.load(sys.stdin) if t["name"].startswith("fuzz_")))'; }
+
+if ! phase "setup" scripts/setup.sh test; then
+  echo "tests: 0 passed, 1 failed"; exit 1
 fi
 
+configure build && phase "build" build build &&
+  phase "unit + integration" suites build --suite unit --suite integration
+if $full; then
+  phase "slow" suites build --suite slow
+  configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Ddebug=true -Doptimization=1 &&
+    phase "build (ASan + UBSan)" build build-asan &&
+    phase "unit + integration + slow (ASan)" suites build-asan --suite unit --suite integration --suite slow
+  CC=clang CXX=clang++ configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false &&
+    phase "build (fuzzers)" build build-fuzz $(fuzz_targets) &&
+    phase "fuzz (${FUZZ_SECONDS:-20} s each)" fuzz
+fi
+
+echo
+echo "phases:"
+printf '  %s\n' "${phases[@]}"
+printf '  %-34s %5d s\n' "total" $((SECONDS - started))
 echo
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
