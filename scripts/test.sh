@@ -44,16 +44,16 @@ configure() {
   local dir=$1; shift
   if [ -f "$dir/build.ninja" ] && [ "$(meson introspect --tests "$dir" 2>/dev/null)" = "[]" ]; then
     echo "test: $dir was configured without tests; configuring it again"
-    meson setup --reconfigure "$dir" "$@" >/dev/null || return 1
+    meson setup --reconfigure "$dir" "$@" >/dev/null || { failed=$((failed + 1)); return 1; }
   fi
-  [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || { echo "test: meson setup $dir failed" >&2; return 1; }
+  [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null ||
+    { echo "test: meson setup $dir failed" >&2; failed=$((failed + 1)); return 1; }
 }
 
 build() {  # dir, ninja targets...
   local dir=$1; shift
-  ninja -C "$dir" "$@" | grep -v '^\[' ; local status=${PIPESTATUS[0]}
-  [ "$status" -eq 0 ] || { echo "test: the build in $dir failed (above)" >&2; failed=$((failed + 1)); }
-  return "$status"
+  # ninja's [N/M] lines are the progress of the longest phase; they stay.
+  ninja -C "$dir" "$@" || { echo "test: the build in $dir failed (above)" >&2; failed=$((failed + 1)); return 1; }
 }
 
 # meson test prints "Ok: N", "Fail: N", "Timeout: N" ...; count them toward the closing line.

@@ -13,7 +13,7 @@
 #   --quick: 1 round of 3 s (smoke test). Env: ROUNDS (3), DURATION (10), WARM (5 s of
 #   warm-up per server), CONNS ("64 1"), SERVERS ("gust gust-pool4 gust-thread nginx node
 #   workerd ff"; gust-pool4 is hello with four warm instances, gust-thread runs it on host
-#   threads),
+#   threads; gust-base serves it with the binary BASELINE_GUST, another build to compare),
 #   PEERS_DIR (/tmp/gust-bench-peers), RESULTS (bench/http/results-<timestamp>),
 #   BASE_PORT (18080), BUILD_DIR (build-bench).
 set -euo pipefail
@@ -138,6 +138,11 @@ for s in $SERVERS; do
     # Each Gust host takes a free admin port: several run side by side here.
     gust) start gust "$port" /hello/world "$GUST" serve "$REPO/examples/hello" --port "$port" \
             --admin-port 0 --data-dir "$PEERS_DIR/gust-data" ;;
+    # The same app served by another build of Gust (BASELINE_GUST, e.g. the commit before a
+    # change), so that before and after are measured in one interleaved run.
+    gust-base) [[ -x ${BASELINE_GUST:-} ]] || { log "SKIP gust-base: set BASELINE_GUST to a gust binary"; continue; }
+               start gust-base "$port" /hello/world "$BASELINE_GUST" serve "$REPO/examples/hello" --port "$port" \
+                 --admin-port 0 --data-dir "$PEERS_DIR/gust-data-base" ;;
     # The same app with four warm instances, and run on host threads.
     gust-pool4) start "$s" "$port" /hello/world "$GUST" serve "$(variant pool4 '"min_instances": 4, "max_instances": 4')" \
                   --port "$port" --admin-port 0 --data-dir "$PEERS_DIR/gust-data-pool4" ;;
