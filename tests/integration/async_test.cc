@@ -301,7 +301,8 @@ TEST_CASE("an unknown invocation id is 404 on both listeners") {
   auto post = f.client().Post("/v1/invocations/x", "", "text/plain");
   REQUIRE(post);
   CHECK(post->status == 405);
-  auto a = localClient(f.host->adminPort()).Get("/v1/invocations/does-not-exist", {{"Authorization", "Bearer " + f.host->adminToken()}});
+  auto a = localClient(f.host->adminPort())
+               .Get("/v1/invocations/does-not-exist", {{"Authorization", "Bearer " + f.host->adminToken()}});
   REQUIRE(a);
   CHECK(a->status == 404);
 }

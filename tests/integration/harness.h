@@ -127,8 +127,8 @@ class Process {
     return found;
   }
 
-  // Reads stdout to its end and waits for the exit: what runGust returns. Fails the test,
-  // ending the process, when that takes longer than `limit`.
+  // Reads stdout to its end, then waits for the exit: what runGust returns. Fails the test,
+  // ending the process, when either takes longer than `limit`.
   CommandResult finish(std::chrono::milliseconds limit) {
     waitFor("`" + command_ + "` to close its stdout", [this] { return !readAvailable(); }, limit,
             [this] { return lastOutput(); });

@@ -106,7 +106,8 @@ TEST_CASE("a respond-async request that gust.db cannot take now is answered 503 
   http.close([&open] { --open; });
   runner.close([&open] { --open; });
   dispatcher.close([&open] { --open; });
-  REQUIRE(test::runLoopUntil(fx.loop(), "the trigger, the runner and the dispatcher to close", [&] { return open == 0; }));
+  REQUIRE(test::runLoopUntil(fx.loop(), "the trigger, the runner and the dispatcher to close",
+                             [&] { return open == 0; }));
   fx.closeWriter();
 }
 
