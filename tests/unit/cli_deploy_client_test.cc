@@ -5,8 +5,6 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
-#include <thread>
-
 #include "tests/support/http_client.h"
 #include "tests/support/server_thread.h"
 #include "tests/unit/cli_test_support.h"
