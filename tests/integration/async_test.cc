@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "tests/integration/harness.h"
+#include "tests/support/server_thread.h"
 
 using namespace gust::test;
 using json = nlohmann::json;
@@ -34,11 +35,7 @@ struct Fixture {
   fs::path app = makeApp(tmp.path(), "fixtures", kManifest, env("GUST_FIXTURE_MISBEHAVE"));
   std::optional<Host> host{std::in_place, std::vector<fs::path>{app}, tmp.path()};
 
-  httplib::Client client() {
-    httplib::Client c("127.0.0.1", host->port());
-    c.set_read_timeout(10, 0);
-    return c;
-  }
+  httplib::Client client() { return localClient(host->port()); }
 
   void restart(int signal = SIGKILL) {
     host->process().signal(signal);
@@ -64,12 +61,13 @@ struct Fixture {
   // Polls until the invocation is done; returns its last state.
   json waitDone(const std::string& location, std::chrono::milliseconds timeout = 20s) {
     json state;
-    waitUntil(
+    waitFor(
+        "the invocation at " + location + " to finish",
         [&] {
           state = get(location);
           return state["status"] == "succeeded" || state["status"] == "failed";
         },
-        timeout);
+        timeout, *host);
     return state;
   }
 };
@@ -96,22 +94,15 @@ size_t count(const std::string& text, const std::string& needle) {
 class Receiver {
  public:
   explicit Receiver(std::function<int(int)> status_for) : status_for_(std::move(status_for)) {
-    server_.Post("/cb", [this](const httplib::Request& req, httplib::Response& res) {
+    http_.server().Post("/cb", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       bodies_.push_back(req.body);
       res.status = status_for_(static_cast<int>(bodies_.size()));
       res.set_content("", "text/plain");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() before the listen loop started would not stop it.
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    http_.start();
   }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/cb"; }
+  std::string url() const { return http_.url() + "/cb"; }
   std::vector<std::string> bodies() {
     std::lock_guard lock(mutex_);
     return bodies_;
@@ -119,11 +110,9 @@ class Receiver {
 
  private:
   std::function<int(int)> status_for_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
   std::vector<std::string> bodies_;
+  ServerThread http_;  // last: stopped before what its handler uses is destroyed
 };
 
 }  // namespace
@@ -159,16 +148,17 @@ TEST_CASE("a respond-async request is answered 202 at once and its result is rea
 
   // The admin API answers the same state, with its token, completed by the invocation's
   // record once it is written (a moment after the result).
-  httplib::Client admin("127.0.0.1", f.host->adminPort());
+  httplib::Client admin = localClient(f.host->adminPort());
   json full;
-  REQUIRE(waitUntil(
+  waitFor(
+      "the admin API to answer " + location + " with the invocation's record",
       [&] {
         auto a = admin.Get(location, {{"Authorization", "Bearer " + f.host->adminToken()}});
         if (!a || a->status != 200) return false;
         full = json::parse(a->body);
         return full.contains("trigger");
       },
-      std::chrono::seconds(5)));
+      5s, *f.host);
   CHECK(full["response"]["body"] == "hello");
   CHECK(full["status"] == "succeeded");
   CHECK(full["trigger"] == "async");
@@ -184,7 +174,7 @@ TEST_CASE("an async invocation is seen running while the function runs") {
   REQUIRE(r);
   REQUIRE(r->status == 202);
   std::string location = r->get_header_value("Location");
-  CHECK(waitUntil([&] { return f.get(location)["status"] == "running"; }, 5s));
+  waitFor("the invocation to run", [&] { return f.get(location)["status"] == "running"; }, 5s, *f.host);
   json done = f.waitDone(location);
   CHECK(done["status"] == "succeeded");
   CHECK(done["response"]["body"] == "slept\n");
@@ -226,7 +216,8 @@ TEST_CASE("an Idempotency-Key sent twice names one invocation and the function r
   CHECK(other->status == 202);
   CHECK(other->get_header_value("Location") != location);
   CHECK(f.waitDone(other->get_header_value("Location"))["status"] == "succeeded");
-  CHECK(waitUntil([&] { return count(f.host->process().stderrText(), "stdout: said onlyonce") >= 2; }, 5s));
+  waitFor("the host to log two runs of onlyonce",
+          [&] { return count(f.host->process().stderrText(), "stdout: said onlyonce") >= 2; }, 5s, *f.host);
   CHECK(count(f.host->process().stderrText(), "stdout: said onlyonce") == 2);
 }
 
@@ -237,7 +228,7 @@ TEST_CASE("the callback URL receives the result once the invocation finished") {
   REQUIRE(r);
   REQUIRE(r->status == 202);
   std::string id = json::parse(r->body)["id"];
-  REQUIRE(waitUntil([&] { return !receiver.bodies().empty(); }, 10s));
+  waitFor("the callback", [&] { return !receiver.bodies().empty(); }, 10s, *f.host);
   json delivered = json::parse(receiver.bodies().front());
   CHECK(delivered["id"] == id);
   CHECK(delivered["status"] == "succeeded");
@@ -253,7 +244,7 @@ TEST_CASE("a callback endpoint that fails is retried with backoff until it accep
   REQUIRE(r);
   REQUIRE(r->status == 202);
   auto started = std::chrono::steady_clock::now();
-  REQUIRE(waitUntil([&] { return receiver.bodies().size() >= 3; }, 15s));
+  waitFor("three callback attempts", [&] { return receiver.bodies().size() >= 3; }, 15s, *f.host);
   // 1 s then 2 s of backoff between the three attempts.
   CHECK(std::chrono::steady_clock::now() - started >= 2900ms);
   std::this_thread::sleep_for(1500ms);
@@ -267,7 +258,7 @@ TEST_CASE("an invocation running when the host is SIGKILLed runs again after the
   REQUIRE(r);
   REQUIRE(r->status == 202);
   std::string location = r->get_header_value("Location");
-  REQUIRE(waitUntil([&] { return f.get(location)["status"] == "running"; }, 5s));
+  waitFor("the invocation to run", [&] { return f.get(location)["status"] == "running"; }, 5s, *f.host);
   f.restart();
   json done = f.waitDone(location);
   CHECK(done["status"] == "succeeded");
@@ -294,7 +285,7 @@ TEST_CASE("an invocation running at a graceful stop is left running and run afte
   REQUIRE(r);
   REQUIRE(r->status == 202);
   std::string location = r->get_header_value("Location");
-  REQUIRE(waitUntil([&] { return f.get(location)["status"] == "running"; }, 5s));
+  waitFor("the invocation to run", [&] { return f.get(location)["status"] == "running"; }, 5s, *f.host);
   f.restart(SIGTERM);
   json done = f.waitDone(location);
   CHECK(done["status"] == "succeeded");
@@ -310,8 +301,8 @@ TEST_CASE("an unknown invocation id is 404 on both listeners") {
   auto post = f.client().Post("/v1/invocations/x", "", "text/plain");
   REQUIRE(post);
   CHECK(post->status == 405);
-  httplib::Client admin("127.0.0.1", f.host->adminPort());
-  auto a = admin.Get("/v1/invocations/does-not-exist", {{"Authorization", "Bearer " + f.host->adminToken()}});
+  auto a = localClient(f.host->adminPort())
+               .Get("/v1/invocations/does-not-exist", {{"Authorization", "Bearer " + f.host->adminToken()}});
   REQUIRE(a);
   CHECK(a->status == 404);
 }

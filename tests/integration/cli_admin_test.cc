@@ -38,9 +38,7 @@ struct Cluster {
   }
 
   std::string get(const std::string& path, int* status = nullptr) {
-    httplib::Client client("127.0.0.1", host.port());
-    client.set_read_timeout(30, 0);
-    auto r = client.Get(path.c_str());
+    auto r = localClient(host.port(), std::chrono::seconds(30)).Get(path.c_str());
     if (status) *status = r ? r->status : -1;
     return r ? r->body : "<no answer>";
   }
@@ -84,13 +82,13 @@ TEST_CASE("deploy builds, uploads, prints the version and route URL; the route a
   CHECK(text.out.find("/greeter/hello/{who}") != std::string::npos);
 
   // The function logs "greeting world"; the line carries its function and invocation id.
-  bool logged = waitUntil(
+  waitFor(
+      "`gust logs greeter` to show the hello function's \"greeting world\"",
       [&] {
         auto logs = c.gust({"logs", "greeter"});
         return logs.out.find(" hello ") != std::string::npos && logs.out.find("greeting world") != std::string::npos;
       },
-      std::chrono::seconds(10));
-  CHECK(logged);
+      std::chrono::seconds(10), c.host);
 
   auto missing = c.gust({"describe", "nope"});
   CHECK(missing.status == 1);
@@ -105,7 +103,7 @@ TEST_CASE("logs --follow prints new lines as they come and ends cleanly on Ctrl-
                  c.tmp.path() / "follow.stderr");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(c.get("/tail/hello/later") == "hello, later\n");
-  CHECK(follow.waitForLine("greeting later", std::chrono::seconds(10)) != "");
+  follow.waitForLine("greeting later", std::chrono::seconds(10));
   follow.signal(SIGINT);
   Exited e = follow.wait(std::chrono::seconds(5));
   CHECK(e.exited);
@@ -156,8 +154,9 @@ TEST_CASE("queue send, ls, peek, redrive and purge, with the queue template's co
   auto again = c.gust({"queue", "send", "jobs-jobs", "--data", R"({"task": 1})", "--id", "job-1"});
   CHECK(again.out.find("already queued") != std::string::npos);
   // The consumer acks it and logs it.
-  CHECK(waitUntil([&] { return c.gust({"logs", "jobs"}).out.find("\"task\":1") != std::string::npos; },
-                  std::chrono::seconds(15)));
+  waitFor("`gust logs jobs` to show the consumed message",
+          [&] { return c.gust({"logs", "jobs"}).out.find("\"task\":1") != std::string::npos; },
+          std::chrono::seconds(15), c.host);
 
   // Not JSON: the consumer dead-letters it.
   REQUIRE(c.gust({"queue", "send", "jobs-jobs", "--data", "not json"}).status == 0);
@@ -168,7 +167,7 @@ TEST_CASE("queue send, ls, peek, redrive and purge, with the queue template's co
     }
     return -1;
   };
-  CHECK(waitUntil([&] { return deadCount() == 1; }, std::chrono::seconds(15)));
+  waitFor("one dead letter on jobs-jobs", [&] { return deadCount() == 1; }, std::chrono::seconds(15), c.host);
   auto table = c.gust({"queue", "ls"});
   CHECK(table.out.find("jobs-jobs") != std::string::npos);
   auto peek = c.gust({"queue", "peek", "jobs-jobs.dead"});
@@ -194,7 +193,8 @@ TEST_CASE("invocations lists recent records and shows one with its logs") {
   CHECK(c.get("/rec/hello/one") == "hello, one\n");
   // Records are written in batches, a moment after the answer.
   json records;
-  REQUIRE(waitUntil(
+  waitFor(
+      "`gust invocations rec` to list a record",
       [&] {
         auto list = c.gust({"invocations", "rec", "--json"});
         json body = json::parse(list.out, nullptr, false);
@@ -202,7 +202,7 @@ TEST_CASE("invocations lists recent records and shows one with its logs") {
         records = body["invocations"];
         return records.is_array() && !records.empty();
       },
-      std::chrono::seconds(5)));
+      std::chrono::seconds(5), c.host);
   std::string id = records[0].value("id", "");
   CHECK(records[0].value("function", "") == "hello");
   auto table = c.gust({"invocations", "rec"});

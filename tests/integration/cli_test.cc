@@ -55,10 +55,11 @@ TEST_CASE("a project builds against an installed gust, with no source tree in si
   fs::path prefix = dest / "opt" / "gust";
   // Installs what `meson install` installs (the binary, the SDK headers, gust-sdk.pc) under
   // a throwaway prefix, as a packager would.
-  int rc = std::system(("meson install -C '" + std::string(build_root) + "' --no-rebuild --quiet --destdir '" +
-                        dest.string() + "' >/dev/null 2>&1 || exit 1")
-                           .c_str());
-  REQUIRE(rc == 0);
+  CommandResult installed = Process({"/bin/sh", "-c", "exec meson install -C '" + std::string(build_root) +
+                                                          "' --no-rebuild --quiet --destdir '" + dest.string() + "'"},
+                                    tmp.path() / "install.stderr")
+                                .finish(std::chrono::seconds(300));
+  REQUIRE_MESSAGE(installed.status == 0, installed.out << installed.err);
   // The build dir's prefix is whatever it was configured with; find the installed binary.
   fs::path gust;
   for (const auto& e : fs::recursive_directory_iterator(dest)) {
@@ -70,17 +71,9 @@ TEST_CASE("a project builds against an installed gust, with no source tree in si
   fs::path project = tmp.path() / "elsewhere" / "app";
   unsetenv("GUST_SDK_INCLUDE");
   auto run = [&](const std::vector<std::string>& args) {
-    Process p([&] {
-      std::vector<std::string> argv = {gust.string()};
-      argv.insert(argv.end(), args.begin(), args.end());
-      return argv;
-    }(),
-              tmp.path() / "installed.stderr");
-    CommandResult r;
-    r.out = p.readAll();
-    r.status = p.wait(std::chrono::seconds(120)).status;
-    r.err = p.stderrText();
-    return r;
+    std::vector<std::string> argv = {gust.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Process(argv, tmp.path() / "installed.stderr").finish(std::chrono::seconds(120));
   };
   auto init = run({"init", "app", "--dir", project.string()});
   REQUIRE_MESSAGE(init.status == 0, init.err);

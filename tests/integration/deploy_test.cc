@@ -21,8 +21,7 @@ const char* kManifest = R"({"name": "shop", "functions": {
 }})";
 
 httplib::Client admin(const Host& host, const std::string& token) {
-  httplib::Client c("127.0.0.1", host.adminPort());
-  c.set_read_timeout(30, 0);
+  httplib::Client c = localClient(host.adminPort(), std::chrono::seconds(30));
   if (!token.empty()) c.set_bearer_token_auth(token);
   return c;
 }
@@ -94,7 +93,7 @@ TEST_CASE("a deployed version serves at once, and again after the host restarts"
     CHECK(body["version"] == "v1");
     CHECK(body["routes"][0]["path"] == "/echo");
     CHECK(body["routes"][0]["url"] == "http://127.0.0.1:" + std::to_string(host.port()) + "/echo");
-    auto served = httplib::Client("127.0.0.1", host.port()).Get("/echo");
+    auto served = localClient(host.port()).Get("/echo");
     REQUIRE(served);
     CHECK(served->status == 200);
     CHECK(fs::exists(host.dataDir() / "apps" / "shop" / "v1" / "gust.json"));
@@ -102,7 +101,7 @@ TEST_CASE("a deployed version serves at once, and again after the host restarts"
     CHECK(host.process().wait().status == 0);
   }
   Host again({}, tmp.path());
-  auto served = httplib::Client("127.0.0.1", again.port()).Get("/echo");
+  auto served = localClient(again.port()).Get("/echo");
   REQUIRE(served);
   CHECK(served->status == 200);
   auto described = admin(again, again.adminToken()).Get("/v1/apps/shop");
@@ -167,7 +166,7 @@ TEST_CASE("uploads are checked before anything loads them, and each refusal says
 
   // Nothing of the refused uploads was kept or served.
   CHECK_FALSE(fs::exists(host.dataDir() / "apps" / "shop"));
-  CHECK(httplib::Client("127.0.0.1", host.port()).Get("/echo")->status == 404);
+  CHECK(localClient(host.port()).Get("/echo")->status == 404);
 }
 
 TEST_CASE("a module over the size limit is refused with 413") {
@@ -189,7 +188,7 @@ TEST_CASE("a version whose workers cannot start never takes traffic; the active 
   // The ABI mismatch is found by the worker (the ELF check only sees symbols).
   CHECK(broken->status == 422);
   CHECK(detail(broken).find("ABI") != std::string::npos);
-  auto served = httplib::Client("127.0.0.1", host.port()).Get("/echo");
+  auto served = localClient(host.port()).Get("/echo");
   REQUIRE(served);
   CHECK(served->status == 200);
   json app = json::parse(admin(host, host.adminToken()).Get("/v1/apps/shop")->body);
@@ -202,14 +201,13 @@ TEST_CASE("deploys and rollbacks under a steady stream of requests fail none of 
   std::string module = readFile(env("GUST_FIXTURE_MISBEHAVE"));
   REQUIRE(deploy(host, "shop", kManifest, module)->status == 201);
 
-  std::atomic<bool> stop{false};
+  // jthreads: a failed REQUIRE below stops and joins them rather than aborting the test.
   std::atomic<int> ok{0}, failed{0};
-  std::vector<std::thread> clients;
+  std::vector<std::jthread> clients;
   for (int i = 0; i < 4; ++i) {
-    clients.emplace_back([&] {
-      httplib::Client c("127.0.0.1", host.port());
-      c.set_read_timeout(20, 0);
-      while (!stop) {
+    clients.emplace_back([&](std::stop_token stop) {
+      httplib::Client c = localClient(host.port(), std::chrono::seconds(20));
+      while (!stop.stop_requested()) {
         auto r = c.Get("/echo");
         if (r && r->status == 200) ++ok;
         else ++failed;
@@ -217,7 +215,7 @@ TEST_CASE("deploys and rollbacks under a steady stream of requests fail none of 
     });
   }
   std::set<std::string> pids;
-  auto pidNow = [&] { return httplib::Client("127.0.0.1", host.port()).Get("/echo")->get_header_value("X-Pid"); };
+  auto pidNow = [&] { return localClient(host.port()).Get("/echo")->get_header_value("X-Pid"); };
   pids.insert(pidNow());
   for (int round = 0; round < 3; ++round) {
     auto r = deploy(host, "shop", kManifest, module);
@@ -234,7 +232,7 @@ TEST_CASE("deploys and rollbacks under a steady stream of requests fail none of 
   REQUIRE(to_v1);
   CHECK(json::parse(to_v1->body)["version"] == "v1");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  stop = true;
+  for (auto& t : clients) t.request_stop();
   for (auto& t : clients) t.join();
   MESSAGE(ok.load() << " requests through 3 deploys and 2 rollbacks");
   CHECK(failed == 0);
@@ -254,7 +252,7 @@ TEST_CASE("deleting an app stops its routes and removes its versions") {
   auto removed = admin(host, host.adminToken()).Delete("/v1/apps/shop");
   REQUIRE(removed);
   CHECK(removed->status == 200);
-  CHECK(httplib::Client("127.0.0.1", host.port()).Get("/echo")->status == 404);
+  CHECK(localClient(host.port()).Get("/echo")->status == 404);
   CHECK_FALSE(fs::exists(host.dataDir() / "apps" / "shop"));
   auto again = admin(host, host.adminToken()).Delete("/v1/apps/shop");
   REQUIRE(again);

@@ -57,9 +57,7 @@ std::vector<pid_t> ancestry(pid_t pid) {
 }
 
 pid_t workerPid(int port, const std::string& id) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(10, 0);
-  auto r = client.Get("/echo/" + id);
+  auto r = localClient(port).Get("/echo/" + id);
   REQUIRE(r);
   REQUIRE(r->status == 200);
   return std::stoi(r->get_header_value("X-Pid"));
@@ -87,8 +85,7 @@ TEST_CASE("workers are forked from the host's fork server, not exec'd by the hos
   REQUIRE(servers.size() == 1);
   checkForkedBy(ancestry(worker), servers[0], host.process().pid());
   // A replacement after a crash comes from the same server.
-  httplib::Client client("127.0.0.1", host.port());
-  CHECK(client.Get("/segv")->status == 502);
+  CHECK(localClient(host.port()).Get("/segv")->status == 502);
   pid_t next = workerPid(host.port(), "2");
   CHECK(next != worker);
   checkForkedBy(ancestry(next), servers[0], host.process().pid());
@@ -105,17 +102,21 @@ TEST_CASE("a killed fork server takes its workers with it, and the host starts a
   pid_t first_server = servers[0];
 
   REQUIRE(::kill(first_server, SIGKILL) == 0);
-  CHECK(waitUntil([&] { return !processAlive(worker); }, std::chrono::seconds(3)));
-  CHECK(waitUntil([&] {
-    auto now = forkServersOf(host_pid);
-    return now.size() == 1 && now[0] != first_server;
-  }, std::chrono::seconds(3)));
+  waitFor("the worker to die with its fork server", [&] { return !processAlive(worker); }, std::chrono::seconds(3),
+          host);
+  waitFor(
+      "the host to start another fork server",
+      [&] {
+        auto now = forkServersOf(host_pid);
+        return now.size() == 1 && now[0] != first_server;
+      },
+      std::chrono::seconds(3), host);
   pid_t second_server = forkServersOf(host_pid).at(0);
 
   pid_t replacement = workerPid(host.port(), "2");
   CHECK(replacement != worker);
   checkForkedBy(ancestry(replacement), second_server, host_pid);
-  CHECK(host.process().wait(std::chrono::milliseconds(10)).exited == false);
+  CHECK(host.process().running());
   CHECK(host.process().stderrText().find("fork server") != std::string::npos);
 }
 
@@ -167,7 +168,7 @@ class ForkServer {
 
   gust::ForkReply reply() {
     pollfd p{fd_, POLLIN, 0};
-    REQUIRE(poll(&p, 1, 10'000) == 1);
+    REQUIRE_MESSAGE(poll(&p, 1, 10'000) == 1, timedOut("a reply of the fork server", std::chrono::seconds(10)));
     gust::ForkReply r{};
     REQUIRE(recv(fd_, &r, sizeof r, 0) == static_cast<ssize_t>(sizeof r));
     return r;
@@ -178,7 +179,8 @@ class ForkServer {
     close(fd_);
     fd_ = -1;
     int status = 0;
-    REQUIRE(waitpid(pid_, &status, 0) == pid_);
+    waitFor("the fork server to exit after its host hung up", [&] { return waitpid(pid_, &status, WNOHANG) == pid_; },
+            std::chrono::seconds(10));
     pid_ = 0;
     return Exited{true, WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status)};
   }
@@ -205,6 +207,9 @@ struct Channels {
       REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
       host[i] = sv[0];
       worker[i] = sv[1];
+      // A read of the host's end fails after 10 s (EAGAIN) rather than hang the test.
+      timeval tv{10, 0};
+      setsockopt(host[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     }
   }
   ~Channels() {
@@ -248,7 +253,7 @@ TEST_CASE("the fork server refuses malformed requests, closes what they carried,
   // It kept no copy of what it was sent: once ours are closed, the peers see EOF.
   channels.closeWorkerEnds();
   char byte;
-  CHECK(recv(channels.host[2], &byte, 1, 0) == 0);
+  CHECK_MESSAGE(recv(channels.host[2], &byte, 1, 0) == 0, "no EOF on the worker's channel within 10 s");
   // And it is still there to hear the next one, after which it leaves quietly.
   CHECK(server.hangUp().status == 0);
 }
@@ -274,7 +279,7 @@ TEST_CASE("the fork server forks a worker that loads its module, then reaps it a
   while (decoder.next(type, payload) != gust::FrameDecoder::Status::kFrame) {
     char buf[256];
     ssize_t n = recv(channels.host[2], buf, sizeof buf, 0);
-    REQUIRE(n > 0);
+    REQUIRE_MESSAGE(n > 0, "the worker's channel ended or stayed silent for 10 s before READY");
     decoder.feed(buf, static_cast<size_t>(n));
   }
   CHECK(type == gust::FrameType::kReady);

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "tests/support/files.h"
+#include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_for.h"
 
 extern char** environ;
 
@@ -51,10 +53,23 @@ struct Exited {
   int status = -1;  // exit status, or -signal
 };
 
-// A process with stdout on a pipe and stderr in a file.
+// Runs a command to completion; returns its exit status, stdout and stderr.
+struct CommandResult {
+  int status = -1;
+  std::string out, err;
+};
+
+// The end of `text`, at most `max` bytes of it, for failure messages.
+inline std::string tail(const std::string& text, size_t max = 4000) {
+  return text.size() <= max ? text : "..." + text.substr(text.size() - max);
+}
+
+// A process with stdout on a pipe and stderr in a file. It leads its own process group, so
+// that what it started (a shell's commands, a dev host) ends with it.
 class Process {
  public:
   Process(const std::vector<std::string>& argv, const fs::path& stderr_file) : stderr_file_(stderr_file) {
+    for (const auto& a : argv) command_ += (command_.empty() ? "" : " ") + a;
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe");
     posix_spawn_file_actions_t actions;
@@ -62,65 +77,83 @@ class Process {
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, fds[0]);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+    int rc = posix_spawn(&pid_, args[0], &actions, &attr, args.data(), environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
     if (rc != 0) throw std::runtime_error("cannot spawn " + argv[0]);
     out_fd_ = fds[0];
+    fcntl(out_fd_, F_SETFL, O_NONBLOCK);
   }
   ~Process() {
     if (!reaped_) {
-      ::kill(pid_, SIGKILL);
+      ::kill(-pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
     close(out_fd_);
   }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
 
-  // Reads stdout until a line containing `needle` appears; returns that line ("" on EOF or timeout).
-  std::string waitForLine(const std::string& needle, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    fcntl(out_fd_, F_SETFL, O_NONBLOCK);
-    for (;;) {
-      size_t nl;
-      while ((nl = out_.find('\n')) != std::string::npos) {
-        std::string line = out_.substr(0, nl);
-        out_.erase(0, nl + 1);
-        lines_.push_back(line);
-        if (line.find(needle) != std::string::npos) return line;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return "";
-      char buf[4096];
-      ssize_t n = read(out_fd_, buf, sizeof buf);
-      if (n == 0) return "";
-      if (n > 0) out_.append(buf, static_cast<size_t>(n));
-      else std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+  // Reads stdout until a line containing `needle` appears and returns that line; fails
+  // the test when the process ends first or `limit` passes.
+  std::string waitForLine(const std::string& needle, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+    std::string found;
+    waitFor(
+        "`" + command_ + "` to print a line containing \"" + needle + "\"",
+        [&] {
+          bool open = readAvailable();
+          for (size_t nl; (nl = out_.find('\n')) != std::string::npos;) {
+            std::string line = out_.substr(0, nl);
+            out_.erase(0, nl + 1);
+            lines_.push_back(line);
+            if (line.find(needle) != std::string::npos) {
+              found = line;
+              return true;
+            }
+          }
+          if (!open) FAIL("`" << command_ << "` closed its stdout before printing a line containing \"" << needle
+                              << "\"\n" << lastOutput());
+          return false;
+        },
+        limit, [this] { return lastOutput(); });
+    return found;
   }
 
-  // Reads stdout to its end (blocking).
-  std::string readAll() {
-    fcntl(out_fd_, F_SETFL, 0);
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(out_fd_, buf, sizeof buf)) > 0) out_.append(buf, static_cast<size_t>(n));
-    return std::move(out_);
+  // Reads stdout to its end, then waits for the exit: what runGust returns. Fails the test,
+  // ending the process, when either takes longer than `limit`.
+  CommandResult finish(std::chrono::milliseconds limit) {
+    waitFor("`" + command_ + "` to close its stdout", [this] { return !readAvailable(); }, limit,
+            [this] { return lastOutput(); });
+    CommandResult r;
+    r.out = std::move(out_);
+    r.status = wait(limit).status;
+    r.err = stderrText();
+    return r;
   }
 
-  Exited wait(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        reaped_ = true;
-        return Exited{true, WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status)};
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return Exited{};
+  // Waits for the process to exit; fails the test when it has not after `limit`.
+  Exited wait(std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+    waitFor("`" + command_ + "` (pid " + std::to_string(pid_) + ") to exit", [this] { return !running(); }, limit,
+            [this] { return lastOutput(); });
+    return exited_;
+  }
+
+  // Whether it still runs; reaps it when it has ended.
+  bool running() {
+    if (reaped_) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    reaped_ = true;
+    exited_ = Exited{true, WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status)};
+    return false;
   }
 
   void signal(int sig) { ::kill(pid_, sig); }
@@ -128,10 +161,32 @@ class Process {
   std::string stderrText() const { return readFile(stderr_file_); }
   const std::vector<std::string>& lines() const { return lines_; }
 
+  // The end of what it wrote on stdout (as far as read) and stderr, for failure messages.
+  std::string lastOutput() const {
+    std::string out;
+    for (const auto& line : lines_) out += line + "\n";
+    return "last stdout:\n" + tail(out + out_, 2000) + "\nlast stderr:\n" + tail(stderrText());
+  }
+
  private:
+  // Appends what stdout has now to out_; false once it is closed.
+  bool readAvailable() {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(out_fd_, buf, sizeof buf);
+      if (n > 0) {
+        out_.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      return n != 0;  // EOF, or (EAGAIN) nothing for now
+    }
+  }
+
+  std::string command_;
   pid_t pid_ = 0;
   int out_fd_ = -1;
   bool reaped_ = false;
+  Exited exited_;
   std::string out_;
   std::vector<std::string> lines_;
   fs::path stderr_file_;
@@ -161,7 +216,7 @@ class Host {
     // "... on http://127.0.0.1:PORT ..." -> PORT
     size_t at = line.find("http://");
     size_t colon = at == std::string::npos ? std::string::npos : line.find(':', at + 7);
-    if (colon == std::string::npos) throw std::runtime_error("host did not start: " + process_.stderrText());
+    if (colon == std::string::npos) throw std::runtime_error("host did not start: " + process_.lastOutput());
     return std::stoi(line.substr(colon + 1));
   }
 
@@ -210,31 +265,16 @@ inline std::vector<pid_t> descendantsNamed(pid_t root, const std::string& name) 
   return found;
 }
 
-inline bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
+// waitFor for a wait on a host: the failure shows the host's last output too.
+inline void waitFor(std::string_view what, const std::function<bool()>& done, std::chrono::milliseconds limit,
+                    Host& host) {
+  waitFor(what, done, limit, [&host] { return "the host's " + host.process().lastOutput(); });
 }
-
-// Runs a command to completion; returns its exit status, stdout and stderr.
-struct CommandResult {
-  int status = -1;
-  std::string out, err;
-};
 
 inline CommandResult runGust(const std::vector<std::string>& args, const fs::path& work) {
   std::vector<std::string> argv = {env("GUST_BIN")};
   argv.insert(argv.end(), args.begin(), args.end());
-  Process p(argv, work / "cmd.stderr");
-  CommandResult r;
-  r.out = p.readAll();
-  Exited e = p.wait(std::chrono::seconds(120));
-  r.status = e.status;
-  r.err = p.stderrText();
-  return r;
+  return Process(argv, work / "cmd.stderr").finish(std::chrono::seconds(120));
 }
 
 }  // namespace gust::test

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/integration/harness.h"
+#include "tests/support/server_thread.h"
 
 using namespace gust::test;
 
@@ -51,15 +52,11 @@ for family in text_string_to_metric_families(open(sys.argv[1], encoding="utf-8")
         out[s.name + "{" + labels + "}"] = s.value
 print(json.dumps(out))
 )PY");
-  std::string command = "/usr/bin/python3 " + (dir / "parse.py").string() + " " + (dir / "metrics.txt").string() + " 2>&1";
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  REQUIRE_MESSAGE(::pclose(pipe) == 0, output);
-  auto j = nlohmann::json::parse(output);
+  CommandResult parsed = Process({"/usr/bin/python3", (dir / "parse.py").string(), (dir / "metrics.txt").string()},
+                                 dir / "parse.stderr")
+                             .finish(std::chrono::seconds(60));
+  REQUIRE_MESSAGE(parsed.status == 0, parsed.out << parsed.err);
+  auto j = nlohmann::json::parse(parsed.out);
   std::map<std::string, double> values;
   for (auto& [k, v] : j.items()) values[k] = v.get<double>();
   return values;
@@ -71,7 +68,7 @@ double valueOf(const std::map<std::string, double>& m, const std::string& key) {
 }
 
 std::string scrape(Host& host) {
-  httplib::Client admin("127.0.0.1", host.adminPort());
+  httplib::Client admin = localClient(host.adminPort());
   auto r = admin.Get("/metrics", adminAuth(host));
   REQUIRE(r);
   REQUIRE(r->status == 200);
@@ -101,10 +98,10 @@ std::pair<std::string, std::string> traceAndSpan(const std::string& traceparent)
 TEST_CASE("/metrics counts invocations by outcome exactly, and the reference parser reads it") {
   Fixture f;
   Host host({f.app}, f.tmp.path());
-  httplib::Client admin("127.0.0.1", host.adminPort());
+  httplib::Client admin = localClient(host.adminPort());
   CHECK(admin.Get("/metrics")->status == 401);  // the token is needed like on every admin route
 
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   client.set_keep_alive(true);
   REQUIRE(client.Get("/echo/warmup")->status == 200);
   auto before = parseMetrics(scrape(host), f.tmp.path());
@@ -134,7 +131,7 @@ TEST_CASE("/metrics counts invocations by outcome exactly, and the reference par
 TEST_CASE("an HTTP answer carries the invocation's traceparent: a child of the caller's, or a new root") {
   Fixture f;
   Host host({f.app}, f.tmp.path());
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   const std::string caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
   const std::string caller_span = "00f067aa0ba902b7";
 
@@ -173,20 +170,21 @@ TEST_CASE("an HTTP answer carries the invocation's traceparent: a child of the c
 TEST_CASE("a function's output reaches the app's log stream with its invocation, and a long poll gets it") {
   Fixture f;
   Host host({f.app}, f.tmp.path());
-  httplib::Client client("127.0.0.1", host.port());
-  httplib::Client admin("127.0.0.1", host.adminPort());
+  httplib::Client client = localClient(host.port());
+  httplib::Client admin = localClient(host.adminPort());
   auto auth = adminAuth(host);
 
   auto r = client.Get("/say/marmalade");
   REQUIRE(r);
   std::string id = r->get_header_value("X-Gust-Invocation-Id");
   std::string trace = traceAndSpan(r->get_header_value("traceparent")).first;
-  REQUIRE(waitUntil(
+  waitFor(
+      "the app's log stream to show \"said marmalade\"",
       [&] {
         auto logs = admin.Get("/v1/apps/fixtures/logs", auth);
         return logs && logs->body.find("said marmalade") != std::string::npos;
       },
-      std::chrono::seconds(5)));
+      std::chrono::seconds(5), host);
   auto logs = admin.Get("/v1/apps/fixtures/logs", auth);
   REQUIRE(logs->status == 200);
   auto body = nlohmann::json::parse(logs->body);
@@ -216,7 +214,7 @@ TEST_CASE("a function's output reaches the app's log stream with its invocation,
 
   // A poll started before the request returns the line when it arrives.
   auto poll = std::async(std::launch::async, [&] {
-    httplib::Client follower("127.0.0.1", host.adminPort());
+    httplib::Client follower = localClient(host.adminPort());
     follower.set_read_timeout(std::chrono::seconds(20));
     return follower.Get("/v1/apps/fixtures/logs?after=" + std::to_string(next) + "&wait=15000", auth);
   });
@@ -253,7 +251,7 @@ TEST_CASE("a function's output reaches the app's log stream with its invocation,
 TEST_CASE("with --log-format json every host log line is JSON, and invocation lines carry their ids") {
   Fixture f;
   Host host({f.app}, f.tmp.path(), {"--log-format", "json", "--log-level", "debug"});
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   auto r = client.Get("/say/fig");
   REQUIRE(r);
   std::string id = r->get_header_value("X-Gust-Invocation-Id");
@@ -290,22 +288,22 @@ TEST_CASE("with --log-format json every host log line is JSON, and invocation li
 }
 
 TEST_CASE("with an OTLP endpoint each invocation is exported as a span; an unreachable one slows nothing") {
-  httplib::Server receiver;
   std::mutex mutex;
   std::vector<nlohmann::json> bodies;
-  receiver.Post("/v1/traces", [&](const httplib::Request& req, httplib::Response& res) {
+  ServerThread receiver;
+  receiver.server().Post("/v1/traces", [&](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mutex);
     bodies.push_back(nlohmann::json::parse(req.body, nullptr, false));
     res.status = 200;
     res.set_content("{}", "application/json");
   });
-  int port = receiver.bind_to_any_port("127.0.0.1");
-  std::thread serving([&] { receiver.listen_after_bind(); });
+  receiver.start();
+  int port = receiver.port();
 
   {
     Fixture f;
     Host host({f.app}, f.tmp.path(), {"--otlp-endpoint", "http://127.0.0.1:" + std::to_string(port)});
-    httplib::Client client("127.0.0.1", host.port());
+    httplib::Client client = localClient(host.port());
     const std::string caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     auto r = client.Get("/echo/1", {{"traceparent", "00-" + caller_trace + "-00f067aa0ba902b7-01"}});
     REQUIRE(r);
@@ -313,7 +311,8 @@ TEST_CASE("with an OTLP endpoint each invocation is exported as a span; an unrea
     std::string span_id = traceAndSpan(r->get_header_value("traceparent")).second;
 
     nlohmann::json span;
-    REQUIRE(waitUntil(
+    waitFor(
+        "the span of invocation " + id + " at the OTLP receiver",
         [&] {
           std::lock_guard lock(mutex);
           for (const auto& body : bodies) {
@@ -328,7 +327,7 @@ TEST_CASE("with an OTLP endpoint each invocation is exported as a span; an unrea
           }
           return span.is_object();
         },
-        std::chrono::seconds(10)));
+        std::chrono::seconds(10), host);
     CHECK(span["traceId"] == caller_trace);
     CHECK(span["parentSpanId"] == "00f067aa0ba902b7");
     CHECK(span["name"] == "fixtures/echo");
@@ -342,13 +341,12 @@ TEST_CASE("with an OTLP endpoint each invocation is exported as a span; an unrea
     CHECK(attributes.count("gust.cold_start") == 1);
   }
   receiver.stop();
-  serving.join();
 
   // A closed port: the exporter's posts fail on its own thread; requests do not wait on it.
   int closed_port = port;  // the receiver above is gone
   Fixture f;
   Host host({f.app}, f.tmp.path(), {"--otlp-endpoint", "http://127.0.0.1:" + std::to_string(closed_port)});
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   REQUIRE(client.Get("/echo/warm")->status == 200);
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 50; ++i) REQUIRE(client.Get("/echo/" + std::to_string(i))->status == 200);
@@ -363,18 +361,19 @@ TEST_CASE("a timer's runs, lateness and invocations show in /metrics, and its ou
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   std::map<std::string, double> m;
-  REQUIRE(waitUntil(
+  waitFor(
+      "/metrics to count two timer runs",
       [&] {
         m = parseMetrics(scrape(host), tmp.path());
         return valueOf(m, "gust_invocations_total{app=ticks,function=printevent,outcome=ok,trigger=timer}") >= 2;
       },
-      std::chrono::seconds(10)));
+      std::chrono::seconds(10), host);
   CHECK(valueOf(m, "gust_timer_runs_total{app=ticks,function=printevent}") >= 2);
   CHECK(m.count("gust_timer_skips_total{app=ticks,function=printevent,reason=overlap}") == 1);
   CHECK(valueOf(m, "gust_timer_lateness_seconds_count{app=ticks,function=printevent}") >= 2);
 
   // A timer run has no caller: its lines carry the trace id of a new root.
-  httplib::Client admin("127.0.0.1", host.adminPort());
+  httplib::Client admin = localClient(host.adminPort());
   auto logs = admin.Get("/v1/apps/ticks/logs", adminAuth(host));
   REQUIRE(logs);
   auto lines = nlohmann::json::parse(logs->body)["lines"];
@@ -394,8 +393,8 @@ TEST_CASE("one trace id runs from an HTTP request through its queue message to t
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   auto auth = adminAuth(host);
-  httplib::Client admin("127.0.0.1", host.adminPort());
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client admin = localClient(host.adminPort());
+  httplib::Client client = localClient(host.port());
   const std::string trace = "0af7651916cd43dd8448eb211c80319c";
   const std::string caller = "00-" + trace + "-b7ad6b7169203331-01";
 
@@ -416,22 +415,24 @@ TEST_CASE("one trace id runs from an HTTP request through its queue message to t
   // For each message the consumer publishes to "out" with its own ctx.traceparent(): the
   // HTTP caller's trace.
   nlohmann::json out;
-  REQUIRE(waitUntil(
+  waitFor(
+      "two messages on out and one on relayed.dead",
       [&] {
         out = get("/v1/queues/out/messages")["messages"];
         return out.size() == 2 && get("/v1/queues/relayed.dead/messages")["messages"].size() == 1;
       },
-      std::chrono::seconds(15)));
+      std::chrono::seconds(15), host);
   for (const auto& m : out) CHECK(traceAndSpan(m["headers"]["traceparent"].get<std::string>()).first == trace);
 
   // Every record of the chain carries the trace: two HTTP calls, three queue invocations.
   nlohmann::json records;
-  REQUIRE(waitUntil(
+  waitFor(
+      "five invocation records of the chain",
       [&] {
         records = get("/v1/invocations?app=chain")["invocations"];
         return records.size() == 5;
       },
-      std::chrono::seconds(10)));
+      std::chrono::seconds(10), host);
   int http = 0, queue = 0, retried = 0;
   for (const auto& r : records) {
     CHECK(r["trace_id"] == trace);
@@ -462,7 +463,7 @@ TEST_CASE("followers that hang up cannot lock others out: a new poll takes the o
   Host host({f.app}, f.tmp.path());
   auto auth = adminAuth(host);
   auto poll = [&](std::chrono::milliseconds read_timeout, int wait_ms) {
-    httplib::Client follower("127.0.0.1", host.adminPort());
+    httplib::Client follower = localClient(host.adminPort());
     follower.set_read_timeout(read_timeout);
     return follower.Get("/v1/apps/fixtures/logs?wait=" + std::to_string(wait_ms), auth);
   };

@@ -30,8 +30,7 @@ std::vector<Reply> concurrently(int port, const std::string& path, int n) {
   std::vector<std::future<Reply>> futures;
   for (int i = 0; i < n; ++i) {
     futures.push_back(std::async(std::launch::async, [port, path] {
-      httplib::Client client("127.0.0.1", port);
-      client.set_read_timeout(20, 0);
+      httplib::Client client = localClient(port, std::chrono::seconds(20));
       auto r = client.Get(path);
       Reply reply;
       if (r) reply = Reply{r->status, r->get_header_value("X-Pid"), r->get_header_value("Retry-After"), r->body};
@@ -77,7 +76,7 @@ TEST_CASE("past max_pending callers get 503 with Retry-After as problem+json") {
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   // Warm one instance first: an invocation waiting for a cold start counts as pending too.
-  REQUIRE(httplib::Client("127.0.0.1", host.port()).Get("/sleep/1")->status == 200);
+  REQUIRE(localClient(host.port()).Get("/sleep/1")->status == 200);
   auto replies = concurrently(host.port(), "/sleep/600", 4);
   int ok = 0, overloaded = 0;
   for (const auto& r : replies) {
@@ -128,7 +127,7 @@ TEST_CASE("what a serial instance had queued runs elsewhere when its running inv
   std::vector<std::future<Reply>> slow;
   for (int i = 0; i < 2; ++i) {
     slow.push_back(std::async(std::launch::async, [&] {
-      httplib::Client c("127.0.0.1", host.port());
+      httplib::Client c = localClient(host.port());
       auto r = c.Get("/sleep/5000");
       return Reply{r ? r->status : 0, "", "", ""};
     }));
@@ -158,7 +157,7 @@ TEST_CASE("an idle pool scales to zero and the next request starts an instance a
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "pool", manifest(R"("idle_timeout": "300ms")"), env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   auto first = client.Get("/sleep/1");
   REQUIRE(first);
   CHECK(first->get_header_value("X-Gust-Cold-Start") == "1");
@@ -167,7 +166,7 @@ TEST_CASE("an idle pool scales to zero and the next request starts an instance a
   REQUIRE(warm);
   CHECK_FALSE(warm->has_header("X-Gust-Cold-Start"));
   CHECK(warm->get_header_value("X-Pid") == first->get_header_value("X-Pid"));
-  CHECK(waitUntil([&] { return !processAlive(pid); }, std::chrono::seconds(5)));
+  waitFor("the idle worker to stop", [&] { return !processAlive(pid); }, std::chrono::seconds(5), host);
   auto again = client.Get("/sleep/1");
   REQUIRE(again);
   CHECK(again->status == 200);
@@ -180,7 +179,7 @@ TEST_CASE("min_instances workers start with the host and stay past the idle time
   fs::path app = makeApp(tmp.path(), "pool", manifest(R"("min_instances": 1, "idle_timeout": "200ms")"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto r = client.Get("/sleep/1");
   REQUIRE(r);
@@ -196,7 +195,7 @@ TEST_CASE("a worker that keeps dying before ready is not restarted in a tight lo
   fs::path app = makeApp(tmp.path(), "future", R"({"name": "future", "functions": {"echo": {"routes": ["/f"]}}})",
                          env("GUST_FIXTURE_ABI_MISMATCH"));
   Host host({app}, tmp.path());
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   int refused = 0;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   while (std::chrono::steady_clock::now() < until) {
@@ -222,7 +221,7 @@ TEST_CASE("with concurrency 2 one instance runs two invocations at once") {
   fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "concurrency": 2)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
-  REQUIRE(httplib::Client("127.0.0.1", host.port()).Get("/sleep/1")->status == 200);
+  REQUIRE(localClient(host.port()).Get("/sleep/1")->status == 200);
   auto started = std::chrono::steady_clock::now();
   auto replies = concurrently(host.port(), "/sleep/600", 2);
   auto took = std::chrono::steady_clock::now() - started;

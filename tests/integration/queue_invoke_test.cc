@@ -10,6 +10,7 @@
 #include "runtime/exec/dispatcher.h"
 #include "runtime/exec/pool.h"
 #include "tests/integration/harness.h"
+#include "tests/support/run_loop.h"
 
 using namespace gust;
 using namespace std::chrono_literals;
@@ -38,10 +39,9 @@ class Fixture {
   ~Fixture() {
     bool closed = false;
     pool_->close([&] { closed = true; });
-    runUntil([&] { return closed; });
-    CHECK(closed);
+    gust::test::runLoopUntil(&loop_, "the pool to close", [&] { return closed; }, 20s);
     pool_.reset();
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    gust::test::runLoopToEnd(&loop_, "the loop's last handles to close");
     CHECK(uv_loop_close(&loop_) == 0);
   }
 
@@ -51,17 +51,11 @@ class Fixture {
     std::optional<Outcome> got;
     pool_->submit(std::move(inv), static_cast<uint32_t>(it - kFunctions.begin()), 10s,
                   [&](Outcome&& o) { got = std::move(o); });
-    runUntil([&] { return got.has_value(); });
-    REQUIRE(got);
+    REQUIRE(gust::test::runLoopUntil(&loop_, "the outcome of " + *it, [&] { return got.has_value(); }, 20s));
     return std::move(*got);
   }
 
  private:
-  void runUntil(const std::function<bool()>& done) {
-    auto limit = std::chrono::steady_clock::now() + 20s;
-    while (!done() && std::chrono::steady_clock::now() < limit) uv_run(&loop_, UV_RUN_ONCE);
-  }
-
   uv_loop_t loop_;
   SystemClock clock_;
   std::unique_ptr<Pool> pool_;
@@ -230,9 +224,9 @@ class DispatcherFixture {
   ~DispatcherFixture() {
     bool closed = false;
     dispatcher_->close([&] { closed = true; });
-    while (!closed) uv_run(&loop_, UV_RUN_ONCE);
+    gust::test::runLoopUntil(&loop_, "the dispatcher to close", [&] { return closed; }, 20s);
     dispatcher_.reset();
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    gust::test::runLoopToEnd(&loop_, "the loop's last handles to close");
     CHECK(uv_loop_close(&loop_) == 0);
   }
 
@@ -240,10 +234,9 @@ class DispatcherFixture {
 
   Outcome run(Invocation&& inv) {
     std::optional<Outcome> got;
+    std::string function = inv.function;
     dispatcher_->invoke(std::move(inv), [&](Outcome&& o) { got = std::move(o); });
-    auto limit = std::chrono::steady_clock::now() + 20s;
-    while (!got && std::chrono::steady_clock::now() < limit) uv_run(&loop_, UV_RUN_ONCE);
-    REQUIRE(got);
+    REQUIRE(gust::test::runLoopUntil(&loop_, "the outcome of " + function, [&] { return got.has_value(); }, 20s));
     return std::move(*got);
   }
 

@@ -25,9 +25,7 @@ namespace {
 // The admin API with the host's token.
 class Admin {
  public:
-  explicit Admin(const Host& host) : client_("127.0.0.1", host.adminPort()), token_(host.adminToken()) {
-    client_.set_read_timeout(30, 0);
-  }
+  explicit Admin(const Host& host) : client_(localClient(host.adminPort(), 30s)), token_(host.adminToken()) {}
 
   httplib::Result send(const std::string& queue, const std::string& body, httplib::Headers headers = {}) {
     headers.emplace("Authorization", "Bearer " + token_);
@@ -114,14 +112,14 @@ TEST_CASE("queued messages run through the consumer and settle as the function d
   CHECK(again->status == 200);
   CHECK(json::parse(again->body) == json({{"id", "poison-1"}, {"duplicate", true}}));
 
-  REQUIRE_MESSAGE(waitUntil([&] { return admin.drained("in") && admin.stats("in")["dead"] == 2; }, 30s),
-                  admin.stats("in").dump() << "\n" << host.process().stderrText());
+  waitFor("\"in\" to drain with 2 dead letters", [&] { return admin.drained("in") && admin.stats("in")["dead"] == 2; },
+          30s, [&] { return admin.stats("in").dump() + "\nthe host's " + host.process().lastOutput(); });
   // A message that kills its worker goes alone: a batch it shares fails whole, and its
   // neighbours would die of its crashes too.
   auto crash = admin.send("in", "crash", {{"Gust-Message-Id", "crash-1"}});
   REQUIRE(crash);
-  REQUIRE_MESSAGE(waitUntil([&] { return admin.drained("in") && admin.stats("in")["dead"] == 3; }, 30s),
-                  admin.stats("in").dump() << "\n" << host.process().stderrText());
+  waitFor("\"in\" to drain with 3 dead letters", [&] { return admin.drained("in") && admin.stats("in")["dead"] == 3; },
+          30s, [&] { return admin.stats("in").dump() + "\nthe host's " + host.process().lastOutput(); });
   auto dead = admin.peek("in.dead");
   REQUIRE(dead.size() == 3);
   // The function dead-lettered it on its first delivery, with its reason.
@@ -158,7 +156,8 @@ TEST_CASE("queued messages run through the consumer and settle as the function d
   REQUIRE(moved);
   CHECK(moved->status == 200);
   CHECK(json::parse(moved->body) == json({{"moved", 3}, {"to", "in"}}));
-  REQUIRE(waitUntil([&] { return admin.drained("in") && admin.stats("in")["dead"] == 3; }, 30s));
+  waitFor("the redriven messages to be dead again",
+          [&] { return admin.drained("in") && admin.stats("in")["dead"] == 3; }, 30s, host);
   // (They may share a batch with crash-1 now and die of its crashes, so only "ran again" holds.)
   for (auto& entry : admin.peek("in.dead")) {
     const std::string& id = entry.first;  // INFO's lambda cannot capture a structured binding
@@ -188,20 +187,22 @@ TEST_CASE("a worker killed from outside mid-batch: the batch comes again, and th
   REQUIRE(admin.send("in", "slowfirst", {{"Gust-Message-Id", "slow-1"}}));
   REQUIRE(admin.send("in", "ok", {{"Gust-Message-Id", "ok-1"}}));
   // Its first attempt takes 10 s: the worker is killed while it holds the batch.
-  REQUIRE(waitUntil([&] { return admin.stats("in")["in_flight"].get<int>() >= 1; }, 10s));
+  waitFor("a batch in flight", [&] { return admin.stats("in")["in_flight"].get<int>() >= 1; }, 10s, host);
   std::this_thread::sleep_for(200ms);
   std::vector<pid_t> workers = descendantsNamed(host.process().pid(), "gust-worker");
   REQUIRE(!workers.empty());
   for (pid_t w : workers) ::kill(w, SIGKILL);
 
-  REQUIRE(waitUntil([&] { return admin.drained("in") && admin.peek("out").count("out-slow-1") == 1; }, 20s));
+  waitFor("slow-1 to be processed again",
+          [&] { return admin.drained("in") && admin.peek("out").count("out-slow-1") == 1; }, 20s, host);
   auto out = admin.peek("out");
   CHECK(out["out-slow-1"]["body"].get<std::string>().find("slow-1 attempt 2") != std::string::npos);
   CHECK(admin.stats("in")["dead"] == 0);
 
   // The records tell the story: a crashed first attempt, then a successful second.
   json crashed, succeeded;
-  REQUIRE(waitUntil(
+  waitFor(
+      "records of a crashed attempt and a successful second one",
       [&] {
         json listed = admin.get("/v1/invocations?app=consumers&limit=100");
         for (const auto& r : listed["invocations"]) {
@@ -210,7 +211,7 @@ TEST_CASE("a worker killed from outside mid-batch: the batch comes again, and th
         }
         return !crashed.is_null() && !succeeded.is_null();
       },
-      10s));
+      10s, host);
   CHECK(crashed["trigger"] == "queue");
   CHECK(crashed["function"] == "batch");
   CHECK(crashed["attempt"] == 1);
@@ -233,7 +234,7 @@ TEST_CASE("what an HTTP call, an async call or a timer run publishes is queued b
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   Admin admin(host);
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
 
   auto sync = client.Post("/relay", "sync body", "text/plain");
   REQUIRE(sync);
@@ -246,12 +247,13 @@ TEST_CASE("what an HTTP call, an async call or a timer run publishes is queued b
   REQUIRE(accepted->status == 202);
   std::string location = accepted->get_header_value("Location");
   json done;
-  REQUIRE(waitUntil(
+  waitFor(
+      "the async relay to finish",
       [&] {
         done = admin.get(location);
         return done["status"] == "succeeded" || done["status"] == "failed";
       },
-      10s));
+      10s, host);
   REQUIRE(done["status"] == "succeeded");
   std::string async_id = done["response"]["body"].get<std::string>().substr(std::string("relayed ").size());
   // Read right after "succeeded": no wait, the message is there.
@@ -282,13 +284,13 @@ TEST_CASE("a failed batch is retried after its backoff, not before") {
   REQUIRE(admin.send("in", "throw", {{"Gust-Message-Id", "t-1"}}));
   // After the first failure it waits min(cap, base * 2^0) = 1 s scaled by a jitter in
   // [0.5, 1]: delayed, visible 500..1000 ms after the failure.
-  REQUIRE(waitUntil([&] { return admin.stats("in")["delayed"] == 1; }, 10s));
+  waitFor("t-1 to be delayed after its failure", [&] { return admin.stats("in")["delayed"] == 1; }, 10s, host);
   auto peeked = admin.peek("in");
   REQUIRE(peeked.count("t-1") == 1);
   CHECK(peeked["t-1"]["attempts"] == 1);
   CHECK(peeked["t-1"]["state"] == "delayed");
   CHECK(peeked["t-1"]["last_error"].get<std::string>().find("fails the batch") != std::string::npos);
-  REQUIRE(waitUntil([&] { return admin.stats("in")["dead"] == 1; }, 10s));
+  waitFor("t-1 to be dead after its second failure", [&] { return admin.stats("in")["dead"] == 1; }, 10s, host);
   auto took = std::chrono::steady_clock::now() - sent_at;
   CHECK(took >= 500ms);
   CHECK(took < 5s);
@@ -300,7 +302,7 @@ TEST_CASE("the queue routes check their input and need the token") {
   fs::path app = makeApp(tmp.path(), "consumers", queueApp("batch", R"("in")"), env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   Admin admin(host);
-  httplib::Client anonymous("127.0.0.1", host.adminPort());
+  httplib::Client anonymous = localClient(host.adminPort());
   CHECK(anonymous.Get("/v1/queues")->status == 401);
   CHECK(anonymous.Post("/v1/queues/in/messages", "x", "text/plain")->status == 401);
 
@@ -365,13 +367,13 @@ TEST_CASE("no acknowledged message is lost when the host is killed again and aga
   const int kRounds = 4;
   for (int round = 0; round < kRounds; ++round) {
     Host host({app}, tmp.path());
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> senders;
+    // jthreads: a failed wait below stops and joins them rather than aborting the test.
+    std::vector<std::jthread> senders;
     for (int t = 0; t < 4; ++t) {
-      senders.emplace_back([&] {
+      senders.emplace_back([&](std::stop_token stop) {
         Admin admin(host);
         admin.client().set_connection_timeout(1, 0);
-        while (!stop) {
+        while (!stop.stop_requested()) {
           std::string id = "m" + std::to_string(next_id++);
           auto r = admin.send("rec", "x", {{"Gust-Message-Id", id}, {"Gust-Header-Record-To", record_file.string()}});
           if (!r) break;  // the host is gone: this send's fate is unknown, so it is not counted
@@ -385,13 +387,13 @@ TEST_CASE("no acknowledged message is lost when the host is killed again and aga
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1500)(rng)));
     host.process().signal(SIGKILL);
     host.process().wait();
-    stop = true;
+    for (auto& s : senders) s.request_stop();
     for (auto& s : senders) s.join();
   }
   // A last start drains what is left.
   Host host({app}, tmp.path());
   Admin admin(host);
-  REQUIRE(waitUntil([&] { return admin.drained("rec"); }, 120s));
+  waitFor("\"rec\" to drain after the last restart", [&] { return admin.drained("rec"); }, 120s, host);
   CHECK(admin.stats("rec")["dead"] == 0);
 
   std::map<std::string, int> seen;

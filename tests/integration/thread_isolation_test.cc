@@ -31,8 +31,7 @@ struct Reply {
 
 Reply get(int port, const std::string& path) {
   auto started = std::chrono::steady_clock::now();
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(20, 0);
+  httplib::Client client = localClient(port, std::chrono::seconds(20));
   auto r = client.Get(path);
   Reply reply;
   if (r) reply = Reply{r->status, r->get_header_value("X-Pid"), r->get_header_value("Retry-After"), r->body};
@@ -89,7 +88,7 @@ TEST_CASE("a thread app answers from inside the host process and starts no worke
   fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 2)"), env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   std::set<pid_t> before = descendants(host.process().pid());
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   auto first = client.Get("/echo/7?q=1");
   REQUIRE(first);
   CHECK(first->status == 200);
@@ -114,12 +113,12 @@ TEST_CASE("a thread app's ctx.log lines reach the app's log stream and its recor
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   const std::string trace = "0af7651916cd43dd8448eb211c80319c";
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   auto r = client.Post("/relay", {{"traceparent", "00-" + trace + "-b7ad6b7169203331-01"}}, "12345", "text/plain");
   REQUIRE(r);
   REQUIRE(r->status == 200);
   std::string id = r->get_header_value("X-Gust-Invocation-Id");
-  httplib::Client admin("127.0.0.1", host.adminPort());
+  httplib::Client admin = localClient(host.adminPort());
   httplib::Headers auth = {{"Authorization", "Bearer " + host.adminToken()}};
   auto logs = admin.Get("/v1/apps/threads/logs", auth);
   REQUIRE(logs);
@@ -136,14 +135,15 @@ TEST_CASE("a thread app's ctx.log lines reach the app's log stream and its recor
   CHECK(found);
   // The first invocation is a cold start: always recorded, with its line.
   nlohmann::json record;
-  REQUIRE(waitUntil(
+  waitFor(
+      "the record of invocation " + id,
       [&] {
         auto got = admin.Get("/v1/invocations/" + id, auth);
         if (!got || got->status != 200) return false;
         record = nlohmann::json::parse(got->body);
         return true;
       },
-      std::chrono::seconds(5)));
+      std::chrono::seconds(5), host);
   REQUIRE(record["logs"].size() == 1);
   CHECK(record["logs"][0]["text"] == "relaying 5 bytes");
   CHECK(record["trace_id"] == trace);
@@ -241,7 +241,7 @@ TEST_CASE("a thread app whose module has another ABI version answers 503 with bo
                          R"({"name": "future", "isolation": "thread", "functions": {"echo": {"routes": ["/f"]}}})",
                          env("GUST_FIXTURE_ABI_MISMATCH"));
   Host host({app}, tmp.path());
-  httplib::Client client("127.0.0.1", host.port());
+  httplib::Client client = localClient(host.port());
   for (int i = 0; i < 3; ++i) {
     auto r = client.Get("/f");
     REQUIRE(r);
@@ -266,7 +266,7 @@ TEST_CASE("the threads of an idle thread app exit after idle_timeout and come ba
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(threadCount(pid) >= baseline + 4);
   for (auto& f : running) CHECK(f.get().status == 200);
-  CHECK(waitUntil([&] { return threadCount(pid) <= baseline; }, std::chrono::seconds(3)));
+  waitFor("the idle threads to exit", [&] { return threadCount(pid) <= baseline; }, std::chrono::seconds(3), host);
   CHECK(threadCount(pid) == baseline);
   CHECK(get(host.port(), "/echo/2").status == 200);
 }

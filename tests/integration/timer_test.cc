@@ -93,7 +93,7 @@ TEST_CASE("the admin API needs its token on every route but health, and refuses 
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "ticks", timerApp(R"("@hourly")"), env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
-  httplib::Client admin("127.0.0.1", host.adminPort());
+  httplib::Client admin = localClient(host.adminPort());
   auto perms = fs::status(host.dataDir() / "admin.token").permissions();
   CHECK((perms & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
   CHECK(admin.Get("/healthz")->status == 200);
@@ -115,7 +115,7 @@ TEST_CASE("the admin API needs its token on every route but health, and refuses 
     // DNS rebinding: the right token from a page on another origin, or to another host name.
     CHECK(send({{"Authorization", "Bearer " + host.adminToken()}, {"Origin", "http://evil.example"}})->status == 403);
   }
-  httplib::Client rebound("127.0.0.1", host.adminPort());
+  httplib::Client rebound = localClient(host.adminPort());
   auto r = rebound.Get("/v1/apps", {{"Host", "evil.example:" + std::to_string(host.adminPort())},
                                     {"Authorization", "Bearer " + host.adminToken()}});
   CHECK(r->status == 403);

@@ -6,6 +6,9 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/server_thread.h"
+#include "tests/support/wait_for.h"
+
 namespace gust {
 namespace {
 
@@ -54,22 +57,15 @@ TEST_CASE("a callback URL must be a plain http URL to a host that is not link-lo
 class Receiver {
  public:
   explicit Receiver(std::function<int(int)> status_for) : status_for_(std::move(status_for)) {
-    server_.Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+    http_.server().Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       hits_.push_back(req.path + "?" + req.get_param_value("q") + " " + req.body + " " +
                       req.get_header_value("Content-Type"));
       res.status = status_for_(static_cast<int>(hits_.size()));
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() before the listen loop started would not stop it.
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    http_.start();
   }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path) const { return http_.url() + path; }
   std::vector<std::string> hits() {
     std::lock_guard lock(mutex_);
     return hits_;
@@ -77,18 +73,10 @@ class Receiver {
 
  private:
   std::function<int(int)> status_for_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
   std::vector<std::string> hits_;
+  test::ServerThread http_;  // last: stopped before what its handler uses is destroyed
 };
-
-bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
-  return condition();
-}
 
 CallbackSenderOptions fast() {
   CallbackSenderOptions o;
@@ -102,7 +90,7 @@ TEST_CASE("a callback is POSTed as JSON to the URL's path and query") {
   Receiver receiver([](int) { return 204; });
   CallbackSender sender(fast());
   REQUIRE_SENT(sender.send(receiver.url("/hook?q=7"), R"({"id":"x"})"));
-  REQUIRE(waitFor([&] { return sender.delivered() == 1; }));
+  test::waitFor("the callback to be delivered", [&] { return sender.delivered() == 1; }, 5s);
   CHECK(receiver.hits() == std::vector<std::string>{R"(/hook?7 {"id":"x"} application/json)"});
 }
 
@@ -111,11 +99,11 @@ TEST_CASE("a failing receiver is retried with backoff until it accepts, and a 4x
   CallbackSender sender(fast());
   auto started = std::chrono::steady_clock::now();
   REQUIRE_SENT(sender.send(receiver.url("/a"), "{}"));
-  REQUIRE(waitFor([&] { return sender.delivered() == 1; }));
+  test::waitFor("the callback to be delivered on its third attempt", [&] { return sender.delivered() == 1; }, 5s);
   CHECK(receiver.hits().size() == 3);
   CHECK(std::chrono::steady_clock::now() - started >= 60ms);  // 20 ms, then 40 ms
   REQUIRE_SENT(sender.send(receiver.url("/b"), "{}"));      // answered 404: not retried
-  REQUIRE(waitFor([&] { return sender.abandoned() == 1; }));
+  test::waitFor("the callback answered 404 to be given up", [&] { return sender.abandoned() == 1; }, 5s);
   std::this_thread::sleep_for(100ms);
   CHECK(receiver.hits().size() == 4);
 }
@@ -130,7 +118,7 @@ TEST_CASE("an endpoint that is down is tried max_attempts times, then given up")
   options.max_attempts = 3;
   CallbackSender sender(options);
   REQUIRE_SENT(sender.send("http://127.0.0.1:" + std::to_string(port) + "/x", "{}"));
-  REQUIRE(waitFor([&] { return sender.abandoned() == 1; }));
+  test::waitFor("the callback to a closed port to be given up", [&] { return sender.abandoned() == 1; }, 5s);
   CHECK(sender.delivered() == 0);
 }
 

@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
-#include <thread>
-
+#include "tests/support/http_client.h"
+#include "tests/support/server_thread.h"
 #include "tests/unit/cli_test_support.h"
 
 using namespace gust;
@@ -20,22 +20,13 @@ namespace {
 class FakeAdmin {
  public:
   explicit FakeAdmin(httplib::Server::Handler handler) {
-    server_.Post(R"(/v1/apps/([^/]+)/versions)", std::move(handler));
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() before the accept loop runs would be lost, and the join would hang.
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    http_.server().Post(R"(/v1/apps/([^/]+)/versions)", std::move(handler));
+    http_.start();
   }
-  ~FakeAdmin() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return http_.url(); }
 
  private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  gust::test::ServerThread http_;
 };
 
 constexpr const char* kManifest = R"({"name": "shop", "functions": {"hello": {"routes": [{"path": "/shop/hi"}]}}})";
@@ -72,19 +63,15 @@ TEST_CASE("a multipart body parses back into its parts byte for byte") {
   MultipartBody body = encodeMultipart(items, boundary);
   CHECK(body.content_type == "multipart/form-data; boundary=" + boundary);
 
-  httplib::Server server;
   httplib::MultipartFormDataItems seen;
-  server.Post("/up", [&seen](const httplib::Request& req, httplib::Response& res) {
+  gust::test::ServerThread server;
+  server.server().Post("/up", [&seen](const httplib::Request& req, httplib::Response& res) {
     for (const auto& [name, file] : req.files) seen.push_back(file);
     res.status = 204;
   });
-  int port = server.bind_to_any_port("127.0.0.1");
-  std::thread thread([&server] { server.listen_after_bind(); });
-  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  httplib::Client client("127.0.0.1", port);
-  auto res = client.Post("/up", body.body, body.content_type.c_str());
+  server.start();
+  auto res = gust::test::localClient(server.port()).Post("/up", body.body, body.content_type.c_str());
   server.stop();
-  thread.join();
   REQUIRE(res);
   CHECK(res->status == 204);
   REQUIRE(seen.size() == 2);

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <thread>
 
+#include "tests/support/wait_for.h"
 #include "tests/unit/cli_test_support.h"
 
 using namespace gust::cli;
@@ -38,7 +38,8 @@ exec sleep 60
 bool alive(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
 
 pid_t pidIn(const fs::path& file) {
-  for (int i = 0; i < 200 && gust::test::readFile(file).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  gust::test::waitFor("the stand-in host to write its pid to " + file.string(),
+                      [&] { return !gust::test::readFile(file).empty(); }, std::chrono::seconds(2));
   return static_cast<pid_t>(std::stol(gust::test::readFile(file)));
 }
 
@@ -89,18 +90,19 @@ TEST_CASE("the host does not outlive a gust dev that dies without stopping it") 
     _exit(host.ok() ? 0 : 1);  // no destructor, no stop(): as if it were killed
   }
   int status = 0;
-  REQUIRE(waitpid(dev, &status, 0) == dev);
+  gust::test::waitFor("the forked gust dev to start its host and exit",
+                      [&] { return waitpid(dev, &status, WNOHANG) == dev; }, std::chrono::seconds(30));
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
   pid_t child = pidIn(data / "pid");
   // The orphan was re-parented; whoever reaps it, it must be gone soon.
-  bool gone = false;
-  for (int i = 0; i < 300 && !gone; ++i) {
-    waitpid(child, nullptr, WNOHANG);
-    gone = !alive(child);
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK(gone);
+  gust::test::waitFor(
+      "the orphaned host to end",
+      [&] {
+        waitpid(child, nullptr, WNOHANG);
+        return !alive(child);
+      },
+      std::chrono::seconds(3));
 }
 
 TEST_CASE("the address is read from the host's startup lines") {

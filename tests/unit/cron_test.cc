@@ -538,6 +538,8 @@ void crossCheck(const std::string& expr, const char* tz, const char* from, hours
   while (true) {
     auto n = schedule.next(t);
     if (!n || *n > end) break;
+    // An instant that does not move past `t` would loop here for ever.
+    REQUIRE_MESSAGE(*n > t, "next() of " << formatIso8601(t, schedule.zone()) << " does not move past it");
     actual.push_back(*n);
     t = *n;
   }

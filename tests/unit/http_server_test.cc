@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/run_loop.h"
 #include "triggers/http/http_server.h"
 
 namespace gust {
@@ -34,6 +36,7 @@ int connectTo(int port) {
   }
   timeval tv{5, 0};  // a broken server fails the test instead of hanging it
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   return fd;
 }
 
@@ -207,18 +210,23 @@ class Fixture {
   HttpServer& server() { return *server_; }
   int port() const { return port_; }
 
-  // Runs the loop until `client`, run on its own thread, returns.
+  // Runs the loop until `client`, run on its own thread, returns (its socket reads and
+  // writes give up after 5 s, so it does return, also when the server never answers).
   void runClient(const std::function<void()>& client) {
+    std::atomic<bool> finished{false};
     uv_async_t done{};
-    uv_async_init(&loop_, &done, [](uv_async_t* a) { uv_stop(a->loop); });
+    uv_async_init(&loop_, &done, [](uv_async_t*) {});  // only wakes the loop
     std::thread t([&] {
       client();
+      finished = true;
       uv_async_send(&done);
     });
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    bool held = test::runLoopUntil(&loop_, "the client thread to finish", [&] { return finished.load(); },
+                                   std::chrono::seconds(60));
     t.join();
     uv_close(reinterpret_cast<uv_handle_t*>(&done), nullptr);
     uv_run(&loop_, UV_RUN_NOWAIT);
+    REQUIRE(held);
   }
 
   // Runs the loop for about `ms` milliseconds.
@@ -235,7 +243,7 @@ class Fixture {
   void finish() {
     int closed = 0;
     server_->close([&closed] { ++closed; });
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    test::runLoopToEnd(&loop_, "the server to close");
     CHECK(closed == 1);
     CHECK(server_->connectionCount() == 0);
     server_.reset();
@@ -800,7 +808,7 @@ TEST_CASE("listening on a taken port fails with an error and still closes clean"
     if (!r.ok()) CHECK(r.error().kind == ErrorKind::kIo);
     bool closed = false;
     second.close([&closed] { closed = true; });
-    uv_run(&loop, UV_RUN_DEFAULT);
+    test::runLoopToEnd(&loop, "the second server to close");
     CHECK(closed);
   }
   CHECK(uv_loop_close(&loop) == 0);

@@ -3,10 +3,14 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
 #include "functions/manifest.h"
+#include "tests/support/http_client.h"
+#include "tests/support/run_loop.h"
+#include "tests/support/wait_for.h"
 #include "tests/unit/store_test_support.h"
 #include "triggers/http/async_runner.h"
 
@@ -67,23 +71,28 @@ TEST_CASE("a respond-async request that gust.db cannot take now is answered 503 
       },
       nullptr));
   auto filler = [](SqliteConnection&) -> Result<int> { return 0; };
-  bool full = false;
-  for (int i = 0; i < 200 && !full; ++i) {
-    full = fx.writer().post<int>(filler, nullptr).ok();  // ok once the writer took the first
-    if (!full) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(full);
+  // Posting succeeds once the writer has taken the first job.
+  test::waitFor("the writer to take the holding job", [&] { return fx.writer().post<int>(filler, nullptr).ok(); },
+                std::chrono::seconds(2));
 
   std::optional<httplib::Result> accepted, polled;
-  std::thread client([&] {
-    httplib::Client c("127.0.0.1", *port);
+  std::atomic<bool> answered{false};
+  // A jthread: when the wait below fails, it is joined once its requests time out rather
+  // than abort the test.
+  std::jthread client([&] {
+    httplib::Client c = test::localClient(*port);
     accepted.emplace(c.Post("/order", {{"Prefer", "respond-async"}}, "{}", "application/json"));
     polled.emplace(c.Get("/v1/invocations/abc"));
+    answered = true;
   });
-  while (!polled) {
-    uv_run(fx.loop(), UV_RUN_NOWAIT);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  // The loop is polled: nothing on it hears when the client thread is done.
+  test::waitFor(
+      "the HTTP trigger to answer both requests",
+      [&] {
+        uv_run(fx.loop(), UV_RUN_NOWAIT);
+        return answered.load();
+      },
+      std::chrono::seconds(10));
   client.join();
   REQUIRE(*accepted);
   CHECK((*accepted)->status == 503);
@@ -97,7 +106,8 @@ TEST_CASE("a respond-async request that gust.db cannot take now is answered 503 
   http.close([&open] { --open; });
   runner.close([&open] { --open; });
   dispatcher.close([&open] { --open; });
-  while (open > 0) uv_run(fx.loop(), UV_RUN_ONCE);
+  REQUIRE(test::runLoopUntil(fx.loop(), "the trigger, the runner and the dispatcher to close",
+                             [&] { return open == 0; }));
   fx.closeWriter();
 }
 

@@ -171,7 +171,7 @@ TEST_CASE("two creates with one key posted back to back give one record") {
                                         });
     REQUIRE(posted.ok());
   }
-  while (results.size() < 2) uv_run(s.fx.loop(), UV_RUN_ONCE);
+  REQUIRE(test::runLoopUntil(s.fx.loop(), "both creates to answer", [&] { return results.size() == 2; }));
   CHECK_FALSE(results[0].existing);
   CHECK(results[1].existing);
   CHECK(results[1].invocation.id == results[0].invocation.id);

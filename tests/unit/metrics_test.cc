@@ -1,6 +1,7 @@
 #include "runtime/observe/metrics.h"
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -344,7 +345,8 @@ for family in text_string_to_metric_families(text):
 print(json.dumps(out))
 )PY";
   }
-  std::string command = std::string(python) + " " + dir + "/parse.py " + dir + "/metrics.txt 2>&1";
+  // coreutils' timeout bounds the read below, which has no deadline of its own.
+  std::string command = "timeout 60 " + std::string(python) + " " + dir + "/parse.py " + dir + "/metrics.txt 2>&1";
   std::FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string output;
@@ -355,7 +357,8 @@ print(json.dumps(out))
   std::remove((dir + "/metrics.txt").c_str());
   std::remove((dir + "/parse.py").c_str());
   ::rmdir(dir.c_str());
-  REQUIRE_MESSAGE(status == 0, output);
+  REQUIRE_MESSAGE(status == 0, command << " ended with status " << WEXITSTATUS(status)
+                                        << " (124: it ran past 60 s):\n" << output);
 
   auto parsed = nlohmann::json::parse(output, nullptr, false);
   REQUIRE_FALSE(parsed.is_discarded());

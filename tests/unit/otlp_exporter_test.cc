@@ -13,8 +13,10 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "tests/support/server_thread.h"
+#include "tests/support/wait_for.h"
 
 using namespace gust;
 using namespace std::chrono_literals;
@@ -41,7 +43,7 @@ class Receiver {
 
   Receiver() : Receiver(Options{}) {}
   explicit Receiver(Options options) : options_(std::move(options)) {
-    server_.Post(options_.path, [this](const httplib::Request& req, httplib::Response& res) {
+    http_.server().Post(options_.path, [this](const httplib::Request& req, httplib::Response& res) {
       entered_.fetch_add(1);
       {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -52,9 +54,7 @@ class Receiver {
       res.status = options_.status;
       res.set_content(options_.reply, "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    http_.start();
   }
   ~Receiver() {
     {
@@ -62,11 +62,10 @@ class Receiver {
       released_ = true;
     }
     release_.notify_all();
-    server_.stop();
-    thread_.join();
+    http_.stop();
   }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return http_.url(); }
   int entered() const { return entered_.load(); }
 
   // Waits until `count` requests have been answered; returns them all.
@@ -87,15 +86,13 @@ class Receiver {
 
  private:
   Options options_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::condition_variable release_;
   bool released_ = false;
   std::vector<Request> requests_;
   std::atomic<int> entered_{0};
+  gust::test::ServerThread http_;  // last: stopped before what its handler uses is destroyed
 };
 
 // A port on 127.0.0.1 with nothing listening: bound once to learn a free number, then closed.
@@ -230,7 +227,8 @@ TEST_CASE("a partial batch leaves when the flush interval passes") {
   REQUIRE(requests.size() == 1);
   CHECK(receiver.spansReceived() == 1);
   // The receiver records the request before the exporter reads the answer and counts it.
-  for (int i = 0; i < 500 && exporter->stats().spans_exported == 0; ++i) std::this_thread::sleep_for(10ms);
+  gust::test::waitFor("the exporter to count the span exported",
+                      [&] { return exporter->stats().spans_exported != 0; }, 5s);
   CHECK(exporter->stats().spans_exported == 1);
 }
 
@@ -301,7 +299,7 @@ TEST_CASE("pushing to an unreachable collector never blocks; every span is count
   CHECK(refused > 0);
   CHECK(exporter->stats().spans_dropped_full == refused);
   // The exporter keeps trying batch by batch and counts each failure.
-  for (int i = 0; i < 500 && exporter->stats().batches_failed == 0; ++i) std::this_thread::sleep_for(10ms);
+  gust::test::waitFor("a batch to fail", [&] { return exporter->stats().batches_failed != 0; }, 5s);
   exporter->shutdown(1s);
   auto s = exporter->stats();
   CHECK(s.batches_failed > 0);
@@ -324,8 +322,8 @@ TEST_CASE("a collector slower than the request timeout fails the batch without h
   uint64_t refused = 0;
   for (int i = 0; i < 10000; ++i) refused += exporter->push(simpleSpan(i)) ? 0 : 1;
   CHECK(refused > 0);
-  for (int i = 0; i < 500 && exporter->stats().batches_failed == 0; ++i) std::this_thread::sleep_for(10ms);
-  CHECK(exporter->stats().batches_failed > 0);
+  gust::test::waitFor("a batch to fail at its request timeout", [&] { return exporter->stats().batches_failed != 0; },
+                      5s);
   CHECK(receiver.entered() > 0);  // the request did reach the collector; the answer was late
   exporter->shutdown(300ms);
   auto s = exporter->stats();
@@ -344,7 +342,7 @@ TEST_CASE("shutdown cuts off a post still waiting on the collector at its deadli
   options.request_timeout = 30s;  // the timeout alone would hold shutdown for this long
   auto exporter = startExporter(options);
   REQUIRE(exporter->push(simpleSpan(1)));
-  for (int i = 0; i < 500 && receiver.entered() == 0; ++i) std::this_thread::sleep_for(10ms);
+  gust::test::waitFor("the post to reach the collector", [&] { return receiver.entered() != 0; }, 5s);
   REQUIRE(receiver.entered() == 1);
   auto begin = std::chrono::steady_clock::now();
   exporter->shutdown(200ms);

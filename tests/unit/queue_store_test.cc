@@ -1,6 +1,7 @@
 #include "runtime/store/queue_store.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -660,27 +661,44 @@ TEST_CASE("every message acknowledged before a SIGKILL is in the queue after reo
     _exit(7);
   }
   close(fds[1]);
+  // A child that sends for ever must not outlive a failed test.
+  struct KillOnExit {
+    pid_t pid;
+    ~KillOnExit() {
+      if (pid <= 0) return;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } running{child};
   std::set<std::string> acked;
   std::string pending;
-  char buf[4096];
   bool killed = false;
-  while (true) {
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n <= 0) break;  // EOF: the child is gone
-    pending.append(buf, static_cast<size_t>(n));
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      acked.insert(pending.substr(0, nl));
-      pending.erase(0, nl + 1);
-    }
-    if (!killed && acked.size() >= 300) {
-      kill(child, SIGKILL);
-      killed = true;
-    }
-  }
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  test::waitFor(
+      "the child to acknowledge 300 sends, be killed and close its pipe",
+      [&] {
+        char buf[4096];
+        for (;;) {
+          ssize_t n = read(fds[0], buf, sizeof buf);
+          if (n == 0) return true;  // EOF: the child is gone
+          if (n < 0) return false;  // nothing more for now
+          pending.append(buf, static_cast<size_t>(n));
+          size_t nl;
+          while ((nl = pending.find('\n')) != std::string::npos) {
+            acked.insert(pending.substr(0, nl));
+            pending.erase(0, nl + 1);
+          }
+          if (!killed && acked.size() >= 300) {
+            kill(child, SIGKILL);
+            killed = true;
+          }
+        }
+      },
+      std::chrono::seconds(60), [&] { return std::to_string(acked.size()) + " sends acknowledged"; });
   close(fds[0]);
   int status = 0;
   REQUIRE(waitpid(child, &status, 0) == child);
+  running.pid = 0;
   REQUIRE_MESSAGE(WIFSIGNALED(status), "the child exited on its own with status " << WEXITSTATUS(status));
   CHECK(WTERMSIG(status) == SIGKILL);
   REQUIRE(acked.size() >= 300);
@@ -713,7 +731,7 @@ TEST_CASE("every message acknowledged before a SIGKILL is in the queue after reo
   CHECK(present->size() >= acked.size());
   bool closed = false;
   (*writer)->close([&closed] { closed = true; });
-  while (!closed) uv_run(&loop, UV_RUN_ONCE);
+  REQUIRE(test::runLoopUntil(&loop, "the writer to close", [&] { return closed; }));
   queue->reset();
   writer->reset();
   CHECK(uv_loop_close(&loop) == 0);

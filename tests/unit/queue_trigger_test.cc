@@ -72,13 +72,14 @@ TEST_CASE("a batch that cannot run is retried with backoff until its last attemp
     return stats.ok() && !stats->empty() && stats->front().dead == 3 && stats->front().ready == 0 &&
            stats->front().delayed == 0;
   };
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!dead() && std::chrono::steady_clock::now() < deadline) {
-    clock.advance(milliseconds(20));
-    for (int i = 0; i < 5; ++i) uv_run(fx.loop(), UV_RUN_NOWAIT);
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  REQUIRE(dead());
+  test::waitFor(
+      "the three messages to be dead-lettered",
+      [&] {
+        clock.advance(milliseconds(20));
+        for (int i = 0; i < 5; ++i) uv_run(fx.loop(), UV_RUN_NOWAIT);
+        return dead();
+      },
+      std::chrono::seconds(20));
   auto peeked = fx.wait<std::vector<PeekedMessage>>([&](auto done) { return (*store)->peek("q.dead", 10, std::move(done)); });
   REQUIRE(peeked.ok());
   REQUIRE(peeked->size() == 3);
@@ -93,11 +94,11 @@ TEST_CASE("a batch that cannot run is retried with backoff until its last attemp
 
   bool closed = false;
   trigger.close([&] { closed = true; });
-  while (!closed) uv_run(fx.loop(), UV_RUN_ONCE);
+  REQUIRE(test::runLoopUntil(fx.loop(), "the queue trigger to close", [&] { return closed; }));
   CHECK(trigger.consumers() == 0);
   bool dispatcher_closed = false;
   dispatcher.close([&] { dispatcher_closed = true; });
-  while (!dispatcher_closed) uv_run(fx.loop(), UV_RUN_ONCE);
+  REQUIRE(test::runLoopUntil(fx.loop(), "the dispatcher to close", [&] { return dispatcher_closed; }));
 }
 
 }  // namespace

@@ -63,7 +63,8 @@ class WriterBlocker {
         },
         nullptr);
     REQUIRE(posted.ok());
-    started_.get_future().wait();
+    REQUIRE_MESSAGE(started_.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready,
+                    test::timedOut("the writer thread to start the blocking job", std::chrono::seconds(10)));
   }
   void release() { release_.set_value(); }
 
@@ -88,7 +89,7 @@ TEST_CASE("a completion runs on the loop thread after its transaction committed"
   });
   REQUIRE(posted.ok());
   // The pending write keeps the loop alive until its completion ran.
-  uv_run(fx.loop(), UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(fx.loop(), "the completion to run"));
   CHECK(ran);
 }
 
@@ -107,7 +108,7 @@ TEST_CASE("jobs queued while the writer is busy share one transaction and comple
     REQUIRE(posted.ok());
   }
   blocker.release();
-  uv_run(fx.loop(), UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(fx.loop(), "every completion to run"));
   REQUIRE(order.size() == 1000);
   for (int64_t i = 0; i < 1000; ++i) CHECK(order[static_cast<size_t>(i)] == i);
   // One transaction for the blocker, one for all thousand inserts.
@@ -140,7 +141,7 @@ TEST_CASE("a failing job rolls back only its own writes; the rest of its batch c
   REQUIRE(fx.writer().post<int64_t>(insertJob(4), record).ok());
   const uint64_t before = fx.writer().transactionsCommitted();
   blocker.release();
-  uv_run(fx.loop(), UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(fx.loop(), "every completion to run"));
   REQUIRE(results.size() == 4);
   CHECK(results[0] == "ok");
   CHECK(results[1] == "job two refuses");
@@ -178,7 +179,7 @@ TEST_CASE("a batch whose COMMIT fails reports the error to every job and keeps n
     REQUIRE(fx.writer().post<int64_t>(insertJob(i), [&results](Result<int64_t> r) { results.push_back(r); }).ok());
   }
   blocker.release();
-  uv_run(fx.loop(), UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(fx.loop(), "every completion to run"));
   REQUIRE(results.size() == 3);
   for (auto& r : results) {
     REQUIRE_FALSE(r.ok());
@@ -208,7 +209,7 @@ TEST_CASE("post fails with kOverloaded once max_queued_jobs wait, and never call
   CHECK(refused.error().kind == ErrorKind::kOverloaded);
   CHECK(refused.error().message.find("max_queued_jobs") != std::string::npos);
   blocker.release();
-  uv_run(fx.loop(), UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(fx.loop(), "every completion to run"));
   CHECK(completed == 4);
   CHECK_FALSE(called);
   // The queue drained: room again.
@@ -231,7 +232,7 @@ TEST_CASE("close drains what was queued, runs every completion, and refuses late
   auto late_sync = fx.writer().runSync<int64_t>(insertJob(501));
   REQUIRE_FALSE(late_sync.ok());
   CHECK(late_sync.error().kind == ErrorKind::kUnavailable);
-  uv_run(fx.loop(), UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(fx.loop(), "the writer to close"));
   CHECK(closed);
   CHECK(countCommitted(fx.dbPath(), "SELECT COUNT(*) FROM t") == 200);
   fx.openWriter();  // the fixture closes this one
@@ -240,14 +241,15 @@ TEST_CASE("close drains what was queued, runs every completion, and refuses late
 TEST_CASE("an idle writer does not keep the loop alive") {
   WriterFixture fx;
   // Nothing outstanding: the loop has nothing referenced and returns at once.
-  CHECK(uv_run(fx.loop(), UV_RUN_DEFAULT) == 0);
+  CHECK(uv_run(fx.loop(), UV_RUN_NOWAIT) == 0);
 }
 
 TEST_CASE("runSync from another thread interleaves safely with posts from the loop thread") {
   WriterFixture fx;
   createTable(fx);
   std::atomic<int> synced{0};
-  std::thread other([&fx, &synced] {
+  // A jthread: a failed REQUIRE below joins it rather than abort the test.
+  std::jthread other([&fx, &synced] {
     for (int64_t i = 0; i < 300; ++i) {
       auto r = fx.writer().runSync<int64_t>(insertJob(10000 + i));
       if (r.ok() && *r == 10000 + i) ++synced;
@@ -259,7 +261,7 @@ TEST_CASE("runSync from another thread interleaves safely with posts from the lo
     if (i % 50 == 0) uv_run(fx.loop(), UV_RUN_NOWAIT);
   }
   other.join();
-  uv_run(fx.loop(), UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(fx.loop(), "every completion to run"));
   CHECK(synced == 300);
   CHECK(completed == 300);
   CHECK(countCommitted(fx.dbPath(), "SELECT COUNT(*) FROM t") == 600);

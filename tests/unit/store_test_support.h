@@ -1,6 +1,6 @@
 #pragma once
 // Shared by the gust.db tests: a temp dir, a clock the test moves, and a loop that owns a
-// real SqliteWriter on a real file, with a way to wait for one async answer.
+// real SqliteWriter on a real file, with a way to wait (with a deadline) for one async answer.
 
 #include <doctest/doctest.h>
 #include <uv.h>
@@ -15,6 +15,7 @@
 
 #include "runtime/base/clock.h"
 #include "runtime/store/sqlite_writer.h"
+#include "tests/support/run_loop.h"
 #include "tests/support/temp_dir.h"
 
 namespace gust::testing {
@@ -64,7 +65,7 @@ class WriterFixture {
     if (!writer_) return;
     bool closed = false;
     writer_->close([&closed] { closed = true; });
-    while (!closed) uv_run(&loop_, UV_RUN_ONCE);
+    test::runLoopUntil(&loop_, "the writer to close", [&closed] { return closed; });
     writer_.reset();
   }
 
@@ -75,7 +76,7 @@ class WriterFixture {
     std::optional<Result<T>> got;
     Result<void> posted = call([&got](Result<T> r) { got.emplace(std::move(r)); });
     if (!posted.ok()) return posted.error();
-    while (!got) uv_run(&loop_, UV_RUN_ONCE);
+    REQUIRE(test::runLoopUntil(&loop_, "the writer's answer", [&got] { return got.has_value(); }));
     return std::move(*got);
   }
 
@@ -108,7 +109,8 @@ class WriterHold {
         },
         nullptr);
     REQUIRE(posted.ok());
-    running.wait();
+    REQUIRE_MESSAGE(running.wait_for(std::chrono::seconds(10)) == std::future_status::ready,
+                    test::timedOut("the writer thread to start the holding job", std::chrono::seconds(10)));
   }
   ~WriterHold() { release(); }
   WriterHold(const WriterHold&) = delete;

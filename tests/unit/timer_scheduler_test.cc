@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/run_loop.h"
 #include "tests/support/temp_dir.h"
 
 namespace gust {
@@ -98,7 +99,7 @@ struct Harness {
   void closeScheduler() {
     bool closed = false;
     scheduler->close([&closed] { closed = true; });
-    uv_run(&loop, UV_RUN_DEFAULT);
+    test::runLoopToEnd(&loop, "the scheduler to close");
     CHECK(closed);
     scheduler.reset();
   }
@@ -437,7 +438,7 @@ TEST_CASE("after close, add and runNow fail and tick does nothing") {
   CHECK_FALSE(h.scheduler->runNow("app/fn", [](TimerRunResult) {}).ok());
   h.tickAt("2026-01-01T12:05:00Z");
   CHECK(h.events.empty());
-  uv_run(&h.loop, UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(&h.loop, "the scheduler to close"));
   CHECK(closed);
   h.scheduler.reset();
   h.finish();
@@ -495,7 +496,7 @@ TEST_CASE("with the system clock, the uv timer fires within milliseconds of the 
   scheduler = std::make_unique<TimerScheduler>(&loop, clock, state, run);
   REQUIRE(scheduler->add(TimerSpec{"app/tick", schedule("@every 1s"), false}).ok());
   scheduler->start();
-  uv_run(&loop, UV_RUN_DEFAULT);
+  REQUIRE(test::runLoopToEnd(&loop, "two runs of the 1-second timer, then the scheduler's close"));
   CHECK(closed);
   REQUIRE(events.size() == 2);
   for (const TimerEvent& e : events) {
