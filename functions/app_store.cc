@@ -13,6 +13,7 @@
 #include <random>
 
 #include "runtime/base/names.h"
+#include "runtime/base/text.h"
 
 namespace gust {
 namespace fs = std::filesystem;
@@ -117,7 +118,7 @@ Result<std::string> readSmallFile(const fs::path& path, size_t max_bytes) {
 // part of that path must be a plain file name.
 Result<void> validateModulePath(std::string_view module) {
   auto bad = [&](const std::string& why) {
-    return makeError(ErrorKind::kBadInput, "gust.json: module: \"" + printableName(module) + "\" " + why +
+    return makeError(ErrorKind::kBadInput, "gust.json: module: " + quote(module) + " " + why +
                                                "; use a relative path of plain names such as \"build/hello.so\"");
   };
   if (module.empty()) return bad("is empty");
@@ -332,8 +333,8 @@ Result<std::optional<uint64_t>> AppStore::activeNumber(const std::string& app) c
   if (!name.empty() && name.back() == '\n') name.remove_suffix(1);
   auto number = versionNumber(name);
   if (!number) {
-    return makeError(ErrorKind::kIo, file.string() + " holds \"" + printableName(name) +
-                                         "\", not a version; activate a version of " + app + " to rewrite it");
+    return makeError(ErrorKind::kIo, file.string() + " holds " + quote(name) +
+                                         ", not a version; activate a version of " + app + " to rewrite it");
   }
   return std::optional<uint64_t>(*number);
 }

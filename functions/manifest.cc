@@ -9,6 +9,7 @@
 #include "runtime/base/duration.h"
 #include "runtime/base/suggest.h"
 #include "runtime/base/cron.h"
+#include "runtime/base/text.h"
 
 namespace gust {
 namespace {
@@ -309,7 +310,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
     for (const auto& [fname, fdef] : fns->items()) {
       std::string path = "functions." + fname;
       if (auto valid = validateFunctionName(fname); !valid) {
-        c.fail("functions." + printableName(fname), valid.error().message);
+        c.fail("functions." + printable(fname), valid.error().message);
         break;
       }
       if (!fdef.is_object()) {

@@ -1,6 +1,5 @@
 #include "functions/worker/worker_main.h"
 
-#include <dlfcn.h>
 #include <stdio_ext.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -20,6 +19,7 @@
 #include <string_view>
 
 #include "functions/worker/invoke_module.h"
+#include "functions/worker/module_loader.h"
 #include "gust/abi.h"
 #include "runtime/protocol/frame.h"
 
@@ -277,38 +277,10 @@ int runWorker(const WorkerOptions& options) {
     return initFailed("cannot contain the worker: " + sandboxed.error().message);
   }
 
-  std::string module_by_fd = "/proc/self/fd/" + std::to_string(module_fd);
-  void* module = dlopen(module_by_fd.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (module == nullptr) {
-    const char* why = dlerror();
-    return initFailed("cannot load module " + options.module_path + ": " + (why ? why : "unknown error") +
-                      " (run `gust build` for the app)");
-  }
-  auto abi_version = reinterpret_cast<gust_abi_version_fn>(dlsym(module, GUST_ENTRY_SYMBOL));
-  if (abi_version == nullptr) {
-    return initFailed(options.module_path + " is not a Gust module: it does not export " GUST_ENTRY_SYMBOL
-                      " (include <gust/gust.hpp> and export functions with GUST_FUNCTION)");
-  }
-  uint32_t module_abi = abi_version();
-  if (module_abi != GUST_ABI_VERSION) {
-    return initFailed(options.module_path + " was built against Gust ABI version " + std::to_string(module_abi) +
-                      ", but this host supports ABI version " + std::to_string(GUST_ABI_VERSION) +
-                      "; rebuild it against this SDK with `gust build`");
-  }
-  std::vector<gust_function_fn> functions;
-  std::string missing;
-  for (const auto& name : options.functions) {
-    std::string symbol = GUST_FUNCTION_SYMBOL_PREFIX + name;
-    auto fn = reinterpret_cast<gust_function_fn>(dlsym(module, symbol.c_str()));
-    if (fn == nullptr) missing += (missing.empty() ? "" : ", ") + name;
-    functions.push_back(fn);
-  }
-  if (!missing.empty()) {
-    return initFailed(options.module_path + " does not export the function(s) " + missing +
-                      " named in gust.json (add GUST_FUNCTION(name) after each one)");
-  }
+  auto module = loadModule(options.module_path, options.functions, "/proc/self/fd/" + std::to_string(module_fd));
+  if (!module) return initFailed(module.error().message);
 
-  Server server(options, std::move(functions));
+  Server server(options, std::move(module->functions));
   if (std::string error = server.start(); !error.empty()) return initFailed(error);
   std::string ready;
   encodeReady(GUST_ABI_VERSION, ready);

@@ -1,6 +1,7 @@
 #include "runtime/admin/admin_api.h"
 
 #include "runtime/admin/admin_token.h"
+#include "runtime/protocol/http_status.h"
 #include "triggers/http/http_text.h"
 
 namespace gust {
@@ -14,31 +15,10 @@ HttpResponse jsonResponse(const nlohmann::json& body, int status) {
 }
 
 HttpResponse errorResponse(const Error& error) {
-  switch (error.kind) {
-    case ErrorKind::kBadInput:
-      return problemResponse(400, "Bad Request", error.message);
-    case ErrorKind::kNotFound:
-      return problemResponse(404, "Not Found", error.message);
-    case ErrorKind::kConflict:
-      return problemResponse(409, "Conflict", error.message);
-    case ErrorKind::kTooLarge:
-      return problemResponse(413, "Content Too Large", error.message);
-    case ErrorKind::kOverloaded:
-    case ErrorKind::kUnavailable: {
-      HttpResponse r = problemResponse(503, "Service Unavailable", error.message);
-      r.headers.emplace_back("Retry-After", "1");
-      return r;
-    }
-    case ErrorKind::kTimeout:
-      return problemResponse(504, "Gateway Timeout", error.message);
-    case ErrorKind::kCrashed:
-    case ErrorKind::kFunctionError:
-      return problemResponse(502, "Bad Gateway", error.message);
-    case ErrorKind::kIo:
-    case ErrorKind::kInternal:
-      break;
-  }
-  return problemResponse(500, "Internal Server Error", error.message);
+  int status = httpStatusOf(error.kind);
+  HttpResponse r = problemResponse(status, reasonPhrase(status), error.message);
+  if (carriesRetryAfter(status)) r.headers.emplace_back("Retry-After", "1");
+  return r;
 }
 
 HttpResponse badRequest(std::string message) { return errorResponse(Error{ErrorKind::kBadInput, std::move(message)}); }

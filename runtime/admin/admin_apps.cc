@@ -225,10 +225,7 @@ void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, Timer
       json body = {{"status", toString(result.status)}, {"detail", result.detail}};
       responder->send(jsonResponse(body, result.status == TimerRunStatus::kOk ? 200 : 502));
     });
-    if (!started) {
-      int status = started.error().kind == ErrorKind::kNotFound ? 404 : 409;
-      responder->send(problemResponse(status, status == 404 ? "Not Found" : "Conflict", started.error().message));
-    }
+    if (!started) responder->send(errorResponse(started.error()));
   });
 }
 

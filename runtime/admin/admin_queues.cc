@@ -5,6 +5,7 @@
 
 #include "runtime/base/duration.h"
 #include "runtime/base/iso8601.h"
+#include "runtime/base/text.h"
 
 namespace gust {
 namespace {
@@ -15,52 +16,9 @@ using json = nlohmann::json;
 constexpr std::string_view kHeaderPrefix = "gust-header-";
 constexpr size_t kDefaultPeek = 10;
 
-bool validUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 4;
-    if (n == 4 || n >= s.size() - i) return false;  // a stray continuation byte, or cut short
-    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
-    for (size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s : {18, 12, 6, 0}) out += kAlphabet[(v >> s) & 0x3f];
-  }
-  if (size_t rest = in.size() - i; rest > 0) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 0x3f];
-    out += kAlphabet[(v >> 12) & 0x3f];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 0x3f] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // Text that JSON can carry as is: valid UTF-8; anything else is shown escaped.
 std::string jsonSafe(std::string_view s) {
-  if (validUtf8(s)) return std::string(s);
+  if (isValidUtf8(s)) return std::string(s);
   std::string out;
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
@@ -88,10 +46,10 @@ json peekedJson(const PeekedMessage& m) {
               {"enqueued_at", iso8601(m.enqueued_at)},
               {"visible_at", iso8601(m.visible_at)},
               {"last_error", jsonSafe(m.last_error)}};
-  if (validUtf8(m.body)) {
+  if (isValidUtf8(m.body)) {
     out["body"] = m.body;
   } else {
-    out["body_base64"] = base64(m.body);
+    out["body_base64"] = base64Encode(m.body);
   }
   if (!m.source_queue.empty()) out["source_queue"] = m.source_queue;
   if (m.dead_at) out["dead_at"] = iso8601(*m.dead_at);

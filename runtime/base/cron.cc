@@ -8,11 +8,11 @@
 #include <bit>
 #include <cctype>
 #include <charconv>
-#include <cstdio>
 #include <exception>
 #include <vector>
 
 #include "runtime/base/duration.h"
+#include "runtime/base/text.h"
 
 // meson.build sets these for every file: Debian's libdate-tz reads the system zoneinfo.
 static_assert(USE_OS_TZDB == 1 && HAS_STRING_VIEW == 1, "build with -DUSE_OS_TZDB=1 -DHAS_STRING_VIEW=1");
@@ -28,26 +28,6 @@ using std::chrono::seconds;
 using SysTime = std::chrono::system_clock::time_point;
 
 constexpr std::size_t kMaxTimeZoneNameLength = 128;
-
-// Quotes user text for an error message: printable ASCII as is, anything else as \xNN, so a
-// hostile expression cannot forge log lines.
-std::string quote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  out += '"';
-  return out;
-}
 
 std::string lower(std::string_view text) {
   std::string out(text);

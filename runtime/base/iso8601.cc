@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "runtime/base/text.h"
+
 namespace gust {
 
 namespace {
@@ -16,26 +18,6 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 using SysTime = std::chrono::system_clock::time_point;
-
-// Quotes user text for an error message: printable ASCII as is, anything else as \xNN, so a
-// hostile expression cannot forge log lines.
-std::string quote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  out += '"';
-  return out;
-}
 
 }  // namespace
 
@@ -73,7 +55,7 @@ std::string formatIso8601(SysTime t, const date::time_zone* zone, Iso8601Precisi
 
 Result<SysTime> parseIso8601(std::string_view text) {
   auto bad = [&](const std::string& reason) {
-    return makeError(ErrorKind::kBadInput, "time " + quote(text.substr(0, 64)) + ": " + reason +
+    return makeError(ErrorKind::kBadInput, "time " + quote(text) + ": " + reason +
                                                " (expected e.g. 2026-03-29T03:00:00+02:00 or 2026-03-29T01:00:00Z)");
   };
   if (text.size() > 64) return bad("too long");

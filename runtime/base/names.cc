@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "runtime/base/text.h"
+
 namespace gust {
 namespace {
 
@@ -44,7 +46,7 @@ constexpr NameRule kFunctionRule{"function name", kMaxFunctionNameLength, identC
                                  "use a C identifier of 1 to 64 letters, digits and '_', not starting with a digit"};
 
 Error invalid(const NameRule& rule, std::string_view name, const std::string& problem) {
-  return makeError(ErrorKind::kBadInput, "\"" + printableName(name) + "\" is not a valid " + rule.what + ": " +
+  return makeError(ErrorKind::kBadInput, quote(name) + " is not a valid " + rule.what + ": " +
                                              problem + "; " + rule.allowed_text);
 }
 
@@ -76,28 +78,12 @@ Result<void> check(const NameRule& rule, std::string_view name) {
 
 }  // namespace
 
-std::string printableName(std::string_view name) {
-  std::string shown;
-  for (char c : name.substr(0, 64)) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f && c != '"' && c != '\\') {
-      shown += c;
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", byte);
-      shown += buf;
-    }
-  }
-  if (name.size() > 64) shown += "...";
-  return shown;
-}
-
 Result<void> validateAppName(std::string_view name) { return check(kAppRule, name); }
 Result<void> validateQueueName(std::string_view name) {
   if (auto valid = check(kQueueRule, name); !valid) return valid;
   if (name.ends_with(".dead")) {
-    return makeError(ErrorKind::kBadInput, "\"" + printableName(name) +
-                                               "\" names a dead-letter queue; Gust fills those itself, and "
+    return makeError(ErrorKind::kBadInput, quote(name) +
+                                               " names a dead-letter queue; Gust fills those itself, and "
                                                "`gust queue redrive` empties them");
   }
   return {};
@@ -120,7 +106,7 @@ std::string versionName(uint64_t number) { return "v" + std::to_string(number); 
 
 Result<void> validateVersionName(std::string_view name) {
   if (versionNumber(name)) return {};
-  std::string problem = name.empty() ? "the version is empty" : "\"" + printableName(name) + "\" is not a valid version";
+  std::string problem = name.empty() ? "the version is empty" : quote(name) + " is not a valid version";
   return makeError(ErrorKind::kBadInput,
                    problem + "; versions are named v1, v2, v3 ... in the order they were deployed (see the app's "
                              "version list)");

@@ -40,7 +40,4 @@ Result<void> validateFunctionName(std::string_view name);
 // not ending in ".dead": "<queue>.dead" is the queue's dead-letter queue, which Gust fills.
 Result<void> validateQueueName(std::string_view name);
 
-// `name` made safe to show in a message: non-printable bytes as \xNN, cut at 64 bytes.
-std::string printableName(std::string_view name);
-
 }  // namespace gust

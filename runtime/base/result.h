@@ -1,6 +1,6 @@
 #pragma once
 // Errors as values (STYLE 8): every fallible call above the loop layer returns Result<T>.
-// An ErrorKind maps to the outside world in one place (see runtime/outcome.h for HTTP).
+// An ErrorKind maps to the outside world in one place (runtime/protocol/http_status.h for HTTP).
 
 #include <cassert>
 #include <string>

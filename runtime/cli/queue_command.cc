@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "runtime/base/names.h"
+#include "runtime/base/text.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
@@ -118,7 +119,8 @@ int list(int argc, char** argv) {
 // One line of a message body: control characters escaped, long bodies cut.
 std::string bodyPreview(const nlohmann::json& message) {
   if (!message.contains("body") && message.contains("body_base64")) {
-    return "(binary, " + std::to_string(message.value("body_base64", "").size() * 3 / 4) + " bytes base64-encoded)";
+    auto bytes = base64Decode(message.value("body_base64", ""));
+    return bytes ? "(binary, " + std::to_string(bytes->size()) + " bytes)" : "(binary)";
   }
   std::string body = fieldText(message, "body");
   std::string out;

@@ -4,26 +4,10 @@
 
 #include <algorithm>
 
-#include "gust/abi.h"
-
 #include "runtime/exec/thread_executor.h"
 
 namespace gust {
 namespace {
-
-// More than a record keeps (InvocationStoreOptions::max_log_lines cuts it), so that its
-// marker can say how many were dropped.
-constexpr size_t kMaxRecordLogLines = 1000;
-
-// Where an invocation came from, for its metrics series and its record.
-RecordTrigger triggerOf(const Invocation& invocation) {
-  if (invocation.async) return RecordTrigger::kAsync;
-  switch (invocation.payload.trigger) {
-    case GUST_TRIGGER_TIMER: return RecordTrigger::kTimer;
-    case GUST_TRIGGER_QUEUE: return RecordTrigger::kQueue;
-  }
-  return RecordTrigger::kHttp;
-}
 
 // A failure in place of the function's answer, still saying whether it was a cold start.
 Outcome failureInstead(const Outcome& answered, OutcomeKind kind, std::string message,
@@ -191,59 +175,10 @@ void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {
   app.executor->submit(std::move(invocation), f.index, f.timeout, std::move(done));
 }
 
-OutcomeCallback Dispatcher::observed(const Function& fn, Invocation& invocation, OutcomeCallback&& done) {
-  RecordTrigger trigger = triggerOf(invocation);
-  InvocationSeries* series = fn.series[static_cast<size_t>(trigger)];
-  bool exporting = telemetry_->exporter() != nullptr;
-  // Where this invocation's log lines start, for its record.
-  uint64_t first_log_seq = recorder_ != nullptr ? telemetry_->logs().nextSeq(series->app) : 0;
-  auto start = std::chrono::steady_clock::now();
-  // The trace id for log lines rides in a fixed array: no allocation unless spans are exported.
-  std::array<char, 32> trace_id{};
-  std::string_view trace_hex = traceIdIn(invocation.trace.traceparent);
-  std::copy(trace_hex.begin(), trace_hex.end(), trace_id.begin());
-  return [telemetry = telemetry_, recorder = recorder_, clock = &clock_, series, start, exporting, trace_id,
-          id = invocation.id, traceparent = exporting ? invocation.trace.traceparent : std::string(),
-          tracestate = exporting ? invocation.trace.tracestate : std::string(), parent = invocation.parent_span,
-          wall_start = exporting ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point(),
-          trigger, attempt = invocation.attempt, first_log_seq, done = std::move(done)](Outcome&& outcome) mutable {
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    series->record(outcome.kind, std::chrono::duration<double>(elapsed).count());
-    if (outcome.kind != OutcomeKind::kOk) {
-      // Overload and unknown names are the caller's answer, not news about the function.
-      bool quiet = outcome.kind == OutcomeKind::kOverloaded || outcome.kind == OutcomeKind::kNotFound;
-      auto level = quiet ? spdlog::level::debug : spdlog::level::warn;
-      std::string text = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
-      std::string_view trace(trace_id.data(), trace_id[0] == '\0' ? 0 : trace_id.size());
-      const InvocationFields fields{series->app, series->function, id, trace};
-      logInvocation(level, fields, text);
-      if (!quiet) telemetry->logs().append(invocationLogLine(fields, LogStream::kLog, level, std::move(text)));
-    }
-    // Failures, cold starts and retries are always recorded; a busy function's plain
-    // successes are sampled (see InvocationRecorder::admits).
-    bool notable = outcome.kind != OutcomeKind::kOk || outcome.cold_start || attempt > 1;
-    if (recorder != nullptr && (notable || recorder->admits(series))) {
-      InvocationRecord record;
-      record.id = id;
-      record.app = series->app;
-      record.function = series->function;
-      record.trigger = trigger;
-      auto took = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
-      record.started_at = clock->wallNow() - took;
-      record.duration = took;
-      record.cold_start = outcome.cold_start;
-      record.cold_start_duration = std::chrono::microseconds(static_cast<int64_t>(outcome.cold_start_ms * 1000));
-      record.attempt = attempt;
-      record.outcome = outcome.kind;
-      if (outcome.kind != OutcomeKind::kOk) record.error = outcome.message;
-      if (trace_id[0] != '\0') record.trace_id.assign(trace_id.data(), trace_id.size());
-      // The worker's output reached the log before its result did (see WorkerProcess).
-      for (const LogLine& line : telemetry->logs().linesOf(series->app, id, first_log_seq, kMaxRecordLogLines)) {
-        record.logs.push_back(logLineToJson(line));
-      }
-      recorder->add(std::move(record));
-    }
-    if (exporting) telemetry->exportInvocationSpan(*series, id, traceparent, tracestate, parent, wall_start, outcome);
+OutcomeCallback Dispatcher::observed(const Function& fn, const Invocation& invocation, OutcomeCallback&& done) {
+  return [observer = InvocationObserver::begin(*telemetry_, recorder_, clock_, fn.series, invocation),
+          done = std::move(done)](Outcome&& outcome) mutable {
+    observer.finish(outcome);
     done(std::move(outcome));
   };
 }

@@ -13,7 +13,6 @@
 
 #include <uv.h>
 
-#include <array>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -25,6 +24,7 @@
 #include "runtime/protocol/invocation.h"
 #include "runtime/observe/invocation_recorder.h"
 #include "runtime/exec/executor.h"
+#include "runtime/exec/invocation_observer.h"
 #include "runtime/exec/pool.h"
 #include "runtime/observe/telemetry.h"
 #include "runtime/protocol/trace_context.h"
@@ -95,8 +95,8 @@ class Dispatcher {
   struct Function {
     uint32_t index = 0;
     std::chrono::milliseconds timeout{0};
-    // By trigger (see seriesIndex); null without telemetry.
-    std::array<InvocationSeries*, 4> series{};
+    // Null without telemetry.
+    SeriesByTrigger series{};
   };
   struct App {
     AppInfo info;
@@ -105,8 +105,8 @@ class Dispatcher {
   };
 
   std::unique_ptr<App> makeApp(AppInfo info);
-  // Counts, times, logs, records and exports the outcome of `invocation` on its way to `done`.
-  OutcomeCallback observed(const Function& fn, Invocation& invocation, OutcomeCallback&& done);
+  // Accounts for the outcome of `invocation` (see InvocationObserver) on its way to `done`.
+  OutcomeCallback observed(const Function& fn, const Invocation& invocation, OutcomeCallback&& done);
   // Commits the outcome's publishes (see setPublisher) on its way to `done`.
   OutcomeCallback committingPublishes(const TraceContext& trace, OutcomeCallback&& done);
   // Sets the instance and pending gauges from each active version's stats.

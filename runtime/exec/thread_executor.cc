@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "functions/worker/invoke_module.h"
+#include "functions/worker/module_loader.h"
 #include "runtime/protocol/frame.h"
 #include "runtime/exec/worker_process.h"
 
@@ -199,50 +200,20 @@ Result<void> ThreadExecutor::loadModule() {
     return makeError(ErrorKind::kUnavailable, load_error_);
   }
   auto started = steady_clock::now();
-  auto fail = [&](std::string why) -> Result<void> {
+  // Its constructors run here, in the host: the trade-off of thread isolation.
+  auto module = gust::loadModule(config_.module_path, config_.functions);
+  if (!module) {
+    const std::string& why = module.error().message;
     if (why != load_error_) spdlog::error("[{}] {}", config_.app, why);
     load_error_ = why;
     counters_.last_start_error = why;
     ++counters_.start_failures;
     // A module does not change under a running host, but `gust build` may replace it.
     next_load_allowed_ = clock_.now() + milliseconds(1000);
-    return makeError(ErrorKind::kUnavailable, why);
-  };
-  // Its constructors run here, in the host: the trade-off of thread isolation.
-  void* module = dlopen(config_.module_path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (module == nullptr) {
-    const char* why = dlerror();
-    return fail("cannot load module " + config_.module_path + ": " + (why ? why : "unknown error") +
-                " (run `gust build` for the app)");
+    return module.error();
   }
-  auto abi_version = reinterpret_cast<gust_abi_version_fn>(dlsym(module, GUST_ENTRY_SYMBOL));
-  if (abi_version == nullptr) {
-    dlclose(module);
-    return fail(config_.module_path + " is not a Gust module: it does not export " GUST_ENTRY_SYMBOL
-                " (include <gust/gust.hpp> and export functions with GUST_FUNCTION)");
-  }
-  uint32_t module_abi = abi_version();
-  if (module_abi != GUST_ABI_VERSION) {
-    dlclose(module);
-    return fail(config_.module_path + " was built against Gust ABI version " + std::to_string(module_abi) +
-                ", but this host supports ABI version " + std::to_string(GUST_ABI_VERSION) +
-                "; rebuild it against this SDK with `gust build`");
-  }
-  std::vector<gust_function_fn> functions;
-  std::string missing;
-  for (const auto& name : config_.functions) {
-    std::string symbol = GUST_FUNCTION_SYMBOL_PREFIX + name;
-    auto fn = reinterpret_cast<gust_function_fn>(dlsym(module, symbol.c_str()));
-    if (fn == nullptr) missing += (missing.empty() ? "" : ", ") + name;
-    functions.push_back(fn);
-  }
-  if (!missing.empty()) {
-    dlclose(module);
-    return fail(config_.module_path + " does not export the function(s) " + missing +
-                " named in gust.json (add GUST_FUNCTION(name) after each one)");
-  }
-  module_ = module;
-  functions_ = std::move(functions);
+  module_ = module->handle;
+  functions_ = std::move(module->functions);
   load_error_.clear();
   served_first_ = false;
   counters_.last_cold_start_ms = std::chrono::duration<double, std::milli>(steady_clock::now() - started).count();

@@ -1,5 +1,6 @@
 #include "runtime/exec/worker_process.h"
 
+#include "runtime/protocol/http_status.h"
 #include "runtime/protocol/worker_contract.h"
 
 #include <signal.h>
@@ -60,7 +61,7 @@ Result<Outcome> outcomeOfResult(ResultFrame&& result, size_t batch) {
   Outcome outcome;
   if (result.kind != ResultKind::kOk) {
     outcome.kind = OutcomeKind::kFunctionError;
-    outcome.status = 500;
+    outcome.status = httpStatusOf(outcome.kind);
     outcome.message = std::move(result.body);
     return outcome;
   }
@@ -93,15 +94,7 @@ const char* outcomeName(OutcomeKind kind) {
 Outcome failedOutcome(OutcomeKind kind, std::string message, std::chrono::milliseconds retry_after) {
   Outcome o;
   o.kind = kind;
-  switch (kind) {
-    case OutcomeKind::kOk: o.status = 200; break;
-    case OutcomeKind::kFunctionError: o.status = 500; break;
-    case OutcomeKind::kCrashed: o.status = 502; break;
-    case OutcomeKind::kTimedOut: o.status = 504; break;
-    case OutcomeKind::kOverloaded:
-    case OutcomeKind::kUnavailable: o.status = 503; break;
-    case OutcomeKind::kNotFound: o.status = 404; break;
-  }
+  o.status = httpStatusOf(kind);
   o.message = std::move(message);
   o.retry_after = retry_after;
   return o;

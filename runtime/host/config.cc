@@ -11,6 +11,7 @@
 
 #include "runtime/base/duration.h"
 #include "runtime/base/suggest.h"
+#include "runtime/base/text.h"
 
 extern char** environ;
 
@@ -35,8 +36,6 @@ struct Setting {
 
 Error bad(const std::string& message) { return makeError(ErrorKind::kBadInput, message); }
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text.substr(0, 64)) + "\""; }
-
 Result<uint64_t> wholeNumber(std::string_view text, uint64_t min, uint64_t max) {
   uint64_t n = 0;
   bool ok = !text.empty() && text.size() <= 20;
@@ -48,7 +47,7 @@ Result<uint64_t> wholeNumber(std::string_view text, uint64_t min, uint64_t max) 
     n = n * 10 + static_cast<uint64_t>(c - '0');
   }
   if (!ok || n < min || n > max) {
-    return bad(quoted(text) + " is not a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+    return bad(quote(text) + " is not a whole number from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return n;
 }
@@ -57,7 +56,7 @@ Result<milliseconds> durationIn(std::string_view text, milliseconds min, millise
   auto d = parseDuration(text);
   if (!d) return d.error();
   if (*d < min || *d > max) {
-    return bad(quoted(text) + " is out of range; use a duration from " + formatDuration(min) + " to " +
+    return bad(quote(text) + " is out of range; use a duration from " + formatDuration(min) + " to " +
                formatDuration(max));
   }
   return *d;
@@ -66,7 +65,7 @@ Result<milliseconds> durationIn(std::string_view text, milliseconds min, millise
 Result<bool> boolean(std::string_view text) {
   if (text == "true" || text == "1" || text == "yes") return true;
   if (text == "false" || text == "0" || text == "no") return false;
-  return bad(quoted(text) + " is not a yes/no value; use true or false");
+  return bad(quote(text) + " is not a yes/no value; use true or false");
 }
 
 Result<void> address(std::string_view text) {
@@ -77,7 +76,7 @@ Result<void> address(std::string_view text) {
       ok = false;
     }
   }
-  if (!ok) return bad(quoted(text) + " is not an address; use an IP address such as 127.0.0.1 or 0.0.0.0, or a host name");
+  if (!ok) return bad(quote(text) + " is not an address; use an IP address such as 127.0.0.1 or 0.0.0.0, or a host name");
   return {};
 }
 
@@ -100,7 +99,7 @@ Apply addressOf(std::string HostOptions::*field) {
 Apply portOf(int HostOptions::*field) {
   return [field](HostOptions& o, std::string_view text) -> Result<void> {
     auto n = wholeNumber(text, 0, 65535);
-    if (!n) return bad("invalid port " + quoted(text) + ": use a number from 0 to 65535 (0 picks a free port)");
+    if (!n) return bad("invalid port " + quote(text) + ": use a number from 0 to 65535 (0 picks a free port)");
     o.*field = static_cast<int>(*n);
     return {};
   };
@@ -137,7 +136,7 @@ Apply choiceOf(T HostOptions::*field, std::vector<std::pair<std::string, T>> cho
       }
       names += (names.empty() ? "" : ", ") + name;
     }
-    return bad(quoted(text) + " is not one of " + names);
+    return bad(quote(text) + " is not one of " + names);
   };
 }
 
@@ -197,7 +196,7 @@ const std::vector<Setting>& table() {
          "an OpenTelemetry collector (`http://host:4318`) that gets one span per invocation as OTLP/HTTP JSON"},
         [](HostOptions& o, std::string_view text) -> Result<void> {
           if (!text.empty() && text.substr(0, 7) != "http://" && text.substr(0, 8) != "https://") {
-            return bad(quoted(text) + " is not an http:// or https:// URL");
+            return bad(quote(text) + " is not an http:// or https:// URL");
           }
           o.otlp_endpoint = std::string(text);
           return {};
@@ -206,7 +205,7 @@ const std::vector<Setting>& table() {
     add({"worker_user", "--worker-user", "", "GUST_WORKER_USER", "USER", "`nobody`",
          "the user workers run as when the host runs as root"},
         [](HostOptions& o, std::string_view text) -> Result<void> {
-          if (text.empty() || text.size() > 32) return bad(quoted(text) + " is not a user name");
+          if (text.empty() || text.size() > 32) return bad(quote(text) + " is not a user name");
           o.worker_user = std::string(text);
           return {};
         },

@@ -174,12 +174,16 @@ TEST_CASE("queue send, ls, peek, redrive and purge, with the queue template's co
   CHECK_MESSAGE(peek.out.find("not json") != std::string::npos, peek.out);
   CHECK(peek.out.find("the job is not JSON") != std::string::npos);
 
-  // A delayed message waits in the queue, where peek sees it and purge removes it.
+  // Delayed messages wait in the queue, where peek sees them (a binary body by its exact
+  // size) and purge removes them.
   REQUIRE(c.gust({"queue", "send", "jobs-jobs", "--data", R"({"later": true})", "--delay", "1h"}).status == 0);
+  REQUIRE(c.gust({"queue", "send", "jobs-jobs", "--data", "\xff\xfe\x01\x02", "--delay", "1h"}).status == 0);
   auto waiting = c.gust({"queue", "peek", "jobs-jobs", "--json"});
-  CHECK(json::parse(waiting.out, nullptr, false)["messages"].size() == 1);
+  CHECK(json::parse(waiting.out, nullptr, false)["messages"].size() == 2);
+  auto shown = c.gust({"queue", "peek", "jobs-jobs"});
+  CHECK_MESSAGE(shown.out.find("(binary, 4 bytes)") != std::string::npos, shown.out);
   auto purged = c.gust({"queue", "purge", "jobs-jobs"});
-  CHECK(purged.out.find("purged 1 ") != std::string::npos);
+  CHECK(purged.out.find("purged 2 ") != std::string::npos);
 
   auto redriven = c.gust({"queue", "redrive", "jobs-jobs.dead"});
   REQUIRE_MESSAGE(redriven.status == 0, redriven.err);

@@ -5,25 +5,6 @@
 namespace gust {
 namespace {
 
-TEST_CASE("base64 encodes every tail length as RFC 4648 does") {
-  CHECK(base64Encode("") == "");
-  CHECK(base64Encode("f") == "Zg==");
-  CHECK(base64Encode("fo") == "Zm8=");
-  CHECK(base64Encode("foo") == "Zm9v");
-  CHECK(base64Encode("foobar") == "Zm9vYmFy");
-  CHECK(base64Encode(std::string("\xff\x00\xfe", 3)) == "/wD+");
-}
-
-TEST_CASE("UTF-8 validation accepts text and refuses bytes JSON cannot carry") {
-  CHECK(isValidUtf8("plain ascii"));
-  CHECK(isValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
-  CHECK_FALSE(isValidUtf8("\xff"));
-  CHECK_FALSE(isValidUtf8("\xc3"));              // truncated
-  CHECK_FALSE(isValidUtf8("\xc0\xaf"));          // overlong '/'
-  CHECK_FALSE(isValidUtf8("\xed\xa0\x80"));      // a surrogate
-  CHECK_FALSE(isValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
-}
-
 TEST_CASE("an async invocation's JSON has its state, and its response once done") {
   AsyncInvocation a;
   a.id = "abc";

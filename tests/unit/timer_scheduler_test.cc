@@ -371,7 +371,7 @@ TEST_CASE("a manual run is marked manual, refused while running, and leaves the 
 
   auto again = h.scheduler->runNow("app/fn", [](TimerRunResult) { FAIL("must not be called"); });
   REQUIRE_FALSE(again.ok());
-  CHECK(again.error().kind == ErrorKind::kOverloaded);
+  CHECK(again.error().kind == ErrorKind::kConflict);
   auto missing = h.scheduler->runNow("app/nope", [](TimerRunResult) { FAIL("must not be called"); });
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().kind == ErrorKind::kNotFound);

@@ -15,7 +15,4 @@ nlohmann::json asyncInvocationJson(const AsyncInvocation& invocation);
 inline constexpr std::string_view kInvocationsPrefix = "/v1/invocations/";
 inline std::string invocationLocation(const std::string& id) { return std::string(kInvocationsPrefix) + id; }
 
-bool isValidUtf8(std::string_view text);
-std::string base64Encode(std::string_view bytes);
-
 }  // namespace gust

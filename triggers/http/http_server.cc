@@ -36,12 +36,6 @@ void appendNumber(std::string& out, uint64_t n) {
   out.append(buf, static_cast<size_t>(end - buf));
 }
 
-std::string_view reasonPhrase(int status) {
-  const char* text = http_status_str(static_cast<http_status>(status));
-  if (text == nullptr || text[0] == '<') return "Unknown";
-  return text;
-}
-
 size_t statusClassIndex(int status) { return status >= 100 && status <= 599 ? status / 100 - 1 : 5; }
 
 // Appends one complete response. The server owns the framing fields (see HttpResponse).
@@ -674,6 +668,12 @@ std::string_view HttpServer::dateLine() {
     date_second_ = now;
   }
   return date_line_;
+}
+
+std::string_view reasonPhrase(int status) {
+  const char* text = http_status_str(static_cast<http_status>(status));
+  if (text == nullptr || text[0] == '<') return "Unknown";
+  return text;
 }
 
 HttpResponse problemResponse(int status, std::string_view title, std::string_view detail) {

@@ -135,6 +135,9 @@ class HttpServer {
   std::string date_line_;
 };
 
+// The reason phrase of `status` ("Not Found"), or "Unknown".
+std::string_view reasonPhrase(int status);
+
 // An RFC 9457 problem: application/problem+json {type:"about:blank",title,status,detail}.
 HttpResponse problemResponse(int status, std::string_view title, std::string_view detail);
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gust/abi.h"
+#include "runtime/protocol/http_status.h"
 #include "triggers/http/async_json.h"
 #include "triggers/http/callback_sender.h"
 #include "triggers/http/async_runner.h"
@@ -41,6 +42,20 @@ bool isReservedPattern(std::string_view pattern) {
   return pattern == bare || pattern.substr(0, kInvocationsPrefix.size()) == kInvocationsPrefix;
 }
 
+// The title of the problem answered for an invocation that failed as `kind`.
+std::string_view titleOf(OutcomeKind kind) {
+  switch (kind) {
+    case OutcomeKind::kFunctionError: return "Function error";
+    case OutcomeKind::kCrashed: return "Function crashed";
+    case OutcomeKind::kTimedOut: return "Function timed out";
+    case OutcomeKind::kOverloaded: return "Overloaded";
+    case OutcomeKind::kUnavailable: return "Function unavailable";
+    case OutcomeKind::kNotFound: return "Not Found";
+    case OutcomeKind::kOk: break;
+  }
+  return "Internal error";
+}
+
 HttpResponse retryLater(int status, std::string_view title, const std::string& detail) {
   HttpResponse r = problemResponse(status, title, detail);
   r.headers.emplace_back("Retry-After", "1");
@@ -72,50 +87,39 @@ bool prefersRespondAsync(const std::vector<std::pair<std::string, std::string>>&
 }
 
 HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id) {
-  switch (outcome.kind) {
-    case OutcomeKind::kOk: {
-      if (outcome.status < 200 || outcome.status > 599) {
-        return problem(500, "Invalid function response",
-                       "the function answered with status " + std::to_string(outcome.status) +
-                           "; use a status from 200 to 599",
-                       invocation_id);
-      }
-      HttpResponse r;
-      r.status = outcome.status;
-      r.headers.reserve(outcome.headers.size() + 1);
-      for (auto& [name, value] : outcome.headers) {
-        if (!http::isToken(name) || !http::isSafeFieldValue(value)) {
-          return problem(500, "Invalid function response",
-                         "the function set an invalid header (names must be HTTP tokens; values must not hold "
-                         "CR, LF or NUL)",
-                         invocation_id);
-        }
-        if (isServerOwned(name)) continue;
-        r.headers.emplace_back(std::move(name), std::move(value));
-      }
-      r.headers.emplace_back("X-Gust-Invocation-Id", invocation_id);
-      if (outcome.cold_start) r.headers.emplace_back("X-Gust-Cold-Start", "1");
-      if (r.status != 204 && r.status != 304) r.body = std::move(outcome.body);
-      return r;
-    }
-    case OutcomeKind::kFunctionError:
-      return problem(500, "Function error", outcome.message, invocation_id);
-    case OutcomeKind::kCrashed:
-      return problem(502, "Function crashed", outcome.message, invocation_id);
-    case OutcomeKind::kTimedOut:
-      return problem(504, "Function timed out", outcome.message, invocation_id);
-    case OutcomeKind::kOverloaded:
-    case OutcomeKind::kUnavailable: {
-      HttpResponse r = problem(503, outcome.kind == OutcomeKind::kOverloaded ? "Overloaded" : "Function unavailable",
-                               outcome.message, invocation_id);
+  if (outcome.kind != OutcomeKind::kOk) {
+    HttpResponse r = problem(httpStatusOf(outcome.kind), titleOf(outcome.kind), outcome.message, invocation_id);
+    if (carriesRetryAfter(r.status)) {
       auto seconds = std::max<int64_t>(1, (outcome.retry_after.count() + 999) / 1000);
       r.headers.emplace_back("Retry-After", std::to_string(seconds));
-      return r;
     }
-    case OutcomeKind::kNotFound:
-      return problem(404, "Not Found", outcome.message, invocation_id);
+    return r;
   }
-  return problem(500, "Internal error", "unknown outcome", invocation_id);
+  // An answer HTTP cannot carry is the function's error.
+  const int invalid = httpStatusOf(OutcomeKind::kFunctionError);
+  if (outcome.status < 200 || outcome.status > 599) {
+    return problem(invalid, "Invalid function response",
+                   "the function answered with status " + std::to_string(outcome.status) +
+                       "; use a status from 200 to 599",
+                   invocation_id);
+  }
+  HttpResponse r;
+  r.status = outcome.status;
+  r.headers.reserve(outcome.headers.size() + 1);
+  for (auto& [name, value] : outcome.headers) {
+    if (!http::isToken(name) || !http::isSafeFieldValue(value)) {
+      return problem(invalid, "Invalid function response",
+                     "the function set an invalid header (names must be HTTP tokens; values must not hold "
+                     "CR, LF or NUL)",
+                     invocation_id);
+    }
+    if (isServerOwned(name)) continue;
+    r.headers.emplace_back(std::move(name), std::move(value));
+  }
+  r.headers.emplace_back("X-Gust-Invocation-Id", invocation_id);
+  if (outcome.cold_start) r.headers.emplace_back("X-Gust-Cold-Start", "1");
+  if (r.status != 204 && r.status != 304) r.body = std::move(outcome.body);
+  return r;
 }
 
 HttpTrigger::HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits)

@@ -342,7 +342,7 @@ Result<void> TimerScheduler::runNow(const std::string& id, std::function<void(Ti
   auto it = entries_.find(id);
   if (it == entries_.end()) return makeError(ErrorKind::kNotFound, "no timer \"" + id + "\"");
   if (it->second->running) {
-    return makeError(ErrorKind::kOverloaded, "timer \"" + id + "\" is already running");
+    return makeError(ErrorKind::kConflict, "timer \"" + id + "\" is already running");
   }
   SysTime now = clock_.wallNow();
   fire(it->second, now, now, /*past_due=*/false, /*manual=*/true, std::move(done));

@@ -137,7 +137,7 @@ class TimerScheduler {
 
   // Runs a timer now, outside its schedule (manual = true; the state is not touched).
   // Fails without calling done for an unknown id (kNotFound), while a run of that timer is
-  // in flight (kOverloaded) or after close; otherwise done is called exactly once.
+  // in flight (kConflict) or after close (kUnavailable); otherwise done is called exactly once.
   Result<void> runNow(const std::string& id, std::function<void(TimerRunResult)> done);
 
   // Fires every timer whose instant is <= Clock::wallNow() and re-arms the uv timer. Called
