@@ -125,7 +125,7 @@ void Pool::maybeStartForPending() {
 }
 
 void Pool::startWorker() {
-  auto worker = std::make_unique<WorkerProcess>(loop_, *this, next_worker_id_++);
+  auto worker = std::make_unique<WorkerProcess>(loop_, clock_, *this, next_worker_id_++);
   WorkerSpawnOptions options;
   options.executable = config_.executable;
   options.app = config_.app;
@@ -159,7 +159,7 @@ void Pool::startWorker() {
 void Pool::onWorkerReady(WorkerProcess& worker) {
   consecutive_start_failures_ = 0;
   counters_.last_cold_start_ms =
-      std::chrono::duration<double, std::milli>(steady_clock::now() - worker.spawnedAt()).count();
+      std::chrono::duration<double, std::milli>(clock_.now() - worker.spawnedAt()).count();
   spdlog::debug("[{}] worker {} (pid {}) ready in {:.1f} ms", config_.app, worker.id(), worker.pid(),
                 counters_.last_cold_start_ms);
   if (config_.on_cold_start) config_.on_cold_start(counters_.last_cold_start_ms / 1000.0);
@@ -260,6 +260,13 @@ void Pool::removeWorker(WorkerProcess& worker) {
 }
 
 void Pool::tick() {
+  if (closing_) return;
+  // Each worker's own deadlines first: an invocation past its timeout frees its instance.
+  // A worker that answers may make the pool close or remove workers, so go by a copy (a
+  // removed worker is freed only later, from its close callback, and ignores the tick).
+  std::vector<WorkerProcess*> ticking;
+  for (const auto& w : workers_) ticking.push_back(w.get());
+  for (WorkerProcess* w : ticking) w->tick();
   if (closing_) return;
   auto now = clock_.now();
   // Invocations that waited too long get 503 rather than waiting without end.

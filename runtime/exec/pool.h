@@ -56,8 +56,9 @@ class Pool final : public Executor, public WorkerListener {
   void close(std::function<void()> on_closed) override;
   PoolStats stats() const override;
 
-  // Re-evaluates pending deadlines, idle instances and backoff against the clock. Called by
-  // the housekeeping timer, and by tests after they move an injected clock.
+  // Re-evaluates its workers' invocation timeouts and stop graces, pending deadlines, idle
+  // instances and backoff against the clock. Called by the housekeeping timer, and by tests
+  // after they move an injected clock.
   void tick();
 
   const PoolConfig& config() const { return config_; }

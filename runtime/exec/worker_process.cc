@@ -105,8 +105,8 @@ std::string WorkerExit::describe() const {
   return "exited with status " + std::to_string(exit_status);
 }
 
-WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerListener& listener, uint64_t id)
-    : loop_(loop), listener_(listener), id_(id), max_output_(0) {
+WorkerProcess::WorkerProcess(uv_loop_t* loop, const Clock& clock, WorkerListener& listener, uint64_t id)
+    : loop_(loop), clock_(clock), listener_(listener), id_(id), max_output_(0) {
   out_.owner = this;
   out_.name = "stdout";
   err_.owner = this;
@@ -125,7 +125,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   functions_ = options.functions;
   logs_ = options.logs;
   max_output_ = options.max_output_per_invocation;
-  spawned_at_ = std::chrono::steady_clock::now();
+  spawned_at_ = clock_.now();
   last_used_ = spawned_at_;
 
   uv_pipe_init(loop_, &ipc_, 0);
@@ -254,7 +254,7 @@ void WorkerProcess::invoke(Invocation&& invocation, uint32_t function_index, std
   uint64_t seq = ++next_seq_;
   encodeInvoke(seq, invocation.id, function_index, static_cast<uint32_t>(timeout.count()), invocation.trace,
                invocation.payload, out_buffer_);
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_.now();
   // A serial worker starts a queued invocation only when the one before it answered.
   bool starts_now = concurrency_ > 1 || in_flight_.empty();
   in_flight_.push_back(InFlight{seq, std::move(invocation), function_index, timeout,
@@ -290,8 +290,12 @@ void WorkerProcess::armTimer() {
   }
   auto earliest = in_flight_.front().deadline;
   for (const auto& inv : in_flight_) earliest = std::min(earliest, inv.deadline);
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(earliest - std::chrono::steady_clock::now());
-  uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<WorkerProcess*>(t->data)->onTimer(); },
+  startTimer(earliest);
+}
+
+void WorkerProcess::startTimer(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_.now());
+  uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<WorkerProcess*>(t->data)->tick(); },
                  static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
 }
 
@@ -381,7 +385,7 @@ void WorkerProcess::finishInvocation(uint64_t seq, Outcome&& outcome) {
   if (it == in_flight_.end()) return;
   InFlight inv = std::move(*it);
   in_flight_.erase(it);
-  last_used_ = std::chrono::steady_clock::now();
+  last_used_ = clock_.now();
   // The next in a serial worker's queue starts now.
   if (concurrency_ == 1 && !in_flight_.empty()) in_flight_.front().deadline = last_used_ + in_flight_.front().timeout;
   armTimer();
@@ -398,12 +402,19 @@ void WorkerProcess::failAllInFlight(OutcomeKind kind, const std::string& message
   while (!in_flight_.empty()) finishInvocation(in_flight_.front().seq, failedOutcome(kind, message));
 }
 
-void WorkerProcess::onTimer() {
+void WorkerProcess::tick() {
+  if (closing_ || exited_) return;
+  auto now = clock_.now();
   if (state_ == State::kStopping) {
-    if (!exited_) kill();  // the grace after SIGTERM is over
+    if (!kill_at_) return;  // killed already, for a timeout
+    if (now < *kill_at_) {
+      startTimer(*kill_at_);
+      return;
+    }
+    kill_at_.reset();
+    kill();  // the grace after SIGTERM is over
     return;
   }
-  auto now = std::chrono::steady_clock::now();
   auto late = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const InFlight& i) { return i.deadline <= now; });
   if (late == in_flight_.end()) {
     armTimer();
@@ -436,9 +447,8 @@ void WorkerProcess::stop(std::chrono::milliseconds grace) {
   if (exited_) return;
   state_ = State::kStopping;
   if (pid_ > 0) ::kill(-pid_, SIGTERM);
-  uv_timer_stop(&timer_);
-  uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<WorkerProcess*>(t->data)->onTimer(); },
-                 static_cast<uint64_t>(grace.count()), 0);
+  kill_at_ = clock_.now() + grace;
+  startTimer(*kill_at_);
 }
 
 void WorkerProcess::kill() {

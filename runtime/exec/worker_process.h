@@ -1,7 +1,8 @@
 #pragma once
 // One worker process of an app, seen from the host: the child process, its IPC channel
 // (length-prefixed frames over a socketpair), its captured stdout/stderr, and the timer of
-// the invocation it runs.
+// the invocation it runs. Deadlines and last use are read from the injected Clock; the
+// timer only wakes it up to look (see tick()).
 //
 // Owning thread: the loop thread. Owned by its Pool through unique_ptr; the Pool frees it
 // only from the callback of close(), after every handle's close callback ran. The listener
@@ -14,9 +15,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/base/clock.h"
 #include "runtime/exec/fork_client.h"
 #include "runtime/protocol/frame.h"
 #include "runtime/protocol/invocation.h"
@@ -94,7 +97,7 @@ class WorkerProcess {
   // kReady covers both idle and busy; inFlight() tells them apart.
   enum class State { kStarting, kReady, kStopping, kExited };
 
-  WorkerProcess(uv_loop_t* loop, WorkerListener& listener, uint64_t id);
+  WorkerProcess(uv_loop_t* loop, const Clock& clock, WorkerListener& listener, uint64_t id);
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
@@ -112,6 +115,11 @@ class WorkerProcess {
   void stop(std::chrono::milliseconds grace);
   // Kills its process group now.
   void kill();
+
+  // Applies the deadlines that passed by the clock: an invocation past its timeout is
+  // answered 504 and the process killed; a stop grace that is over kills the process.
+  // Called by its timer, and (through Pool::tick) by tests after they move an injected clock.
+  void tick();
 
   // Kills the process if it still runs and closes every handle once it has exited; then
   // `on_closed` runs, after which the owner may free this object. No listener call follows.
@@ -166,14 +174,17 @@ class WorkerProcess {
   void flush();
   void finishInvocation(uint64_t seq, Outcome&& outcome);
   void failAllInFlight(OutcomeKind kind, const std::string& message);
+  // Arms the timer for the earliest deadline of what is in flight.
   void armTimer();
+  // Wakes tick() at `deadline` by the clock.
+  void startTimer(std::chrono::steady_clock::time_point deadline);
   void onExit(int64_t exit_status, int term_signal);
-  void onTimer();
   void protocolError(const std::string& why);
   void write(std::string&& bytes);
   void closeHandles();
 
   uv_loop_t* loop_;
+  const Clock& clock_;
   WorkerListener& listener_;
   uint64_t id_;
   State state_ = State::kStarting;
@@ -205,6 +216,8 @@ class WorkerProcess {
 
   std::chrono::steady_clock::time_point last_used_;
   std::chrono::steady_clock::time_point spawned_at_;
+  // Set by stop(): when the process is killed if SIGTERM has not ended it.
+  std::optional<std::chrono::steady_clock::time_point> kill_at_;
 };
 
 }  // namespace gust

@@ -125,3 +125,31 @@ TEST_CASE("an invocation waiting past pending_timeout is refused when the clock 
   CHECK(first->kind == OutcomeKind::kOk);
   closePool(&loop, pool);
 }
+
+TEST_CASE("an invocation past its timeout by the clock is answered 504 and its worker killed") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  ManualClock clock;
+  auto pool = std::make_unique<Pool>(&loop, clock, configFor(PoolSettings{}));
+
+  std::optional<Outcome> got;
+  Invocation slow = echo("slow");
+  slow.function = "sleepy";
+  slow.payload.params = {{"ms", "60000"}};  // far longer than the test waits in real time
+  pool->submit(std::move(slow), 1, 2s, [&](Outcome&& o) { got = std::move(o); });
+  runUntil(&loop, [&] { return pool->stats().busy == 1; });
+  REQUIRE(pool->stats().busy == 1);
+  // Short of the timeout nothing happens, however often the pool looks.
+  clock.advance(1999ms);
+  pool->tick();
+  CHECK_FALSE(got);
+  clock.advance(1ms);
+  pool->tick();
+  REQUIRE(got);
+  CHECK(got->kind == OutcomeKind::kTimedOut);
+  CHECK(got->status == 504);
+  CHECK(got->message == "function did not answer within its timeout; its worker was killed");
+  runUntil(&loop, [&] { return pool->stats().busy + pool->stats().stopping == 0; });
+  CHECK(pool->stats().busy + pool->stats().stopping == 0);
+  closePool(&loop, pool);
+}
