@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -30,7 +31,8 @@ std::string describeExit(int64_t exit_status, int term_signal) {
 
 }  // namespace
 
-ForkClient::ForkClient(uv_loop_t* loop, std::string executable) : loop_(loop), executable_(std::move(executable)) {
+ForkClient::ForkClient(uv_loop_t* loop, const Clock& clock, std::string executable)
+    : loop_(loop), clock_(clock), executable_(std::move(executable)) {
   uv_idle_init(loop_, &deliverer_);
   deliverer_.data = this;
   uv_timer_init(loop_, &restart_timer_);
@@ -52,7 +54,7 @@ Result<void> ForkClient::start() {
   auto server = std::make_unique<Server>();
   server->owner = this;
   server->fd = sv[0];
-  server->started = std::chrono::steady_clock::now();
+  server->started = clock_.now();
 
   std::string host_pid = std::to_string(::getpid());
   std::vector<std::string> args = {executable_, "fork-server", "--host-pid", host_pid};
@@ -139,12 +141,12 @@ Result<int> ForkClient::fork(const std::string& dir, const std::vector<std::stri
   // Wait for the answer here: the fork itself is the only work, and exits reported before
   // it are queued for the next loop turn, not delivered into the caller's frame.
   ForkReply answer{};
-  auto deadline = std::chrono::steady_clock::now() + kAnswerTimeout;
+  auto deadline = clock_.now() + kAnswerTimeout;
   for (;;) {
     ReadStatus status = readReplies(server, id, &answer);
     if (status == ReadStatus::kAnswered) break;
     if (status == ReadStatus::kBroken) return makeError(ErrorKind::kUnavailable, "the fork server failed");
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now());
     if (left.count() <= 0) {
       breakServer(server, "it did not answer a request within " + std::to_string(kAnswerTimeout.count()) + " ms");
       return makeError(ErrorKind::kUnavailable, "the fork server did not answer");
@@ -241,7 +243,7 @@ void ForkClient::onServerExit(Server& server, int64_t exit_status, int term_sign
     exits_.push_back(PendingExit{std::move(on_exit), 0, SIGKILL});
   }
   dead->workers.clear();
-  bool died_young = std::chrono::steady_clock::now() - dead->started < kRestartDelay;
+  bool died_young = clock_.now() - dead->started < kRestartDelay;
   closeServer(std::move(dead));
   if (!closing_) {
     ++restarts_;
@@ -259,14 +261,28 @@ void ForkClient::onServerExit(Server& server, int64_t exit_status, int term_sign
 }
 
 void ForkClient::scheduleRestart() {
-  uv_timer_start(&restart_timer_, [](uv_timer_t* t) {
-    auto* self = static_cast<ForkClient*>(t->data);
-    if (self->closing_ || self->server_ != nullptr) return;
-    if (auto started = self->start(); !started) {
-      spdlog::error("{}; workers are spawned instead until it starts", started.error().message);
-      self->scheduleRestart();
-    }
-  }, static_cast<uint64_t>(kRestartDelay.count()), 0);
+  restart_at_ = clock_.now() + kRestartDelay;
+  armRestartTimer();
+}
+
+void ForkClient::armRestartTimer() {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*restart_at_ - clock_.now());
+  uv_timer_start(&restart_timer_, [](uv_timer_t* t) { static_cast<ForkClient*>(t->data)->tick(); },
+                 static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
+}
+
+void ForkClient::tick() {
+  if (closing_ || server_ != nullptr || !restart_at_) return;
+  if (clock_.now() < *restart_at_) {
+    armRestartTimer();
+    return;
+  }
+  restart_at_.reset();
+  uv_timer_stop(&restart_timer_);
+  if (auto started = start(); !started) {
+    spdlog::error("{}; workers are spawned instead until it starts", started.error().message);
+    scheduleRestart();
+  }
 }
 
 void ForkClient::deliverExits() {

@@ -6,7 +6,8 @@
 // A fork server that dies takes its workers with it (they die with their parent); their
 // owners are told they were killed, and the server is started again at once, or after a
 // second if it died within a second of starting. While it is down, fork() fails and the
-// caller spawns its worker itself: workers keep starting, only slower.
+// caller spawns its worker itself: workers keep starting, only slower. Both the restart
+// delay and the wait for an answer go by the injected Clock.
 //
 // Owning thread: the loop thread. Owned by the Host, which closes it after every worker is
 // gone; close() calls back once the server has exited and every handle is closed, after
@@ -21,9 +22,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/base/clock.h"
 #include "runtime/protocol/fork_protocol.h"
 #include "runtime/base/result.h"
 #include "runtime/base/uv_close.h"
@@ -35,7 +38,7 @@ class ForkClient {
   // How a forked worker ended, as uv_spawn's exit callback reports it.
   using ExitCallback = std::function<void(int64_t exit_status, int term_signal)>;
 
-  ForkClient(uv_loop_t* loop, std::string executable);
+  ForkClient(uv_loop_t* loop, const Clock& clock, std::string executable);
   ~ForkClient();
   ForkClient(const ForkClient&) = delete;
   ForkClient& operator=(const ForkClient&) = delete;
@@ -51,6 +54,10 @@ class ForkClient {
                    const std::array<int, kForkRequestFds>& fds, ExitCallback on_exit);
 
   void close(std::function<void()> on_closed);
+
+  // Starts the server again if it is down and its restart delay is over by the clock.
+  // Called by the restart timer, and by tests after they move an injected clock.
+  void tick();
 
   bool running() const { return server_ != nullptr && !server_->broken; }
   int pid() const { return server_ ? server_->process.pid : 0; }
@@ -84,13 +91,17 @@ class ForkClient {
   void onServerExit(Server& server, int64_t exit_status, int term_signal);
   // Kills the server for misbehaving; its exit callback does the rest.
   void breakServer(Server& server, const std::string& why);
+  // Restarts the server a restart delay from now (by the clock).
   void scheduleRestart();
+  // Wakes tick() when restart_at_ is reached by the clock.
+  void armRestartTimer();
   // Runs the queued exit callbacks, also those queued while they run.
   void deliverExits();
   void closeServer(std::unique_ptr<Server> server);
   void maybeFinishClose();
 
   uv_loop_t* loop_;
+  const Clock& clock_;
   std::string executable_;
   std::unique_ptr<Server> server_;
   std::vector<std::unique_ptr<Server>> closing_servers_;
@@ -98,6 +109,7 @@ class ForkClient {
   bool delivering_ = false;
   uv_idle_t deliverer_{};   // delivers exits read while fork() waited for its answer
   uv_timer_t restart_timer_{};
+  std::optional<std::chrono::steady_clock::time_point> restart_at_;  // while a restart waits
   CloseCounter closer_;
   uint32_t next_request_ = 0;
   uint64_t forked_ = 0;

@@ -41,7 +41,7 @@ class Host {
   Host(uv_loop_t* loop, const HostOptions& options)
       : loop_(loop),
         options_(options),
-        fork_client_(loop, options.executable),
+        fork_client_(loop, clock_, options.executable),
         dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
         http_(loop, dispatcher_, options.http_limits),
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json") {}

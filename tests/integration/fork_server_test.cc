@@ -1,6 +1,7 @@
 // The fork server end to end: workers of a real host are forked from it, the host survives
-// its death, and the server itself (the real binary in fork-server mode) refuses malformed
-// requests and forks, reaps and reports a real worker.
+// its death, the server itself (the real binary in fork-server mode) refuses malformed
+// requests and forks, reaps and reports a real worker, and the host's side of it restarts
+// a dead server and gives up on a stuck one when an injected clock says so.
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <poll.h>
@@ -8,13 +9,18 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <set>
 #include <utility>
 
+#include "runtime/exec/fork_client.h"
 #include "runtime/protocol/fork_protocol.h"
 #include "runtime/protocol/frame.h"
 #include "tests/integration/harness.h"
+#include "tests/support/manual_clock.h"
 
 using namespace gust::test;
 
@@ -297,4 +303,98 @@ TEST_CASE("the fork server forks a worker that loads its module, then reaps it a
 TEST_CASE("the fork server refuses to run under any parent but the host it was started for") {
   ForkServer server(1);
   CHECK(server.hangUp().status == 1);
+}
+
+namespace {
+
+// A clock that moves on by `step` each time it is read, so that a wait which polls it is
+// over after a reading or two, whatever the real time.
+class SteppingClock final : public gust::Clock {
+ public:
+  explicit SteppingClock(std::chrono::milliseconds step) : step_(step) {}
+  std::chrono::steady_clock::time_point now() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(now_ += step_.count()));
+  }
+  std::chrono::system_clock::time_point wallNow() const override { return {}; }
+
+ private:
+  std::chrono::steady_clock::duration step_;
+  mutable std::atomic<std::chrono::steady_clock::duration::rep> now_{0};
+};
+
+// Runs `loop` until `done`, for at most 10 s of real time; whether it got there.
+bool runUntil(uv_loop_t* loop, const std::function<bool()>& done) {
+  auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done() && std::chrono::steady_clock::now() < limit) uv_run(loop, UV_RUN_ONCE);
+  return done();
+}
+
+// The host's side of the fork server on the test's own loop, with this test as the host.
+class ClientFixture {
+ public:
+  explicit ClientFixture(const gust::Clock& clock) {
+    uv_loop_init(&loop);
+    client = std::make_unique<gust::ForkClient>(&loop, clock, env("GUST_BIN"));
+    auto started = client->start();
+    REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
+  }
+  ~ClientFixture() {
+    bool closed = false;
+    client->close([&closed] { closed = true; });
+    CHECK_MESSAGE(runUntil(&loop, [&closed] { return closed; }), "waited 10 s for the fork client to close");
+    client.reset();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+
+  uv_loop_t loop{};
+  std::unique_ptr<gust::ForkClient> client;
+};
+
+}  // namespace
+
+TEST_CASE("a fork server that died young is restarted once the restart delay has passed by the clock") {
+  ManualClock clock;
+  ClientFixture f(clock);
+  pid_t first = f.client->pid();
+  REQUIRE(::kill(first, SIGKILL) == 0);
+  REQUIRE_MESSAGE(runUntil(&f.loop, [&] { return f.client->restarts() == 1; }), "waited 10 s for the server's exit");
+  CHECK_FALSE(f.client->running());
+  // Short of the delay it stays down, however often the client looks.
+  clock.advance(std::chrono::milliseconds(999));
+  f.client->tick();
+  CHECK_FALSE(f.client->running());
+  clock.advance(std::chrono::milliseconds(1));
+  f.client->tick();
+  REQUIRE(f.client->running());
+  pid_t second = f.client->pid();
+  CHECK(second != first);
+
+  // One that served longer than the delay is started again at once.
+  clock.advance(std::chrono::milliseconds(1000));
+  REQUIRE(::kill(second, SIGKILL) == 0);
+  REQUIRE_MESSAGE(runUntil(&f.loop, [&] { return f.client->restarts() == 2; }), "waited 10 s for the server's exit");
+  CHECK(f.client->running());
+  CHECK(f.client->pid() != second);
+}
+
+TEST_CASE("a fork server that does not answer within the answer timeout by the clock is killed, and fork() fails") {
+  SteppingClock clock(std::chrono::milliseconds(1000));  // each reading a whole answer timeout later
+  ClientFixture f(clock);
+  pid_t stuck = f.client->pid();
+  REQUIRE(::kill(stuck, SIGSTOP) == 0);
+  Channels channels;
+  bool exit_reported = false;
+  auto forked = f.client->fork("/", {"--app", "stuck"}, {channels.worker[0], channels.worker[1], channels.worker[2]},
+                               [&exit_reported](int64_t, int) { exit_reported = true; });
+  REQUIRE_FALSE(forked.ok());
+  CHECK(forked.error().kind == gust::ErrorKind::kUnavailable);
+  CHECK(forked.error().message == "the fork server did not answer");
+  CHECK_FALSE(f.client->running());
+  // Killed for it (a stopped process dies of SIGKILL too), and replaced.
+  REQUIRE_MESSAGE(runUntil(&f.loop, [&] { return f.client->restarts() == 1; }), "waited 10 s for the server's exit");
+  CHECK_FALSE(processAlive(stuck));
+  CHECK(f.client->running());
+  CHECK(f.client->pid() != stuck);
+  CHECK_FALSE(exit_reported);  // nothing was forked, so no exit is owed
 }
