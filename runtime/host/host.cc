@@ -238,7 +238,7 @@ class Host {
     invocations_ = std::move(*store);
     InvocationRecorderOptions recorder_options;
     recorder_options.successes_per_second = options_.records_per_second;
-    recorder_ = std::make_unique<InvocationRecorder>(loop_, *invocations_,
+    recorder_ = std::make_unique<InvocationRecorder>(loop_, clock_, *invocations_,
                                                      telemetry_->metrics().records_dropped->series(), recorder_options);
     dispatcher_.setRecorder(recorder_.get());
     callbacks_ = std::make_unique<CallbackSender>();

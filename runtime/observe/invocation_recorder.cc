@@ -6,9 +6,9 @@
 
 namespace gust {
 
-InvocationRecorder::InvocationRecorder(uv_loop_t* loop, InvocationStore& store, Counter& dropped,
+InvocationRecorder::InvocationRecorder(uv_loop_t* loop, const Clock& clock, InvocationStore& store, Counter& dropped,
                                        InvocationRecorderOptions options)
-    : loop_(loop), store_(store), dropped_(dropped), options_(options) {
+    : clock_(clock), store_(store), dropped_(dropped), options_(options) {
   uv_timer_init(loop, &timer_);
   timer_.data = this;
   // Records waiting for their flush never keep the loop alive on their own.
@@ -18,8 +18,7 @@ InvocationRecorder::InvocationRecorder(uv_loop_t* loop, InvocationStore& store, 
 bool InvocationRecorder::admits(const void* key) {
   const double rate = options_.successes_per_second;
   if (rate <= 0) return false;
-  // The loop's cached time: exact enough for a budget per second, and free.
-  auto now = std::chrono::steady_clock::time_point(std::chrono::milliseconds(uv_now(loop_)));
+  auto now = clock_.now();
   auto [it, added] = budgets_.try_emplace(key, Budget{rate, now});
   Budget& b = it->second;
   if (!added) {
@@ -43,10 +42,27 @@ void InvocationRecorder::add(InvocationRecord record) {
   }
   if (!timer_armed_) {
     timer_armed_ = true;
-    uv_timer_start(
-        &timer_, [](uv_timer_t* t) { static_cast<InvocationRecorder*>(t->data)->flush(); },
-        static_cast<uint64_t>(options_.flush_interval.count()), 0);
+    flush_due_ = clock_.now() + options_.flush_interval;
+    armTimer();
   }
+}
+
+void InvocationRecorder::armTimer() {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(flush_due_ - clock_.now());
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<InvocationRecorder*>(t->data)->tick(); },
+      static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
+}
+
+void InvocationRecorder::tick() {
+  if (!timer_armed_) return;
+  // The timer may fire early: libuv counts from the loop's cached time, which can be well
+  // behind when the loop was busy before the first record came.
+  if (clock_.now() < flush_due_) {
+    armTimer();
+    return;
+  }
+  flush();
 }
 
 void InvocationRecorder::flush() {

@@ -5,6 +5,7 @@
 // costs an invocation a vector push and never floods the writer's queue that queue
 // commits share. It never waits: past `max_buffered` waiting records, or when the store
 // refuses a batch, records are dropped and counted (gust_invocation_records_dropped_total).
+// The flush interval and the success budget go by the injected Clock.
 //
 // Owning thread: the loop thread. Borrows the store and the counter; both outlive it.
 // close() stores what is waiting, then calls back; the writer must still be open then.
@@ -16,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/base/clock.h"
 #include "runtime/store/invocation_store.h"
 #include "runtime/observe/metrics.h"
 
@@ -32,7 +34,8 @@ struct InvocationRecorderOptions {
 
 class InvocationRecorder {
  public:
-  InvocationRecorder(uv_loop_t* loop, InvocationStore& store, Counter& dropped, InvocationRecorderOptions options = {});
+  InvocationRecorder(uv_loop_t* loop, const Clock& clock, InvocationStore& store, Counter& dropped,
+                     InvocationRecorderOptions options = {});
   ~InvocationRecorder() = default;  // after close() called back
   InvocationRecorder(const InvocationRecorder&) = delete;
   InvocationRecorder& operator=(const InvocationRecorder&) = delete;
@@ -46,9 +49,14 @@ class InvocationRecorder {
   void add(InvocationRecord record);
   // Flushes, waits for that batch's commit, and calls back once the timer is closed.
   void close(std::function<void()> on_closed);
+  // Flushes once flush_interval has passed by the clock since the first record waiting.
+  // Called by the timer, and by tests after they move an injected clock.
+  void tick();
 
  private:
   void flush();
+  // Wakes tick() at flush_due_ by the clock.
+  void armTimer();
   void maybeClosed();
 
   struct Budget {
@@ -56,14 +64,15 @@ class InvocationRecorder {
     std::chrono::steady_clock::time_point refilled;
   };
 
-  uv_loop_t* loop_;
+  const Clock& clock_;
   InvocationStore& store_;
   Counter& dropped_;
   const InvocationRecorderOptions options_;
   std::vector<InvocationRecord> buffered_;
   std::unordered_map<const void*, Budget> budgets_;
   uv_timer_t timer_{};
-  bool timer_armed_ = false;
+  bool timer_armed_ = false;  // records wait for a flush at flush_due_
+  std::chrono::steady_clock::time_point flush_due_;
   bool timer_open_ = true;
   size_t batches_in_flight_ = 0;
   bool closing_ = false;

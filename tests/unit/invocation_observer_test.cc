@@ -37,7 +37,7 @@ class ObserverFixture {
     GUST_REQUIRE_OK(counter);
     InvocationRecorderOptions options;
     options.successes_per_second = successes_per_second;
-    recorder_ = std::make_unique<InvocationRecorder>(fx.loop(), *store_, (*counter)->series(), options);
+    recorder_ = std::make_unique<InvocationRecorder>(fx.loop(), clock, *store_, (*counter)->series(), options);
     for (size_t i = 0; i < series.size(); ++i) {
       series[i] = telemetry_->invocationSeries("shop", "checkout", recordTriggerName(static_cast<RecordTrigger>(i)));
     }

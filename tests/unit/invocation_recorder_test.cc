@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/unit/store_test_support.h"
@@ -51,19 +50,22 @@ class RecorderFixture {
   void close(InvocationRecorder& recorder) {
     bool closed = false;
     recorder.close([&closed] { closed = true; });
-    runUntil([&closed] { return closed; });
+    runUntil("the recorder closed", [&closed] { return closed; });
   }
   InvocationStore& store() { return *store_; }
-  // Runs the loop until `done()`. A ref'd timer keeps the loop alive meanwhile: the
-  // recorder's own timer is unref'd, and a loop with nothing else would not run it.
+  // Runs the loop until `done()`, for at most 10 s of real time. A ref'd timer keeps the
+  // loop alive meanwhile: the recorder's own timer is unref'd, and a loop with nothing
+  // else would not run it.
   template <typename Pred>
-  void runUntil(Pred done) {
+  void runUntil(const char* what, Pred done) {
     uv_timer_t keepalive;
     uv_timer_init(fx.loop(), &keepalive);
     uv_timer_start(&keepalive, [](uv_timer_t*) {}, 5, 5);
-    while (!done()) uv_run(fx.loop(), UV_RUN_ONCE);
+    auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < limit) uv_run(fx.loop(), UV_RUN_ONCE);
     uv_close(reinterpret_cast<uv_handle_t*>(&keepalive), nullptr);
     uv_run(fx.loop(), UV_RUN_NOWAIT);
+    REQUIRE_MESSAGE(done(), "waited 10 s for: " << what);
   }
 
   FakeClock clock;
@@ -75,22 +77,26 @@ class RecorderFixture {
   std::unique_ptr<InvocationStore> store_;
 };
 
-TEST_CASE("records wait for the flush interval, then go to the store in one commit") {
+TEST_CASE("records wait for the flush interval by the clock, then go to the store in one commit") {
   RecorderFixture s;
   InvocationRecorderOptions options;
   options.flush_interval = milliseconds(50);
-  InvocationRecorder recorder(s.fx.loop(), s.store(), *s.dropped, options);
+  InvocationRecorder recorder(s.fx.loop(), s.clock, s.store(), *s.dropped, options);
   const uint64_t before = s.fx.writer().transactionsCommitted();
   const uint64_t jobs_before = s.fx.writer().jobsCommitted();
   for (int i = 0; i < 20; ++i) recorder.add(record(i));
+  // Short of the interval nothing is posted, however often the recorder looks. A record
+  // added now goes into the same batch, so a batch posted early would leave it out.
+  s.clock.advance(milliseconds(49));
+  recorder.tick();
   uv_run(s.fx.loop(), UV_RUN_NOWAIT);
-  CHECK(s.fx.writer().jobsCommitted() == jobs_before);  // nothing posted yet
-  auto start = std::chrono::steady_clock::now();
-  s.runUntil([&] { return s.fx.writer().transactionsCommitted() != before; });
-  CHECK(std::chrono::steady_clock::now() - start >= milliseconds(40));
+  recorder.add(record(20));
+  s.clock.advance(milliseconds(1));
+  recorder.tick();
+  s.runUntil("the batch's commit", [&] { return s.fx.writer().transactionsCommitted() != before; });
   CHECK(s.fx.writer().transactionsCommitted() - before == 1);
   CHECK(s.fx.writer().jobsCommitted() - jobs_before == 1);
-  CHECK(s.stored() == 20);
+  CHECK(s.stored() == 21);
   CHECK(s.dropped->value() == 0);
   s.close(recorder);
 }
@@ -100,7 +106,7 @@ TEST_CASE("a full batch is posted at once, without waiting for the timer") {
   InvocationRecorderOptions options;
   options.flush_interval = std::chrono::hours(1);
   options.flush_at = 10;
-  InvocationRecorder recorder(s.fx.loop(), s.store(), *s.dropped, options);
+  InvocationRecorder recorder(s.fx.loop(), s.clock, s.store(), *s.dropped, options);
   for (int i = 0; i < 25; ++i) recorder.add(record(i));
   CHECK(s.stored() == 20);  // two full batches; five wait
   s.close(recorder);        // close stores what waits
@@ -113,19 +119,20 @@ TEST_CASE("plain successes are admitted up to the budget per function, refilled 
   RecorderFixture s;
   InvocationRecorderOptions options;
   options.successes_per_second = 3;
-  InvocationRecorder recorder(s.fx.loop(), s.store(), *s.dropped, options);
+  InvocationRecorder recorder(s.fx.loop(), s.clock, s.store(), *s.dropped, options);
   int busy = 0, quiet = 0;
   for (int i = 0; i < 10; ++i) busy += recorder.admits(&busy) ? 1 : 0;
   CHECK(busy == 3);
   CHECK(recorder.admits(&quiet));  // another function has its own budget
-  std::this_thread::sleep_for(milliseconds(400));
-  uv_update_time(s.fx.loop());
+  s.clock.advance(milliseconds(300));
+  CHECK_FALSE(recorder.admits(&busy));  // 0.3 s x 3/s: 0.9 of a record
+  s.clock.advance(milliseconds(100));
   CHECK(recorder.admits(&busy));  // 0.4 s x 3/s: one more
   CHECK_FALSE(recorder.admits(&busy));
 
   InvocationRecorderOptions none;
   none.successes_per_second = 0;
-  InvocationRecorder off(s.fx.loop(), s.store(), *s.dropped, none);
+  InvocationRecorder off(s.fx.loop(), s.clock, s.store(), *s.dropped, none);
   CHECK_FALSE(off.admits(&busy));
   s.close(off);
   s.close(recorder);
@@ -136,7 +143,7 @@ TEST_CASE("past max_buffered records are dropped and counted") {
   InvocationRecorderOptions options;
   options.flush_interval = std::chrono::hours(1);
   options.max_buffered = 4;
-  InvocationRecorder recorder(s.fx.loop(), s.store(), *s.dropped, options);
+  InvocationRecorder recorder(s.fx.loop(), s.clock, s.store(), *s.dropped, options);
   for (int i = 0; i < 6; ++i) recorder.add(record(i));
   CHECK(s.dropped->value() == 2);
   s.close(recorder);
@@ -150,7 +157,7 @@ TEST_CASE("when the store refuses a batch, its records are dropped and counted, 
   InvocationRecorderOptions options;
   options.flush_interval = std::chrono::hours(1);
   options.flush_at = 4;
-  InvocationRecorder recorder(s.fx.loop(), s.store(), *s.dropped, options);
+  InvocationRecorder recorder(s.fx.loop(), s.clock, s.store(), *s.dropped, options);
   // Hold the writer with one job, so the queue (of one) fills behind it.
   const uint64_t jobs_before = s.fx.writer().jobsCommitted();
   testing::WriterHold hold(s.fx.writer());
@@ -158,7 +165,7 @@ TEST_CASE("when the store refuses a batch, its records are dropped and counted, 
   for (int i = 4; i < 8; ++i) recorder.add(record(i));  // a batch the full queue refuses
   CHECK(s.dropped->value() == 4);
   hold.release();
-  s.runUntil([&] { return s.fx.writer().jobsCommitted() >= jobs_before + 2; });  // the holder and the batch
+  s.runUntil("the holder's and the batch's commits", [&] { return s.fx.writer().jobsCommitted() >= jobs_before + 2; });
   CHECK(s.stored() == 4);
   s.close(recorder);
 }
