@@ -241,9 +241,9 @@ class Host {
     recorder_ = std::make_unique<InvocationRecorder>(loop_, clock_, *invocations_,
                                                      telemetry_->metrics().records_dropped->series(), recorder_options);
     dispatcher_.setRecorder(recorder_.get());
-    callbacks_ = std::make_unique<CallbackSender>();
+    callbacks_ = std::make_unique<CallbackSender>(clock_);
     async_ = std::make_unique<AsyncRunner>(
-        loop_, dispatcher_, *invocations_, *callbacks_,
+        loop_, clock_, dispatcher_, *invocations_, *callbacks_,
         [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); });
     http_.enableAsync(*invocations_, *async_);
     addInvocationRoutes(*admin_, *invocations_);

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/manual_clock.h"
 #include "tests/support/server_thread.h"
 #include "tests/support/wait_for.h"
 
@@ -13,6 +14,7 @@ namespace gust {
 namespace {
 
 using namespace std::chrono_literals;
+using gust::test::ManualClock;
 
 #define REQUIRE_SENT(result)                   \
   do {                                         \
@@ -88,21 +90,39 @@ CallbackSenderOptions fast() {
 
 TEST_CASE("a callback is POSTed as JSON to the URL's path and query") {
   Receiver receiver([](int) { return 204; });
-  CallbackSender sender(fast());
+  SystemClock clock;
+  CallbackSender sender(clock, fast());
   REQUIRE_SENT(sender.send(receiver.url("/hook?q=7"), R"({"id":"x"})"));
   test::waitFor("the callback to be delivered", [&] { return sender.delivered() == 1; }, 5s);
   CHECK(receiver.hits() == std::vector<std::string>{R"(/hook?7 {"id":"x"} application/json)"});
 }
 
-TEST_CASE("a failing receiver is retried with backoff until it accepts, and a 4xx ends the delivery") {
+TEST_CASE("a failing receiver is retried with backoff by the clock until it accepts, and a 4xx ends the delivery") {
   Receiver receiver([](int n) { return n <= 2 ? 503 : (n == 3 ? 200 : 404); });
-  CallbackSender sender(fast());
-  auto started = std::chrono::steady_clock::now();
+  ManualClock clock;
+  auto options = fast();
+  options.first_backoff = 10s;  // far longer than the test runs: only the clock gets there
+  CallbackSender sender(clock, options);
   REQUIRE_SENT(sender.send(receiver.url("/a"), "{}"));
+  test::waitFor("the first attempt to fail and its retry to wait",
+                [&] { return receiver.hits().size() == 1 && sender.queued() == 1; }, 5s);
+  clock.advance(9999ms);
+  sender.tick();
+  std::this_thread::sleep_for(50ms);  // time enough to post, were it due
+  CHECK(receiver.hits().size() == 1);
+  clock.advance(1ms);
+  sender.tick();
+  test::waitFor("the second attempt to fail and its retry to wait",
+                [&] { return receiver.hits().size() == 2 && sender.queued() == 1; }, 5s);
+  clock.advance(19'999ms);  // then twice as long
+  sender.tick();
+  std::this_thread::sleep_for(50ms);
+  CHECK(receiver.hits().size() == 2);
+  clock.advance(1ms);
+  sender.tick();
   test::waitFor("the callback to be delivered on its third attempt", [&] { return sender.delivered() == 1; }, 5s);
   CHECK(receiver.hits().size() == 3);
-  CHECK(std::chrono::steady_clock::now() - started >= 60ms);  // 20 ms, then 40 ms
-  REQUIRE_SENT(sender.send(receiver.url("/b"), "{}"));      // answered 404: not retried
+  REQUIRE_SENT(sender.send(receiver.url("/b"), "{}"));  // answered 404: not retried
   test::waitFor("the callback answered 404 to be given up", [&] { return sender.abandoned() == 1; }, 5s);
   std::this_thread::sleep_for(100ms);
   CHECK(receiver.hits().size() == 4);
@@ -116,7 +136,8 @@ TEST_CASE("an endpoint that is down is tried max_attempts times, then given up")
   }
   auto options = fast();
   options.max_attempts = 3;
-  CallbackSender sender(options);
+  SystemClock clock;
+  CallbackSender sender(clock, options);
   REQUIRE_SENT(sender.send("http://127.0.0.1:" + std::to_string(port) + "/x", "{}"));
   test::waitFor("the callback to a closed port to be given up", [&] { return sender.abandoned() == 1; }, 5s);
   CHECK(sender.delivered() == 0);
@@ -126,7 +147,8 @@ TEST_CASE("the delivery queue is bounded") {
   auto options = fast();
   options.max_queued = 2;
   options.first_backoff = 10s;  // keeps the failed ones waiting
-  CallbackSender sender(options);
+  SystemClock clock;
+  CallbackSender sender(clock, options);
   // Nothing listens on port 9 of loopback (discard): the first attempt fails, the retry waits.
   REQUIRE_SENT(sender.send("http://127.0.0.1:9/", "{}"));
   REQUIRE_SENT(sender.send("http://127.0.0.1:9/", "{}"));

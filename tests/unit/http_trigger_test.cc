@@ -48,8 +48,8 @@ TEST_CASE("a respond-async request that gust.db cannot take now is answered 503 
   GUST_REQUIRE_OK(store);
   Dispatcher dispatcher(fx.loop(), clock, "/nonexistent/gust", WorkerContainment{});
   HttpTrigger http(fx.loop(), dispatcher, HttpLimits{});
-  CallbackSender callbacks;
-  AsyncRunner runner(fx.loop(), dispatcher, **store, callbacks,
+  CallbackSender callbacks(clock);
+  AsyncRunner runner(fx.loop(), clock, dispatcher, **store, callbacks,
                      [&http](const AsyncInvocation& a) { return http.asyncInvocation(a); });
   http.enableAsync(**store, runner);
   auto manifest = parseManifest(R"({"name": "shop", "functions": {"order": {"routes": [

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "triggers/http/async_json.h"
 #include "triggers/http/http_trigger.h"
 
@@ -15,9 +17,10 @@ bool retryable(OutcomeKind kind) {
 
 }  // namespace
 
-AsyncRunner::AsyncRunner(uv_loop_t* loop, Dispatcher& dispatcher, InvocationStore& store, CallbackSender& callbacks,
-                         AsyncInvocationBuilder build, AsyncRunnerOptions options)
+AsyncRunner::AsyncRunner(uv_loop_t* loop, const Clock& clock, Dispatcher& dispatcher, InvocationStore& store,
+                         CallbackSender& callbacks, AsyncInvocationBuilder build, AsyncRunnerOptions options)
     : loop_(loop),
+      clock_(clock),
       dispatcher_(dispatcher),
       store_(store),
       callbacks_(callbacks),
@@ -200,20 +203,20 @@ void AsyncRunner::retryLater(const std::string& id, int attempts_done, std::stri
     spdlog::warn("async invocation {}: cannot mark it queued: {}", id, updated.error().message);
   });
   if (!posted) spdlog::warn("async invocation {}: cannot mark it queued: {}", id, posted.error().message);
-  retries_.emplace(uv_now(loop_) + static_cast<uint64_t>(delay.count()), id);
+  retries_.emplace(clock_.now() + delay, id);
   armRetryTimer();
 }
 
 void AsyncRunner::armRetryTimer() {
   if (retries_.empty() || !started_) return;
-  uint64_t now = uv_now(loop_);
-  uint64_t due = retries_.begin()->first;
-  uv_timer_start(&retry_timer_, [](uv_timer_t* t) { static_cast<AsyncRunner*>(t->data)->onRetryTimer(); },
-                 due > now ? due - now : 0, 0);
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(retries_.begin()->first - clock_.now());
+  uv_timer_start(&retry_timer_, [](uv_timer_t* t) { static_cast<AsyncRunner*>(t->data)->tick(); },
+                 static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
 }
 
-void AsyncRunner::onRetryTimer() {
-  uint64_t now = uv_now(loop_);
+void AsyncRunner::tick() {
+  if (closing_) return;
+  auto now = clock_.now();
   while (!retries_.empty() && retries_.begin()->first <= now) {
     waiting_.push_back(std::move(retries_.begin()->second));
     retries_.erase(retries_.begin());

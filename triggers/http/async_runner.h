@@ -15,7 +15,7 @@
 //
 // A store write that fails (writer overloaded or closing) is logged and the record left as
 // it is; the next start() resumes it. Records past their retention are deleted by an
-// unref'd timer every expire_every.
+// unref'd timer every expire_every. When a retry is due goes by the injected Clock.
 //
 // Owning thread: the loop thread. Borrows the dispatcher, store and sender, which must
 // outlive it; close() stops its timers and makes every later completion a no-op (what is
@@ -30,6 +30,7 @@
 #include <string>
 
 #include "triggers/http/callback_sender.h"
+#include "runtime/base/clock.h"
 #include "runtime/exec/dispatcher.h"
 #include "runtime/store/invocation_store.h"
 #include "runtime/base/uv_close.h"
@@ -49,8 +50,8 @@ using AsyncInvocationBuilder = std::function<Invocation(const AsyncInvocation&)>
 
 class AsyncRunner {
  public:
-  AsyncRunner(uv_loop_t* loop, Dispatcher& dispatcher, InvocationStore& store, CallbackSender& callbacks,
-              AsyncInvocationBuilder build, AsyncRunnerOptions options = {});
+  AsyncRunner(uv_loop_t* loop, const Clock& clock, Dispatcher& dispatcher, InvocationStore& store,
+              CallbackSender& callbacks, AsyncInvocationBuilder build, AsyncRunnerOptions options = {});
   ~AsyncRunner();
   AsyncRunner(const AsyncRunner&) = delete;
   AsyncRunner& operator=(const AsyncRunner&) = delete;
@@ -62,6 +63,10 @@ class AsyncRunner {
   void submit(AsyncInvocation invocation);
   void close(std::function<void()> on_closed);
 
+  // Runs the retries that are due by the clock. Called by the retry timer, and by tests
+  // after they move an injected clock.
+  void tick();
+
   size_t running() const { return running_; }
 
  private:
@@ -71,11 +76,11 @@ class AsyncRunner {
   void finish(AsyncInvocation invocation, Outcome&& outcome);
   void retryLater(const std::string& id, int attempts_done, std::string error);
   void release();
-  void onRetryTimer();
   void armRetryTimer();
   AsyncResponse capped(AsyncResponse response) const;
 
   uv_loop_t* loop_;
+  const Clock& clock_;
   Dispatcher& dispatcher_;
   InvocationStore& store_;
   CallbackSender& callbacks_;
@@ -84,7 +89,7 @@ class AsyncRunner {
 
   size_t running_ = 0;                          // slots taken (fetching, updating or running)
   std::deque<std::string> waiting_;             // ids waiting for a slot
-  std::multimap<uint64_t, std::string> retries_;  // uv_now() due -> id
+  std::multimap<std::chrono::steady_clock::time_point, std::string> retries_;  // due -> id
   uv_timer_t retry_timer_{};
   uv_timer_t expire_timer_{};
   CloseCounter closer_;

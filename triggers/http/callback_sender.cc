@@ -100,7 +100,7 @@ Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes) {
   return {};
 }
 
-CallbackSender::CallbackSender(CallbackSenderOptions options) : options_(options) {
+CallbackSender::CallbackSender(const Clock& clock, CallbackSenderOptions options) : clock_(clock), options_(options) {
   thread_ = std::thread([this] { deliveryMain(); });
 }
 
@@ -126,7 +126,7 @@ Result<void> CallbackSender::send(std::string url, std::string json_body) {
       return makeError(ErrorKind::kOverloaded,
                        "callback queue full (" + std::to_string(options_.max_queued) + " deliveries waiting)");
     }
-    pending_.push_back(Delivery{std::move(url), std::move(json_body), 1, std::chrono::steady_clock::now()});
+    pending_.push_back(Delivery{std::move(url), std::move(json_body), 1, clock_.now()});
   }
   wake_.notify_all();
   return {};
@@ -140,6 +140,18 @@ uint64_t CallbackSender::delivered() const {
 uint64_t CallbackSender::abandoned() const {
   std::lock_guard lock(mutex_);
   return abandoned_;
+}
+
+size_t CallbackSender::queued() const {
+  std::lock_guard lock(mutex_);
+  return pending_.size();
+}
+
+void CallbackSender::tick() {
+  // Under the lock, so that the thread is either waiting (and woken) or has not read the
+  // clock yet.
+  { std::lock_guard lock(mutex_); }
+  wake_.notify_all();
 }
 
 CallbackSender::Attempt CallbackSender::post(const Delivery& delivery, std::string& why) const {
@@ -171,8 +183,9 @@ void CallbackSender::deliveryMain() {
     }
     auto next = std::min_element(pending_.begin(), pending_.end(),
                                  [](const Delivery& a, const Delivery& b) { return a.due < b.due; });
-    if (next->due > std::chrono::steady_clock::now()) {
-      wake_.wait_until(lock, next->due);
+    auto now = clock_.now();
+    if (next->due > now) {
+      wake_.wait_for(lock, next->due - now);
       continue;
     }
     Delivery delivery = std::move(*next);
@@ -190,7 +203,7 @@ void CallbackSender::deliveryMain() {
       auto backoff = options_.first_backoff * (1 << std::min(delivery.attempt - 1, 16));
       spdlog::info("callback to {} failed ({}); retrying in {} ms", delivery.url, why, backoff.count());
       ++delivery.attempt;
-      delivery.due = std::chrono::steady_clock::now() + backoff;
+      delivery.due = clock_.now() + backoff;
       pending_.push_back(std::move(delivery));
     }
   }

@@ -15,6 +15,9 @@
 // (169.254.0.0/16, fe80::/10: cloud metadata endpoints). Names are not resolved and
 // checked: a name that resolves to such an address is not refused.
 //
+// When a retry is due goes by the injected Clock; the thread waits in real time for what
+// the clock says is left.
+//
 // Threads: send() from any thread; the delivery thread is joined by the destructor (which
 // waits for at most the delivery in progress, bounded by its timeouts).
 
@@ -27,6 +30,7 @@
 #include <string_view>
 #include <thread>
 
+#include "runtime/base/clock.h"
 #include "runtime/base/result.h"
 
 namespace gust {
@@ -44,7 +48,7 @@ Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes);
 
 class CallbackSender {
  public:
-  explicit CallbackSender(CallbackSenderOptions options = {});
+  explicit CallbackSender(const Clock& clock, CallbackSenderOptions options = {});
   ~CallbackSender();
   CallbackSender(const CallbackSender&) = delete;
   CallbackSender& operator=(const CallbackSender&) = delete;
@@ -53,9 +57,15 @@ class CallbackSender {
   // with kOverloaded when max_queued deliveries wait.
   Result<void> send(std::string url, std::string json_body);
 
-  // Deliveries answered 2xx, and given up (any thread); tests and logs read them.
+  // Deliveries answered 2xx, given up, and waiting (retries included; not the one being
+  // posted) (any thread); tests and logs read them.
   uint64_t delivered() const;
   uint64_t abandoned() const;
+  size_t queued() const;
+
+  // Has the delivery thread look at the clock again. Called by tests after they move an
+  // injected clock; otherwise the thread wakes when the time it computed is up.
+  void tick();
 
  private:
   struct Delivery {
@@ -69,6 +79,7 @@ class CallbackSender {
   void deliveryMain();
   Attempt post(const Delivery& delivery, std::string& why) const;
 
+  const Clock& clock_;
   const CallbackSenderOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -1,0 +1,124 @@
+#include "triggers/http/async_runner.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "functions/manifest.h"
+#include "tests/unit/store_test_support.h"
+
+namespace gust {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeClock;
+using testing::WriterFixture;
+
+// A runner on a real gust.db, with a dispatcher whose one app cannot start a worker (its
+// executable does not exist), so that every run is answered 503: a failure the runner
+// retries. Time moves only when the test says so.
+class RunnerFixture {
+ public:
+  RunnerFixture() : dispatcher(fx.loop(), clock, "/nonexistent/gust", WorkerContainment{}), callbacks(clock) {
+    auto opened = InvocationStore::open(fx.writer(), clock);
+    GUST_REQUIRE_OK(opened);
+    store = std::move(*opened);
+    auto manifest = parseManifest(R"({"name": "shop", "functions": {"order": {"routes": ["/order"]}}})");
+    GUST_REQUIRE_OK(manifest);
+    AppInfo app;
+    app.manifest = std::move(*manifest);
+    app.dir = fx.dir();
+    GUST_REQUIRE_OK(dispatcher.addApp(std::move(app)));
+    AsyncRunnerOptions options;
+    options.max_attempts = 3;
+    options.first_retry_delay = 500ms;
+    runner = std::make_unique<AsyncRunner>(fx.loop(), clock, dispatcher, *store, callbacks, build, options);
+    runner->start();
+  }
+  ~RunnerFixture() {
+    int open = 2;
+    runner->close([&open] { --open; });
+    dispatcher.close([&open] { --open; });
+    CHECK_MESSAGE(runUntil([&open] { return open == 0; }), "waited 10 s for the runner and the dispatcher to close");
+    fx.closeWriter();
+  }
+
+  // Runs the loop until `done()`, for at most 10 s of real time; whether it got there.
+  template <typename Pred>
+  bool runUntil(Pred done) {
+    auto limit = std::chrono::steady_clock::now() + 10s;
+    while (!done() && std::chrono::steady_clock::now() < limit) uv_run(fx.loop(), UV_RUN_ONCE);
+    return done();
+  }
+
+  std::string create() {
+    AsyncInvocation request;
+    request.app = "shop";
+    request.function = "order";
+    request.request.method = "POST";
+    request.request.path = "/order";
+    auto created = fx.wait<AsyncCreated>([&](auto done) { return store->createAsync(std::move(request), done); });
+    GUST_REQUIRE_OK(created);
+    runner->submit(created->invocation);
+    return created->invocation.id;
+  }
+
+  AsyncInvocation stored(const std::string& id) {
+    auto found = fx.wait<std::optional<AsyncInvocation>>([&](auto done) { return store->getAsync(id, done); });
+    GUST_REQUIRE_OK(found);
+    REQUIRE(found->has_value());
+    return **found;
+  }
+
+  static Invocation build(const AsyncInvocation& stored) {
+    Invocation inv;
+    inv.id = stored.id;
+    inv.async = true;
+    inv.attempt = stored.attempts;
+    inv.app = stored.app;
+    inv.function = stored.function;
+    inv.payload.method = stored.request.method;
+    inv.payload.path = stored.request.path;
+    return inv;
+  }
+
+  FakeClock clock;  // read by the store on the writer's thread: outlives the writer
+  WriterFixture fx;
+  Dispatcher dispatcher;
+  CallbackSender callbacks;
+  std::unique_ptr<InvocationStore> store;
+  std::unique_ptr<AsyncRunner> runner;
+};
+
+TEST_CASE("a failed run is retried after first_retry_delay, then twice that, by the clock; then it fails") {
+  RunnerFixture f;
+  std::string id = f.create();
+  REQUIRE_MESSAGE(f.runUntil([&] { return f.runner->running() == 0; }), "waited 10 s for the first run to fail");
+  AsyncInvocation first = f.stored(id);
+  CHECK(first.status == AsyncStatus::kQueued);
+  CHECK(first.attempts == 1);
+  CHECK(first.error.find("unavailable: app shop cannot start a worker") == 0);
+
+  for (auto delay : {500ms, 1000ms}) {
+    CAPTURE(delay.count());
+    // Short of the delay nothing starts, however often the runner looks.
+    f.clock.advance(delay - 1ms);
+    f.runner->tick();
+    CHECK(f.runner->running() == 0);
+    f.clock.advance(1ms);
+    f.runner->tick();
+    CHECK(f.runner->running() == 1);
+    REQUIRE_MESSAGE(f.runUntil([&] { return f.runner->running() == 0; }), "waited 10 s for the retry to fail");
+  }
+  AsyncInvocation last = f.stored(id);
+  CHECK(last.status == AsyncStatus::kFailed);
+  CHECK(last.attempts == 3);
+  CHECK(last.error.find("(after 3 attempts)") != std::string::npos);
+  REQUIRE(last.response.has_value());
+  CHECK(last.response->status == 503);
+}
+
+}  // namespace
+}  // namespace gust
