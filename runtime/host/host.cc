@@ -26,6 +26,7 @@
 #include "runtime/admin/admin_token.h"
 #include "runtime/exec/dispatcher.h"
 #include "runtime/exec/fork_client.h"
+#include "runtime/host/drain.h"
 #include "runtime/store/sqlite_writer.h"
 #include "triggers/http/http_trigger.h"
 #include "runtime/store/queue_store.h"
@@ -44,7 +45,8 @@ class Host {
         fork_client_(loop, clock_, options.executable),
         dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
         http_(loop, dispatcher_, options.http_limits),
-        timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json") {}
+        timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json"),
+        drain_(loop, clock_) {}
 
   Result<void> load() {
     // Before the first app, so that every version's series and output hooks are in place.
@@ -185,9 +187,9 @@ class Host {
     closed_ = true;
     uv_signal_stop(&sigint_);
     uv_signal_stop(&sigterm_);
-    drain_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&drain_timer_), reinterpret_cast<uv_handle_t*>(&sigint_),
-                            reinterpret_cast<uv_handle_t*>(&sigterm_)},
-                           nullptr);
+    drain_.close(nullptr);
+    signal_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_)},
+                            nullptr);
     // Triggers first, so nothing new arrives; then the pools, which answer what is left
     // (a queue batch's answer still settles: the writer is open until after the pools).
     auto closed = std::make_shared<int>(2 + (admin_ ? 1 : 0) + (queue_trigger_ ? 1 : 0));
@@ -265,20 +267,7 @@ class Host {
     spdlog::info("received {}: no new connections; finishing {} in-flight request(s) (up to {} ms)",
                  signum == SIGINT ? "SIGINT" : "SIGTERM", http_.inFlight(), options_.drain_timeout.count());
     http_.stopAccepting();
-    drain_deadline_ = uv_now(loop_) + static_cast<uint64_t>(options_.drain_timeout.count());
-    uv_timer_init(loop_, &drain_timer_);
-    drain_timer_.data = this;
-    uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Host*>(t->data)->checkDrained(); }, 0, 10);
-  }
-
-  void checkDrained() {
-    if (http_.inFlight() == 0) {
-      spdlog::info("drained; stopping workers");
-      shutdown();
-    } else if (uv_now(loop_) >= drain_deadline_) {
-      spdlog::warn("drain deadline passed with {} request(s) in flight; stopping anyway", http_.inFlight());
-      shutdown();
-    }
+    drain_.start(options_.drain_timeout, [this] { return http_.inFlight(); }, [this] { shutdown(); });
   }
 
   uv_loop_t* loop_;
@@ -289,6 +278,7 @@ class Host {
   Dispatcher dispatcher_;
   HttpTrigger http_;
   TimerTrigger timers_;
+  Drain drain_;
   // Freed in reverse: the trigger borrows the store, the store the writer; the writer is
   // closed (and its jobs done) in shutdown() before any of them is freed.
   std::unique_ptr<SqliteWriter> writer_;
@@ -307,11 +297,9 @@ class Host {
   std::string public_url_;  // the HTTP listener's base URL, once it listens
   int admin_port_ = 0;
   uv_signal_t sigint_{}, sigterm_{};
-  uv_timer_t drain_timer_{};
-  CloseCounter drain_closer_;
+  CloseCounter signal_closer_;
   bool draining_ = false;
   bool closed_ = false;
-  uint64_t drain_deadline_ = 0;
 };
 
 }  // namespace
