@@ -1,6 +1,8 @@
 #include "runtime/admin/admin_logs.h"
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 
 namespace gust {
 
@@ -12,7 +14,7 @@ struct AdminLogs::Waiter {
   std::string app;
   uint64_t order = 0;  // arrival order, so the oldest can make room
   uint64_t after = 0;
-  uint64_t deadline = 0;  // uv_now() at which it answers with no lines
+  std::chrono::steady_clock::time_point deadline;  // when it answers with no lines
   bool finished = false;
 };
 
@@ -21,7 +23,7 @@ namespace {
 // Polling the connection this often notices a follower whose connection is gone. One
 // that merely closed its socket looks half-closed to the server until an answer is written,
 // so it is still counted; see the eviction in handle().
-constexpr uint64_t kTickMs = 250;
+constexpr int64_t kTickMs = 250;
 
 Result<uint64_t> numberParam(const AdminCall& call, std::string_view name, uint64_t fallback, uint64_t max) {
   std::string text = call.query(name);
@@ -41,8 +43,8 @@ HttpResponse answer(nlohmann::json lines, uint64_t next) {
 
 }  // namespace
 
-AdminLogs::AdminLogs(uv_loop_t* loop, LogFanout& logs, const Dispatcher& dispatcher)
-    : loop_(loop), logs_(logs), dispatcher_(dispatcher) {}
+AdminLogs::AdminLogs(uv_loop_t* loop, const Clock& clock, LogFanout& logs, const Dispatcher& dispatcher)
+    : loop_(loop), clock_(clock), logs_(logs), dispatcher_(dispatcher) {}
 
 AdminLogs::~AdminLogs() { assert(waiters_.empty()); }
 
@@ -80,7 +82,7 @@ void AdminLogs::handle(AdminCall&& call) {
   w->owner = this;
   w->responder = std::move(call.responder);
   w->after = *after;
-  w->deadline = uv_now(loop_) + *wait;
+  w->deadline = clock_.now() + std::chrono::milliseconds(*wait);
   // recent() and subscribe() in one loop turn: no line falls between them.
   w->app = app;
   w->order = next_order_++;
@@ -108,16 +110,22 @@ void AdminLogs::handle(AdminCall&& call) {
   w->subscription = *subscribed;
   uv_timer_init(loop_, &w->timer);
   w->timer.data = w;
+  armTick(w);
+  waiters_[w] = std::move(owned);
+}
+
+void AdminLogs::armTick(Waiter* w) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(w->deadline - clock_.now()).count();
   uv_timer_start(&w->timer, [](uv_timer_t* t) {
     auto* waiter = static_cast<Waiter*>(t->data);
     waiter->owner->onTick(waiter);
-  }, std::min<uint64_t>(kTickMs, *wait), kTickMs);
-  waiters_[w] = std::move(owned);
+  }, static_cast<uint64_t>(std::clamp<int64_t>(left, 0, kTickMs)), 0);
 }
 
 void AdminLogs::onTick(Waiter* w) {
   if (!w->responder.connected()) return finish(w, nlohmann::json::array(), w->after);
-  if (uv_now(loop_) >= w->deadline) finish(w, nlohmann::json::array(), w->after);
+  if (clock_.now() >= w->deadline) return finish(w, nlohmann::json::array(), w->after);
+  armTick(w);
 }
 
 void AdminLogs::finish(Waiter* w, nlohmann::json lines, uint64_t next) {

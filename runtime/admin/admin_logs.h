@@ -22,6 +22,7 @@
 #include <string>
 
 #include "runtime/admin/admin_api.h"
+#include "runtime/base/clock.h"
 #include "runtime/exec/dispatcher.h"
 #include "runtime/observe/logging.h"
 
@@ -33,7 +34,7 @@ class AdminLogs {
   static constexpr size_t kDefaultLimit = 100;
   static constexpr size_t kMaxLimit = 1000;
 
-  AdminLogs(uv_loop_t* loop, LogFanout& logs, const Dispatcher& dispatcher);
+  AdminLogs(uv_loop_t* loop, const Clock& clock, LogFanout& logs, const Dispatcher& dispatcher);
   ~AdminLogs();
   AdminLogs(const AdminLogs&) = delete;
   AdminLogs& operator=(const AdminLogs&) = delete;
@@ -46,9 +47,12 @@ class AdminLogs {
   void handle(AdminCall&& call);
   // Answers `waiter` with `lines`, stops listening for it and frees it once its timer closed.
   void finish(Waiter* waiter, nlohmann::json lines, uint64_t next);
+  // Wakes onTick() after kTickMs, or at the waiter's deadline by the clock if sooner.
+  void armTick(Waiter* waiter);
   void onTick(Waiter* waiter);
 
   uv_loop_t* loop_;
+  const Clock& clock_;
   LogFanout& logs_;
   const Dispatcher& dispatcher_;
   std::map<Waiter*, std::unique_ptr<Waiter>> waiters_;

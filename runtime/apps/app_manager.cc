@@ -6,8 +6,9 @@ namespace gust {
 
 using std::chrono::steady_clock;
 
-AppManager::AppManager(uv_loop_t* loop, AppStore& store, Dispatcher& dispatcher, std::vector<Trigger*> triggers)
-    : loop_(loop), store_(store), dispatcher_(dispatcher), triggers_(std::move(triggers)) {}
+AppManager::AppManager(uv_loop_t* loop, const Clock& clock, AppStore& store, Dispatcher& dispatcher,
+                       std::vector<Trigger*> triggers)
+    : loop_(loop), clock_(clock), store_(store), dispatcher_(dispatcher), triggers_(std::move(triggers)) {}
 
 Result<void> AppManager::checkTriggers(const AppInfo& info) const {
   for (const Trigger* t : triggers_) {
@@ -87,10 +88,10 @@ void AppManager::deploy(const std::string& app, std::string manifest, std::strin
     AppManager* self;
     std::string app, manifest, module;
     DeployDone done;
-    steady_clock::time_point started = steady_clock::now();
+    steady_clock::time_point started;
     Result<VersionInfo> stored = makeError(ErrorKind::kInternal, "not run");
   };
-  auto* work = new Work{{}, this, app, std::move(manifest), std::move(module), std::move(done)};
+  auto* work = new Work{{}, this, app, std::move(manifest), std::move(module), std::move(done), clock_.now()};
   work->req.data = work;
   int rc = uv_queue_work(
       loop_, &work->req,
@@ -139,7 +140,7 @@ void AppManager::rollback(const std::string& app, std::optional<std::string> ver
     return;
   }
   busy_.insert(app);
-  activate(AppInfo{std::move(*manifest), target->dir, target->version}, true, steady_clock::now(), std::move(done));
+  activate(AppInfo{std::move(*manifest), target->dir, target->version}, true, clock_.now(), std::move(done));
 }
 
 void AppManager::activate(AppInfo info, bool record, steady_clock::time_point started, DeployDone done) {
@@ -174,7 +175,7 @@ void AppManager::activate(AppInfo info, bool record, steady_clock::time_point st
                           r.error().message);
           }
         }
-        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started);
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started);
         spdlog::info("[{}] version {} active ({} ms)", app, shared->version, took.count());
         done(DeployReport{app, shared->version, took});
       });

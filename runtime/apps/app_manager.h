@@ -17,6 +17,7 @@
 #include <string>
 
 #include "functions/app_store.h"
+#include "runtime/base/clock.h"
 #include "runtime/exec/dispatcher.h"
 #include "triggers/trigger.h"
 
@@ -31,8 +32,9 @@ struct DeployReport {
 class AppManager {
  public:
   // Every app's active version is bound to each of `triggers`, in their order; they outlive
-  // the manager.
-  AppManager(uv_loop_t* loop, AppStore& store, Dispatcher& dispatcher, std::vector<Trigger*> triggers);
+  // the manager. A deploy's report says how long it took by `clock`.
+  AppManager(uv_loop_t* loop, const Clock& clock, AppStore& store, Dispatcher& dispatcher,
+             std::vector<Trigger*> triggers);
 
   // Startup: an app served from its folder (it cannot be rolled back; a deploy replaces it).
   Result<void> addFromDir(const std::filesystem::path& dir);
@@ -58,6 +60,7 @@ class AppManager {
   Result<VersionInfo> rollbackTarget(const std::string& app, const std::optional<std::string>& version) const;
 
   uv_loop_t* loop_;
+  const Clock& clock_;
   AppStore& store_;
   Dispatcher& dispatcher_;
   std::vector<Trigger*> triggers_;

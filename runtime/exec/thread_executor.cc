@@ -127,6 +127,8 @@ struct ThreadExecutor::Shared {
       if (s->queue.empty()) {
         if (s->stopping) break;
         ++s->waiting;
+        // Real time, not the injected clock: the thread decides for itself, where no tick
+        // reaches it. The rules the loop applies (timeouts, pending) go by the clock.
         bool woken = s->wake.wait_for(lock, s->idle_timeout, [&] { return s->stopping || !s->queue.empty(); });
         --s->waiting;
         if (!woken && s->live > s->keep) break;  // idle past idle_timeout

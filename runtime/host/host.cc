@@ -75,14 +75,14 @@ class Host {
     if (!store) return store.error();
     store_ = std::move(*store);
     // Before any app loads: each app's routes, timers and queue consumers start with it.
-    apps_ = std::make_unique<AppManager>(loop_, *store_, dispatcher_,
+    apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, dispatcher_,
                                          std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     if (auto opened = openInvocations(); !opened) return opened;
     addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
-    logs_ = std::make_unique<AdminLogs>(loop_, telemetry_->logs(), dispatcher_);
+    logs_ = std::make_unique<AdminLogs>(loop_, clock_, telemetry_->logs(), dispatcher_);
     logs_->addRoutes(*admin_);
     for (const auto& dir : options_.app_dirs) {
       if (auto r = apps_->addFromDir(dir); !r) return r;

@@ -304,6 +304,8 @@ std::vector<LogLine> LogFanout::recent(std::string_view app, size_t max_lines) c
 LogLine invocationLogLine(const InvocationFields& fields, LogStream stream, spdlog::level::level_enum level,
                           std::string text) {
   LogLine line;
+  // Only shown to whoever reads the line, like spdlog's own times; nothing decides by it,
+  // so it needs no injected clock.
   line.ts = std::chrono::system_clock::now();
   line.app = std::string(fields.app);
   line.function = std::string(fields.function);

@@ -15,7 +15,7 @@ SpanKind spanKindOf(const std::string& trigger) {
 }  // namespace
 
 Result<std::unique_ptr<Telemetry>> Telemetry::create(const Clock& clock, const std::string& otlp_endpoint) {
-  std::unique_ptr<Telemetry> t(new Telemetry());
+  std::unique_ptr<Telemetry> t(new Telemetry(clock));
   auto metrics = registerGustMetrics(t->registry_, clock);
   if (!metrics) return metrics.error();
   t->metrics_ = *metrics;
@@ -72,7 +72,7 @@ void Telemetry::exportInvocationSpan(const InvocationSeries& series, const std::
   ctx->tracestate = tracestate;
   Span span = spanFor(*ctx, series.app + "/" + series.function, spanKindOf(series.trigger));
   span.start = start;
-  span.end = std::chrono::system_clock::now();
+  span.end = clock_.wallNow();
   span.attributes = {{"gust.app", series.app},
                      {"gust.function", series.function},
                      {"gust.invocation_id", invocation_id},

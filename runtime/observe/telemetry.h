@@ -68,14 +68,16 @@ class Telemetry {
   // Text exposition format 0.0.4, after running the scrape hooks.
   std::string scrape();
 
-  // Exports one span for a finished invocation, if an exporter runs. Never blocks.
+  // Exports one span for a finished invocation, if an exporter runs; it ends now by the
+  // clock that `start` came from. Never blocks.
   void exportInvocationSpan(const InvocationSeries& series, const std::string& invocation_id,
                             const std::string& traceparent, const std::string& tracestate, const SpanId& parent,
                             std::chrono::system_clock::time_point start, const Outcome& outcome);
 
  private:
-  Telemetry() = default;
+  explicit Telemetry(const Clock& clock) : clock_(clock) {}
 
+  const Clock& clock_;
   MetricsRegistry registry_;
   GustMetrics metrics_{};
   LogFanout logs_;
