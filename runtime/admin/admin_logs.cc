@@ -23,7 +23,7 @@ namespace {
 // Polling the connection this often notices a follower whose connection is gone. One
 // that merely closed its socket looks half-closed to the server until an answer is written,
 // so it is still counted; see the eviction in handle().
-constexpr int64_t kTickMs = 250;
+constexpr uint64_t kTickMs = 250;
 
 Result<uint64_t> numberParam(const AdminCall& call, std::string_view name, uint64_t fallback, uint64_t max) {
   std::string text = call.query(name);
@@ -115,11 +115,10 @@ void AdminLogs::handle(AdminCall&& call) {
 }
 
 void AdminLogs::armTick(Waiter* w) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(w->deadline - clock_.now()).count();
   uv_timer_start(&w->timer, [](uv_timer_t* t) {
     auto* waiter = static_cast<Waiter*>(t->data);
     waiter->owner->onTick(waiter);
-  }, static_cast<uint64_t>(std::clamp<int64_t>(left, 0, kTickMs)), 0);
+  }, std::min(kTickMs, millisecondsUntil(clock_, w->deadline)), 0);
 }
 
 void AdminLogs::onTick(Waiter* w) {

@@ -22,4 +22,12 @@ class SystemClock final : public Clock {
   std::chrono::system_clock::time_point wallNow() const override { return std::chrono::system_clock::now(); }
 };
 
+// Milliseconds from now by `clock` until `deadline`, 0 once it passed: the delay for a
+// libuv timer that wakes a component to look at the clock again. Rounded up, so that the
+// timer does not wake a fraction of a millisecond early only to be armed again.
+inline uint64_t millisecondsUntil(const Clock& clock, std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock.now()).count();
+  return left > 0 ? static_cast<uint64_t>(left) : 0;
+}
+
 }  // namespace gust

@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -266,9 +265,8 @@ void ForkClient::scheduleRestart() {
 }
 
 void ForkClient::armRestartTimer() {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(*restart_at_ - clock_.now());
   uv_timer_start(&restart_timer_, [](uv_timer_t* t) { static_cast<ForkClient*>(t->data)->tick(); },
-                 static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
+                 millisecondsUntil(clock_, *restart_at_), 0);
 }
 
 void ForkClient::tick() {

@@ -294,9 +294,8 @@ void WorkerProcess::armTimer() {
 }
 
 void WorkerProcess::startTimer(std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_.now());
   uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<WorkerProcess*>(t->data)->tick(); },
-                 static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
+                 millisecondsUntil(clock_, deadline), 0);
 }
 
 void WorkerProcess::write(std::string&& bytes) {

@@ -48,10 +48,9 @@ void InvocationRecorder::add(InvocationRecord record) {
 }
 
 void InvocationRecorder::armTimer() {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(flush_due_ - clock_.now());
   uv_timer_start(
       &timer_, [](uv_timer_t* t) { static_cast<InvocationRecorder*>(t->data)->tick(); },
-      static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
+      millisecondsUntil(clock_, flush_due_), 0);
 }
 
 void InvocationRecorder::tick() {

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "triggers/http/async_json.h"
 #include "triggers/http/http_trigger.h"
 
@@ -209,9 +207,8 @@ void AsyncRunner::retryLater(const std::string& id, int attempts_done, std::stri
 
 void AsyncRunner::armRetryTimer() {
   if (retries_.empty() || !started_) return;
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(retries_.begin()->first - clock_.now());
   uv_timer_start(&retry_timer_, [](uv_timer_t* t) { static_cast<AsyncRunner*>(t->data)->tick(); },
-                 static_cast<uint64_t>(std::max<int64_t>(left.count(), 0)), 0);
+                 millisecondsUntil(clock_, retries_.begin()->first), 0);
 }
 
 void AsyncRunner::tick() {
