@@ -35,6 +35,14 @@ Invocation echo(const std::string& id) {
   return inv;
 }
 
+// The fixture's function 1, which answers after `ms` milliseconds.
+Invocation sleepy(const std::string& ms) {
+  Invocation inv = echo("slow");
+  inv.function = "sleepy";
+  inv.payload.params = {{"ms", ms}};
+  return inv;
+}
+
 // Runs the loop until `done` or a real-time limit.
 void runUntil(uv_loop_t* loop, const std::function<bool()>& done) {
   auto limit = std::chrono::steady_clock::now() + 10s;
@@ -104,10 +112,7 @@ TEST_CASE("an invocation waiting past pending_timeout is refused when the clock 
   auto pool = std::make_unique<Pool>(&loop, clock, configFor(settings));
 
   std::optional<Outcome> first, second;
-  Invocation slow = echo("slow");
-  slow.function = "sleepy";
-  slow.payload.params = {{"ms", "1500"}};
-  pool->submit(std::move(slow), 1, 10s, [&](Outcome&& o) { first = std::move(o); });
+  pool->submit(sleepy("1500"), 1, 10s, [&](Outcome&& o) { first = std::move(o); });
   // Once the only instance runs the slow one, the next has to wait.
   runUntil(&loop, [&] { return pool->stats().busy == 1; });
   pool->submit(echo("waits"), 0, 5s, [&](Outcome&& o) { second = std::move(o); });
@@ -133,10 +138,8 @@ TEST_CASE("an invocation past its timeout by the clock is answered 504 and its w
   auto pool = std::make_unique<Pool>(&loop, clock, configFor(PoolSettings{}));
 
   std::optional<Outcome> got;
-  Invocation slow = echo("slow");
-  slow.function = "sleepy";
-  slow.payload.params = {{"ms", "60000"}};  // far longer than the test waits in real time
-  pool->submit(std::move(slow), 1, 2s, [&](Outcome&& o) { got = std::move(o); });
+  // It sleeps far longer than the test waits in real time.
+  pool->submit(sleepy("60000"), 1, 2s, [&](Outcome&& o) { got = std::move(o); });
   runUntil(&loop, [&] { return pool->stats().busy == 1; });
   REQUIRE(pool->stats().busy == 1);
   // Short of the timeout nothing happens, however often the pool looks.
