@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <set>
 #include <utility>
@@ -21,6 +20,7 @@
 #include "runtime/protocol/frame.h"
 #include "tests/integration/harness.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/run_loop.h"
 
 using namespace gust::test;
 
@@ -322,13 +322,6 @@ class SteppingClock final : public gust::Clock {
   mutable std::atomic<std::chrono::steady_clock::duration::rep> now_{0};
 };
 
-// Runs `loop` until `done`, for at most 10 s of real time; whether it got there.
-bool runUntil(uv_loop_t* loop, const std::function<bool()>& done) {
-  auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done() && std::chrono::steady_clock::now() < limit) uv_run(loop, UV_RUN_ONCE);
-  return done();
-}
-
 // The host's side of the fork server on the test's own loop, with this test as the host.
 class ClientFixture {
  public:
@@ -341,9 +334,9 @@ class ClientFixture {
   ~ClientFixture() {
     bool closed = false;
     client->close([&closed] { closed = true; });
-    CHECK_MESSAGE(runUntil(&loop, [&closed] { return closed; }), "waited 10 s for the fork client to close");
+    runLoopUntil(&loop, "the fork client to close", [&closed] { return closed; });
     client.reset();
-    uv_run(&loop, UV_RUN_DEFAULT);
+    runLoopToEnd(&loop, "the fork client's handles to close");
     CHECK(uv_loop_close(&loop) == 0);
   }
 
@@ -358,7 +351,7 @@ TEST_CASE("a fork server that died young is restarted once the restart delay has
   ClientFixture f(clock);
   pid_t first = f.client->pid();
   REQUIRE(::kill(first, SIGKILL) == 0);
-  REQUIRE_MESSAGE(runUntil(&f.loop, [&] { return f.client->restarts() == 1; }), "waited 10 s for the server's exit");
+  REQUIRE(runLoopUntil(&f.loop, "the fork client to see the server's exit", [&] { return f.client->restarts() == 1; }));
   CHECK_FALSE(f.client->running());
   // Short of the delay it stays down, however often the client looks.
   clock.advance(std::chrono::milliseconds(999));
@@ -373,7 +366,7 @@ TEST_CASE("a fork server that died young is restarted once the restart delay has
   // One that served longer than the delay is started again at once.
   clock.advance(std::chrono::milliseconds(1000));
   REQUIRE(::kill(second, SIGKILL) == 0);
-  REQUIRE_MESSAGE(runUntil(&f.loop, [&] { return f.client->restarts() == 2; }), "waited 10 s for the server's exit");
+  REQUIRE(runLoopUntil(&f.loop, "the fork client to see the server's exit", [&] { return f.client->restarts() == 2; }));
   CHECK(f.client->running());
   CHECK(f.client->pid() != second);
 }
@@ -392,7 +385,7 @@ TEST_CASE("a fork server that does not answer within the answer timeout by the c
   CHECK(forked.error().message == "the fork server did not answer");
   CHECK_FALSE(f.client->running());
   // Killed for it (a stopped process dies of SIGKILL too), and replaced.
-  REQUIRE_MESSAGE(runUntil(&f.loop, [&] { return f.client->restarts() == 1; }), "waited 10 s for the server's exit");
+  REQUIRE(runLoopUntil(&f.loop, "the fork client to see the server's exit", [&] { return f.client->restarts() == 1; }));
   CHECK_FALSE(processAlive(stuck));
   CHECK(f.client->running());
   CHECK(f.client->pid() != stuck);

@@ -5,10 +5,13 @@
 #include "runtime/exec/pool.h"
 #include "tests/integration/harness.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/run_loop.h"
 
 using namespace gust;
 using namespace std::chrono_literals;
 using gust::test::ManualClock;
+using gust::test::runLoopToEnd;
+using gust::test::runLoopUntil;
 
 namespace {
 
@@ -43,19 +46,12 @@ Invocation sleepy(const std::string& ms) {
   return inv;
 }
 
-// Runs the loop until `done` or a real-time limit.
-void runUntil(uv_loop_t* loop, const std::function<bool()>& done) {
-  auto limit = std::chrono::steady_clock::now() + 10s;
-  while (!done() && std::chrono::steady_clock::now() < limit) uv_run(loop, UV_RUN_ONCE);
-}
-
 void closePool(uv_loop_t* loop, std::unique_ptr<Pool>& pool) {
   bool closed = false;
   pool->close([&] { closed = true; });
-  runUntil(loop, [&] { return closed; });
-  REQUIRE(closed);
+  REQUIRE(runLoopUntil(loop, "the pool to close", [&] { return closed; }));
   pool.reset();
-  uv_run(loop, UV_RUN_DEFAULT);
+  runLoopToEnd(loop, "the pool's handles to close");
   CHECK(uv_loop_close(loop) == 0);
 }
 
@@ -71,8 +67,7 @@ TEST_CASE("pool scales to zero after the idle timeout and then holds no ref'd ha
 
   std::optional<Outcome> got;
   pool->submit(echo("a"), 0, 5s, [&](Outcome&& o) { got = std::move(o); });
-  runUntil(&loop, [&] { return got.has_value(); });
-  REQUIRE(got);
+  REQUIRE(runLoopUntil(&loop, "the first answer, from a cold worker", [&] { return got.has_value(); }));
   CHECK(got->kind == OutcomeKind::kOk);
   CHECK(got->cold_start);
   CHECK(pool->stats().idle == 1);
@@ -84,7 +79,8 @@ TEST_CASE("pool scales to zero after the idle timeout and then holds no ref'd ha
 
   clock.advance(2s);
   pool->tick();
-  runUntil(&loop, [&] { return pool->stats().idle + pool->stats().stopping == 0; });
+  CHECK(runLoopUntil(&loop, "the idle worker to be stopped",
+                     [&] { return pool->stats().idle + pool->stats().stopping == 0; }));
   CHECK(pool->stats().idle == 0);
   // Let the worker's handles close; then nothing of the app keeps the loop alive.
   for (int i = 0; i < 20 && uv_loop_alive(&loop); ++i) uv_run(&loop, UV_RUN_NOWAIT);
@@ -93,8 +89,7 @@ TEST_CASE("pool scales to zero after the idle timeout and then holds no ref'd ha
   // The next invocation starts a worker again.
   got.reset();
   pool->submit(echo("b"), 0, 5s, [&](Outcome&& o) { got = std::move(o); });
-  runUntil(&loop, [&] { return got.has_value(); });
-  REQUIRE(got);
+  REQUIRE(runLoopUntil(&loop, "the answer from a worker started again", [&] { return got.has_value(); }));
   CHECK(got->kind == OutcomeKind::kOk);
   CHECK(got->cold_start);
   CHECK(pool->stats().cold_starts == 2);
@@ -114,7 +109,7 @@ TEST_CASE("an invocation waiting past pending_timeout is refused when the clock 
   std::optional<Outcome> first, second;
   pool->submit(sleepy("1500"), 1, 10s, [&](Outcome&& o) { first = std::move(o); });
   // Once the only instance runs the slow one, the next has to wait.
-  runUntil(&loop, [&] { return pool->stats().busy == 1; });
+  REQUIRE(runLoopUntil(&loop, "the only instance to run the slow one", [&] { return pool->stats().busy == 1; }));
   pool->submit(echo("waits"), 0, 5s, [&](Outcome&& o) { second = std::move(o); });
   CHECK(pool->stats().pending == 1);
   clock.advance(4s);
@@ -125,8 +120,7 @@ TEST_CASE("an invocation waiting past pending_timeout is refused when the clock 
   REQUIRE(second);
   CHECK(second->kind == OutcomeKind::kOverloaded);
   CHECK(second->message.find("pending_timeout") != std::string::npos);
-  runUntil(&loop, [&] { return first.has_value(); });
-  REQUIRE(first);
+  REQUIRE(runLoopUntil(&loop, "the slow one's answer", [&] { return first.has_value(); }));
   CHECK(first->kind == OutcomeKind::kOk);
   closePool(&loop, pool);
 }
@@ -140,8 +134,7 @@ TEST_CASE("an invocation past its timeout by the clock is answered 504 and its w
   std::optional<Outcome> got;
   // It sleeps far longer than the test waits in real time.
   pool->submit(sleepy("60000"), 1, 2s, [&](Outcome&& o) { got = std::move(o); });
-  runUntil(&loop, [&] { return pool->stats().busy == 1; });
-  REQUIRE(pool->stats().busy == 1);
+  REQUIRE(runLoopUntil(&loop, "a worker to run the slow one", [&] { return pool->stats().busy == 1; }));
   // Short of the timeout nothing happens, however often the pool looks.
   clock.advance(1999ms);
   pool->tick();
@@ -152,7 +145,7 @@ TEST_CASE("an invocation past its timeout by the clock is answered 504 and its w
   CHECK(got->kind == OutcomeKind::kTimedOut);
   CHECK(got->status == 504);
   CHECK(got->message == "function did not answer within its timeout; its worker was killed");
-  runUntil(&loop, [&] { return pool->stats().busy + pool->stats().stopping == 0; });
-  CHECK(pool->stats().busy + pool->stats().stopping == 0);
+  CHECK(runLoopUntil(&loop, "the killed worker to be gone",
+                     [&] { return pool->stats().busy + pool->stats().stopping == 0; }));
   closePool(&loop, pool);
 }

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "functions/manifest.h"
+#include "tests/support/run_loop.h"
 #include "tests/unit/store_test_support.h"
 
 namespace gust {
@@ -41,16 +43,13 @@ class RunnerFixture {
     int open = 2;
     runner->close([&open] { --open; });
     dispatcher.close([&open] { --open; });
-    CHECK_MESSAGE(runUntil([&open] { return open == 0; }), "waited 10 s for the runner and the dispatcher to close");
+    test::runLoopUntil(fx.loop(), "the runner and the dispatcher to close", [&open] { return open == 0; });
     fx.closeWriter();
   }
 
-  // Runs the loop until `done()`, for at most 10 s of real time; whether it got there.
-  template <typename Pred>
-  bool runUntil(Pred done) {
-    auto limit = std::chrono::steady_clock::now() + 10s;
-    while (!done() && std::chrono::steady_clock::now() < limit) uv_run(fx.loop(), UV_RUN_ONCE);
-    return done();
+  // Runs the loop until the runner has nothing running: the run it started has failed.
+  void runUntilIdle(std::string_view what) {
+    REQUIRE(test::runLoopUntil(fx.loop(), what, [this] { return runner->running() == 0; }));
   }
 
   std::string create() {
@@ -95,7 +94,7 @@ class RunnerFixture {
 TEST_CASE("a failed run is retried after first_retry_delay, then twice that, by the clock; then it fails") {
   RunnerFixture f;
   std::string id = f.create();
-  REQUIRE_MESSAGE(f.runUntil([&] { return f.runner->running() == 0; }), "waited 10 s for the first run to fail");
+  f.runUntilIdle("the first run to fail");
   AsyncInvocation first = f.stored(id);
   CHECK(first.status == AsyncStatus::kQueued);
   CHECK(first.attempts == 1);
@@ -110,7 +109,7 @@ TEST_CASE("a failed run is retried after first_retry_delay, then twice that, by 
     f.clock.advance(1ms);
     f.runner->tick();
     CHECK(f.runner->running() == 1);
-    REQUIRE_MESSAGE(f.runUntil([&] { return f.runner->running() == 0; }), "waited 10 s for the retry to fail");
+    f.runUntilIdle("the retry to fail");
   }
   AsyncInvocation last = f.stored(id);
   CHECK(last.status == AsyncStatus::kFailed);

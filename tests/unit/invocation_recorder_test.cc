@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/run_loop.h"
 #include "tests/unit/store_test_support.h"
 
 namespace gust {
@@ -50,23 +51,9 @@ class RecorderFixture {
   void close(InvocationRecorder& recorder) {
     bool closed = false;
     recorder.close([&closed] { closed = true; });
-    runUntil("the recorder closed", [&closed] { return closed; });
+    REQUIRE(test::runLoopUntil(fx.loop(), "the recorder to close", [&closed] { return closed; }));
   }
   InvocationStore& store() { return *store_; }
-  // Runs the loop until `done()`, for at most 10 s of real time. A ref'd timer keeps the
-  // loop alive meanwhile: the recorder's own timer is unref'd, and a loop with nothing
-  // else would not run it.
-  template <typename Pred>
-  void runUntil(const char* what, Pred done) {
-    uv_timer_t keepalive;
-    uv_timer_init(fx.loop(), &keepalive);
-    uv_timer_start(&keepalive, [](uv_timer_t*) {}, 5, 5);
-    auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done() && std::chrono::steady_clock::now() < limit) uv_run(fx.loop(), UV_RUN_ONCE);
-    uv_close(reinterpret_cast<uv_handle_t*>(&keepalive), nullptr);
-    uv_run(fx.loop(), UV_RUN_NOWAIT);
-    REQUIRE_MESSAGE(done(), "waited 10 s for: " << what);
-  }
 
   FakeClock clock;
   WriterFixture fx;
@@ -93,7 +80,8 @@ TEST_CASE("records wait for the flush interval by the clock, then go to the stor
   recorder.add(record(20));
   s.clock.advance(milliseconds(1));
   recorder.tick();
-  s.runUntil("the batch's commit", [&] { return s.fx.writer().transactionsCommitted() != before; });
+  REQUIRE(test::runLoopUntil(s.fx.loop(), "the batch's commit",
+                             [&] { return s.fx.writer().transactionsCommitted() != before; }));
   CHECK(s.fx.writer().transactionsCommitted() - before == 1);
   CHECK(s.fx.writer().jobsCommitted() - jobs_before == 1);
   CHECK(s.stored() == 21);
@@ -165,7 +153,8 @@ TEST_CASE("when the store refuses a batch, its records are dropped and counted, 
   for (int i = 4; i < 8; ++i) recorder.add(record(i));  // a batch the full queue refuses
   CHECK(s.dropped->value() == 4);
   hold.release();
-  s.runUntil("the holder's and the batch's commits", [&] { return s.fx.writer().jobsCommitted() >= jobs_before + 2; });
+  REQUIRE(test::runLoopUntil(s.fx.loop(), "the holder's and the batch's commits",
+                             [&] { return s.fx.writer().jobsCommitted() >= jobs_before + 2; }));
   CHECK(s.stored() == 4);
   s.close(recorder);
 }
