@@ -78,28 +78,6 @@ Result<Outcome> outcomeOfResult(ResultFrame&& result, size_t batch) {
   return outcome;
 }
 
-const char* outcomeName(OutcomeKind kind) {
-  switch (kind) {
-    case OutcomeKind::kOk: return "ok";
-    case OutcomeKind::kFunctionError: return "error";
-    case OutcomeKind::kCrashed: return "crashed";
-    case OutcomeKind::kTimedOut: return "timeout";
-    case OutcomeKind::kOverloaded: return "overloaded";
-    case OutcomeKind::kUnavailable: return "unavailable";
-    case OutcomeKind::kNotFound: return "not_found";
-  }
-  return "unknown";
-}
-
-Outcome failedOutcome(OutcomeKind kind, std::string message, std::chrono::milliseconds retry_after) {
-  Outcome o;
-  o.kind = kind;
-  o.status = httpStatusOf(kind);
-  o.message = std::move(message);
-  o.retry_after = retry_after;
-  return o;
-}
-
 std::string WorkerExit::describe() const {
   if (term_signal != 0) return "killed by signal " + signalName(term_signal);
   return "exited with status " + std::to_string(exit_status);
