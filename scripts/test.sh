@@ -20,7 +20,7 @@ full=false
 case "${1:-}" in
   "") ;;
   --full) full=true ;;
-  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/test.sh [--full]" >&2; exit 2 ;;
 esac
 jobs=${TEST_JOBS:-4}
