@@ -406,7 +406,9 @@ TEST_CASE("no acknowledged message is lost when the host is killed again and aga
   for (const auto& [id, n] : seen) duplicates += static_cast<size_t>(n - 1);
   MESSAGE("crash test: " << kRounds << " SIGKILLs, " << acked.size() << " acknowledged, " << seen.size()
                          << " processed, lost " << lost << ", duplicates " << duplicates);
-  CHECK(acked.size() >= 1000);
+  // Enough traffic for the kills to land mid-commit; a sanitized host commits about a third
+  // as fast, so its bar is lower. Losing nothing is the property under test.
+  CHECK(acked.size() >= (std::getenv("GUST_SANITIZED") != nullptr ? 300u : 1000u));
   CHECK(lost == 0);
   host.process().signal(SIGTERM);
   CHECK(host.process().wait().status == 0);
