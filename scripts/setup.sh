@@ -5,7 +5,7 @@ set -euo pipefail
 
 profile=${1:-build}
 build_pkgs=(g++ meson ninja-build pkg-config doctest-dev libuv1-dev nlohmann-json3-dev libcpp-httplib-dev
-            libspdlog-dev libhttp-parser-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev tzdata curl)
+            libspdlog-dev libhttp-parser-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev libseccomp-dev tzdata curl)
 # doctest-dev is in build so that build/, which scripts/run.sh and scripts/test.sh share, always
 # defines the tests. python3-prometheus-client: the reference parser the metrics test reads
 # our exposition with.

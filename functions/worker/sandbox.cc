@@ -1,15 +1,21 @@
 #include "functions/worker/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "functions/worker/syscall_filter.h"
+#include "functions/worker/worker_view.h"
 
 namespace gust {
 namespace {
@@ -24,7 +30,8 @@ bool setLimit(int resource, uint64_t soft, uint64_t hard) {
 }
 
 // AddressSanitizer reserves terabytes of address space for its shadow memory, so an
-// address-space limit would stop a sanitized worker from starting at all.
+// address-space limit would stop a sanitized worker from starting at all; and its
+// LeakSanitizer needs ptrace at exit, which the seccomp filter then leaves allowed.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kAddressSanitizer = true;
 #elif defined(__has_feature)
@@ -37,14 +44,56 @@ constexpr bool kAddressSanitizer = false;
 constexpr bool kAddressSanitizer = false;
 #endif
 
+bool writeProcFile(const char* path, const std::string& text) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+Result<void> enterNamespaces(const SandboxOptions& options) {
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  int flags = CLONE_NEWPID | CLONE_NEWNS | (options.user_namespace ? CLONE_NEWUSER : 0);
+  if (unshare(flags) != 0) {
+    std::string why = strerror(errno);
+    if (!options.user_namespace) return makeError(ErrorKind::kIo, "cannot create PID and mount namespaces for the worker: " + why);
+    return makeError(ErrorKind::kIo,
+                     "the kernel refused a user namespace for the worker (" + why +
+                         "), which a host not running as root needs to contain it; allow unprivileged user "
+                         "namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; "
+                         "on Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0) or run the host as root");
+  }
+  // The host's ids stay the worker's own: mapped to themselves, and nothing else is mapped.
+  if (options.user_namespace &&
+      (!writeProcFile("/proc/self/setgroups", "deny") ||
+       !writeProcFile("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1") ||
+       !writeProcFile("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1"))) {
+    return sysError("cannot map the worker's user namespace");
+  }
+  return {};
+}
+
+// Empties the capability sets. The bounding and ambient sets first (which takes
+// CAP_SETPCAP), so that nothing the process later runs can gain any back.
+void dropBoundingAndAmbient() {
+  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
+Result<void> dropCapabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capset, &header, data) != 0) return sysError("cannot drop the worker's capabilities");
+  return {};
+}
+
 }  // namespace
 
 Result<void> enterSandbox(const SandboxOptions& options) {
-  if (options.pid_namespace) {
-    // Root gets a plain PID namespace; anyone else asks for a user namespace with it.
-    if (unshare(CLONE_NEWPID) != 0 && (errno != EPERM || unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0)) {
-      return sysError("cannot create a PID namespace for the worker");
-    }
+  if (options.namespaces) {
+    if (auto entered = enterNamespaces(options); !entered) return entered;
     // The status of the worker travels from init to the outer process through this pipe,
     // since init (PID 1) cannot re-raise a signal on itself.
     int status_pipe[2];
@@ -81,6 +130,9 @@ Result<void> enterSandbox(const SandboxOptions& options) {
     if (worker < 0) _exit(1);
     if (worker > 0) {
       // Reap everything; when the worker itself ends, report it and end the namespace.
+      // init needs no privilege for that.
+      dropBoundingAndAmbient();
+      (void)dropCapabilities();
       for (;;) {
         int status = 0;
         pid_t done = wait(&status);
@@ -94,6 +146,7 @@ Result<void> enterSandbox(const SandboxOptions& options) {
     }
     close(status_pipe[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (auto view = enterWorkerView(ViewOptions{options.tmp_bytes}); !view) return view;
   }
 
   if (options.memory_bytes > 0 && !kAddressSanitizer && !setLimit(RLIMIT_AS, options.memory_bytes, options.memory_bytes)) {
@@ -109,6 +162,7 @@ Result<void> enterSandbox(const SandboxOptions& options) {
   if (!setLimit(RLIMIT_CPU, options.cpu_seconds, options.cpu_seconds + 10)) {
     return sysError("cannot limit the worker's CPU time");
   }
+  if (options.namespaces || options.drop_user) dropBoundingAndAmbient();
   if (options.drop_user) {
     if (!setLimit(RLIMIT_NPROC, options.max_processes, options.max_processes)) {
       return sysError("cannot limit the worker's processes");
@@ -119,8 +173,12 @@ Result<void> enterSandbox(const SandboxOptions& options) {
     // setuid clears the parent-death signal; set it again.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
+  // In a user namespace the worker kept every capability there, for the mounts.
+  if (options.user_namespace) {
+    if (auto dropped = dropCapabilities(); !dropped) return dropped;
+  }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return sysError("cannot set no_new_privs");
-  return {};
+  return loadSyscallFilter(SyscallFilterOptions{kAddressSanitizer});
 }
 
 bool cpuBudgetNearlySpent(const SandboxOptions& options) {

@@ -1,8 +1,10 @@
 #pragma once
 // Containment of a worker process, applied by the worker itself before it loads user
-// code: resource limits, no_new_privs, and when the host runs as root a private PID
-// namespace and an unprivileged user, so that user code can neither signal the host nor
-// leave processes behind.
+// code: PID and mount namespaces (and a user namespace when the host is not root) with a
+// filesystem view of its own (worker_view.h), resource limits, an identity of its own (the
+// app's uid on a root host; no capabilities at all otherwise), no_new_privs and a seccomp
+// filter (syscall_filter.h). User code can then neither see, signal nor trace the host or
+// other apps, read their files, nor leave processes behind.
 //
 // With a PID namespace the worker becomes three processes:
 //   outer (the process the host started) -> init (PID 1 of the namespace) -> worker (PID 2)
@@ -25,8 +27,13 @@ struct SandboxOptions {
   uint64_t max_file_bytes = 1ull << 30;  // RLIMIT_FSIZE
   uint64_t cpu_seconds = 3600;    // RLIMIT_CPU soft limit; the worker retires before it
   uint64_t max_processes = 256;   // RLIMIT_NPROC, applied only with a dedicated user
-  bool pid_namespace = false;
-  bool drop_user = false;
+  // PID and mount namespaces and the worker's own filesystem view.
+  bool namespaces = false;
+  // With the namespaces, a user namespace too: a host that is not root needs one to create
+  // the others. The host's uid and gid are mapped to themselves inside.
+  bool user_namespace = false;
+  uint64_t tmp_bytes = 64ull << 20;  // the size of the private /tmp
+  bool drop_user = false;            // switch to uid/gid (a root host)
   uid_t uid = 65534;
   gid_t gid = 65534;
 };

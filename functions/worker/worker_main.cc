@@ -242,7 +242,9 @@ bool parseWorkerArgs(int argc, char** argv, WorkerOptions& out) {
     else if (flag == "--function") out.functions.push_back(value);
     else if (flag == "--concurrency") out.concurrency = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
     else if (flag == "--memory-mb") out.sandbox.memory_bytes = std::strtoull(value.c_str(), nullptr, 10) << 20;
-    else if (flag == "--pid-namespace") out.sandbox.pid_namespace = value == "1";
+    else if (flag == "--namespaces") out.sandbox.namespaces = value == "1";
+    else if (flag == "--user-namespace") out.sandbox.user_namespace = value == "1";
+    else if (flag == "--tmp-mb") out.sandbox.tmp_bytes = std::strtoull(value.c_str(), nullptr, 10) << 20;
     else if (flag == "--uid") {
       out.sandbox.drop_user = true;
       out.sandbox.uid = static_cast<uid_t>(std::strtoul(value.c_str(), nullptr, 10));
@@ -267,7 +269,8 @@ int runWorker(const WorkerOptions& options) {
   signal(SIGPIPE, SIG_IGN);
   bufferOutput();
   // Open the module while we may still read it; the unprivileged user we become may not be
-  // allowed to walk the folders that lead to it.
+  // allowed to walk the folders that lead to it, and the worker's own view (/app) has
+  // another path for it.
   int module_fd = ::open(options.module_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (module_fd < 0) {
     return initFailed("cannot open module " + options.module_path + ": " + strerror(errno) +

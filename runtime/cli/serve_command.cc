@@ -1,5 +1,4 @@
 // gust serve: resolves the host's settings (runtime/host/config.h) and runs it.
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,25 +25,12 @@ leading dashes and with '_' for '-': {"port": 9000, "default_timeout": "5s"}.
 options:
 )";
 
-// Workers of a root host run as an unprivileged user, so user code cannot signal the host.
-Result<WorkerContainment> containmentFor(const std::optional<std::string>& user) {
-  WorkerContainment c;
-  if (geteuid() != 0) {
-    if (user) return makeError(ErrorKind::kBadInput, "--worker-user needs the host to run as root");
-    return c;
-  }
-  std::string name = user.value_or("nobody");
-  passwd* pw = getpwnam(name.c_str());
-  if (pw == nullptr) {
-    return makeError(ErrorKind::kBadInput, "no user named \"" + name + "\" for the workers; give an existing one with --worker-user");
-  }
-  if (pw->pw_uid == 0) {
-    return makeError(ErrorKind::kBadInput, "--worker-user must not be root: workers run user code");
-  }
-  c.drop_user = true;
-  c.uid = pw->pw_uid;
-  c.gid = pw->pw_gid;
-  return c;
+// Workers of a root host run as their app's own uid (the Dispatcher hands them out); any
+// other host needs a user namespace to give them namespaces of their own.
+void completeContainment(WorkerContainment& c) {
+  bool root = geteuid() == 0;
+  c.drop_user = root;
+  c.user_namespace = !root;
 }
 
 }  // namespace
@@ -69,9 +55,7 @@ int serveCommand(int argc, char** argv, const std::string& self) {
   if (!options) return fail("gust serve: " + options.error().message, kExitUsage);
   options->executable = self;
   applyLogSettings(options->log_level, options->log_format);
-  auto containment = containmentFor(options->worker_user);
-  if (!containment) return fail("gust serve: " + containment.error().message, kExitUsage);
-  options->containment = *containment;
+  completeContainment(options->containment);
   for (const auto& p : args->positional()) options->app_dirs.emplace_back(p);
   // With no folder named, serve the current one if it is an app; otherwise start with only
   // what was deployed (the app store), ready for `gust deploy`.

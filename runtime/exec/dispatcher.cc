@@ -26,11 +26,12 @@ Dispatcher::Dispatcher(uv_loop_t* loop, const Clock& clock, std::string executab
       clock_(clock),
       executable_(std::move(executable)),
       containment_(containment),
+      app_uids_(containment.uids),
       fork_client_(fork_client) {}
 
 Dispatcher::~Dispatcher() { assert((apps_.empty() && starting_.empty() && draining_.empty()) || closing_); }
 
-std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
+Result<std::unique_ptr<Dispatcher::App>> Dispatcher::makeApp(AppInfo info) {
   auto app = std::make_unique<App>();
   PoolConfig config;
   config.app = info.manifest.name;
@@ -73,7 +74,14 @@ std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
     threads.settings = config.settings;
     threads.logs = config.logs;
     app->executor = std::make_unique<ThreadExecutor>(loop_, clock_, std::move(threads));
+    app->containment = "none: runs in the host process (isolation thread)";
   } else {
+    if (config.containment.drop_user) {
+      auto uid = app_uids_.acquire(config.app);
+      if (!uid) return uid.error();
+      config.containment.uid = config.containment.gid = *uid;
+    }
+    app->containment = config.containment.describe();
     app->executor = std::make_unique<Pool>(loop_, clock_, std::move(config));
   }
   app->info = std::move(info);
@@ -87,8 +95,9 @@ Result<void> Dispatcher::addApp(AppInfo info) {
                                                " and " + info.dir.string() + "); app names must be unique");
   }
   auto app = makeApp(std::move(info));
-  app->executor->start();
-  apps_[name] = std::move(app);
+  if (!app) return app.error();
+  (*app)->executor->start();
+  apps_[name] = std::move(*app);
   return {};
 }
 
@@ -97,7 +106,12 @@ void Dispatcher::deploy(AppInfo info, UniqueFunction<void()> on_activate, Unique
     done(makeError(ErrorKind::kUnavailable, "the host is shutting down"));
     return;
   }
-  starting_.push_back(makeApp(std::move(info)));
+  auto app = makeApp(std::move(info));
+  if (!app) {
+    done(app.error());
+    return;
+  }
+  starting_.push_back(std::move(*app));
   App* raw = starting_.back().get();
   raw->executor->start();
   raw->executor->warmUp([this, raw, on_activate = std::move(on_activate),
@@ -142,12 +156,28 @@ void Dispatcher::retire(std::unique_ptr<App> app) {
   // code, so the version may be freed there.
   raw->executor->drain([this, raw] {
     spdlog::debug("[{}] version {} stopped", raw->info.manifest.name, raw->info.version);
+    std::string name = raw->info.manifest.name;
     std::erase_if(draining_, [raw](const auto& a) { return a.get() == raw; });
+    releaseUidIfGone(name);
     if (closing_ && --executors_open_ == 0) {
       auto done = std::move(on_closed_);
       if (done) done();
     }
   });
+}
+
+void Dispatcher::releaseUidIfGone(const std::string& name) {
+  auto named = [&name](const auto& a) { return a->info.manifest.name == name; };
+  if (apps_.count(name) > 0 || std::any_of(starting_.begin(), starting_.end(), named) ||
+      std::any_of(draining_.begin(), draining_.end(), named)) {
+    return;
+  }
+  app_uids_.release(name);
+}
+
+std::string Dispatcher::containmentOf(const std::string& app) const {
+  auto it = apps_.find(app);
+  return it == apps_.end() ? std::string() : it->second->containment;
 }
 
 void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {

@@ -86,6 +86,9 @@ class Dispatcher {
   std::vector<std::string> appNames() const;
   // The active version's executor.
   const Executor* pool(const std::string& app) const;
+  // How the active version's workers are contained, in one line (WorkerContainment::
+  // describe()); empty for an unknown app.
+  std::string containmentOf(const std::string& app) const;
   // Versions still finishing work after a newer one took over.
   size_t drainingVersions() const { return draining_.size(); }
 
@@ -102,9 +105,13 @@ class Dispatcher {
     AppInfo info;
     std::map<std::string, Function, std::less<>> functions;
     std::unique_ptr<Executor> executor;
+    std::string containment;  // WorkerContainment::describe() of its workers
   };
 
-  std::unique_ptr<App> makeApp(AppInfo info);
+  // Fails only when a root host has no worker uid left for a new app.
+  Result<std::unique_ptr<App>> makeApp(AppInfo info);
+  // Frees the app's uid once none of its versions is left.
+  void releaseUidIfGone(const std::string& name);
   // Accounts for the outcome of `invocation` (see InvocationObserver) on its way to `done`.
   OutcomeCallback observed(const Function& fn, const Invocation& invocation, OutcomeCallback&& done);
   // Commits the outcome's publishes (see setPublisher) on its way to `done`.
@@ -118,6 +125,7 @@ class Dispatcher {
   const Clock& clock_;
   std::string executable_;
   WorkerContainment containment_;
+  AppUids app_uids_;
   ForkClient* fork_client_;
   Telemetry* telemetry_ = nullptr;
   InvocationRecorder* recorder_ = nullptr;

@@ -78,6 +78,19 @@ Result<Outcome> outcomeOfResult(ResultFrame&& result, size_t batch) {
   return outcome;
 }
 
+std::string WorkerContainment::describe() const {
+  std::string line = namespaces ? (user_namespace ? "namespaces: pid, mount, user" : "namespaces: pid, mount")
+                                : "no namespaces";
+  if (drop_user) {
+    line += "; uid " + std::to_string(uid);
+  } else if (namespaces && user_namespace) {
+    line += "; the host's uid, no capabilities";
+  } else {
+    line += "; the host's uid";
+  }
+  return line + "; seccomp";
+}
+
 std::string WorkerExit::describe() const {
   if (term_signal != 0) return "killed by signal " + signalName(term_signal);
   return "exited with status " + std::to_string(exit_status);
@@ -144,8 +157,9 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   args.push_back(std::to_string(concurrency_));
   args.push_back("--memory-mb");
   args.push_back(std::to_string(options.memory_mb));
-  args.push_back("--pid-namespace");
-  args.push_back(options.containment.pid_namespace ? "1" : "0");
+  const WorkerContainment& c = options.containment;
+  args.insert(args.end(), {"--namespaces", c.namespaces ? "1" : "0", "--user-namespace",
+                           c.namespaces && c.user_namespace ? "1" : "0", "--tmp-mb", std::to_string(c.tmp_mb)});
   if (options.containment.drop_user) {
     args.insert(args.end(), {"--uid", std::to_string(options.containment.uid), "--gid",
                              std::to_string(options.containment.gid)});

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "runtime/base/clock.h"
+#include "runtime/exec/app_uids.h"
 #include "runtime/exec/fork_client.h"
 #include "runtime/protocol/frame.h"
 #include "runtime/protocol/invocation.h"
@@ -33,10 +34,22 @@ class WorkerProcess;
 
 // How far workers are fenced off from the host (see functions/worker/sandbox.h).
 struct WorkerContainment {
-  bool pid_namespace = true;
-  bool drop_user = false;  // switch to uid/gid (when the host runs as root)
+  // PID and mount namespaces, with the worker's own filesystem view.
+  bool namespaces = true;
+  // And a user namespace: the host is not root (the worker keeps the host's uid, without
+  // any capability).
+  bool user_namespace = false;
+  uint32_t tmp_mb = 64;     // the size of the worker's private /tmp
+  bool drop_user = false;   // switch to uid/gid (a root host: the app's own uid)
   uint32_t uid = 65534;
   uint32_t gid = 65534;
+  // Where the apps' uids come from on a root host (see AppUids); the Dispatcher sets uid
+  // and gid per app from it.
+  UidRange uids;
+
+  // What is in force, in one line for `gust ps` and `gust describe`:
+  // "namespaces: pid, mount; uid 200003; seccomp".
+  std::string describe() const;
 };
 
 struct WorkerSpawnOptions {

@@ -12,6 +12,7 @@
 #include "runtime/base/duration.h"
 #include "runtime/base/suggest.h"
 #include "runtime/base/text.h"
+#include "runtime/exec/app_uids.h"
 
 extern char** environ;
 
@@ -202,14 +203,17 @@ const std::vector<Setting>& table() {
           return {};
         },
         true, false);
-    add({"worker_user", "--worker-user", "", "GUST_WORKER_USER", "USER", "`nobody`",
-         "the user workers run as when the host runs as root"},
+    add({"worker_uids", "--worker-uids", "", "GUST_WORKER_UIDS", "FIRST-LAST", "`200000-265535`",
+         "the uids workers run as when the host runs as root: each app gets its own"},
         [](HostOptions& o, std::string_view text) -> Result<void> {
-          if (text.empty() || text.size() > 32) return bad(quote(text) + " is not a user name");
-          o.worker_user = std::string(text);
+          auto range = parseUidRange(text);
+          if (!range) return range.error();
+          o.containment.uids = *range;
           return {};
-        },
-        true, false);
+        });
+    add({"worker_tmp_mb", "--worker-tmp-mb", "", "GUST_WORKER_TMP_MB", "MB", "`64`",
+         "the size of each worker's private /tmp (memory-backed)"},
+        numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.containment.tmp_mb; }, 1, 1 << 20));
     add({"max_module_bytes", "--max-module-bytes", "", "GUST_MAX_MODULE_BYTES", "BYTES", "`67108864`",
          "the largest module a deploy accepts"},
         numberOf<uint64_t>([](HostOptions& o) -> uint64_t& { return o.max_module_bytes; }, 4096, 1ull << 32));

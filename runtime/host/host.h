@@ -35,8 +35,7 @@ struct HostOptions {
   std::filesystem::path config_file;  // the config file that was read; empty when none
   std::string executable;  // the gust binary; workers are started from it
   HttpLimits http_limits;
-  WorkerContainment containment;
-  std::optional<std::string> worker_user;  // resolved into `containment` by the CLI
+  WorkerContainment containment;  // whether the host is root is filled in by the CLI
   std::chrono::milliseconds drain_timeout{10'000};
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;

@@ -66,7 +66,7 @@ pid_t workerPid(int port, const std::string& id) {
   auto r = localClient(port).Get("/echo/" + id);
   REQUIRE(r);
   REQUIRE(r->status == 200);
-  return std::stoi(r->get_header_value("X-Pid"));
+  return hostPidOf(r->get_header_value("X-Pid"));
 }
 
 // `chain` goes worker ... -> server -> host, and the host did not start any of the worker's

@@ -234,6 +234,29 @@ class Host {
   int admin_port_ = 0;
 };
 
+// The pid the host sees of the worker that answered with the fixture's X-Pid header ("PID
+// pid:[NS]": its pid in its own PID namespace, and that namespace, since its /proc shows
+// nothing else): the process in that namespace whose innermost pid is PID. 0 if gone.
+inline pid_t hostPidOf(const std::string& x_pid) {
+  std::istringstream in(x_pid);
+  std::string inner, ns;
+  in >> inner >> ns;
+  char own[64] = {};
+  if (::readlink("/proc/self/ns/pid", own, sizeof own - 1) > 0 && ns == own) return std::stoi(inner);
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    char link[64] = {};
+    if (::readlink((entry.path() / "ns/pid").c_str(), link, sizeof link - 1) <= 0 || ns != link) continue;
+    std::string status = readFile(entry.path() / "status");
+    size_t at = status.find("NSpid:");
+    if (at == std::string::npos) continue;
+    std::string line = status.substr(at, status.find('\n', at) - at);
+    if (line.substr(line.find_last_of(" \t") + 1) == inner) return std::stoi(pid);
+  }
+  return 0;
+}
+
 inline bool processAlive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }
 
 // The parent of `pid` as /proc says; 0 when it is gone.

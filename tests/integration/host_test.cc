@@ -164,7 +164,7 @@ TEST_CASE("a function past its timeout answers 504, its worker is killed, and a 
   httplib::Client client = localClient(host.port());
   auto before = client.Get("/echo/1");
   REQUIRE(before);
-  pid_t first_worker = std::stoi(before->get_header_value("X-Pid"));
+  pid_t first_worker = hostPidOf(before->get_header_value("X-Pid"));
   auto started = std::chrono::steady_clock::now();
   auto r = client.Get("/hang");
   REQUIRE(r);
@@ -175,7 +175,7 @@ TEST_CASE("a function past its timeout answers 504, its worker is killed, and a 
   auto after = client.Get("/echo/2");
   REQUIRE(after);
   CHECK(after->status == 200);
-  CHECK(std::stoi(after->get_header_value("X-Pid")) != first_worker);
+  CHECK(hostPidOf(after->get_header_value("X-Pid")) != first_worker);
 }
 
 TEST_CASE("an exception in a function becomes a 500 that carries its message") {
@@ -340,7 +340,7 @@ TEST_CASE("SIGTERM finishes in-flight requests, stops the workers and exits 0") 
   Fixture f;
   Host host({f.app}, f.tmp.path());
   httplib::Client warm = localClient(host.port());
-  pid_t worker = std::stoi(warm.Get("/echo/1")->get_header_value("X-Pid"));
+  pid_t worker = hostPidOf(warm.Get("/echo/1")->get_header_value("X-Pid"));
   std::thread slow([&] {
     httplib::Client client = localClient(host.port());
     auto r = client.Get("/sleep/500");
@@ -360,7 +360,7 @@ TEST_CASE("no worker outlives a host killed with SIGKILL") {
   Fixture f;
   Host host({f.app}, f.tmp.path());
   httplib::Client client = localClient(host.port());
-  pid_t worker = std::stoi(client.Get("/echo/1")->get_header_value("X-Pid"));
+  pid_t worker = hostPidOf(client.Get("/echo/1")->get_header_value("X-Pid"));
   REQUIRE(processAlive(worker));
   host.process().signal(SIGKILL);
   host.process().wait();

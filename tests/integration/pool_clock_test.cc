@@ -23,7 +23,7 @@ PoolConfig configFor(PoolSettings settings) {
   c.executable = gust::test::env("GUST_BIN");
   c.functions = {"echo", "sleepy"};
   c.settings = settings;
-  c.containment.pid_namespace = false;  // not needed to test timing, and faster
+  c.containment.namespaces = false;  // not needed to test timing, and faster
   c.stop_grace = 100ms;
   return c;
 }

@@ -161,7 +161,7 @@ TEST_CASE("an idle pool scales to zero and the next request starts an instance a
   auto first = client.Get("/sleep/1");
   REQUIRE(first);
   CHECK(first->get_header_value("X-Gust-Cold-Start") == "1");
-  pid_t pid = std::stoi(first->get_header_value("X-Pid"));
+  pid_t pid = hostPidOf(first->get_header_value("X-Pid"));
   auto warm = client.Get("/sleep/1");
   REQUIRE(warm);
   CHECK_FALSE(warm->has_header("X-Gust-Cold-Start"));

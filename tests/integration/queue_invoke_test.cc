@@ -31,7 +31,7 @@ class Fixture {
     c.module_path = gust::test::env("GUST_FIXTURE_MISBEHAVE");
     c.executable = gust::test::env("GUST_BIN");
     c.functions = kFunctions;
-    c.containment.pid_namespace = false;
+    c.containment.namespaces = false;
     c.stop_grace = 100ms;
     pool_ = std::make_unique<Pool>(&loop_, clock_, std::move(c));
   }
@@ -210,7 +210,7 @@ class DispatcherFixture {
   DispatcherFixture() {
     uv_loop_init(&loop_);
     WorkerContainment containment;
-    containment.pid_namespace = false;
+    containment.namespaces = false;
     dispatcher_ = std::make_unique<Dispatcher>(&loop_, clock_, gust::test::env("GUST_BIN"), containment);
     auto manifest = parseManifest(R"({"name": "fixtures", "functions": {
         "relay": {"routes": ["/relay"]}, "batch": {"queue": "orders"}}})");

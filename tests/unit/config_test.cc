@@ -64,7 +64,8 @@ TEST_CASE("with nothing set, every setting has the default HostOptions declares"
   CHECK(o.drain_timeout == d.drain_timeout);
   CHECK(o.log_level == d.log_level);
   CHECK(o.log_format == d.log_format);
-  CHECK(o.worker_user == d.worker_user);
+  CHECK(o.containment.uids == d.containment.uids);
+  CHECK(o.containment.tmp_mb == d.containment.tmp_mb);
   CHECK(o.max_module_bytes == d.max_module_bytes);
   CHECK(o.versions_kept == d.versions_kept);
   CHECK(o.pool_defaults.min_instances == d.pool_defaults.min_instances);
