@@ -270,7 +270,7 @@ TEST_CASE("the fork server forks a worker that loads its module, then reaps it a
   ForkServer server;
   Channels channels;
   server.send(spawnRequest(42, {app.string(), "--app", "forked", "--module", (app / "build" / "forked.so").string(),
-                                "--pid-namespace", "0", "--function", "echo", "--function", "segv"}),
+                                "--namespaces", "0", "--function", "echo", "--function", "segv"}),
               channels.workerEnds());
   gust::ForkReply spawned = server.reply();
   REQUIRE(spawned.type == gust::kForkReplySpawned);
