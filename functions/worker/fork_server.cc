@@ -118,7 +118,8 @@ ReadResult readRequest(std::vector<char>& buffer, SpawnRequest& request) {
 
 // In the forked child: what an exec'd worker gets from uv_spawn (its stdio, its own
 // session, default signal handling, its folder), then the worker itself.
-[[noreturn]] void becomeWorker(SpawnRequest& request, pid_t server, const sigset_t& original_mask) {
+[[noreturn]] void becomeWorker(SpawnRequest& request, pid_t server, const sigset_t& original_mask,
+                               const SyscallFilter* filter) {
   signal(SIGCHLD, SIG_DFL);
   sigprocmask(SIG_SETMASK, &original_mask, nullptr);
   // The received descriptors are above kWorkerIpcFd (0-3 are taken in the server), so
@@ -148,6 +149,7 @@ ReadResult readRequest(std::vector<char>& buffer, SpawnRequest& request) {
   if (!parseWorkerArgs(static_cast<int>(argv.size()), argv.data(), options)) _exit(2);
   // This server, not the host, is the worker's parent; it dies with the host.
   options.host_pid = server;
+  options.sandbox.filter = filter;
   // exit(), not _exit(): the worker's buffered stdout must reach the host.
   std::exit(runWorker(options));
 }
@@ -183,6 +185,10 @@ int runForkServer(const ForkServerOptions& options) {
   sigdelset(&wait_mask, SIGCHLD);
 
   const pid_t self = getpid();
+  // Compiled once here, so that a worker only loads it; if it cannot be, each worker tries
+  // again and reports why it failed.
+  auto filter = workerSyscallFilter();
+  const SyscallFilter* compiled = filter ? &*filter : nullptr;
   std::vector<char> buffer(kMaxForkRequest + 1);
   for (;;) {
     if (!reapChildren()) return 0;
@@ -201,7 +207,7 @@ int runForkServer(const ForkServerOptions& options) {
     if (read == ReadResult::kHostGone) return 0;
     if (read == ReadResult::kMalformed) continue;
     pid_t pid = fork();
-    if (pid == 0) becomeWorker(request, self, original_mask);
+    if (pid == 0) becomeWorker(request, self, original_mask, compiled);
     int fork_errno = errno;
     closeFds(request);
     bool sent = pid < 0 ? sendReply(kForkReplySpawnFailed, request.id, 0, fork_errno)

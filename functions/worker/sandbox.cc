@@ -58,7 +58,9 @@ Result<void> enterNamespaces(const SandboxOptions& options) {
   int flags = CLONE_NEWPID | CLONE_NEWNS | (options.user_namespace ? CLONE_NEWUSER : 0);
   if (unshare(flags) != 0) {
     std::string why = strerror(errno);
-    if (!options.user_namespace) return makeError(ErrorKind::kIo, "cannot create PID and mount namespaces for the worker: " + why);
+    if (!options.user_namespace) {
+      return makeError(ErrorKind::kIo, "cannot create PID and mount namespaces for the worker: " + why);
+    }
     return makeError(ErrorKind::kIo,
                      "the kernel refused a user namespace for the worker (" + why +
                          "), which a host not running as root needs to contain it; allow unprivileged user "
@@ -178,8 +180,13 @@ Result<void> enterSandbox(const SandboxOptions& options) {
     if (auto dropped = dropCapabilities(); !dropped) return dropped;
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return sysError("cannot set no_new_privs");
-  return loadSyscallFilter(SyscallFilterOptions{kAddressSanitizer});
+  if (options.filter != nullptr) return options.filter->load();
+  auto filter = workerSyscallFilter();
+  if (!filter) return filter.error();
+  return filter->load();
 }
+
+Result<SyscallFilter> workerSyscallFilter() { return SyscallFilter::build(SyscallFilterOptions{kAddressSanitizer}); }
 
 bool cpuBudgetNearlySpent(const SandboxOptions& options) {
   rusage usage{};

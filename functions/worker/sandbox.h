@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "functions/worker/syscall_filter.h"
 #include "runtime/base/result.h"
 
 namespace gust {
@@ -36,7 +37,13 @@ struct SandboxOptions {
   bool drop_user = false;            // switch to uid/gid (a root host)
   uid_t uid = 65534;
   gid_t gid = 65534;
+  // The seccomp filter, compiled beforehand (by the fork server, see workerSyscallFilter);
+  // when null it is compiled here.
+  const SyscallFilter* filter = nullptr;
 };
+
+// The seccomp filter every worker loads last.
+Result<SyscallFilter> workerSyscallFilter();
 
 // Applies the options. Returns only in the process that goes on to serve; the outer and
 // init processes of a PID namespace never return from it.

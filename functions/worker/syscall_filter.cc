@@ -1,9 +1,13 @@
 #include "functions/worker/syscall_filter.h"
 
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <string>
@@ -54,10 +58,22 @@ class Filter {
     return {};
   }
 
-  Result<void> load() {
-    int rc = seccomp_load(ctx_);
-    if (rc != 0) return filterError("load", rc);
-    return {};
+  // The BPF program, through a memory file: libseccomp 2.5 exports only to a descriptor.
+  Result<std::vector<sock_filter>> program() {
+    int fd = memfd_create("gust-seccomp", MFD_CLOEXEC);
+    if (fd < 0) return filterError("memfd_create", -errno);
+    std::vector<sock_filter> program;
+    int rc = seccomp_export_bpf(ctx_, fd);
+    off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : 0;
+    if (rc == 0 && size > 0 && size % static_cast<off_t>(sizeof(sock_filter)) == 0) {
+      program.resize(static_cast<size_t>(size) / sizeof(sock_filter));
+      if (pread(fd, program.data(), static_cast<size_t>(size), 0) != size) rc = -EIO;
+    } else if (rc == 0) {
+      rc = -EINVAL;
+    }
+    ::close(fd);
+    if (rc != 0) return filterError("export", rc);
+    return program;
   }
 
  private:
@@ -66,32 +82,44 @@ class Filter {
 
 }  // namespace
 
-Result<void> loadSyscallFilter(const SyscallFilterOptions& options) {
+Result<SyscallFilter> SyscallFilter::build(const SyscallFilterOptions& options) {
   Filter filter;
   if (!filter.valid()) return makeError(ErrorKind::kIo, "cannot build the worker's seccomp filter");
   const uint32_t refuse = SCMP_ACT_ERRNO(EPERM);
   for (const char* name : kRefused) {
-    if (auto r = filter.add(name, refuse); !r) return r;
+    if (auto r = filter.add(name, refuse); !r) return r.error();
   }
   if (!options.allow_ptrace) {
-    if (auto r = filter.add("ptrace", refuse); !r) return r;
+    if (auto r = filter.add("ptrace", refuse); !r) return r.error();
   }
   // Threads and processes, but no new namespace. clone3 passes its flags in memory, out of
   // the filter's sight: ENOSYS makes glibc fall back to clone.
   for (uint64_t flag : kNamespaceFlags) {
-    if (auto r = filter.add("clone", refuse, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)); !r) return r;
+    if (auto r = filter.add("clone", refuse, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)); !r) return r.error();
   }
-  if (auto r = filter.add("clone3", SCMP_ACT_ERRNO(ENOSYS)); !r) return r;
+  if (auto r = filter.add("clone3", SCMP_ACT_ERRNO(ENOSYS)); !r) return r.error();
   // personality() only to ask (0xffffffff) or for the default (0). A rule has one condition
   // per argument, so the values in between are matched by their low 32 bits: any of them has
   // some bit set whose next bit (cyclically) is clear, and neither 0 nor 0xffffffff does.
-  if (auto r = filter.add("personality", refuse, 1, SCMP_A0(SCMP_CMP_GT, 0xffffffffull)); !r) return r;
+  if (auto r = filter.add("personality", refuse, 1, SCMP_A0(SCMP_CMP_GT, 0xffffffffull)); !r) return r.error();
   for (unsigned bit = 0; bit < 32; ++bit) {
     uint64_t set = 1ull << bit;
     uint64_t mask = set | (1ull << ((bit + 1) % 32));
-    if (auto r = filter.add("personality", refuse, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, mask, set)); !r) return r;
+    if (auto r = filter.add("personality", refuse, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, mask, set)); !r) return r.error();
   }
-  return filter.load();
+  auto program = filter.program();
+  if (!program) return program.error();
+  SyscallFilter built;
+  built.program_ = std::move(*program);
+  return built;
+}
+
+Result<void> SyscallFilter::load() const {
+  sock_fprog prog{static_cast<unsigned short>(program_.size()), const_cast<sock_filter*>(program_.data())};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+    return filterError("load", -errno);
+  }
+  return {};
 }
 
 }  // namespace gust

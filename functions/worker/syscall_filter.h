@@ -5,6 +5,10 @@
 // last, after the worker's view and identity are set, just before the module is loaded;
 // it holds for the worker's threads and every process it starts.
 
+#include <linux/filter.h>
+
+#include <vector>
+
 #include "runtime/base/result.h"
 
 namespace gust {
@@ -15,6 +19,16 @@ struct SyscallFilterOptions {
   bool allow_ptrace = false;
 };
 
-Result<void> loadSyscallFilter(const SyscallFilterOptions& options);
+// The filter as a BPF program. libseccomp takes about a millisecond to compile it, so the
+// fork server compiles it once, before it forks workers, and each worker only loads it.
+class SyscallFilter {
+ public:
+  static Result<SyscallFilter> build(const SyscallFilterOptions& options);
+  // Loads it into the calling thread's process; no_new_privs must be set.
+  Result<void> load() const;
+
+ private:
+  std::vector<sock_filter> program_;
+};
 
 }  // namespace gust

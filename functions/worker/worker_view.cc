@@ -25,6 +25,9 @@ constexpr const char* kSystemFolders[] = {"usr", "bin", "sbin", "lib", "lib32", 
 constexpr const char* kEtcFiles[] = {"resolv.conf", "hosts", "host.conf", "nsswitch.conf", "gai.conf",
                                      "ld.so.cache", "localtime", "passwd", "group"};
 constexpr const char* kEtcFolders[] = {"ssl/certs"};
+// The copies of kEtcFiles live in the root's tmpfs (kRootSize): a larger one is left out.
+constexpr off_t kMaxEtcFileBytes = 1 << 20;
+constexpr const char* kRootSize = "size=4m,mode=0755";
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom"};
 
 Error viewError(const std::string& what) {
@@ -98,14 +101,30 @@ Result<void> addSystem(const std::string& root) {
   return {};
 }
 
+// Copies a small file into the new root, which ends read-only: half the cost of a bind
+// mount and its read-only remount. The worker sees the file as it was when it started.
+Result<void> copyFile(const std::string& from, const std::string& to) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return {};  // gone meanwhile: the worker does without it
+  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  bool ok = out >= 0;
+  char buf[16 * 1024];
+  for (ssize_t n; ok && (n = ::read(in, buf, sizeof buf)) != 0;) {
+    ok = n > 0 && ::write(out, buf, static_cast<size_t>(n)) == n;
+  }
+  ::close(in);
+  if (out >= 0) ::close(out);
+  if (!ok) return viewError("copy " + from);
+  return {};
+}
+
 Result<void> addEtc(const std::string& root) {
   if (auto r = makeDir(root + "/etc"); !r) return r;
   struct stat st {};
   for (const char* name : kEtcFiles) {
     std::string host = std::string("/etc/") + name;
-    if (::stat(host.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (auto r = makeFile(root + host); !r) return r;
-    if (auto r = bindReadOnly(host, root + host); !r) return r;
+    if (::stat(host.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxEtcFileBytes) continue;
+    if (auto r = copyFile(host, root + host); !r) return r;
   }
   for (const char* name : kEtcFolders) {
     std::string host = std::string("/etc/") + name;
@@ -154,7 +173,7 @@ Result<void> enterWorkerView(const ViewOptions& options) {
   // Nothing mounted here may reach the host's namespace.
   if (auto r = mountAt(nullptr, "/", nullptr, MS_REC | MS_PRIVATE); !r) return finish(r);
   const std::string root = kStaging;
-  if (auto r = mountAt("gust-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755"); !r) return finish(r);
+  if (auto r = mountAt("gust-root", root, "tmpfs", MS_NOSUID | MS_NODEV, kRootSize); !r) return finish(r);
   if (auto r = addSystem(root); !r) return finish(r);
   if (auto r = addEtc(root); !r) return finish(r);
   std::string tmp_size = "size=" + std::to_string(options.tmp_bytes);

@@ -2,7 +2,8 @@
 // The filesystem a worker sees: a root of its own (a tmpfs, then pivot_root) holding only
 // what a function needs, so that it cannot read the host's database, token or other apps:
 //   /usr, /bin, /lib... the system's libraries and tools, read-only (symlinks recreated);
-//   /etc               a few files (resolv.conf, hosts, passwd, ssl/certs...), read-only;
+//   /etc               copies of a few files (resolv.conf, hosts, passwd...) and ssl/certs,
+//                      read-only;
 //   /dev               null, zero, full, random, urandom, and a small /dev/shm;
 //   /proc              the procfs of the worker's own PID namespace;
 //   /app               the app's version folder (the current directory), read-only;

@@ -45,7 +45,8 @@ Result<uint32_t> AppUids::acquire(const std::string& app) {
   for (auto it = taken_.lower_bound(range_.first); it != taken_.end() && *it == uid; ++it) ++uid;
   if (uid > range_.last) {
     return makeError(ErrorKind::kUnavailable, "every worker uid from " + std::to_string(range_.first) + " to " +
-                                                  std::to_string(range_.last) + " is taken by an app; widen worker_uids");
+                                                  std::to_string(range_.last) +
+                                                  " is taken by an app; widen worker_uids");
   }
   taken_.insert(static_cast<uint32_t>(uid));
   by_app_[app] = static_cast<uint32_t>(uid);
