@@ -4,6 +4,10 @@
 // message is lost.
 #include <doctest/doctest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -343,17 +347,70 @@ TEST_CASE("the queue routes check their input and need the token") {
   CHECK((st.st_mode & 0777) == 0600);
 }
 
+// The ids the fixture's `record` function reports over TCP (a worker sees none of the
+// test's files), each answered once it is counted.
+class RecordListener {
+ public:
+  RecordListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd_, 128) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
+  }
+  ~RecordListener() {
+    thread_.request_stop();
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  std::map<std::string, int> seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  void serve(std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (conn < 0) continue;
+      timeval limit{2, 0};
+      ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+      std::string line;
+      char c = 0;
+      while (::read(conn, &c, 1) == 1 && c != '\n') line += c;
+      if (c == '\n' && !line.empty()) {
+        {
+          std::lock_guard lock(mutex_);
+          ++seen_[line];
+        }
+        ssize_t ignored = ::write(conn, "k", 1);
+        (void)ignored;
+      }
+      ::close(conn);
+    }
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::mutex mutex_;
+  std::map<std::string, int> seen_;
+  std::jthread thread_;
+};
+
 // Issue #5 point 9: enqueue thousands of messages while a consumer runs, SIGKILL the host at
 // random moments, restart it on the same data dir; once drained, every message whose send
 // was acknowledged (201 or 200) was processed at least once.
 TEST_CASE("no acknowledged message is lost when the host is killed again and again") {
   TempDir tmp;
-  // The workers run as an unprivileged user when the host is root: let them reach the file.
-  ::chmod(tmp.path().c_str(), 0755);
-  fs::path records = tmp.path() / "records";
-  fs::create_directories(records);
-  ::chmod(records.c_str(), 0777);
-  fs::path record_file = records / "processed.txt";
+  RecordListener records;
   fs::path app = makeApp(tmp.path(), "consumers",
                          queueApp("record", R"({"name": "rec", "batch_size": 16, "max_attempts": 1000,
                                                "visibility_timeout": "2s"})",
@@ -375,7 +432,8 @@ TEST_CASE("no acknowledged message is lost when the host is killed again and aga
         admin.client().set_connection_timeout(1, 0);
         while (!stop.stop_requested()) {
           std::string id = "m" + std::to_string(next_id++);
-          auto r = admin.send("rec", "x", {{"Gust-Message-Id", id}, {"Gust-Header-Record-To", record_file.string()}});
+          auto r = admin.send("rec", "x",
+                              {{"Gust-Message-Id", id}, {"Gust-Header-Record-To", std::to_string(records.port())}});
           if (!r) break;  // the host is gone: this send's fate is unknown, so it is not counted
           if (r->status == 201 || r->status == 200) {
             std::lock_guard lock(acked_mutex);
@@ -396,9 +454,7 @@ TEST_CASE("no acknowledged message is lost when the host is killed again and aga
   waitFor("\"rec\" to drain after the last restart", [&] { return admin.drained("rec"); }, 120s, host);
   CHECK(admin.stats("rec")["dead"] == 0);
 
-  std::map<std::string, int> seen;
-  std::istringstream lines(readFile(record_file));
-  for (std::string line; std::getline(lines, line);) ++seen[line];
+  std::map<std::string, int> seen = records.seen();
   size_t lost = 0, duplicates = 0;
   for (const auto& id : acked) {
     if (seen.count(id) == 0) ++lost;
