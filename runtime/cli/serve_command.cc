@@ -58,6 +58,12 @@ int serveCommand(int argc, char** argv, const std::string& self) {
   for (const auto& s : hostSettings()) {
     if (!s.flag.empty()) specs.push_back({s.flag, s.short_flag, !s.value_name.empty()});
   }
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (auto advice = removedSettingAdvice(arg.substr(0, arg.find('=')))) {
+      return fail("gust serve: " + std::string(arg.substr(0, arg.find('='))) + ": " + *advice, kExitUsage);
+    }
+  }
   auto args = Args::parse("serve", specs, argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   ConfigSources sources;
