@@ -112,6 +112,14 @@ Apply addressOf(std::string HostOptions::*field) {
   };
 }
 
+Apply pathOf(std::filesystem::path HostOptions::*field, std::string if_empty) {
+  return [field, if_empty](HostOptions& o, std::string_view text) -> Result<void> {
+    if (text.empty()) return bad(if_empty);
+    o.*field = std::string(text);
+    return {};
+  };
+}
+
 Apply portOf(int HostOptions::*field) {
   return [field](HostOptions& o, std::string_view text) -> Result<void> {
     auto n = wholeNumber(text, 0, 65535);
@@ -170,24 +178,14 @@ const std::vector<Setting>& table() {
         nullptr, false, false);
     add({"data_dir", "--data-dir", "", "GUST_DATA", "DIR", "`./.gust`",
          "where the host keeps its state: deployed apps, timer state, the admin token"},
-        [](HostOptions& o, std::string_view text) -> Result<void> {
-          if (text.empty()) return bad("the data dir is empty; give a folder");
-          o.data_dir = std::string(text);
-          return {};
-        },
-        false, false);
+        pathOf(&HostOptions::data_dir, "the data dir is empty; give a folder"), false, false);
     add({"host", "--host", "", "GUST_HOST", "ADDR", "`127.0.0.1`", "address of the HTTP listener"},
         addressOf(&HostOptions::http_host));
     add({"port", "--port", "-p", "GUST_PORT", "N", "`8080`", "port of the HTTP listener (0 picks a free port)"},
         portOf(&HostOptions::http_port));
     add({"admin_socket", "--admin-socket", "", "GUST_ADMIN_SOCKET", "PATH", "`DATA_DIR/admin.sock`",
          "the admin API's Unix socket, created mode 0600 so that only the host's user (and root) can use it"},
-        [](HostOptions& o, std::string_view text) -> Result<void> {
-          if (text.empty()) return bad("the admin socket path is empty; give a file path");
-          o.admin_socket = std::string(text);
-          return {};
-        },
-        true, false);
+        pathOf(&HostOptions::admin_socket, "the admin socket path is empty; give a file path"), true, false);
     add({"admin_listen", "--admin-listen", "", "GUST_ADMIN_LISTEN", "HOST:PORT", "none (no TCP)",
          "also serve the admin API on TCP, e.g. `127.0.0.1:8081` (port 0 picks a free one); an address that is not "
          "loopback also needs `admin_allow_remote`"},
