@@ -129,6 +129,18 @@ TEST_CASE("a socket path too long for a Unix socket is refused naming --admin-so
                 r.err);
 }
 
+TEST_CASE("gust serve refuses the removed --admin-port and --admin-host, saying what replaced them") {
+  TempDir tmp;
+  for (const char* flag : {"--admin-port", "--admin-host"}) {
+    auto r = runGust({"serve", "--port", "0", "--data-dir", (tmp.path() / "data").string(), flag, "0"}, tmp.path());
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(r.err.find(std::string(flag) + ": no longer a setting: the admin API listens on a Unix socket") !=
+                      std::string::npos,
+                  r.err);
+    CHECK(r.err.find("--admin-listen HOST:PORT") != std::string::npos);
+  }
+}
+
 TEST_CASE("the CLI reaches the host through the data dir alone") {
   TempDir tmp;
   Host host({}, tmp.path());
