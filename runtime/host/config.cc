@@ -177,7 +177,7 @@ const std::vector<Setting>& table() {
          "a JSON file of settings, keyed by setting name: `{\"port\": 9000}`"},
         nullptr, false, false);
     add({"data_dir", "--data-dir", "", "GUST_DATA", "DIR", "`./.gust`",
-         "where the host keeps its state: deployed apps, timer state, the admin token"},
+         "where the host keeps its state (mode 0700): deployed apps, timer state, the admin token and socket"},
         pathOf(&HostOptions::data_dir, "the data dir is empty; give a folder"), false, false);
     add({"host", "--host", "", "GUST_HOST", "ADDR", "`127.0.0.1`", "address of the HTTP listener"},
         addressOf(&HostOptions::http_host));
@@ -405,7 +405,8 @@ Result<HostOptions> resolveHostOptions(const ConfigSources& sources) {
   };
 
   for (const auto& [name, value] : sources.env) {
-    if (auto advice = removedSettingAdvice(name)) return bad("environment " + name + ": " + *advice);
+    auto advice = removedSettingAdvice(name);
+    if (advice && !value.empty()) return bad("environment " + name + ": " + *advice);
   }
   // The data dir and the config file come first: the file is found through them.
   HostOptions options;
