@@ -609,7 +609,8 @@ Result<void> HttpServer::listenUnix(const std::string& path) {
   listener_.pipe.data = this;
   unix_ = true;
   // The socket file is created by bind with the umask's mode: narrow it so that there is no
-  // moment when another user could connect, then chmod in case the umask was ignored.
+  // moment when another user could connect, then chmod in case the umask was ignored. The
+  // umask is the process's: a file another thread creates meanwhile only comes out narrower.
   mode_t old_mask = ::umask(0177);
   rc = uv_pipe_bind(&listener_.pipe, path.c_str());
   ::umask(old_mask);
