@@ -303,7 +303,7 @@ void runAttempts(const HostUser& user) {
   run("/e/read?path=" + q(planted) + "&secret=" + q(other_secret));
   run("/e/write?path=" + q((data / "config.json").string()));
   run("/e/write?path=" + q((data / "apps" / "other" / "v1" / "escaped.txt").string()));
-  run("/e/write?path=" + q((data / "apps" / "escape" / "v1" / "escaped.txt").string()));
+  run("/e/write?path=escaped.txt");  // its own version dir
   run("/e/adminsocket?path=" + q((data / "admin.sock").string()) + token_file);
   run("/e/admintcp?port=" + std::to_string(host.adminPort()) + token_file);
   run("/e/admintcp?port=8081" + token_file);
