@@ -37,6 +37,7 @@ const char* kEscapeManifest = R"({
     "signalpid":   { "routes": ["/e/signal"] },
     "ptracepid":   { "routes": ["/e/ptrace"] },
     "fds":         { "routes": ["/e/fds"] },
+    "syscalls":    { "routes": ["/e/syscalls"] },
     "forkmany":    { "routes": ["/e/forkmany"] },
     "memory":      { "routes": ["/e/memory"] },
     "spam":        { "routes": ["/e/spam"] }
@@ -173,11 +174,7 @@ class EscapeHost {
               "--clear-groups"};
     }
     // TODO(verify): --admin-port goes with A's --admin-listen.
-    for (const auto& a : {bin.string(), std::string("serve"), std::string("--port"), std::string("0"),
-                          std::string("--admin-port"), std::string("0"), std::string("--data-dir"),
-                          (work / "data").string()}) {
-      argv.push_back(a);
-    }
+    argv.insert(argv.end(), {bin.string(), "serve", "--port", "0", "--admin-port", "0", "--data-dir", (work / "data").string()});
     setenv("GUST_ADMIN_TOKEN", token.c_str(), 1);
     setenv("MY_HOST_SECRET", secret.c_str(), 1);
     return argv;
@@ -308,6 +305,7 @@ void runAttempts(const HostUser& user) {
   run("/e/admintcp?port=" + std::to_string(host.adminPort()) + token_file);
   run("/e/admintcp?port=8081" + token_file);
   run("/e/fds");
+  run("/e/syscalls");
   // Memory before processes: the process limit counts a killed child for a while after.
   run("/e/memory?k=" + std::to_string(kMemoryChildren) + "&mb=" + std::to_string(kMemoryMb * 6 / 10) +
       "&limit_mb=" + std::to_string(kMemoryMb));
