@@ -157,7 +157,8 @@ class EscapeHost {
  private:
   // The host's command line; sets the secrets in the test's environment for the host to
   // inherit, which the constructor clears once the host is spawned.
-  static std::vector<std::string> command(const HostUser& user, const fs::path& work, const std::string& token, const std::string& secret) {
+  static std::vector<std::string> command(const HostUser& user, const fs::path& work, const std::string& token,
+                                          const std::string& secret) {
     fs::path bin = work / "bin" / "gust";
     fs::create_directories(bin.parent_path());
     fs::copy_file(env("GUST_BIN"), bin, fs::copy_options::overwrite_existing);
@@ -168,13 +169,16 @@ class EscapeHost {
                               fs::perms::others_read | fs::perms::others_exec);
     std::vector<std::string> argv;
     if (geteuid() == 0 && !user.root) {
-      for (const auto& entry : fs::recursive_directory_iterator(work)) REQUIRE(lchown(entry.path().c_str(), user.uid, user.gid) == 0);
+      for (const auto& entry : fs::recursive_directory_iterator(work)) {
+        REQUIRE(lchown(entry.path().c_str(), user.uid, user.gid) == 0);
+      }
       REQUIRE(chown(work.c_str(), user.uid, user.gid) == 0);
       argv = {"/usr/bin/setpriv", "--reuid=" + std::to_string(user.uid), "--regid=" + std::to_string(user.gid),
               "--clear-groups"};
     }
     // TODO(verify): --admin-port goes with A's --admin-listen.
-    argv.insert(argv.end(), {bin.string(), "serve", "--port", "0", "--admin-port", "0", "--data-dir", (work / "data").string()});
+    argv.insert(argv.end(),
+                {bin.string(), "serve", "--port", "0", "--admin-port", "0", "--data-dir", (work / "data").string()});
     setenv("GUST_ADMIN_TOKEN", token.c_str(), 1);
     setenv("MY_HOST_SECRET", secret.c_str(), 1);
     return argv;
@@ -239,7 +243,9 @@ Outcome attempt(httplib::Client& client, const std::string& path) {
   auto r = client.Get(path);
   if (!r) return {path, false, "no answer: " + httplib::to_string(r.error())};
   auto body = json::parse(r->body, nullptr, false);
-  if (!body.is_object() || !body.contains("escaped")) return {path, false, "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 300)};
+  if (!body.is_object() || !body.contains("escaped")) {
+    return {path, false, "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 300)};
+  }
   return {body["attempt"].get<std::string>(), body["escaped"].get<bool>(), body["detail"].get<std::string>()};
 }
 
@@ -283,12 +289,11 @@ void runAttempts(const HostUser& user) {
 
   Bystander bystander(host.port());
   std::vector<Outcome> outcomes;
-  auto run = [&](const std::string& path) {
-    Outcome o = attempt(client, path);
+  auto record = [&](const Outcome& o) {
     CHECK_MESSAGE(!o.escaped, "[" << user.label << "] " << o.attempt << " escaped: " << o.detail);
     outcomes.push_back(o);
-    return o;
   };
+  auto run = [&](const std::string& path) { record(attempt(client, path)); };
   const std::string host_pid = std::to_string(host.pid());
   const std::string token_file = "&token_file=" + q((data / "admin.token").string());
 
@@ -306,7 +311,6 @@ void runAttempts(const HostUser& user) {
   run("/e/admintcp?port=8081" + token_file);
   run("/e/fds");
   run("/e/syscalls");
-  // Memory before processes: the process limit counts a killed child for a while after.
   run("/e/memory?k=" + std::to_string(kMemoryChildren) + "&mb=" + std::to_string(kMemoryMb * 6 / 10) +
       "&limit_mb=" + std::to_string(kMemoryMb));
   run("/e/forkmany?n=" + std::to_string(kForkAttempt));
@@ -324,14 +328,10 @@ void runAttempts(const HostUser& user) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   uint64_t taken = host.newestLogLine("escape") - first_line;
   long rss_after = host.rssKib();
-  outcomes.push_back({"background output: host RSS", rss_after - rss_before > 64 * 1024,
-                      std::to_string(rss_before) + " KiB -> " + std::to_string(rss_after) + " KiB"});
-  CHECK_MESSAGE(rss_after - rss_before <= 64 * 1024,
-                "[" << user.label << "] the host's RSS grew from " << rss_before << " to " << rss_after << " KiB");
-  outcomes.push_back({"background output: lines taken", taken > kStoredLogLines,
-                      std::to_string(taken) + " lines taken in the 2 s after the first second"});
-  CHECK_MESSAGE(taken <= kStoredLogLines, "[" << user.label << "] the host took " << taken
-                                              << " lines of a thread that outlived its invocation in 2 s");
+  record({"background output: host RSS", rss_after - rss_before > 64 * 1024,
+          std::to_string(rss_before) + " KiB -> " + std::to_string(rss_after) + " KiB"});
+  record({"background output: lines taken", taken > kStoredLogLines,
+          std::to_string(taken) + " lines taken in the 2 s after the first second"});
 
   // Signals last: one that lands ends the host or the other app's worker.
   run("/e/signal?pid=" + std::to_string(other_worker));
@@ -348,7 +348,9 @@ void runAttempts(const HostUser& user) {
   CHECK(bystander.ok() > 0);
 
   std::string summary = "escape attempts with the host as " + user.label + ":\n";
-  for (const auto& o : outcomes) summary += (o.escaped ? "  ESCAPED   " : "  contained ") + o.attempt + ": " + o.detail + "\n";
+  for (const auto& o : outcomes) {
+    summary += (o.escaped ? "  ESCAPED   " : "  contained ") + o.attempt + ": " + o.detail + "\n";
+  }
   MESSAGE(summary);
   std::error_code ec;
   fs::remove(planted, ec);
