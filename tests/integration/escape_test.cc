@@ -111,8 +111,8 @@ class EscapeHost {
     unsetenv("GUST_ADMIN_TOKEN");
     unsetenv("MY_HOST_SECRET");
     port_ = portFrom(process_.waitForLine("listening on http://"));
-    // TODO(verify): with the admin API on DATA_DIR/admin.sock (A), TCP only with
-    // --admin-listen; deploy through the harness's adminClient() instead.
+    process_.waitForLine("admin API on unix:");
+    // The opt-in TCP listener is on, so that the attempts have a port to aim at.
     admin_port_ = portFrom(process_.waitForLine("admin API on http://"));
   }
 
@@ -123,7 +123,7 @@ class EscapeHost {
   Process& process() { return process_; }
 
   void deploy(const std::string& app, const std::string& manifest, const std::string& module) {
-    httplib::Client c = localClient(admin_port_, std::chrono::seconds(30));
+    httplib::Client c = unixClient((data_dir_ / "admin.sock").string(), std::chrono::seconds(30));
     c.set_bearer_token_auth(token_);
     httplib::MultipartFormDataItems items = {
         {"manifest", manifest, "gust.json", "application/json"},
@@ -138,7 +138,7 @@ class EscapeHost {
   // many lines it has taken so far. The host keeps at most kStoredLogLines per app, so one
   // page from the start reaches the newest.
   uint64_t newestLogLine(const std::string& app) {
-    httplib::Client c = localClient(admin_port_, std::chrono::seconds(10));
+    httplib::Client c = unixClient((data_dir_ / "admin.sock").string());
     c.set_bearer_token_auth(token_);
     auto r = c.Get("/v1/apps/" + app + "/logs?after=0&limit=" + std::to_string(kStoredLogLines));
     REQUIRE_MESSAGE(r, "the logs of " << app << ": no answer");
@@ -176,9 +176,8 @@ class EscapeHost {
       argv = {"/usr/bin/setpriv", "--reuid=" + std::to_string(user.uid), "--regid=" + std::to_string(user.gid),
               "--clear-groups"};
     }
-    // TODO(verify): --admin-port goes with A's --admin-listen.
-    argv.insert(argv.end(),
-                {bin.string(), "serve", "--port", "0", "--admin-port", "0", "--data-dir", (work / "data").string()});
+    argv.insert(argv.end(), {bin.string(), "serve", "--port", "0", "--admin-listen", "127.0.0.1:0", "--data-dir",
+                             (work / "data").string()});
     setenv("GUST_ADMIN_TOKEN", token.c_str(), 1);
     setenv("MY_HOST_SECRET", secret.c_str(), 1);
     return argv;
