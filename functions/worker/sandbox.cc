@@ -132,9 +132,11 @@ Result<void> enterSandbox(const SandboxOptions& options) {
     if (worker < 0) _exit(1);
     if (worker > 0) {
       // Reap everything; when the worker itself ends, report it and end the namespace.
-      // init needs no privilege for that.
+      // init needs no privilege for that, and in a user namespace it shares the worker's uid:
+      // not dumpable, its /proc entries (its namespaces, its memory) stay closed to the worker.
       dropBoundingAndAmbient();
       (void)dropCapabilities();
+      prctl(PR_SET_DUMPABLE, 0);
       for (;;) {
         int status = 0;
         pid_t done = wait(&status);

@@ -281,6 +281,8 @@ int runWorker(const WorkerOptions& options) {
   }
 
   auto module = loadModule(options.module_path, options.functions, "/proc/self/fd/" + std::to_string(module_fd));
+  // The module is mapped now; its descriptor would only tell user code where the host keeps it.
+  ::close(module_fd);
   if (!module) return initFailed(module.error().message);
 
   Server server(options, std::move(module->functions));

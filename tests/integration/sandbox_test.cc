@@ -109,7 +109,7 @@ TEST_CASE("on an unprivileged host a worker gets the same view through a user na
   chownTree(tmp.path(), kNobody, kNobody);
   fs::path data = tmp.path() / "data";
   Process host({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", (tmp.path() / "gust").string(),
-                "serve", "--port", "0", "--admin-port", "0", "--data-dir", data.string(), app.string()},
+                "serve", "--port", "0", "--data-dir", data.string(), app.string()},
                tmp.path() / "host.stderr");
   int port = portAfter(host, "listening on http://");
   auto seen = peek(port, "solo", data.string());
