@@ -260,6 +260,9 @@ bool parseWorkerArgs(int argc, char** argv, WorkerOptions& out) {
 }
 
 int runWorker(const WorkerOptions& options) {
+  // Nothing the host opened without O_CLOEXEC (or a library opened) may reach user code: a
+  // spawned worker keeps only stdio and its IPC channel, as a forked one does.
+  ::close_range(kWorkerIpcFd + 1, ~0U, 0);
   // Die with the host, even when it is killed with SIGKILL; then close the race where the
   // host died before the prctl took effect.
   prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -378,7 +378,7 @@ TEST_CASE("a fork server that does not answer within the answer timeout by the c
   REQUIRE(::kill(stuck, SIGSTOP) == 0);
   Channels channels;
   bool exit_reported = false;
-  auto forked = f.client->fork("/", {"--app", "stuck"}, {channels.worker[0], channels.worker[1], channels.worker[2]},
+  auto forked = f.client->fork("/", {"--app", "stuck"}, {}, {channels.worker[0], channels.worker[1], channels.worker[2]},
                                [&exit_reported](int64_t, int) { exit_reported = true; });
   REQUIRE_FALSE(forked.ok());
   CHECK(forked.error().kind == gust::ErrorKind::kUnavailable);
