@@ -281,6 +281,7 @@ int runWorker(const WorkerOptions& options) {
   }
 
   auto module = loadModule(options.module_path, options.functions, "/proc/self/fd/" + std::to_string(module_fd));
+  ::close(module_fd);  // loaded: user code has no use for it
   if (!module) return initFailed(module.error().message);
 
   Server server(options, std::move(module->functions));
