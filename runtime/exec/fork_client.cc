@@ -52,6 +52,8 @@ Result<void> ForkClient::start() {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     return makeError(ErrorKind::kIo, std::string("cannot create the fork server's socket: ") + strerror(errno));
   }
+  // Room for the largest request, an app's whole environment included (see fork_protocol.h).
+  ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &kForkSocketBuffer, sizeof kForkSocketBuffer);
   auto server = std::make_unique<Server>();
   server->owner = this;
   server->fd = sv[0];
@@ -143,6 +145,11 @@ Result<int> ForkClient::fork(const std::string& dir, const std::vector<std::stri
   std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * kForkRequestFds);
   ssize_t sent;
   while ((sent = ::sendmsg(server.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (sent < 0 && errno == EMSGSIZE) {
+    // Larger than this machine lets a datagram be (net.core.wmem_max): the server is fine.
+    return makeError(ErrorKind::kBadInput, "the fork request of " + std::to_string(message.size()) +
+                                               " bytes does not fit the fork server's socket");
   }
   if (sent != static_cast<ssize_t>(message.size())) {
     // Full (it stopped reading) or gone: either way it cannot fork this worker.

@@ -26,8 +26,12 @@ constexpr uint32_t kForkReplyExited = 3;
 // stderr and IPC channel (kWorkerIpcFd).
 constexpr size_t kForkRequestFds = 3;
 // A SPAWN is a few hundred bytes plus its app's variables; the bound leaves room for many
-// functions and an app's whole environment (256 KiB at most, functions/app_env.h).
-constexpr size_t kMaxForkRequest = 384 * 1024;
+// functions (64 KiB) and an app's whole environment (256 KiB at most, functions/app_env.h).
+// A datagram must fit the sender's socket buffer, so the host sizes its end to
+// kForkSocketBuffer (the kernel may cap it at net.core.wmem_max; a request that then does
+// not fit fails, and that worker is spawned instead).
+constexpr size_t kMaxForkRequest = 336 * 1024;
+constexpr int kForkSocketBuffer = 2 * static_cast<int>(kMaxForkRequest);
 
 struct ForkRequestHeader {
   uint32_t type;

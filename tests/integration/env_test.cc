@@ -186,6 +186,15 @@ TEST_CASE("a spawned worker and a forked one see only the allowlist and their ap
   }
 }
 
+TEST_CASE("an app's environment near its limit still travels in one fork request") {
+  AppEnv big;
+  // 8 x (5 + 32760) bytes: just under the 256 KiB an app may have.
+  for (int i = 0; i < 8; ++i) big["BIG_" + std::to_string(i)] = std::string(32760, static_cast<char>('a' + i));
+  REQUIRE(validateEnv(big));
+  Seen seen = parseSeen(environmentFromPool(true, big));  // checks it was forked, not spawned
+  checkContained(seen, {big.begin(), big.end()});
+}
+
 TEST_CASE("a host's workers and fork server never see its token or secrets; each app sees only its own variables") {
   Cluster c;
   // The fork server itself runs with the allowlist alone.
