@@ -45,19 +45,26 @@ options:
 
 const std::vector<OptionSpec> kAdminOptions = {{"--admin", "", true}, {"--data-dir", "", true}};
 
-// The app and the words after it, or why they are wrong.
-Result<std::vector<std::string>> appAndWords(const Args& args, const std::string& sub, bool needs_words) {
-  const auto& words = args.positional();
-  if (words.empty() || (needs_words && words.size() < 2)) {
+// A sub-command's arguments: the app (checked) and the words after it.
+struct EnvArgs {
+  Args args;
+  std::vector<std::string> words;  // words[0] is the app
+};
+
+Result<EnvArgs> parseEnvArgs(const std::string& sub, bool needs_words, int argc, char** argv) {
+  auto args = Args::parse("env " + sub, kAdminOptions, argc, argv);
+  if (!args) return args.error();
+  const auto& words = args->positional();
+  if (words.empty() || (needs_words && words.size() < 2) || (!needs_words && words.size() > 1)) {
     return makeError(ErrorKind::kBadInput, "gust env " + sub + ": give the app" +
                                                (needs_words ? std::string(sub == "set" ? " and KEY=VALUE" : " and KEY")
-                                                            : std::string()) +
+                                                            : std::string(" only")) +
                                                "; see `gust env --help`");
   }
   if (auto valid = validateAppName(words[0]); !valid) {
     return makeError(ErrorKind::kBadInput, "gust env " + sub + ": " + valid.error().message);
   }
-  return words;
+  return EnvArgs{*args, words};
 }
 
 // Sends a merge patch of the app's variables and prints what the host did.
@@ -83,13 +90,12 @@ int patch(const Args& args, const std::string& sub, const std::string& app, cons
 }
 
 int set(int argc, char** argv) {
-  auto args = Args::parse("env set", kAdminOptions, argc, argv);
-  if (!args) return fail(args.error().message, kExitUsage);
-  auto words = appAndWords(*args, "set", true);
-  if (!words) return fail(words.error().message, kExitUsage);
+  auto parsed = parseEnvArgs("set", true, argc, argv);
+  if (!parsed) return fail(parsed.error().message, kExitUsage);
+  const auto& words = parsed->words;
   nlohmann::json changes = nlohmann::json::object();
-  for (size_t i = 1; i < words->size(); ++i) {
-    const std::string& word = (*words)[i];
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string& word = words[i];
     size_t eq = word.find('=');
     if (eq == std::string::npos) {
       return fail("gust env set: \"" + word + "\" has no =; write KEY=VALUE (e.g. API_KEY=abc123)", kExitUsage);
@@ -105,30 +111,26 @@ int set(int argc, char** argv) {
     if (auto ok = validateEnvValue(key, value); !ok) return fail("gust env set: " + ok.error().message, kExitUsage);
     changes[key] = value;
   }
-  return patch(*args, "set", (*words)[0], changes);
+  return patch(parsed->args, "set", words[0], changes);
 }
 
 int remove(int argc, char** argv) {
-  auto args = Args::parse("env rm", kAdminOptions, argc, argv);
-  if (!args) return fail(args.error().message, kExitUsage);
-  auto words = appAndWords(*args, "rm", true);
-  if (!words) return fail(words.error().message, kExitUsage);
+  auto parsed = parseEnvArgs("rm", true, argc, argv);
+  if (!parsed) return fail(parsed.error().message, kExitUsage);
+  const auto& words = parsed->words;
   nlohmann::json changes = nlohmann::json::object();
-  for (size_t i = 1; i < words->size(); ++i) {
-    if (auto ok = validateEnvKey((*words)[i]); !ok) return fail("gust env rm: " + ok.error().message, kExitUsage);
-    changes[(*words)[i]] = nullptr;
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (auto ok = validateEnvKey(words[i]); !ok) return fail("gust env rm: " + ok.error().message, kExitUsage);
+    changes[words[i]] = nullptr;
   }
-  return patch(*args, "rm", (*words)[0], changes);
+  return patch(parsed->args, "rm", words[0], changes);
 }
 
 int list(int argc, char** argv) {
-  auto args = Args::parse("env ls", kAdminOptions, argc, argv);
-  if (!args) return fail(args.error().message, kExitUsage);
-  auto words = appAndWords(*args, "ls", false);
-  if (!words) return fail(words.error().message, kExitUsage);
-  if (words->size() != 1) return fail("gust env ls: give one app name; see `gust env --help`", kExitUsage);
-  const std::string& app = (*words)[0];
-  auto res = adminCall(adminTarget(*args), "GET", "/v1/apps/" + app + "/env");
+  auto parsed = parseEnvArgs("ls", false, argc, argv);
+  if (!parsed) return fail(parsed.error().message, kExitUsage);
+  const std::string& app = parsed->words[0];
+  auto res = adminCall(adminTarget(parsed->args), "GET", "/v1/apps/" + app + "/env");
   if (!res) return fail("gust env ls: " + res.error().message);
   auto body = jsonAnswer(*res);
   if (!body) return fail("gust env ls: " + body.error().message);
