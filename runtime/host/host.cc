@@ -17,6 +17,7 @@
 #include "runtime/admin/admin_env.h"
 #include "runtime/admin/admin_invocations.h"
 #include "runtime/admin/admin_queues.h"
+#include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
 #include "runtime/store/invocation_store.h"
 #include "runtime/store/sqlite_writer.h"
@@ -61,8 +62,14 @@ class Host {
     }
     std::error_code ec;
     std::filesystem::create_directories(options_.data_dir, ec);
+    // The data dir holds the admin token and socket: only the host's user may enter it.
+    if (!ec) {
+      using std::filesystem::perms;
+      std::filesystem::permissions(options_.data_dir, perms::group_all | perms::others_all,
+                                   std::filesystem::perm_options::remove, ec);
+    }
     if (ec) {
-      return makeError(ErrorKind::kIo, "cannot create the data dir " + options_.data_dir.string() + ": " +
+      return makeError(ErrorKind::kIo, "cannot create the data dir " + options_.data_dir.string() + " (mode 0700): " +
                                            ec.message() + " (choose another with --data-dir or GUST_DATA)");
     }
     if (auto loaded = timers_.load(); !loaded) return loaded;
@@ -93,15 +100,25 @@ class Host {
     return apps_->addFromStore();
   }
 
-  // Listens on both ports; returns the HTTP port.
+  // Listens on the admin socket (and TCP port, if asked) and the HTTP port; returns the
+  // HTTP port.
   Result<int> listen() {
-    auto admin = admin_->listen(options_.admin_host, options_.admin_port);
-    if (!admin) {
-      return makeError(admin.error().kind, "admin API on " + options_.admin_host + ":" +
-                                               std::to_string(options_.admin_port) + ": " + admin.error().message +
-                                               " (choose another with --admin-port)");
+    std::error_code ec;
+    std::filesystem::path socket = std::filesystem::absolute(options_.admin_socket, ec);
+    if (ec) socket = options_.admin_socket;
+    if (auto claimed = claimAdminSocket(socket, options_.data_dir); !claimed) return claimed.error();
+    if (auto r = admin_->listenUnix(socket.string()); !r) {
+      return makeError(r.error().kind, "admin API: " + r.error().message + " (choose another path with --admin-socket)");
     }
-    admin_port_ = *admin;
+    admin_socket_ = socket;
+    if (const auto& tcp = options_.admin_listen) {
+      auto admin = admin_->listenTcp(tcp->host, tcp->port);
+      if (!admin) {
+        return makeError(admin.error().kind, "admin API on " + tcp->host + ":" + std::to_string(tcp->port) + ": " +
+                                                 admin.error().message + " (choose another with --admin-listen)");
+      }
+      admin_port_ = *admin;
+    }
     auto http = http_.listen(options_.http_host, options_.http_port);
     if (http) public_url_ = "http://" + options_.http_host + ":" + std::to_string(*http);
     if (!http) {
@@ -147,9 +164,14 @@ class Host {
   void printRoutes(int port) {
     std::string base = "http://" + options_.http_host + ":" + std::to_string(port);
     std::printf("gust %s listening on %s\n", GUST_VERSION, base.c_str());
-    std::printf("admin API on http://%s:%d (token in %s)\n", options_.admin_host.c_str(), admin_port_,
+    std::printf("admin API on unix:%s (token in %s)\n", admin_socket_.c_str(),
                 std::getenv("GUST_ADMIN_TOKEN") ? "$GUST_ADMIN_TOKEN"
                                                 : (options_.data_dir / "admin.token").c_str());
+    if (options_.admin_listen) {
+      std::string host = options_.admin_listen->host;
+      if (host.find(':') != std::string::npos) host = "[" + host + "]";
+      std::printf("admin API on http://%s:%d\n", host.c_str(), admin_port_);
+    }
     for (const auto& name : dispatcher_.appNames()) {
       const AppInfo* app = dispatcher_.app(name);
       for (const auto& f : app->manifest.functions) {
@@ -226,7 +248,13 @@ class Host {
     timers_.close(then);
     http_.close(then);
     if (logs_) logs_->close(nullptr);  // answers held log polls, so the admin API can close
-    if (admin_) admin_->close(then);
+    if (admin_) {
+      // Removed once closed, so the next host on this data dir finds no stale file.
+      admin_->close([this, then] {
+        if (!admin_socket_.empty()) ::unlink(admin_socket_.c_str());
+        then();
+      });
+    }
     if (queue_trigger_) queue_trigger_->close(then);
   }
 
@@ -299,7 +327,8 @@ class Host {
   std::unique_ptr<AsyncRunner> async_;
   std::unique_ptr<AdminLogs> logs_;
   std::string public_url_;  // the HTTP listener's base URL, once it listens
-  int admin_port_ = 0;
+  std::filesystem::path admin_socket_;  // absolute; empty until it listens
+  int admin_port_ = 0;  // with --admin-listen
   uv_signal_t sigint_{}, sigterm_{};
   CloseCounter signal_closer_;
   bool draining_ = false;

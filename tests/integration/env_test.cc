@@ -99,8 +99,7 @@ struct Cluster {
   Host host{{alpha, beta}, tmp.path()};
 
   CommandResult gust(std::vector<std::string> args) {
-    args.insert(args.end(), {"--admin", "http://127.0.0.1:" + std::to_string(host.adminPort()), "--data-dir",
-                             host.dataDir().string()});
+    args.insert(args.end(), {"--admin", host.adminUrl(), "--data-dir", host.dataDir().string()});
     return runGust(args, tmp.path());
   }
 
@@ -112,7 +111,7 @@ struct Cluster {
   }
 
   httplib::Client admin() {
-    httplib::Client c = localClient(host.adminPort(), 30s);
+    httplib::Client c = host.adminClient(30s);
     c.set_bearer_token_auth("token-from-the-host-env-1234567890");
     return c;
   }
@@ -325,7 +324,7 @@ TEST_CASE("a host started with an app folder that lacks a required variable refu
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "needy", manifestFor("needy", R"("required_env": ["API_KEY"], )"),
                          env("GUST_FIXTURE_MISBEHAVE"));
-  Process host({env("GUST_BIN"), "serve", "--port", "0", "--admin-port", "0", "--data-dir",
+  Process host({env("GUST_BIN"), "serve", "--port", "0", "--data-dir",
                 (tmp.path() / "data").string(), app.string()},
                tmp.path() / "host.stderr");
   auto done = host.finish(30s);
