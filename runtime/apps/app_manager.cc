@@ -119,6 +119,17 @@ void AppManager::deploy(const std::string& app, std::string manifest, std::strin
       loop_, &work->req,
       [](uv_work_t* req) {
         auto* w = static_cast<Work*>(req->data);
+        // A version that lacks a required variable is refused before it is stored (its
+        // file is replaced atomically, so reading it here is safe), and checked again once
+        // stored, against a change meanwhile.
+        auto manifest = parseManifest(w->manifest);
+        auto env = w->self->env_store_.load(w->app);
+        if (manifest && env) {
+          if (auto ok = checkRequiredEnv(*manifest, *env); !ok) {
+            w->stored = ok.error();
+            return;
+          }
+        }
         w->stored = w->self->store_.deploy(w->app, w->manifest, w->module);
         std::string().swap(w->module);
       },

@@ -307,6 +307,9 @@ TEST_CASE("a deploy lacking a required variable is refused naming them all; rm o
   CHECK(refused->status == 400);
   CHECK(refused->body.find("API_KEY, DB_URL") != std::string::npos);
   CHECK(refused->body.find("gust env set shop API_KEY=... DB_URL=...") != std::string::npos);
+  auto described = c.admin().Get("/v1/apps/shop");
+  REQUIRE(described);
+  CHECK(described->status == 404);  // nothing of the refused version was stored
 
   REQUIRE(c.gust({"env", "set", "shop", "API_KEY=a", "DB_URL=b"}).status == 0);
   auto deployed = c.admin().Post("/v1/apps/shop/versions", items);
