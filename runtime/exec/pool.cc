@@ -138,6 +138,7 @@ void Pool::startWorker() {
   options.containment = config_.containment;
   options.fork_client = config_.fork_client;
   options.logs = config_.logs;
+  options.environment = config_.environment;
   auto spawned = worker->spawn(options);
   WorkerProcess* raw = worker.get();
   if (!spawned) {

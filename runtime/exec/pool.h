@@ -35,6 +35,7 @@ struct PoolConfig {
   WorkerContainment containment;
   ForkClient* fork_client = nullptr;  // the host's fork server, if any (see WorkerSpawnOptions)
   LogFanout* logs = nullptr;          // where workers' output lines go too (see WorkerSpawnOptions)
+  std::vector<std::string> environment;  // each worker's whole environment (see WorkerSpawnOptions)
   // Called when a worker passes its ready handshake, with how long it took from spawn.
   std::function<void(double seconds)> on_cold_start;
   std::chrono::milliseconds stop_grace{2000};

@@ -14,6 +14,7 @@
 
 #include "runtime/admin/admin_api.h"
 #include "runtime/admin/admin_apps.h"
+#include "runtime/admin/admin_env.h"
 #include "runtime/admin/admin_invocations.h"
 #include "runtime/admin/admin_queues.h"
 #include "runtime/admin/admin_socket.h"
@@ -81,11 +82,13 @@ class Host {
     auto store = AppStore::open(options_.data_dir, store_options, clock_);
     if (!store) return store.error();
     store_ = std::move(*store);
+    env_store_ = std::make_unique<AppEnvStore>(options_.data_dir / "env");
     // Before any app loads: each app's routes, timers and queue consumers start with it.
-    apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, dispatcher_,
+    apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, *env_store_, dispatcher_,
                                          std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
+    addEnvRoutes(*admin_, *apps_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     if (auto opened = openInvocations(); !opened) return opened;
     addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
@@ -313,6 +316,7 @@ class Host {
   std::unique_ptr<SqliteQueue> queue_store_;
   std::unique_ptr<QueueTrigger> queue_trigger_;
   std::unique_ptr<AppStore> store_;
+  std::unique_ptr<AppEnvStore> env_store_;
   std::unique_ptr<AppManager> apps_;
   std::unique_ptr<AdminApi> admin_;
   // See openInvocations. Freed in reverse: the runner and the recorder before the store,
