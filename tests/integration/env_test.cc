@@ -143,7 +143,7 @@ std::string environmentFromPool(bool forked, const AppEnv& app_env) {
   config.module_path = env("GUST_FIXTURE_MISBEHAVE");
   config.executable = env("GUST_BIN");
   config.functions = {"environment"};
-  config.containment.pid_namespace = false;
+  config.containment.namespaces = false;
   config.fork_client = fork_client.get();
   config.environment = workerEnvironment(app_env);
   auto pool = std::make_unique<Pool>(&loop, clock, std::move(config));
@@ -222,7 +222,8 @@ TEST_CASE("a host's workers and fork server never see its token or secrets; each
   // Served by forked workers: the host's default path.
   auto echo = localClient(c.host.port()).Get("/alpha/echo/1");
   REQUIRE(echo);
-  CHECK(readFile("/proc/" + echo->get_header_value("X-Pid") + "/comm") == "gust-worker\n");
+  pid_t worker = hostPidOf(echo->get_header_value("X-Pid"));
+  CHECK(readFile("/proc/" + std::to_string(worker) + "/comm") == "gust-worker\n");
 }
 
 TEST_CASE("gust env set, ls and rm end to end: values masked, stored 0600, workers replaced with the new values") {
