@@ -1,6 +1,7 @@
 #include "functions/worker/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
@@ -40,6 +41,16 @@ constexpr bool kAddressSanitizer = false;
 }  // namespace
 
 Result<void> enterSandbox(const SandboxOptions& options) {
+  // Join the worker's cgroups before anything else, while still privileged and before any
+  // fork, so that every process and thread it makes is counted against its limits.
+  for (const auto& dir : options.cgroups) {
+    int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) {
+      if (fd >= 0) ::close(fd);
+      return sysError("cannot join cgroup " + dir);
+    }
+    ::close(fd);
+  }
   if (options.pid_namespace) {
     // Root gets a plain PID namespace; anyone else asks for a user namespace with it.
     if (unshare(CLONE_NEWPID) != 0 && (errno != EPERM || unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0)) {

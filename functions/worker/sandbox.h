@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/base/result.h"
 
@@ -29,6 +30,9 @@ struct SandboxOptions {
   bool drop_user = false;
   uid_t uid = 65534;
   gid_t gid = 65534;
+  // cgroup directories the worker joins first (runtime/exec/app_cgroups.h): its own, one
+  // per hierarchy, below its app's.
+  std::vector<std::string> cgroups;
 };
 
 // Applies the options. Returns only in the process that goes on to serve; the outer and

@@ -243,6 +243,7 @@ bool parseWorkerArgs(int argc, char** argv, WorkerOptions& out) {
     else if (flag == "--concurrency") out.concurrency = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
     else if (flag == "--memory-mb") out.sandbox.memory_bytes = std::strtoull(value.c_str(), nullptr, 10) << 20;
     else if (flag == "--pid-namespace") out.sandbox.pid_namespace = value == "1";
+    else if (flag == "--cgroup") out.sandbox.cgroups.push_back(value);
     else if (flag == "--uid") {
       out.sandbox.drop_user = true;
       out.sandbox.uid = static_cast<uid_t>(std::strtoul(value.c_str(), nullptr, 10));

@@ -40,6 +40,7 @@ std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
   config.settings = info.manifest.pool;
   config.containment = containment_;
   config.fork_client = fork_client_;
+  if (info.manifest.isolation == Isolation::kProcess) config.cgroups = cgroups_;
   if (telemetry_ != nullptr) {
     config.logs = &telemetry_->logs();
     // Taken once per version, so a cold start costs two adds.

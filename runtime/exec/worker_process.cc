@@ -101,6 +101,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   concurrency_ = std::max<uint32_t>(1, options.concurrency);
   capacity_ = concurrency_ > 1 ? concurrency_ : std::max<uint32_t>(1, options.pipeline);
   functions_ = options.functions;
+  cgroups_ = options.cgroups;
   logs_ = options.logs;
   max_output_ = options.max_output_per_invocation;
   spawned_at_ = clock_.now();
@@ -150,6 +151,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
     args.insert(args.end(), {"--uid", std::to_string(options.containment.uid), "--gid",
                              std::to_string(options.containment.gid)});
   }
+  for (const auto& dir : options.cgroups) args.insert(args.end(), {"--cgroup", dir});
   for (const auto& f : options.functions) {
     args.push_back("--function");
     args.push_back(f);

@@ -50,6 +50,9 @@ struct WorkerSpawnOptions {
   // so that one wake-up of the worker serves many (see invoke()).
   uint32_t pipeline = 1;
   uint32_t memory_mb = 0;    // address-space limit; 0: none
+  // The worker's own cgroup directories, which it joins before anything else (see
+  // AppCgroups::addWorker); empty without cgroups.
+  std::vector<std::string> cgroups;
   size_t max_output_per_invocation = 64 * 1024;
   WorkerContainment containment;
   // Forks the worker from the host's fork server when set and running; otherwise (or if
@@ -131,6 +134,7 @@ class WorkerProcess {
   bool idle() const { return state_ == State::kReady && in_flight_.empty(); }
   uint64_t id() const { return id_; }
   int pid() const { return pid_; }
+  const std::vector<std::string>& cgroups() const { return cgroups_; }
   std::chrono::steady_clock::time_point lastUsed() const { return last_used_; }
   std::chrono::steady_clock::time_point spawnedAt() const { return spawned_at_; }
 
@@ -191,6 +195,7 @@ class WorkerProcess {
   int pid_ = 0;
   std::string app_;
   std::vector<std::string> functions_;
+  std::vector<std::string> cgroups_;
   LogFanout* logs_ = nullptr;
   size_t max_output_;
 
