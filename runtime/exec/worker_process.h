@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "runtime/base/clock.h"
+#include "runtime/base/token_bucket.h"
 #include "runtime/exec/fork_client.h"
 #include "runtime/protocol/frame.h"
 #include "runtime/protocol/invocation.h"
@@ -144,6 +145,7 @@ class WorkerProcess {
     uv_pipe_t pipe{};
     std::string partial;  // an unfinished line
     const char* name = "";
+    bool paused = false;  // not read while the output budget is spent (see onOutput)
   };
 
   struct InFlight {
@@ -163,6 +165,12 @@ class WorkerProcess {
   void drainIpcNow();
   void onFrame(FrameType type, std::string_view payload);
   void onOutput(OutputStream& stream, const char* data, size_t size, bool eof);
+  void startReading(OutputStream& stream);
+  // Output that is nobody's (see currentInFlight) is paid from output_budget_; false when
+  // the budget is spent: the stream then pauses until it refills.
+  bool spendOutputBudget(OutputStream& stream, size_t line_bytes);
+  void resumeOutput();
+  void resumeOutputLater();
   void drainOutputNow();
   // Logs one line of the worker's output, attributed to `inv` when known.
   void emitLine(InFlight* inv, const char* stream, std::string_view line, int level);
@@ -203,6 +211,12 @@ class WorkerProcess {
   uv_pipe_t ipc_{};
   OutputStream out_, err_;
   uv_timer_t timer_{};
+  // Output with no invocation to charge it to (a thread the function left printing) is
+  // bounded by this budget (see spendOutputBudget); the timer resumes reading.
+  TokenBucket output_budget_;
+  uv_timer_t output_timer_{};
+  uint64_t output_dropped_ = 0;  // bytes of a line cut short when the budget ran out
+  bool output_throttled_ = false;  // the notice was logged
   CloseCounter closer_;
   std::function<void()> on_closed_;
   bool closing_ = false;
