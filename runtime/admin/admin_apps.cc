@@ -3,6 +3,7 @@
 #include "runtime/base/iso8601.h"
 #include "runtime/base/names.h"
 #include "runtime/base/suggest.h"
+#include "runtime/exec/app_cgroups.h"
 #include "triggers/http/multipart.h"
 
 namespace gust {

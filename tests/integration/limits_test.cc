@@ -82,12 +82,6 @@ int64_t rssKib(pid_t pid) {
   return at == std::string::npos ? -1 : std::stoll(status.substr(at + 6));
 }
 
-size_t occurrences(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("an app's workers are bounded together by its cgroups, which go with the host") {
