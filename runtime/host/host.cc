@@ -57,7 +57,12 @@ class Host {
     telemetry_ = std::move(*telemetry);
     dispatcher_.setTelemetry(telemetry_.get());
     dispatcher_.setCgroups(&cgroups_);
-    if (cgroups_.version() == CgroupVersion::kNone) spdlog::warn("{}", noCgroupWarning(cgroups_));
+    if (cgroups_.version() == CgroupVersion::kNone) {
+      spdlog::warn("{}", noCgroupWarning(cgroups_));
+    } else {
+      spdlog::info("app limits with cgroup v{} in {}", cgroups_.version() == CgroupVersion::kV2 ? 2 : 1,
+                   cgroups_.bases().front());
+    }
     // Before the first worker: every worker is forked from it (see ForkClient).
     if (auto started = fork_client_.start(); !started) {
       spdlog::warn("{}; workers will be spawned instead, which makes cold starts slower", started.error().message);
