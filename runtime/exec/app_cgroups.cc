@@ -264,8 +264,6 @@ AppCgroups::~AppCgroups() {
 }
 
 Result<void> AppCgroups::configureApp(const std::string& app, const PoolSettings& settings) {
-  if (version_ == CgroupVersion::kNone) return {};
-  retryLeftovers();
   uint64_t memory = mib(settings.memory_mb) * settings.max_instances;
   for (const auto& base : bases_) {
     std::string dir = base + "/" + app, why;
@@ -284,9 +282,11 @@ Result<void> AppCgroups::configureApp(const std::string& app, const PoolSettings
   return {};
 }
 
-Result<std::vector<std::string>> AppCgroups::addWorker(const std::string& app, uint32_t memory_mb) {
+Result<std::vector<std::string>> AppCgroups::addWorker(const std::string& app, const PoolSettings& settings) {
   if (version_ == CgroupVersion::kNone) return std::vector<std::string>{};
   retryLeftovers();
+  if (auto configured = configureApp(app, settings); !configured) return configured.error();
+  uint32_t memory_mb = settings.memory_mb;
   std::string name = "/" + app + "/w" + std::to_string(next_worker_++);
   std::vector<std::string> dirs;
   auto undo = [&](Error error) {
@@ -312,13 +312,34 @@ Result<std::vector<std::string>> AppCgroups::addWorker(const std::string& app, u
 }
 
 void AppCgroups::removeWorker(const std::vector<std::string>& dirs) {
+  // The worker's own process is reaped by now, but what ran in its PID namespace may still
+  // be dying: give the kernel a moment (on the loop thread, so only a short one) before the
+  // directory is left for a later retry.
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
   for (const auto& dir : dirs) {
-    if (!killAndRemove(dir)) leftovers_.push_back(dir);
+    bool removed = killAndRemove(dir);
+    while (!removed && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      removed = killAndRemove(dir);
+    }
+    if (!removed) leftovers_.push_back(dir);
+  }
+}
+
+void AppCgroups::removeApp(const std::string& app) {
+  retryLeftovers();
+  // rmdir fails while the app's cgroup has a worker's below it: another version's, or one
+  // still being torn down, which a later retry (or the host's exit) takes care of.
+  for (const auto& base : bases_) {
+    std::string dir = base + "/" + app;
+    if (::rmdir(dir.c_str()) != 0 && errno == EBUSY) empty_apps_.push_back(dir);
   }
 }
 
 void AppCgroups::retryLeftovers() {
   std::erase_if(leftovers_, [](const std::string& dir) { return killAndRemove(dir); });
+  // Never killed: another version's workers may live below.
+  std::erase_if(empty_apps_, [](const std::string& dir) { return ::rmdir(dir.c_str()) == 0 || errno != EBUSY; });
 }
 
 std::string AppCgroups::describe(const PoolSettings& settings) const {

@@ -58,15 +58,17 @@ class AppCgroups {
   // The base directory of each hierarchy in use.
   const std::vector<std::string>& bases() const { return bases_; }
 
-  // Creates <base>/<app> if needed and sets its limits from `settings`. An app's versions
-  // share it; the last one configured sets the limits.
-  Result<void> configureApp(const std::string& app, const PoolSettings& settings);
-  // Creates a cgroup for a new worker of `app` limited to `memory_mb`: the directories the
+  // Creates a cgroup for a new worker of `app`, limited to settings.memory_mb, below the
+  // app's (created if needed, and its limits set from `settings`: an app's versions share
+  // it, and the one that started a worker last sets them). Returns the directories the
   // worker must join, one per hierarchy.
-  Result<std::vector<std::string>> addWorker(const std::string& app, uint32_t memory_mb);
+  Result<std::vector<std::string>> addWorker(const std::string& app, const PoolSettings& settings);
   // Kills what is left in a worker's cgroup and removes it; a directory that is still busy
   // (its processes are not reaped yet) is retried on later calls and at the end.
   void removeWorker(const std::vector<std::string>& dirs);
+  // Removes the app's cgroup once none of its workers is left in it (another version's
+  // workers keep it).
+  void removeApp(const std::string& app);
 
   // What is in force for an app with `settings`, for `gust ps` and `gust describe`:
   // "cgroup v1 (memory 2048 MiB, 512 tasks for the app; 512 MiB per worker)" or
@@ -77,11 +79,13 @@ class AppCgroups {
   bool tryV2(const std::string& own, int host_pid);
   bool tryV1(const std::string& memory, const std::string& pids, int host_pid);
   void retryLeftovers();
+  Result<void> configureApp(const std::string& app, const PoolSettings& settings);
 
   CgroupVersion version_ = CgroupVersion::kNone;
   std::string reason_;
   std::vector<std::string> bases_;        // v2: one; v1: memory, then pids
   std::vector<std::string> leftovers_;    // worker directories not removed yet
+  std::vector<std::string> empty_apps_;   // app directories to remove once empty
   uint64_t next_worker_ = 1;
 };
 

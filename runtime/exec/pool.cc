@@ -22,11 +22,6 @@ Pool::Pool(uv_loop_t* loop, const Clock& clock, PoolConfig config)
 Pool::~Pool() { assert(closing_ && workers_.empty() && closing_workers_.empty()); }
 
 void Pool::start() {
-  if (config_.cgroups != nullptr) {
-    if (auto limited = config_.cgroups->configureApp(config_.app, config_.settings); !limited) {
-      spdlog::warn("[{}] cannot set the app's cgroup limits: {}", config_.app, limited.error().message);
-    }
-  }
   for (uint32_t i = 0; i < config_.settings.min_instances; ++i) startWorker();
 }
 
@@ -141,7 +136,7 @@ void Pool::startWorker() {
   WorkerSpawnOptions options;
   if (config_.cgroups != nullptr) {
     // A worker outside its cgroup would escape the app's limits: it does not start.
-    auto cgroups = config_.cgroups->addWorker(config_.app, config_.settings.memory_mb);
+    auto cgroups = config_.cgroups->addWorker(config_.app, config_.settings);
     if (!cgroups) return failed("cannot create the worker's cgroup: " + cgroups.error().message);
     options.cgroups = std::move(*cgroups);
   }
@@ -356,7 +351,8 @@ void Pool::close(std::function<void()> on_closed) {
   if (closing_) return;
   closing_ = true;
   // A draining pool told to close now still owes its drain callback.
-  on_closed_ = [drained = std::exchange(on_drained_, nullptr), closed = std::move(on_closed)] {
+  on_closed_ = [this, drained = std::exchange(on_drained_, nullptr), closed = std::move(on_closed)] {
+    if (config_.cgroups != nullptr) config_.cgroups->removeApp(config_.app);
     if (closed) closed();
     if (drained) drained();
   };

@@ -102,8 +102,11 @@ TEST_CASE("an app's workers are bounded together by its cgroups, which go with t
   CHECK_MESSAGE(ps.out.find("(memory 256 MiB, 32 tasks for the app; 128 MiB per worker)") != std::string::npos, ps.out);
   auto describe = c.gust({"describe", "limited"});
   CHECK(describe.out.find("limits   cgroup v") != std::string::npos);
+  // The app's cgroup is made with its first worker.
   std::vector<fs::path> bases = c.bases();
-  for (const auto& base : bases) REQUIRE_MESSAGE(fs::is_directory(base / "limited"), base);
+  for (const auto& base : bases) CHECK_MESSAGE(!fs::exists(base / "limited"), base);
+  REQUIRE(c.client.Get("/limited/echo/1"));
+  for (const auto& base : bases) REQUIRE_MESSAGE(fs::is_directory(base / "limited" / "w1"), base);
 
   SUBCASE("children that together allocate past memory_mb are killed, and the app stays in its memory") {
     // Three children of 80 MiB each: each fits its own address-space limit of 128 MiB, but
@@ -141,6 +144,13 @@ TEST_CASE("an app's workers are bounded together by its cgroups, which go with t
     }
   }
 
+  // An app that is removed takes its cgroup with it, once its workers are gone.
+  httplib::Client admin = localClient(c.host.adminPort());
+  auto removed = admin.Delete("/v1/apps/limited", {{"Authorization", "Bearer " + c.host.adminToken()}});
+  REQUIRE(removed);
+  CHECK(removed->status == 200);
+  waitFor("the removed app's cgroup to go", [&] { return !fs::exists(bases.back() / "limited"); },
+          std::chrono::seconds(10), c.host);
   // Once the host is gone, so are its cgroups (the fork bomb's processes with them).
   c.host.process().signal(SIGTERM);
   CHECK(c.host.process().wait().status == 0);

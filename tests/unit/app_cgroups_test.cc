@@ -72,7 +72,7 @@ TEST_CASE("without any cgroup hierarchy the host keeps rlimits and says why") {
   CHECK(cgroups.reason().find("no cgroup v2 hierarchy") != std::string::npos);
   CHECK(cgroups.describe(PoolSettings{}).starts_with("rlimit per process (no cgroup: "));
   CHECK(noCgroupWarning(cgroups).find("Delegate=yes") != std::string::npos);
-  auto dirs = cgroups.addWorker("app", 64);
+  auto dirs = cgroups.addWorker("app", PoolSettings{});
   REQUIRE(dirs);
   CHECK(dirs->empty());
 }
@@ -94,20 +94,19 @@ TEST_CASE("cgroup v1: an app directory with the app's limits, a worker directory
   settings.memory_mb = 64;
   settings.max_instances = 3;
   settings.max_processes = 40;
-  REQUIRE(cgroups.configureApp("shop", settings));
+  auto dirs = cgroups.addWorker("shop", settings);
+  REQUIRE(dirs);
   fs::path memory_app = root.path() / "memory" / "gust-4242" / "shop";
   fs::path pids_app = root.path() / "pids" / "gust-4242" / "shop";
   CHECK(slurp(memory_app / "memory.limit_in_bytes") == std::to_string(192u << 20));
   CHECK(slurp(pids_app / "pids.max") == "40");
-  auto dirs = cgroups.addWorker("shop", 64);
-  REQUIRE(dirs);
   REQUIRE(dirs->size() == 2);
   CHECK((*dirs)[0] == (memory_app / "w1").string());
   CHECK((*dirs)[1] == (pids_app / "w1").string());
   CHECK(slurp(memory_app / "w1" / "memory.limit_in_bytes") == std::to_string(64u << 20));
   CHECK(cgroups.describe(settings) == "cgroup v1 (memory 192 MiB, 40 tasks for the app; 64 MiB per worker)");
   // A worker of another version of the app gets a directory of its own.
-  auto next = cgroups.addWorker("shop", 64);
+  auto next = cgroups.addWorker("shop", settings);
   REQUIRE(next);
   CHECK((*next)[0] == (memory_app / "w2").string());
 }
@@ -125,11 +124,10 @@ TEST_CASE("cgroup v2: the controllers are passed down to the base and the app") 
   settings.memory_mb = 32;
   settings.max_instances = 2;
   settings.max_processes = 16;
-  REQUIRE(cgroups.configureApp("a", settings));
+  auto dirs = cgroups.addWorker("a", settings);
+  REQUIRE(dirs);
   CHECK(slurp(base / "a" / "memory.max") == std::to_string(64u << 20));
   CHECK(slurp(base / "a" / "pids.max") == "16");
-  auto dirs = cgroups.addWorker("a", 32);
-  REQUIRE(dirs);
   REQUIRE(dirs->size() == 1);
   CHECK(slurp(base / "a" / "w1" / "memory.max") == std::to_string(32u << 20));
 }
