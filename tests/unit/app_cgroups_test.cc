@@ -36,6 +36,14 @@ std::string slurp(const fs::path& path) {
 
 void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
+PoolSettings poolOf(uint32_t memory_mb, uint32_t max_instances, uint32_t max_processes) {
+  PoolSettings settings;
+  settings.memory_mb = memory_mb;
+  settings.max_instances = max_instances;
+  settings.max_processes = max_processes;
+  return settings;
+}
+
 }  // namespace
 
 TEST_CASE("the host's own cgroups are found in each hierarchy of a hybrid layout") {
@@ -90,10 +98,7 @@ TEST_CASE("cgroup v1: an app directory with the app's limits, a worker directory
   AppCgroups cgroups(own, pid);
   REQUIRE(cgroups.version() == CgroupVersion::kV1);
   CHECK_FALSE(fs::exists(root.path() / "memory" / "gust-999999999"));
-  PoolSettings settings;
-  settings.memory_mb = 64;
-  settings.max_instances = 3;
-  settings.max_processes = 40;
+  PoolSettings settings = poolOf(64, 3, 40);
   auto dirs = cgroups.addWorker("shop", settings);
   REQUIRE(dirs);
   fs::path memory_app = root.path() / "memory" / "gust-4242" / "shop";
@@ -120,10 +125,7 @@ TEST_CASE("cgroup v2: the controllers are passed down to the base and the app") 
   fs::path base = root.path() / "gust-77";
   CHECK(slurp(root.path() / "cgroup.subtree_control") == "+memory +pids");
   CHECK(slurp(base / "cgroup.subtree_control") == "+memory +pids");
-  PoolSettings settings;
-  settings.memory_mb = 32;
-  settings.max_instances = 2;
-  settings.max_processes = 16;
+  PoolSettings settings = poolOf(32, 2, 16);
   auto dirs = cgroups.addWorker("a", settings);
   REQUIRE(dirs);
   CHECK(slurp(base / "a" / "memory.max") == std::to_string(64u << 20));
