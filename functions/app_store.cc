@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "functions/durable_file.h"
 #include "runtime/base/names.h"
 #include "runtime/base/text.h"
 
@@ -27,56 +28,6 @@ constexpr std::string_view kRemovedPrefix = ".removed-";
 constexpr size_t kMaxVersionFileBytes = 64 * 1024;
 constexpr size_t kMaxModulePathLength = 1024;
 constexpr size_t kMaxModulePathDepth = 8;
-
-Error ioError(const std::string& what, const fs::path& path, int err) {
-  return makeError(ErrorKind::kIo, "cannot " + what + " " + path.string() + ": " + std::strerror(err));
-}
-
-Error ioError(const std::string& what, const fs::path& path, const std::error_code& ec) {
-  return makeError(ErrorKind::kIo, "cannot " + what + " " + path.string() + ": " + ec.message());
-}
-
-std::string randomSuffix() {
-  std::random_device random;
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%08x%08x", random(), random());
-  return buf;
-}
-
-// Writes a new file (never over an existing one) and fsyncs it before closing.
-Result<void> writeFileSynced(const fs::path& path, std::string_view data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return ioError("create", path, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return ioError("write", path, err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ioError("fsync", path, err);
-  }
-  if (::close(fd) != 0) return ioError("close", path, errno);
-  return {};
-}
-
-// A rename or a new entry is durable only once its directory is fsynced.
-Result<void> syncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ioError("open", dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ioError("fsync", dir, err);
-  return {};
-}
 
 // Moves `from` to `to` unless `to` exists; returns 0, or the errno (EEXIST when `to` exists).
 int renameNoReplace(const fs::path& from, const fs::path& to) {

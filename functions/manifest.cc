@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "functions/app_env.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/suggest.h"
 #include "runtime/base/cron.h"
@@ -238,6 +239,30 @@ void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
   }
 }
 
+// "required_env": ["API_KEY", ...]: names an app may set (see validateEnvKey), each once.
+void parseRequiredEnv(Checker& c, const json& doc, std::vector<std::string>& required) {
+  auto it = doc.find("required_env");
+  if (it == doc.end()) return;
+  if (!it->is_array() || it->size() > kMaxEnvVars) {
+    c.fail("required_env", "must be a list of at most " + std::to_string(kMaxEnvVars) +
+                               " variable names, such as [\"API_KEY\"]");
+    return;
+  }
+  for (size_t i = 0; i < it->size() && !c.failed(); ++i) {
+    const json& key = (*it)[i];
+    std::string path = "required_env[" + std::to_string(i) + "]";
+    if (!key.is_string()) {
+      c.fail(path, "must be a string, a variable name such as \"API_KEY\"");
+    } else if (auto valid = validateEnvKey(key.get<std::string>()); !valid) {
+      c.fail(path, valid.error().message);
+    } else if (std::find(required.begin(), required.end(), key.get<std::string>()) != required.end()) {
+      c.fail(path, quote(key.get<std::string>()) + " is listed twice");
+    } else {
+      required.push_back(key.get<std::string>());
+    }
+  }
+}
+
 }  // namespace
 
 Result<Manifest> parseManifest(std::string_view text, std::string_view source, const PoolSettings& pool_defaults) {
@@ -289,7 +314,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   m.pool = pool_defaults;
   c.onlyKnown(doc, "",
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
-               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "max_processes"});
+               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
     m.name = *name;
@@ -310,6 +335,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
     else c.fail("isolation", "must be \"process\" (the default) or \"thread\", not \"" + *iso + "\"");
   }
   parsePool(c, doc, m.pool);
+  parseRequiredEnv(c, doc, m.required_env);
 
   auto fns = doc.find("functions");
   if (fns == doc.end()) {

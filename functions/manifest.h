@@ -71,6 +71,8 @@ struct Manifest {
   Isolation isolation = Isolation::kProcess;
   PoolSettings pool;
   std::vector<FunctionSpec> functions;
+  // Variables the app cannot run without (`gust env set`); a deploy lacking one is refused.
+  std::vector<std::string> required_env;
 
   std::chrono::milliseconds timeoutOf(const FunctionSpec& f) const {
     return f.timeout.count() > 0 ? f.timeout : pool.timeout;

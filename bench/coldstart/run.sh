@@ -25,7 +25,7 @@ build-bench/gust build "$work/hello" >/dev/null
 # Serves the app with the gust binary $1 and measures it.
 measure() {
   rm -rf "$work/data"
-  taskset -c 1 "$1" serve "$work/hello" --port 0 --admin-port 0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
+  taskset -c 1 "$1" serve "$work/hello" --port 0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
   host=$!
   for _ in $(seq 200); do grep -q listening "$work/out" && break; sleep 0.05; done
   port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/out")

@@ -135,19 +135,19 @@ port=$BASE_PORT
 for s in $SERVERS; do
   port=$((port + 1))
   case $s in
-    # Each Gust host takes a free admin port: several run side by side here.
+    # Each Gust host has its admin socket in its own data dir: several run side by side here.
     gust) start gust "$port" /hello/world "$GUST" serve "$REPO/examples/hello" --port "$port" \
-            --admin-port 0 --data-dir "$PEERS_DIR/gust-data" ;;
+            --data-dir "$PEERS_DIR/gust-data" ;;
     # The same app served by another build of Gust (BASELINE_GUST, e.g. the commit before a
     # change), so that before and after are measured in one interleaved run.
     gust-base) [[ -x ${BASELINE_GUST:-} ]] || { log "SKIP gust-base: set BASELINE_GUST to a gust binary"; continue; }
                start gust-base "$port" /hello/world "$BASELINE_GUST" serve "$REPO/examples/hello" --port "$port" \
-                 --admin-port 0 --data-dir "$PEERS_DIR/gust-data-base" ;;
+                 --data-dir "$PEERS_DIR/gust-data-base" ;;
     # The same app with four warm instances, and run on host threads.
     gust-pool4) start "$s" "$port" /hello/world "$GUST" serve "$(variant pool4 '"min_instances": 4, "max_instances": 4')" \
-                  --port "$port" --admin-port 0 --data-dir "$PEERS_DIR/gust-data-pool4" ;;
+                  --port "$port" --data-dir "$PEERS_DIR/gust-data-pool4" ;;
     gust-thread) start "$s" "$port" /hello/world "$GUST" serve "$(variant thread '"isolation": "thread", "max_instances": 4')" \
-                   --port "$port" --admin-port 0 --data-dir "$PEERS_DIR/gust-data-thread" ;;
+                   --port "$port" --data-dir "$PEERS_DIR/gust-data-thread" ;;
     nginx) mkdir -p nginx/tmp && sed -i "s/listen 127.0.0.1:[0-9@A-Z]*;/listen 127.0.0.1:$port;/" nginx.conf
            start nginx "$port" / nginx -p "$PEERS_DIR/" -c nginx.conf ;;
     node) start node "$port" / env PORT="$port" node node.js ;;

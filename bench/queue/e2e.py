@@ -20,7 +20,7 @@ manifest["functions"]["charge"]["queue"]["batch_size"] = int(batch)
 manifest["functions"]["ship"]["queue"] = {"name": "shipments", "batch_size": int(batch)}
 json.dump(manifest, open(os.path.join(app, "gust.json"), "w"))
 data = os.path.join(work, f"data-b{batch}-{sync}")
-host = subprocess.Popen([gust, "serve", app, "--port", "0", "--admin-port", "0", "--data-dir", data,
+host = subprocess.Popen([gust, "serve", app, "--port", "0", "--admin-listen", "127.0.0.1:0", "--data-dir", data,
                          "--queue-synchronous", sync, "--log-level", "warn"],
                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 admin_port = None

@@ -26,7 +26,7 @@ echo "timer lateness, $seconds s each, on $(nproc) cores"
 printf 'baseline (clock_nanosleep to each whole second): '
 build-bench/bench/timers_baseline "$seconds" | percentiles
 
-build-bench/gust serve "$work/lateness" --port 0 --admin-port 0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
+build-bench/gust serve "$work/lateness" --port 0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
 host=$!
 # Skip the first run (it may start the pool cold); then collect.
 sleep "$((seconds + 2))"

@@ -27,6 +27,7 @@ struct SpawnRequest {
   uint32_t id = 0;
   std::string dir;
   std::vector<std::string> args;  // `gust worker` arguments, without the verb
+  std::vector<std::string> env;   // the worker's whole environment, "KEY=VALUE" each
   int fds[kForkRequestFds] = {-1, -1, -1};
 };
 
@@ -95,13 +96,15 @@ ReadResult readRequest(std::vector<char>& buffer, SpawnRequest& request) {
     return ReadResult::kMalformed;
   };
   if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || static_cast<size_t>(n) < sizeof header ||
-      header.type != kForkRequestSpawn || fd_count != kForkRequestFds || header.string_count < 2) {
+      header.type != kForkRequestSpawn || fd_count != kForkRequestFds || header.string_count < 2 ||
+      header.env_count > header.string_count - 2) {
     return refuse();
   }
   for (int fd : request.fds) {
     if (fd <= kWorkerIpcFd) return refuse();  // stdio and our socket are open: cannot happen
   }
-  // The folder, then the arguments: NUL-terminated strings that fill the message exactly.
+  // The folder, the arguments, then the environment: NUL-terminated strings that fill the
+  // message exactly.
   std::string_view rest(buffer.data() + sizeof header, static_cast<size_t>(n) - sizeof header);
   std::vector<std::string> strings;
   while (!rest.empty()) {
@@ -111,14 +114,26 @@ ReadResult readRequest(std::vector<char>& buffer, SpawnRequest& request) {
     rest.remove_prefix(end + 1);
   }
   if (strings.size() != header.string_count) return refuse();
+  auto env_begin = strings.end() - header.env_count;
+  for (auto it = env_begin; it != strings.end(); ++it) {
+    if (it->find('=') == std::string::npos || it->front() == '=') return refuse();
+  }
   request.dir = std::move(strings.front());
-  request.args.assign(std::make_move_iterator(strings.begin() + 1), std::make_move_iterator(strings.end()));
+  request.args.assign(std::make_move_iterator(strings.begin() + 1), std::make_move_iterator(env_begin));
+  request.env.assign(std::make_move_iterator(env_begin), std::make_move_iterator(strings.end()));
   return ReadResult::kRequest;
 }
 
 // In the forked child: what an exec'd worker gets from uv_spawn (its stdio, its own
 // session, default signal handling, its folder), then the worker itself.
 [[noreturn]] void becomeWorker(SpawnRequest& request, pid_t server, const sigset_t& original_mask) {
+  // First of all, the worker's own environment in place of the server's: exactly what the
+  // host sent for it (see runtime/exec/worker_environment.h), as a spawned worker gets.
+  ::clearenv();
+  for (const auto& entry : request.env) {
+    size_t eq = entry.find('=');
+    if (::setenv(entry.substr(0, eq).c_str(), entry.c_str() + eq + 1, 1) != 0) _exit(1);
+  }
   signal(SIGCHLD, SIG_DFL);
   sigprocmask(SIG_SETMASK, &original_mask, nullptr);
   // The received descriptors are above kWorkerIpcFd (0-3 are taken in the server), so

@@ -261,6 +261,9 @@ bool parseWorkerArgs(int argc, char** argv, WorkerOptions& out) {
 }
 
 int runWorker(const WorkerOptions& options) {
+  // Nothing the host opened without O_CLOEXEC (or a library opened) may reach user code: a
+  // spawned worker keeps only stdio and its IPC channel, as a forked one does.
+  ::close_range(kWorkerIpcFd + 1, ~0U, 0);
   // Die with the host, even when it is killed with SIGKILL; then close the race where the
   // host died before the prctl took effect.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -279,6 +282,7 @@ int runWorker(const WorkerOptions& options) {
   }
 
   auto module = loadModule(options.module_path, options.functions, "/proc/self/fd/" + std::to_string(module_fd));
+  ::close(module_fd);  // loaded: user code has no use for it
   if (!module) return initFailed(module.error().message);
 
   Server server(options, std::move(module->functions));

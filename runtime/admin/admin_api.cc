@@ -1,5 +1,7 @@
 #include "runtime/admin/admin_api.h"
 
+#include <unistd.h>
+
 #include "runtime/admin/admin_token.h"
 #include "runtime/protocol/http_status.h"
 #include "triggers/http/http_text.h"
@@ -35,17 +37,7 @@ std::string AdminCall::query(std::string_view name) const {
 }
 
 AdminApi::AdminApi(uv_loop_t* loop, std::string token)
-    : token_(std::move(token)),
-      server_(loop,
-              [] {
-                HttpLimits limits;
-                limits.max_body = kMaxBody;
-                limits.body_timeout_ms = 120'000;
-                return limits;
-              }(),
-              [this](HttpRequest&& request, HttpResponder&& responder) {
-                onRequest(std::move(request), std::move(responder));
-              }) {
+    : token_(std::move(token)), loop_(loop), socket_server_(makeServer()) {
   route({"GET"}, "/healthz", [](AdminCall&& call) { call.responder.send(jsonResponse({{"status", "ok"}})); });
   route({"GET"}, "/readyz", [](AdminCall&& call) { call.responder.send(jsonResponse({{"status", "ok"}})); });
 }
@@ -58,13 +50,60 @@ void AdminApi::route(std::vector<std::string> methods, std::string pattern, Admi
   handlers_.push_back(std::move(handler));
 }
 
-Result<int> AdminApi::listen(const std::string& host, int port) {
-  auto bound = server_.listen(host, port);
+std::unique_ptr<HttpServer> AdminApi::makeServer() {
+  HttpLimits limits;
+  limits.max_body = kMaxBody;
+  limits.body_timeout_ms = 120'000;
+  return std::make_unique<HttpServer>(loop_, limits, [this](HttpRequest&& request, HttpResponder&& responder) {
+    onRequest(std::move(request), std::move(responder));
+  });
+}
+
+Result<void> AdminApi::listenUnix(const std::string& path) { return socket_server_->listenUnix(path); }
+
+Result<int> AdminApi::listenTcp(const std::string& host, int port) {
+  tcp_server_ = makeServer();
+  auto bound = tcp_server_->listen(host, port);
   if (bound) {
     bind_host_ = host;
     port_ = *bound;
   }
   return bound;
+}
+
+void AdminApi::close(std::function<void()> on_closed) {
+  if (!tcp_server_) {
+    socket_server_->close(std::move(on_closed));
+    return;
+  }
+  auto left = std::make_shared<int>(2);
+  auto then = [left, on_closed = std::move(on_closed)] {
+    if (--*left == 0 && on_closed) on_closed();
+  };
+  socket_server_->close(then);
+  tcp_server_->close(then);
+}
+
+bool AdminApi::callerAllowed(const HttpRequest& request, HttpResponder& responder) const {
+  if (request.unix_peer_uid) {
+    // A browser cannot reach a Unix socket, so Host and Origin mean nothing here; the
+    // peer's uid is what tells a caller apart.
+    if (*request.unix_peer_uid == ::geteuid() || *request.unix_peer_uid == 0) return true;
+    responder.send(problemResponse(403, "Forbidden", "the admin socket answers only its host's own user and root"));
+    return false;
+  }
+  if (!hostAllowed(request.header("host"))) {
+    responder.send(problemResponse(403, "Forbidden", "the admin API answers only requests addressed to its own "
+                                                     "listener (Host " + std::string(bind_host_) + ":" +
+                                                         std::to_string(port_) + ")"));
+    return false;
+  }
+  std::string_view origin = request.header("origin");
+  if (!origin.empty() && (origin.substr(0, 7) != "http://" || !hostAllowed(origin.substr(7)))) {
+    responder.send(problemResponse(403, "Forbidden", "cross-origin requests to the admin API are refused"));
+    return false;
+  }
+  return true;
 }
 
 bool AdminApi::hostAllowed(std::string_view host) const {
@@ -76,17 +115,7 @@ bool AdminApi::hostAllowed(std::string_view host) const {
 }
 
 void AdminApi::onRequest(HttpRequest&& request, HttpResponder&& responder) {
-  if (!hostAllowed(request.header("host"))) {
-    responder.send(problemResponse(403, "Forbidden", "the admin API answers only requests addressed to its own "
-                                                     "listener (Host " + std::string(bind_host_) + ":" +
-                                                         std::to_string(port_) + ")"));
-    return;
-  }
-  std::string_view origin = request.header("origin");
-  if (!origin.empty() && (origin.substr(0, 7) != "http://" || !hostAllowed(origin.substr(7)))) {
-    responder.send(problemResponse(403, "Forbidden", "cross-origin requests to the admin API are refused"));
-    return;
-  }
+  if (!callerAllowed(request, responder)) return;
   bool open = request.path == "/healthz" || request.path == "/readyz";
   std::string_view auth = request.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";

@@ -1,13 +1,16 @@
 #pragma once
-// The admin API's listener: its own HTTP server, 127.0.0.1 by default. Every route but
-// /healthz and /readyz needs the bearer token (compared in constant time); a request whose
-// Host or Origin is not this listener's own is refused, so a web page cannot reach it
-// through DNS rebinding. The routes themselves are added by the admin_*.cc files, one per
+// The admin API's listeners: its own HTTP server on a Unix socket (DATA_DIR/admin.sock by
+// default, mode 0600), and on TCP only when asked (--admin-listen). Every route but
+// /healthz and /readyz needs the bearer token (compared in constant time), on both. On the
+// socket, a peer whose uid is neither the host's nor root's is refused as well, should the
+// file's mode have been widened. On TCP, a request whose Host or Origin is not this
+// listener's own is refused, so a web page cannot reach it through DNS rebinding. The routes themselves are added by the admin_*.cc files, one per
 // area (apps, queues, invocations, metrics); docs/admin-api.md is the contract.
 //
 // Owning thread: the loop thread. Owned by the Host; close() calls back once closed.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,12 +44,18 @@ class AdminApi {
   // Adds a route; `methods` as in Router (HEAD is served by GET).
   void route(std::vector<std::string> methods, std::string pattern, AdminHandler handler);
 
-  // Returns the bound port.
-  Result<int> listen(const std::string& host, int port);
-  void close(std::function<void()> on_closed) { server_.close(std::move(on_closed)); }
+  // Listens on a Unix socket at `path`, which must not exist (see admin_socket.h).
+  Result<void> listenUnix(const std::string& path);
+  // Listens on TCP as well; returns the bound port. Call at most once.
+  Result<int> listenTcp(const std::string& host, int port);
+  void close(std::function<void()> on_closed);
 
  private:
+  std::unique_ptr<HttpServer> makeServer();
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
+  // Who may ask: on the socket a peer of this uid or root; on TCP a request addressed to
+  // this listener. Answers and returns false for any other.
+  bool callerAllowed(const HttpRequest& request, HttpResponder& responder) const;
   bool hostAllowed(std::string_view host) const;
 
   std::string token_;
@@ -54,7 +63,9 @@ class AdminApi {
   int port_ = 0;
   Router router_;
   std::vector<AdminHandler> handlers_;  // indexed by the number in a route's target
-  HttpServer server_;
+  uv_loop_t* loop_;
+  std::unique_ptr<HttpServer> socket_server_;
+  std::unique_ptr<HttpServer> tcp_server_;  // only with --admin-listen
 };
 
 // Answers shared by the admin routes.

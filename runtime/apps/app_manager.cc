@@ -2,13 +2,28 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace gust {
 
 using std::chrono::steady_clock;
 
-AppManager::AppManager(uv_loop_t* loop, const Clock& clock, AppStore& store, Dispatcher& dispatcher,
-                       std::vector<Trigger*> triggers)
-    : loop_(loop), clock_(clock), store_(store), dispatcher_(dispatcher), triggers_(std::move(triggers)) {}
+AppManager::AppManager(uv_loop_t* loop, const Clock& clock, AppStore& store, AppEnvStore& env_store,
+                       Dispatcher& dispatcher, std::vector<Trigger*> triggers)
+    : loop_(loop),
+      clock_(clock),
+      store_(store),
+      env_store_(env_store),
+      dispatcher_(dispatcher),
+      triggers_(std::move(triggers)) {}
+
+Result<void> AppManager::attachEnv(AppInfo& info) const {
+  auto env = env_store_.load(info.manifest.name);
+  if (!env) return env.error();
+  if (auto ok = checkRequiredEnv(info.manifest, *env); !ok) return ok;
+  info.env = std::move(*env);
+  return {};
+}
 
 Result<void> AppManager::checkTriggers(const AppInfo& info) const {
   for (const Trigger* t : triggers_) {
@@ -33,7 +48,9 @@ Result<void> AppManager::addFromDir(const std::filesystem::path& dir) {
     return makeError(ErrorKind::kNotFound, "app " + manifest->name + ": its module " + module.string() +
                                                " does not exist; build it with `gust build " + dir.string() + "`");
   }
-  return bind(AppInfo{std::move(*manifest), dir, ""});
+  AppInfo info{std::move(*manifest), dir, "", {}};
+  if (auto ok = attachEnv(info); !ok) return ok;
+  return bind(info);
 }
 
 Result<void> AppManager::addFromStore() {
@@ -46,7 +63,12 @@ Result<void> AppManager::addFromStore() {
     }
     auto manifest = loadManifest(version.dir);
     if (!manifest) return manifest.error();
-    AppInfo info{std::move(*manifest), version.dir, version.version};
+    AppInfo info{std::move(*manifest), version.dir, version.version, {}};
+    if (auto ok = attachEnv(info); !ok) {
+      // It was accepted when deployed, so it serves; its functions find out what is missing.
+      spdlog::error("[{}] {}", version.app, ok.error().message);
+      if (auto env = env_store_.load(version.app)) info.env = std::move(*env);
+    }
     if (auto added = bind(info); !added) {
       return makeError(added.error().kind, "deployed app " + version.app + " (version " + version.version +
                                                "): " + added.error().message);
@@ -97,6 +119,17 @@ void AppManager::deploy(const std::string& app, std::string manifest, std::strin
       loop_, &work->req,
       [](uv_work_t* req) {
         auto* w = static_cast<Work*>(req->data);
+        // A version that lacks a required variable is refused before it is stored (its
+        // file is replaced atomically, so reading it here is safe), and checked again once
+        // stored, against a change meanwhile.
+        auto manifest = parseManifest(w->manifest);
+        auto env = w->self->env_store_.load(w->app);
+        if (manifest && env) {
+          if (auto ok = checkRequiredEnv(*manifest, *env); !ok) {
+            w->stored = ok.error();
+            return;
+          }
+        }
         w->stored = w->self->store_.deploy(w->app, w->manifest, w->module);
         std::string().swap(w->module);
       },
@@ -114,7 +147,12 @@ void AppManager::deploy(const std::string& app, std::string manifest, std::strin
           w->done(manifest.error());
           return;
         }
-        AppInfo info{std::move(*manifest), w->stored->dir, w->stored->version};
+        AppInfo info{std::move(*manifest), w->stored->dir, w->stored->version, {}};
+        if (auto ok = self.attachEnv(info); !ok) {
+          self.busy_.erase(w->app);
+          w->done(ok.error());
+          return;
+        }
         self.activate(std::move(info), true, w->started, std::move(w->done));
       });
   if (rc != 0) {
@@ -139,8 +177,13 @@ void AppManager::rollback(const std::string& app, std::optional<std::string> ver
     done(manifest.error());
     return;
   }
+  AppInfo info{std::move(*manifest), target->dir, target->version, {}};
+  if (auto ok = attachEnv(info); !ok) {
+    done(ok.error());
+    return;
+  }
   busy_.insert(app);
-  activate(AppInfo{std::move(*manifest), target->dir, target->version}, true, clock_.now(), std::move(done));
+  activate(std::move(info), true, clock_.now(), std::move(done));
 }
 
 void AppManager::activate(AppInfo info, bool record, steady_clock::time_point started, DeployDone done) {
@@ -194,6 +237,55 @@ Result<void> AppManager::remove(const std::string& app) {
   }
   if (stored) return store_.remove(app);
   return {};
+}
+
+void AppManager::changeEnv(const std::string& app, AppEnv set, std::vector<std::string> unset, EnvDone done) {
+  if (busy_.count(app) > 0) {
+    done(makeError(ErrorKind::kConflict, "a deploy or rollback of " + app + " is in progress; retry when it ends"));
+    return;
+  }
+  const AppInfo* serving = dispatcher_.app(app);
+  if (serving != nullptr) {
+    for (const auto& key : unset) {
+      const auto& required = serving->manifest.required_env;
+      if (std::find(required.begin(), required.end(), key) != required.end()) {
+        done(makeError(ErrorKind::kConflict, "app " + app + " (version " +
+                                                 (serving->version.empty() ? "from its folder" : serving->version) +
+                                                 ") requires " + key + " in its manifest's required_env; deploy "
+                                                 "a version that does not before removing it"));
+        return;
+      }
+    }
+  }
+  auto env = env_store_.changed(app, set, unset);
+  if (!env) {
+    done(env.error());
+    return;
+  }
+  if (auto stored = env_store_.store(app, *env); !stored) {
+    done(stored.error());
+    return;
+  }
+  EnvChange change{app, *env, false, ""};
+  // A thread-isolated app runs in the host's own process: it has no workers to replace.
+  if (serving == nullptr || serving->manifest.isolation != Isolation::kProcess) {
+    done(std::move(change));
+    return;
+  }
+  AppInfo info = *serving;
+  info.env = std::move(*env);
+  change.rolled = true;
+  change.version = info.version;
+  busy_.insert(app);
+  activate(std::move(info), false, clock_.now(),
+           [change = std::move(change), done = std::move(done)](Result<DeployReport> report) mutable {
+             if (!report) {
+               done(makeError(report.error().kind, "the variables are stored, but " + report.error().message +
+                                                       "; the workers that were serving keep the old ones"));
+               return;
+             }
+             done(std::move(change));
+           });
 }
 
 }  // namespace gust

@@ -16,12 +16,22 @@
 #include <set>
 #include <string>
 
+#include "functions/app_env.h"
 #include "functions/app_store.h"
 #include "runtime/base/clock.h"
 #include "runtime/exec/dispatcher.h"
 #include "triggers/trigger.h"
 
 namespace gust {
+
+// What `gust env set/rm` changed: the app's variables now, and whether its workers were
+// replaced by ones that have them (only a served app with process isolation has workers).
+struct EnvChange {
+  std::string app;
+  AppEnv env;
+  bool rolled = false;
+  std::string version;  // the version whose workers were replaced, when rolled
+};
 
 struct DeployReport {
   std::string app;
@@ -33,7 +43,7 @@ class AppManager {
  public:
   // Every app's active version is bound to each of `triggers`, in their order; they outlive
   // the manager. A deploy's report says how long it took by `clock`.
-  AppManager(uv_loop_t* loop, const Clock& clock, AppStore& store, Dispatcher& dispatcher,
+  AppManager(uv_loop_t* loop, const Clock& clock, AppStore& store, AppEnvStore& env_store, Dispatcher& dispatcher,
              std::vector<Trigger*> triggers);
 
   // Startup: an app served from its folder (it cannot be rolled back; a deploy replaces it).
@@ -49,12 +59,22 @@ class AppManager {
   // Stops serving `app` and deletes its versions.
   Result<void> remove(const std::string& app);
 
+  using EnvDone = UniqueFunction<void(Result<EnvChange>)>;
+  // Sets the variables of `set` and removes those named in `unset` (each must be set, and
+  // none may be required by the active version), stores the result, then replaces a served
+  // app's workers the way a deploy does: new ones with the new environment take traffic
+  // once one is ready, the old ones finish what they hold. Nothing is dropped.
+  void changeEnv(const std::string& app, AppEnv set, std::vector<std::string> unset, EnvDone done);
+  AppEnvStore& envStore() { return env_store_; }
+
   AppStore& store() { return store_; }
 
  private:
   // Serves the version in `dir` once it is ready; then records it as active in the store.
   void activate(AppInfo info, bool record, std::chrono::steady_clock::time_point started, DeployDone done);
   Result<void> checkTriggers(const AppInfo& info) const;
+  // Gives `info` its app's variables; fails if its manifest requires one that is not set.
+  Result<void> attachEnv(AppInfo& info) const;
   // Binds `info` to every trigger, then to the dispatcher; stops at the first failure.
   Result<void> bind(const AppInfo& info);
   Result<VersionInfo> rollbackTarget(const std::string& app, const std::optional<std::string>& version) const;
@@ -62,6 +82,7 @@ class AppManager {
   uv_loop_t* loop_;
   const Clock& clock_;
   AppStore& store_;
+  AppEnvStore& env_store_;
   Dispatcher& dispatcher_;
   std::vector<Trigger*> triggers_;
   std::set<std::string> busy_;  // apps with a deploy or rollback in progress

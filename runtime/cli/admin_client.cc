@@ -1,5 +1,7 @@
 #include "runtime/cli/admin_client.h"
 
+#include <sys/socket.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -17,19 +19,67 @@ AdminTarget adminTarget(const Args& args) {
   return t;
 }
 
+std::string adminAddress(const AdminTarget& target) {
+  return target.url.empty() ? "unix:" + (target.data_dir / "admin.sock").string() : target.url;
+}
+
+Result<std::unique_ptr<httplib::Client>> adminClient(const AdminTarget& target) {
+  std::string address = adminAddress(target);
+  constexpr std::string_view kUnix = "unix:";
+  if (address.rfind(kUnix, 0) == 0) {
+    std::string path = address.substr(kUnix.size());
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      if (target.url.empty()) {
+        return makeError(ErrorKind::kUnavailable,
+                         "no host is serving " + target.data_dir.string() +
+                             " (no admin.sock): start one with `gust serve`, or give --admin / --data-dir");
+      }
+      return makeError(ErrorKind::kUnavailable, "no admin socket at " + path + " (is `gust serve` running?)");
+    }
+    auto client = std::make_unique<httplib::Client>(path);
+    client->set_address_family(AF_UNIX);
+    return client;
+  }
+  auto client = std::make_unique<httplib::Client>(address);
+  if (address.rfind("http://", 0) != 0 || !client->is_valid()) {
+    return makeError(ErrorKind::kBadInput,
+                     "\"" + address + "\" is not an admin address; use unix:/path/admin.sock or http://host:port");
+  }
+  return client;
+}
+
+void printAdminUsage(std::string_view usage, size_t column) {
+  constexpr std::string_view kSlot = "{admin options}\n";
+  auto line = [column](std::string_view option, std::string_view first, std::string_view second) {
+    std::string out = "  " + std::string(option);
+    out += std::string(column > out.size() ? column - out.size() : 1, ' ');
+    return out + std::string(first) + "\n" + std::string(column, ' ') + std::string(second) + "\n";
+  };
+  std::string help =
+      line("--admin URL", "the host's admin API: unix:/path/admin.sock or http://HOST:PORT",
+           "(default $GUST_ADMIN_URL, else the admin.sock in the data dir)") +
+      line("--data-dir DIR", "the host's data dir, which holds its admin.sock and admin.token",
+           "(default $GUST_DATA, else ./.gust); $GUST_ADMIN_TOKEN wins");
+  std::string text(usage);
+  if (size_t at = text.find(kSlot); at != std::string::npos) text.replace(at, kSlot.size(), help);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
 Error unreachable(const std::string& url, httplib::Error error) {
   return makeError(ErrorKind::kUnavailable, "cannot reach the admin API at " + url + ": " + httplib::to_string(error) +
                                                 " (is `gust serve` running?)");
 }
 
 Result<httplib::Response> adminSend(const AdminTarget& target, const AdminRequest& request) {
+  // The socket first: a missing one says more (no host here) than a missing token.
+  auto client = adminClient(target);
+  if (!client) return client.error();
   auto token = readAdminToken(target.data_dir);
   if (!token) return token.error();
-  httplib::Client client(target.url);
-  if (!client.is_valid()) return makeError(ErrorKind::kBadInput, "\"" + target.url + "\" is not a valid http:// address");
   // Long enough for a logs long poll (at most 30 s) and a deploy that starts slow workers.
-  client.set_read_timeout(600, 0);
-  client.set_connection_timeout(10, 0);
+  (*client)->set_read_timeout(600, 0);
+  (*client)->set_connection_timeout(10, 0);
   httplib::Request req;
   req.method = request.method;
   req.path = request.path;
@@ -39,8 +89,8 @@ Result<httplib::Response> adminSend(const AdminTarget& target, const AdminReques
     req.body = request.body;
     req.set_header("Content-Type", request.content_type);
   }
-  httplib::Result res = client.send(req);
-  if (!res) return unreachable(target.url, res.error());
+  httplib::Result res = (*client)->send(req);
+  if (!res) return unreachable(adminAddress(target), res.error());
   if (res->status == 401) {
     return makeError(ErrorKind::kBadInput, "the admin API refused the token (set GUST_ADMIN_TOKEN or --data-dir to the "
                                            "host's own)");

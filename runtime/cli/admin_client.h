@@ -1,11 +1,16 @@
 #pragma once
 // The CLI's client of a running host's admin API: where it is, its token, and one request.
+// A host listens on DATA_DIR/admin.sock (see runtime/admin/admin_socket.h), so the data dir
+// that holds the token also says where to connect; --admin or $GUST_ADMIN_URL name another
+// place, a socket (unix:/path) or a TCP listener (http://host:port).
 
 #include <httplib.h>
 
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "runtime/cli/args.h"
 #include "runtime/base/result.h"
@@ -13,12 +18,24 @@
 namespace gust::cli {
 
 struct AdminTarget {
-  std::string url = "http://127.0.0.1:8081";
+  std::string url;  // "unix:/path/admin.sock" or "http://host:port"; empty: DATA_DIR/admin.sock
   std::filesystem::path data_dir = ".gust";
 };
 
 // From --admin and --data-dir, else $GUST_ADMIN_URL and $GUST_DATA, else the defaults.
 AdminTarget adminTarget(const Args& args);
+
+// Where the target's requests go, as the CLI names it in messages ("unix:.gust/admin.sock").
+std::string adminAddress(const AdminTarget& target);
+
+// A client for the target, without the token; a missing socket is an error that says how
+// to start a host or name one.
+Result<std::unique_ptr<httplib::Client>> adminClient(const AdminTarget& target);
+
+// Prints a command's usage, with the help of --admin and --data-dir (the same for every
+// command that talks to a host) in place of its "{admin options}\n" line, the descriptions
+// starting at `column`.
+void printAdminUsage(std::string_view usage, size_t column);
 
 struct AdminRequest {
   std::string method = "GET";

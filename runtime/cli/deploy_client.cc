@@ -141,10 +141,11 @@ Result<Deployed> parseDeployed(const std::string& body) {
 }
 
 Result<Deployed> deployUpload(const AdminTarget& target, const DeployUpload& upload, const DeployProgress& progress) {
+  auto made = adminClient(target);
+  if (!made) return made.error();
   auto token = readAdminToken(target.data_dir);
   if (!token) return token.error();
-  httplib::Client client(target.url);
-  if (!client.is_valid()) return makeError(ErrorKind::kBadInput, "\"" + target.url + "\" is not a valid http:// address");
+  httplib::Client& client = **made;
   client.set_connection_timeout(10, 0);
   client.set_write_timeout(120, 0);
   client.set_read_timeout(600, 0);  // the host answers once the new version's workers are up
@@ -166,7 +167,7 @@ Result<Deployed> deployUpload(const AdminTarget& target, const DeployUpload& upl
   httplib::Headers headers = {{"Authorization", "Bearer " + *token}};
   std::string path = "/v1/apps/" + upload.app + "/versions";
   httplib::Result res = client.Post(path.c_str(), headers, body.size(), provider, multipart.content_type.c_str());
-  if (!res) return unreachable(target.url, res.error());
+  if (!res) return unreachable(adminAddress(target), res.error());
   switch (res->status) {
     case 201:
     case 200: return parseDeployed(res->body);

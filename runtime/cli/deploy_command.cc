@@ -24,10 +24,8 @@ request; if the new version's workers fail to start, the error is printed and th
 version keeps serving.
 
 options:
-  --host URL, --admin URL   the host's admin API (default http://127.0.0.1:8081, or
-                            $GUST_ADMIN_URL)
-  --data-dir DIR            where to find the admin token (default ./.gust, or $GUST_DATA;
-                            $GUST_ADMIN_TOKEN wins over both)
+{admin options}
+  --host URL                the same as --admin
   --json                    print the host's answer as JSON
   -h, --help                show this help
 )";
@@ -35,7 +33,7 @@ options:
 }  // namespace
 
 int deployCommand(int argc, char** argv, const std::string& self) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kDeployUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kDeployUsage, 28), 0;
   auto args = Args::parse("deploy", {{"--host", "", true}, {"--admin", "", true}, {"--data-dir", "", true},
                                      {"--json", "", false}},
                           argc, argv);

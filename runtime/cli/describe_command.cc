@@ -21,8 +21,7 @@ limits in force for it (cgroups or per-process rlimits).
 
 options:
   --json            print the host's answer (GET /v1/apps/APP) as it is, for scripts
-  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
   -h, --help        show this help
 )";
 
@@ -72,7 +71,7 @@ void printDescription(const nlohmann::json& app) {
 }  // namespace
 
 int describeCommand(int argc, char** argv) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kDescribeUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kDescribeUsage, 20), 0;
   auto args = Args::parse("describe", {{"--json", "", false}, {"--admin", "", true}, {"--data-dir", "", true}}, argc,
                           argv);
   if (!args) return fail(args.error().message, kExitUsage);

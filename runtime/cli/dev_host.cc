@@ -14,8 +14,8 @@
 
 namespace gust::cli {
 
-std::string urlInLine(const std::string& line) {
-  size_t at = line.find("http://");
+std::string urlInLine(const std::string& line, std::string_view scheme) {
+  size_t at = line.find(scheme);
   if (at == std::string::npos) return "";
   size_t end = line.find_first_of(" \t\r\n)", at);
   return line.substr(at, end == std::string::npos ? std::string::npos : end - at);
@@ -26,8 +26,8 @@ Result<std::unique_ptr<DevHost>> DevHost::start(const DevHostOptions& options) {
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return makeError(ErrorKind::kIo, "cannot create " + options.data_dir.string() + ": " + ec.message());
   std::string data_dir = std::filesystem::absolute(options.data_dir, ec).string();
-  std::vector<std::string> argv = {options.executable, "serve",      "--port",     std::to_string(options.port),
-                                   "--admin-port",     "0",          "--data-dir", data_dir};
+  std::vector<std::string> argv = {options.executable, "serve", "--port", std::to_string(options.port),
+                                   "--data-dir", data_dir};
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -65,8 +65,8 @@ Result<std::unique_ptr<DevHost>> DevHost::start(const DevHostOptions& options) {
     while ((nl = buffer.find('\n')) != std::string::npos) {
       std::string line = buffer.substr(0, nl);
       buffer.erase(0, nl + 1);
-      if (line.find("listening on http://") != std::string::npos) host->http_url_ = urlInLine(line);
-      else if (line.find("admin API on http://") != std::string::npos) host->admin_url_ = urlInLine(line);
+      if (line.find("listening on http://") != std::string::npos) host->http_url_ = urlInLine(line, "http://");
+      else if (line.find("admin API on unix:") != std::string::npos) host->admin_url_ = urlInLine(line, "unix:");
     }
     if (!host->http_url_.empty() && !host->admin_url_.empty()) break;
     if (auto status = host->exited()) {

@@ -1,6 +1,6 @@
 #pragma once
 // The host `gust dev` runs for the app: `gust serve` as a child process with its own data
-// dir and an admin API on a free port. The child gets SIGTERM if gust dev dies (however it
+// dir, whose admin API is the socket in it. The child gets SIGTERM if gust dev dies (however it
 // dies), so it never outlives it; it runs in its own process group, so Ctrl-C reaches only
 // gust dev, which stops it in order.
 //
@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "runtime/base/result.h"
@@ -37,7 +38,7 @@ class DevHost {
   DevHost& operator=(const DevHost&) = delete;
 
   const std::string& httpUrl() const { return http_url_; }    // "http://127.0.0.1:8080"
-  const std::string& adminUrl() const { return admin_url_; }  // "http://127.0.0.1:41234"
+  const std::string& adminUrl() const { return admin_url_; }  // "unix:/app/.gust/admin.sock"
   pid_t pid() const { return pid_; }
 
   // The child's exit status (or -signal) once it has exited on its own; nullopt while it runs.
@@ -59,7 +60,8 @@ class DevHost {
   std::thread forwarder_;
 };
 
-// The first "http://HOST:PORT" in a line of the host's startup output; "" if none.
-std::string urlInLine(const std::string& line);
+// The first address with `scheme` ("http://", "unix:") in a line of the host's startup
+// output, up to a space or ')'; "" if none.
+std::string urlInLine(const std::string& line, std::string_view scheme);
 
 }  // namespace gust::cli

@@ -24,8 +24,7 @@ options:
   --failed          only invocations that did not succeed
   --limit N         at most N records (default 20, at most 1000)
   --json            print the host's answer as it is, for scripts
-  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
   -h, --help        show this help
 )";
 
@@ -84,7 +83,7 @@ int show(const Args& args, const std::string& id) {
 }  // namespace
 
 int invocationsCommand(int argc, char** argv) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kInvocationsUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kInvocationsUsage, 20), 0;
   auto args = Args::parse("invocations", {{"--failed", "", false}, {"--limit", "-n", true}, {"--json", "", false},
                                           {"--admin", "", true}, {"--data-dir", "", true}},
                           argc, argv);

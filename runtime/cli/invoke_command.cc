@@ -31,8 +31,7 @@ options:
   -i, --include         print the response headers too
   --timeout D           give up after this long (default 60s)
   --timer APP/FUNCTION  run that timer function now
-  --admin URL           the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR        where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
   -h, --help            show this help
 
 Exit status: 0 for a 2xx or 3xx answer (or a timer run that succeeded), 1 otherwise.
@@ -62,7 +61,7 @@ int runTimerNow(const Args& args, const std::string& id) {
 }  // namespace
 
 int invokeCommand(int argc, char** argv) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kInvokeUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kInvokeUsage, 24), 0;
   auto args = Args::parse("invoke", {{"-X", "--request", true}, {"-H", "--header", true, true}, {"--data", "-d", true},
                                      {"--host", "", true}, {"--include", "-i", false}, {"--timeout", "", true},
                                      {"--timer", "", true}, {"--admin", "", true}, {"--data-dir", "", true}},

@@ -27,8 +27,7 @@ them). With --follow, waits for new lines and prints them as they come, until Ct
 options:
   -f, --follow      keep printing new lines
   --json            print each line as the host sent it: one JSON object per line
-  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
   -h, --help        show this help
 )";
 
@@ -52,7 +51,7 @@ void printLine(const nlohmann::json& line, bool as_json) {
 }  // namespace
 
 int logsCommand(int argc, char** argv) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kLogsUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kLogsUsage, 20), 0;
   auto args = Args::parse("logs", {{"--follow", "-f", false}, {"--json", "", false}, {"--admin", "", true},
                                    {"--data-dir", "", true}},
                           argc, argv);

@@ -17,8 +17,7 @@ Lists the apps of a running host: name, active version, functions, and instances
 
 options:
   --json            print the host's answer (GET /v1/apps) as it is, for scripts
-  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
   -h, --help        show this help
 )";
 
@@ -35,7 +34,7 @@ std::string functionNames(const nlohmann::json& functions) {
 }  // namespace
 
 int lsCommand(int argc, char** argv) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kLsUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kLsUsage, 20), 0;
   auto args = Args::parse("ls", {{"--json", "", false}, {"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust ls: takes no arguments; see `gust ls --help`", kExitUsage);

@@ -19,14 +19,13 @@ failed, if one did, and the limits in force for the app (cgroups or per-process 
 
 options:
   --json            print the host's answer as JSON, for scripts
-  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
 )";
 
 }  // namespace
 
 int psCommand(int argc, char** argv) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kPsUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kPsUsage, 20), 0;
   auto args = Args::parse("ps", {{"--json", "", false}, {"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust ps: takes no arguments; see `gust ps --help`", kExitUsage);

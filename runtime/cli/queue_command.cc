@@ -30,8 +30,7 @@ commands:
   purge NAME              delete every waiting message of NAME
 
 options:
-  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
   -h, --help        show this help
 )";
 
@@ -204,8 +203,8 @@ int purge(int argc, char** argv) {
 int queueCommand(int argc, char** argv) {
   if (argc == 0) return std::fprintf(stderr, "%s", kQueueUsage), kExitUsage;
   std::string sub = argv[0];
-  if (sub == "--help" || sub == "-h" || sub == "help") return std::printf("%s", kQueueUsage), 0;
-  if (wantsHelp(argc, argv)) return std::printf("%s", kQueueUsage), 0;
+  if (sub == "--help" || sub == "-h" || sub == "help") return printAdminUsage(kQueueUsage, 20), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kQueueUsage, 20), 0;
   if (sub == "send") return send(argc - 1, argv + 1);
   if (sub == "ls") return list(argc - 1, argv + 1);
   if (sub == "peek") return peek(argc - 1, argv + 1);

@@ -19,8 +19,7 @@ workers finish what they are doing and exit, and its stored versions are deleted
 questions; prints what it removed.
 
 options:
-  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
   -h, --help        show this help
 )";
 
@@ -42,7 +41,7 @@ std::string routeList(const nlohmann::json& app) {
 }  // namespace
 
 int rmCommand(int argc, char** argv) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kRmUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kRmUsage, 20), 0;
   auto args = Args::parse("rm", {{"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() != 1) return fail("gust rm: give one app name; see `gust rm --help`", kExitUsage);

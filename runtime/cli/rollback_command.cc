@@ -20,15 +20,14 @@ requests, and the one it replaces finishes what it was doing. `gust describe APP
 the versions.
 
 options:
-  --admin URL       the host's admin API (default http://127.0.0.1:8081, or $GUST_ADMIN_URL)
-  --data-dir DIR    where to find the admin token (default ./.gust, or $GUST_DATA)
+{admin options}
   -h, --help        show this help
 )";
 
 }  // namespace
 
 int rollbackCommand(int argc, char** argv) {
-  if (wantsHelp(argc, argv)) return std::printf("%s", kRollbackUsage), 0;
+  if (wantsHelp(argc, argv)) return printAdminUsage(kRollbackUsage, 20), 0;
   auto args = Args::parse("rollback", {{"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const auto& pos = args->positional();

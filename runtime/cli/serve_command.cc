@@ -58,6 +58,13 @@ int serveCommand(int argc, char** argv, const std::string& self) {
   for (const auto& s : hostSettings()) {
     if (!s.flag.empty()) specs.push_back({s.flag, s.short_flag, !s.value_name.empty()});
   }
+  // Before parsing, which would only call a removed flag unknown.
+  for (int i = 0; i < argc; ++i) {
+    std::string_view flag = std::string_view(argv[i]).substr(0, std::string_view(argv[i]).find('='));
+    if (auto advice = removedSettingAdvice(flag)) {
+      return fail("gust serve: " + std::string(flag) + ": " + *advice, kExitUsage);
+    }
+  }
   auto args = Args::parse("serve", specs, argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   ConfigSources sources;

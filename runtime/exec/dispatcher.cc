@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "runtime/exec/thread_executor.h"
+#include "runtime/exec/worker_environment.h"
 
 namespace gust {
 namespace {
@@ -41,6 +42,7 @@ std::unique_ptr<Dispatcher::App> Dispatcher::makeApp(AppInfo info) {
   config.containment = containment_;
   config.fork_client = fork_client_;
   if (info.manifest.isolation == Isolation::kProcess) config.cgroups = cgroups_;
+  config.environment = workerEnvironment(info.env);
   if (telemetry_ != nullptr) {
     config.logs = &telemetry_->logs();
     // Taken once per version, so a cold start costs two adds.

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "functions/app_env.h"
 #include "functions/manifest.h"
 #include "runtime/base/clock.h"
 #include "runtime/protocol/invocation.h"
@@ -35,6 +36,7 @@ struct AppInfo {
   Manifest manifest;
   std::filesystem::path dir;
   std::string version;  // empty for an app served from its source directory
+  AppEnv env;           // its own variables, given to its workers (see worker_environment.h)
 };
 
 class Dispatcher {

@@ -1,5 +1,7 @@
 #include "runtime/exec/fork_client.h"
 
+#include "runtime/exec/worker_environment.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -50,6 +52,8 @@ Result<void> ForkClient::start() {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     return makeError(ErrorKind::kIo, std::string("cannot create the fork server's socket: ") + strerror(errno));
   }
+  // Room for the largest request, an app's whole environment included (see fork_protocol.h).
+  ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &kForkSocketBuffer, sizeof kForkSocketBuffer);
   auto server = std::make_unique<Server>();
   server->owner = this;
   server->fd = sv[0];
@@ -60,6 +64,12 @@ Result<void> ForkClient::start() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The server holds no app's variables (each fork request carries its worker's) and none
+  // of the host's but the allowlist, so nothing else can leak into a worker through it.
+  std::vector<std::string> environment = workerEnvironment({});
+  std::vector<char*> envp;
+  for (auto& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
   uv_stdio_container_t stdio[4];
   stdio[0].flags = UV_IGNORE;
   stdio[1].flags = UV_IGNORE;
@@ -71,6 +81,7 @@ Result<void> ForkClient::start() {
   uv_process_options_t opts{};
   opts.file = executable_.c_str();
   opts.args = argv.data();
+  opts.env = envp.data();
   opts.stdio = stdio;
   opts.stdio_count = 4;
   // Its own session, like the workers: a terminal's Ctrl-C reaches only the host, which
@@ -100,17 +111,22 @@ Result<void> ForkClient::start() {
 }
 
 Result<int> ForkClient::fork(const std::string& dir, const std::vector<std::string>& worker_args,
+                             const std::vector<std::string>& environment,
                              const std::array<int, kForkRequestFds>& fds, ExitCallback on_exit) {
   if (!running()) return makeError(ErrorKind::kUnavailable, "the fork server is not running");
   Server& server = *server_;
   uint32_t id = ++next_request_;
   std::string message(sizeof(ForkRequestHeader), '\0');
-  ForkRequestHeader header{kForkRequestSpawn, id, static_cast<uint32_t>(worker_args.size() + 1), 0};
+  ForkRequestHeader header{kForkRequestSpawn, id,
+                           static_cast<uint32_t>(1 + worker_args.size() + environment.size()),
+                           static_cast<uint32_t>(environment.size())};
   std::memcpy(message.data(), &header, sizeof header);
   message.append(dir).push_back('\0');
   for (const auto& a : worker_args) message.append(a).push_back('\0');
+  for (const auto& e : environment) message.append(e).push_back('\0');
   if (message.size() > kMaxForkRequest) {
-    return makeError(ErrorKind::kBadInput, "the worker's arguments take " + std::to_string(message.size()) +
+    return makeError(ErrorKind::kBadInput, "the worker's arguments and environment take " +
+                                               std::to_string(message.size()) +
                                                " bytes, more than the fork server takes (" +
                                                std::to_string(kMaxForkRequest) + ")");
   }
@@ -129,6 +145,11 @@ Result<int> ForkClient::fork(const std::string& dir, const std::vector<std::stri
   std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * kForkRequestFds);
   ssize_t sent;
   while ((sent = ::sendmsg(server.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (sent < 0 && errno == EMSGSIZE) {
+    // Larger than this machine lets a datagram be (net.core.wmem_max): the server is fine.
+    return makeError(ErrorKind::kBadInput, "the fork request of " + std::to_string(message.size()) +
+                                               " bytes does not fit the fork server's socket");
   }
   if (sent != static_cast<ssize_t>(message.size())) {
     // Full (it stopped reading) or gone: either way it cannot fork this worker.

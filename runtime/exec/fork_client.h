@@ -46,12 +46,14 @@ class ForkClient {
   // Starts the server; an error says why it could not (workers are then spawned instead).
   Result<void> start();
 
-  // Forks a worker in `dir` that runs `gust worker <worker_args>` with `fds` (its stdout,
-  // stderr and IPC ends) and returns its pid; the caller still owns and closes `fds`.
+  // Forks a worker in `dir` that runs `gust worker <worker_args>` with exactly `environment`
+  // ("KEY=VALUE" each) and `fds` (its stdout, stderr and IPC ends) and returns its pid; the
+  // caller still owns and closes `fds`.
   // `on_exit` runs once, when the worker has exited or died with the server. On an error
   // nothing was forked and `on_exit` never runs.
   Result<int> fork(const std::string& dir, const std::vector<std::string>& worker_args,
-                   const std::array<int, kForkRequestFds>& fds, ExitCallback on_exit);
+                   const std::vector<std::string>& environment, const std::array<int, kForkRequestFds>& fds,
+                   ExitCallback on_exit);
 
   void close(std::function<void()> on_closed);
 

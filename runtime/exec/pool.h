@@ -37,6 +37,7 @@ struct PoolConfig {
   ForkClient* fork_client = nullptr;  // the host's fork server, if any (see WorkerSpawnOptions)
   LogFanout* logs = nullptr;          // where workers' output lines go too (see WorkerSpawnOptions)
   AppCgroups* cgroups = nullptr;      // the host's cgroups, if it has any: each worker gets its own
+  std::vector<std::string> environment;  // each worker's whole environment (see WorkerSpawnOptions)
   // Called when a worker passes its ready handshake, with how long it took from spawn.
   std::function<void(double seconds)> on_cold_start;
   std::chrono::milliseconds stop_grace{2000};

@@ -179,7 +179,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   Result<void> started = {};
   if (options.fork_client != nullptr && options.fork_client->running()) {
     // Forked from the already linked fork server: no exec, no dynamic linking.
-    auto forked = options.fork_client->fork(options.app_dir, args, child_ends,
+    auto forked = options.fork_client->fork(options.app_dir, args, options.environment, child_ends,
                                             [this](int64_t status, int sig) { onExit(status, sig); });
     if (forked) {
       pid_ = *forked;
@@ -262,6 +262,10 @@ Result<void> WorkerProcess::spawnProcess(const WorkerSpawnOptions& options, std:
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> environment = options.environment;
+  std::vector<char*> envp;
+  for (auto& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   uv_stdio_container_t stdio[4];
   stdio[0].flags = UV_IGNORE;
@@ -274,6 +278,7 @@ Result<void> WorkerProcess::spawnProcess(const WorkerSpawnOptions& options, std:
   opts.file = options.executable.c_str();
   opts.args = argv.data();
   opts.cwd = options.app_dir.c_str();
+  opts.env = envp.data();
   opts.stdio = stdio;
   opts.stdio_count = 4;
   // Its own session and process group: a terminal's Ctrl-C reaches only the host, which

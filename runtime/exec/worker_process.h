@@ -59,6 +59,9 @@ struct WorkerSpawnOptions {
   // Forks the worker from the host's fork server when set and running; otherwise (or if
   // that fails) the worker is spawned from `executable`.
   ForkClient* fork_client = nullptr;
+  // The worker's whole environment, "KEY=VALUE" each (see worker_environment.h); it never
+  // travels on the command line, which every local user can read in /proc.
+  std::vector<std::string> environment;
   // Every output and log line also goes here, for `gust logs` (null: only to the host's log).
   LogFanout* logs = nullptr;
 };

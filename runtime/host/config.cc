@@ -87,10 +87,34 @@ bool isLoopback(const std::string& host) {
   return false;
 }
 
+// "HOST:PORT", or "[IPv6]:PORT".
+Result<HostOptions::ListenAddress> listenAddress(std::string_view text) {
+  auto wrong = [&] {
+    return bad(quote(text) + " is not HOST:PORT; use e.g. 127.0.0.1:8081 or [::1]:8081 (port 0 picks a free one)");
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return wrong();
+  std::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string_view::npos) return wrong();  // IPv6 needs its brackets
+  auto port = wholeNumber(text.substr(colon + 1), 0, 65535);
+  if (host.empty() || !port) return wrong();
+  if (auto r = address(host); !r) return r.error();
+  return HostOptions::ListenAddress{std::string(host), static_cast<int>(*port)};
+}
+
 // Builders for the common kinds of setting.
 Apply addressOf(std::string HostOptions::*field) {
   return [field](HostOptions& o, std::string_view text) -> Result<void> {
     if (auto r = address(text); !r) return r;
+    o.*field = std::string(text);
+    return {};
+  };
+}
+
+Apply pathOf(std::filesystem::path HostOptions::*field, std::string if_empty) {
+  return [field, if_empty](HostOptions& o, std::string_view text) -> Result<void> {
+    if (text.empty()) return bad(if_empty);
     o.*field = std::string(text);
     return {};
   };
@@ -153,24 +177,27 @@ const std::vector<Setting>& table() {
          "a JSON file of settings, keyed by setting name: `{\"port\": 9000}`"},
         nullptr, false, false);
     add({"data_dir", "--data-dir", "", "GUST_DATA", "DIR", "`./.gust`",
-         "where the host keeps its state: deployed apps, timer state, the admin token"},
-        [](HostOptions& o, std::string_view text) -> Result<void> {
-          if (text.empty()) return bad("the data dir is empty; give a folder");
-          o.data_dir = std::string(text);
-          return {};
-        },
-        false, false);
+         "where the host keeps its state (mode 0700): deployed apps, timer state, the admin token and socket"},
+        pathOf(&HostOptions::data_dir, "the data dir is empty; give a folder"), false, false);
     add({"host", "--host", "", "GUST_HOST", "ADDR", "`127.0.0.1`", "address of the HTTP listener"},
         addressOf(&HostOptions::http_host));
     add({"port", "--port", "-p", "GUST_PORT", "N", "`8080`", "port of the HTTP listener (0 picks a free port)"},
         portOf(&HostOptions::http_port));
-    add({"admin_host", "--admin-host", "", "GUST_ADMIN_HOST", "ADDR", "`127.0.0.1`",
-         "address of the admin API; one that is not loopback also needs `admin_allow_remote`"},
-        addressOf(&HostOptions::admin_host));
-    add({"admin_port", "--admin-port", "", "GUST_ADMIN_PORT", "N", "`8081`", "port of the admin API (0 picks a free port)"},
-        portOf(&HostOptions::admin_port));
+    add({"admin_socket", "--admin-socket", "", "GUST_ADMIN_SOCKET", "PATH", "`DATA_DIR/admin.sock`",
+         "the admin API's Unix socket, created mode 0600 so that only the host's user (and root) can use it"},
+        pathOf(&HostOptions::admin_socket, "the admin socket path is empty; give a file path"), true, false);
+    add({"admin_listen", "--admin-listen", "", "GUST_ADMIN_LISTEN", "HOST:PORT", "none (no TCP)",
+         "also serve the admin API on TCP, e.g. `127.0.0.1:8081` (port 0 picks a free one); an address that is not "
+         "loopback also needs `admin_allow_remote`"},
+        [](HostOptions& o, std::string_view text) -> Result<void> {
+          auto listen = listenAddress(text);
+          if (!listen) return listen.error();
+          o.admin_listen = *listen;
+          return {};
+        },
+        true, false);
     add({"admin_allow_remote", "--admin-allow-remote", "", "GUST_ADMIN_ALLOW_REMOTE", "", "`false`",
-         "let the admin API, which deploys code, listen on a non-loopback address"},
+         "let the admin API, which deploys code, listen on a non-loopback TCP address"},
         [](HostOptions& o, std::string_view text) -> Result<void> {
           auto b = boolean(text);
           if (!b) return b.error();
@@ -316,6 +343,7 @@ Result<void> readFileSettings(const std::filesystem::path& file, std::map<std::s
     std::string where = file.string() + ": " + key;
     const Setting* s = byKey(key);
     if (s == nullptr) {
+      if (auto advice = removedSettingAdvice(key)) return bad(where + ": " + *advice);
       std::string message = where + ": unknown setting";
       if (auto close = closestMatch(key, known)) message += " (did you mean \"" + *close + "\"?)";
       else message += "; the settings are listed by `gust serve --help`";
@@ -376,6 +404,10 @@ Result<HostOptions> resolveHostOptions(const ConfigSources& sources) {
     return v;
   };
 
+  for (const auto& [name, value] : sources.env) {
+    auto advice = removedSettingAdvice(name);
+    if (advice && !value.empty()) return bad("environment " + name + ": " + *advice);
+  }
   // The data dir and the config file come first: the file is found through them.
   HostOptions options;
   if (auto dir = fromEnvOrFlag(*byKey("data_dir"))) {
@@ -417,11 +449,12 @@ Result<HostOptions> resolveHostOptions(const ConfigSources& sources) {
     auto v = values.find(key);
     return v == values.end() ? std::string("default") : v->second.source;
   };
-  if (!isLoopback(options.admin_host) && !options.admin_allow_remote) {
-    return bad(sourceOf("admin_host") + ": the admin API would listen on " + options.admin_host +
+  if (options.admin_listen && !isLoopback(options.admin_listen->host) && !options.admin_allow_remote) {
+    return bad(sourceOf("admin_listen") + ": the admin API would listen on " + options.admin_listen->host +
                ", which is not a loopback address, and it can deploy code; add --admin-allow-remote (or "
                "GUST_ADMIN_ALLOW_REMOTE=true) to mean it, and keep the admin token secret");
   }
+  if (options.admin_socket.empty()) options.admin_socket = options.data_dir / "admin.sock";
   if (options.pool_defaults.min_instances > options.pool_defaults.max_instances) {
     return bad(sourceOf("default_min_instances") + ": default_min_instances is " +
                std::to_string(options.pool_defaults.min_instances) + ", more than default_max_instances (" +
@@ -429,6 +462,17 @@ Result<HostOptions> resolveHostOptions(const ConfigSources& sources) {
                ")");
   }
   return options;
+}
+
+std::optional<std::string> removedSettingAdvice(std::string_view name) {
+  for (std::string_view removed : {"admin_host", "admin_port", "--admin-host", "--admin-port", "GUST_ADMIN_HOST",
+                                   "GUST_ADMIN_PORT"}) {
+    if (name == removed) {
+      return "no longer a setting: the admin API listens on a Unix socket (--admin-socket, default "
+             "DATA_DIR/admin.sock); for TCP as well use --admin-listen HOST:PORT (admin_listen, GUST_ADMIN_LISTEN)";
+    }
+  }
+  return std::nullopt;
 }
 
 std::string settingsHelp() {

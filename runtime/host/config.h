@@ -15,6 +15,7 @@
 // Pure functions; any thread.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,10 +29,10 @@ namespace gust {
 // (documented here because the host reads them elsewhere); `value_name` is empty for a
 // switch (a flag without a value).
 struct SettingDoc {
-  std::string key;  // name in the config file: "admin_port"
-  std::string flag;  // "--admin-port"
+  std::string key;  // name in the config file: "max_body"
+  std::string flag;  // "--max-body"
   std::string short_flag;  // "-p" or ""
-  std::string env;  // "GUST_ADMIN_PORT"
+  std::string env;  // "GUST_MAX_BODY"
   std::string value_name;  // "N"
   std::string default_text;  // as shown in help and README
   std::string help;
@@ -51,6 +52,10 @@ std::map<std::string, std::string> gustEnvironment();
 // Resolves every setting. Positional arguments (app dirs) and the executable are left to
 // the caller.
 Result<HostOptions> resolveHostOptions(const ConfigSources& sources);
+
+// For a setting that no longer exists, named by key, flag or variable (e.g. "--admin-port"),
+// what to use instead; nullopt for any other name.
+std::optional<std::string> removedSettingAdvice(std::string_view name);
 
 // The options section of `gust serve --help`, one setting per entry.
 std::string settingsHelp();

@@ -14,8 +14,10 @@
 
 #include "runtime/admin/admin_api.h"
 #include "runtime/admin/admin_apps.h"
+#include "runtime/admin/admin_env.h"
 #include "runtime/admin/admin_invocations.h"
 #include "runtime/admin/admin_queues.h"
+#include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
 #include "runtime/store/invocation_store.h"
 #include "runtime/store/sqlite_writer.h"
@@ -69,8 +71,14 @@ class Host {
     }
     std::error_code ec;
     std::filesystem::create_directories(options_.data_dir, ec);
+    // The data dir holds the admin token and socket: only the host's user may enter it.
+    if (!ec) {
+      using std::filesystem::perms;
+      std::filesystem::permissions(options_.data_dir, perms::group_all | perms::others_all,
+                                   std::filesystem::perm_options::remove, ec);
+    }
     if (ec) {
-      return makeError(ErrorKind::kIo, "cannot create the data dir " + options_.data_dir.string() + ": " +
+      return makeError(ErrorKind::kIo, "cannot create the data dir " + options_.data_dir.string() + " (mode 0700): " +
                                            ec.message() + " (choose another with --data-dir or GUST_DATA)");
     }
     if (auto loaded = timers_.load(); !loaded) return loaded;
@@ -83,11 +91,13 @@ class Host {
     auto store = AppStore::open(options_.data_dir, store_options, clock_);
     if (!store) return store.error();
     store_ = std::move(*store);
+    env_store_ = std::make_unique<AppEnvStore>(options_.data_dir / "env");
     // Before any app loads: each app's routes, timers and queue consumers start with it.
-    apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, dispatcher_,
+    apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, *env_store_, dispatcher_,
                                          std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
+    addEnvRoutes(*admin_, *apps_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     if (auto opened = openInvocations(); !opened) return opened;
     addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
@@ -99,15 +109,25 @@ class Host {
     return apps_->addFromStore();
   }
 
-  // Listens on both ports; returns the HTTP port.
+  // Listens on the admin socket (and TCP port, if asked) and the HTTP port; returns the
+  // HTTP port.
   Result<int> listen() {
-    auto admin = admin_->listen(options_.admin_host, options_.admin_port);
-    if (!admin) {
-      return makeError(admin.error().kind, "admin API on " + options_.admin_host + ":" +
-                                               std::to_string(options_.admin_port) + ": " + admin.error().message +
-                                               " (choose another with --admin-port)");
+    std::error_code ec;
+    std::filesystem::path socket = std::filesystem::absolute(options_.admin_socket, ec);
+    if (ec) socket = options_.admin_socket;
+    if (auto claimed = claimAdminSocket(socket, options_.data_dir); !claimed) return claimed.error();
+    if (auto r = admin_->listenUnix(socket.string()); !r) {
+      return makeError(r.error().kind, "admin API: " + r.error().message + " (choose another path with --admin-socket)");
     }
-    admin_port_ = *admin;
+    admin_socket_ = socket;
+    if (const auto& tcp = options_.admin_listen) {
+      auto admin = admin_->listenTcp(tcp->host, tcp->port);
+      if (!admin) {
+        return makeError(admin.error().kind, "admin API on " + tcp->host + ":" + std::to_string(tcp->port) + ": " +
+                                                 admin.error().message + " (choose another with --admin-listen)");
+      }
+      admin_port_ = *admin;
+    }
     auto http = http_.listen(options_.http_host, options_.http_port);
     if (http) public_url_ = "http://" + options_.http_host + ":" + std::to_string(*http);
     if (!http) {
@@ -153,9 +173,14 @@ class Host {
   void printRoutes(int port) {
     std::string base = "http://" + options_.http_host + ":" + std::to_string(port);
     std::printf("gust %s listening on %s\n", GUST_VERSION, base.c_str());
-    std::printf("admin API on http://%s:%d (token in %s)\n", options_.admin_host.c_str(), admin_port_,
+    std::printf("admin API on unix:%s (token in %s)\n", admin_socket_.c_str(),
                 std::getenv("GUST_ADMIN_TOKEN") ? "$GUST_ADMIN_TOKEN"
                                                 : (options_.data_dir / "admin.token").c_str());
+    if (options_.admin_listen) {
+      std::string host = options_.admin_listen->host;
+      if (host.find(':') != std::string::npos) host = "[" + host + "]";
+      std::printf("admin API on http://%s:%d\n", host.c_str(), admin_port_);
+    }
     for (const auto& name : dispatcher_.appNames()) {
       const AppInfo* app = dispatcher_.app(name);
       for (const auto& f : app->manifest.functions) {
@@ -232,7 +257,13 @@ class Host {
     timers_.close(then);
     http_.close(then);
     if (logs_) logs_->close(nullptr);  // answers held log polls, so the admin API can close
-    if (admin_) admin_->close(then);
+    if (admin_) {
+      // Removed once closed, so the next host on this data dir finds no stale file.
+      admin_->close([this, then] {
+        if (!admin_socket_.empty()) ::unlink(admin_socket_.c_str());
+        then();
+      });
+    }
     if (queue_trigger_) queue_trigger_->close(then);
   }
 
@@ -295,6 +326,7 @@ class Host {
   std::unique_ptr<SqliteQueue> queue_store_;
   std::unique_ptr<QueueTrigger> queue_trigger_;
   std::unique_ptr<AppStore> store_;
+  std::unique_ptr<AppEnvStore> env_store_;
   std::unique_ptr<AppManager> apps_;
   std::unique_ptr<AdminApi> admin_;
   // See openInvocations. Freed in reverse: the runner and the recorder before the store,
@@ -305,7 +337,8 @@ class Host {
   std::unique_ptr<AsyncRunner> async_;
   std::unique_ptr<AdminLogs> logs_;
   std::string public_url_;  // the HTTP listener's base URL, once it listens
-  int admin_port_ = 0;
+  std::filesystem::path admin_socket_;  // absolute; empty until it listens
+  int admin_port_ = 0;  // with --admin-listen
   uv_signal_t sigint_{}, sigterm_{};
   CloseCounter signal_closer_;
   bool draining_ = false;

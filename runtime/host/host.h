@@ -26,9 +26,15 @@ enum class QueueSync { kFull, kNormal };
 struct HostOptions {
   std::string http_host = "127.0.0.1";
   int http_port = 8080;
-  std::string admin_host = "127.0.0.1";
-  int admin_port = 8081;
-  // The admin API deploys code: binding it to a non-loopback address needs this as well.
+  // The admin API's Unix socket; config.h resolves an unset one to DATA_DIR/admin.sock.
+  std::filesystem::path admin_socket;
+  // Its TCP listener, only when asked for (--admin-listen HOST:PORT; port 0 picks one).
+  struct ListenAddress {
+    std::string host;
+    int port = 0;
+  };
+  std::optional<ListenAddress> admin_listen;
+  // The admin API deploys code: a TCP listener on a non-loopback address needs this as well.
   bool admin_allow_remote = false;
   std::vector<std::filesystem::path> app_dirs;
   std::filesystem::path data_dir = ".gust";

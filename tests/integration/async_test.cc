@@ -148,7 +148,7 @@ TEST_CASE("a respond-async request is answered 202 at once and its result is rea
 
   // The admin API answers the same state, with its token, completed by the invocation's
   // record once it is written (a moment after the result).
-  httplib::Client admin = localClient(f.host->adminPort());
+  httplib::Client admin = f.host->adminClient();
   json full;
   waitFor(
       "the admin API to answer " + location + " with the invocation's record",
@@ -301,7 +301,7 @@ TEST_CASE("an unknown invocation id is 404 on both listeners") {
   auto post = f.client().Post("/v1/invocations/x", "", "text/plain");
   REQUIRE(post);
   CHECK(post->status == 405);
-  auto a = localClient(f.host->adminPort())
+  auto a = f.host->adminClient()
                .Get("/v1/invocations/does-not-exist", {{"Authorization", "Bearer " + f.host->adminToken()}});
   REQUIRE(a);
   CHECK(a->status == 404);
@@ -338,7 +338,7 @@ TEST_CASE("an app route under /v1/invocations is refused at startup") {
   fs::path app = makeApp(tmp.path(), "clash",
                          R"({"name": "clash", "functions": {"echo": {"routes": ["/v1/invocations/{id}"]}}})",
                          env("GUST_FIXTURE_MISBEHAVE"));
-  auto r = runGust({"serve", "--port", "0", "--admin-port", "0", "--data-dir", (tmp.path() / "data").string(),
+  auto r = runGust({"serve", "--port", "0", "--data-dir", (tmp.path() / "data").string(),
                     app.string()},
                    tmp.path());
   CHECK(r.status == 1);

@@ -24,7 +24,7 @@ struct Cluster {
   // Runs `gust ARGS... --admin URL --data-dir DIR` (the flags go after a `--` free list).
   CommandResult gust(std::vector<std::string> args) {
     args.push_back("--admin");
-    args.push_back("http://127.0.0.1:" + std::to_string(host.adminPort()));
+    args.push_back(host.adminUrl());
     args.push_back("--data-dir");
     args.push_back(host.dataDir().string());
     return runGust(args, tmp.path());
@@ -98,7 +98,7 @@ TEST_CASE("logs --follow prints new lines as they come and ends cleanly on Ctrl-
   Cluster c;
   fs::path dir = c.init("tail");
   REQUIRE(c.gust({"deploy", dir.string()}).status == 0);
-  Process follow({env("GUST_BIN"), "logs", "tail", "--follow", "--admin", "http://127.0.0.1:" + std::to_string(c.host.adminPort()),
+  Process follow({env("GUST_BIN"), "logs", "tail", "--follow", "--admin", c.host.adminUrl(),
                   "--data-dir", c.host.dataDir().string()},
                  c.tmp.path() / "follow.stderr");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));

@@ -149,7 +149,14 @@ TEST_CASE("admin commands with no host to talk to say what is wrong") {
   auto r = runGust({"ls", "--admin", "http://127.0.0.1:1", "--data-dir", (tmp.path() / "data").string()}, tmp.path());
   CHECK(r.status == 1);
   CHECK(r.err.find("gust serve") != std::string::npos);
-  auto no_token = runGust({"queue", "ls", "--data-dir", (tmp.path() / "none").string()}, tmp.path());
+  auto no_host = runGust({"queue", "ls", "--data-dir", (tmp.path() / "none").string()}, tmp.path());
+  CHECK(no_host.status == 1);
+  CHECK_MESSAGE(no_host.err.find("no host is serving " + (tmp.path() / "none").string() +
+                                 " (no admin.sock): start one with `gust serve`, or give --admin / --data-dir") !=
+                    std::string::npos,
+                no_host.err);
+  auto no_token = runGust({"queue", "ls", "--admin", "http://127.0.0.1:1", "--data-dir", (tmp.path() / "none").string()},
+                          tmp.path());
   CHECK(no_token.status == 1);
   CHECK(no_token.err.find("GUST_ADMIN_TOKEN") != std::string::npos);
   auto redrive = runGust({"queue", "redrive", "jobs"}, tmp.path());

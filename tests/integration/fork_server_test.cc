@@ -136,6 +136,8 @@ class ForkServer {
     int sv[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
     fd_ = sv[0];
+    // As the host does: room for a request past the limit (see fork_protocol.h).
+    REQUIRE(setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &gust::kForkSocketBuffer, sizeof gust::kForkSocketBuffer) == 0);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, sv[1], gust::kForkServerFd);
@@ -378,7 +380,7 @@ TEST_CASE("a fork server that does not answer within the answer timeout by the c
   REQUIRE(::kill(stuck, SIGSTOP) == 0);
   Channels channels;
   bool exit_reported = false;
-  auto forked = f.client->fork("/", {"--app", "stuck"}, {channels.worker[0], channels.worker[1], channels.worker[2]},
+  auto forked = f.client->fork("/", {"--app", "stuck"}, {}, {channels.worker[0], channels.worker[1], channels.worker[2]},
                                [&exit_reported](int64_t, int) { exit_reported = true; });
   REQUIRE_FALSE(forked.ok());
   CHECK(forked.error().kind == gust::ErrorKind::kUnavailable);

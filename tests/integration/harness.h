@@ -199,18 +199,33 @@ class Process {
   fs::path stderr_file_;
 };
 
-// `gust serve` on a free port.
+// `gust serve` on a free port, its admin API on the socket in its data dir (and on a TCP
+// port too when `extra` holds --admin-listen).
 class Host {
  public:
   Host(const std::vector<fs::path>& app_dirs, const fs::path& work, std::vector<std::string> extra = {})
       : data_dir_(work / "data"), process_(argv(app_dirs, data_dir_, extra), work / "host.stderr") {
     port_ = portFrom(process_.waitForLine("listening on http://"));
-    admin_port_ = portFrom(process_.waitForLine("admin API on http://"));
+    // "admin API on unix:/abs/data/admin.sock (token in ...)"
+    std::string line = process_.waitForLine("admin API on unix:");
+    size_t at = line.find("unix:") + 5;
+    admin_socket_ = line.substr(at, line.find(' ', at) - at);
+    for (const auto& e : extra) {
+      if (e == "--admin-listen") admin_tcp_port_ = portFrom(process_.waitForLine("admin API on http://"));
+    }
   }
 
   int port() const { return port_; }
-  int adminPort() const { return admin_port_; }
   const fs::path& dataDir() const { return data_dir_; }
+  const fs::path& adminSocket() const { return admin_socket_; }
+  // What the CLI's --admin and $GUST_ADMIN_URL take.
+  std::string adminUrl() const { return "unix:" + admin_socket_.string(); }
+  // A client of the admin socket; requests carry no token unless the test adds one.
+  httplib::Client adminClient(std::chrono::seconds timeout = std::chrono::seconds(10)) const {
+    return unixClient(admin_socket_.string(), timeout);
+  }
+  // The admin API's TCP port, with --admin-listen in `extra`; 0 without.
+  int adminTcpPort() const { return admin_tcp_port_; }
   std::string adminToken() const {
     std::string t = readFile(data_dir_ / "admin.token");
     while (!t.empty() && t.back() == '\n') t.pop_back();
@@ -229,8 +244,7 @@ class Host {
 
   static std::vector<std::string> argv(const std::vector<fs::path>& dirs, const fs::path& data_dir,
                                        const std::vector<std::string>& extra) {
-    std::vector<std::string> a = {env("GUST_BIN"), "serve", "--port", "0", "--admin-port", "0", "--data-dir",
-                                  data_dir.string()};
+    std::vector<std::string> a = {env("GUST_BIN"), "serve", "--port", "0", "--data-dir", data_dir.string()};
     for (const auto& d : dirs) a.push_back(d.string());
     for (const auto& e : extra) a.push_back(e);
     return a;
@@ -238,7 +252,8 @@ class Host {
   fs::path data_dir_;
   Process process_;
   int port_ = 0;
-  int admin_port_ = 0;
+  fs::path admin_socket_;
+  int admin_tcp_port_ = 0;
 };
 
 inline bool processAlive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }

@@ -41,8 +41,7 @@ struct Limits {
   httplib::Client client = localClient(host.port(), std::chrono::seconds(20));
 
   CommandResult gust(std::vector<std::string> args) {
-    args.insert(args.end(), {"--admin", "http://127.0.0.1:" + std::to_string(host.adminPort()), "--data-dir",
-                             host.dataDir().string()});
+    args.insert(args.end(), {"--admin", host.adminUrl(), "--data-dir", host.dataDir().string()});
     return runGust(args, tmp.path());
   }
   nlohmann::json limits() {
@@ -145,7 +144,7 @@ TEST_CASE("an app's workers are bounded together by its cgroups, which go with t
   }
 
   // An app that is removed takes its cgroup with it, once its workers are gone.
-  httplib::Client admin = localClient(c.host.adminPort());
+  httplib::Client admin = c.host.adminClient();
   auto removed = admin.Delete("/v1/apps/limited", {{"Authorization", "Bearer " + c.host.adminToken()}});
   REQUIRE(removed);
   CHECK(removed->status == 200);

@@ -68,7 +68,7 @@ double valueOf(const std::map<std::string, double>& m, const std::string& key) {
 }
 
 std::string scrape(Host& host) {
-  httplib::Client admin = localClient(host.adminPort());
+  httplib::Client admin = host.adminClient();
   auto r = admin.Get("/metrics", adminAuth(host));
   REQUIRE(r);
   REQUIRE(r->status == 200);
@@ -98,7 +98,7 @@ std::pair<std::string, std::string> traceAndSpan(const std::string& traceparent)
 TEST_CASE("/metrics counts invocations by outcome exactly, and the reference parser reads it") {
   Fixture f;
   Host host({f.app}, f.tmp.path());
-  httplib::Client admin = localClient(host.adminPort());
+  httplib::Client admin = host.adminClient();
   CHECK(admin.Get("/metrics")->status == 401);  // the token is needed like on every admin route
 
   httplib::Client client = localClient(host.port());
@@ -171,7 +171,7 @@ TEST_CASE("a function's output reaches the app's log stream with its invocation,
   Fixture f;
   Host host({f.app}, f.tmp.path());
   httplib::Client client = localClient(host.port());
-  httplib::Client admin = localClient(host.adminPort());
+  httplib::Client admin = host.adminClient();
   auto auth = adminAuth(host);
 
   auto r = client.Get("/say/marmalade");
@@ -214,7 +214,7 @@ TEST_CASE("a function's output reaches the app's log stream with its invocation,
 
   // A poll started before the request returns the line when it arrives.
   auto poll = std::async(std::launch::async, [&] {
-    httplib::Client follower = localClient(host.adminPort());
+    httplib::Client follower = host.adminClient();
     follower.set_read_timeout(std::chrono::seconds(20));
     return follower.Get("/v1/apps/fixtures/logs?after=" + std::to_string(next) + "&wait=15000", auth);
   });
@@ -373,7 +373,7 @@ TEST_CASE("a timer's runs, lateness and invocations show in /metrics, and its ou
   CHECK(valueOf(m, "gust_timer_lateness_seconds_count{app=ticks,function=printevent}") >= 2);
 
   // A timer run has no caller: its lines carry the trace id of a new root.
-  httplib::Client admin = localClient(host.adminPort());
+  httplib::Client admin = host.adminClient();
   auto logs = admin.Get("/v1/apps/ticks/logs", adminAuth(host));
   REQUIRE(logs);
   auto lines = nlohmann::json::parse(logs->body)["lines"];
@@ -393,7 +393,7 @@ TEST_CASE("one trace id runs from an HTTP request through its queue message to t
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   auto auth = adminAuth(host);
-  httplib::Client admin = localClient(host.adminPort());
+  httplib::Client admin = host.adminClient();
   httplib::Client client = localClient(host.port());
   const std::string trace = "0af7651916cd43dd8448eb211c80319c";
   const std::string caller = "00-" + trace + "-b7ad6b7169203331-01";
@@ -463,7 +463,7 @@ TEST_CASE("followers that hang up cannot lock others out: a new poll takes the o
   Host host({f.app}, f.tmp.path());
   auto auth = adminAuth(host);
   auto poll = [&](std::chrono::milliseconds read_timeout, int wait_ms) {
-    httplib::Client follower = localClient(host.adminPort());
+    httplib::Client follower = host.adminClient();
     follower.set_read_timeout(read_timeout);
     return follower.Get("/v1/apps/fixtures/logs?wait=" + std::to_string(wait_ms), auth);
   };

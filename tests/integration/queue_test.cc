@@ -25,7 +25,7 @@ namespace {
 // The admin API with the host's token.
 class Admin {
  public:
-  explicit Admin(const Host& host) : client_(localClient(host.adminPort(), 30s)), token_(host.adminToken()) {}
+  explicit Admin(const Host& host) : client_(host.adminClient(30s)), token_(host.adminToken()) {}
 
   httplib::Result send(const std::string& queue, const std::string& body, httplib::Headers headers = {}) {
     headers.emplace("Authorization", "Bearer " + token_);
@@ -302,7 +302,7 @@ TEST_CASE("the queue routes check their input and need the token") {
   fs::path app = makeApp(tmp.path(), "consumers", queueApp("batch", R"("in")"), env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   Admin admin(host);
-  httplib::Client anonymous = localClient(host.adminPort());
+  httplib::Client anonymous = host.adminClient();
   CHECK(anonymous.Get("/v1/queues")->status == 401);
   CHECK(anonymous.Post("/v1/queues/in/messages", "x", "text/plain")->status == 401);
 

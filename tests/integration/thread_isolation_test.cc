@@ -118,7 +118,7 @@ TEST_CASE("a thread app's ctx.log lines reach the app's log stream and its recor
   REQUIRE(r);
   REQUIRE(r->status == 200);
   std::string id = r->get_header_value("X-Gust-Invocation-Id");
-  httplib::Client admin = localClient(host.adminPort());
+  httplib::Client admin = host.adminClient();
   httplib::Headers auth = {{"Authorization", "Bearer " + host.adminToken()}};
   auto logs = admin.Get("/v1/apps/threads/logs", auth);
   REQUIRE(logs);

@@ -25,7 +25,7 @@ TEST_CASE("a timer on a 1-second schedule fires on time with its event, and runs
   std::this_thread::sleep_for(std::chrono::milliseconds(3500));
 
   // The manual run goes through the admin API, as `gust invoke --timer` does.
-  std::string admin = "http://127.0.0.1:" + std::to_string(host.adminPort());
+  std::string admin = host.adminUrl();
   CommandResult run = runGust({"invoke", "--timer", "ticks/printevent", "--admin", admin, "--data-dir", host.dataDir().string()},
                               tmp.path());
   INFO(run.err);
@@ -83,11 +83,12 @@ TEST_CASE("run_on_startup fires once at start") {
   CHECK(occurrences(host.process().stderrText(), "stdout: event ") == 1);
 }
 
-TEST_CASE("the admin API needs its token on every route but health, and refuses foreign hosts") {
+TEST_CASE("the admin API on TCP needs its token on every route but health, and refuses foreign hosts") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "ticks", timerApp(R"("@hourly")"), env("GUST_FIXTURE_MISBEHAVE"));
-  Host host({app}, tmp.path());
-  httplib::Client admin = localClient(host.adminPort());
+  Host host({app}, tmp.path(), {"--admin-listen", "127.0.0.1:0"});
+  REQUIRE(host.adminTcpPort() > 0);
+  httplib::Client admin = localClient(host.adminTcpPort());
   auto perms = fs::status(host.dataDir() / "admin.token").permissions();
   CHECK((perms & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
   CHECK(admin.Get("/healthz")->status == 200);
@@ -109,12 +110,12 @@ TEST_CASE("the admin API needs its token on every route but health, and refuses 
     // DNS rebinding: the right token from a page on another origin, or to another host name.
     CHECK(send({{"Authorization", "Bearer " + host.adminToken()}, {"Origin", "http://evil.example"}})->status == 403);
   }
-  httplib::Client rebound = localClient(host.adminPort());
-  auto r = rebound.Get("/v1/apps", {{"Host", "evil.example:" + std::to_string(host.adminPort())},
+  httplib::Client rebound = localClient(host.adminTcpPort());
+  auto r = rebound.Get("/v1/apps", {{"Host", "evil.example:" + std::to_string(host.adminTcpPort())},
                                     {"Authorization", "Bearer " + host.adminToken()}});
   CHECK(r->status == 403);
-  // gust ps reads the same API.
-  CommandResult ps = runGust({"ps", "--admin", "http://127.0.0.1:" + std::to_string(host.adminPort()), "--data-dir",
+  // gust ps reads the same API, over TCP when told to.
+  CommandResult ps = runGust({"ps", "--admin", "http://127.0.0.1:" + std::to_string(host.adminTcpPort()), "--data-dir",
                               host.dataDir().string()},
                              tmp.path());
   CHECK(ps.status == 0);

@@ -4,6 +4,7 @@
 // would end the test without saying why.
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <string>
@@ -14,6 +15,16 @@ namespace gust::test {
 // reading or writing (long enough for the slowest answer the test expects).
 inline httplib::Client localClient(int port, std::chrono::seconds timeout = std::chrono::seconds(10)) {
   httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(5, 0);
+  client.set_read_timeout(timeout.count(), 0);
+  client.set_write_timeout(timeout.count(), 0);
+  return client;
+}
+
+// The same for the Unix socket at `path` (the admin API's).
+inline httplib::Client unixClient(const std::string& path, std::chrono::seconds timeout = std::chrono::seconds(10)) {
+  httplib::Client client(path);
+  client.set_address_family(AF_UNIX);
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(timeout.count(), 0);
   client.set_write_timeout(timeout.count(), 0);

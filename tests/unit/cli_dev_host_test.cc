@@ -30,7 +30,7 @@ std::string fakeGust(const fs::path& dir, const std::string& body) {
 constexpr const char* kServes = R"SH(echo $$ > pid
 echo "args: $*" > args
 echo "gust 0.1.0 listening on http://127.0.0.1:18080"
-echo "admin API on http://127.0.0.1:18081 (token in $PWD/admin.token)"
+echo "admin API on unix:$PWD/admin.sock (token in $PWD/admin.token)"
 echo "a later line"
 exec sleep 60
 )SH";
@@ -51,9 +51,9 @@ TEST_CASE("the dev host starts, reports both addresses, and stops on request") {
   auto host = DevHost::start(options);
   REQUIRE_MESSAGE(host.ok(), host.error().message);
   CHECK((*host)->httpUrl() == "http://127.0.0.1:18080");
-  CHECK((*host)->adminUrl() == "http://127.0.0.1:18081");
+  CHECK((*host)->adminUrl() == "unix:" + (tmp.path() / "data" / "admin.sock").string());
   CHECK(gust::test::readFile(tmp.path() / "data" / "args") ==
-        "args: serve --port 18080 --admin-port 0 --data-dir " + (tmp.path() / "data").string() + "\n");
+        "args: serve --port 18080 --data-dir " + (tmp.path() / "data").string() + "\n");
   pid_t pid = (*host)->pid();
   CHECK_FALSE((*host)->exited().has_value());
   (*host)->stop();
@@ -106,7 +106,8 @@ TEST_CASE("the host does not outlive a gust dev that dies without stopping it") 
 }
 
 TEST_CASE("the address is read from the host's startup lines") {
-  CHECK(urlInLine("gust 0.1.0 listening on http://127.0.0.1:8080") == "http://127.0.0.1:8080");
-  CHECK(urlInLine("admin API on http://127.0.0.1:41234 (token in /x)") == "http://127.0.0.1:41234");
-  CHECK(urlInLine("no address") == "");
+  CHECK(urlInLine("gust 0.1.0 listening on http://127.0.0.1:8080", "http://") == "http://127.0.0.1:8080");
+  CHECK(urlInLine("admin API on unix:/d/admin.sock (token in /d/admin.token)", "unix:") == "unix:/d/admin.sock");
+  CHECK(urlInLine("admin API on http://127.0.0.1:41234", "http://") == "http://127.0.0.1:41234");
+  CHECK(urlInLine("no address", "http://") == "");
 }

@@ -57,8 +57,9 @@ TEST_CASE("with nothing set, every setting has the default HostOptions declares"
   HostOptions d;
   CHECK(o.http_host == d.http_host);
   CHECK(o.http_port == d.http_port);
-  CHECK(o.admin_host == d.admin_host);
-  CHECK(o.admin_port == d.admin_port);
+  CHECK(o.admin_socket == f.dir.path() / "admin.sock");  // the documented DATA_DIR/admin.sock
+  CHECK_FALSE(o.admin_listen.has_value());
+  CHECK_FALSE(d.admin_listen.has_value());
   CHECK(o.admin_allow_remote == d.admin_allow_remote);
   CHECK(o.http_limits.max_body == d.http_limits.max_body);
   CHECK(o.drain_timeout == d.drain_timeout);
@@ -201,23 +202,71 @@ TEST_CASE("each bad value names its source, the problem and what is allowed") {
 
 TEST_CASE("the admin API leaves loopback only when that is asked for explicitly") {
   Fixture f;
-  for (const char* local : {"127.0.0.1", "127.0.0.2", "::1", "localhost"}) {
-    f.sources.flags["--admin-host"] = local;
+  for (const char* local : {"127.0.0.1:0", "127.0.0.2:8081", "[::1]:8081", "localhost:1"}) {
+    f.sources.flags["--admin-listen"] = local;
     CHECK_MESSAGE(resolveHostOptions(f.sources), local);
   }
-  f.sources.flags["--admin-host"] = "0.0.0.0";
-  CHECK(f.error() == "flag --admin-host: the admin API would listen on 0.0.0.0, which is not a loopback address, "
+  f.sources.flags["--admin-listen"] = "0.0.0.0:8081";
+  CHECK(f.error() == "flag --admin-listen: the admin API would listen on 0.0.0.0, which is not a loopback address, "
                      "and it can deploy code; add --admin-allow-remote (or GUST_ADMIN_ALLOW_REMOTE=true) to mean it, "
                      "and keep the admin token secret");
   f.sources.flags["--admin-allow-remote"] = "true";
-  CHECK(f.resolve().admin_host == "0.0.0.0");
+  CHECK(f.resolve().admin_listen->host == "0.0.0.0");
   f.sources.flags.erase("--admin-allow-remote");
   f.sources.env["GUST_ADMIN_ALLOW_REMOTE"] = "1";
   CHECK(f.resolve().admin_allow_remote);
   f.sources.env.clear();
-  f.sources.flags.erase("--admin-host");
-  f.configFile(R"({"admin_host": "10.0.0.5"})");
-  CHECK_HAS(f.error(), "config.json: admin_host: the admin API would listen on 10.0.0.5");
+  f.sources.flags.erase("--admin-listen");
+  f.configFile(R"({"admin_listen": "10.0.0.5:8081"})");
+  CHECK_HAS(f.error(), "config.json: admin_listen: the admin API would listen on 10.0.0.5");
+}
+
+TEST_CASE("admin_listen is HOST:PORT, with brackets around an IPv6 address") {
+  Fixture f;
+  f.sources.env["GUST_ADMIN_LISTEN"] = "127.0.0.1:0";
+  HostOptions o = f.resolve();
+  REQUIRE(o.admin_listen.has_value());
+  CHECK(o.admin_listen->host == "127.0.0.1");
+  CHECK(o.admin_listen->port == 0);
+  f.sources.env["GUST_ADMIN_LISTEN"] = "[::1]:9001";
+  o = f.resolve();
+  CHECK(o.admin_listen->host == "::1");
+  CHECK(o.admin_listen->port == 9001);
+  for (const char* wrong : {"8081", "127.0.0.1", "127.0.0.1:", ":8081", "::1:8081", "127.0.0.1:65536", "a b:1"}) {
+    f.sources.env["GUST_ADMIN_LISTEN"] = wrong;
+    auto r = resolveHostOptions(f.sources);
+    REQUIRE_FALSE_MESSAGE(r, wrong);
+    CHECK_HAS(r.error().message, "environment GUST_ADMIN_LISTEN: ");
+  }
+  f.sources.env["GUST_ADMIN_LISTEN"] = "8081";
+  CHECK_HAS(f.error(), "\"8081\" is not HOST:PORT; use e.g. 127.0.0.1:8081 or [::1]:8081 (port 0 picks a free one)");
+}
+
+TEST_CASE("the admin socket is DATA_DIR/admin.sock unless admin_socket names another") {
+  Fixture f;
+  f.sources.flags["--data-dir"] = (f.dir.path() / "elsewhere").string();
+  CHECK(f.resolve().admin_socket == f.dir.path() / "elsewhere" / "admin.sock");
+  f.sources.env["GUST_ADMIN_SOCKET"] = "/run/gust/admin.sock";
+  CHECK(f.resolve().admin_socket == "/run/gust/admin.sock");
+  f.sources.flags["--admin-socket"] = "/tmp/a.sock";
+  CHECK(f.resolve().admin_socket == "/tmp/a.sock");
+  f.sources.flags["--admin-socket"] = "";
+  CHECK_HAS(f.error(), "flag --admin-socket: the admin socket path is empty");
+}
+
+TEST_CASE("the removed admin_host and admin_port are refused with what to use instead") {
+  Fixture f;
+  constexpr const char* kAdvice = "no longer a setting: the admin API listens on a Unix socket (--admin-socket, "
+                                  "default DATA_DIR/admin.sock); for TCP as well use --admin-listen HOST:PORT";
+  f.configFile(R"({"admin_port": 8081})");
+  CHECK_HAS(f.error(), "config.json: admin_port: " + std::string(kAdvice));
+  f.configFile(R"({"admin_host": "127.0.0.1"})");
+  CHECK_HAS(f.error(), "config.json: admin_host: " + std::string(kAdvice));
+  fs::remove(f.dir.path() / "config.json");
+  f.sources.env["GUST_ADMIN_PORT"] = "0";
+  CHECK_HAS(f.error(), "environment GUST_ADMIN_PORT: " + std::string(kAdvice));
+  for (const char* flag : {"--admin-port", "--admin-host"}) CHECK(removedSettingAdvice(flag).has_value());
+  CHECK_FALSE(removedSettingAdvice("--admin-listen").has_value());
 }
 
 TEST_CASE("pool defaults that contradict each other are refused with both sources") {

@@ -4,7 +4,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <atomic>
 #include <cerrno>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "tests/support/run_loop.h"
+#include "tests/support/temp_dir.h"
 #include "triggers/http/http_server.h"
 
 namespace gust {
@@ -37,6 +42,20 @@ int connectTo(int port) {
   timeval tv{5, 0};  // a broken server fails the test instead of hanging it
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+int connectToUnix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   return fd;
 }
 
@@ -70,6 +89,7 @@ struct ClientResponse {
 class Client {
  public:
   explicit Client(int port) : fd_(connectTo(port)) {}
+  explicit Client(const std::string& unix_path) : fd_(connectToUnix(unix_path)) {}
   ~Client() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -812,6 +832,69 @@ TEST_CASE("listening on a taken port fails with an error and still closes clean"
     CHECK(closed);
   }
   CHECK(uv_loop_close(&loop) == 0);
+  f.finish();
+}
+
+TEST_CASE("a Unix-socket listener serves the same HTTP, 0600, and tells the handler its peer's uid") {
+  test::TempDir tmp;
+  std::string path = (tmp.path() / "s.sock").string();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::vector<std::optional<uint32_t>> peers;
+  {
+    HttpServer server(&loop, {}, [&peers](HttpRequest&& req, HttpResponder&& res) {
+      peers.push_back(req.unix_peer_uid);
+      echo(std::move(req), std::move(res));
+    });
+    REQUIRE(server.listenUnix(path).ok());
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    std::atomic<bool> finished{false};
+    std::thread client([&] {
+      Client c(path);
+      if (c.connected()) {
+        c.send(get("/a") + get("/b"));  // pipelined, on one connection
+        ClientResponse a = c.read();
+        ClientResponse b = c.read();
+        CHECK(a.body == "GET /a ");
+        CHECK(b.body == "GET /b ");
+      }
+      CHECK(c.connected());
+      finished = true;
+    });
+    bool done = test::runLoopUntil(&loop, "the Unix-socket client to finish", [&] { return finished.load(); },
+                                   std::chrono::seconds(30));
+    client.join();
+    REQUIRE(done);
+    // A second listener on the same path is refused: the owner must clear it first.
+    HttpServer second(&loop, {}, echo);
+    CHECK_FALSE(second.listenUnix(path).ok());
+    int closed = 0;
+    server.close([&closed] { ++closed; });
+    second.close([&closed] { ++closed; });
+    test::runLoopToEnd(&loop, "both servers to close");
+    CHECK(closed == 2);
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+  REQUIRE(peers.size() == 2);
+  CHECK(peers[0] == ::geteuid());
+  CHECK(peers[1] == ::geteuid());
+}
+
+TEST_CASE("a TCP request carries no Unix peer uid") {
+  Fixture f;
+  std::optional<uint32_t> peer = 12345;
+  f.handler = [&peer](HttpRequest&& req, HttpResponder&& res) {
+    peer = req.unix_peer_uid;
+    echo(std::move(req), std::move(res));
+  };
+  f.runClient([&] {
+    Client c(f.port());
+    c.send(get("/x"));
+    CHECK(c.read().status == 200);
+  });
+  CHECK_FALSE(peer.has_value());
   f.finish();
 }
 

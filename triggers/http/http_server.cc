@@ -12,6 +12,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include "runtime/base/uv_close.h"
 
 namespace gust {
@@ -98,8 +101,8 @@ struct HttpConnectionLink {
   HttpConnection* conn = nullptr;  // null once the connection started closing
 };
 
-// One accepted TCP connection. Owns its uv_tcp_t and uv_timer_t and frees itself (through
-// the server, which tracks it) after both close callbacks ran.
+// One accepted connection. Owns its stream (TCP or Unix socket) and uv_timer_t and frees
+// itself (through the server, which tracks it) after both close callbacks ran.
 class HttpConnection {
  public:
   explicit HttpConnection(HttpServer& server)
@@ -111,9 +114,10 @@ class HttpConnection {
 
   // The handles are initialised by the server before accept (so they can always be
   // closed), then start() begins reading.
-  uv_tcp_t* tcp() { return &tcp_; }
+  uv_tcp_t* tcp() { return &handle_.tcp; }
+  uv_pipe_t* pipe() { return &handle_.pipe; }
   uv_timer_t* timer() { return &timer_; }
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
 
   void start();
   void respond(uint64_t seq, HttpResponse&& response);
@@ -168,7 +172,11 @@ class HttpConnection {
   void updateTimer();
 
   HttpServer& server_;
-  uv_tcp_t tcp_{};
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } handle_{};
+  std::optional<uint32_t> unix_peer_uid_;  // see HttpRequest::unix_peer_uid
   uv_timer_t timer_{};
   uv_write_t write_req_{};
   uv_shutdown_t shutdown_req_{};
@@ -199,12 +207,25 @@ class HttpConnection {
 };
 
 void HttpConnection::start() {
-  tcp_.data = this;
+  stream()->data = this;
   timer_.data = this;
   write_req_.data = this;
   shutdown_req_.data = this;
-  // Responses are written whole; Nagle would only delay the last segment.
-  uv_tcp_nodelay(&tcp_, 1);
+  if (server_.unix_) {
+    // Read once: the peer's credentials are those it had when it connected.
+    uv_os_fd_t fd = -1;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(stream()), &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      closeNow();
+      return;
+    }
+    unix_peer_uid_ = cred.uid;
+  } else {
+    // Responses are written whole; Nagle would only delay the last segment.
+    uv_tcp_nodelay(tcp(), 1);
+  }
   afterChange();
 }
 
@@ -278,6 +299,7 @@ void HttpConnection::dispatch(HttpRequest&& request) {
   }
   ++unanswered_;
   ++server_.in_flight_;
+  request.unix_peer_uid = unix_peer_uid_;
   server_.handler_(std::move(request), HttpResponder(link_, seq));
 }
 
@@ -493,7 +515,7 @@ void HttpConnection::closeNow() {
   unanswered_ = 0;
   HttpServer& server = server_;
   HttpConnection* self = this;
-  closer_.closeAll({reinterpret_cast<uv_handle_t*>(&tcp_), reinterpret_cast<uv_handle_t*>(&timer_)},
+  closer_.closeAll({reinterpret_cast<uv_handle_t*>(stream()), reinterpret_cast<uv_handle_t*>(&timer_)},
                    [&server, self] { server.onConnectionClosed(self); });
 }
 
@@ -559,33 +581,56 @@ Result<int> HttpServer::listen(const std::string& host, int port) {
   if (rc != 0) return Error{ErrorKind::kBadInput, "invalid listen address '" + host + "'"};
 
   std::signal(SIGPIPE, SIG_IGN);
-  rc = uv_tcp_init(loop_, &listener_);
+  rc = uv_tcp_init(loop_, &listener_.tcp);
   if (rc != 0) return Error{ErrorKind::kIo, std::string("uv_tcp_init: ") + uv_strerror(rc)};
-  listener_.data = this;
+  listener_.tcp.data = this;
+  rc = uv_tcp_bind(&listener_.tcp, reinterpret_cast<const sockaddr*>(&addr), 0);
+  auto started = startListening(rc, host + ":" + std::to_string(port));
+  if (!started) return started.error();
+  sockaddr_storage bound{};
+  int len = sizeof(bound);
+  rc = uv_tcp_getsockname(&listener_.tcp, reinterpret_cast<sockaddr*>(&bound), &len);
+  if (rc != 0) {
+    closeListener();
+    return Error{ErrorKind::kIo, std::string("uv_tcp_getsockname: ") + uv_strerror(rc)};
+  }
+  return bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                     : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
+Result<void> HttpServer::listenUnix(const std::string& path) {
+  assert(listener_state_ == ListenerState::kNone);
+  if (listener_state_ != ListenerState::kNone) {
+    return Error{ErrorKind::kInternal, "HttpServer::listen called twice"};
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  int rc = uv_pipe_init(loop_, &listener_.pipe, 0);
+  if (rc != 0) return Error{ErrorKind::kIo, std::string("uv_pipe_init: ") + uv_strerror(rc)};
+  listener_.pipe.data = this;
+  unix_ = true;
+  // The socket file is created by bind with the umask's mode: narrow it so that there is no
+  // moment when another user could connect, then chmod in case the umask was ignored. The
+  // umask is the process's: a file another thread creates meanwhile only comes out narrower.
+  mode_t old_mask = ::umask(0177);
+  rc = uv_pipe_bind(&listener_.pipe, path.c_str());
+  ::umask(old_mask);
+  if (rc == 0 && ::chmod(path.c_str(), 0600) != 0) rc = uv_translate_sys_error(errno);
+  return startListening(rc, path);
+}
+
+// Listens on the bound listener, or (rc != 0) closes it and says why binding failed.
+Result<void> HttpServer::startListening(int rc, const std::string& where) {
   listener_state_ = ListenerState::kOpen;
-  rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
   if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, [](uv_stream_t* s, int status) {
+    rc = uv_listen(listenerStream(), 511, [](uv_stream_t* s, int status) {
       static_cast<HttpServer*>(s->data)->onConnection(status);
     });
   }
-  int bound_port = 0;
-  if (rc == 0) {
-    sockaddr_storage bound{};
-    int len = sizeof(bound);
-    rc = uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &len);
-    if (rc == 0) {
-      bound_port = bound.ss_family == AF_INET6
-                       ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                       : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-    }
-  }
   if (rc != 0) {
     closeListener();  // its close callback still has to run: the owner calls close()
-    return Error{ErrorKind::kIo,
-                 "listen on " + host + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
+    return Error{ErrorKind::kIo, "listen on " + where + ": " + uv_strerror(rc)};
   }
-  return bound_port;
+  return {};
 }
 
 void HttpServer::onConnection(int status) {
@@ -593,13 +638,17 @@ void HttpServer::onConnection(int status) {
   auto* conn = new HttpConnection(*this);
   // Neither init can fail on Unix (no socket is created yet), and both handles must be
   // initialised for the connection's close path.
-  uv_tcp_init(loop_, conn->tcp());
+  if (unix_) {
+    uv_pipe_init(loop_, conn->pipe(), 0);
+  } else {
+    uv_tcp_init(loop_, conn->tcp());
+  }
   uv_timer_init(loop_, conn->timer());
   conn->next_ = connections_;
   if (connections_ != nullptr) connections_->prev_ = conn;
   connections_ = conn;
   ++connection_count_;
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(&listener_), conn->stream()) != 0) {
+  if (uv_accept(listenerStream(), conn->stream()) != 0) {
     conn->closeNow();
     return;
   }

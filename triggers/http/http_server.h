@@ -1,5 +1,6 @@
 #pragma once
-// The HTTP/1.1 trigger's server: libuv TCP, RequestParser, keep-alive, pipelining.
+// The HTTP/1.1 trigger's server: libuv TCP (or a Unix socket, for the admin API),
+// RequestParser, keep-alive, pipelining.
 //
 // Contract:
 //  - Thread: everything here, HttpResponder included, belongs to the loop's thread.
@@ -82,8 +83,14 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Binds and listens (backlog 511); returns the bound port (port 0 picks a free one).
-  // Call at most once. After a failure the server must still be closed with close().
+  // Call at most once (this or listenUnix). After a failure the server must still be
+  // closed with close().
   Result<int> listen(const std::string& host, int port);
+  // The same on a Unix socket at `path`, which must not exist. It is created mode 0600 (the
+  // umask is narrowed around the bind, so it is never open wider, then it is chmod-ed), so
+  // only this user (and root) can connect; each request carries its peer's uid. The file is
+  // left in place: removing it is the owner's job.
+  Result<void> listenUnix(const std::string& path);
 
   // Closes the listener. Requests in flight keep going; their responses carry
   // "Connection: close", and idle keep-alive connections are closed, so clients move on.
@@ -104,7 +111,9 @@ class HttpServer {
  private:
   friend class HttpConnection;
 
+  Result<void> startListening(int rc, const std::string& where);
   void onConnection(int status);
+  uv_stream_t* listenerStream() { return reinterpret_cast<uv_stream_t*>(&listener_); }
   void closeListener();
   void onListenerClosed();
   void onConnectionClosed(HttpConnection* conn);
@@ -115,7 +124,12 @@ class HttpServer {
   uv_loop_t* loop_;
   HttpLimits limits_;
   HttpHandler handler_;
-  uv_tcp_t listener_{};
+  // A TCP or a Unix-socket listener; both are streams, so everything past listen is shared.
+  union Listener {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } listener_{};
+  bool unix_ = false;
   enum class ListenerState { kNone, kOpen, kClosing, kClosed } listener_state_ = ListenerState::kNone;
   bool draining_ = false;  // stopAccepting() was called
   bool closing_ = false;   // close() was called

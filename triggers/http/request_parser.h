@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,10 @@ struct HttpRequest {
   int http_minor = 1;
   bool keep_alive = true;
   bool expect_continue = false;  // the client sent "Expect: 100-continue"
+  // Set by the server, not the parser: for a request that came over a Unix socket, the
+  // uid of the process at the other end (SO_PEERCRED), so a listener can check who calls.
+  // Unset for TCP.
+  std::optional<uint32_t> unix_peer_uid;
 
   // The first field named `name` (any case), or an empty view.
   std::string_view header(std::string_view name) const;
