@@ -225,6 +225,18 @@ void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
     c.fail("min_instances", "is " + std::to_string(pool.min_instances) + ", more than max_instances (" +
                                 std::to_string(pool.max_instances) + ")");
   }
+  // Each worker is itself up to three processes (see functions/worker/sandbox.h) and one
+  // thread per concurrent invocation; an app limit below that would stop its own workers.
+  uint32_t workers_need = pool.max_instances * (pool.concurrency + 3);
+  if (auto v = c.count(doc, "", "max_processes", 8, 1'000'000)) {
+    pool.max_processes = *v;
+    if (!c.failed() && *v < workers_need) {
+      c.fail("max_processes", "is " + std::to_string(*v) + ", fewer than the app's workers need themselves (" +
+                                  std::to_string(workers_need) + ": max_instances × (concurrency + 3))");
+    }
+  } else if (!c.failed()) {
+    pool.max_processes = std::max(pool.max_processes, workers_need);
+  }
 }
 
 // "required_env": ["API_KEY", ...]: names an app may set (see validateEnvKey), each once.
@@ -302,7 +314,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   m.pool = pool_defaults;
   c.onlyKnown(doc, "",
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
-               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env"});
+               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
     m.name = *name;

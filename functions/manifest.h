@@ -60,6 +60,9 @@ struct PoolSettings {
   std::chrono::milliseconds pending_timeout{10'000};
   std::chrono::milliseconds timeout{30'000};
   uint32_t memory_mb = 512;
+  // Tasks (processes and threads) of all the app's workers together, where cgroups are in
+  // force (see runtime/exec/app_cgroups.h).
+  uint32_t max_processes = 512;
 };
 
 struct Manifest {

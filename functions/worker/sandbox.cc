@@ -94,6 +94,16 @@ Result<void> dropCapabilities() {
 }  // namespace
 
 Result<void> enterSandbox(const SandboxOptions& options) {
+  // Join the worker's cgroups before anything else, while still privileged and before any
+  // fork, so that every process and thread it makes is counted against its limits.
+  for (const auto& dir : options.cgroups) {
+    int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) {
+      if (fd >= 0) ::close(fd);
+      return sysError("cannot join cgroup " + dir);
+    }
+    ::close(fd);
+  }
   if (options.namespaces) {
     if (auto entered = enterNamespaces(options); !entered) return entered;
     // The status of the worker travels from init to the outer process through this pipe,

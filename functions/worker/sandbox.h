@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "functions/worker/syscall_filter.h"
 #include "runtime/base/result.h"
@@ -40,6 +41,9 @@ struct SandboxOptions {
   // The seccomp filter, compiled beforehand (by the fork server, see workerSyscallFilter);
   // when null it is compiled here.
   const SyscallFilter* filter = nullptr;
+  // cgroup directories the worker joins first (runtime/exec/app_cgroups.h): its own, one
+  // per hierarchy, below its app's.
+  std::vector<std::string> cgroups;
 };
 
 // The seccomp filter every worker loads last.

@@ -245,6 +245,7 @@ bool parseWorkerArgs(int argc, char** argv, WorkerOptions& out) {
     else if (flag == "--namespaces") out.sandbox.namespaces = value == "1";
     else if (flag == "--user-namespace") out.sandbox.user_namespace = value == "1";
     else if (flag == "--tmp-mb") out.sandbox.tmp_bytes = std::strtoull(value.c_str(), nullptr, 10) << 20;
+    else if (flag == "--cgroup") out.sandbox.cgroups.push_back(value);
     else if (flag == "--uid") {
       out.sandbox.drop_user = true;
       out.sandbox.uid = static_cast<uid_t>(std::strtoul(value.c_str(), nullptr, 10));

@@ -3,6 +3,7 @@
 #include "runtime/base/iso8601.h"
 #include "runtime/base/names.h"
 #include "runtime/base/suggest.h"
+#include "runtime/exec/app_cgroups.h"
 #include "triggers/http/multipart.h"
 
 namespace gust {
@@ -53,6 +54,29 @@ json queuesJson(const AppInfo& app) {
   return out;
 }
 
+// What bounds the app's memory and tasks (docs/admin-api.md, "Apps"). `containment` is
+// left for the description of namespaces, user and system-call filter.
+json limitsJson(const AppInfo& app, const Dispatcher& dispatcher) {
+  const PoolSettings& pool = app.manifest.pool;
+  if (app.manifest.isolation == Isolation::kThread) {
+    return {{"mechanism", "none"}, {"summary", "none (thread isolation: handlers run inside the host)"},
+            {"containment", ""}};
+  }
+  const AppCgroups* cgroups = dispatcher.cgroups();
+  CgroupVersion version = cgroups ? cgroups->version() : CgroupVersion::kNone;
+  json limits = {{"mechanism", version == CgroupVersion::kV2   ? "cgroup v2"
+                               : version == CgroupVersion::kV1 ? "cgroup v1"
+                                                               : "rlimit"},
+                 {"worker_memory_mb", pool.memory_mb},
+                 {"summary", cgroups ? cgroups->describe(pool) : "rlimit per process (no cgroup)"},
+                 {"containment", ""}};
+  if (version != CgroupVersion::kNone) {
+    limits["app_memory_mb"] = uint64_t{pool.memory_mb} * pool.max_instances;
+    limits["app_max_tasks"] = pool.max_processes;
+  }
+  return limits;
+}
+
 json appJson(const AppInfo& app, const Dispatcher& dispatcher, const TimerTrigger& timers,
              const std::string& public_url) {
   json functions = json::array();
@@ -73,6 +97,7 @@ json appJson(const AppInfo& app, const Dispatcher& dispatcher, const TimerTrigge
           {"routes", routesJson(app, public_url)},
           {"timers", timersJson(app, timers)},
           {"queues", queuesJson(app)},
+          {"limits", limitsJson(app, dispatcher)},
           {"pool", pool ? poolJson(pool->stats()) : json::object()}};
 }
 

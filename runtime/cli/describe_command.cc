@@ -16,7 +16,8 @@ namespace {
 constexpr const char* kDescribeUsage = R"(usage: gust describe APP [--json] [--admin URL] [--data-dir DIR]
 
 Shows one app of a running host: its active version and the versions it can roll back
-to, its routes (with their URLs), timers and queue consumers, and its worker pool.
+to, its routes (with their URLs), timers and queue consumers, its worker pool, and the
+limits in force for it (cgroups or per-process rlimits).
 
 options:
   --json            print the host's answer (GET /v1/apps/APP) as it is, for scripts
@@ -59,6 +60,11 @@ void printDescription(const nlohmann::json& app) {
                 pool.value("crashes", 0));
     std::string error = pool.value("last_start_error", "");
     if (!error.empty()) std::printf("         last start failed: %s\n", error.c_str());
+  }
+  if (auto limits = app.value("limits", nlohmann::json::object()); !limits.empty()) {
+    std::printf("limits   %s\n", limits.value("summary", "").c_str());
+    std::string containment = limits.value("containment", "");
+    if (!containment.empty()) std::printf("         %s\n", containment.c_str());
   }
 }
 

@@ -14,8 +14,8 @@ namespace {
 constexpr const char* kPsUsage = R"(usage: gust ps [--json] [--admin URL] [--data-dir DIR]
 
 Shows each app's worker pool on a running host: instances starting, idle and busy, pending
-invocations, cold starts (and the last one's duration), crashes, and why the last start
-failed, if one did.
+invocations, cold starts (and the last one's duration), crashes, why the last start
+failed, if one did, and the limits in force for the app (cgroups or per-process rlimits).
 
 options:
   --json            print the host's answer as JSON, for scripts
@@ -50,6 +50,9 @@ int psCommand(int argc, char** argv) {
                 p.value("cold_starts", 0), p.value("crashes", 0), last.c_str());
     std::string error = p.value("last_start_error", "");
     if (!error.empty()) std::printf("%-20s last start failed: %s\n", "", error.c_str());
+    if (auto limits = app.value("limits", nlohmann::json::object()); !limits.empty()) {
+      std::printf("%-20s limits: %s\n", "", limits.value("summary", "").c_str());
+    }
   }
   return 0;
 }

@@ -42,6 +42,7 @@ Result<std::unique_ptr<Dispatcher::App>> Dispatcher::makeApp(AppInfo info) {
   config.settings = info.manifest.pool;
   config.containment = containment_;
   config.fork_client = fork_client_;
+  if (info.manifest.isolation == Isolation::kProcess) config.cgroups = cgroups_;
   config.environment = workerEnvironment(info.env);
   if (telemetry_ != nullptr) {
     config.logs = &telemetry_->logs();

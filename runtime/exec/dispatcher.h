@@ -66,6 +66,10 @@ class Dispatcher {
   // before the first addApp. Without it nothing is recorded.
   void setTelemetry(Telemetry* telemetry);
   Telemetry* telemetry() const { return telemetry_; }
+  // The cgroups each worker process gets (see AppCgroups); set once, before the first
+  // addApp. Without it workers keep only their per-process rlimits.
+  void setCgroups(AppCgroups* cgroups) { cgroups_ = cgroups; }
+  const AppCgroups* cgroups() const { return cgroups_; }
   // Where a record of every finished invocation goes (with telemetry set); set once,
   // before the first addApp. It must outlive every invocation's outcome.
   void setRecorder(InvocationRecorder* recorder) { recorder_ = recorder; }
@@ -131,6 +135,7 @@ class Dispatcher {
   ForkClient* fork_client_;
   Telemetry* telemetry_ = nullptr;
   InvocationRecorder* recorder_ = nullptr;
+  AppCgroups* cgroups_ = nullptr;
   Publisher publisher_;
   TraceIdGenerator trace_ids_;
   std::vector<std::string> gauged_apps_;  // apps whose gauges the last scrape set

@@ -125,8 +125,22 @@ void Pool::maybeStartForPending() {
 }
 
 void Pool::startWorker() {
-  auto worker = std::make_unique<WorkerProcess>(loop_, clock_, *this, next_worker_id_++);
+  auto failed = [this](const std::string& why) {
+    spdlog::error("[{}] {}", config_.app, why);
+    counters_.last_start_error = why;
+    ++consecutive_start_failures_;
+    next_start_allowed_ = clock_.now() + milliseconds(1000);
+    if (workers_.empty()) pending_.failAll(unavailable(why));
+    answerWarmUp(makeError(ErrorKind::kUnavailable, why));
+  };
   WorkerSpawnOptions options;
+  if (config_.cgroups != nullptr) {
+    // A worker outside its cgroup would escape the app's limits: it does not start.
+    auto cgroups = config_.cgroups->addWorker(config_.app, config_.settings);
+    if (!cgroups) return failed("cannot create the worker's cgroup: " + cgroups.error().message);
+    options.cgroups = std::move(*cgroups);
+  }
+  auto worker = std::make_unique<WorkerProcess>(loop_, clock_, *this, next_worker_id_++);
   options.executable = config_.executable;
   options.app = config_.app;
   options.app_dir = config_.app_dir;
@@ -139,20 +153,9 @@ void Pool::startWorker() {
   options.fork_client = config_.fork_client;
   options.logs = config_.logs;
   options.environment = config_.environment;
-  auto spawned = worker->spawn(options);
-  WorkerProcess* raw = worker.get();
-  if (!spawned) {
-    spdlog::error("[{}] {}", config_.app, spawned.error().message);
-    counters_.last_start_error = spawned.error().message;
-    ++consecutive_start_failures_;
-    next_start_allowed_ = clock_.now() + milliseconds(1000);
-    closing_workers_.push_back(std::move(worker));
-    raw->close([this, raw] {
-      std::erase_if(closing_workers_, [raw](const auto& w) { return w.get() == raw; });
-    });
-    if (workers_.empty()) pending_.failAll(unavailable(spawned.error().message));
-    answerWarmUp(makeError(ErrorKind::kUnavailable, spawned.error().message));
-    return;
+  if (auto spawned = worker->spawn(options); !spawned) {
+    closeWorker(std::move(worker), nullptr);
+    return failed(spawned.error().message);
   }
   workers_.push_back(std::move(worker));
 }
@@ -249,14 +252,24 @@ void Pool::onWorkerExit(WorkerProcess& worker, const WorkerExit& exit, const std
 void Pool::removeWorker(WorkerProcess& worker) {
   auto it = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return w.get() == &worker; });
   if (it == workers_.end()) return;
-  closing_workers_.push_back(std::move(*it));
+  std::unique_ptr<WorkerProcess> owned = std::move(*it);
   workers_.erase(it);
-  WorkerProcess* raw = &worker;
-  raw->close([this, raw] {
-    std::erase_if(closing_workers_, [raw](const auto& w) { return w.get() == raw; });
+  closeWorker(std::move(owned), [this] {
     if (closing_ && workers_.empty() && closing_workers_.empty() && on_closed_) {
       closer_.closeAll({reinterpret_cast<uv_handle_t*>(&timer_)}, std::move(on_closed_));
     }
+  });
+}
+
+void Pool::closeWorker(std::unique_ptr<WorkerProcess> worker, std::function<void()> then) {
+  WorkerProcess* raw = worker.get();
+  closing_workers_.push_back(std::move(worker));
+  raw->close([this, raw, then = std::move(then)] {
+    // Its process is reaped by now, so its cgroup can go (the kernel may still be tearing
+    // down a PID namespace: AppCgroups retries what is busy).
+    if (config_.cgroups != nullptr) config_.cgroups->removeWorker(raw->cgroups());
+    std::erase_if(closing_workers_, [raw](const auto& w) { return w.get() == raw; });
+    if (then) then();
   });
 }
 
@@ -339,7 +352,8 @@ void Pool::close(std::function<void()> on_closed) {
   if (closing_) return;
   closing_ = true;
   // A draining pool told to close now still owes its drain callback.
-  on_closed_ = [drained = std::exchange(on_drained_, nullptr), closed = std::move(on_closed)] {
+  on_closed_ = [this, drained = std::exchange(on_drained_, nullptr), closed = std::move(on_closed)] {
+    if (config_.cgroups != nullptr) config_.cgroups->removeApp(config_.app);
     if (closed) closed();
     if (drained) drained();
   };

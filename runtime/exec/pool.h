@@ -18,6 +18,7 @@
 
 #include "functions/manifest.h"
 #include "runtime/base/clock.h"
+#include "runtime/exec/app_cgroups.h"
 #include "runtime/exec/executor.h"
 #include "runtime/protocol/invocation.h"
 #include "runtime/exec/pending_queue.h"
@@ -35,6 +36,7 @@ struct PoolConfig {
   WorkerContainment containment;
   ForkClient* fork_client = nullptr;  // the host's fork server, if any (see WorkerSpawnOptions)
   LogFanout* logs = nullptr;          // where workers' output lines go too (see WorkerSpawnOptions)
+  AppCgroups* cgroups = nullptr;      // the host's cgroups, if it has any: each worker gets its own
   std::vector<std::string> environment;  // each worker's whole environment (see WorkerSpawnOptions)
   // Called when a worker passes its ready handshake, with how long it took from spawn.
   std::function<void(double seconds)> on_cold_start;
@@ -79,6 +81,8 @@ class Pool final : public Executor, public WorkerListener {
   void run(WorkerProcess& worker, Pending&& pending);
   void maybeStartForPending();
   void removeWorker(WorkerProcess& worker);
+  // Closes a worker that is no longer in workers_, then frees it and its cgroup.
+  void closeWorker(std::unique_ptr<WorkerProcess> worker, std::function<void()> then);
   void rearm();
   // Closes a draining pool once nothing is pending or in flight.
   void closeIfDrained();

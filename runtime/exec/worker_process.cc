@@ -18,6 +18,18 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxLine = 16 * 1024;
 
+// Output that no invocation answers for is read at most this fast. Past the budget the
+// host stops reading the worker's pipe rather than reading and dropping: the kernel's
+// socket buffer fills and the printing thread blocks, so a flood costs the host no CPU and
+// no memory, and an invocation's own output (read with its result, see drainOutputNow)
+// still gets through. Killing the worker instead would also end invocations it serves.
+constexpr double kIdleOutputBytesPerSecond = 64 * 1024;
+constexpr double kIdleOutputBurst = 256 * 1024;
+// Each line costs the host a log record whatever its length: short lines pay as this much.
+constexpr size_t kMinLineCost = 256;
+// Reading resumes once the budget holds this much again.
+constexpr double kResumeBudget = 16 * 1024;
+
 void allocBuffer(uv_handle_t*, size_t, uv_buf_t* buf) {
   // libuv reads into a fresh buffer each time; the decoder copies what it keeps.
   buf->base = static_cast<char*>(::malloc(kReadChunk));
@@ -97,7 +109,12 @@ std::string WorkerExit::describe() const {
 }
 
 WorkerProcess::WorkerProcess(uv_loop_t* loop, const Clock& clock, WorkerListener& listener, uint64_t id)
-    : loop_(loop), clock_(clock), listener_(listener), id_(id), max_output_(0) {
+    : loop_(loop),
+      clock_(clock),
+      listener_(listener),
+      id_(id),
+      max_output_(0),
+      output_budget_(kIdleOutputBytesPerSecond, kIdleOutputBurst, clock.now()) {
   out_.owner = this;
   out_.name = "stdout";
   err_.owner = this;
@@ -114,6 +131,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   concurrency_ = std::max<uint32_t>(1, options.concurrency);
   capacity_ = concurrency_ > 1 ? concurrency_ : std::max<uint32_t>(1, options.pipeline);
   functions_ = options.functions;
+  cgroups_ = options.cgroups;
   logs_ = options.logs;
   max_output_ = options.max_output_per_invocation;
   spawned_at_ = clock_.now();
@@ -123,6 +141,8 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   uv_pipe_init(loop_, &out_.pipe, 0);
   uv_pipe_init(loop_, &err_.pipe, 0);
   uv_timer_init(loop_, &timer_);
+  uv_timer_init(loop_, &output_timer_);
+  output_timer_.data = this;
   uv_prepare_init(loop_, &flusher_);
   flusher_.data = this;
   ipc_.data = this;
@@ -164,6 +184,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
     args.insert(args.end(), {"--uid", std::to_string(options.containment.uid), "--gid",
                              std::to_string(options.containment.gid)});
   }
+  for (const auto& dir : options.cgroups) args.insert(args.end(), {"--cgroup", dir});
   for (const auto& f : options.functions) {
     args.push_back("--function");
     args.push_back(f);
@@ -194,15 +215,59 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
                   static_cast<WorkerProcess*>(s->data)->onIpcRead(n, buf);
                   ::free(buf->base);
                 });
-  auto on_output = [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-    auto* stream = static_cast<OutputStream*>(s->data);
-    if (n > 0) stream->owner->onOutput(*stream, buf->base, static_cast<size_t>(n), false);
-    else if (n < 0) stream->owner->onOutput(*stream, nullptr, 0, true);
-    ::free(buf->base);
-  };
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&out_.pipe), allocBuffer, on_output);
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&err_.pipe), allocBuffer, on_output);
+  startReading(out_);
+  startReading(err_);
   return {};
+}
+
+void WorkerProcess::startReading(OutputStream& stream) {
+  stream.paused = false;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&stream.pipe), allocBuffer,
+                [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+                  auto* stream = static_cast<OutputStream*>(s->data);
+                  if (n > 0) stream->owner->onOutput(*stream, buf->base, static_cast<size_t>(n), false);
+                  else if (n < 0) stream->owner->onOutput(*stream, nullptr, 0, true);
+                  ::free(buf->base);
+                });
+}
+
+bool WorkerProcess::spendOutputBudget(OutputStream& stream, size_t line_bytes) {
+  auto now = clock_.now();
+  if (output_budget_.has(1, now)) {
+    output_budget_.spend(static_cast<double>(std::max(line_bytes, kMinLineCost)), now);
+    return true;
+  }
+  if (!stream.paused) {
+    stream.paused = true;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&stream.pipe));
+  }
+  if (!output_throttled_) {
+    output_throttled_ = true;
+    std::string notice = "worker " + std::to_string(id_) +
+                         " writes more output outside invocations than the host reads (" +
+                         std::to_string(static_cast<int>(kIdleOutputBytesPerSecond / 1024)) +
+                         " KiB/s); the rest waits in the worker, and lines cut short are dropped";
+    logWithFields(*spdlog::default_logger_raw(), spdlog::level::warn, {{"app", app_}, {"worker", std::to_string(id_)}},
+                  notice);
+    if (logs_ != nullptr) {
+      logs_->append(invocationLogLine({app_, {}, {}, {}}, LogStream::kStderr, spdlog::level::warn, notice));
+    }
+  }
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&output_timer_))) resumeOutputLater();
+  return false;
+}
+
+void WorkerProcess::resumeOutputLater() {
+  uv_timer_start(&output_timer_, [](uv_timer_t* t) { static_cast<WorkerProcess*>(t->data)->resumeOutput(); },
+                 static_cast<uint64_t>(output_budget_.timeUntil(kResumeBudget, clock_.now()).count()) + 1, 0);
+}
+
+void WorkerProcess::resumeOutput() {
+  if (closing_ || exited_) return;
+  if (!output_budget_.has(kResumeBudget, clock_.now())) return resumeOutputLater();
+  for (OutputStream* s : {&out_, &err_}) {
+    if (s->paused) startReading(*s);
+  }
 }
 
 Result<void> WorkerProcess::spawnProcess(const WorkerSpawnOptions& options, std::vector<std::string> args,
@@ -471,6 +536,13 @@ void WorkerProcess::onOutput(OutputStream& stream, const char* data, size_t size
   std::string_view chunk(data, size);
   while (!chunk.empty()) {
     size_t nl = chunk.find('\n');
+    // Output that is nobody's pays from the budget, line by line; once it is spent the rest
+    // of what was read is dropped and the stream pauses (see kIdleOutputBytesPerSecond).
+    if (currentInFlight() == nullptr && !spendOutputBudget(stream, std::min(nl, chunk.size()))) {
+      output_dropped_ += chunk.size() + stream.partial.size();
+      stream.partial.clear();
+      return;
+    }
     if (nl == std::string_view::npos) {
       // Keep at most kMaxLine of an unfinished line; a line without end is cut.
       size_t room = kMaxLine - std::min(kMaxLine, stream.partial.size());
@@ -564,6 +636,11 @@ void WorkerProcess::onExit(int64_t exit_status, int term_signal) {
   if (closing_) return;  // the listener closed it meanwhile; close() saw it had exited
   WorkerExit exit{exit_status, term_signal};
   drainOutputNow();
+  if (output_dropped_ > 0) {
+    logWithFields(*spdlog::default_logger_raw(), spdlog::level::warn, {{"app", app_}, {"worker", std::to_string(id_)}},
+                  "worker " + std::to_string(id_) + " ended; " + std::to_string(output_dropped_) +
+                      " bytes of its output outside invocations were dropped");
+  }
   State before = state_;
   state_ = State::kExited;
   uv_timer_stop(&timer_);
@@ -602,7 +679,7 @@ void WorkerProcess::closeHandles() {
   closer_.closeAll({reinterpret_cast<uv_handle_t*>(&process_), reinterpret_cast<uv_handle_t*>(&ipc_),
                     reinterpret_cast<uv_handle_t*>(&flusher_),
                     reinterpret_cast<uv_handle_t*>(&out_.pipe), reinterpret_cast<uv_handle_t*>(&err_.pipe),
-                    reinterpret_cast<uv_handle_t*>(&timer_)},
+                    reinterpret_cast<uv_handle_t*>(&timer_), reinterpret_cast<uv_handle_t*>(&output_timer_)},
                    std::move(on_closed_));
 }
 

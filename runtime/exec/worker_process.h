@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "runtime/base/clock.h"
+#include "runtime/base/token_bucket.h"
 #include "runtime/exec/app_uids.h"
 #include "runtime/exec/fork_client.h"
 #include "runtime/protocol/frame.h"
@@ -63,6 +64,9 @@ struct WorkerSpawnOptions {
   // so that one wake-up of the worker serves many (see invoke()).
   uint32_t pipeline = 1;
   uint32_t memory_mb = 0;    // address-space limit; 0: none
+  // The worker's own cgroup directories, which it joins before anything else (see
+  // AppCgroups::addWorker); empty without cgroups.
+  std::vector<std::string> cgroups;
   size_t max_output_per_invocation = 64 * 1024;
   WorkerContainment containment;
   // Forks the worker from the host's fork server when set and running; otherwise (or if
@@ -147,6 +151,7 @@ class WorkerProcess {
   bool idle() const { return state_ == State::kReady && in_flight_.empty(); }
   uint64_t id() const { return id_; }
   int pid() const { return pid_; }
+  const std::vector<std::string>& cgroups() const { return cgroups_; }
   std::chrono::steady_clock::time_point lastUsed() const { return last_used_; }
   std::chrono::steady_clock::time_point spawnedAt() const { return spawned_at_; }
 
@@ -156,6 +161,7 @@ class WorkerProcess {
     uv_pipe_t pipe{};
     std::string partial;  // an unfinished line
     const char* name = "";
+    bool paused = false;  // not read while the output budget is spent (see onOutput)
   };
 
   struct InFlight {
@@ -175,6 +181,12 @@ class WorkerProcess {
   void drainIpcNow();
   void onFrame(FrameType type, std::string_view payload);
   void onOutput(OutputStream& stream, const char* data, size_t size, bool eof);
+  void startReading(OutputStream& stream);
+  // Output that is nobody's (see currentInFlight) is paid from output_budget_; false when
+  // the budget is spent: the stream then pauses until it refills.
+  bool spendOutputBudget(OutputStream& stream, size_t line_bytes);
+  void resumeOutput();
+  void resumeOutputLater();
   void drainOutputNow();
   // Logs one line of the worker's output, attributed to `inv` when known.
   void emitLine(InFlight* inv, const char* stream, std::string_view line, int level);
@@ -207,6 +219,7 @@ class WorkerProcess {
   int pid_ = 0;
   std::string app_;
   std::vector<std::string> functions_;
+  std::vector<std::string> cgroups_;
   LogFanout* logs_ = nullptr;
   size_t max_output_;
 
@@ -214,6 +227,12 @@ class WorkerProcess {
   uv_pipe_t ipc_{};
   OutputStream out_, err_;
   uv_timer_t timer_{};
+  // Output with no invocation to charge it to (a thread the function left printing) is
+  // bounded by this budget (see spendOutputBudget); the timer resumes reading.
+  TokenBucket output_budget_;
+  uv_timer_t output_timer_{};
+  uint64_t output_dropped_ = 0;  // bytes of a line cut short when the budget ran out
+  bool output_throttled_ = false;  // the notice was logged
   CloseCounter closer_;
   std::function<void()> on_closed_;
   bool closing_ = false;

@@ -26,6 +26,7 @@
 #include "runtime/admin/admin_metrics.h"
 #include "runtime/apps/app_manager.h"
 #include "runtime/admin/admin_token.h"
+#include "runtime/exec/app_cgroups.h"
 #include "runtime/exec/dispatcher.h"
 #include "runtime/exec/fork_client.h"
 #include "runtime/host/drain.h"
@@ -44,6 +45,7 @@ class Host {
   Host(uv_loop_t* loop, const HostOptions& options)
       : loop_(loop),
         options_(options),
+        cgroups_(AppCgroups::ownCgroupsOfThisProcess(), ::getpid()),
         fork_client_(loop, clock_, options.executable),
         dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
         http_(loop, dispatcher_, options.http_limits),
@@ -56,6 +58,13 @@ class Host {
     if (!telemetry) return telemetry.error();
     telemetry_ = std::move(*telemetry);
     dispatcher_.setTelemetry(telemetry_.get());
+    dispatcher_.setCgroups(&cgroups_);
+    if (cgroups_.version() == CgroupVersion::kNone) {
+      spdlog::warn("{}", noCgroupWarning(cgroups_));
+    } else {
+      spdlog::info("app limits with cgroup v{} in {}", cgroups_.version() == CgroupVersion::kV2 ? 2 : 1,
+                   cgroups_.bases().front());
+    }
     // Before the first worker: every worker is forked from it (see ForkClient).
     if (auto started = fork_client_.start(); !started) {
       spdlog::warn("{}; workers will be spawned instead, which makes cold starts slower", started.error().message);
@@ -305,6 +314,7 @@ class Host {
   const HostOptions& options_;
   SystemClock clock_;
   std::unique_ptr<Telemetry> telemetry_;  // outlives everything that records into it
+  AppCgroups cgroups_;       // outlives the dispatcher, whose workers are in them
   ForkClient fork_client_;  // outlives the dispatcher, whose workers it forked
   Dispatcher dispatcher_;
   HttpTrigger http_;

@@ -59,6 +59,13 @@ struct CommandResult {
   std::string out, err;
 };
 
+// How many times `needle` occurs in `text` (overlaps included).
+inline size_t occurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 // The end of `text`, at most `max` bytes of it, for failure messages.
 inline std::string tail(const std::string& text, size_t max = 4000) {
   return text.size() <= max ? text : "..." + text.substr(text.size() - max);

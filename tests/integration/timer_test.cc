@@ -16,12 +16,6 @@ std::string timerApp(const std::string& timer) {
   return R"({"name": "ticks", "functions": {"printevent": {"timer": )" + timer + "}}}";
 }
 
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("a timer on a 1-second schedule fires on time with its event, and runs on demand") {
@@ -45,10 +39,10 @@ TEST_CASE("a timer on a 1-second schedule fires on time with its event, and runs
   CHECK(host.process().wait().status == 0);
   std::string log = host.process().stderrText();
   // 3.5 s of a 1-second schedule, plus the manual run.
-  size_t runs = count(log, "stdout: event ");
+  size_t runs = occurrences(log, "stdout: event ");
   CHECK(runs >= 4);
   CHECK(runs <= 6);
-  CHECK(count(log, R"("manual":true)") == 1);
+  CHECK(occurrences(log, R"("manual":true)") == 1);
   // Each event says when it was scheduled, when it ran, and when the next run is; the
   // scheduled instants fall on whole seconds.
   std::regex event(
@@ -75,7 +69,7 @@ TEST_CASE("after the host was down across scheduled instants, the timer fires on
   std::string log = again.process().stderrText();
   INFO(log);
   // Once, not once per missed instant.
-  CHECK(count(log, R"("past_due":true)") == 1);
+  CHECK(occurrences(log, R"("past_due":true)") == 1);
 }
 
 TEST_CASE("run_on_startup fires once at start") {
@@ -86,7 +80,7 @@ TEST_CASE("run_on_startup fires once at start") {
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   host.process().signal(SIGTERM);
   host.process().wait();
-  CHECK(count(host.process().stderrText(), "stdout: event ") == 1);
+  CHECK(occurrences(host.process().stderrText(), "stdout: event ") == 1);
 }
 
 TEST_CASE("the admin API on TCP needs its token on every route but health, and refuses foreign hosts") {

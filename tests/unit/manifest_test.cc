@@ -176,3 +176,21 @@ TEST_CASE("the host's pool defaults fill what the manifest leaves out, and the m
   CHECK(m->pool.memory_mb == 128);
   CHECK(m->pool.concurrency == PoolSettings{}.concurrency);
 }
+
+TEST_CASE("max_processes bounds the app's tasks and leaves room for its own workers") {
+  auto m = parseManifest(R"({"name": "a", "max_processes": 64, "functions": {"f": {"routes": ["/x"]}}})");
+  REQUIRE(m);
+  CHECK(m->pool.max_processes == 64);
+  auto defaulted = parseManifest(R"({"name": "a", "functions": {"f": {"routes": ["/x"]}}})");
+  REQUIRE(defaulted);
+  CHECK(defaulted->pool.max_processes == 512);
+  // Left out, it grows with an app whose workers alone would need more.
+  auto big = parseManifest(R"({"name": "a", "max_instances": 200, "functions": {"f": {"routes": ["/x"]}}})");
+  REQUIRE(big);
+  CHECK(big->pool.max_processes == 800);
+  CHECK(errorOf(R"({"name": "a", "max_instances": 8, "concurrency": 4, "max_processes": 40,
+                    "functions": {"f": {"routes": ["/x"]}}})")
+            .find("max_processes: is 40, fewer than the app's workers need themselves (56") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "max_processes": 2, "functions": {"f": {"routes": ["/x"]}}})").find("max_processes") !=
+        std::string::npos);
+}
