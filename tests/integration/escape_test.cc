@@ -60,7 +60,7 @@ const char* kBystanderManifest = R"({
 })";
 
 // More processes than any app may have: the attempt escapes when it gets them all.
-// TODO(verify): above the per-app tasks limit that the cgroup work (C2) sets.
+// It is above an app's default tasks limit (max_processes, 512).
 constexpr int kForkAttempt = 1024;
 constexpr int kMemoryMb = 128;  // the escape app's memory_mb
 // Children of 0.6 x memory_mb each, 1.8 x memory_mb together. Touching the memory is slow on
@@ -252,8 +252,8 @@ std::string q(const std::string& value) { return httplib::detail::encode_query_p
 
 // The pid of a worker of `app` (its innermost process), found from outside through /proc:
 // a gust-worker below the host whose working directory is one of the app's version dirs.
-// TODO(verify): with its own mount namespace (C1) the cwd may read /app; then match on the
-// worker's cgroup (C2) instead.
+// (Inside its mount namespace the worker's cwd is /app; read from here, the link names the
+// version dir that /app binds.)
 pid_t workerOf(pid_t host, const fs::path& data_dir, const std::string& app) {
   std::string prefix = (data_dir / "apps" / app).string() + "/";
   pid_t found = 0;
@@ -319,7 +319,7 @@ void runAttempts(const HostUser& user) {
   // Output from a thread that outlives its invocation: the host's memory stays bounded, the
   // host stops taking the output (after a second's grace, at most kStoredLogLines more in 2
   // s), and the other apps keep answering (the bystander counts).
-  // TODO(verify): against how C2 caps a worker's output.
+  // The host reads output that belongs to no invocation on a budget (worker_process.cc).
   long rss_before = host.rssKib();
   run("/e/spam");
   std::this_thread::sleep_for(std::chrono::seconds(1));
