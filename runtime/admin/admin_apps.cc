@@ -54,13 +54,13 @@ json queuesJson(const AppInfo& app) {
   return out;
 }
 
-// What bounds the app's memory and tasks (docs/admin-api.md, "Apps"). `containment` is
-// left for the description of namespaces, user and system-call filter.
+// What bounds the app's memory and tasks, and what contains its workers: namespaces, user,
+// system-call filter (docs/admin-api.md, "Apps").
 json limitsJson(const AppInfo& app, const Dispatcher& dispatcher) {
   const PoolSettings& pool = app.manifest.pool;
   if (app.manifest.isolation == Isolation::kThread) {
     return {{"mechanism", "none"}, {"summary", "none (thread isolation: handlers run inside the host)"},
-            {"containment", ""}};
+            {"containment", dispatcher.containmentOf(app.manifest.name)}};
   }
   const AppCgroups* cgroups = dispatcher.cgroups();
   CgroupVersion version = cgroups ? cgroups->version() : CgroupVersion::kNone;
@@ -69,7 +69,7 @@ json limitsJson(const AppInfo& app, const Dispatcher& dispatcher) {
                                                                : "rlimit"},
                  {"worker_memory_mb", pool.memory_mb},
                  {"summary", cgroups ? cgroups->describe(pool) : "rlimit per process (no cgroup)"},
-                 {"containment", ""}};
+                 {"containment", dispatcher.containmentOf(app.manifest.name)}};
   if (version != CgroupVersion::kNone) {
     limits["app_memory_mb"] = uint64_t{pool.memory_mb} * pool.max_instances;
     limits["app_max_tasks"] = pool.max_processes;

@@ -101,6 +101,8 @@ TEST_CASE("an app's workers are bounded together by its cgroups, which go with t
   CHECK_MESSAGE(ps.out.find("(memory 256 MiB, 32 tasks for the app; 128 MiB per worker)") != std::string::npos, ps.out);
   auto describe = c.gust({"describe", "limited"});
   CHECK(describe.out.find("limits   cgroup v") != std::string::npos);
+  // And what contains its workers: the test runs as root, so a uid of the app's own.
+  CHECK_MESSAGE(describe.out.find("namespaces: pid, mount; uid ") != std::string::npos, describe.out);
   // The app's cgroup is made with its first worker.
   std::vector<fs::path> bases = c.bases();
   for (const auto& base : bases) CHECK_MESSAGE(!fs::exists(base / "limited"), base);
