@@ -10,7 +10,8 @@
 // that nothing it forks escapes them.
 //
 // Without a cgroup the host can use (an unprivileged host without delegation), version()
-// is kNone, reason() says why, and workers keep only their per-process rlimits.
+// is kNone, reason() says why, and each worker is bounded alone: its processes' memory
+// together by its namespace's init (functions/worker/sandbox.cc), its tasks by RLIMIT_NPROC.
 //
 // Owning thread: the loop thread. Owned by the Host; its destructor kills what is left in
 // its cgroups and removes them.
@@ -69,16 +70,18 @@ class AppCgroups {
   // Removes the app's cgroup once none of its workers is left in it (another version's
   // workers keep it).
   void removeApp(const std::string& app);
+  // Tries again to remove what removeWorker and removeApp found busy; cheap when nothing
+  // is left. The host calls it every second.
+  void retryLeftovers();
 
   // What is in force for an app with `settings`, for `gust ps` and `gust describe`:
   // "cgroup v1 (memory 2048 MiB, 512 tasks for the app; 512 MiB per worker)" or
-  // "rlimit per process (no cgroup: ...)".
+  // "per worker (no cgroup: ...): 512 MiB for a worker's processes together, 512 tasks".
   std::string describe(const PoolSettings& settings) const;
 
  private:
   bool tryV2(const std::string& own, int host_pid);
   bool tryV1(const std::string& memory, const std::string& pids, int host_pid);
-  void retryLeftovers();
   Result<void> configureApp(const std::string& app, const PoolSettings& settings);
 
   CgroupVersion version_ = CgroupVersion::kNone;

@@ -50,7 +50,15 @@ class Host {
         dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
         http_(loop, dispatcher_, options.http_limits),
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json"),
-        drain_(loop, clock_) {}
+        drain_(loop, clock_) {
+    // A worker's cgroup that was still busy when the worker ended (its namespace still dying)
+    // is removed on a later try; this makes sure there is one, whatever else the host does.
+    uv_timer_init(loop, &cgroup_retry_);
+    cgroup_retry_.data = this;
+    uv_timer_start(&cgroup_retry_, [](uv_timer_t* t) { static_cast<Host*>(t->data)->cgroups_.retryLeftovers(); },
+                   1000, 1000);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&cgroup_retry_));
+  }
 
   Result<void> load() {
     // Before the first app, so that every version's series and output hooks are in place.
@@ -222,7 +230,8 @@ class Host {
     uv_signal_stop(&sigint_);
     uv_signal_stop(&sigterm_);
     drain_.close(nullptr);
-    signal_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_)},
+    own_handles_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+                             reinterpret_cast<uv_handle_t*>(&cgroup_retry_)},
                             nullptr);
     // Triggers first, so nothing new arrives; then the pools, which answer what is left
     // (a queue batch's answer still settles: the writer is open until after the pools).
@@ -340,7 +349,8 @@ class Host {
   std::filesystem::path admin_socket_;  // absolute; empty until it listens
   int admin_port_ = 0;  // with --admin-listen
   uv_signal_t sigint_{}, sigterm_{};
-  CloseCounter signal_closer_;
+  uv_timer_t cgroup_retry_{};
+  CloseCounter own_handles_closer_;
   bool draining_ = false;
   bool closed_ = false;
 };

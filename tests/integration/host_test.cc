@@ -456,8 +456,9 @@ TEST_CASE("hostile functions cannot take down the host or another app") {
     size_t before = processesOfWorkerUids();
     auto r = client.Get("/forkbomb");
     REQUIRE(r);
-    // Either the bomb hit its process limit and answered, or its timeout killed the worker.
-    CHECK((r->status == 200 || r->status == 504));
+    // Either the bomb hit its process limit and answered, or its timeout killed the worker,
+    // or its memory limit did (the page tables of 512 sanitized processes fill 256 MiB).
+    CHECK_MESSAGE((r->status == 200 || r->status == 504 || r->status == 502), r->status << " " << r->body);
     CHECK(client.Get("/echo/alive")->status == 200);
     host.process().signal(SIGTERM);
     CHECK(host.process().wait().status == 0);
