@@ -3,9 +3,9 @@
 # phase took, and ends with "tests: N passed, N failed".
 #
 #   scripts/test.sh          the everyday loop: one build (build/, shared with scripts/run.sh),
-#                            then the unit and integration suites in parallel
+#                            then the unit, integration and escape suites in parallel
 #   scripts/test.sh --full   what CI runs (.ci/run): the everyday loop, then the slow suite,
-#                            the same suites in an AddressSanitizer + UBSan build
+#                            the same suites but escape in an AddressSanitizer + UBSan build
 #                            (build-asan/), and each libFuzzer target (build-fuzz/, which
 #                            compiles only the fuzzers) for FUZZ_SECONDS (default 20)
 #
@@ -101,7 +101,7 @@ if ! phase "setup" scripts/setup.sh test; then
 fi
 
 configure build && phase "build" build build &&
-  phase "unit + integration" suites build --suite unit --suite integration
+  phase "unit + integration" suites build --suite unit --suite integration --suite escape
 if $full; then
   phase "slow" suites build --suite slow
   configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Ddebug=true -Doptimization=1 &&

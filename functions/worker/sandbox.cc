@@ -1,5 +1,6 @@
 #include "functions/worker/sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -14,8 +15,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "functions/worker/syscall_filter.h"
 #include "functions/worker/worker_view.h"
+#include "runtime/protocol/worker_contract.h"
 
 namespace gust {
 namespace {
@@ -84,11 +95,85 @@ void dropBoundingAndAmbient() {
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 }
 
-Result<void> dropCapabilities() {
+// Empties the permitted and effective sets, but for `keep` (a CAP_ constant; -1: none).
+Result<void> dropCapabilities(int keep = -1) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (keep >= 0) data[CAP_TO_INDEX(keep)].permitted = data[CAP_TO_INDEX(keep)].effective = CAP_TO_MASK(keep);
   if (syscall(SYS_capset, &header, data) != 0) return sysError("cannot drop the worker's capabilities");
   return {};
+}
+
+// Adds up the "Key: N kB" lines of a /proc file whose keys are in `keys`; nullopt when it
+// cannot be read.
+std::optional<uint64_t> sumKib(const std::string& path, std::initializer_list<std::string_view> keys) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  uint64_t total = 0;
+  std::string key;
+  while (in >> key) {
+    uint64_t kib = 0;
+    if (std::find(keys.begin(), keys.end(), key) != keys.end() && in >> kib) total += kib;
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return total << 10;
+}
+
+// The memory the processes below init hold, in bytes, close to what a memory cgroup would
+// charge them: their proportional share of anonymous and shared-memory pages (a page that
+// a fork left shared between parent and child counts once), not of the system libraries
+// they map. A process whose smaps_rollup init may not read (one still privileged as it
+// starts, say) counts its whole resident anonymous memory. Walks init's children, theirs,
+// and so on, through /proc (the host's before the worker mounts its own, the namespace's
+// after), so that nothing outside the namespace is counted.
+uint64_t memoryBelowInit() {
+  uint64_t total = 0;
+  std::vector<std::string> pending = {"self"};
+  while (!pending.empty() && pending.size() < 65536) {
+    std::string dir = "/proc/" + pending.back();
+    bool is_init = pending.back() == "self";
+    pending.pop_back();
+    if (!is_init) {
+      auto held = sumKib(dir + "/smaps_rollup", {"Pss_Anon:", "Pss_Shmem:"});
+      if (!held) held = sumKib(dir + "/status", {"RssAnon:", "RssShmem:"});
+      total += held.value_or(0);
+    }
+    DIR* tasks = opendir((dir + "/task").c_str());
+    if (tasks == nullptr) continue;
+    while (dirent* task = readdir(tasks)) {
+      if (task->d_name[0] == '.') continue;
+      std::ifstream children(dir + "/task/" + task->d_name + "/children");
+      std::string child;
+      while (children >> child) pending.push_back(child);
+    }
+    closedir(tasks);
+  }
+  return total;
+}
+
+// init's life as PID 1 of the worker's namespace: reaps every process that ends in it and
+// returns the worker's wait status once the worker ends. With a `memory_limit` (bytes;
+// 0: none), it also measures the memory of all the namespace's processes every 100 ms, and
+// past the limit kills them all and returns the status kWorkerOverMemoryStatus, which the
+// host reports as such. Without a memory cgroup that is the only bound on a worker's
+// processes together: RLIMIT_AS bounds each one alone. A process can overshoot for up to
+// one interval, and its own RLIMIT_AS still stops any single allocation past memory_mb.
+int runInit(pid_t worker, const sigset_t& child_ended, uint64_t memory_limit) {
+  const timespec interval{0, 100 * 1000 * 1000};
+  bool over_memory = false;
+  for (;;) {
+    int status = 0;
+    pid_t done;
+    while ((done = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (done == worker) return over_memory ? W_EXITCODE(kWorkerOverMemoryStatus, 0) : status;
+    }
+    if (done < 0 && errno == ECHILD) return status;
+    if (memory_limit > 0 && !over_memory && memoryBelowInit() > memory_limit) {
+      over_memory = true;
+      kill(-1, SIGKILL);  // every process of the namespace but init itself
+    }
+    sigtimedwait(&child_ended, nullptr, memory_limit > 0 ? &interval : nullptr);
+  }
 }
 
 }  // namespace
@@ -138,26 +223,28 @@ Result<void> enterSandbox(const SandboxOptions& options) {
     // init: PID 1 of the namespace.
     close(status_pipe[0]);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Blocked before the fork, so that a SIGCHLD is never lost between init's waits.
+    sigset_t child_ended;
+    sigemptyset(&child_ended);
+    sigaddset(&child_ended, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &child_ended, nullptr);
     pid_t worker = fork();
     if (worker < 0) _exit(1);
     if (worker > 0) {
-      // Reap everything; when the worker itself ends, report it and end the namespace.
-      // init needs no privilege for that, and in a user namespace it shares the worker's uid:
-      // not dumpable, its /proc entries (its namespaces, its memory) stay closed to the worker.
+      // init keeps no privilege but CAP_KILL (the worker may run under another uid), and in
+      // a user namespace it shares the worker's uid: not dumpable, its /proc entries (its
+      // namespaces, its memory) stay closed to the worker.
       dropBoundingAndAmbient();
-      (void)dropCapabilities();
+      (void)dropCapabilities(CAP_KILL);
       prctl(PR_SET_DUMPABLE, 0);
-      for (;;) {
-        int status = 0;
-        pid_t done = wait(&status);
-        if (done < 0 && errno == EINTR) continue;
-        if (done == worker || done < 0) {
-          ssize_t ignored = write(status_pipe[1], &status, sizeof status);
-          (void)ignored;
-          _exit(0);
-        }
-      }
+      // Without a memory cgroup, memory_mb bounds the worker's processes together here.
+      bool watch_memory = options.cgroups.empty() && options.memory_bytes > 0 && !kAddressSanitizer;
+      int status = runInit(worker, child_ended, watch_memory ? options.memory_bytes : 0);
+      ssize_t ignored = write(status_pipe[1], &status, sizeof status);
+      (void)ignored;
+      _exit(0);
     }
+    sigprocmask(SIG_UNBLOCK, &child_ended, nullptr);
     close(status_pipe[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (auto view = enterWorkerView(ViewOptions{options.tmp_bytes}); !view) return view;
@@ -177,10 +264,14 @@ Result<void> enterSandbox(const SandboxOptions& options) {
     return sysError("cannot limit the worker's CPU time");
   }
   if (options.namespaces || options.drop_user) dropBoundingAndAmbient();
+  // The kernel counts RLIMIT_NPROC per user and user namespace: with a uid of the app's own
+  // (a root host) that bounds the app's tasks, and in a user namespace of the worker's own
+  // (an unprivileged host) the worker's, where the host's other processes share its uid.
+  if ((options.drop_user || options.user_namespace) &&
+      !setLimit(RLIMIT_NPROC, options.max_processes, options.max_processes)) {
+    return sysError("cannot limit the worker's processes");
+  }
   if (options.drop_user) {
-    if (!setLimit(RLIMIT_NPROC, options.max_processes, options.max_processes)) {
-      return sysError("cannot limit the worker's processes");
-    }
     if (setgroups(0, nullptr) != 0) return sysError("cannot drop supplementary groups");
     if (setgid(options.gid) != 0) return sysError("cannot switch to group " + std::to_string(options.gid));
     if (setuid(options.uid) != 0) return sysError("cannot switch to user " + std::to_string(options.uid));

@@ -66,9 +66,9 @@ json limitsJson(const AppInfo& app, const Dispatcher& dispatcher) {
   CgroupVersion version = cgroups ? cgroups->version() : CgroupVersion::kNone;
   json limits = {{"mechanism", version == CgroupVersion::kV2   ? "cgroup v2"
                                : version == CgroupVersion::kV1 ? "cgroup v1"
-                                                               : "rlimit"},
+                                                               : "per worker"},
                  {"worker_memory_mb", pool.memory_mb},
-                 {"summary", cgroups ? cgroups->describe(pool) : "rlimit per process (no cgroup)"},
+                 {"summary", cgroups ? cgroups->describe(pool) : "per worker (no cgroup)"},
                  {"containment", dispatcher.containmentOf(app.manifest.name)}};
   if (version != CgroupVersion::kNone) {
     limits["app_memory_mb"] = uint64_t{pool.memory_mb} * pool.max_instances;

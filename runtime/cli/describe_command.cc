@@ -17,7 +17,7 @@ constexpr const char* kDescribeUsage = R"(usage: gust describe APP [--json] [--a
 
 Shows one app of a running host: its active version and the versions it can roll back
 to, its routes (with their URLs), timers and queue consumers, its worker pool, and the
-limits in force for it (cgroups or per-process rlimits).
+limits in force for it (cgroups, or limits per worker).
 
 options:
   --json            print the host's answer (GET /v1/apps/APP) as it is, for scripts

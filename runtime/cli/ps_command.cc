@@ -15,7 +15,7 @@ constexpr const char* kPsUsage = R"(usage: gust ps [--json] [--admin URL] [--dat
 
 Shows each app's worker pool on a running host: instances starting, idle and busy, pending
 invocations, cold starts (and the last one's duration), crashes, why the last start
-failed, if one did, and the limits in force for the app (cgroups or per-process rlimits).
+failed, if one did, and the limits in force for the app (cgroups, or limits per worker).
 
 options:
   --json            print the host's answer as JSON, for scripts

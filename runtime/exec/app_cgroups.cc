@@ -343,7 +343,10 @@ void AppCgroups::retryLeftovers() {
 }
 
 std::string AppCgroups::describe(const PoolSettings& settings) const {
-  if (version_ == CgroupVersion::kNone) return "rlimit per process (no cgroup: " + reason_ + ")";
+  if (version_ == CgroupVersion::kNone) {
+    return "per worker (no cgroup: " + reason_ + "): " + std::to_string(settings.memory_mb) +
+           " MiB for a worker's processes together, " + std::to_string(settings.max_processes) + " tasks";
+  }
   return std::string(version_ == CgroupVersion::kV2 ? "cgroup v2" : "cgroup v1") + " (memory " +
          std::to_string(uint64_t{settings.memory_mb} * settings.max_instances) + " MiB, " +
          std::to_string(settings.max_processes) + " tasks for the app; " + std::to_string(settings.memory_mb) +
@@ -352,8 +355,9 @@ std::string AppCgroups::describe(const PoolSettings& settings) const {
 
 std::string noCgroupWarning(const AppCgroups& cgroups) {
   return "no cgroup for app limits (" + cgroups.reason() +
-         "): each worker process keeps its own rlimits, but an app's workers and their children are not limited "
-         "together, in memory or in processes. Run the host as root, or in a delegated cgroup v2 (e.g. "
+         "): each worker is limited alone (memory_mb for its processes together, max_processes tasks), so an "
+         "app may hold max_instances times as much, and the kernel's OOM killer does not take a worker's "
+         "side. Run the host as root, or in a delegated cgroup v2 (e.g. "
          "`systemd-run --user -p Delegate=yes gust serve ...`)";
 }
 

@@ -105,6 +105,7 @@ std::string WorkerContainment::describe() const {
 
 std::string WorkerExit::describe() const {
   if (term_signal != 0) return "killed by signal " + signalName(term_signal);
+  if (exit_status == kWorkerOverMemoryStatus) return "was ended: its processes together held more than memory_mb";
   return "exited with status " + std::to_string(exit_status);
 }
 

@@ -11,5 +11,8 @@ constexpr int kWorkerIpcFd = 3;
 // status after answering everything it started: what the host still has in flight on it
 // never started and may run elsewhere.
 constexpr int kWorkerRetiredStatus = 75;
+// A worker whose processes together held more than its memory_mb, where no memory cgroup
+// bounds them, is ended by its namespace's init with this status (functions/worker/sandbox.cc).
+constexpr int kWorkerOverMemoryStatus = 76;
 
 }  // namespace gust

@@ -78,7 +78,7 @@ TEST_CASE("without any cgroup hierarchy the host keeps rlimits and says why") {
   AppCgroups cgroups(OwnCgroups{}, 1234);
   CHECK(cgroups.version() == CgroupVersion::kNone);
   CHECK(cgroups.reason().find("no cgroup v2 hierarchy") != std::string::npos);
-  CHECK(cgroups.describe(PoolSettings{}).starts_with("rlimit per process (no cgroup: "));
+  CHECK(cgroups.describe(PoolSettings{}).starts_with("per worker (no cgroup: "));
   CHECK(noCgroupWarning(cgroups).find("Delegate=yes") != std::string::npos);
   auto dirs = cgroups.addWorker("app", PoolSettings{});
   REQUIRE(dirs);
