@@ -251,6 +251,37 @@ TEST_CASE("a malformed request gets 400 and a closed connection while other clie
   CHECK(keep.Get("/echo/2")->status == 200);
 }
 
+TEST_CASE("loose chunked framing gets 400 naming the rule, then the connection closes") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  const std::string head = "POST /echo/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // Each would be read by http_parser alone as a request followed by a smuggled one.
+  const std::string smuggled = "GET /echo/2 HTTP/1.1\r\nHost: a\r\n\r\n";
+  struct Case {
+    std::string body;
+    std::string rule;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"3;x=\x01\r\nabc\r\n0\r\n\r\n", "control character in chunk extension"},
+           {"3\r\nabcxx0\r\n\r\n", "chunk data not followed by CRLF"},
+           {"3;x\rab\r\nabc\r\n0\r\n\r\n", "bare CR in chunk-size line"},
+           {"3\r\nabc\r\n0\r\n\rx", "bare CR in chunked trailer"},
+           {std::string(2000, '0') + "3\r\nabc\r\n0\r\n\r\n", "chunk-size line too long"}}) {
+    CAPTURE(c.rule);
+    auto start = std::chrono::steady_clock::now();
+    std::string reply = rawExchange(host.port(), head + c.body + smuggled);
+    // The host closed: the read ended long before rawExchange's 5 s wait.
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+    CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(reply.find("Connection: close") != std::string::npos);
+    CHECK(reply.find(c.rule) != std::string::npos);
+    CHECK(occurrences(reply, "HTTP/1.1 ") == 1);  // neither the request nor the smuggled one ran
+  }
+  std::string bare_cr = rawExchange(host.port(), "GET /echo/1 HTTP/1.1\r\nHost: a\rX: b\r\n\r\n");
+  CHECK(bare_cr.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(bare_cr.find("bare CR in request head") != std::string::npos);
+}
+
 TEST_CASE("pipelined requests on one connection are answered in order") {
   Fixture f;
   Host host({f.app}, f.tmp.path());
