@@ -103,7 +103,7 @@ class Host {
     // Before any app loads: each app's routes, timers and queue consumers start with it.
     apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, *env_store_, dispatcher_,
                                          std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
-    admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
+    admin_ = std::make_unique<AdminApi>(loop_, std::move(*token), clock_);
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
     addEnvRoutes(*admin_, *apps_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
