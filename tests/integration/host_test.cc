@@ -136,9 +136,9 @@ TEST_CASE("a request reaches the function with its method, path, params, query, 
   CHECK(field("X-Gust-Invocation-Id") == field("X-Invocation"));
 }
 
-TEST_CASE("a crashing function answers 502 naming the signal or exit status, and the next request is served") {
+TEST_CASE("with --expose-errors a crashing function answers 502 naming the signal or exit status, and the next request is served") {
   Fixture f;
-  Host host({f.app}, f.tmp.path());
+  Host host({f.app}, f.tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   auto r = client.Get("/segv");
   REQUIRE(r);
@@ -178,14 +178,61 @@ TEST_CASE("a function past its timeout answers 504, its worker is killed, and a 
   CHECK(hostPidOf(after->get_header_value("X-Pid")) != first_worker);
 }
 
-TEST_CASE("an exception in a function becomes a 500 that carries its message") {
+TEST_CASE("with --expose-errors an exception in a function becomes a 500 that carries its message") {
   Fixture f;
-  Host host({f.app}, f.tmp.path());
+  Host host({f.app}, f.tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   auto r = client.Get("/throw");
   REQUIRE(r);
   CHECK(r->status == 500);
   CHECK(r->body.find("the fixture threw on purpose") != std::string::npos);
+}
+
+TEST_CASE("a public 5xx names the kind of failure and the invocation; the details go to the log and the record") {
+  Fixture f;
+  fs::path future = makeApp(f.tmp.path(), "future", R"({"name": "future", "functions": {"echo": {"routes": ["/f"]}}})",
+                            env("GUST_FIXTURE_ABI_MISMATCH"));
+  Host host({f.app, future}, f.tmp.path());
+  httplib::Client client = localClient(host.port());
+  httplib::Client admin = host.adminClient();
+  httplib::Headers bearer = {{"Authorization", "Bearer " + host.adminToken()}};
+  struct Case {
+    std::string path;
+    int status;
+    std::string kind;    // what a stranger is told
+    std::string detail;  // what only the operator sees
+  };
+  for (const Case& c : std::vector<Case>{{"/segv", 502, "the function crashed", "SIGSEGV"},
+                                         {"/throw", 500, "the function failed", "the fixture threw on purpose"},
+                                         {"/f", 503, "the function could not start", "ABI version 42"}}) {
+    CAPTURE(c.path);
+    auto r = client.Get(c.path);
+    REQUIRE(r);
+    CHECK(r->status == c.status);
+    std::string id = r->get_header_value("X-Gust-Invocation-Id");
+    REQUIRE(!id.empty());
+    auto body = nlohmann::json::parse(r->body);
+    CHECK(body["invocation_id"] == id);
+    CHECK(body["status"] == c.status);
+    CHECK(body["detail"].get<std::string>().find(c.kind) == 0);
+    CHECK(r->body.find(c.detail) == std::string::npos);
+    CHECK(r->body.find(".so") == std::string::npos);  // no module path either
+    // The operator finds the detail under that id: in the host's log line and the record.
+    waitFor("the log line of " + id, [&] {
+      std::istringstream log(host.process().stderrText());
+      for (std::string line; std::getline(log, line);) {
+        if (line.find(id) != std::string::npos && line.find(c.detail) != std::string::npos) return true;
+      }
+      return false;
+    }, std::chrono::seconds(5), host);
+    std::string record;
+    waitFor("the record of " + id, [&] {
+      auto got = admin.Get("/v1/invocations/" + id, bearer);
+      if (got && got->status == 200) record = got->body;
+      return !record.empty();
+    }, std::chrono::seconds(5), host);
+    CHECK_MESSAGE(nlohmann::json::parse(record)["error"].get<std::string>().find(c.detail) != std::string::npos, record);
+  }
 }
 
 TEST_CASE("a function's output is captured with its invocation id and capped per invocation") {
@@ -340,11 +387,11 @@ TEST_CASE("HEAD, Expect: 100-continue and chunked bodies work through the whole 
   CHECK(too_big.rfind("HTTP/1.1 413", 0) == 0);
 }
 
-TEST_CASE("a module built against another ABI version is refused with both versions named") {
+TEST_CASE("with --expose-errors a module built against another ABI version is refused with both versions named") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "future", R"({"name": "future", "functions": {"echo": {"routes": ["/f"]}}})",
                          env("GUST_FIXTURE_ABI_MISMATCH"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   auto r = client.Get("/f");
   REQUIRE(r);

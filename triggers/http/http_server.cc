@@ -759,13 +759,15 @@ std::string_view reasonPhrase(int status) {
   return text;
 }
 
-HttpResponse problemResponse(int status, std::string_view title, std::string_view detail) {
+HttpResponse problemResponse(int status, std::string_view title, std::string_view detail,
+                             std::string_view invocation_id) {
   nlohmann::json body = {
       {"type", "about:blank"},
       {"title", std::string(title)},
       {"status", status},
       {"detail", std::string(detail)},
   };
+  if (!invocation_id.empty()) body["invocation_id"] = std::string(invocation_id);
   HttpResponse response;
   response.status = status;
   response.headers.emplace_back("Content-Type", "application/problem+json");

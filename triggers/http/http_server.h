@@ -161,7 +161,9 @@ class HttpServer {
 // The reason phrase of `status` ("Not Found"), or "Unknown".
 std::string_view reasonPhrase(int status);
 
-// An RFC 9457 problem: application/problem+json {type:"about:blank",title,status,detail}.
-HttpResponse problemResponse(int status, std::string_view title, std::string_view detail);
+// An RFC 9457 problem: application/problem+json {type:"about:blank",title,status,detail},
+// and invocation_id (an extension member) when one is given.
+HttpResponse problemResponse(int status, std::string_view title, std::string_view detail,
+                             std::string_view invocation_id = {});
 
 }  // namespace gust
