@@ -107,7 +107,7 @@ std::optional<HttpResponse> AdminApi::callerRefusal(const HttpRequest& request) 
   return std::nullopt;
 }
 
-std::optional<HttpResponse> AdminApi::headRefusal(const HttpRequest& head) const {
+std::optional<HttpResponse> AdminApi::headRefusal(const HttpRequest& head) {
   if (auto refusal = callerRefusal(head)) return refusal;
   if (head.path == "/healthz" || head.path == "/readyz") return std::nullopt;
   std::string peer = head.unix_peer_uid ? "uid " + std::to_string(*head.unix_peer_uid) : head.tcp_peer_address;

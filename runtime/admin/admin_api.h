@@ -60,11 +60,11 @@ class AdminApi {
   std::optional<HttpResponse> callerRefusal(const HttpRequest& request) const;
   // The caller check, then the bearer token (all routes but /healthz and /readyz), on the
   // head of a request before its body is read; a peer with recent failed logins waits (429).
-  std::optional<HttpResponse> headRefusal(const HttpRequest& head) const;
+  std::optional<HttpResponse> headRefusal(const HttpRequest& head);
   bool hostAllowed(std::string_view host) const;
 
   std::string token_;
-  mutable LoginThrottle throttle_;
+  LoginThrottle throttle_;
   std::string bind_host_;
   int port_ = 0;
   Router router_;

@@ -43,14 +43,19 @@ std::set<int> tcpListeners(pid_t pid) {
 
 httplib::Headers bearer(const Host& host) { return {{"Authorization", "Bearer " + host.adminToken()}}; }
 
+sockaddr_un unixAddress(const fs::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  return addr;
+}
+
 // Leaves a socket file at `path` with nobody listening, as a host killed with SIGKILL does.
 void leaveStaleSocket(const fs::path& path) {
   fs::create_directories(path.parent_path());
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  sockaddr_un addr = unixAddress(path);
   REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   ::close(fd);
   REQUIRE(fs::is_socket(path));
@@ -62,9 +67,7 @@ std::string rawUnixExchange(const fs::path& path, const std::string& bytes,
                             std::chrono::milliseconds wait = std::chrono::seconds(3)) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  sockaddr_un addr = unixAddress(path);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

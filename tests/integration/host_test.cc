@@ -406,7 +406,7 @@ TEST_CASE("a manifest function missing from the module is refused by name") {
   fs::path app = makeApp(tmp.path(), "partial",
                          R"({"name": "partial", "functions": {"echo": {"routes": ["/e/{id}"]}, "ghost": {"routes": ["/g"]}}})",
                          env("GUST_FIXTURE_MISBEHAVE"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   auto r = client.Get("/g");
   REQUIRE(r);
