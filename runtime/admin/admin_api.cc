@@ -36,8 +36,8 @@ std::string AdminCall::query(std::string_view name) const {
   return http::queryParam(request.query, name).value_or("");
 }
 
-AdminApi::AdminApi(uv_loop_t* loop, std::string token)
-    : token_(std::move(token)), loop_(loop), socket_server_(makeServer()) {
+AdminApi::AdminApi(uv_loop_t* loop, std::string token, const Clock& clock)
+    : token_(std::move(token)), throttle_(clock), loop_(loop), socket_server_(makeServer()) {
   route({"GET"}, "/healthz", [](AdminCall&& call) { call.responder.send(jsonResponse({{"status", "ok"}})); });
   route({"GET"}, "/readyz", [](AdminCall&& call) { call.responder.send(jsonResponse({{"status", "ok"}})); });
 }
@@ -54,9 +54,13 @@ std::unique_ptr<HttpServer> AdminApi::makeServer() {
   HttpLimits limits;
   limits.max_body = kMaxBody;
   limits.body_timeout_ms = 120'000;
-  return std::make_unique<HttpServer>(loop_, limits, [this](HttpRequest&& request, HttpResponder&& responder) {
+  auto server = std::make_unique<HttpServer>(loop_, limits, [this](HttpRequest&& request, HttpResponder&& responder) {
     onRequest(std::move(request), std::move(responder));
   });
+  // Checked on the head, so a stranger's upload is neither read nor invited with
+  // "100 Continue".
+  server->setHeadCheck([this](const HttpRequest& head) { return headRefusal(head); });
+  return server;
 }
 
 Result<void> AdminApi::listenUnix(const std::string& path) { return socket_server_->listenUnix(path); }
@@ -84,26 +88,48 @@ void AdminApi::close(std::function<void()> on_closed) {
   tcp_server_->close(then);
 }
 
-bool AdminApi::callerAllowed(const HttpRequest& request, HttpResponder& responder) const {
+std::optional<HttpResponse> AdminApi::callerRefusal(const HttpRequest& request) const {
   if (request.unix_peer_uid) {
     // A browser cannot reach a Unix socket, so Host and Origin mean nothing here; the
     // peer's uid is what tells a caller apart.
-    if (*request.unix_peer_uid == ::geteuid() || *request.unix_peer_uid == 0) return true;
-    responder.send(problemResponse(403, "Forbidden", "the admin socket answers only its host's own user and root"));
-    return false;
+    if (*request.unix_peer_uid == ::geteuid() || *request.unix_peer_uid == 0) return std::nullopt;
+    return problemResponse(403, "Forbidden", "the admin socket answers only its host's own user and root");
   }
   if (!hostAllowed(request.header("host"))) {
-    responder.send(problemResponse(403, "Forbidden", "the admin API answers only requests addressed to its own "
-                                                     "listener (Host " + std::string(bind_host_) + ":" +
-                                                         std::to_string(port_) + ")"));
-    return false;
+    return problemResponse(403, "Forbidden", "the admin API answers only requests addressed to its own "
+                                             "listener (Host " + std::string(bind_host_) + ":" +
+                                                 std::to_string(port_) + ")");
   }
   std::string_view origin = request.header("origin");
   if (!origin.empty() && (origin.substr(0, 7) != "http://" || !hostAllowed(origin.substr(7)))) {
-    responder.send(problemResponse(403, "Forbidden", "cross-origin requests to the admin API are refused"));
-    return false;
+    return problemResponse(403, "Forbidden", "cross-origin requests to the admin API are refused");
   }
-  return true;
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> AdminApi::headRefusal(const HttpRequest& head) {
+  if (auto refusal = callerRefusal(head)) return refusal;
+  if (head.path == "/healthz" || head.path == "/readyz") return std::nullopt;
+  std::string peer = head.unix_peer_uid ? "uid " + std::to_string(*head.unix_peer_uid) : head.tcp_peer_address;
+  if (auto wait = throttle_.waitFor(peer); wait.count() > 0) {
+    HttpResponse r = problemResponse(429, "Too Many Requests",
+                                     "too many failed admin logins from this caller; try again in " +
+                                         std::to_string(wait.count()) + " ms");
+    r.headers.emplace_back("Retry-After", std::to_string((wait.count() + 999) / 1000));
+    return r;
+  }
+  std::string_view auth = head.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.substr(0, kBearer.size()) == kBearer && constantTimeEquals(auth.substr(kBearer.size()), token_)) {
+    throttle_.succeeded(peer);
+    return std::nullopt;
+  }
+  throttle_.failed(peer);
+  HttpResponse r = problemResponse(401, "Unauthorized",
+                                   "send the admin token as 'Authorization: Bearer TOKEN' (it is in the data dir's "
+                                   "admin.token, or GUST_ADMIN_TOKEN)");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
 }
 
 bool AdminApi::hostAllowed(std::string_view host) const {
@@ -115,19 +141,7 @@ bool AdminApi::hostAllowed(std::string_view host) const {
 }
 
 void AdminApi::onRequest(HttpRequest&& request, HttpResponder&& responder) {
-  if (!callerAllowed(request, responder)) return;
-  bool open = request.path == "/healthz" || request.path == "/readyz";
-  std::string_view auth = request.header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!open &&
-      (auth.substr(0, kBearer.size()) != kBearer || !constantTimeEquals(auth.substr(kBearer.size()), token_))) {
-    HttpResponse r = problemResponse(401, "Unauthorized",
-                                     "send the admin token as 'Authorization: Bearer TOKEN' (it is in the data dir's "
-                                     "admin.token, or GUST_ADMIN_TOKEN)");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    responder.send(std::move(r));
-    return;
-  }
+  // The caller and the token were checked on the request's head (headRefusal).
   RouteMatch match = router_.match(request.method, request.path);
   if (match.kind == RouteMatch::kNotFound) {
     responder.send(problemResponse(404, "Not Found",

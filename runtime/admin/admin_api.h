@@ -11,11 +11,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/admin/login_throttle.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
 
@@ -39,7 +41,7 @@ class AdminApi {
   // Deploy uploads carry a module of up to 64 MiB plus its manifest.
   static constexpr size_t kMaxBody = 80u << 20;
 
-  AdminApi(uv_loop_t* loop, std::string token);
+  AdminApi(uv_loop_t* loop, std::string token, const Clock& clock);
 
   // Adds a route; `methods` as in Router (HEAD is served by GET).
   void route(std::vector<std::string> methods, std::string pattern, AdminHandler handler);
@@ -54,11 +56,15 @@ class AdminApi {
   std::unique_ptr<HttpServer> makeServer();
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
   // Who may ask: on the socket a peer of this uid or root; on TCP a request addressed to
-  // this listener. Answers and returns false for any other.
-  bool callerAllowed(const HttpRequest& request, HttpResponder& responder) const;
+  // this listener. The answer refusing any other, or nothing.
+  std::optional<HttpResponse> callerRefusal(const HttpRequest& request) const;
+  // The caller check, then the bearer token (all routes but /healthz and /readyz), on the
+  // head of a request before its body is read; a peer with recent failed logins waits (429).
+  std::optional<HttpResponse> headRefusal(const HttpRequest& head);
   bool hostAllowed(std::string_view host) const;
 
   std::string token_;
+  LoginThrottle throttle_;
   std::string bind_host_;
   int port_ = 0;
   Router router_;

@@ -113,7 +113,9 @@ void addInvocationRoutes(AdminApi& api, InvocationStore& store) {
           if (*r) {
             json record = recordJson(**r, true);
             for (auto& [key, value] : record.items()) {
-              if (!async.contains(key)) async[key] = std::move(value);
+              // The record's error is the full one; the async state shows callers only its kind.
+              bool fuller = key == "error" && !value.get<std::string>().empty();
+              if (!async.contains(key) || fuller) async[key] = std::move(value);
             }
           }
           responder->send(jsonResponse(async));

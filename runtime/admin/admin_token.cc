@@ -16,6 +16,19 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxTokenBytes = 4096;
+// 32 bytes is the least that makes guessing hopeless even without the login slow-down;
+// the generated token is 64 hex digits.
+constexpr size_t kMinTokenBytes = 32;
+constexpr std::string_view kMakeToken = "make one with 'openssl rand -hex 32'";
+
+Result<std::string> longEnough(Result<std::string> token, const std::string& where, std::string_view fix) {
+  if (token && token->size() < kMinTokenBytes) {
+    return makeError(ErrorKind::kBadInput, where + " holds a token of " + std::to_string(token->size()) +
+                                               " bytes; the admin token must have at least " +
+                                               std::to_string(kMinTokenBytes) + ": " + std::string(fix));
+  }
+  return token;
+}
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -48,11 +61,12 @@ bool constantTimeEquals(std::string_view a, std::string_view b) {
 Result<std::string> loadOrCreateAdminToken(const fs::path& data_dir) {
   if (const char* env = std::getenv("GUST_ADMIN_TOKEN"); env && *env) {
     if (std::strlen(env) > kMaxTokenBytes) return makeError(ErrorKind::kBadInput, "GUST_ADMIN_TOKEN is too long");
-    return std::string(env);
+    return longEnough(std::string(env), "GUST_ADMIN_TOKEN", kMakeToken);
   }
   fs::path file = data_dir / "admin.token";
+  std::string fix_file = std::string(kMakeToken) + ", or delete " + file.string() + " and the host makes one";
   std::error_code ec;
-  if (fs::exists(file, ec)) return readTokenFile(file);
+  if (fs::exists(file, ec)) return longEnough(readTokenFile(file), file.string(), fix_file);
   fs::create_directories(data_dir, ec);
   if (ec) return makeError(ErrorKind::kIo, "cannot create the data dir " + data_dir.string() + ": " + ec.message());
   unsigned char bytes[32];
@@ -68,7 +82,7 @@ Result<std::string> loadOrCreateAdminToken(const fs::path& data_dir) {
   // O_EXCL: two hosts starting at once must not both write a token.
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return readTokenFile(file);
+    if (errno == EEXIST) return longEnough(readTokenFile(file), file.string(), fix_file);
     return makeError(ErrorKind::kIo, "cannot create " + file.string() + ": " + strerror(errno));
   }
   std::string line = token + "\n";

@@ -205,6 +205,15 @@ const std::vector<Setting>& table() {
           o.admin_allow_remote = *b;
           return {};
         });
+    add({"expose_errors", "--expose-errors", "", "GUST_EXPOSE_ERRORS", "", "`false`",
+         "show a failed invocation's full detail (signal, exception text, start error) to HTTP callers, not only "
+         "its kind; `gust dev` turns it on"},
+        [](HostOptions& o, std::string_view text) -> Result<void> {
+          auto b = boolean(text);
+          if (!b) return b.error();
+          o.expose_errors = *b;
+          return {};
+        });
     add({"", "", "", "GUST_ADMIN_TOKEN", "", "created in the data dir", "the admin API's bearer token"}, nullptr, false,
         false);
     add({"max_body", "--max-body", "", "GUST_MAX_BODY", "BYTES", "`4194304`", "the largest HTTP request body accepted"},

@@ -48,7 +48,7 @@ class Host {
         cgroups_(AppCgroups::ownCgroupsOfThisProcess(), ::getpid()),
         fork_client_(loop, clock_, options.executable),
         dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
-        http_(loop, dispatcher_, options.http_limits),
+        http_(loop, dispatcher_, options.http_limits, options.expose_errors),
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json"),
         drain_(loop, clock_) {
     // A worker's cgroup that was still busy when the worker ended (its namespace still dying)
@@ -103,7 +103,7 @@ class Host {
     // Before any app loads: each app's routes, timers and queue consumers start with it.
     apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, *env_store_, dispatcher_,
                                          std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
-    admin_ = std::make_unique<AdminApi>(loop_, std::move(*token));
+    admin_ = std::make_unique<AdminApi>(loop_, std::move(*token), clock_);
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
     addEnvRoutes(*admin_, *apps_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
@@ -293,9 +293,11 @@ class Host {
                                                      telemetry_->metrics().records_dropped->series(), recorder_options);
     dispatcher_.setRecorder(recorder_.get());
     callbacks_ = std::make_unique<CallbackSender>(clock_);
+    AsyncRunnerOptions async_options;
+    async_options.expose_errors = options_.expose_errors;
     async_ = std::make_unique<AsyncRunner>(
         loop_, clock_, dispatcher_, *invocations_, *callbacks_,
-        [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); });
+        [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); }, async_options);
     http_.enableAsync(*invocations_, *async_);
     addInvocationRoutes(*admin_, *invocations_);
     return {};

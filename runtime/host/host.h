@@ -36,6 +36,9 @@ struct HostOptions {
   std::optional<ListenAddress> admin_listen;
   // The admin API deploys code: a TCP listener on a non-loopback address needs this as well.
   bool admin_allow_remote = false;
+  // Public 5xx bodies carry the failure's full detail (signal, exception text, start
+  // error) instead of only its kind; for development (`gust dev` sets it).
+  bool expose_errors = false;
   std::vector<std::filesystem::path> app_dirs;
   std::filesystem::path data_dir = ".gust";
   std::filesystem::path config_file;  // the config file that was read; empty when none

@@ -27,10 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     limits.max_header_bytes = 32 + data[3] * 2u;
     limits.max_body = data[3] % 32;
   }
+  // As the admin server runs it: every head is an event before its body is read.
+  bool stop_at_head = (data[2] & 2) != 0;
   data += 4;
   size -= 4;
 
   gust::RequestParser parser(limits);
+  parser.stopAtHead(stop_at_head);
   std::string_view rest(reinterpret_cast<const char*>(data), size);
   bool failed = false;
   while (!rest.empty()) {
@@ -51,6 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(parser.failed());
         failed = true;
         break;
+      }
+      if (event.kind == gust::ParseEvent::kHeadComplete) {
+        check(stop_at_head);
+        check(parser.phase() == gust::ParsePhase::kBody);
+        check(parser.request().body.empty());
+        continue;
       }
       if (event.kind == gust::ParseEvent::kExpectContinue) {
         check(parser.request().expect_continue);

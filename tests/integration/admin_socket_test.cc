@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "tests/integration/harness.h"
 
@@ -42,17 +43,41 @@ std::set<int> tcpListeners(pid_t pid) {
 
 httplib::Headers bearer(const Host& host) { return {{"Authorization", "Bearer " + host.adminToken()}}; }
 
+sockaddr_un unixAddress(const fs::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  return addr;
+}
+
 // Leaves a socket file at `path` with nobody listening, as a host killed with SIGKILL does.
 void leaveStaleSocket(const fs::path& path) {
   fs::create_directories(path.parent_path());
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  sockaddr_un addr = unixAddress(path);
   REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   ::close(fd);
   REQUIRE(fs::is_socket(path));
+}
+
+// Connects to the Unix socket at `path`, sends `bytes`, and returns what it reads until the
+// peer closes or `wait` passes without a byte.
+std::string rawUnixExchange(const fs::path& path, const std::string& bytes,
+                            std::chrono::milliseconds wait = std::chrono::seconds(3)) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr = unixAddress(path);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
 }
 
 }  // namespace
@@ -97,6 +122,62 @@ TEST_CASE("--admin-listen adds a TCP listener that needs the token too") {
   CHECK(tcp.Get("/v1/apps")->status == 401);
   CHECK(tcp.Get("/v1/apps", bearer(host))->status == 200);
   CHECK(host.adminClient().Get("/v1/apps", bearer(host))->status == 200);  // the socket as well
+}
+
+TEST_CASE("the admin token is checked on the head: a wrong one gets 401 without 100 Continue or a read body") {
+  TempDir tmp;
+  Host host({}, tmp.path());
+  auto upload = [&](const std::string& token) {
+    return "POST /v1/apps/a HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + token +
+           "\r\nContent-Length: 50000000\r\nExpect: 100-continue\r\n\r\n";
+  };
+  std::string wrong = rawUnixExchange(host.adminSocket(), upload("wrong"));
+  CHECK_MESSAGE(wrong.rfind("HTTP/1.1 401", 0) == 0, wrong);
+  CHECK(wrong.find("100 Continue") == std::string::npos);
+  CHECK(wrong.find("Connection: close") != std::string::npos);
+  // The right token on the same head is invited to send its body.
+  std::string right = rawUnixExchange(host.adminSocket(), upload(host.adminToken()), std::chrono::milliseconds(500));
+  CHECK_MESSAGE(right.rfind("HTTP/1.1 100 Continue", 0) == 0, right);
+  // Without Expect, the answer comes before the announced body, none of which is sent.
+  std::string no_expect = rawUnixExchange(
+      host.adminSocket(), "PUT /v1/apps/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000000\r\n\r\n");
+  CHECK_MESSAGE(no_expect.rfind("HTTP/1.1 401", 0) == 0, no_expect);
+}
+
+TEST_CASE("repeated failed admin logins make the caller wait, and a success resets the count") {
+  TempDir tmp;
+  Host host({}, tmp.path());
+  httplib::Client admin = host.adminClient();
+  httplib::Headers wrong = {{"Authorization", "Bearer wrong"}};
+  for (int i = 0; i < 4; ++i) REQUIRE(admin.Get("/v1/apps", wrong)->status == 401);
+  // Even the right token waits now: answering it would tell a guesser it had guessed right.
+  auto refused = admin.Get("/v1/apps", bearer(host));
+  REQUIRE(refused);
+  CHECK(refused->status == 429);
+  CHECK(refused->get_header_value("Retry-After") == "1");
+  CHECK(refused->body.find("too many failed admin logins") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(admin.Get("/v1/apps", bearer(host))->status == 200);
+  // The success forgot the failures: a wrong token is plainly refused again.
+  CHECK(admin.Get("/v1/apps", wrong)->status == 401);
+  CHECK(admin.Get("/v1/apps", bearer(host))->status == 200);
+}
+
+TEST_CASE("gust serve refuses an admin token shorter than 32 bytes, saying how to make one") {
+  TempDir tmp;
+  ::setenv("GUST_ADMIN_TOKEN", "only-20-bytes-long!!", 1);
+  auto from_env = runGust({"serve", "--port", "0", "--data-dir", (tmp.path() / "data").string()}, tmp.path());
+  ::unsetenv("GUST_ADMIN_TOKEN");
+  CHECK(from_env.status == 1);
+  CHECK_MESSAGE(from_env.err.find("GUST_ADMIN_TOKEN holds a token of 20 bytes; the admin token must have at least "
+                                  "32: make one with 'openssl rand -hex 32'") != std::string::npos,
+                from_env.err);
+  writeFile(tmp.path() / "data" / "admin.token", "s3cret\n");
+  auto r = runGust({"serve", "--port", "0", "--data-dir", (tmp.path() / "data").string()}, tmp.path());
+  CHECK(r.status == 1);
+  CHECK_MESSAGE(r.err.find("admin.token holds a token of 6 bytes") != std::string::npos, r.err);
+  CHECK(r.err.find("or delete " + (tmp.path() / "data" / "admin.token").string() + " and the host makes one") !=
+        std::string::npos);
 }
 
 TEST_CASE("a socket left by a host that died is replaced") {

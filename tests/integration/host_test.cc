@@ -136,9 +136,9 @@ TEST_CASE("a request reaches the function with its method, path, params, query, 
   CHECK(field("X-Gust-Invocation-Id") == field("X-Invocation"));
 }
 
-TEST_CASE("a crashing function answers 502 naming the signal or exit status, and the next request is served") {
+TEST_CASE("with --expose-errors a crashing function answers 502 naming the signal or exit status, and the next request is served") {
   Fixture f;
-  Host host({f.app}, f.tmp.path());
+  Host host({f.app}, f.tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   auto r = client.Get("/segv");
   REQUIRE(r);
@@ -178,14 +178,61 @@ TEST_CASE("a function past its timeout answers 504, its worker is killed, and a 
   CHECK(hostPidOf(after->get_header_value("X-Pid")) != first_worker);
 }
 
-TEST_CASE("an exception in a function becomes a 500 that carries its message") {
+TEST_CASE("with --expose-errors an exception in a function becomes a 500 that carries its message") {
   Fixture f;
-  Host host({f.app}, f.tmp.path());
+  Host host({f.app}, f.tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   auto r = client.Get("/throw");
   REQUIRE(r);
   CHECK(r->status == 500);
   CHECK(r->body.find("the fixture threw on purpose") != std::string::npos);
+}
+
+TEST_CASE("a public 5xx names the kind of failure and the invocation; the details go to the log and the record") {
+  Fixture f;
+  fs::path future = makeApp(f.tmp.path(), "future", R"({"name": "future", "functions": {"echo": {"routes": ["/f"]}}})",
+                            env("GUST_FIXTURE_ABI_MISMATCH"));
+  Host host({f.app, future}, f.tmp.path());
+  httplib::Client client = localClient(host.port());
+  httplib::Client admin = host.adminClient();
+  httplib::Headers bearer = {{"Authorization", "Bearer " + host.adminToken()}};
+  struct Case {
+    std::string path;
+    int status;
+    std::string kind;    // what a stranger is told
+    std::string detail;  // what only the operator sees
+  };
+  for (const Case& c : std::vector<Case>{{"/segv", 502, "the function crashed", "SIGSEGV"},
+                                         {"/throw", 500, "the function failed", "the fixture threw on purpose"},
+                                         {"/f", 503, "the function could not start", "ABI version 42"}}) {
+    CAPTURE(c.path);
+    auto r = client.Get(c.path);
+    REQUIRE(r);
+    CHECK(r->status == c.status);
+    std::string id = r->get_header_value("X-Gust-Invocation-Id");
+    REQUIRE(!id.empty());
+    auto body = nlohmann::json::parse(r->body);
+    CHECK(body["invocation_id"] == id);
+    CHECK(body["status"] == c.status);
+    CHECK(body["detail"].get<std::string>().find(c.kind) == 0);
+    CHECK(r->body.find(c.detail) == std::string::npos);
+    CHECK(r->body.find(".so") == std::string::npos);  // no module path either
+    // The operator finds the detail under that id: in the host's log line and the record.
+    waitFor("the log line of " + id, [&] {
+      std::istringstream log(host.process().stderrText());
+      for (std::string line; std::getline(log, line);) {
+        if (line.find(id) != std::string::npos && line.find(c.detail) != std::string::npos) return true;
+      }
+      return false;
+    }, std::chrono::seconds(5), host);
+    std::string record;
+    waitFor("the record of " + id, [&] {
+      auto got = admin.Get("/v1/invocations/" + id, bearer);
+      if (got && got->status == 200) record = got->body;
+      return !record.empty();
+    }, std::chrono::seconds(5), host);
+    CHECK_MESSAGE(nlohmann::json::parse(record)["error"].get<std::string>().find(c.detail) != std::string::npos, record);
+  }
 }
 
 TEST_CASE("a function's output is captured with its invocation id and capped per invocation") {
@@ -251,6 +298,37 @@ TEST_CASE("a malformed request gets 400 and a closed connection while other clie
   CHECK(keep.Get("/echo/2")->status == 200);
 }
 
+TEST_CASE("loose chunked framing gets 400 naming the rule, then the connection closes") {
+  Fixture f;
+  Host host({f.app}, f.tmp.path());
+  const std::string head = "POST /echo/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // Each would be read by http_parser alone as a request followed by a smuggled one.
+  const std::string smuggled = "GET /echo/2 HTTP/1.1\r\nHost: a\r\n\r\n";
+  struct Case {
+    std::string body;
+    std::string rule;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"3;x=\x01\r\nabc\r\n0\r\n\r\n", "control character in chunk extension"},
+           {"3\r\nabcxx0\r\n\r\n", "chunk data not followed by CRLF"},
+           {"3;x\rab\r\nabc\r\n0\r\n\r\n", "bare CR in chunk-size line"},
+           {"3\r\nabc\r\n0\r\n\rx", "bare CR in chunked trailer"},
+           {std::string(2000, '0') + "3\r\nabc\r\n0\r\n\r\n", "chunk-size line too long"}}) {
+    CAPTURE(c.rule);
+    auto start = std::chrono::steady_clock::now();
+    std::string reply = rawExchange(host.port(), head + c.body + smuggled);
+    // The host closed: the read ended long before rawExchange's 5 s wait.
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+    CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(reply.find("Connection: close") != std::string::npos);
+    CHECK(reply.find(c.rule) != std::string::npos);
+    CHECK(occurrences(reply, "HTTP/1.1 ") == 1);  // neither the request nor the smuggled one ran
+  }
+  std::string bare_cr = rawExchange(host.port(), "GET /echo/1 HTTP/1.1\r\nHost: a\rX: b\r\n\r\n");
+  CHECK(bare_cr.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(bare_cr.find("bare CR in request head") != std::string::npos);
+}
+
 TEST_CASE("pipelined requests on one connection are answered in order") {
   Fixture f;
   Host host({f.app}, f.tmp.path());
@@ -309,11 +387,11 @@ TEST_CASE("HEAD, Expect: 100-continue and chunked bodies work through the whole 
   CHECK(too_big.rfind("HTTP/1.1 413", 0) == 0);
 }
 
-TEST_CASE("a module built against another ABI version is refused with both versions named") {
+TEST_CASE("with --expose-errors a module built against another ABI version is refused with both versions named") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "future", R"({"name": "future", "functions": {"echo": {"routes": ["/f"]}}})",
                          env("GUST_FIXTURE_ABI_MISMATCH"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   auto r = client.Get("/f");
   REQUIRE(r);
@@ -328,7 +406,7 @@ TEST_CASE("a manifest function missing from the module is refused by name") {
   fs::path app = makeApp(tmp.path(), "partial",
                          R"({"name": "partial", "functions": {"echo": {"routes": ["/e/{id}"]}, "ghost": {"routes": ["/g"]}}})",
                          env("GUST_FIXTURE_MISBEHAVE"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   auto r = client.Get("/g");
   REQUIRE(r);

@@ -74,7 +74,7 @@ TEST_CASE("past max_pending callers get 503 with Retry-After as problem+json") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "max_pending": 1, "pipeline": 1)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   // Warm one instance first: an invocation waiting for a cold start counts as pending too.
   REQUIRE(localClient(host.port()).Get("/sleep/1")->status == 200);
   auto replies = concurrently(host.port(), "/sleep/600", 4);
@@ -142,7 +142,7 @@ TEST_CASE("a request that waits past pending_timeout gets 503") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "pending_timeout": "200ms", "pipeline": 1)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   auto replies = concurrently(host.port(), "/sleep/1000", 2);
   std::multiset<int> statuses;
   for (const auto& r : replies) statuses.insert(r.status);
@@ -194,7 +194,7 @@ TEST_CASE("a worker that keeps dying before ready is not restarted in a tight lo
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "future", R"({"name": "future", "functions": {"echo": {"routes": ["/f"]}}})",
                          env("GUST_FIXTURE_ABI_MISMATCH"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   int refused = 0;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -165,7 +165,7 @@ TEST_CASE("past max_pending a thread app answers 503 with Retry-After, and past 
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 1, "max_pending": 1)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   auto replies = concurrently(host.port(), "/sleep/600", 4);
   int ok = 0, overloaded = 0;
   for (const auto& r : replies) {
@@ -183,7 +183,7 @@ TEST_CASE("past max_pending a thread app answers 503 with Retry-After, and past 
   TempDir tmp2;
   fs::path app2 = makeApp(tmp2.path(), "threads", manifest(R"("max_instances": 1, "pending_timeout": "200ms")"),
                           env("GUST_FIXTURE_MISBEHAVE"));
-  Host host2({app2}, tmp2.path());
+  Host host2({app2}, tmp2.path(), {"--expose-errors"});
   auto waited = concurrently(host2.port(), "/sleep/1000", 2);
   std::multiset<int> statuses;
   for (const auto& r : waited) {
@@ -240,7 +240,7 @@ TEST_CASE("a thread app whose module has another ABI version answers 503 with bo
   fs::path app = makeApp(tmp.path(), "future",
                          R"({"name": "future", "isolation": "thread", "functions": {"echo": {"routes": ["/f"]}}})",
                          env("GUST_FIXTURE_ABI_MISMATCH"));
-  Host host({app}, tmp.path());
+  Host host({app}, tmp.path(), {"--expose-errors"});
   httplib::Client client = localClient(host.port());
   for (int i = 0; i < 3; ++i) {
     auto r = client.Get("/f");

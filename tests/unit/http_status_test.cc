@@ -56,11 +56,29 @@ TEST_CASE("a failed outcome and the HTTP trigger's answer to it carry the table'
     CAPTURE(outcomeName(kind));
     Outcome failed = failedOutcome(kind, "why", std::chrono::milliseconds(2500));
     CHECK(failed.status == httpStatusOf(kind));
-    HttpResponse answer = responseFor(std::move(failed), "inv-1");
+    HttpResponse answer = responseFor(std::move(failed), "inv-1", true);
     CHECK(answer.status == httpStatusOf(kind));
     CHECK(answer.body.find("why") != std::string::npos);
+    CHECK(answer.body.find("\"invocation_id\":\"inv-1\"") != std::string::npos);
     // Retry-After rounds the outcome's wait up to whole seconds.
     CHECK(header(answer, "Retry-After") == (httpStatusOf(kind) == 503 ? "3" : ""));
+  }
+}
+
+TEST_CASE("without expose_errors a 5xx answer names the kind of failure and the invocation, never its message") {
+  for (OutcomeKind kind : kFailures) {
+    CAPTURE(outcomeName(kind));
+    Outcome failed = failedOutcome(kind, "killed by signal 11 in /srv/app.so", std::chrono::milliseconds(0));
+    HttpResponse answer = responseFor(std::move(failed), "inv-2", false);
+    CHECK(answer.status == httpStatusOf(kind));
+    CHECK(answer.body.find("\"invocation_id\":\"inv-2\"") != std::string::npos);
+    if (answer.status >= 500) {
+      CHECK(answer.body.find("signal") == std::string::npos);
+      CHECK(answer.body.find("/srv/app.so") == std::string::npos);
+      CHECK(answer.body.find(std::string(publicDetailOf(kind))) != std::string::npos);
+    } else {
+      CHECK(answer.body.find("signal 11") != std::string::npos);  // a 4xx is about the request
+    }
   }
 }
 

@@ -8,6 +8,13 @@
 namespace gust {
 namespace {
 
+// What whoever polls is told of a failure: what a synchronous caller would be (responseFor);
+// the invocation record keeps the full message.
+std::string errorText(const Outcome& outcome, bool expose_errors) {
+  return std::string(outcomeName(outcome.kind)) + ": " +
+         (expose_errors ? outcome.message : std::string(publicDetailOf(outcome.kind)));
+}
+
 bool retryable(OutcomeKind kind) {
   return kind == OutcomeKind::kCrashed || kind == OutcomeKind::kTimedOut || kind == OutcomeKind::kOverloaded ||
          kind == OutcomeKind::kUnavailable;
@@ -153,7 +160,7 @@ AsyncResponse AsyncRunner::capped(AsyncResponse response) const {
 void AsyncRunner::finish(AsyncInvocation record, Outcome&& outcome) {
   const int attempts = record.attempts;
   if (retryable(outcome.kind) && attempts < options_.max_attempts) {
-    std::string error = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
+    std::string error = errorText(outcome, options_.expose_errors);
     retryLater(record.id, attempts, std::move(error));
     release();
     return;
@@ -161,10 +168,10 @@ void AsyncRunner::finish(AsyncInvocation record, Outcome&& outcome) {
   const bool ok = outcome.kind == OutcomeKind::kOk;
   std::string error;
   if (!ok) {
-    error = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
+    error = errorText(outcome, options_.expose_errors);
     if (retryable(outcome.kind)) error += " (after " + std::to_string(attempts) + " attempts)";
   }
-  HttpResponse http = responseFor(std::move(outcome), record.id);
+  HttpResponse http = responseFor(std::move(outcome), record.id, options_.expose_errors);
   if (ok && http.status >= 500 && error.empty()) error = "the function answered " + std::to_string(http.status);
   AsyncUpdate update;
   update.status = http.status < 500 && ok ? AsyncStatus::kSucceeded : AsyncStatus::kFailed;

@@ -43,6 +43,8 @@ struct AsyncRunnerOptions {
   size_t max_running = 64;
   size_t resume_limit = 100000;
   std::chrono::milliseconds expire_every{60'000};
+  // Show failures in full to whoever polls (see responseFor); else only their kind.
+  bool expose_errors = false;
 };
 
 // Builds the Invocation that runs a stored request (route parameters, payload).

@@ -108,6 +108,7 @@ class HttpConnection {
   explicit HttpConnection(HttpServer& server)
       : server_(server), parser_(server.limits_), link_(std::make_shared<HttpConnectionLink>()) {
     link_->conn = this;
+    parser_.stopAtHead(static_cast<bool>(server.head_check_));
   }
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
@@ -164,6 +165,11 @@ class HttpConnection {
   void processInput(std::string_view data);
   void dispatch(HttpRequest&& request);
   void failRequest(int status, std::string_view detail);
+  // Answers `response` after the answers owed before it, then closes.
+  void refuse(HttpResponse&& response);
+  // Runs the server's head check on the request whose head just completed; false when it
+  // was refused.
+  bool headAccepted();
   void advance();
   void startWrite();
   void startLinger();
@@ -177,6 +183,7 @@ class HttpConnection {
     uv_pipe_t pipe;
   } handle_{};
   std::optional<uint32_t> unix_peer_uid_;  // see HttpRequest::unix_peer_uid
+  std::string tcp_peer_address_;           // see HttpRequest::tcp_peer_address
   uv_timer_t timer_{};
   uv_write_t write_req_{};
   uv_shutdown_t shutdown_req_{};
@@ -225,6 +232,17 @@ void HttpConnection::start() {
   } else {
     // Responses are written whole; Nagle would only delay the last segment.
     uv_tcp_nodelay(tcp(), 1);
+    sockaddr_storage peer{};
+    int len = sizeof peer;
+    char name[INET6_ADDRSTRLEN] = {};
+    if (uv_tcp_getpeername(tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+      if (peer.ss_family == AF_INET6) {
+        uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&peer), name, sizeof name);
+      } else {
+        uv_ip4_name(reinterpret_cast<sockaddr_in*>(&peer), name, sizeof name);
+      }
+    }
+    tcp_peer_address_ = name;
   }
   afterChange();
 }
@@ -274,8 +292,9 @@ void HttpConnection::processInput(std::string_view data) {
     ParseEvent event = parser_.feed(data);
     if (event.kind == ParseEvent::kRequest) {
       dispatch(parser_.takeRequest());
-    } else if (event.kind == ParseEvent::kExpectContinue) {
-      continue_pending_ = true;
+    } else if (event.kind == ParseEvent::kExpectContinue || event.kind == ParseEvent::kHeadComplete) {
+      if (!headAccepted()) break;
+      if (event.kind == ParseEvent::kExpectContinue) continue_pending_ = true;
     } else if (event.kind == ParseEvent::kError) {
       failRequest(event.status, event.reason);
       break;
@@ -300,6 +319,7 @@ void HttpConnection::dispatch(HttpRequest&& request) {
   ++unanswered_;
   ++server_.in_flight_;
   request.unix_peer_uid = unix_peer_uid_;
+  request.tcp_peer_address = tcp_peer_address_;
   server_.handler_(std::move(request), HttpResponder(link_, seq));
 }
 
@@ -332,13 +352,27 @@ void HttpConnection::respond(uint64_t seq, HttpResponse&& response) {
 }
 
 void HttpConnection::failRequest(int status, std::string_view detail) {
-  ++server_.responses_by_class_[statusClassIndex(status)];
+  refuse(problemResponse(status, reasonPhrase(status), detail));
+}
+
+void HttpConnection::refuse(HttpResponse&& response) {
+  ++server_.responses_by_class_[statusClassIndex(response.status)];
   state_ = State::kDraining;
   close_after_ = true;
   final_.clear();
-  appendResponse(final_, problemResponse(status, reasonPhrase(status), detail), false, true, false,
-                 server_.dateLine());
+  appendResponse(final_, response, false, true, false, server_.dateLine());
   has_final_ = true;
+}
+
+bool HttpConnection::headAccepted() {
+  if (!server_.head_check_) return true;
+  HttpRequest head = parser_.request();
+  head.unix_peer_uid = unix_peer_uid_;
+  head.tcp_peer_address = tcp_peer_address_;
+  std::optional<HttpResponse> refusal = server_.head_check_(head);
+  if (!refusal) return true;
+  refuse(std::move(*refusal));
+  return false;
 }
 
 // Moves every answer that may go out now, in request order, into out_.
@@ -725,13 +759,15 @@ std::string_view reasonPhrase(int status) {
   return text;
 }
 
-HttpResponse problemResponse(int status, std::string_view title, std::string_view detail) {
+HttpResponse problemResponse(int status, std::string_view title, std::string_view detail,
+                             std::string_view invocation_id) {
   nlohmann::json body = {
       {"type", "about:blank"},
       {"title", std::string(title)},
       {"status", status},
       {"detail", std::string(detail)},
   };
+  if (!invocation_id.empty()) body["invocation_id"] = std::string(invocation_id);
   HttpResponse response;
   response.status = status;
   response.headers.emplace_back("Content-Type", "application/problem+json");

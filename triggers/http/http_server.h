@@ -24,6 +24,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,6 +73,10 @@ class HttpResponder {
 };
 
 using HttpHandler = std::function<void(HttpRequest&&, HttpResponder&&)>;
+// Looks at a request's head (no body yet) and returns the answer refusing it, or nothing to
+// let it through. A refused request's body is never read and "100 Continue" never sent;
+// the refusal closes the connection, since the unread body cannot be told from a next request.
+using HttpHeadCheck = std::function<std::optional<HttpResponse>(const HttpRequest& head)>;
 
 class HttpServer {
  public:
@@ -81,6 +86,9 @@ class HttpServer {
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Checks every request on its head before the body is read; call before listening.
+  void setHeadCheck(HttpHeadCheck check) { head_check_ = std::move(check); }
 
   // Binds and listens (backlog 511); returns the bound port (port 0 picks a free one).
   // Call at most once (this or listenUnix). After a failure the server must still be
@@ -124,6 +132,7 @@ class HttpServer {
   uv_loop_t* loop_;
   HttpLimits limits_;
   HttpHandler handler_;
+  HttpHeadCheck head_check_;
   // A TCP or a Unix-socket listener; both are streams, so everything past listen is shared.
   union Listener {
     uv_tcp_t tcp;
@@ -152,7 +161,9 @@ class HttpServer {
 // The reason phrase of `status` ("Not Found"), or "Unknown".
 std::string_view reasonPhrase(int status);
 
-// An RFC 9457 problem: application/problem+json {type:"about:blank",title,status,detail}.
-HttpResponse problemResponse(int status, std::string_view title, std::string_view detail);
+// An RFC 9457 problem: application/problem+json {type:"about:blank",title,status,detail},
+// and invocation_id (an extension member) when one is given.
+HttpResponse problemResponse(int status, std::string_view title, std::string_view detail,
+                             std::string_view invocation_id = {});
 
 }  // namespace gust

@@ -26,7 +26,7 @@ bool isServerOwned(std::string_view name) {
 }
 
 HttpResponse problem(int status, std::string_view title, const std::string& detail, const std::string& invocation_id) {
-  HttpResponse r = problemResponse(status, title, detail);
+  HttpResponse r = problemResponse(status, title, detail, invocation_id);
   if (!invocation_id.empty()) r.headers.emplace_back("X-Gust-Invocation-Id", invocation_id);
   return r;
 }
@@ -55,6 +55,23 @@ std::string_view titleOf(OutcomeKind kind) {
   }
   return "Internal error";
 }
+
+}  // namespace
+
+std::string_view publicDetailOf(OutcomeKind kind) {
+  switch (kind) {
+    case OutcomeKind::kFunctionError: return "the function failed";
+    case OutcomeKind::kCrashed: return "the function crashed";
+    case OutcomeKind::kTimedOut: return "the function timed out";
+    case OutcomeKind::kOverloaded: return "the function is overloaded; retry later";
+    case OutcomeKind::kUnavailable: return "the function could not start; retry later";
+    case OutcomeKind::kNotFound: return "no such function";
+    case OutcomeKind::kOk: break;
+  }
+  return "internal error";
+}
+
+namespace {
 
 HttpResponse retryLater(int status, std::string_view title, const std::string& detail) {
   HttpResponse r = problemResponse(status, title, detail);
@@ -86,9 +103,13 @@ bool prefersRespondAsync(const std::vector<std::pair<std::string, std::string>>&
   return false;
 }
 
-HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id) {
+HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id, bool expose_errors) {
   if (outcome.kind != OutcomeKind::kOk) {
-    HttpResponse r = problem(httpStatusOf(outcome.kind), titleOf(outcome.kind), outcome.message, invocation_id);
+    int status = httpStatusOf(outcome.kind);
+    // A stranger learns the kind of failure and the id to ask the operator about; the
+    // operator finds the rest under that id in the log and the invocation record.
+    std::string detail = expose_errors || status < 500 ? outcome.message : std::string(publicDetailOf(outcome.kind));
+    HttpResponse r = problem(status, titleOf(outcome.kind), detail, invocation_id);
     if (carriesRetryAfter(r.status)) {
       auto seconds = std::max<int64_t>(1, (outcome.retry_after.count() + 999) / 1000);
       r.headers.emplace_back("Retry-After", std::to_string(seconds));
@@ -122,8 +143,9 @@ HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id) {
   return r;
 }
 
-HttpTrigger::HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits)
+HttpTrigger::HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits, bool expose_errors)
     : dispatcher_(dispatcher),
+      expose_errors_(expose_errors),
       server_(loop, limits, [this](HttpRequest&& request, HttpResponder&& responder) {
         onRequest(std::move(request), std::move(responder));
       }) {}
@@ -242,8 +264,9 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   // Every answer names the invocation's span, so the caller can find its trace. What the
   // function published is committed by then (see Dispatcher::setPublisher).
   dispatcher_.invoke(std::move(inv), [responder = std::move(responder), id = std::move(id),
-                                      traceparent = std::move(traceparent)](Outcome&& o) mutable {
-    HttpResponse r = responseFor(std::move(o), id);
+                                      traceparent = std::move(traceparent),
+                                      expose = expose_errors_](Outcome&& o) mutable {
+    HttpResponse r = responseFor(std::move(o), id, expose);
     r.headers.emplace_back("traceparent", std::move(traceparent));
     responder.send(std::move(r));
   });

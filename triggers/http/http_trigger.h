@@ -26,12 +26,17 @@ class AsyncRunner;
 // `token [= value] *(; parameter)`, tokens case-insensitive) ask for respond-async.
 bool prefersRespondAsync(const std::vector<std::pair<std::string, std::string>>& headers);
 
-// The one place an Outcome becomes an HTTP response.
-HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id);
+// What a caller may be told of a failed invocation: its kind only ("the function crashed").
+// Signals, paths, exception texts and start errors stay in the log and the invocation record.
+std::string_view publicDetailOf(OutcomeKind kind);
+
+// The one place an Outcome becomes an HTTP response. A failure's body names the invocation
+// and, unless `expose_errors` (--expose-errors, on in `gust dev`), only the kind of failure.
+HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id, bool expose_errors);
 
 class HttpTrigger final : public Trigger {
  public:
-  HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits);
+  HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits, bool expose_errors = false);
 
   // Adds every route of `app`, replacing the routes of an earlier version of it; fails on
   // an invalid pattern or a conflict with another app, and then changes nothing.
@@ -70,6 +75,7 @@ class HttpTrigger final : public Trigger {
   static std::vector<Route> routesOf(const AppInfo& app);
 
   Dispatcher& dispatcher_;
+  const bool expose_errors_;
   std::map<std::string, std::vector<Route>> routes_;
   Router router_;
   IdGenerator ids_;

@@ -3,6 +3,7 @@
 #include "triggers/http/http_text.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <limits>
 
@@ -129,29 +130,123 @@ ParseEvent RequestParser::feed(std::string_view& data) {
   if (data.empty()) return {};
   if (scan_ != Scan::kDone && !scanHead(data)) return errorEvent();
 
-  size_t consumed = http_parser_execute(&parser_, &kSettings, data.data(), data.size());
-  data.remove_prefix(std::min(consumed, data.size()));
-  http_errno err = HTTP_PARSER_ERRNO(&parser_);
-  if (err == HPE_PAUSED) {
-    http_parser_pause(&parser_, 0);
-  } else if (err != HPE_OK) {
-    if (error_status_ == 0) {
-      ParseEvent ev = eventForLibraryError(err);
-      fail(ev.status, ev.reason);
+  for (;;) {
+    size_t allowed = data.size();
+    if (chunk_scan_ != ChunkScan::kOff && !scanChunks(data, allowed)) return errorEvent();
+    size_t consumed = http_parser_execute(&parser_, &kSettings, data.data(), allowed);
+    data.remove_prefix(std::min(consumed, data.size()));
+    http_errno err = HTTP_PARSER_ERRNO(&parser_);
+    if (err == HPE_PAUSED) {
+      http_parser_pause(&parser_, 0);
+    } else if (err != HPE_OK) {
+      if (error_status_ == 0) {
+        ParseEvent ev = eventForLibraryError(err);
+        fail(ev.status, ev.reason);
+      }
+      return errorEvent();
     }
-    return errorEvent();
+    if (pending_ != ParseEvent::kNeedMore) {
+      ParseEvent ev{pending_, 0, {}};
+      pending_ = ParseEvent::kNeedMore;
+      return ev;
+    }
+    // Paused at the end of a chunked head: the body is scanned before the library reads it.
+    if (skip_head_lf_ && !data.empty()) continue;
+    if (!data.empty()) {
+      // http_parser stopped early without saying why; never guess at the framing.
+      fail(400, "unparseable request");
+      return errorEvent();
+    }
+    return {};
   }
-  if (pending_ != ParseEvent::kNeedMore) {
-    ParseEvent ev{pending_, 0, {}};
-    pending_ = ParseEvent::kNeedMore;
-    return ev;
+}
+
+bool RequestParser::scanChunks(std::string_view data, size_t& allowed) {
+  // A chunk-size line holds a size and perhaps extensions; nothing needs more than this,
+  // and leading zeros or padding past it only serve to confuse.
+  constexpr size_t kMaxChunkLine = 1024;
+  // Past this the size is refused with 413 by onChunkHeader anyway; saturate, never wrap.
+  constexpr uint64_t kSizeCeiling = uint64_t{1} << 60;
+  size_t i = 0;
+  if (skip_head_lf_) {
+    if (data.front() == '\n') ++i;
+    skip_head_lf_ = false;
   }
-  if (!data.empty()) {
-    // http_parser stopped early without saying why; never guess at the framing.
-    fail(400, "unparseable request");
-    return errorEvent();
+  for (; i < data.size(); ++i) {
+    char c = data[i];
+    switch (chunk_scan_) {
+      case ChunkScan::kOff:
+        return true;
+      case ChunkScan::kSize:
+      case ChunkScan::kExtension:
+        if (++chunk_line_bytes_ > kMaxChunkLine) return reject(400, "chunk-size line too long");
+        if (c == '\r' && chunk_line_bytes_ > 1) {
+          chunk_scan_ = ChunkScan::kSizeLf;
+        } else if (chunk_scan_ == ChunkScan::kExtension) {
+          if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+            return reject(400, "control character in chunk extension");
+          }
+        } else if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
+          int digit = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+          chunk_left_ = std::min(kSizeCeiling, chunk_left_ * 16 + static_cast<uint64_t>(digit));
+        } else if ((c == ';' || isOws(c)) && chunk_line_bytes_ > 1) {
+          chunk_scan_ = ChunkScan::kExtension;
+        } else {
+          return reject(400, "invalid chunk size");
+        }
+        break;
+      case ChunkScan::kSizeLf:
+        if (c != '\n') return reject(400, "bare CR in chunk-size line");
+        chunk_scan_ = chunk_left_ == 0 ? ChunkScan::kTrailerStart : ChunkScan::kData;
+        break;
+      case ChunkScan::kData: {
+        uint64_t skip = std::min<uint64_t>(chunk_left_, data.size() - i);
+        chunk_left_ -= skip;
+        i += static_cast<size_t>(skip) - 1;
+        if (chunk_left_ == 0) chunk_scan_ = ChunkScan::kDataCr;
+        break;
+      }
+      case ChunkScan::kDataCr:
+      case ChunkScan::kDataLf:
+        if (c != (chunk_scan_ == ChunkScan::kDataCr ? '\r' : '\n')) {
+          return reject(400, "chunk data not followed by CRLF");
+        }
+        if (chunk_scan_ == ChunkScan::kDataCr) {
+          chunk_scan_ = ChunkScan::kDataLf;
+        } else {
+          chunk_scan_ = ChunkScan::kSize;
+          chunk_line_bytes_ = 0;
+        }
+        break;
+      case ChunkScan::kTrailerStart:
+      case ChunkScan::kTrailerLine:
+        if (c == '\r') {
+          chunk_scan_ = chunk_scan_ == ChunkScan::kTrailerStart ? ChunkScan::kTrailerEndLf : ChunkScan::kTrailerLf;
+        } else if (c == '\n') {
+          if (chunk_scan_ == ChunkScan::kTrailerStart) {
+            chunk_scan_ = ChunkScan::kOff;
+            allowed = i + 1;
+            return true;
+          }
+          chunk_scan_ = ChunkScan::kTrailerStart;
+        } else {
+          chunk_scan_ = ChunkScan::kTrailerLine;
+        }
+        break;
+      case ChunkScan::kTrailerLf:
+      case ChunkScan::kTrailerEndLf:
+        if (c != '\n') return reject(400, "bare CR in chunked trailer");
+        if (chunk_scan_ == ChunkScan::kTrailerEndLf) {
+          // The body ends here; what follows is the next request's, scanned as a head.
+          chunk_scan_ = ChunkScan::kOff;
+          allowed = i + 1;
+          return true;
+        }
+        chunk_scan_ = ChunkScan::kTrailerStart;
+        break;
+    }
   }
-  return {};
+  return true;
 }
 
 // Scans the head (request line and field lines) from the front of `data` until the empty
@@ -174,6 +269,7 @@ bool RequestParser::scanHead(std::string_view data) {
       case Scan::kRequestLine: {
         const char* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
         const char* stop = lf != nullptr ? lf : end;
+        if (!checkHeadCr(p, stop, lf != nullptr)) return false;
         request_line_bytes_ += static_cast<size_t>(stop - p);
         request_line_spaces_ += static_cast<size_t>(std::count(p, stop, ' '));
         if (request_line_bytes_ > limits_.max_target + kRequestLineSlack) {
@@ -232,6 +328,7 @@ bool RequestParser::scanHead(std::string_view data) {
       case Scan::kFieldValue: {
         const char* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
         const char* stop = lf != nullptr ? lf + 1 : end;
+        if (!checkHeadCr(p, lf != nullptr ? lf : end, lf != nullptr)) return false;
         head_field_bytes_ += static_cast<size_t>(stop - p);
         if (head_field_bytes_ > limits_.max_header_bytes) {
           return reject(431, "request header fields too large");
@@ -251,6 +348,17 @@ bool RequestParser::scanHead(std::string_view data) {
         return true;
     }
   }
+  return true;
+}
+
+bool RequestParser::checkHeadCr(const char* p, const char* stop, bool line_ends) {
+  if (head_cr_ && p != stop) return reject(400, "bare CR in request head");
+  head_cr_ = false;
+  const char* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(stop - p)));
+  if (cr == nullptr) return true;
+  // A CR is allowed only as the last byte of its line.
+  if (cr + 1 != stop) return reject(400, "bare CR in request head");
+  head_cr_ = !line_ends;
   return true;
 }
 
@@ -275,6 +383,10 @@ void RequestParser::resetMessage() {
   chunked_ = false;
   trailer_bytes_ = 0;
   trailer_count_ = 0;
+  chunk_scan_ = ChunkScan::kOff;
+  skip_head_lf_ = false;
+  chunk_line_bytes_ = 0;
+  chunk_left_ = 0;
 }
 
 int RequestParser::onMessageBegin(http_parser* p) {
@@ -401,6 +513,15 @@ bool RequestParser::headComplete() {
   if (request_.expect_continue && has_body) {
     pending_ = ParseEvent::kExpectContinue;
     http_parser_pause(&parser_, 1);
+  } else if (stop_at_head_) {
+    pending_ = ParseEvent::kHeadComplete;
+    http_parser_pause(&parser_, 1);
+  }
+  if (chunked_) {
+    // Stop the library here so that feed() scans the body's framing before it reads it.
+    chunk_scan_ = ChunkScan::kSize;
+    skip_head_lf_ = true;
+    http_parser_pause(&parser_, 1);
   }
   return true;
 }
@@ -437,6 +558,7 @@ int RequestParser::onMessageComplete(http_parser* p) {
   rp->request_line_spaces_ = 0;
   rp->head_field_bytes_ = 0;
   rp->head_field_count_ = 0;
+  rp->head_cr_ = false;
   // Stop here so each feed() yields at most one request, and the caller can stop reading
   // (pipelining cap, Connection: close) between requests.
   http_parser_pause(p, 1);

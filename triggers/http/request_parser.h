@@ -52,6 +52,8 @@ struct HttpRequest {
   // uid of the process at the other end (SO_PEERCRED), so a listener can check who calls.
   // Unset for TCP.
   std::optional<uint32_t> unix_peer_uid;
+  // Set by the server for TCP: the peer's IP address ("127.0.0.1", "::1"). Empty for Unix.
+  std::string tcp_peer_address;
 
   // The first field named `name` (any case), or an empty view.
   std::string_view header(std::string_view name) const;
@@ -68,6 +70,7 @@ struct ParseEvent {
     kNeedMore,        // every byte was consumed; feed more
     kRequest,         // a request is complete: takeRequest()
     kExpectContinue,  // the head asks for "100 Continue" and its body will be accepted
+    kHeadComplete,    // with stopAtHead(): the head is complete, no body byte read yet
     kError,           // answer `status` and close the connection
   };
   Kind kind = kNeedMore;
@@ -85,6 +88,11 @@ class RequestParser {
   // them. Call again with the rest until it returns kNeedMore (then `data` is empty).
   ParseEvent feed(std::string_view& data);
 
+  // Makes every complete head an event of its own (kExpectContinue when it asks for
+  // "100 Continue", else kHeadComplete) before any body byte is read, so a server can
+  // refuse the request on its head alone.
+  void stopAtHead(bool stop) { stop_at_head_ = stop; }
+
   // Moves out the request after a kRequest event.
   HttpRequest takeRequest();
 
@@ -98,6 +106,13 @@ class RequestParser {
   enum class Scan : uint8_t {
     kStart, kRequestLine, kLineStart, kFieldName, kFieldValue, kFinalCr, kDone,
   };
+  // Where the scan of a chunked body is: http_parser skips the two bytes after chunk data
+  // unread and lets bare CRs, LFs and control bytes through in extensions, so a proxy and
+  // this parser could split the same bytes into different requests (request smuggling).
+  enum class ChunkScan : uint8_t {
+    kOff, kSize, kExtension, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart, kTrailerLine,
+    kTrailerLf, kTrailerEndLf,
+  };
 
   static int onMessageBegin(http_parser* p);
   static int onUrl(http_parser* p, const char* at, size_t len);
@@ -109,6 +124,12 @@ class RequestParser {
   static int onChunkHeader(http_parser* p);
 
   bool scanHead(std::string_view data);
+  // Rejects a CR in [p, stop) that is not right before the LF at `stop` (or the buffer's
+  // end, to be checked on the next feed); `line_ends` says whether an LF is at `stop`.
+  bool checkHeadCr(const char* p, const char* stop, bool line_ends);
+  // Scans the chunked body from the front of `data`; on success `allowed` is how many of
+  // its bytes belong to this message (all of them unless the body ends inside).
+  bool scanChunks(std::string_view data, size_t& allowed);
   bool finishField();
   bool headComplete();
   // Records the first error; fail() returns what http_parser callbacks return to stop.
@@ -120,6 +141,7 @@ class RequestParser {
   static const http_parser_settings kSettings;
 
   HttpLimits limits_;
+  bool stop_at_head_ = false;
   http_parser parser_;
   HttpRequest request_;
   ParsePhase phase_ = ParsePhase::kIdle;
@@ -135,6 +157,12 @@ class RequestParser {
   size_t request_line_spaces_ = 0;
   size_t head_field_bytes_ = 0;
   size_t head_field_count_ = 0;
+  bool head_cr_ = false;  // the last head byte scanned was a CR: an LF must come next
+
+  ChunkScan chunk_scan_ = ChunkScan::kOff;
+  bool skip_head_lf_ = false;  // http_parser feeds the head's last LF again after a pause
+  size_t chunk_line_bytes_ = 0;
+  uint64_t chunk_left_ = 0;  // data bytes of the current chunk not yet scanned
 
   // Per-message bookkeeping of the callbacks.
   bool in_field_name_ = false;  // the last callback was on_header_field
