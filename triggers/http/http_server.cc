@@ -232,10 +232,12 @@ void HttpConnection::start() {
   } else {
     // Responses are written whole; Nagle would only delay the last segment.
     uv_tcp_nodelay(tcp(), 1);
+    // Only a head check (the admin API's login throttle) asks who the peer is; the public
+    // listener does not pay for finding out.
     sockaddr_storage peer{};
     int len = sizeof peer;
     char name[INET6_ADDRSTRLEN] = {};
-    if (uv_tcp_getpeername(tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    if (server_.head_check_ && uv_tcp_getpeername(tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
       if (peer.ss_family == AF_INET6) {
         uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&peer), name, sizeof name);
       } else {
