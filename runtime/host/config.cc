@@ -216,7 +216,8 @@ const std::vector<Setting>& table() {
         });
     add({"callback_allow", "--callback-allow", "", "GUST_CALLBACK_ALLOW", "CIDR[,CIDR]", "none",
          "address ranges async callbacks may reach although they are loopback, private, link-local, CGNAT or "
-         "multicast, e.g. `10.1.2.0/24` for a receiver on your own network (docs/security.md)"},
+         "multicast, e.g. `10.1.2.0/24` for a receiver on your own network (docs/security.md); `gust dev` allows "
+         "loopback"},
         [](HostOptions& o, std::string_view text) -> Result<void> {
           auto ranges = parseIpRanges(text);
           if (!ranges) return ranges.error();
