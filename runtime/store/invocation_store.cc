@@ -99,7 +99,6 @@ constexpr const char* kAsyncColumns =
     "id, app, function, status, attempts, method, path, query, request_headers, request_body, callback_url,"
     " idempotency_key, response_status, response_headers, response_body, error, created_at, updated_at, expires_at";
 
-
 constexpr const char* kRecordColumns =
     "id, app, function, trigger, started_at, duration_us, cold_start, cold_start_us, attempt, outcome, error,"
     " trace_id, logs";

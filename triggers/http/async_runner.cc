@@ -213,11 +213,14 @@ void AsyncRunner::storeCallbackErrors() {
     std::lock_guard lock(callback_errors_mutex_);
     taken.swap(callback_errors_);
   }
+  auto unstored = [](const std::string& id, const Error& error) {
+    spdlog::warn("async invocation {}: cannot store why its callback failed: {}", id, error.message);
+  };
   for (auto& [id, why] : taken) {
-    auto posted = store_.setCallbackError(id, why, [id](Result<void> stored) {
-      if (!stored) spdlog::warn("async invocation {}: cannot store why its callback failed: {}", id, stored.error().message);
+    auto posted = store_.setCallbackError(id, why, [id, unstored](Result<void> stored) {
+      if (!stored) unstored(id, stored.error());
     });
-    if (!posted) spdlog::warn("async invocation {}: cannot store why its callback failed: {}", id, posted.error().message);
+    if (!posted) unstored(id, posted.error());
   }
 }
 

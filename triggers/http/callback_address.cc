@@ -171,7 +171,9 @@ Result<std::vector<IpRange>> parseIpRanges(std::string_view text) {
       if (!ok || prefix > bits) return wrong("has a bad prefix length (want 0 to " + std::to_string(bits) + ")");
     }
     // Bits past the prefix are cleared: 10.1.2.3/8 means 10.0.0.0/8.
-    for (int i = prefix; i < 128; ++i) base->bytes[static_cast<size_t>(i / 8)] &= static_cast<uint8_t>(~(0x80 >> (i % 8)));
+    for (int i = prefix; i < 128; ++i) {
+      base->bytes[static_cast<size_t>(i / 8)] &= static_cast<uint8_t>(~(0x80 >> (i % 8)));
+    }
     ranges.push_back(IpRange{*base, prefix});
   }
   return ranges;

@@ -94,7 +94,9 @@ Result<UrlParts> parseUrl(std::string_view url, size_t max_bytes) {
   if (!port.empty() && !validPort(port.substr(1))) return bad("has a malformed port (want 1 to 65535)");
   if (host.empty()) return bad("has no host");
   for (char c : host) parts.host += lower(c);
-  if (parts.bracketed && !parseIpLiteral(parts.host)) return bad("has [" + parts.host + "], which is not an IPv6 address");
+  if (parts.bracketed && !parseIpLiteral(parts.host)) {
+    return bad("has [" + parts.host + "], which is not an IPv6 address");
+  }
   if (!port.empty()) parts.port = std::string(port.substr(1));
   std::string target = authority_end == std::string_view::npos ? "/" : std::string(rest.substr(authority_end));
   if (target.front() == '?') target.insert(0, "/");
