@@ -26,9 +26,10 @@ Result<std::unique_ptr<DevHost>> DevHost::start(const DevHostOptions& options) {
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return makeError(ErrorKind::kIo, "cannot create " + options.data_dir.string() + ": " + ec.message());
   std::string data_dir = std::filesystem::absolute(options.data_dir, ec).string();
-  // The developer is the caller: failures are shown in full (signal, exception, start error).
+  // The developer is the caller: failures are shown in full (signal, exception, start error),
+  // and async callbacks may reach a receiver on this machine.
   std::vector<std::string> argv = {options.executable, "serve", "--port", std::to_string(options.port),
-                                   "--data-dir", data_dir, "--expose-errors"};
+                                   "--data-dir", data_dir, "--expose-errors", "--callback-allow", "127.0.0.0/8,::1"};
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);

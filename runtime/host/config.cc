@@ -214,6 +214,17 @@ const std::vector<Setting>& table() {
           o.expose_errors = *b;
           return {};
         });
+    add({"callback_allow", "--callback-allow", "", "GUST_CALLBACK_ALLOW", "CIDR[,CIDR]", "none",
+         "address ranges async callbacks may reach although they are loopback, private, link-local, CGNAT or "
+         "multicast, e.g. `10.1.2.0/24` for a receiver on your own network (docs/security.md); `gust dev` allows "
+         "loopback"},
+        [](HostOptions& o, std::string_view text) -> Result<void> {
+          auto ranges = parseIpRanges(text);
+          if (!ranges) return ranges.error();
+          o.callback_allow = std::move(*ranges);
+          return {};
+        },
+        true, false);
     add({"", "", "", "GUST_ADMIN_TOKEN", "", "created in the data dir", "the admin API's bearer token"}, nullptr, false,
         false);
     add({"max_body", "--max-body", "", "GUST_MAX_BODY", "BYTES", "`4194304`", "the largest HTTP request body accepted"},

@@ -292,7 +292,9 @@ class Host {
     recorder_ = std::make_unique<InvocationRecorder>(loop_, clock_, *invocations_,
                                                      telemetry_->metrics().records_dropped->series(), recorder_options);
     dispatcher_.setRecorder(recorder_.get());
-    callbacks_ = std::make_unique<CallbackSender>(clock_);
+    CallbackSenderOptions callback_options;
+    callback_options.allowed = options_.callback_allow;
+    callbacks_ = std::make_unique<CallbackSender>(clock_, callback_options);
     AsyncRunnerOptions async_options;
     async_options.expose_errors = options_.expose_errors;
     async_ = std::make_unique<AsyncRunner>(

@@ -12,6 +12,7 @@
 #include "functions/manifest.h"
 #include "runtime/observe/logging.h"
 #include "runtime/exec/worker_process.h"
+#include "triggers/http/callback_address.h"
 #include "triggers/http/request_parser.h"
 
 namespace gust {
@@ -39,6 +40,9 @@ struct HostOptions {
   // Public 5xx bodies carry the failure's full detail (signal, exception text, start
   // error) instead of only its kind; for development (`gust dev` sets it).
   bool expose_errors = false;
+  // Addresses async callbacks may reach although they are loopback, private, link-local...
+  // (triggers/http/callback_address.h); empty: none.
+  std::vector<IpRange> callback_allow;
   std::vector<std::filesystem::path> app_dirs;
   std::filesystem::path data_dir = ".gust";
   std::filesystem::path config_file;  // the config file that was read; empty when none

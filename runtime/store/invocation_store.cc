@@ -90,6 +90,9 @@ constexpr Migration kInvocationMigrations[] = {
      "CREATE UNIQUE INDEX invocation_records_by_id ON invocation_records (id, attempt);"
      "CREATE INDEX invocation_records_by_start ON invocation_records (started_at, seq);"
      "CREATE INDEX invocation_records_by_app ON invocation_records (app, started_at, seq);"},
+    // Why an async invocation's callback was given up (e.g. its host resolved to a refused
+    // address); empty while none was.
+    {3, "ALTER TABLE async_invocations ADD COLUMN callback_error TEXT NOT NULL DEFAULT '';"},
 };
 
 constexpr const char* kAsyncColumns =
@@ -146,7 +149,7 @@ std::optional<OutcomeKind> parseOutcome(std::string_view name) {
 
 Error damaged(const std::string& what) { return makeError(ErrorKind::kIo, "gust.db: " + what + " is damaged"); }
 
-// Reads a row selected with kAsyncColumns.
+// Reads a row selected with kAsyncColumns and callback_error (which only setCallbackError writes).
 Result<AsyncInvocation> readAsync(const Statement& row) {
   AsyncInvocation a;
   a.id = row.text(0);
@@ -178,6 +181,7 @@ Result<AsyncInvocation> readAsync(const Statement& row) {
   a.created_at = fromMs(row.integer(16));
   a.updated_at = fromMs(row.integer(17));
   a.expires_at = fromMs(row.integer(18));
+  a.callback_error = row.text(19);
   return a;
 }
 
@@ -234,7 +238,7 @@ void bindAsync(Statement& s, const AsyncInvocation& a) {
 
 Result<std::optional<AsyncInvocation>> selectAsyncById(SqliteConnection& db, const std::string& id, int64_t now) {
   auto select = db.prepare(std::string("SELECT ") + kAsyncColumns +
-                           " FROM async_invocations WHERE id = ?1 AND expires_at > ?2");
+                           ", callback_error FROM async_invocations WHERE id = ?1 AND expires_at > ?2");
   if (!select.ok()) return select.error();
   select->bindText(1, id).bind(2, now);
   auto row = select->step();
@@ -249,7 +253,8 @@ Result<std::optional<AsyncInvocation>> selectAsyncById(SqliteConnection& db, con
 Result<std::optional<AsyncInvocation>> selectAsyncByKey(SqliteConnection& db, const std::string& app,
                                                         const std::string& key, int64_t now) {
   auto select = db.prepare(std::string("SELECT ") + kAsyncColumns +
-                           " FROM async_invocations WHERE app = ?1 AND idempotency_key = ?2 AND expires_at > ?3");
+                           ", callback_error FROM async_invocations"
+                           " WHERE app = ?1 AND idempotency_key = ?2 AND expires_at > ?3");
   if (!select.ok()) return select.error();
   select->bindText(1, app).bindText(2, key).bind(3, now);
   auto row = select->step();
@@ -480,6 +485,20 @@ Result<void> InvocationStore::expireAsync(Done<int64_t> done) {
         del->bind(1, nowMs());
         if (auto r = del->run(); !r.ok()) return r.error();
         return db.changes();
+      },
+      std::move(done));
+}
+
+Result<void> InvocationStore::setCallbackError(std::string id, std::string error, Done<void> done) {
+  if (auto r = checkName("setCallbackError", "id", id, true); !r.ok()) return r;
+  if (error.size() > options_.max_error_bytes) error.resize(options_.max_error_bytes);
+  return post<void>(
+      [id = std::move(id), error = std::move(error)](SqliteConnection& db) -> Result<void> {
+        auto write = db.prepare("UPDATE async_invocations SET callback_error = ?2 WHERE id = ?1");
+        if (!write.ok()) return write.error();
+        write->bindText(1, id).bindText(2, error);
+        if (auto r = write->run(); !r.ok()) return r.error();
+        return {};
       },
       std::move(done));
 }

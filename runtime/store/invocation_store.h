@@ -79,6 +79,7 @@ struct AsyncInvocation {
   std::string idempotency_key;  // empty: none
   std::optional<AsyncResponse> response;
   std::string error;
+  std::string callback_error;  // why its callback was given up; empty: not given up (see setCallbackError)
   // Set by the store:
   StoreTime created_at;
   StoreTime updated_at;
@@ -148,6 +149,9 @@ class InvocationStore {
   Result<void> updateAsync(std::string id, AsyncUpdate update, Done<AsyncInvocation> done);
   // Deletes records past their retention; answers how many.
   Result<void> expireAsync(Done<int64_t> done);
+  // Records why the invocation's callback was given up (shown as callback_error); an
+  // unknown or expired id is no error.
+  Result<void> setCallbackError(std::string id, std::string error, Done<void> done);
   // Ids of the records still queued or running (oldest first, at most `limit`): what a
   // host that restarts resumes.
   Result<void> listUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done);

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "tests/integration/harness.h"
+#include "tests/support/holding_receiver.h"
 #include "tests/support/server_thread.h"
 
 using namespace gust::test;
@@ -30,10 +31,18 @@ const char* kManifest = R"({
   }
 })";
 
+// Callbacks go to receivers on 127.0.0.1, which the host refuses to call unless allowlisted.
+const std::vector<std::string> kAllowLoopback = {"--callback-allow", "127.0.0.0/8"};
+const std::vector<std::string> kNoAllowlist = {};
+
 struct Fixture {
+  explicit Fixture(std::vector<std::string> host_args = kAllowLoopback) : args(std::move(host_args)) {
+    host.emplace(std::vector<fs::path>{app}, tmp.path(), args);
+  }
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "fixtures", kManifest, env("GUST_FIXTURE_MISBEHAVE"));
-  std::optional<Host> host{std::in_place, std::vector<fs::path>{app}, tmp.path()};
+  std::vector<std::string> args;
+  std::optional<Host> host;
 
   httplib::Client client() { return localClient(host->port()); }
 
@@ -42,7 +51,7 @@ struct Fixture {
     Exited exited = host->process().wait();
     if (signal == SIGTERM) CHECK(exited.status == 0);  // a clean drain: no handle left open
     host.reset();
-    host.emplace(std::vector<fs::path>{app}, tmp.path());
+    host.emplace(std::vector<fs::path>{app}, tmp.path(), args);
   }
 
   // POSTs `path` asking for respond-async.
@@ -106,7 +115,7 @@ size_t count(const std::string& text, const std::string& needle) {
 class Receiver {
  public:
   explicit Receiver(std::function<int(int)> status_for) : status_for_(std::move(status_for)) {
-    http_.server().Post("/cb", [this](const httplib::Request& req, httplib::Response& res) {
+    http_.server().Post(R"(/cb.*)", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       bodies_.push_back(req.body);
       res.status = status_for_(static_cast<int>(bodies_.size()));
@@ -115,6 +124,7 @@ class Receiver {
     http_.start();
   }
   std::string url() const { return http_.url() + "/cb"; }
+  int port() const { return http_.port(); }
   std::vector<std::string> bodies() {
     std::lock_guard lock(mutex_);
     return bodies_;
@@ -361,4 +371,123 @@ TEST_CASE("an app route under /v1/invocations is refused at startup") {
                    tmp.path());
   CHECK(r.status == 1);
   CHECK(r.err.find("reserved for async invocation status") != std::string::npos);
+}
+
+TEST_CASE("a callback URL whose host is a refused address written literally is refused with 400 naming the rule") {
+  Fixture f(kNoAllowlist);
+  struct Case {
+    std::string url, says;
+  };
+  for (const Case& c : {Case{"http://127.0.0.1:9/cb", "127.0.0.1 is a loopback (127.0.0.0/8) address"},
+                        Case{"http://2130706433/cb", "2130706433 resolves to 127.0.0.1, a loopback"},
+                        Case{"http://0x7f.1/cb", "a loopback"},
+                        Case{"http://[::ffff:10.1.2.3]/cb", "private (10.0.0.0/8, carried in an IPv4-mapped"},
+                        Case{"http://[::1]:8080/cb", "a loopback (::1/128)"},
+                        Case{"http://100.64.0.1/cb", "shared CGNAT (100.64.0.0/10)"},
+                        Case{"http://192.168.0.10/cb", "private (192.168.0.0/16)"},
+                        Case{"http://224.0.0.251/cb", "multicast"}}) {
+    CAPTURE(c.url);
+    auto r = f.startAsync("/echo/1", {{"X-Callback-Url", c.url}});
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    CHECK(r->body.find(c.says) != std::string::npos);
+    CHECK(r->body.find("--callback-allow") != std::string::npos);
+  }
+}
+
+TEST_CASE("a name that resolves to a refused address fails the delivery, with the reason in the record") {
+  Fixture f(kNoAllowlist);  // localhost is refused once resolved
+  Receiver receiver([](int) { return 204; });
+  std::string url = "http://localhost:" + std::to_string(receiver.port()) + "/cb";
+  auto r = f.startAsync("/echo/3", {{"X-Callback-Url", url}}, "not for localhost");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);  // a name is not resolved when the request comes
+  std::string location = r->get_header_value("Location");
+  CHECK(f.waitDone(location)["status"] == "succeeded");
+  json state;
+  waitFor("the callback's failure in the record", [&] {
+    state = f.get(location);
+    return state.contains("callback_error");
+  }, 10s, *f.host);
+  std::string why = state["callback_error"];
+  CHECK(why.find("localhost resolves to ") != std::string::npos);
+  CHECK(why.find("a loopback") != std::string::npos);
+  CHECK(why.find("--callback-allow") != std::string::npos);
+  CHECK(f.adminRecord(location)["callback_error"] == why);
+  CHECK(receiver.bodies().empty());
+}
+
+TEST_CASE("a callback receiver's endless answer is cut, and the callback still counts as delivered") {
+  Fixture f;
+  std::atomic<bool> cut{false};
+  ServerThread http;
+  http.server().Post("/cb", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/plain", [&](size_t, httplib::DataSink& sink) {
+      static const std::string block(16 * 1024, 'x');
+      if (sink.write(block.data(), block.size())) return true;
+      cut = true;  // the host hung up
+      return false;
+    });
+  });
+  http.start();
+  auto r = f.startAsync("/echo/4", {{"X-Callback-Url", http.url() + "/cb"}}, "big answer");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  // The attempt's deadline is 10 s: only the 64 KiB bound cuts the answer within this wait.
+  waitFor("the host to hang up on the endless answer", [&] { return cut.load(); }, 8s, *f.host);
+  waitFor("the host to log the cut", [&] {
+    return f.host->process().stderrText().find("its answer passed 65536 bytes and was cut there") !=
+           std::string::npos;
+  }, 5s, *f.host);
+  CHECK_FALSE(f.get(r->get_header_value("Location")).contains("callback_error"));
+}
+
+TEST_CASE("a slow callback receiver does not hold up another receiver's callback") {
+  Fixture f;
+  HoldingReceiver slow;
+  std::atomic<int> held_when_fast_came{-1};
+  ServerThread fast;
+  fast.server().Post("/cb", [&](const httplib::Request&, httplib::Response& res) {
+    held_when_fast_came = slow.held();
+    res.status = 204;
+  });
+  fast.start();
+  for (int i = 0; i < 3; ++i) {
+    auto r = f.startAsync("/echo/5", {{"X-Callback-Url", slow.url("/cb")}});
+    REQUIRE(r);
+    REQUIRE(r->status == 202);
+  }
+  waitFor("the slow receiver to hold two callbacks", [&] { return slow.held() == 2; }, 10s, *f.host);
+  auto r = f.startAsync("/echo/6", {{"X-Callback-Url", fast.url() + "/cb"}});
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  waitFor("the fast receiver's callback", [&] { return held_when_fast_came >= 0; }, 10s, *f.host);
+  CHECK(held_when_fast_came == 2);  // it came while the slow one held two
+  CHECK(slow.mostHeld() == 2);      // at most two at once to one receiver
+}
+
+TEST_CASE("credentials in a callback URL never reach the host's logs") {
+  Fixture f;
+  // 503 first, so that a retry is logged; then 404, so that a delivery is given up.
+  Receiver receiver([](int n) { return n == 1 ? 503 : (n == 2 ? 204 : 404); });
+  std::string base = "http://127.0.0.1:" + std::to_string(receiver.port());
+  auto userinfo = f.startAsync("/echo/7", {{"X-Callback-Url", "http://user:s3cret-pw@127.0.0.1:9/cb"}});
+  REQUIRE(userinfo);
+  CHECK(userinfo->status == 400);
+  CHECK(userinfo->body.find("s3cret") == std::string::npos);
+  auto retried = f.startAsync("/echo/7", {{"X-Callback-Url", base + "/cb/s3cret-path?token=s3cret-query"}});
+  REQUIRE(retried);
+  REQUIRE(retried->status == 202);
+  waitFor("the retried callback", [&] { return receiver.bodies().size() == 2; }, 10s, *f.host);
+  auto refused = f.startAsync("/echo/7", {{"X-Callback-Url", base + "/cb?token=s3cret-refused"}});
+  REQUIRE(refused);
+  REQUIRE(refused->status == 202);
+  std::string location = refused->get_header_value("Location");
+  waitFor("the refused callback's failure in the record", [&] { return f.get(location).contains("callback_error"); },
+          10s, *f.host);
+  std::string log = f.host->process().stderrText();
+  CHECK(log.find("callback to " + base + " failed") != std::string::npos);  // the endpoint is named
+  CHECK(log.find("callback given up") != std::string::npos);
+  CHECK(log.find("s3cret") == std::string::npos);
+  CHECK(f.get(location)["callback_error"].get<std::string>().find("s3cret") == std::string::npos);
 }

@@ -53,7 +53,7 @@ TEST_CASE("the dev host starts, reports both addresses, and stops on request") {
   CHECK((*host)->httpUrl() == "http://127.0.0.1:18080");
   CHECK((*host)->adminUrl() == "unix:" + (tmp.path() / "data" / "admin.sock").string());
   CHECK(gust::test::readFile(tmp.path() / "data" / "args") ==
-        "args: serve --port 18080 --data-dir " + (tmp.path() / "data").string() + " --expose-errors\n");
+        "args: serve --port 18080 --data-dir " + (tmp.path() / "data").string() + " --expose-errors --callback-allow 127.0.0.0/8,::1\n");
   pid_t pid = (*host)->pid();
   CHECK_FALSE((*host)->exited().has_value());
   (*host)->stop();

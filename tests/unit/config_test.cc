@@ -243,6 +243,24 @@ TEST_CASE("admin_listen is HOST:PORT, with brackets around an IPv6 address") {
   CHECK_HAS(f.error(), "\"8081\" is not HOST:PORT; use e.g. 127.0.0.1:8081 or [::1]:8081 (port 0 picks a free one)");
 }
 
+TEST_CASE("callback_allow is a CIDR list from any source, and a bad entry is named") {
+  Fixture f;
+  CHECK(f.resolve().callback_allow.empty());
+  f.sources.flags["--callback-allow"] = "127.0.0.0/8,fd00::/8";
+  HostOptions o = f.resolve();
+  REQUIRE(o.callback_allow.size() == 2);
+  CHECK(o.callback_allow[0].text() == "127.0.0.0/8");
+  CHECK(o.callback_allow[1].text() == "fd00::/8");
+  f.sources.flags["--callback-allow"] = "10.0.0.0/8,10.0.0.0/40";
+  CHECK_HAS(f.error(), "flag --callback-allow: '10.0.0.0/40' has a bad prefix length (want 0 to 32)");
+  f.sources.flags.erase("--callback-allow");
+  f.sources.env["GUST_CALLBACK_ALLOW"] = "intranet";
+  CHECK_HAS(f.error(), "environment GUST_CALLBACK_ALLOW: 'intranet' is not an IPv4 or IPv6 address range");
+  f.sources.env.clear();
+  f.configFile(R"({"callback_allow": "192.168.0.0/16"})");
+  CHECK(f.resolve().callback_allow.at(0).text() == "192.168.0.0/16");
+}
+
 TEST_CASE("the admin socket is DATA_DIR/admin.sock unless admin_socket names another") {
   Fixture f;
   f.sources.flags["--data-dir"] = (f.dir.path() / "elsewhere").string();

@@ -221,6 +221,27 @@ TEST_CASE("status and result updates are stored and survive a reopen") {
   CHECK(missing.error().kind == ErrorKind::kNotFound);
 }
 
+TEST_CASE("why a callback was given up is stored apart from the result and kept by later updates") {
+  StoreFixture s;
+  auto id = s.create(asyncRequest()).invocation.id;
+  CHECK(s.get(id)->callback_error.empty());
+  auto set = [&](const std::string& which, std::string why) {
+    auto r = s.fx.wait<void>(
+        [&](auto done) { return s.store().setCallbackError(which, std::move(why), std::move(done)); });
+    GUST_REQUIRE_OK(r);
+  };
+  set(id, "localhost resolves to 127.0.0.1, a loopback (127.0.0.0/8) address");
+  set("no-such-id", "nobody to tell");  // not an error: the record may have expired
+  AsyncUpdate finished;
+  finished.status = AsyncStatus::kSucceeded;
+  auto updated = s.update(id, finished);
+  GUST_REQUIRE_OK(updated);
+  CHECK(updated->callback_error == "localhost resolves to 127.0.0.1, a loopback (127.0.0.0/8) address");
+  s.reopen();
+  CHECK(s.get(id)->callback_error == "localhost resolves to 127.0.0.1, a loopback (127.0.0.0/8) address");
+  CHECK(s.get(id)->status == AsyncStatus::kSucceeded);
+}
+
 TEST_CASE("async invocations past their retention are gone and expireAsync deletes them") {
   InvocationStoreOptions options;
   options.async_retention = hours(2);

@@ -29,6 +29,7 @@ nlohmann::json asyncInvocationJson(const AsyncInvocation& a) {
     out["response"] = std::move(response);
   }
   if (!a.error.empty()) out["error"] = isValidUtf8(a.error) ? a.error : base64Encode(a.error);
+  if (!a.callback_error.empty()) out["callback_error"] = a.callback_error;
   return out;
 }
 

@@ -42,6 +42,17 @@ void AsyncRunner::start() {
   uv_timer_init(loop_, &expire_timer_);
   expire_timer_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&expire_timer_));
+  uv_async_init(loop_, &callback_errors_async_,
+                [](uv_async_t* a) { static_cast<AsyncRunner*>(a->data)->storeCallbackErrors(); });
+  callback_errors_async_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&callback_errors_async_));
+  callbacks_.onAbandoned([this](const std::string& id, const std::string& why) {
+    {
+      std::lock_guard lock(callback_errors_mutex_);
+      callback_errors_.emplace_back(id, why);
+    }
+    uv_async_send(&callback_errors_async_);
+  });
   auto every = static_cast<uint64_t>(options_.expire_every.count());
   uv_timer_start(
       &expire_timer_,
@@ -186,13 +197,30 @@ void AsyncRunner::finish(AsyncInvocation record, Outcome&& outcome) {
       return;
     }
     if (updated->callback_url.empty()) return;
-    if (auto sent = callbacks_.send(updated->callback_url, asyncInvocationJson(*updated).dump()); !sent) {
+    if (auto sent = callbacks_.send(id, updated->callback_url, asyncInvocationJson(*updated).dump()); !sent) {
       spdlog::warn("async invocation {}: callback not sent: {}", id, sent.error().message);
     }
   });
   if (!posted) {
     spdlog::warn("async invocation {}: cannot store its result: {}; it runs again after the next restart", id,
                  posted.error().message);
+  }
+}
+
+void AsyncRunner::storeCallbackErrors() {
+  std::vector<std::pair<std::string, std::string>> taken;
+  {
+    std::lock_guard lock(callback_errors_mutex_);
+    taken.swap(callback_errors_);
+  }
+  auto unstored = [](const std::string& id, const Error& error) {
+    spdlog::warn("async invocation {}: cannot store why its callback failed: {}", id, error.message);
+  };
+  for (auto& [id, why] : taken) {
+    auto posted = store_.setCallbackError(id, why, [id, unstored](Result<void> stored) {
+      if (!stored) unstored(id, stored.error());
+    });
+    if (!posted) unstored(id, posted.error());
   }
 }
 
@@ -231,6 +259,8 @@ void AsyncRunner::tick() {
 
 void AsyncRunner::close(std::function<void()> on_closed) {
   closing_ = true;
+  // The sender outlives this runner: it must stop reporting to a handle that is closing.
+  if (started_) callbacks_.onAbandoned(nullptr);
   if (!waiting_.empty() || !retries_.empty()) {
     spdlog::info("{} async invocation(s) left queued; they run after the next start",
                  waiting_.size() + retries_.size());
@@ -238,7 +268,8 @@ void AsyncRunner::close(std::function<void()> on_closed) {
   waiting_.clear();
   retries_.clear();
   closer_.closeAll({started_ ? reinterpret_cast<uv_handle_t*>(&retry_timer_) : nullptr,
-                    started_ ? reinterpret_cast<uv_handle_t*>(&expire_timer_) : nullptr},
+                    started_ ? reinterpret_cast<uv_handle_t*>(&expire_timer_) : nullptr,
+                    started_ ? reinterpret_cast<uv_handle_t*>(&callback_errors_async_) : nullptr},
                    std::move(on_closed));
 }
 

@@ -7,7 +7,8 @@
 // the response as a synchronous caller would have had it (responseFor). A crash, timeout,
 // overload or unavailable app is retried after first_retry_delay x2^(attempt-1) until
 // max_attempts runs, then fails. Once the final state is committed, a callback is queued
-// when the invocation has a callback URL.
+// when the invocation has a callback URL; if the sender gives it up, the reason is stored
+// in the record's callback_error (reported from a delivery thread through a uv_async_t).
 //
 // Delivery is at least once: start() resumes every queued or running record, so an
 // invocation whose host died while it ran is run again. At most max_running run at once;
@@ -27,6 +28,8 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <vector>
 #include <string>
 
 #include "triggers/http/callback_sender.h"
@@ -70,6 +73,7 @@ class AsyncRunner {
   void tick();
 
   size_t running() const { return running_; }
+  const CallbackSender& callbacks() const { return callbacks_; }
 
  private:
   void enqueue(std::string id);
@@ -80,6 +84,7 @@ class AsyncRunner {
   void release();
   void armRetryTimer();
   AsyncResponse capped(AsyncResponse response) const;
+  void storeCallbackErrors();
 
   uv_loop_t* loop_;
   const Clock& clock_;
@@ -94,6 +99,9 @@ class AsyncRunner {
   std::multimap<std::chrono::steady_clock::time_point, std::string> retries_;  // due -> id
   uv_timer_t retry_timer_{};
   uv_timer_t expire_timer_{};
+  uv_async_t callback_errors_async_{};
+  std::mutex callback_errors_mutex_;  // the sender's threads append, the loop thread takes
+  std::vector<std::pair<std::string, std::string>> callback_errors_;  // id, why its callback was given up
   CloseCounter closer_;
   bool started_ = false;
   bool closing_ = false;

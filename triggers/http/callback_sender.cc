@@ -1,7 +1,9 @@
 #include "triggers/http/callback_sender.h"
 
 #include <httplib.h>
+#include <netdb.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
@@ -34,74 +36,104 @@ constexpr bool kHttps = true;
 constexpr bool kHttps = false;
 #endif
 
-// "scheme://authority" and "/path?query" of a URL checkCallbackUrl accepted.
-std::pair<std::string, std::string> splitUrl(const std::string& url) {
-  size_t after_scheme = url.find("://") + 3;
-  size_t slash = url.find_first_of("/?", after_scheme);
-  if (slash == std::string::npos) return {url, "/"};
-  std::string path = url.substr(slash);
-  if (path.front() == '?') path.insert(0, "/");
-  return {url.substr(0, slash), path};
-}
+// The parts of a callback URL.
+struct UrlParts {
+  bool https = false;
+  std::string host;  // lowercased; an IPv6 address without its brackets
+  bool bracketed = false;
+  std::string port;  // empty: the scheme's
+  std::string target;  // "/path?query"
 
-}  // namespace
+  std::string endpoint() const {
+    std::string h = bracketed ? "[" + host + "]" : host;
+    return std::string(https ? "https://" : "http://") + h + ":" + (port.empty() ? (https ? "443" : "80") : port);
+  }
+};
 
-Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes) {
-  auto bad = [](const std::string& why) {
-    return makeError(ErrorKind::kBadInput, "X-Callback-Url " + why);
-  };
+// kBadInput (without the "X-Callback-Url" prefix) naming what is wrong, or the parts.
+Result<UrlParts> parseUrl(std::string_view url, size_t max_bytes) {
+  auto bad = [](const std::string& why) { return makeError(ErrorKind::kBadInput, why); };
   if (url.size() > max_bytes) return bad("is longer than " + std::to_string(max_bytes) + " bytes");
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
       return bad("holds a space, control or non-ASCII character; percent-encode it");
     }
   }
+  UrlParts parts;
   size_t scheme_end = 0;
   if (startsWithIgnoreCase(url, "http://")) {
     scheme_end = 7;
   } else if (startsWithIgnoreCase(url, "https://")) {
     if (!kHttps) return bad("is https, but this host was built without TLS support; use an http URL");
     scheme_end = 8;
+    parts.https = true;
   } else {
     return bad("must be an absolute http:// or https:// URL");
   }
   std::string_view rest = url.substr(scheme_end);
-  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  size_t authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
   if (url.find('#') != std::string_view::npos) return bad("must not hold a fragment (#...)");
   if (authority.find('@') != std::string_view::npos) {
     return bad("must not hold user info (user:password@); put credentials in the path or query");
   }
   std::string_view host = authority;
+  std::string_view port;
   if (!host.empty() && host.front() == '[') {
     size_t close = host.find(']');
     if (close == std::string_view::npos) return bad("has an unterminated IPv6 address ([...)");
-    std::string h;
-    for (char c : host.substr(1, close - 1)) h += lower(c);
-    if (h.rfind("fe8", 0) == 0 || h.rfind("fe9", 0) == 0 || h.rfind("fea", 0) == 0 || h.rfind("feb", 0) == 0) {
-      return bad("points at a link-local address (fe80::/10), which the host refuses to call");
-    }
-    host = host.substr(0, close + 1);
-    std::string_view port = authority.substr(close + 1);
-    if (!port.empty() && (port.front() != ':' || !validPort(port.substr(1)))) {
-      return bad("has a malformed port (want 1 to 65535)");
-    }
+    port = authority.substr(close + 1);
+    host = host.substr(1, close - 1);
+    parts.bracketed = true;
+    if (!port.empty() && port.front() != ':') return bad("has a malformed port (want 1 to 65535)");
   } else {
     size_t colon = host.find(':');
-    if (colon != std::string_view::npos) {
-      std::string_view port = host.substr(colon + 1);
-      if (!validPort(port)) return bad("has a malformed port (want 1 to 65535)");
-      host = host.substr(0, colon);
-    }
-    if (host.rfind("169.254.", 0) == 0) {
-      return bad("points at a link-local address (169.254.0.0/16), which the host refuses to call");
+    port = colon == std::string_view::npos ? std::string_view() : host.substr(colon);
+    host = host.substr(0, colon);
+  }
+  if (!port.empty() && !validPort(port.substr(1))) return bad("has a malformed port (want 1 to 65535)");
+  if (host.empty()) return bad("has no host");
+  for (char c : host) parts.host += lower(c);
+  if (parts.bracketed && !parseIpLiteral(parts.host)) {
+    return bad("has [" + parts.host + "], which is not an IPv6 address");
+  }
+  if (!port.empty()) parts.port = std::string(port.substr(1));
+  std::string target = authority_end == std::string_view::npos ? "/" : std::string(rest.substr(authority_end));
+  if (target.front() == '?') target.insert(0, "/");
+  parts.target = std::move(target);
+  return parts;
+}
+
+std::string refusal(const std::string& host, const IpAddress& address, const std::string& rule) {
+  std::string where = host == address.text() ? "is" : "resolves to " + address.text() + ",";
+  const char* article = std::string_view("aeiou").find(rule.front()) == std::string_view::npos ? " a " : " an ";
+  return host + " " + where + article + rule + " address, which the host does not call back unless " +
+         "--callback-allow lists it";
+}
+
+}  // namespace
+
+Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes, const std::vector<IpRange>& allowed) {
+  auto parts = parseUrl(url, max_bytes);
+  if (!parts) return makeError(ErrorKind::kBadInput, "X-Callback-Url " + parts.error().message);
+  if (auto literal = parseIpLiteral(parts->host)) {
+    if (auto rule = refusedCallbackAddress(*literal, allowed)) {
+      return makeError(ErrorKind::kBadInput, "X-Callback-Url host " + refusal(parts->host, *literal, *rule));
     }
   }
-  if (host.empty()) return bad("has no host");
   return {};
 }
 
+std::string callbackEndpoint(std::string_view url) {
+  auto parts = parseUrl(url, url.size());
+  return parts ? parts->endpoint() : std::string("(a malformed URL)");
+}
+
 CallbackSender::CallbackSender(const Clock& clock, CallbackSenderOptions options) : clock_(clock), options_(options) {
-  thread_ = std::thread([this] { deliveryMain(); });
+  for (size_t i = 0; i < std::max<size_t>(1, options_.threads); ++i) {
+    threads_.emplace_back([this] { deliveryMain(); });
+  }
+  watchdog_ = std::thread([this] { watchdogMain(); });
 }
 
 CallbackSender::~CallbackSender() {
@@ -110,7 +142,14 @@ CallbackSender::~CallbackSender() {
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  watchdog_wake_.notify_all();  // shuts down the connections in progress
+  for (auto& t : threads_) t.join();
+  {
+    std::lock_guard lock(mutex_);
+    workers_joined_ = true;
+  }
+  watchdog_wake_.notify_all();
+  watchdog_.join();
   if (!pending_.empty()) {
     spdlog::warn("dropping {} undelivered callback(s) at shutdown; their results stay readable at "
                  "GET /v1/invocations/{{id}}",
@@ -118,7 +157,7 @@ CallbackSender::~CallbackSender() {
   }
 }
 
-Result<void> CallbackSender::send(std::string url, std::string json_body) {
+Result<void> CallbackSender::send(std::string id, std::string url, std::string json_body) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return makeError(ErrorKind::kUnavailable, "the callback sender is stopping");
@@ -126,10 +165,17 @@ Result<void> CallbackSender::send(std::string url, std::string json_body) {
       return makeError(ErrorKind::kOverloaded,
                        "callback queue full (" + std::to_string(options_.max_queued) + " deliveries waiting)");
     }
-    pending_.push_back(Delivery{std::move(url), std::move(json_body), 1, clock_.now()});
+    std::string endpoint = callbackEndpoint(url);
+    pending_.push_back(
+        Delivery{std::move(id), std::move(url), std::move(endpoint), std::move(json_body), 1, clock_.now()});
   }
-  wake_.notify_all();
+  wake_.notify_one();
   return {};
+}
+
+void CallbackSender::onAbandoned(std::function<void(const std::string& id, const std::string& why)> report) {
+  std::lock_guard lock(mutex_);
+  on_abandoned_ = std::move(report);
 }
 
 uint64_t CallbackSender::delivered() const {
@@ -148,41 +194,141 @@ size_t CallbackSender::queued() const {
 }
 
 void CallbackSender::tick() {
-  // Under the lock, so that the thread is either waiting (and woken) or has not read the
+  // Under the lock, so that each thread is either waiting (and woken) or has not read the
   // clock yet.
   { std::lock_guard lock(mutex_); }
   wake_.notify_all();
 }
 
-CallbackSender::Attempt CallbackSender::post(const Delivery& delivery, std::string& why) const {
-  auto [base, path] = splitUrl(delivery.url);
-  httplib::Client client(base);
-  client.set_connection_timeout(options_.connect_timeout);
-  client.set_read_timeout(options_.read_timeout);
-  client.set_write_timeout(options_.read_timeout);
-  client.set_follow_location(false);  // a redirect must not steer the host elsewhere
-  httplib::Headers headers = {{"User-Agent", std::string("gust/") + GUST_VERSION}};
-  auto res = client.Post(path, headers, delivery.body, "application/json");
-  if (!res) {
+CallbackSender::Attempt CallbackSender::post(const Delivery& delivery, std::string& why) {
+  auto parts = parseUrl(delivery.url, delivery.url.size());
+  if (!parts) {
+    why = "the URL " + parts.error().message;
+    return Attempt::kRefused;
+  }
+  // Resolve once, check every address, and connect to the one checked: a second lookup by
+  // the client could answer otherwise (DNS rebinding).
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(parts->host.c_str(), nullptr, &hints, &found); rc != 0) {
+    why = "cannot resolve " + parts->host + ": " + gai_strerror(rc);
+    return Attempt::kRetry;
+  }
+  std::optional<IpAddress> chosen;
+  std::string refused;
+  for (addrinfo* ai = found; ai != nullptr && refused.empty(); ai = ai->ai_next) {
+    auto address = IpAddress::of(ai->ai_addr);
+    if (!address) continue;
+    if (auto rule = refusedCallbackAddress(*address, options_.allowed)) refused = refusal(parts->host, *address, *rule);
+    if (!chosen) chosen = address;
+  }
+  freeaddrinfo(found);
+  if (!refused.empty()) {
+    why = refused;
+    return Attempt::kRefused;
+  }
+  if (!chosen) {
+    why = "cannot resolve " + parts->host + ": no IPv4 or IPv6 address";
+    return Attempt::kRetry;
+  }
+
+  auto client = std::make_shared<httplib::Client>(parts->endpoint());
+  client->set_hostname_addr_map({{parts->host, chosen->text()}});
+  client->set_connection_timeout(options_.connect_timeout);
+  client->set_read_timeout(options_.read_timeout);
+  client->set_write_timeout(options_.read_timeout);
+  client->set_follow_location(false);  // a redirect must not steer the host elsewhere
+  client->set_decompress(false);
+  client->set_keep_alive(false);
+  const auto deadline = std::chrono::steady_clock::now() + options_.attempt_deadline;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      why = "the host is stopping";
+      return Attempt::kRetry;
+    }
+    in_flight_.push_back(InFlight{client, deadline});
+  }
+  watchdog_wake_.notify_one();
+
+  httplib::Request req;
+  req.method = "POST";
+  req.path = parts->target;
+  req.headers = {{"User-Agent", std::string("gust/") + GUST_VERSION},
+                 {"Content-Type", "application/json"},
+                 {"Accept-Encoding", "identity"}};
+  req.body = delivery.body;
+  int status = 0;  // as soon as the head is read: a cut answer has no Response
+  size_t answer_bytes = 0;
+  bool cut = false;
+  req.response_handler = [&status](const httplib::Response& r) {
+    status = r.status;
+    return true;
+  };
+  req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) {
+    answer_bytes += n;
+    if (answer_bytes > options_.max_answer_bytes) cut = true;
+    return !cut && std::chrono::steady_clock::now() < deadline;
+  };
+  auto res = client->send(req);
+  if (res) status = res->status;
+  {
+    std::lock_guard lock(mutex_);
+    in_flight_.remove_if([&](const InFlight& f) { return f.client == client; });
+  }
+  if (cut) {
+    spdlog::info("callback to {}: its answer passed {} bytes and was cut there", delivery.endpoint,
+                 options_.max_answer_bytes);
+  } else if (!res && std::chrono::steady_clock::now() >= deadline) {
+    why = "no answer within the attempt deadline of " + std::to_string(options_.attempt_deadline.count()) + " ms";
+    return Attempt::kRetry;
+  } else if (!res && status == 0) {
     why = httplib::to_string(res.error());
     return Attempt::kRetry;
   }
-  if (res->status >= 200 && res->status < 300) return Attempt::kDelivered;
-  why = "the receiver answered " + std::to_string(res->status);
-  if (res->status == 408 || res->status == 429 || res->status >= 500) return Attempt::kRetry;
+  if (status >= 200 && status < 300) return Attempt::kDelivered;
+  why = "the receiver answered " + std::to_string(status);
+  if (status == 0 || status == 408 || status == 429 || status >= 500) return Attempt::kRetry;
   return Attempt::kRefused;
+}
+
+void CallbackSender::settle(Delivery delivery, Attempt attempt, const std::string& why) {
+  if (attempt == Attempt::kDelivered) {
+    ++delivered_;
+    return;
+  }
+  if (attempt == Attempt::kRefused || delivery.attempt >= options_.max_attempts) {
+    ++abandoned_;
+    std::string reason = "callback given up after " + std::to_string(delivery.attempt) + " attempt(s): " + why;
+    spdlog::warn("invocation {}: {} ({})", delivery.id, reason, delivery.endpoint);
+    if (on_abandoned_) on_abandoned_(delivery.id, reason);
+    return;
+  }
+  auto backoff = options_.first_backoff * (1 << std::min(delivery.attempt - 1, 16));
+  spdlog::info("invocation {}: callback to {} failed ({}); retrying in {} ms", delivery.id, delivery.endpoint, why,
+               backoff.count());
+  ++delivery.attempt;
+  delivery.due = clock_.now() + backoff;
+  pending_.push_back(std::move(delivery));
 }
 
 void CallbackSender::deliveryMain() {
   std::unique_lock lock(mutex_);
   for (;;) {
     if (stopping_) return;
-    if (pending_.empty()) {
+    // The earliest due among the deliveries whose endpoint has a free slot.
+    auto next = pending_.end();
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      auto busy = busy_endpoints_.find(it->endpoint);
+      if (busy != busy_endpoints_.end() && busy->second >= options_.per_endpoint) continue;
+      if (next == pending_.end() || it->due < next->due) next = it;
+    }
+    if (next == pending_.end()) {
       wake_.wait(lock);
       continue;
     }
-    auto next = std::min_element(pending_.begin(), pending_.end(),
-                                 [](const Delivery& a, const Delivery& b) { return a.due < b.due; });
     auto now = clock_.now();
     if (next->due > now) {
       wake_.wait_for(lock, next->due - now);
@@ -190,22 +336,37 @@ void CallbackSender::deliveryMain() {
     }
     Delivery delivery = std::move(*next);
     pending_.erase(next);
+    ++busy_endpoints_[delivery.endpoint];
     lock.unlock();
     std::string why;
     Attempt attempt = post(delivery, why);
     lock.lock();
-    if (attempt == Attempt::kDelivered) {
-      ++delivered_;
-    } else if (attempt == Attempt::kRefused || delivery.attempt >= options_.max_attempts) {
-      ++abandoned_;
-      spdlog::warn("callback to {} abandoned after {} attempt(s): {}", delivery.url, delivery.attempt, why);
-    } else {
-      auto backoff = options_.first_backoff * (1 << std::min(delivery.attempt - 1, 16));
-      spdlog::info("callback to {} failed ({}); retrying in {} ms", delivery.url, why, backoff.count());
-      ++delivery.attempt;
-      delivery.due = clock_.now() + backoff;
-      pending_.push_back(std::move(delivery));
+    if (--busy_endpoints_[delivery.endpoint] == 0) busy_endpoints_.erase(delivery.endpoint);
+    settle(std::move(delivery), attempt, why);
+    wake_.notify_all();  // a slot of this endpoint is free, or a retry waits
+  }
+}
+
+void CallbackSender::watchdogMain() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (workers_joined_) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<httplib::Client>> overdue;
+    auto next = now + std::chrono::hours(1);
+    for (const auto& f : in_flight_) {
+      if (stopping_ || f.deadline <= now) overdue.push_back(f.client);
+      else next = std::min(next, f.deadline);
     }
+    if (!overdue.empty()) {
+      // Outside the lock: stop() waits for a connect in progress (bounded by its timeout).
+      // Repeated until the attempt ends, in case it came before the request was sent.
+      lock.unlock();
+      for (auto& client : overdue) client->stop();
+      lock.lock();
+      next = std::min(next, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+    }
+    watchdog_wake_.wait_until(lock, next);
   }
 }
 

@@ -1,37 +1,57 @@
 #pragma once
 // Delivers async results to the callers' X-Callback-Url: one POST of the result JSON per
-// finished invocation, made by a thread of its own so that a slow or dead endpoint never
-// blocks the loop. A delivery that fails (no connection, timeout, 408, 429 or 5xx) is
-// retried with exponential backoff (first_backoff, x2 each time) up to max_attempts, then
-// dropped with a warning; any other answer ends it (2xx delivered; 4xx the receiver's
-// refusal, logged).
+// finished invocation, made by a small pool of threads of its own so that a slow or dead
+// endpoint never blocks the loop, nor (with at most per_endpoint deliveries to one
+// scheme://host:port at a time) the callbacks of other endpoints. A delivery that fails
+// (no connection, timeout, 408, 429 or 5xx) is retried with exponential backoff
+// (first_backoff, x2 each time) up to max_attempts, then given up; any other answer ends it
+// (2xx delivered; 4xx the receiver's refusal). A delivery given up is reported to
+// onAbandoned with the reason, which the invocation's record keeps (callback_error).
 //
 // Not durable: deliveries still queued when the host stops are dropped (logged). The
 // result stays readable at GET /v1/invocations/{id} until it expires.
 //
-// SSRF: the URL comes from the caller and the POST is made from the host, so it can
-// reach whatever the host can. checkCallbackUrl allows only http (and https when
-// cpp-httplib was built with TLS), no user info, and refuses literal link-local hosts
-// (169.254.0.0/16, fe80::/10: cloud metadata endpoints). Names are not resolved and
-// checked: a name that resolves to such an address is not refused.
+// SSRF (docs/security.md): the URL comes from the caller and the POST is made from the
+// host, so it could reach whatever the host can. checkCallbackUrl allows only http (and
+// https when cpp-httplib was built with TLS), no user info, and no host that is a literal
+// refused address (callback_address.h). A name is resolved at delivery, every address it
+// resolves to is checked, and the connection goes to the address that was checked (not to
+// a second lookup), so a name that changes its answer between check and connect (DNS
+// rebinding) gets nowhere; a refused address ends the delivery.
 //
-// When a retry is due goes by the injected Clock; the thread waits in real time for what
-// the clock says is left.
+// The client is bounded: at most max_answer_bytes of the answer are read (the rest is cut),
+// nothing is decompressed (Accept-Encoding: identity), redirects are not followed, and
+// besides the connect and read timeouts each attempt has a total deadline, past which its
+// connection is shut down. Logs name only scheme://host:port: a URL's path and query may
+// carry the receiver's credentials.
 //
-// Threads: send() from any thread; the delivery thread is joined by the destructor (which
-// waits for at most the delivery in progress, bounded by its timeouts).
+// When a retry is due goes by the injected Clock; the threads wait in real time for what
+// the clock says is left. Timeouts and deadlines are real time.
+//
+// Threads: send() from any thread; onAbandoned runs on a delivery thread. The destructor
+// shuts down the connections in progress and joins the threads.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "runtime/base/clock.h"
 #include "runtime/base/result.h"
+#include "triggers/http/callback_address.h"
+
+namespace httplib {
+class Client;
+}
 
 namespace gust {
 
@@ -41,10 +61,19 @@ struct CallbackSenderOptions {
   std::chrono::milliseconds first_backoff{1000};
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds read_timeout{5000};
+  std::chrono::milliseconds attempt_deadline{10'000};  // one attempt, connect to last byte
+  size_t max_answer_bytes = 64 * 1024;
+  size_t threads = 4;
+  size_t per_endpoint = 2;  // deliveries to one scheme://host:port at once
+  std::vector<IpRange> allowed;  // --callback-allow: addresses called although refused
 };
 
-// kBadInput naming what is wrong with `url` as a callback URL, or success.
-Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes);
+// kBadInput naming what is wrong with `url` as a callback URL (for a refused address, the
+// rule and the --callback-allow switch), or success. Names are not resolved here.
+Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes, const std::vector<IpRange>& allowed);
+
+// "scheme://host:port" of a URL checkCallbackUrl accepted: what logs may say of it.
+std::string callbackEndpoint(std::string_view url);
 
 class CallbackSender {
  public:
@@ -53,41 +82,61 @@ class CallbackSender {
   CallbackSender(const CallbackSender&) = delete;
   CallbackSender& operator=(const CallbackSender&) = delete;
 
-  // Queues a POST of `json_body` to `url` (checked by checkCallbackUrl beforehand); fails
-  // with kOverloaded when max_queued deliveries wait.
-  Result<void> send(std::string url, std::string json_body);
+  // Queues a POST of `json_body` to `url` (checked by checkCallbackUrl beforehand) for
+  // invocation `id`; fails with kOverloaded when max_queued deliveries wait.
+  Result<void> send(std::string id, std::string url, std::string json_body);
 
-  // Deliveries answered 2xx, given up, and waiting (retries included; not the one being
+  // Called on a delivery thread, under the sender's lock, with the invocation id and the
+  // reason of each delivery given up; null for none. Keep it short and non-blocking.
+  void onAbandoned(std::function<void(const std::string& id, const std::string& why)> report);
+
+  // Deliveries answered 2xx, given up, and waiting (retries included; not those being
   // posted) (any thread); tests and logs read them.
   uint64_t delivered() const;
   uint64_t abandoned() const;
   size_t queued() const;
 
-  // Has the delivery thread look at the clock again. Called by tests after they move an
-  // injected clock; otherwise the thread wakes when the time it computed is up.
+  const CallbackSenderOptions& options() const { return options_; }
+
+  // Has the delivery threads look at the clock again. Called by tests after they move an
+  // injected clock; otherwise a thread wakes when the time it computed is up.
   void tick();
 
  private:
   struct Delivery {
+    std::string id;
     std::string url;
+    std::string endpoint;  // callbackEndpoint(url)
     std::string body;
     int attempt = 1;
     std::chrono::steady_clock::time_point due;
   };
+  struct InFlight {
+    std::shared_ptr<httplib::Client> client;
+    std::chrono::steady_clock::time_point deadline;
+  };
   enum class Attempt { kDelivered, kRetry, kRefused };
 
   void deliveryMain();
-  Attempt post(const Delivery& delivery, std::string& why) const;
+  void watchdogMain();
+  Attempt post(const Delivery& delivery, std::string& why);
+  void settle(Delivery delivery, Attempt attempt, const std::string& why);
 
   const Clock& clock_;
   const CallbackSenderOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable watchdog_wake_;
   std::deque<Delivery> pending_;  // unordered by due; small (bounded by max_queued)
+  std::map<std::string, size_t> busy_endpoints_;  // endpoint -> deliveries being posted
+  std::list<InFlight> in_flight_;  // connections the watchdog shuts down past their deadline
+  std::function<void(const std::string&, const std::string&)> on_abandoned_;
   bool stopping_ = false;
+  bool workers_joined_ = false;
   uint64_t delivered_ = 0;
   uint64_t abandoned_ = 0;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
+  std::thread watchdog_;
 };
 
 }  // namespace gust

@@ -305,7 +305,8 @@ void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, 
   inv.function = target.function;
   std::string_view callback = request.header("x-callback-url");
   if (!callback.empty()) {
-    if (auto ok = checkCallbackUrl(callback, limits.max_callback_url_bytes); !ok) {
+    if (auto ok = checkCallbackUrl(callback, limits.max_callback_url_bytes, runner_->callbacks().options().allowed);
+        !ok) {
       responder.send(problemResponse(400, "Bad callback URL", ok.error().message));
       return;
     }
