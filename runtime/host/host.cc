@@ -362,10 +362,6 @@ class Host {
   bool closed_ = false;
 };
 
-}  // namespace
-
-namespace {
-
 // Raises the descriptor limit and splits it (before anything opens a descriptor or forks the
 // fork server, which would keep the lower limit), and says how.
 Result<DescriptorBudget> planHostDescriptors(const HostOptions& options) {

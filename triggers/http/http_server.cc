@@ -721,7 +721,7 @@ void HttpServer::onConnection(int status) {
   }
   if (refuse) {
     ++bound_closes_.refused;
-    warnAtBound("refusing new connections (503), since none is idle");
+    warnAtBound(last_refusal_warning_ms_, "refusing new connections (503), since none is idle");
     HttpResponse answer = problemResponse(503, "Service Unavailable",
                                           "the server is at its connection limit; try again shortly");
     answer.headers.emplace_back("Retry-After", "1");
@@ -737,7 +737,7 @@ void HttpServer::onConnection(int status) {
 bool HttpServer::evictIdle() {
   if (idle_oldest_ == nullptr) return false;
   ++bound_closes_.idle_evicted;
-  warnAtBound("closing the connections idle longest to make room");
+  warnAtBound(last_eviction_warning_ms_, "closing the connections idle longest to make room");
   idle_oldest_->closeNow();  // unlinks it from the idle list
   return true;
 }
@@ -760,11 +760,10 @@ void HttpServer::setIdle(HttpConnection* conn, bool idle) {
   conn->idle_prev_ = conn->idle_next_ = nullptr;
 }
 
-void HttpServer::warnAtBound(const char* action) {
+void HttpServer::warnAtBound(std::optional<uint64_t>& last_warning_ms, const char* action) {
   uint64_t now = uv_now(loop_);
-  if (warned_at_bound_ && now - last_bound_warning_ms_ < kBoundWarningIntervalMs) return;
-  warned_at_bound_ = true;
-  last_bound_warning_ms_ = now;
+  if (last_warning_ms && now - *last_warning_ms < kBoundWarningIntervalMs) return;
+  last_warning_ms = now;
   spdlog::warn("the HTTP listener on {} holds its limit of {} connections: {} (--max-connections and the "
                "descriptor limit set it; this is said at most once a minute)",
                where_, max_connections_, action);

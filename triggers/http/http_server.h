@@ -149,8 +149,9 @@ class HttpServer {
   // Makes room for a newcomer at the bound: true when the oldest idle connection was closed,
   // false when the newcomer must be refused.
   bool evictIdle();
-  // A warning when the bound closes or refuses connections, at most once a minute.
-  void warnAtBound(const char* action);
+  // A warning that the bound closes (or refuses) connections, at most once a minute each, so
+  // that a first refusal is told even right after a warning about closing idle ones.
+  void warnAtBound(std::optional<uint64_t>& last_warning_ms, const char* action);
   // "Date: <IMF-fixdate>\r\n", formatted at most once per second.
   std::string_view dateLine();
 
@@ -182,8 +183,8 @@ class HttpServer {
   HttpConnection* idle_newest_ = nullptr;
   BoundCloses bound_closes_;
   std::string where_;  // what the listener is bound to, for the warning
-  uint64_t last_bound_warning_ms_ = 0;
-  bool warned_at_bound_ = false;
+  std::optional<uint64_t> last_eviction_warning_ms_;
+  std::optional<uint64_t> last_refusal_warning_ms_;
   std::array<uint64_t, 6> responses_by_class_{};
 
   // Reads are consumed synchronously in the read callback, so one buffer serves every
