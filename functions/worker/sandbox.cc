@@ -253,7 +253,15 @@ Result<void> enterSandbox(const SandboxOptions& options) {
   if (options.memory_bytes > 0 && !kAddressSanitizer && !setLimit(RLIMIT_AS, options.memory_bytes, options.memory_bytes)) {
     return sysError("cannot limit the worker's address space");
   }
-  if (!setLimit(RLIMIT_NOFILE, options.max_open_files, options.max_open_files)) {
+  // The host raised its own soft limit to the hard one (runtime/host/descriptors.h); a
+  // worker goes back to max_open_files, or to the hard limit where that is lower, since
+  // raising a hard limit is not allowed (and would not be wanted).
+  rlimit files{};
+  uint64_t max_files = options.max_open_files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_max != RLIM_INFINITY) {
+    max_files = std::min<uint64_t>(max_files, files.rlim_max);
+  }
+  if (!setLimit(RLIMIT_NOFILE, max_files, max_files)) {
     return sysError("cannot limit the worker's open files");
   }
   if (!setLimit(RLIMIT_FSIZE, options.max_file_bytes, options.max_file_bytes)) {

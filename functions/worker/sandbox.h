@@ -25,7 +25,7 @@ namespace gust {
 
 struct SandboxOptions {
   uint64_t memory_bytes = 0;      // RLIMIT_AS; 0: unlimited
-  uint64_t max_open_files = 1024;  // RLIMIT_NOFILE
+  uint64_t max_open_files = 1024;  // RLIMIT_NOFILE, or the hard limit where that is lower
   uint64_t max_file_bytes = 1ull << 30;  // RLIMIT_FSIZE
   uint64_t cpu_seconds = 3600;    // RLIMIT_CPU soft limit; the worker retires before it
   uint64_t max_processes = 256;   // RLIMIT_NPROC, applied only with a dedicated user

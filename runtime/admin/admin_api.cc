@@ -60,7 +60,13 @@ std::unique_ptr<HttpServer> AdminApi::makeServer() {
   // Checked on the head, so a stranger's upload is neither read nor invited with
   // "100 Continue".
   server->setHeadCheck([this](const HttpRequest& head) { return headRefusal(head); });
+  server->setMaxConnections(max_connections_);
   return server;
+}
+
+void AdminApi::setMaxConnections(size_t max) {
+  max_connections_ = max;
+  socket_server_->setMaxConnections(max);
 }
 
 Result<void> AdminApi::listenUnix(const std::string& path) { return socket_server_->listenUnix(path); }

@@ -46,6 +46,11 @@ class AdminApi {
   // Adds a route; `methods` as in Router (HEAD is served by GET).
   void route(std::vector<std::string> methods, std::string pattern, AdminHandler handler);
 
+  // Bounds the connections each listener holds (HttpServer::setMaxConnections), so that the
+  // admin API stays within the descriptors the host keeps for it (runtime/host/descriptors.h).
+  // Call before listening.
+  void setMaxConnections(size_t max);
+
   // Listens on a Unix socket at `path`, which must not exist (see admin_socket.h).
   Result<void> listenUnix(const std::string& path);
   // Listens on TCP as well; returns the bound port. Call at most once.
@@ -70,6 +75,7 @@ class AdminApi {
   Router router_;
   std::vector<AdminHandler> handlers_;  // indexed by the number in a route's target
   uv_loop_t* loop_;
+  size_t max_connections_ = 0;  // per listener; 0: no bound
   std::unique_ptr<HttpServer> socket_server_;
   std::unique_ptr<HttpServer> tcp_server_;  // only with --admin-listen
 };

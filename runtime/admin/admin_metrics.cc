@@ -16,6 +16,9 @@ constexpr const char* kStatusClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "ot
 void observeHttp(Telemetry& telemetry, const HttpServer& http) {
   const GustMetrics& m = telemetry.metrics();
   m.http_connections->series().setCallback([&http] { return static_cast<double>(http.connectionCount()); });
+  // Shown from the start: a zero says the bound was never reached.
+  m.http_connections_closed->labels({"idle_evicted"}).setCallback([&http] { return http.boundCloses().idle_evicted; });
+  m.http_connections_closed->labels({"refused"}).setCallback([&http] { return http.boundCloses().refused; });
   telemetry.onScrape([&http, m] {
     const auto& counts = http.responsesByClass();
     for (size_t i = 0; i < counts.size(); ++i) {

@@ -229,6 +229,13 @@ const std::vector<Setting>& table() {
         false);
     add({"max_body", "--max-body", "", "GUST_MAX_BODY", "BYTES", "`4194304`", "the largest HTTP request body accepted"},
         numberOf<size_t>([](HostOptions& o) -> size_t& { return o.http_limits.max_body; }, 1, 1ull << 30));
+    add({"max_connections", "--max-connections", "", "GUST_MAX_CONNECTIONS", "N",
+         "the descriptor limit less a reserve of max(64, limit/4)",
+         "the most HTTP connections open at once; at the limit a newcomer closes the connection idle longest, or "
+         "gets 503 when none is idle. The host raises its descriptor limit to the hard limit at start, and refuses "
+         "to start when N leaves less than 64 for workers, the admin API and files"},
+        numberOf<uint64_t>([](HostOptions& o) -> uint64_t& { return o.max_connections; }, 1, 100'000'000), true,
+        false);
     add({"drain_timeout", "--drain-timeout", "", "GUST_DRAIN_TIMEOUT", "D", "`10s`",
          "how long SIGTERM or SIGINT waits for in-flight requests"},
         durationOf([](HostOptions& o) -> milliseconds& { return o.drain_timeout; }, milliseconds(0), kHour));

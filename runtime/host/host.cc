@@ -29,6 +29,7 @@
 #include "runtime/exec/app_cgroups.h"
 #include "runtime/exec/dispatcher.h"
 #include "runtime/exec/fork_client.h"
+#include "runtime/host/descriptors.h"
 #include "runtime/host/drain.h"
 #include "runtime/store/sqlite_writer.h"
 #include "triggers/http/http_trigger.h"
@@ -42,15 +43,17 @@ namespace {
 // Owns everything `gust serve` runs; lives on runHost's stack and is closed before it returns.
 class Host {
  public:
-  Host(uv_loop_t* loop, const HostOptions& options)
+  Host(uv_loop_t* loop, const HostOptions& options, const DescriptorBudget& descriptors)
       : loop_(loop),
         options_(options),
+        descriptors_(descriptors),
         cgroups_(AppCgroups::ownCgroupsOfThisProcess(), ::getpid()),
         fork_client_(loop, clock_, options.executable),
         dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
         http_(loop, dispatcher_, options.http_limits, options.expose_errors),
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json"),
         drain_(loop, clock_) {
+    http_.setMaxConnections(descriptors.public_connections);
     // A worker's cgroup that was still busy when the worker ended (its namespace still dying)
     // is removed on a later try; this makes sure there is one, whatever else the host does.
     uv_timer_init(loop, &cgroup_retry_);
@@ -104,6 +107,7 @@ class Host {
     apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, *env_store_, dispatcher_,
                                          std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token), clock_);
+    admin_->setMaxConnections(descriptors_.admin_connections);
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
     addEnvRoutes(*admin_, *apps_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
@@ -325,6 +329,7 @@ class Host {
 
   uv_loop_t* loop_;
   const HostOptions& options_;
+  const DescriptorBudget descriptors_;
   SystemClock clock_;
   std::unique_ptr<Telemetry> telemetry_;  // outlives everything that records into it
   AppCgroups cgroups_;       // outlives the dispatcher, whose workers are in them
@@ -359,14 +364,32 @@ class Host {
   bool closed_ = false;
 };
 
+// Raises the descriptor limit and splits it (before anything opens a descriptor or forks the
+// fork server, which would keep the lower limit), and says how.
+Result<DescriptorBudget> planHostDescriptors(const HostOptions& options) {
+  DescriptorLimit limit = raiseDescriptorLimit();
+  auto budget = planDescriptors(limit.soft, options.max_connections);
+  if (!budget) return budget;
+  std::string raised = limit.soft == limit.soft_before ? "" : ", raised from " + std::to_string(limit.soft_before);
+  spdlog::info("descriptors: limit {}{} (hard limit {}); up to {} public connections, {} kept for workers, the admin "
+               "API (up to {} connections per listener) and files",
+               limit.soft, raised, limit.hard, budget->public_connections, budget->reserve, budget->admin_connections);
+  return budget;
+}
+
 }  // namespace
 
 int runHost(const HostOptions& options) {
+  auto descriptors = planHostDescriptors(options);
+  if (!descriptors) {
+    std::fprintf(stderr, "gust serve: %s\n", descriptors.error().message.c_str());
+    return 1;
+  }
   uv_loop_t loop;
   uv_loop_init(&loop);
   int status = 0;
   {
-    Host host(&loop, options);
+    Host host(&loop, options, *descriptors);
     auto loaded = host.load();
     Result<int> port = loaded ? host.listen() : Result<int>(loaded.error());
     if (!port) {

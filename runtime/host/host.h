@@ -48,6 +48,9 @@ struct HostOptions {
   std::filesystem::path config_file;  // the config file that was read; empty when none
   std::string executable;  // the gust binary; workers are started from it
   HttpLimits http_limits;
+  // The most public connections open at once; 0: the descriptor limit less its reserve
+  // (runtime/host/descriptors.h).
+  uint64_t max_connections = 0;
   WorkerContainment containment;  // whether the host is root is filled in by the CLI
   std::chrono::milliseconds drain_timeout{10'000};
   LogLevel log_level = LogLevel::kInfo;

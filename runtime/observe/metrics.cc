@@ -418,6 +418,10 @@ Result<GustMetrics> registerGustMetrics(MetricsRegistry& registry, const Clock& 
   GUST_REGISTER(http_connections, registry.addGauge(n::kHttpConnections, "Open HTTP connections."));
   GUST_REGISTER(http_requests,
                 registry.addCounter(n::kHttpRequests, "HTTP requests answered, by status class.", {"code"}));
+  GUST_REGISTER(http_connections_closed,
+                registry.addCounter(n::kHttpConnectionsClosed,
+                                    "HTTP connections closed to stay within --max-connections, by reason.",
+                                    {"reason"}));
   GUST_REGISTER(records_dropped,
                 registry.addCounter(n::kRecordsDropped,
                                     "Invocation records not stored because the store was busy or unavailable."));

@@ -200,11 +200,14 @@ class Process {
 };
 
 // `gust serve` on a free port, its admin API on the socket in its data dir (and on a TCP
-// port too when `extra` holds --admin-listen).
+// port too when `extra` holds --admin-listen). `prefix` starts it under another command that
+// execs it, e.g. {"/usr/bin/prlimit", "--nofile=256:256", "--"} (an absolute path: it is not
+// looked up in PATH).
 class Host {
  public:
-  Host(const std::vector<fs::path>& app_dirs, const fs::path& work, std::vector<std::string> extra = {})
-      : data_dir_(work / "data"), process_(argv(app_dirs, data_dir_, extra), work / "host.stderr") {
+  Host(const std::vector<fs::path>& app_dirs, const fs::path& work, std::vector<std::string> extra = {},
+       const std::vector<std::string>& prefix = {})
+      : data_dir_(work / "data"), process_(argv(prefix, app_dirs, data_dir_, extra), work / "host.stderr") {
     port_ = portFrom(process_.waitForLine("listening on http://"));
     // "admin API on unix:/abs/data/admin.sock (token in ...)"
     std::string line = process_.waitForLine("admin API on unix:");
@@ -242,9 +245,10 @@ class Host {
     return std::stoi(line.substr(colon + 1));
   }
 
-  static std::vector<std::string> argv(const std::vector<fs::path>& dirs, const fs::path& data_dir,
-                                       const std::vector<std::string>& extra) {
-    std::vector<std::string> a = {env("GUST_BIN"), "serve", "--port", "0", "--data-dir", data_dir.string()};
+  static std::vector<std::string> argv(const std::vector<std::string>& prefix, const std::vector<fs::path>& dirs,
+                                       const fs::path& data_dir, const std::vector<std::string>& extra) {
+    std::vector<std::string> a = prefix;
+    a.insert(a.end(), {env("GUST_BIN"), "serve", "--port", "0", "--data-dir", data_dir.string()});
     for (const auto& d : dirs) a.push_back(d.string());
     for (const auto& e : extra) a.push_back(e);
     return a;

@@ -278,6 +278,26 @@ class Fixture {
   int port_ = 0;
 };
 
+// Keeps the answers to requests for /hold, so that their connections stay busy (never idle)
+// until the test lets them go; answers every other request as echo does.
+struct HeldAnswers {
+  explicit HeldAnswers(Fixture& fixture) {
+    fixture.handler = [this](HttpRequest&& req, HttpResponder&& res) {
+      if (req.path != "/hold") return echo(std::move(req), std::move(res));
+      responders.push_back(std::move(res));
+      ++count;
+    };
+  }
+  std::atomic<int> count{0};
+  std::vector<HttpResponder> responders;  // the loop thread's
+
+  // On the client's thread: true once `n` requests are held, false after 5 s.
+  bool waitFor(int n) {
+    for (int i = 0; i < 500 && count.load() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return count.load() >= n;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a GET is answered with the handler's body, Date and Content-Length") {
@@ -650,6 +670,81 @@ TEST_CASE("an idle keep-alive connection is closed after the idle timeout") {
     Client silent(f.port());
     CHECK(silent.closedByServer());
   });
+  f.finish();
+}
+
+TEST_CASE("at the connection bound a newcomer closes the connection idle longest") {
+  Fixture f;
+  f.server().setMaxConnections(3);
+  f.runClient([&] {
+    Client a(f.port()), b(f.port()), c(f.port());
+    for (Client* client : {&a, &b, &c}) {
+      client->send(get("/one"));
+      REQUIRE(client->read().status == 200);
+    }
+    // Idle since: a, b, c. The fourth takes a's place.
+    Client d(f.port());
+    d.send(get("/four"));
+    CHECK(d.read().status == 200);
+    CHECK(a.closedByServer());
+    CHECK(a.buffered().empty());
+    // b is used again, so c is now the one idle longest.
+    b.send(get("/again"));
+    CHECK(b.read().status == 200);
+    Client e(f.port());
+    e.send(get("/five"));
+    CHECK(e.read().status == 200);
+    CHECK(c.closedByServer());
+    for (Client* client : {&b, &d, &e}) {
+      client->send(get("/still"));
+      CHECK(client->read().status == 200);
+    }
+  });
+  CHECK(f.server().boundCloses().idle_evicted == 2);
+  CHECK(f.server().boundCloses().refused == 0);
+  f.finish();
+}
+
+TEST_CASE("a connection waiting for its answer is never closed for room; one that has sent nothing yet is idle") {
+  Fixture f;
+  f.server().setMaxConnections(2);
+  HeldAnswers held(f);
+  f.runClient([&] {
+    Client busy(f.port());  // the older of the two, but not idle
+    busy.send(get("/hold"));
+    REQUIRE(held.waitFor(1));
+    Client silent(f.port());
+    Client newcomer(f.port());
+    newcomer.send(get("/new"));
+    CHECK(newcomer.read().status == 200);
+    CHECK(silent.closedByServer());
+  });
+  CHECK(f.server().boundCloses().idle_evicted == 1);
+  held.responders.clear();
+  f.finish();
+}
+
+TEST_CASE("at the connection bound with none idle a newcomer gets 503 and is closed at once") {
+  Fixture f;
+  f.server().setMaxConnections(2);
+  HeldAnswers held(f);
+  f.runClient([&] {
+    Client a(f.port()), b(f.port());
+    a.send(get("/hold"));
+    b.send(get("/hold"));
+    REQUIRE(held.waitFor(2));  // both wait for their answers, so neither is idle
+    Client refused(f.port());
+    ClientResponse r = refused.read();
+    CHECK(r.status == 503);
+    CHECK(r.get("retry-after") == "1");
+    CHECK(r.get("connection") == "close");
+    CHECK(r.get("content-type") == "application/problem+json");
+    CHECK(refused.closedByServer());
+  });
+  CHECK(f.server().boundCloses().refused == 1);
+  CHECK(f.server().boundCloses().idle_evicted == 0);
+  CHECK(f.server().responsesByClass()[4] == 1);
+  held.responders.clear();  // answers 500 on the connections still open
   f.finish();
 }
 

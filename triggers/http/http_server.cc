@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <spdlog/spdlog.h>
+
 #include "runtime/base/uv_close.h"
 
 namespace gust {
@@ -23,6 +25,7 @@ namespace {
 constexpr size_t kReadBufferSize = 64 * 1024;
 constexpr uint64_t kMaxLingerMs = 2000;
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr uint64_t kBoundWarningIntervalMs = 60'000;
 
 using http::equalsIgnoreCase;
 using http::lowerAscii;
@@ -121,6 +124,9 @@ class HttpConnection {
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
 
   void start();
+  // Answers a newcomer the server has no room for with `answer`, as far as the socket takes
+  // it without waiting, and closes at once.
+  void refuseNow(std::string_view answer);
   void respond(uint64_t seq, HttpResponse&& response);
   void closeNow();
   // The server stopped accepting: close now if no request is in progress.
@@ -128,6 +134,10 @@ class HttpConnection {
 
   HttpConnection* prev_ = nullptr;
   HttpConnection* next_ = nullptr;
+  // The server's idle list (see HttpServer::setIdle).
+  bool idle_ = false;
+  HttpConnection* idle_prev_ = nullptr;
+  HttpConnection* idle_next_ = nullptr;
 
  private:
   enum class State {
@@ -249,6 +259,12 @@ void HttpConnection::start() {
   afterChange();
 }
 
+void HttpConnection::refuseNow(std::string_view answer) {
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(answer.data()), static_cast<unsigned int>(answer.size()));
+  (void)uv_try_write(stream(), &buf, 1);
+  closeNow();
+}
+
 void HttpConnection::onAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
   auto* conn = static_cast<HttpConnection*>(handle->data);
   *buf = uv_buf_init(conn->server_.read_buffer_.get(), kReadBufferSize);
@@ -284,6 +300,9 @@ void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
 }
 
 void HttpConnection::processInput(std::string_view data) {
+  // Input is use: out of the idle list now, so that afterChange() puts the connection back
+  // as the newest idle one, even when the request was answered within this call.
+  server_.setIdle(this, false);
   processing_ = true;
   while (!data.empty() && state_ == State::kOpen) {
     if (outstanding() >= HttpServer::kMaxOutstandingPerConnection || write_in_flight_) {
@@ -473,6 +492,7 @@ void HttpConnection::afterChange() {
   if (!processing_) updateReading();
   if (state_ == State::kClosing) return;
   updateTimer();
+  server_.setIdle(this, state_ == State::kOpen && !eof_ && quiet());
 }
 
 void HttpConnection::updateReading() {
@@ -546,6 +566,8 @@ void HttpConnection::onTimer(uv_timer_t* timer) {
 void HttpConnection::closeNow() {
   if (state_ == State::kClosing) return;
   state_ = State::kClosing;
+  server_.setIdle(this, false);
+  --server_.open_count_;
   link_->conn = nullptr;
   server_.in_flight_ -= unanswered_;
   unanswered_ = 0;
@@ -630,8 +652,10 @@ Result<int> HttpServer::listen(const std::string& host, int port) {
     closeListener();
     return Error{ErrorKind::kIo, std::string("uv_tcp_getsockname: ") + uv_strerror(rc)};
   }
-  return bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                                     : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  int bound_port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                               : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  where_ = host + ":" + std::to_string(bound_port);
+  return bound_port;
 }
 
 Result<void> HttpServer::listenUnix(const std::string& path) {
@@ -644,6 +668,7 @@ Result<void> HttpServer::listenUnix(const std::string& path) {
   if (rc != 0) return Error{ErrorKind::kIo, std::string("uv_pipe_init: ") + uv_strerror(rc)};
   listener_.pipe.data = this;
   unix_ = true;
+  where_ = path;
   // The socket file is created by bind with the umask's mode: narrow it so that there is no
   // moment when another user could connect, then chmod in case the umask was ignored. The
   // umask is the process's: a file another thread creates meanwhile only comes out narrower.
@@ -671,6 +696,9 @@ Result<void> HttpServer::startListening(int rc, const std::string& where) {
 
 void HttpServer::onConnection(int status) {
   if (status < 0 || listener_state_ != ListenerState::kOpen) return;
+  // The bound is checked before accepting: an evicted connection's descriptor is released
+  // by uv_close at once, so the newcomer takes its place.
+  bool refuse = max_connections_ > 0 && open_count_ >= max_connections_ && !evictIdle();
   auto* conn = new HttpConnection(*this);
   // Neither init can fail on Unix (no socket is created yet), and both handles must be
   // initialised for the connection's close path.
@@ -684,11 +712,61 @@ void HttpServer::onConnection(int status) {
   if (connections_ != nullptr) connections_->prev_ = conn;
   connections_ = conn;
   ++connection_count_;
+  ++open_count_;
+  // Accepted even when refused: a connection left in the backlog would wake the listener
+  // again at once, and its client would wait instead of hearing no.
   if (uv_accept(listenerStream(), conn->stream()) != 0) {
     conn->closeNow();
     return;
   }
+  if (refuse) {
+    ++bound_closes_.refused;
+    warnAtBound(last_refusal_warning_ms_, "refusing new connections (503), since none is idle");
+    HttpResponse answer = problemResponse(503, "Service Unavailable",
+                                          "the server is at its connection limit; try again shortly");
+    answer.headers.emplace_back("Retry-After", "1");
+    ++responses_by_class_[statusClassIndex(503)];
+    std::string bytes;
+    appendResponse(bytes, answer, false, true, false, dateLine());
+    conn->refuseNow(bytes);
+    return;
+  }
   conn->start();
+}
+
+bool HttpServer::evictIdle() {
+  if (idle_oldest_ == nullptr) return false;
+  ++bound_closes_.idle_evicted;
+  warnAtBound(last_eviction_warning_ms_, "closing the connections idle longest to make room");
+  idle_oldest_->closeNow();  // unlinks it from the idle list
+  return true;
+}
+
+void HttpServer::setIdle(HttpConnection* conn, bool idle) {
+  if (conn->idle_ == idle) return;
+  conn->idle_ = idle;
+  if (idle) {
+    conn->idle_prev_ = idle_newest_;
+    conn->idle_next_ = nullptr;
+    if (idle_newest_ != nullptr) idle_newest_->idle_next_ = conn;
+    idle_newest_ = conn;
+    if (idle_oldest_ == nullptr) idle_oldest_ = conn;
+    return;
+  }
+  if (conn->idle_prev_ != nullptr) conn->idle_prev_->idle_next_ = conn->idle_next_;
+  if (conn->idle_next_ != nullptr) conn->idle_next_->idle_prev_ = conn->idle_prev_;
+  if (idle_oldest_ == conn) idle_oldest_ = conn->idle_next_;
+  if (idle_newest_ == conn) idle_newest_ = conn->idle_prev_;
+  conn->idle_prev_ = conn->idle_next_ = nullptr;
+}
+
+void HttpServer::warnAtBound(std::optional<uint64_t>& last_warning_ms, const char* action) {
+  uint64_t now = uv_now(loop_);
+  if (last_warning_ms && now - *last_warning_ms < kBoundWarningIntervalMs) return;
+  last_warning_ms = now;
+  spdlog::warn("the HTTP listener on {} holds its limit of {} connections: {} (--max-connections and the "
+               "descriptor limit set it; this is said at most once a minute)",
+               where_, max_connections_, action);
 }
 
 void HttpServer::closeListener() {

@@ -15,6 +15,9 @@
 //    gone, send() does nothing and connected() is false.
 //  - listen() makes writes to a peer that went away fail with EPIPE instead of killing the
 //    process: it sets SIGPIPE to ignored, process-wide (as Node does).
+//  - With setMaxConnections(N), at most N connections hold a descriptor at once: a newcomer
+//    at the bound closes the connection idle longest (least recently used), or, when none
+//    is idle, is answered 503 and closed at once (docs/security.md, "Connections").
 
 #include <uv.h>
 
@@ -90,6 +93,21 @@ class HttpServer {
   // Checks every request on its head before the body is read; call before listening.
   void setHeadCheck(HttpHeadCheck check) { head_check_ = std::move(check); }
 
+  // Bounds the connections open at once (0, the default: no bound). Idle connections (a
+  // keep-alive connection between requests, or one that has sent nothing yet) are kept in
+  // the order they fell idle; a newcomer at the bound closes the oldest of them. When none is
+  // idle, the newcomer gets a 503 written at once and is closed in the same loop turn (a
+  // client whose request had already arrived may see a reset instead), so a flood never
+  // holds a descriptor past the bound. Call before listening.
+  void setMaxConnections(size_t max) { max_connections_ = max; }
+
+  // Connections closed to stay within the bound, by reason; counted for the metrics.
+  struct BoundCloses {
+    uint64_t idle_evicted = 0;
+    uint64_t refused = 0;
+  };
+  const BoundCloses& boundCloses() const { return bound_closes_; }
+
   // Binds and listens (backlog 511); returns the bound port (port 0 picks a free one).
   // Call at most once (this or listenUnix). After a failure the server must still be
   // closed with close().
@@ -126,6 +144,14 @@ class HttpServer {
   void onListenerClosed();
   void onConnectionClosed(HttpConnection* conn);
   void maybeFinishClose();
+  // Moves `conn` into the idle list (as its newest) or out of it; nothing when unchanged.
+  void setIdle(HttpConnection* conn, bool idle);
+  // Makes room for a newcomer at the bound: true when the oldest idle connection was closed,
+  // false when the newcomer must be refused.
+  bool evictIdle();
+  // A warning that the bound closes (or refuses) connections, at most once a minute each, so
+  // that a first refusal is told even right after a warning about closing idle ones.
+  void warnAtBound(std::optional<uint64_t>& last_warning_ms, const char* action);
   // "Date: <IMF-fixdate>\r\n", formatted at most once per second.
   std::string_view dateLine();
 
@@ -148,6 +174,17 @@ class HttpServer {
   HttpConnection* connections_ = nullptr;
   size_t connection_count_ = 0;
   size_t in_flight_ = 0;
+
+  // The bound (setMaxConnections): connections accepted and not yet closing, which are the
+  // ones holding a descriptor, and the idle ones among them, oldest first.
+  size_t max_connections_ = 0;
+  size_t open_count_ = 0;
+  HttpConnection* idle_oldest_ = nullptr;
+  HttpConnection* idle_newest_ = nullptr;
+  BoundCloses bound_closes_;
+  std::string where_;  // what the listener is bound to, for the warning
+  std::optional<uint64_t> last_eviction_warning_ms_;
+  std::optional<uint64_t> last_refusal_warning_ms_;
   std::array<uint64_t, 6> responses_by_class_{};
 
   // Reads are consumed synchronously in the read callback, so one buffer serves every

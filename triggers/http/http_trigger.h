@@ -55,6 +55,8 @@ class HttpTrigger final : public Trigger {
   // What runs a stored async request: its route matched again for the parameters.
   Invocation asyncInvocation(const AsyncInvocation& stored) const;
 
+  // See HttpServer::setMaxConnections; call before listen().
+  void setMaxConnections(size_t max) { server_.setMaxConnections(max); }
   Result<int> listen(const std::string& host, int port) { return server_.listen(host, port); }
   void stopAccepting() { server_.stopAccepting(); }
   size_t inFlight() const { return server_.inFlight(); }
