@@ -19,7 +19,8 @@ int httpStatusOf(OutcomeKind kind);
 int httpStatusOf(ErrorKind kind);
 
 // Whether an answer with `status` tells the client when to try again (Retry-After): the
-// failures that pass once capacity returns or the app starts.
-inline bool carriesRetryAfter(int status) { return status == 503; }
+// failures that pass once capacity returns, the app starts, work drains below a bound or
+// disk space is freed.
+inline bool carriesRetryAfter(int status) { return status == 503 || status == 429 || status == 507; }
 
 }  // namespace gust

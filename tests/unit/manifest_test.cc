@@ -197,7 +197,7 @@ TEST_CASE("max_processes bounds the app's tasks and leaves room for its own work
 
 TEST_CASE("storage bounds are the app's own when set and the host's (unset here) otherwise") {
   auto m = parseManifest(R"({"name": "a", "max_pending_async": 50, "max_queue_bytes": 1048576,
-      "queue_retention": "2h", "dead_letter_retention": "3d",
+      "queue_retention": "2h", "dead_letter_retention": "72h",
       "functions": {"f": {"routes": ["/f"]}}})");
   REQUIRE(m);
   CHECK(m->storage.max_pending_async == 50u);

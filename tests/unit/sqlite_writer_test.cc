@@ -189,7 +189,8 @@ TEST_CASE("a full database is kStorageFull naming the folder to free; reads go o
     if (!count.ok()) return count.error();
     if (auto row = count->step(); !row.ok()) return row.error();
     const int64_t now = count->integer(0);
-    if (auto r = db.exec("PRAGMA max_page_count = " + std::to_string(now + 2)); !r.ok()) return r.error();
+    const std::string limit = "PRAGMA max_page_count = " + std::to_string(now + 2);
+    if (auto r = db.exec(limit.c_str()); !r.ok()) return r.error();
     return now;
   });
   GUST_REQUIRE_OK(pages);
