@@ -59,13 +59,26 @@ class Checker {
 
   std::optional<uint32_t> count(const json& obj, const std::string& path, const char* key, uint32_t min,
                                 uint32_t max) {
+    auto n = wholeNumber(obj, path, key, min, max, "a whole number");
+    if (!n) return std::nullopt;
+    return static_cast<uint32_t>(*n);
+  }
+
+  std::optional<uint64_t> bytes(const json& obj, const std::string& path, const char* key, uint64_t min,
+                                uint64_t max) {
+    return wholeNumber(obj, path, key, min, max, "a number of bytes");
+  }
+
+  std::optional<uint64_t> wholeNumber(const json& obj, const std::string& path, const char* key, uint64_t min,
+                                      uint64_t max, std::string_view what) {
     auto it = obj.find(key);
     if (it == obj.end()) return std::nullopt;
-    if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
-      fail(join(path, key), "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+    if (!it->is_number_unsigned() || it->get<uint64_t>() < min || it->get<uint64_t>() > max) {
+      fail(join(path, key), "must be " + std::string(what) + " from " + std::to_string(min) + " to " +
+                                std::to_string(max));
       return std::nullopt;
     }
-    return static_cast<uint32_t>(it->get<int64_t>());
+    return it->get<uint64_t>();
   }
 
   std::optional<std::chrono::milliseconds> duration(const json& obj, const std::string& path, const char* key,
@@ -239,31 +252,49 @@ void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
   }
 }
 
-// "required_env": ["API_KEY", ...]: names an app may set (see validateEnvKey), each once.
-void parseRequiredEnv(Checker& c, const json& doc, std::vector<std::string>& required) {
-  auto it = doc.find("required_env");
+// A top-level list of distinct names, each checked by `validate`; `what` names one item
+// ("variable name") and `example` shows one ("API_KEY").
+void parseNameList(Checker& c, const json& doc, const char* field, size_t max, std::string_view what,
+                   std::string_view example, Result<void> (*validate)(std::string_view),
+                   std::vector<std::string>& out) {
+  auto it = doc.find(field);
   if (it == doc.end()) return;
-  if (!it->is_array() || it->size() > kMaxEnvVars) {
-    c.fail("required_env", "must be a list of at most " + std::to_string(kMaxEnvVars) +
-                               " variable names, such as [\"API_KEY\"]");
+  const std::string ex = "\"" + std::string(example) + "\"";
+  if (!it->is_array() || it->size() > max) {
+    c.fail(field, "must be a list of at most " + std::to_string(max) + " " + std::string(what) + "s, such as [" + ex +
+                      "]");
     return;
   }
   for (size_t i = 0; i < it->size() && !c.failed(); ++i) {
-    const json& key = (*it)[i];
-    std::string path = "required_env[" + std::to_string(i) + "]";
-    if (!key.is_string()) {
-      c.fail(path, "must be a string, a variable name such as \"API_KEY\"");
-    } else if (auto valid = validateEnvKey(key.get<std::string>()); !valid) {
+    const json& item = (*it)[i];
+    std::string path = std::string(field) + "[" + std::to_string(i) + "]";
+    if (!item.is_string()) {
+      c.fail(path, "must be a string, a " + std::string(what) + " such as " + ex);
+    } else if (auto valid = validate(item.get<std::string>()); !valid) {
       c.fail(path, valid.error().message);
-    } else if (std::find(required.begin(), required.end(), key.get<std::string>()) != required.end()) {
-      c.fail(path, quote(key.get<std::string>()) + " is listed twice");
+    } else if (std::find(out.begin(), out.end(), item.get<std::string>()) != out.end()) {
+      c.fail(path, quote(item.get<std::string>()) + " is listed twice");
     } else {
-      required.push_back(key.get<std::string>());
+      out.push_back(item.get<std::string>());
     }
   }
 }
 
+void parseStorage(Checker& c, const json& doc, StorageBounds& storage) {
+  using std::chrono::milliseconds;
+  if (auto v = c.count(doc, "", "max_pending_async", 1, 10'000'000)) storage.max_pending_async = *v;
+  if (auto v = c.bytes(doc, "", "max_queue_bytes", 1024, 1ull << 40)) storage.max_queue_bytes = *v;
+  if (auto v = c.duration(doc, "", "queue_retention", milliseconds(60'000))) storage.queue_retention = *v;
+  if (auto v = c.duration(doc, "", "dead_letter_retention", milliseconds(60'000))) storage.dead_letter_retention = *v;
+}
+
 }  // namespace
+
+bool Manifest::mayPublishTo(std::string_view queue) const {
+  if (std::find(publishes.begin(), publishes.end(), queue) != publishes.end()) return true;
+  return std::any_of(functions.begin(), functions.end(),
+                     [queue](const FunctionSpec& f) { return f.queue && f.queue->queue == queue; });
+}
 
 Result<Manifest> parseManifest(std::string_view text, std::string_view source, const PoolSettings& pool_defaults) {
   if (text.size() > kMaxManifestBytes) {
@@ -314,7 +345,8 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   m.pool = pool_defaults;
   c.onlyKnown(doc, "",
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
-               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes"});
+               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes",
+               "max_pending_async", "max_queue_bytes", "queue_retention", "dead_letter_retention", "publishes"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
     m.name = *name;
@@ -335,7 +367,10 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
     else c.fail("isolation", "must be \"process\" (the default) or \"thread\", not \"" + *iso + "\"");
   }
   parsePool(c, doc, m.pool);
-  parseRequiredEnv(c, doc, m.required_env);
+  // "required_env": names an app may set (see validateEnvKey); "publishes": queues.
+  parseNameList(c, doc, "required_env", kMaxEnvVars, "variable name", "API_KEY", validateEnvKey, m.required_env);
+  parseStorage(c, doc, m.storage);
+  parseNameList(c, doc, "publishes", 1024, "queue name", "orders", validateQueueName, m.publishes);
 
   auto fns = doc.find("functions");
   if (fns == doc.end()) {

@@ -65,6 +65,16 @@ struct PoolSettings {
   uint32_t max_processes = 512;
 };
 
+// How much an app may keep in the host's store (docs/security.md "Bounds"). Unset: the
+// host's default (its max_pending_async, max_queue_bytes, queue_retention and
+// dead_letter_retention settings).
+struct StorageBounds {
+  std::optional<uint32_t> max_pending_async;  // async invocations queued or running
+  std::optional<uint64_t> max_queue_bytes;    // per queue the app consumes
+  std::optional<std::chrono::milliseconds> queue_retention;        // unconsumed messages
+  std::optional<std::chrono::milliseconds> dead_letter_retention;  // dead letters
+};
+
 struct Manifest {
   std::string name;
   std::string module;  // path of the built .so, relative to the app dir
@@ -73,10 +83,16 @@ struct Manifest {
   std::vector<FunctionSpec> functions;
   // Variables the app cannot run without (`gust env set`); a deploy lacking one is refused.
   std::vector<std::string> required_env;
+  StorageBounds storage;
+  // Queues the app's functions may publish to besides the ones its functions consume.
+  std::vector<std::string> publishes;
 
   std::chrono::milliseconds timeoutOf(const FunctionSpec& f) const {
     return f.timeout.count() > 0 ? f.timeout : pool.timeout;
   }
+  // Whether a function of this app may publish to `queue`: it is in `publishes`, or one of
+  // the app's functions consumes it.
+  bool mayPublishTo(std::string_view queue) const;
 };
 
 constexpr size_t kMaxManifestBytes = 1u << 20;

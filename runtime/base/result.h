@@ -19,6 +19,10 @@ enum class ErrorKind {
   kUnavailable,  // a dependency cannot serve (e.g. a worker that fails to start): 503
   kConflict,     // the request clashes with the current state (e.g. a route another app owns): 409
   kTooLarge,     // a size limit was passed: 413
+  kLimitReached,  // a storage bound of the app was reached (pending async, queue bytes): 429
+                  // with Retry-After; it passes once work drains
+  kStorageFull,   // the host's disk is full (SQLITE_FULL): 507 with Retry-After; it passes
+                  // once the operator frees space
   kIo,           // the operating system said no (file, socket, process)
   kInternal,     // our own bug; should not happen
 };

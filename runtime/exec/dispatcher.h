@@ -81,7 +81,9 @@ class Dispatcher {
   // see QueueTrigger), what the function published is committed before its outcome goes
   // on, so that any answer a trigger gives afterwards (a 200, a stored async result, a
   // timer run marked ok) means the messages are queued. If the commit fails the outcome
-  // becomes a failure. Without a publisher, an invocation that publishes fails.
+  // becomes a failure. Without a publisher, an invocation that publishes fails. So does
+  // one (a queue batch too) that publishes to a queue its app neither declares in
+  // "publishes" nor consumes: nothing of it is committed.
   void setPublisher(Publisher publisher) { publisher_ = std::move(publisher); }
 
   // `done` runs exactly once, on the loop thread. An invocation without a traceparent gets
@@ -122,6 +124,9 @@ class Dispatcher {
   OutcomeCallback observed(const Function& fn, const Invocation& invocation, OutcomeCallback&& done);
   // Commits the outcome's publishes (see setPublisher) on its way to `done`.
   OutcomeCallback committingPublishes(const TraceContext& trace, OutcomeCallback&& done);
+  // Fails an outcome that published to a queue its app may not publish to (see
+  // Manifest::mayPublishTo), by the manifest of the app's version active when it ends.
+  OutcomeCallback checkingPublishes(std::string app, OutcomeCallback&& done);
   // Sets the instance and pending gauges from each active version's stats.
   void refreshGauges();
   // Hands an app that no longer takes traffic to draining_, freeing it once it has stopped.

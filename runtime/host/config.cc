@@ -308,6 +308,21 @@ const std::vector<Setting>& table() {
     add({"queue_dedupe_window", "--queue-dedupe-window", "", "GUST_QUEUE_DEDUPE_WINDOW", "D", "`10m`",
          "how long a message id is remembered to drop duplicates"},
         durationOf([](HostOptions& o) -> milliseconds& { return o.queue_dedupe_window; }, milliseconds(0), 30 * kDay));
+    // Storage bounds: the same names as in gust.json, which overrides them per app.
+    add({"max_pending_async", "--max-pending-async", "", "GUST_MAX_PENDING_ASYNC", "N", "`10000`",
+         "async invocations of one app queued or running before 429"},
+        numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.max_pending_async; }, 1, 10'000'000));
+    add({"max_queue_bytes", "--max-queue-bytes", "", "GUST_MAX_QUEUE_BYTES", "BYTES", "`268435456`",
+         "bytes one queue may hold (bodies and headers) before sends and publishes are refused with 429"},
+        numberOf<uint64_t>([](HostOptions& o) -> uint64_t& { return o.max_queue_bytes; }, 1024, 1ull << 40));
+    add({"queue_retention", "--queue-retention", "", "GUST_QUEUE_RETENTION", "D", "`168h`",
+         "how long an unconsumed queue message is kept"},
+        durationOf([](HostOptions& o) -> milliseconds& { return o.queue_retention; }, std::chrono::minutes(1),
+                   365 * kDay));
+    add({"dead_letter_retention", "--dead-letter-retention", "", "GUST_DEAD_LETTER_RETENTION", "D", "`336h`",
+         "how long a dead letter is kept"},
+        durationOf([](HostOptions& o) -> milliseconds& { return o.dead_letter_retention; }, std::chrono::minutes(1),
+                   365 * kDay));
     add({"record_retention", "--record-retention", "", "GUST_RECORD_RETENTION", "D", "`24h`",
          "how long invocation records are kept"},
         durationOf([](HostOptions& o) -> milliseconds& { return o.record_retention; }, std::chrono::minutes(1),

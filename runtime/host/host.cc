@@ -175,6 +175,12 @@ class Host {
     if (!queues) return queues.error();
     queue_store_ = std::move(*queues);
     queue_trigger_ = std::make_unique<QueueTrigger>(loop_, clock_, dispatcher_, *queue_store_);
+    QueueBounds bounds;
+    bounds.max_bytes = options_.max_queue_bytes;
+    bounds.retention = options_.queue_retention;
+    bounds.dead_letter_retention = options_.dead_letter_retention;
+    queue_trigger_->setDefaultBounds(bounds);
+    queue_trigger_->startSweeping(std::chrono::minutes(1));
     dispatcher_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, const TraceContext& trace,
                                                         UniqueFunction<void(Result<void>)> done) {
       trigger->publish(std::move(publishes), trace, std::move(done));
@@ -301,6 +307,7 @@ class Host {
     callbacks_ = std::make_unique<CallbackSender>(clock_, callback_options);
     AsyncRunnerOptions async_options;
     async_options.expose_errors = options_.expose_errors;
+    async_options.max_pending_async = options_.max_pending_async;
     async_ = std::make_unique<AsyncRunner>(
         loop_, clock_, dispatcher_, *invocations_, *callbacks_,
         [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); }, async_options);

@@ -65,6 +65,11 @@ struct HostOptions {
   // Queues and invocation records.
   QueueSync queue_synchronous = QueueSync::kFull;
   std::chrono::milliseconds queue_dedupe_window{10 * 60'000};
+  // Storage bounds (docs/security.md "Bounds"), for an app whose gust.json sets none.
+  uint32_t max_pending_async = 10000;
+  uint64_t max_queue_bytes = 256ull << 20;
+  std::chrono::milliseconds queue_retention{168 * 3'600'000LL};
+  std::chrono::milliseconds dead_letter_retention{336 * 3'600'000LL};
   std::chrono::milliseconds record_retention{24 * 3'600'000};
   uint32_t records_per_second = 100;
 };

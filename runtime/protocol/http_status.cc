@@ -21,6 +21,8 @@ int httpStatusOf(ErrorKind kind) {
     case ErrorKind::kNotFound: return 404;
     case ErrorKind::kConflict: return 409;
     case ErrorKind::kTooLarge: return 413;
+    case ErrorKind::kLimitReached: return 429;
+    case ErrorKind::kStorageFull: return 507;
     case ErrorKind::kOverloaded:
     case ErrorKind::kUnavailable: return 503;
     case ErrorKind::kTimeout: return 504;

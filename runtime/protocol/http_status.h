@@ -4,8 +4,9 @@
 // errors with it, so that a crashed function is a 502 wherever a client meets it.
 //
 //   function error 500, crashed 502, timed out 504, overloaded or unavailable 503 (with
-//   Retry-After), not found 404, bad input 400, conflict 409, too large 413, and 500 for
-//   what is the host's own failure (an I/O error or a bug).
+//   Retry-After), not found 404, bad input 400, conflict 409, too large 413, an app's
+//   storage bound reached 429 and the host's disk full 507 (both with Retry-After), and 500
+//   for what is the host's own failure (an I/O error or a bug).
 
 #include "runtime/base/result.h"
 #include "runtime/protocol/invocation.h"
@@ -18,7 +19,8 @@ int httpStatusOf(OutcomeKind kind);
 int httpStatusOf(ErrorKind kind);
 
 // Whether an answer with `status` tells the client when to try again (Retry-After): the
-// failures that pass once capacity returns or the app starts.
-inline bool carriesRetryAfter(int status) { return status == 503; }
+// failures that pass once capacity returns, the app starts, work drains below a bound or
+// disk space is freed.
+inline bool carriesRetryAfter(int status) { return status == 503 || status == 429 || status == 507; }
 
 }  // namespace gust

@@ -525,6 +525,26 @@ Result<void> InvocationStore::listUnfinishedAsync(size_t limit, Done<std::vector
       std::move(done));
 }
 
+Result<void> InvocationStore::countUnfinishedAsync(Done<std::map<std::string, size_t>> done) {
+  return post<std::map<std::string, size_t>>(
+      [this](SqliteConnection& db) -> Result<std::map<std::string, size_t>> {
+        auto select = db.prepare(
+            "SELECT app, COUNT(*) FROM async_invocations WHERE status IN ('queued', 'running') AND expires_at > ?1 "
+            "GROUP BY app");
+        if (!select.ok()) return select.error();
+        select->bind(1, nowMs());
+        std::map<std::string, size_t> counts;
+        for (;;) {
+          auto row = select->step();
+          if (!row.ok()) return row.error();
+          if (!*row) break;
+          counts[select->text(0)] = static_cast<size_t>(select->integer(1));
+        }
+        return counts;
+      },
+      std::move(done));
+}
+
 void InvocationStore::capLogs(std::vector<std::string>& logs) const {
   size_t total = 0;
   for (const auto& line : logs) total += line.size();

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -155,6 +156,9 @@ class InvocationStore {
   // Ids of the records still queued or running (oldest first, at most `limit`): what a
   // host that restarts resumes.
   Result<void> listUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done);
+  // How many records each app has queued or running: where a host that restarts starts
+  // counting toward its apps' max_pending_async.
+  Result<void> countUnfinishedAsync(Done<std::map<std::string, size_t>> done);
 
   // Invocation records, inserted in one job (see InvocationRecorder, which batches them).
   // `done` may be null. A record whose (id, attempt) is already stored is ignored.

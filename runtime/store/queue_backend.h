@@ -5,7 +5,12 @@
 //
 // Semantics every backend keeps:
 // - send: a message with a caller-given id already seen in that queue within the dedupe
-//   window, or still in the queue, is accepted once and reported `duplicate`.
+//   window, or still in the queue, is accepted once and reported `duplicate`. Ids are
+//   scoped to their queue; the store forgets them when the window ends, whichever path
+//   (send, publish, sweep) comes next.
+// - bounds: a send or publish that would take a queue past its max_bytes fails whole
+//   with kLimitReached; a full disk fails it with kStorageFull. Either way nothing that
+//   was accepted before is touched.
 // - lease: visible messages in FIFO order of the time they became visible (send time plus
 //   delay; ties in send order). Attempts are counted and stored at lease time, before the
 //   function runs, so a message that kills its worker still runs out of attempts. A lease
@@ -27,6 +32,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +60,19 @@ struct QueueLimits {
   // the window is a duplicate. Five minutes covers a client's retry loop and SQS's own
   // choice; raise it for producers that retry later.
   std::chrono::milliseconds dedupe_window = std::chrono::minutes(5);
+};
+
+// How much a queue may hold and for how long (docs/security.md "Bounds"). The host's
+// defaults apply to every queue; an app that consumes a queue may set its own.
+struct QueueBounds {
+  // Bodies and headers of the queue's messages (not its dead letters) together. A send or
+  // publish that would pass it is refused whole (kLimitReached); nothing held is dropped.
+  uint64_t max_bytes = 256ull << 20;
+  // A message nobody consumed this long after its send is deleted by sweep().
+  std::chrono::milliseconds retention = std::chrono::hours(168);
+  // A dead letter is deleted this long after it was dead-lettered.
+  std::chrono::milliseconds dead_letter_retention = std::chrono::hours(336);
+  std::string owner;  // who set them ("app orders"; empty: the host's defaults), for messages
 };
 
 constexpr std::string_view kDeadQueueSuffix = ".dead";
@@ -182,6 +201,13 @@ class QueueBackend {
   // When the earliest message of `queue` becomes (or became) visible; nullopt when empty.
   // A consumer sleeps until then; a time in the past means "lease now".
   virtual Result<void> nextVisibleAt(std::string queue, Done<std::optional<QueueTime>> done) = 0;
+
+  // The bounds of each queue named (by its source name); every other queue has `defaults`.
+  // Replaces what was set before; applies to calls made after it.
+  virtual void setBounds(QueueBounds defaults, std::map<std::string, QueueBounds> by_queue) = 0;
+  // Deletes messages and dead letters past their retention, and dedupe ids past their
+  // window; answers how many messages were deleted.
+  virtual Result<void> sweep(Done<int64_t> done) = 0;
 };
 
 }  // namespace gust

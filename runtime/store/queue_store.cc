@@ -42,6 +42,27 @@ constexpr Migration kQueueMigrations[] = {
      "  PRIMARY KEY (queue, id)"
      ") WITHOUT ROWID;"
      "CREATE INDEX queue_dedupe_by_expiry ON queue_dedupe (expires_at);"},
+    // The bytes each queue holds (body and headers of every message), kept by triggers in
+    // the same transaction as the change, so the bound never drifts from the messages; and
+    // an index for the retention sweep.
+    {2,
+     "CREATE TABLE queue_sizes (queue TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;"
+     "INSERT INTO queue_sizes (queue, bytes)"
+     "  SELECT queue, SUM(length(body) + length(headers)) FROM queue_messages GROUP BY queue;"
+     "CREATE TRIGGER queue_sizes_on_insert AFTER INSERT ON queue_messages BEGIN"
+     "  INSERT INTO queue_sizes (queue, bytes) VALUES (NEW.queue, length(NEW.body) + length(NEW.headers))"
+     "    ON CONFLICT (queue) DO UPDATE SET bytes = bytes + excluded.bytes;"
+     " END;"
+     "CREATE TRIGGER queue_sizes_on_delete AFTER DELETE ON queue_messages BEGIN"
+     "  UPDATE queue_sizes SET bytes = bytes - (length(OLD.body) + length(OLD.headers)) WHERE queue = OLD.queue;"
+     " END;"
+     "CREATE TRIGGER queue_sizes_on_move AFTER UPDATE OF queue ON queue_messages"
+     "  WHEN OLD.queue IS NOT NEW.queue BEGIN"
+     "  UPDATE queue_sizes SET bytes = bytes - (length(OLD.body) + length(OLD.headers)) WHERE queue = OLD.queue;"
+     "  INSERT INTO queue_sizes (queue, bytes) VALUES (NEW.queue, length(NEW.body) + length(NEW.headers))"
+     "    ON CONFLICT (queue) DO UPDATE SET bytes = bytes + excluded.bytes;"
+     " END;"
+     "CREATE INDEX queue_messages_by_age ON queue_messages (queue, enqueued_at);"},
 };
 
 QueueTime fromMs(int64_t ms) { return QueueTime(milliseconds(ms)); }
@@ -127,8 +148,27 @@ Result<void> SqliteQueue::checkMessages(std::string_view what, std::vector<Outgo
   return {};
 }
 
+const QueueBounds& SqliteQueue::boundsOf(const std::string& queue) const {
+  auto it = bounds_.find(queue);
+  return it == bounds_.end() ? default_bounds_ : it->second;
+}
+
+void SqliteQueue::setBounds(QueueBounds defaults, std::map<std::string, QueueBounds> by_queue) {
+  default_bounds_ = std::move(defaults);
+  bounds_ = std::move(by_queue);
+}
+
+Result<void> SqliteQueue::forgetExpiredIds(SqliteConnection& db, int64_t now) {
+  // Each row is deleted once, so this costs O(1) amortized per remembered id.
+  auto forget = db.prepare("DELETE FROM queue_dedupe WHERE expires_at <= ?1");
+  if (!forget.ok()) return forget.error();
+  forget->bind(1, now);
+  return forget->run();
+}
+
 Result<SendResult> SqliteQueue::insertMessage(SqliteConnection& db, const std::string& queue,
-                                              const OutgoingMessage& message, int64_t now) {
+                                              const OutgoingMessage& message, const QueueBounds& bounds,
+                                              int64_t now) {
   SendResult result{message.id, false};
   {
     // Seen within the window, or still queued (a long delay can outlast the window):
@@ -145,6 +185,24 @@ Result<SendResult> SqliteQueue::insertMessage(SqliteConnection& db, const std::s
       return result;
     }
   }
+  const std::string headers = encodeStoredPairs(message.headers);
+  {
+    const uint64_t adds = message.body.size() + headers.size();
+    auto held = db.prepare("SELECT bytes FROM queue_sizes WHERE queue = ?1");
+    if (!held.ok()) return held.error();
+    held->bindText(1, queue);
+    auto row = held->step();
+    if (!row.ok()) return row.error();
+    const uint64_t bytes = *row ? static_cast<uint64_t>(held->integer(0)) : 0;
+    if (bytes + adds > bounds.max_bytes) {
+      return makeError(ErrorKind::kLimitReached,
+                       "queue '" + queue + "' holds " + std::to_string(bytes) + " bytes and message '" + message.id +
+                           "' adds " + std::to_string(adds) + ", past its bound of " +
+                           std::to_string(bounds.max_bytes) + " bytes (max_queue_bytes" +
+                           (bounds.owner.empty() ? std::string(" of the host") : " of " + bounds.owner) +
+                           "); nothing of this call was queued: retry once consumers catch up, or purge the queue");
+    }
+  }
   auto remember = db.prepare(
       "INSERT INTO queue_dedupe (queue, id, expires_at) VALUES (?1, ?2, ?3)"
       " ON CONFLICT (queue, id) DO UPDATE SET expires_at = excluded.expires_at");
@@ -159,7 +217,7 @@ Result<SendResult> SqliteQueue::insertMessage(SqliteConnection& db, const std::s
   insert->bindText(1, queue)
       .bindText(2, message.id)
       .bindBlob(3, message.body)
-      .bindBlob(4, encodeStoredPairs(message.headers))
+      .bindBlob(4, headers)
       .bind(5, now)
       .bind(6, now + message.delay.count());
   if (auto r = insert->run(); !r.ok()) return r.error();
@@ -194,20 +252,16 @@ Result<void> SqliteQueue::send(std::string queue, std::vector<OutgoingMessage> m
   }
   if (messages.empty()) return badInput("send", "no messages to send");
   if (auto r = checkMessages("send", messages); !r.ok()) return r;
+  QueueBounds bounds = boundsOf(queue);
   return post<std::vector<SendResult>>(
-      [this, queue = std::move(queue), messages = std::move(messages)](
+      [this, queue = std::move(queue), messages = std::move(messages), bounds = std::move(bounds)](
           SqliteConnection& db) -> Result<std::vector<SendResult>> {
         const int64_t now = nowMs();
-        // Forget ids whose window ended; each row is deleted once, so this costs O(1)
-        // amortized per remembered id.
-        auto forget = db.prepare("DELETE FROM queue_dedupe WHERE expires_at <= ?1");
-        if (!forget.ok()) return forget.error();
-        forget->bind(1, now);
-        if (auto r = forget->run(); !r.ok()) return r.error();
+        if (auto r = forgetExpiredIds(db, now); !r.ok()) return r.error();
         std::vector<SendResult> results;
         results.reserve(messages.size());
         for (const auto& m : messages) {
-          auto sent = insertMessage(db, queue, m, now);
+          auto sent = insertMessage(db, queue, m, bounds, now);
           if (!sent.ok()) return sent.error();
           results.push_back(std::move(*sent));
         }
@@ -320,9 +374,11 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
     if (isDeadQueue(p.queue)) return badInput("publish", "'" + p.queue + "' is a dead-letter queue");
     if (auto r = checkMessage("publish", p.message); !r.ok()) return r;
   }
+  std::map<std::string, QueueBounds> publish_bounds;
+  for (const auto& p : publishes) publish_bounds.emplace(p.queue, boundsOf(p.queue));
   return post<SettleResult>(
-      [this, settlements = std::move(settlements), publishes = std::move(publishes)](
-          SqliteConnection& db) -> Result<SettleResult> {
+      [this, settlements = std::move(settlements), publishes = std::move(publishes),
+       publish_bounds = std::move(publish_bounds)](SqliteConnection& db) -> Result<SettleResult> {
         const int64_t now = nowMs();
         SettleResult result;
         result.statuses.assign(settlements.size(), SettleStatus::kNotApplied);
@@ -383,8 +439,11 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
           if (!applied.ok()) return applied.error();
           result.statuses[i] = SettleStatus::kApplied;
         }
+        if (!publishes.empty()) {
+          if (auto r = forgetExpiredIds(db, now); !r.ok()) return r.error();
+        }
         for (const auto& p : publishes) {
-          auto sent = insertMessage(db, p.queue, p.message, now);
+          auto sent = insertMessage(db, p.queue, p.message, publish_bounds.at(p.queue), now);
           if (!sent.ok()) return sent.error();
           result.published.push_back(std::move(*sent));
         }
@@ -525,6 +584,48 @@ Result<void> SqliteQueue::nextVisibleAt(std::string queue, Done<std::optional<Qu
         if (!row.ok()) return row.error();
         if (!*row || select->isNull(0)) return std::optional<QueueTime>();
         return std::optional<QueueTime>(fromMs(select->integer(0)));
+      },
+      std::move(done));
+}
+
+Result<void> SqliteQueue::sweep(Done<int64_t> done) {
+  return post<int64_t>(
+      [this, defaults = default_bounds_, by_queue = bounds_](SqliteConnection& db) -> Result<int64_t> {
+        const int64_t now = nowMs();
+        if (auto r = forgetExpiredIds(db, now); !r.ok()) return r.error();
+        std::vector<std::string> queues;
+        {
+          auto select = db.prepare("SELECT queue FROM queue_sizes");
+          if (!select.ok()) return select.error();
+          while (true) {
+            auto row = select->step();
+            if (!row.ok()) return row.error();
+            if (!*row) break;
+            queues.push_back(select->text(0));
+          }
+        }
+        int64_t deleted = 0;
+        for (const auto& queue : queues) {
+          const bool dead = isDeadQueue(queue);
+          const std::string source = dead ? queue.substr(0, queue.size() - kDeadQueueSuffix.size()) : queue;
+          auto it = by_queue.find(source);
+          const QueueBounds& bounds = it == by_queue.end() ? defaults : it->second;
+          // A dead letter's clock starts when it died; a message's when it was sent.
+          auto del = db.prepare(dead ? "DELETE FROM queue_messages WHERE queue = ?1 AND dead_at < ?2"
+                                     : "DELETE FROM queue_messages WHERE queue = ?1 AND enqueued_at < ?2");
+          if (!del.ok()) return del.error();
+          const auto keep = dead ? bounds.dead_letter_retention : bounds.retention;
+          del->bindText(1, queue).bind(2, now - keep.count());
+          if (auto r = del->run(); !r.ok()) return r.error();
+          deleted += db.changes();
+        }
+        // An emptied queue leaves no row behind.
+        if (auto r = db.exec("DELETE FROM queue_sizes WHERE bytes <= 0 AND queue NOT IN"
+                             " (SELECT DISTINCT queue FROM queue_messages)");
+            !r.ok()) {
+          return r.error();
+        }
+        return deleted;
       },
       std::move(done));
 }

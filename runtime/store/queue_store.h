@@ -11,8 +11,10 @@
 // - Time (enqueue, visibility, leases, dedupe window, max age) is clock.wallNow() in
 //   milliseconds, read on the writer thread when the call's job runs.
 // - Costs: send, lease, settle, peek and nextVisibleAt use indexes and cost O(messages
-//   touched). stats() scans every message (an admin call, not a hot path).
+//   touched). stats() scans every message (an admin call, not a hot path). A queue's byte
+//   total is kept in `queue_sizes` by SQLite triggers, so the bound costs one lookup.
 
+#include <map>
 #include <memory>
 
 #include "runtime/base/clock.h"
@@ -41,6 +43,8 @@ class SqliteQueue final : public QueueBackend {
   Result<void> redrive(std::string dead_queue, Done<int64_t> done) override;
   Result<void> purge(std::string queue, Done<int64_t> done) override;
   Result<void> nextVisibleAt(std::string queue, Done<std::optional<QueueTime>> done) override;
+  void setBounds(QueueBounds defaults, std::map<std::string, QueueBounds> by_queue) override;
+  Result<void> sweep(Done<int64_t> done) override;
 
   const QueueLimits& limits() const { return limits_; }
 
@@ -56,8 +60,12 @@ class SqliteQueue final : public QueueBackend {
   Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
 
   int64_t nowMs() const;
+  const QueueBounds& boundsOf(const std::string& queue) const;
+  // Inserts one message unless its id is a duplicate; kLimitReached when it would take the
+  // queue past `bounds.max_bytes`.
   Result<SendResult> insertMessage(SqliteConnection& db, const std::string& queue, const OutgoingMessage& message,
-                                   int64_t now);
+                                   const QueueBounds& bounds, int64_t now);
+  static Result<void> forgetExpiredIds(SqliteConnection& db, int64_t now);
   Result<void> moveToDead(SqliteConnection& db, int64_t seq, const std::string& queue, const std::string& id,
                           const std::string& error, int64_t now);
 
@@ -67,6 +75,9 @@ class SqliteQueue final : public QueueBackend {
   IdGenerator message_ids_;  // loop thread
   IdGenerator lease_tokens_;  // writer thread (inside jobs)
   size_t pending_ = 0;        // loop thread: calls posted and not yet called back
+  // Loop thread; a job gets a copy of what it needs when it is posted.
+  QueueBounds default_bounds_;
+  std::map<std::string, QueueBounds> bounds_;
 };
 
 }  // namespace gust

@@ -1,8 +1,23 @@
 #include "runtime/store/sqlite_connection.h"
 
+#include <cerrno>
+#include <filesystem>
 #include <string>
 
 namespace gust {
+namespace {
+
+// What the operator must do, with the folder to look at. The writer stays usable: the
+// failed batch rolled back, and the next one commits once space is free.
+Error storageFull(sqlite3* db, const std::string& detail) {
+  const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  std::string dir = file != nullptr && *file != '\0' ? std::filesystem::path(file).parent_path().string() : "";
+  return makeError(ErrorKind::kStorageFull, "the host's disk is full; free space on " +
+                                                (dir.empty() ? std::string("the data dir") : dir) +
+                                                " (writes resume by themselves once there is room) [" + detail + "]");
+}
+
+}  // namespace
 
 Error sqliteError(sqlite3* db, int code, std::string_view what) {
   std::string message = "sqlite: ";
@@ -15,12 +30,17 @@ Error sqliteError(sqlite3* db, int code, std::string_view what) {
   } else {
     message += sqlite3_errstr(code);
   }
+  // A full disk comes as SQLITE_FULL, or as an I/O error whose errno is ENOSPC (the WAL
+  // index, a temporary file).
+  if ((code & 0xff) == SQLITE_FULL ||
+      ((code & 0xff) == SQLITE_IOERR && db != nullptr && sqlite3_system_errno(db) == ENOSPC)) {
+    return storageFull(db, message);
+  }
   switch (code & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       message += " (another process holds the database; is a second gust using the same data dir?)";
       return makeError(ErrorKind::kUnavailable, std::move(message));
-    case SQLITE_FULL:
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:

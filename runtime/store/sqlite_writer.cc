@@ -104,49 +104,70 @@ void SqliteWriter::writerMain() {
 }
 
 void SqliteWriter::runBatch(std::deque<Queued>& batch) {
+  size_t from = 0;
+  while (from < batch.size()) from = runTransaction(batch, from);
+}
+
+size_t SqliteWriter::runTransaction(std::deque<Queued>& batch, size_t from) {
   SqliteConnection& db = *connection_;
-  auto failAll = [&batch](const Error& error) {
-    for (auto& q : batch) q.entry->fail(error);
+  // A job that changed no rows (a read) lost nothing when the transaction did not commit:
+  // its answer stands, so GET and list calls keep working while the disk is full. The
+  // jobs that wrote get the error.
+  auto failWriters = [&batch, from](size_t end, const Error& error) {
+    for (size_t i = from; i < end; ++i) {
+      if (batch[i].wrote) batch[i].entry->fail(error);
+    }
+  };
+  auto failAll = [&batch, from](const Error& error) {
+    for (size_t i = from; i < batch.size(); ++i) batch[i].entry->fail(error);
+    return batch.size();
   };
   // IMMEDIATE takes the write lock now, so a second process on the same file fails here
   // (after busy_timeout) rather than midway through the batch.
-  if (auto begun = db.exec("BEGIN IMMEDIATE"); !begun.ok()) {
-    failAll(begun.error());
-    return;
-  }
+  if (auto begun = db.exec("BEGIN IMMEDIATE"); !begun.ok()) return failAll(begun.error());
   uint64_t succeeded = 0;
-  for (auto& q : batch) {
+  for (size_t i = from; i < batch.size(); ++i) {
+    Queued& q = batch[i];
     if (auto savepoint = runCached(db, "SAVEPOINT gust_job"); !savepoint.ok()) {
       q.entry->fail(savepoint.error());
       continue;
     }
-    if (q.entry->run(db)) {
+    const int64_t changes_before = sqlite3_total_changes64(db.db());
+    const bool ok = q.entry->run(db);
+    q.wrote = sqlite3_total_changes64(db.db()) != changes_before;
+    if (ok) {
       ++succeeded;
     } else if (db.inTransaction()) {
       if (auto rolled = runCached(db, "ROLLBACK TO gust_job"); !rolled.ok()) {
         (void)db.exec("ROLLBACK");
-        failAll(rolled.error());
-        return;
+        return failAll(rolled.error());
       }
     } else {
       // Some errors (I/O, disk full) make SQLite roll back the whole transaction, taking
-      // the jobs before this one with it: none of the batch is committed.
-      failAll(makeError(ErrorKind::kIo, "sqlite: the transaction was rolled back by an earlier error in its batch"));
-      return;
+      // the writes of the jobs before this one with it. A full disk stays a full disk for
+      // them, so each caller answers 507, not 500. The jobs after this one have not run:
+      // they get a transaction of their own.
+      Error why = q.entry->failure();
+      if (why.kind != ErrorKind::kStorageFull) {
+        why = makeError(ErrorKind::kIo, "sqlite: the transaction was rolled back by an earlier error in its batch: " +
+                                            why.message);
+      }
+      failWriters(i, why);
+      return i + 1;
     }
     if (auto released = runCached(db, "RELEASE gust_job"); !released.ok()) {
       if (db.inTransaction()) (void)db.exec("ROLLBACK");
-      failAll(released.error());
-      return;
+      return failAll(released.error());
     }
   }
   if (auto committed = db.exec("COMMIT"); !committed.ok()) {
     if (db.inTransaction()) (void)db.exec("ROLLBACK");
-    failAll(committed.error());
-    return;
+    failWriters(batch.size(), committed.error());
+    return batch.size();
   }
   transactions_.fetch_add(1, std::memory_order_relaxed);
   jobs_committed_.fetch_add(succeeded, std::memory_order_relaxed);
+  return batch.size();
 }
 
 void SqliteWriter::deliverCompletions() {

@@ -6,8 +6,11 @@
 // COMMIT` (one fsync for the whole batch), each job inside its own SAVEPOINT so a job that
 // fails rolls back only itself. After the COMMIT returns, each job's completion runs on the
 // loop thread, in posting order: a completion that sees success means the job's writes are
-// committed (with synchronous=FULL, on disk). If the COMMIT itself fails, every job of the
-// batch completes with that error and none of their writes exist.
+// committed (with synchronous=FULL, on disk). If the COMMIT itself fails (a full disk), every
+// job of the batch that changed rows completes with that error and none of their writes
+// exist; a job that changed none (a read) keeps its answer. An error that makes SQLite roll
+// back the whole transaction mid-batch is handled the same way for the jobs before it, and
+// the jobs after it run in a new transaction.
 //
 // Contract:
 // - Owning thread: the loop thread of `loop`. post() and close() are called there;
@@ -104,6 +107,8 @@ class SqliteWriter {
     virtual void fail(const Error& error) = 0;
     // On the writer thread after the commit for sync entries, on the loop thread otherwise.
     virtual void complete() = 0;
+    // After run() returned false: why.
+    virtual Error failure() const = 0;
   };
 
   template <typename T>
@@ -117,6 +122,7 @@ class SqliteWriter {
     void complete() override {
       if (done) done(std::move(*result));
     }
+    Error failure() const override { return result->error(); }
     Job<T> job;
     Completion<T> done;
     std::optional<Result<T>> result;
@@ -131,6 +137,7 @@ class SqliteWriter {
     }
     void fail(const Error& error) override { result.emplace(error); }
     void complete() override { promise.set_value(std::move(*result)); }
+    Error failure() const override { return result->error(); }
     Job<T> job;
     std::optional<Result<T>> result;
     std::promise<Result<T>> promise;
@@ -150,12 +157,16 @@ class SqliteWriter {
   struct Queued {
     std::unique_ptr<Entry> entry;
     bool sync = false;
+    bool wrote = false;  // its job changed rows (sqlite3_total_changes), on the writer thread
   };
 
   SqliteWriter(uv_loop_t* loop, SqliteWriterOptions options, std::unique_ptr<SqliteConnection> connection);
   Result<void> enqueue(std::unique_ptr<Entry> entry, bool sync);
   void writerMain();
   void runBatch(std::deque<Queued>& batch);
+  // Runs batch[from..] in one transaction until it commits, or until an error rolls all of
+  // it back; answers where the next transaction starts (batch.size() when done).
+  size_t runTransaction(std::deque<Queued>& batch, size_t from);
   void deliverCompletions();
 
   uv_loop_t* loop_;

@@ -386,7 +386,7 @@ TEST_CASE("a timer's runs, lateness and invocations show in /metrics, and its ou
 TEST_CASE("one trace id runs from an HTTP request through its queue message to the consumer, in records and metrics") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "chain",
-                         R"({"name": "chain", "functions": {
+                         R"({"name": "chain", "publishes": ["out"], "functions": {
                                "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]},
                                "batch": {"queue": {"name": "relayed", "batch_size": 1, "max_attempts": 2,
                                                    "backoff": {"base": "100ms", "cap": "100ms"}}}}})",

@@ -212,7 +212,7 @@ class DispatcherFixture {
     WorkerContainment containment;
     containment.namespaces = false;
     dispatcher_ = std::make_unique<Dispatcher>(&loop_, clock_, gust::test::env("GUST_BIN"), containment);
-    auto manifest = parseManifest(R"({"name": "fixtures", "functions": {
+    auto manifest = parseManifest(R"({"name": "fixtures", "publishes": ["relayed", "out"], "functions": {
         "relay": {"routes": ["/relay"]}, "batch": {"queue": "orders"}}})");
     REQUIRE(manifest.ok());
     AppInfo app;

@@ -76,7 +76,7 @@ class Admin {
 };
 
 std::string queueApp(const std::string& function, const std::string& queue_spec, const std::string& pool = "") {
-  return R"({"name": "consumers", )" + pool + R"("functions": {")" + function + R"(": {"queue": )" + queue_spec + "}}}";
+  return R"({"name": "consumers", "publishes": ["out"], )" + pool + R"("functions": {")" + function + R"(": {"queue": )" + queue_spec + "}}}";
 }
 
 // The fixture's `batch` consuming "in": batches of 4, 3 attempts, fast backoff.
@@ -235,7 +235,7 @@ TEST_CASE("a worker killed from outside mid-batch: the batch comes again, and th
 TEST_CASE("what an HTTP call, an async call or a timer run publishes is queued by the time it is reported done") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "relays",
-                         R"({"name": "relays", "functions": {
+                         R"({"name": "relays", "publishes": ["relayed"], "functions": {
                                "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}],
                                          "timer": {"schedule": "0 0 1 1 *"}}}})",
                          env("GUST_FIXTURE_MISBEHAVE"));

@@ -108,7 +108,7 @@ TEST_CASE("a thread app answers from inside the host process and starts no worke
 TEST_CASE("a thread app's ctx.log lines reach the app's log stream and its record with the invocation's ids") {
   TempDir tmp;
   fs::path app = makeApp(tmp.path(), "threads",
-                         R"({"name": "threads", "isolation": "thread", "functions": {
+                         R"({"name": "threads", "isolation": "thread", "publishes": ["relayed"], "functions": {
                                "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]}}})",
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());

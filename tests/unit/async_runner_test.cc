@@ -121,5 +121,49 @@ TEST_CASE("a failed run is retried after first_retry_delay, then twice that, by 
   CHECK(last.response->status == 503);
 }
 
+TEST_CASE("max_pending_async: an app at its bound is refused until one of its invocations finishes") {
+  RunnerFixture f;
+  REQUIRE(f.runner->admit("shop", 1));
+  std::string id = f.create();
+  CHECK(f.runner->unfinished("shop") == 1);
+  CHECK_FALSE(f.runner->admit("shop", 1));
+  CHECK(f.runner->admit("other", 1));  // each app has its own count
+  f.runner->unadmit("other");
+  // Retries keep it unfinished; its last failure finishes it.
+  f.runUntilIdle("the first run to fail");
+  CHECK_FALSE(f.runner->admit("shop", 1));
+  for (auto delay : {500ms, 1000ms}) {
+    f.clock.advance(delay);
+    f.runner->tick();
+    f.runUntilIdle("the retry to fail");
+  }
+  REQUIRE(test::runLoopUntil(f.fx.loop(), "the final state to be stored",
+                             [&] { return f.runner->unfinished("shop") == 0; }));
+  CHECK(f.stored(id).status == AsyncStatus::kFailed);
+  CHECK(f.runner->admit("shop", 1));
+}
+
+TEST_CASE("a runner that starts on a store with unfinished invocations counts them toward the bound") {
+  RunnerFixture f;
+  AsyncInvocation request;
+  request.app = "shop";
+  request.function = "order";
+  request.request.method = "POST";
+  request.request.path = "/order";
+  auto created = f.fx.wait<AsyncCreated>([&](auto done) { return f.store->createAsync(std::move(request), done); });
+  GUST_REQUIRE_OK(created);
+  // As a restarted host would: a new runner on the same gust.db.
+  AsyncRunnerOptions options;
+  options.max_pending_async = 1;
+  AsyncRunner restarted(f.fx.loop(), f.clock, f.dispatcher, *f.store, f.callbacks, RunnerFixture::build, options);
+  restarted.start();
+  REQUIRE(test::runLoopUntil(f.fx.loop(), "the count to be read", [&] { return restarted.unfinished("shop") == 1; }));
+  CHECK_FALSE(restarted.admit("shop", std::nullopt));  // the options' default bound, 1
+  CHECK(restarted.admit("shop", 2));                   // the app's own bound
+  bool closed = false;
+  restarted.close([&closed] { closed = true; });
+  REQUIRE(test::runLoopUntil(f.fx.loop(), "the restarted runner to close", [&closed] { return closed; }));
+}
+
 }  // namespace
 }  // namespace gust

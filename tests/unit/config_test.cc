@@ -80,6 +80,10 @@ TEST_CASE("with nothing set, every setting has the default HostOptions declares"
   CHECK(o.queue_synchronous == d.queue_synchronous);
   CHECK(o.queue_dedupe_window == d.queue_dedupe_window);
   CHECK(o.record_retention == d.record_retention);
+  CHECK(o.max_pending_async == d.max_pending_async);
+  CHECK(o.max_queue_bytes == d.max_queue_bytes);
+  CHECK(o.queue_retention == d.queue_retention);
+  CHECK(o.dead_letter_retention == d.dead_letter_retention);
   CHECK(o.config_file.empty());
   CHECK(o.data_dir == f.dir.path());
   CHECK(resolveHostOptions({}).value().data_dir == d.data_dir);

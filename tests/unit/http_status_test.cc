@@ -1,6 +1,7 @@
 // The one table from an outcome or an error to an HTTP status, and the places that answer
 // with it: an outcome made by failedOutcome, the HTTP trigger's answer to it and the admin
-// API's answer to an error all carry the table's status, and 503 alone carries Retry-After.
+// API's answer to an error all carry the table's status, and 503, 429 and 507 alone carry
+// Retry-After.
 #include "runtime/protocol/http_status.h"
 
 #include <doctest/doctest.h>
@@ -18,6 +19,7 @@ constexpr OutcomeKind kFailures[] = {OutcomeKind::kFunctionError, OutcomeKind::k
 constexpr ErrorKind kErrors[] = {ErrorKind::kBadInput,  ErrorKind::kNotFound,      ErrorKind::kOverloaded,
                                  ErrorKind::kTimeout,   ErrorKind::kCrashed,       ErrorKind::kFunctionError,
                                  ErrorKind::kUnavailable, ErrorKind::kConflict,    ErrorKind::kTooLarge,
+                                 ErrorKind::kLimitReached, ErrorKind::kStorageFull,
                                  ErrorKind::kIo,        ErrorKind::kInternal};
 
 std::string header(const HttpResponse& r, std::string_view name) {
@@ -42,6 +44,8 @@ TEST_CASE("an error's status agrees with the outcome of the same name; the host'
   CHECK(httpStatusOf(ErrorKind::kNotFound) == httpStatusOf(OutcomeKind::kNotFound));
   CHECK(httpStatusOf(ErrorKind::kConflict) == 409);
   CHECK(httpStatusOf(ErrorKind::kTooLarge) == 413);
+  CHECK(httpStatusOf(ErrorKind::kLimitReached) == 429);
+  CHECK(httpStatusOf(ErrorKind::kStorageFull) == 507);
   CHECK(httpStatusOf(ErrorKind::kOverloaded) == httpStatusOf(OutcomeKind::kOverloaded));
   CHECK(httpStatusOf(ErrorKind::kUnavailable) == httpStatusOf(OutcomeKind::kUnavailable));
   CHECK(httpStatusOf(ErrorKind::kTimeout) == httpStatusOf(OutcomeKind::kTimedOut));
@@ -82,13 +86,14 @@ TEST_CASE("without expose_errors a 5xx answer names the kind of failure and the 
   }
 }
 
-TEST_CASE("the admin API answers an error with the table's status, and Retry-After with a 503") {
+TEST_CASE("the admin API answers an error with the table's status, and Retry-After with a 503, 429 or 507") {
   for (ErrorKind kind : kErrors) {
     CAPTURE(static_cast<int>(kind));
     HttpResponse answer = errorResponse(Error{kind, "why"});
     CHECK(answer.status == httpStatusOf(kind));
     CHECK(answer.body.find("\"status\":" + std::to_string(httpStatusOf(kind))) != std::string::npos);
-    CHECK(header(answer, "Retry-After") == (httpStatusOf(kind) == 503 ? "1" : ""));
+    const int status = httpStatusOf(kind);
+    CHECK(header(answer, "Retry-After") == (status == 503 || status == 429 || status == 507 ? "1" : ""));
   }
 }
 

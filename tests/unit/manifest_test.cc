@@ -194,3 +194,39 @@ TEST_CASE("max_processes bounds the app's tasks and leaves room for its own work
   CHECK(errorOf(R"({"name": "a", "max_processes": 2, "functions": {"f": {"routes": ["/x"]}}})").find("max_processes") !=
         std::string::npos);
 }
+
+TEST_CASE("storage bounds are the app's own when set and the host's (unset here) otherwise") {
+  auto m = parseManifest(R"({"name": "a", "max_pending_async": 50, "max_queue_bytes": 1048576,
+      "queue_retention": "2h", "dead_letter_retention": "72h",
+      "functions": {"f": {"routes": ["/f"]}}})");
+  REQUIRE(m);
+  CHECK(m->storage.max_pending_async == 50u);
+  CHECK(m->storage.max_queue_bytes == 1048576u);
+  CHECK(m->storage.queue_retention == std::chrono::hours(2));
+  CHECK(m->storage.dead_letter_retention == std::chrono::hours(72));
+  auto plain = parseManifest(R"({"name": "a", "functions": {"f": {"routes": ["/f"]}}})");
+  REQUIRE(plain);
+  CHECK_FALSE(plain->storage.max_pending_async);
+  CHECK_FALSE(plain->storage.max_queue_bytes);
+  CHECK(errorOf(R"({"name": "a", "max_queue_bytes": 10, "functions": {"f": {"routes": ["/f"]}}})")
+            .find("max_queue_bytes: must be a number of bytes from 1024") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "max_pending_async": 0, "functions": {"f": {"routes": ["/f"]}}})")
+            .find("max_pending_async: must be a whole number from 1") != std::string::npos);
+}
+
+TEST_CASE("an app may publish to the queues it lists in publishes and to those its functions consume") {
+  auto m = parseManifest(R"({"name": "a", "publishes": ["audit", "mail"],
+      "functions": {"f": {"routes": ["/f"]}, "g": {"queue": "orders"}}})");
+  REQUIRE(m);
+  CHECK(m->mayPublishTo("audit"));
+  CHECK(m->mayPublishTo("mail"));
+  CHECK(m->mayPublishTo("orders"));
+  CHECK_FALSE(m->mayPublishTo("billing"));
+  CHECK_FALSE(m->mayPublishTo("orders.dead"));
+  CHECK(errorOf(R"({"name": "a", "publishes": "audit", "functions": {"f": {"routes": ["/f"]}}})")
+            .find("publishes: must be a list") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "publishes": ["a/b"], "functions": {"f": {"routes": ["/f"]}}})")
+            .find("publishes[0]") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "publishes": ["x", "x"], "functions": {"f": {"routes": ["/f"]}}})")
+            .find("listed twice") != std::string::npos);
+}

@@ -22,6 +22,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
+using testing::countCommitted;
 using testing::FakeClock;
 using testing::WriterFixture;
 
@@ -735,6 +736,131 @@ TEST_CASE("every message acknowledged before a SIGKILL is in the queue after reo
   queue->reset();
   writer->reset();
   CHECK(uv_loop_close(&loop) == 0);
+}
+
+
+QueueBounds boundsOf(uint64_t max_bytes, std::string owner = "") {
+  QueueBounds b;
+  b.max_bytes = max_bytes;
+  b.owner = std::move(owner);
+  return b;
+}
+
+TEST_CASE("a send past a queue's max_bytes is refused whole; consuming makes room and nothing accepted is lost") {
+  QueueFixture q;
+  // 100-byte bodies, no headers (an empty header list encodes to a few bytes).
+  const std::string body(100, 'b');
+  const uint64_t one = body.size() + 4;
+  q.queue().setBounds(boundsOf(1 << 20), {{"orders", boundsOf(3 * one + 10, "app shop")}});
+  std::vector<std::string> accepted;
+  for (int i = 0; i < 3; ++i) {
+    q.sendOk("orders", {message("m" + std::to_string(i), body)});
+    accepted.push_back("m" + std::to_string(i));
+  }
+  auto refused = q.send("orders", {message("m3", body)});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == ErrorKind::kLimitReached);
+  CHECK(refused.error().message.find("queue 'orders'") != std::string::npos);
+  CHECK(refused.error().message.find("max_queue_bytes of app shop") != std::string::npos);
+  // A batch that does not fit is refused whole, even the part that would.
+  auto batch = q.send("orders", {message("small", "x"), message("m4", body)});
+  REQUIRE_FALSE(batch.ok());
+  CHECK(batch.error().kind == ErrorKind::kLimitReached);
+  CHECK(q.peek("orders").size() == 3);
+  // Another queue has the host's bound and is not affected.
+  q.sendOk("other", {message("o", body)});
+
+  auto leased = q.leaseOk("orders", leaseOf(1));
+  q.settleOk({settlement("orders", leased.messages[0], SettleAction::kAck)});
+  // A refused id was not remembered: sent again once there is room, it is new.
+  CHECK_FALSE(q.sendOk("orders", {message("m3", body)})[0].duplicate);
+  accepted.push_back("m3");
+
+  std::vector<std::string> delivered = ids(leased.messages);
+  auto rest = q.leaseOk("orders", leaseOf(10));
+  for (const auto& m : rest.messages) delivered.push_back(m.id);
+  CHECK(delivered == accepted);
+}
+
+TEST_CASE("byte totals follow messages into the dead-letter queue and back, and survive a reopen") {
+  QueueFixture q;
+  const std::string body(200, 'd');
+  const uint64_t one = body.size() + 4;
+  q.queue().setBounds(boundsOf(1 << 20), {{"jobs", boundsOf(one + 10)}});
+  q.sendOk("jobs", {message("a", body)});
+  CHECK(q.send("jobs", {message("b", body)}).error().kind == ErrorKind::kLimitReached);
+  auto leased = q.leaseOk("jobs", leaseOf(1));
+  q.settleOk({settlement("jobs", leased.messages[0], SettleAction::kDeadLetter, milliseconds(0), "bad")});
+  // Dead letters do not count toward the queue's bound.
+  q.sendOk("jobs", {message("b", body)});
+  q.reopen();
+  q.queue().setBounds(boundsOf(1 << 20), {{"jobs", boundsOf(one + 10)}});
+  CHECK(q.send("jobs", {message("c", body)}).error().kind == ErrorKind::kLimitReached);
+  CHECK(countCommitted(q.fx.dbPath(), "SELECT bytes FROM queue_sizes WHERE queue = 'jobs'") ==
+        countCommitted(q.fx.dbPath(), "SELECT SUM(length(body) + length(headers)) FROM queue_messages WHERE queue = 'jobs'"));
+  CHECK(countCommitted(q.fx.dbPath(), "SELECT bytes FROM queue_sizes WHERE queue = 'jobs.dead'") > 0);
+}
+
+TEST_CASE("publishes past a queue's bound fail the whole settle: the input is not acked and nothing is published") {
+  QueueFixture q;
+  q.queue().setBounds(boundsOf(1 << 20), {{"out", boundsOf(1024)}});
+  q.sendOk("in", {message("a", "A")});
+  auto leased = q.leaseOk("in", leaseOf(1));
+  auto settled = q.settle({settlement("in", leased.messages[0], SettleAction::kAck)},
+                          {{"out", message("small", "ok")}, {"out", message("big", std::string(2000, 'x'))}});
+  REQUIRE_FALSE(settled.ok());
+  CHECK(settled.error().kind == ErrorKind::kLimitReached);
+  CHECK(q.peek("out").empty());
+  CHECK(q.peek("in").size() == 1);  // still leased; delivered again when the lease ends
+}
+
+TEST_CASE("dedupe ids expire on every path: a publish forgets ids past their window, and so does the sweep") {
+  QueueLimits limits;
+  limits.dedupe_window = minutes(5);
+  QueueFixture q(limits);
+  q.settleOk({}, {{"out", message("p1", "x")}, {"out", message("p2", "y")}});
+  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM queue_dedupe") == 2);
+  q.clock.advance(minutes(6));
+  q.settleOk({}, {{"out", message("p3", "z")}});  // a worker's publish, not an admin send
+  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM queue_dedupe") == 1);
+  q.clock.advance(minutes(6));
+  auto swept = q.fx.wait<int64_t>([&](auto done) { return q.queue().sweep(std::move(done)); });
+  GUST_REQUIRE_OK(swept);
+  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM queue_dedupe") == 0);
+  // Scoped to their queue: the same id in two queues is two messages.
+  q.settleOk({}, {{"a", message("same", "1")}, {"b", message("same", "2")}});
+  CHECK(q.peek("a").size() == 1);
+  CHECK(q.peek("b").size() == 1);
+}
+
+TEST_CASE("the sweep deletes unconsumed messages and dead letters past their retention, per queue") {
+  QueueFixture q;
+  QueueBounds defaults = boundsOf(1 << 20);
+  defaults.retention = std::chrono::hours(10);
+  defaults.dead_letter_retention = std::chrono::hours(20);
+  QueueBounds short_lived = defaults;
+  short_lived.retention = std::chrono::hours(1);
+  q.queue().setBounds(defaults, {{"brief", short_lived}});
+  q.sendOk("brief", {message("b1", "x")});
+  q.sendOk("long", {message("l1", "x"), message("l2", "y")});
+  auto leased = q.leaseOk("long", leaseOf(1));
+  q.settleOk({settlement("long", leased.messages[0], SettleAction::kDeadLetter, milliseconds(0), "bad")});
+  auto sweep = [&] {
+    auto swept = q.fx.wait<int64_t>([&](auto done) { return q.queue().sweep(std::move(done)); });
+    GUST_REQUIRE_OK(swept);
+    return *swept;
+  };
+  q.clock.advance(std::chrono::hours(2));
+  CHECK(sweep() == 1);  // b1: past brief's hour
+  CHECK(q.peek("brief").empty());
+  CHECK(q.peek("long").size() == 1);
+  q.clock.advance(std::chrono::hours(9));
+  CHECK(sweep() == 1);  // l2: past the default 10 hours; the dead letter has 20
+  CHECK(q.peek("long").empty());
+  CHECK(q.peek("long.dead").size() == 1);
+  q.clock.advance(std::chrono::hours(10));
+  CHECK(sweep() == 1);
+  CHECK(q.peek("long.dead").empty());
 }
 
 }  // namespace

@@ -16,21 +16,8 @@
 namespace gust {
 namespace {
 
+using testing::countCommitted;
 using testing::WriterFixture;
-
-// Reads with a connection of its own, as another process would: it sees only what was
-// committed.
-int64_t countCommitted(const std::filesystem::path& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return n;
-}
 
 void createTable(WriterFixture& fx) {
   auto made = fx.writer().runSync<bool>([](SqliteConnection& db) -> Result<bool> {
@@ -189,6 +176,61 @@ TEST_CASE("a batch whose COMMIT fails reports the error to every job and keeps n
   // The writer goes on: the next batch commits.
   auto later = fx.wait<int64_t>([&](auto done) { return fx.writer().post<int64_t>(insertJob(20), std::move(done)); });
   GUST_REQUIRE_OK(later);
+  CHECK(countCommitted(fx.dbPath(), "SELECT COUNT(*) FROM t") == 1);
+}
+
+TEST_CASE("a full database is kStorageFull naming the folder to free; reads go on and writes resume once there is room") {
+  WriterFixture fx;
+  createTable(fx);
+  // max_page_count makes SQLite answer SQLITE_FULL as a full disk would, at a size the
+  // test picks.
+  auto pages = fx.writer().runSync<int64_t>([](SqliteConnection& db) -> Result<int64_t> {
+    auto count = db.prepare("PRAGMA page_count");
+    if (!count.ok()) return count.error();
+    if (auto row = count->step(); !row.ok()) return row.error();
+    const int64_t now = count->integer(0);
+    const std::string limit = "PRAGMA max_page_count = " + std::to_string(now + 2);
+    if (auto r = db.exec(limit.c_str()); !r.ok()) return r.error();
+    return now;
+  });
+  GUST_REQUIRE_OK(pages);
+  auto fill = [](SqliteConnection& db) -> Result<int64_t> {
+    auto insert = db.prepare("INSERT INTO t (note) VALUES (?1)");
+    if (!insert.ok()) return insert.error();
+    insert->bindText(1, std::string(64 * 1024, 'x'));
+    if (auto r = insert->run(); !r.ok()) return r.error();
+    return 1;
+  };
+  auto full = fx.wait<int64_t>([&](auto done) { return fx.writer().post<int64_t>(fill, std::move(done)); });
+  REQUIRE_FALSE(full.ok());
+  CHECK(full.error().kind == ErrorKind::kStorageFull);
+  CHECK(full.error().message.find("disk is full; free space on " + fx.dbPath().parent_path().string()) !=
+        std::string::npos);
+  // Reads still answer.
+  auto read = fx.wait<int64_t>([&](auto done) {
+    return fx.writer().post<int64_t>(
+        [](SqliteConnection& db) -> Result<int64_t> {
+          auto count = db.prepare("SELECT COUNT(*) FROM t");
+          if (!count.ok()) return count.error();
+          if (auto row = count->step(); !row.ok()) return row.error();
+          return count->integer(0);
+        },
+        std::move(done));
+  });
+  GUST_REQUIRE_OK(read);
+  CHECK(*read == 0);
+  // Room again (the operator freed space): the same write commits, without reopening.
+  auto roomy = fx.wait<int64_t>([&](auto done) {
+    return fx.writer().post<int64_t>(
+        [](SqliteConnection& db) -> Result<int64_t> {
+          if (auto r = db.exec("PRAGMA max_page_count = 1000000"); !r.ok()) return r.error();
+          return 0;
+        },
+        std::move(done));
+  });
+  GUST_REQUIRE_OK(roomy);
+  auto again = fx.wait<int64_t>([&](auto done) { return fx.writer().post<int64_t>(fill, std::move(done)); });
+  GUST_REQUIRE_OK(again);
   CHECK(countCommitted(fx.dbPath(), "SELECT COUNT(*) FROM t") == 1);
 }
 

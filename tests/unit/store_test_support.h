@@ -3,6 +3,7 @@
 // real SqliteWriter on a real file, with a way to wait (with a deadline) for one async answer.
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 #include <uv.h>
 
 #include <atomic>
@@ -22,6 +23,20 @@ namespace gust::testing {
 
 // The temp dir every test uses, under the name these tests know it by.
 using gust::test::TempDir;
+
+// The first column of the first row of `sql`, read with a connection of its own, as
+// another process (or a restarted host) would: it sees only what was committed.
+inline int64_t countCommitted(const std::filesystem::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return n;
+}
 
 // Time moves only when the test says so. Read on the writer thread, so atomic.
 class FakeClock final : public Clock {

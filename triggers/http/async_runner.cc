@@ -67,6 +67,18 @@ void AsyncRunner::start() {
       },
       every, every);
 
+  // Posted before any create can be (the listener serves only once start() returned), so
+  // the counts hold none of the invocations admitted since.
+  auto counted = store_.countUnfinishedAsync([this](Result<std::map<std::string, size_t>> counts) {
+    if (closing_) return;
+    if (!counts) {
+      spdlog::error("cannot count unfinished async invocations: {}; max_pending_async counts from 0",
+                    counts.error().message);
+      return;
+    }
+    for (const auto& [app, n] : *counts) unfinished_[app] += n;
+  });
+  if (!counted) spdlog::error("cannot count unfinished async invocations: {}", counted.error().message);
   auto listed = store_.listUnfinishedAsync(options_.resume_limit, [this](Result<std::vector<std::string>> ids) {
     if (closing_) return;
     if (!ids) {
@@ -77,6 +89,23 @@ void AsyncRunner::start() {
     for (auto& id : *ids) enqueue(std::move(id));
   });
   if (!listed) spdlog::error("cannot resume async invocations: {}", listed.error().message);
+}
+
+bool AsyncRunner::admit(const std::string& app, std::optional<size_t> own_bound) {
+  size_t& n = unfinished_[app];
+  if (n >= boundOf(own_bound)) return false;
+  ++n;
+  return true;
+}
+
+void AsyncRunner::unadmit(const std::string& app) {
+  auto it = unfinished_.find(app);
+  if (it != unfinished_.end() && it->second > 0) --it->second;
+}
+
+size_t AsyncRunner::unfinished(const std::string& app) const {
+  auto it = unfinished_.find(app);
+  return it == unfinished_.end() ? 0 : it->second;
 }
 
 void AsyncRunner::submit(AsyncInvocation invocation) {
@@ -196,6 +225,7 @@ void AsyncRunner::finish(AsyncInvocation record, Outcome&& outcome) {
       spdlog::warn("async invocation {}: cannot store its result: {}", id, updated.error().message);
       return;
     }
+    unadmit(updated->app);  // finished: no longer counts toward max_pending_async
     if (updated->callback_url.empty()) return;
     if (auto sent = callbacks_.send(id, updated->callback_url, asyncInvocationJson(*updated).dump()); !sent) {
       spdlog::warn("async invocation {}: callback not sent: {}", id, sent.error().message);

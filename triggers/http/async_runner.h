@@ -29,8 +29,9 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <vector>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "triggers/http/callback_sender.h"
 #include "runtime/base/clock.h"
@@ -48,6 +49,8 @@ struct AsyncRunnerOptions {
   std::chrono::milliseconds expire_every{60'000};
   // Show failures in full to whoever polls (see responseFor); else only their kind.
   bool expose_errors = false;
+  // Async invocations of one app queued or running, for an app whose manifest sets none.
+  size_t max_pending_async = 10000;
 };
 
 // Builds the Invocation that runs a stored request (route parameters, payload).
@@ -75,6 +78,17 @@ class AsyncRunner {
   size_t running() const { return running_; }
   const CallbackSender& callbacks() const { return callbacks_; }
 
+  // Counts toward each app's bound on async invocations queued or running (its
+  // max_pending_async): what the store held at start() plus what was admitted since, less
+  // what finished. admit() counts one more unless `app` already has `bound`; a request the
+  // store then did not keep as a new record (its key matched, or the write failed) is given
+  // back with unadmit().
+  // `own_bound` is the app's max_pending_async; without one, the options' default.
+  bool admit(const std::string& app, std::optional<size_t> own_bound);
+  size_t boundOf(std::optional<size_t> own_bound) const { return own_bound.value_or(options_.max_pending_async); }
+  void unadmit(const std::string& app);
+  size_t unfinished(const std::string& app) const;
+
  private:
   void enqueue(std::string id);
   void pump();
@@ -95,6 +109,7 @@ class AsyncRunner {
   const AsyncRunnerOptions options_;
 
   size_t running_ = 0;                          // slots taken (fetching, updating or running)
+  std::map<std::string, size_t> unfinished_;    // app -> queued or running (see admit)
   std::deque<std::string> waiting_;             // ids waiting for a slot
   std::multimap<std::chrono::steady_clock::time_point, std::string> retries_;  // due -> id
   uv_timer_t retry_timer_{};

@@ -79,6 +79,20 @@ HttpResponse retryLater(int status, std::string_view title, const std::string& d
   return r;
 }
 
+// The answer when the store would not take an async invocation. A bound of the app says
+// which bound (it is the caller's to know: slow down); a full disk says only that to a
+// stranger, since the folder is the operator's business (it is in the log and the admin API).
+HttpResponse storeRefused(const Error& error, bool expose_errors) {
+  switch (error.kind) {
+    case ErrorKind::kLimitReached: return retryLater(429, "Too Many Pending", error.message);
+    case ErrorKind::kStorageFull:
+      spdlog::error("async invocation refused: {}", error.message);
+      return retryLater(507, "Insufficient Storage",
+                        expose_errors ? error.message : "the host's storage is full; retry later");
+    default: return retryLater(503, "Async invocation not stored", error.message);
+  }
+}
+
 }  // namespace
 
 bool prefersRespondAsync(const std::vector<std::pair<std::string, std::string>>& headers) {
@@ -322,12 +336,26 @@ void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, 
     }
     inv.idempotency_key = std::string(key);
   }
+  std::optional<size_t> own_bound;
+  if (const AppInfo* app = dispatcher_.app(target.app); app && app->manifest.storage.max_pending_async) {
+    own_bound = *app->manifest.storage.max_pending_async;
+  }
+  if (!runner_->admit(target.app, own_bound)) {
+    // Nothing is stored: what was accepted before runs on, and room comes as it finishes.
+    responder.send(retryLater(429, "Too Many Pending",
+                              "app " + target.app + " has " + std::to_string(runner_->unfinished(target.app)) +
+                                  " async invocations queued or running, its bound (max_pending_async " +
+                                  std::to_string(runner_->boundOf(own_bound)) +
+                                  "); retry once some have finished"));
+    return;
+  }
   inv.request = AsyncRequest{std::move(request.method), std::move(request.path), std::move(request.query),
                              std::move(request.headers), std::move(request.body)};
   auto shared = std::make_shared<HttpResponder>(std::move(responder));
-  auto posted = store_->createAsync(std::move(inv), [this, shared](Result<AsyncCreated> created) {
+  auto posted = store_->createAsync(std::move(inv), [this, shared, app = target.app](Result<AsyncCreated> created) {
+    if (!created || created->existing) runner_->unadmit(app);
     if (!created) {
-      shared->send(retryLater(503, "Async invocation not stored", created.error().message));
+      shared->send(storeRefused(created.error(), expose_errors_));
       return;
     }
     const AsyncInvocation& a = created->invocation;
@@ -353,11 +381,12 @@ void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, 
     if (fresh) runner_->submit(std::move(record));
   });
   if (!posted) {
+    runner_->unadmit(target.app);
     HttpResponder& responder_again = *shared;
     if (posted.error().kind == ErrorKind::kBadInput) {
       responder_again.send(problemResponse(400, "Bad async request", posted.error().message));
     } else {
-      responder_again.send(retryLater(503, "Async invocation not stored", posted.error().message));
+      responder_again.send(storeRefused(posted.error(), expose_errors_));
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <cmath>
 #include <optional>
@@ -69,6 +70,7 @@ struct QueueTrigger::Consumer {
   std::string app;
   std::string function;
   QueueTriggerSpec spec;
+  StorageBounds bounds;   // the app's, for spec.queue
   size_t capacity = 1;    // batches in flight at most: the app's instances x concurrency
   size_t in_flight = 0;   // batches invoked and not yet settled
   bool leasing = false;   // a lease or nextVisibleAt call is outstanding
@@ -104,6 +106,7 @@ Result<void> QueueTrigger::addApp(const AppInfo& app) {
     c->app = name;
     c->function = f.name;
     c->spec = *f.queue;
+    c->bounds = app.manifest.storage;
     if (c->spec.visibility_timeout.count() <= 0) c->spec.visibility_timeout = 2 * app.manifest.timeoutOf(f);
     c->capacity = capacity;
     uv_timer_init(loop_, &c->timer);
@@ -112,8 +115,51 @@ Result<void> QueueTrigger::addApp(const AppInfo& app) {
     added.push_back(c.get());
     consumers_[name + "/" + f.name] = std::move(c);
   }
+  pushBounds();
   for (Consumer* c : added) pump(*c);
   return {};
+}
+
+void QueueTrigger::setDefaultBounds(QueueBounds defaults) {
+  default_bounds_ = std::move(defaults);
+  pushBounds();
+}
+
+void QueueTrigger::startSweeping(std::chrono::milliseconds every) {
+  assert(!sweep_timer_open_ && "QueueTrigger::startSweeping called twice");
+  if (closing_) return;
+  uv_timer_init(loop_, &sweep_timer_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_timer_));
+  sweep_timer_.data = this;
+  sweep_timer_open_ = true;
+  const auto period = static_cast<uint64_t>(std::max<int64_t>(1, every.count()));
+  uv_timer_start(
+      &sweep_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<QueueTrigger*>(t->data);
+        auto posted = self->queues_.sweep([](Result<int64_t> swept) {
+          if (!swept) {
+            spdlog::warn("queue retention sweep failed: {}; the next one tries again", swept.error().message);
+          } else if (*swept > 0) {
+            spdlog::info("queue retention: deleted {} messages and dead letters past their retention", *swept);
+          }
+        });
+        if (!posted) spdlog::warn("queue retention sweep not started: {}", posted.error().message);
+      },
+      period, period);
+}
+
+void QueueTrigger::pushBounds() {
+  std::map<std::string, QueueBounds> by_queue;
+  for (const auto& [key, c] : consumers_) {
+    QueueBounds b = default_bounds_;
+    b.max_bytes = c->bounds.max_queue_bytes.value_or(b.max_bytes);
+    b.retention = c->bounds.queue_retention.value_or(b.retention);
+    b.dead_letter_retention = c->bounds.dead_letter_retention.value_or(b.dead_letter_retention);
+    b.owner = "app " + c->app;
+    by_queue[c->spec.queue] = std::move(b);
+  }
+  queues_.setBounds(default_bounds_, std::move(by_queue));
 }
 
 void QueueTrigger::removeApp(const std::string& name) {
@@ -122,6 +168,7 @@ void QueueTrigger::removeApp(const std::string& name) {
     retire(std::move(it->second));
     it = consumers_.erase(it);
   }
+  pushBounds();
 }
 
 void QueueTrigger::notify(const std::string& queue) {
@@ -161,6 +208,13 @@ void QueueTrigger::publish(std::vector<Publish> publishes, const TraceContext& t
 void QueueTrigger::close(std::function<void()> on_closed) {
   closing_ = true;
   on_closed_ = std::move(on_closed);
+  if (sweep_timer_open_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), [](uv_handle_t* h) {
+      auto* self = static_cast<QueueTrigger*>(h->data);
+      self->sweep_timer_open_ = false;
+      self->maybeClosed();
+    });
+  }
   while (!consumers_.empty()) {
     auto it = consumers_.begin();
     retire(std::move(it->second));
@@ -451,7 +505,7 @@ void QueueTrigger::maybeClosed() {
   if (!closing_ || !on_closed_) return;
   // Closed once every timer is; consumers with batches in flight stay until those settle.
   bool timers_open = std::any_of(retired_.begin(), retired_.end(), [](const auto& c) { return c->timer_open; });
-  if (timers_open) return;
+  if (timers_open || sweep_timer_open_) return;
   auto done = std::move(on_closed_);
   on_closed_ = nullptr;
   done();

@@ -17,7 +17,8 @@
 // - Owning thread: the loop thread; every call and callback happens there.
 // - Borrows the dispatcher, the queue backend and the clock. Outlives the backend's close
 //   (its callbacks land here) and the dispatcher's: free it after the loop has run down.
-// - close(): stops leasing and closes the timers; calls back once they are closed. Batches
+// - close(): stops leasing and closes the timers (the sweep's too); calls back once they
+//   are closed. Batches
 //   still in flight settle when their outcome arrives if the backend still takes calls;
 //   otherwise their messages come back when the lease expires.
 
@@ -73,6 +74,13 @@ class QueueTrigger final : public Trigger {
   // Something was committed to `queue`: wake its consumers now.
   void notify(const std::string& queue);
 
+  // The host's bounds for every queue; an app that consumes a queue may set its own in
+  // its manifest (StorageBounds), which the backend gets on each addApp and removeApp.
+  void setDefaultBounds(QueueBounds defaults);
+  // Asks the backend to sweep (QueueBackend::sweep: retention, dedupe ids) every `every`,
+  // on an unref'd timer that close() closes. Call at most once.
+  void startSweeping(std::chrono::milliseconds every);
+
   // Commits what a function outside a queue batch (an HTTP, async or timer invocation)
   // published, stamped with `trace`, in one transaction across all its queues; `done` runs
   // once, after the commit or with why nothing was committed.
@@ -102,6 +110,8 @@ class QueueTrigger final : public Trigger {
   void retire(std::unique_ptr<Consumer> c);
   void maybeFree(Consumer& c);
   void maybeClosed();
+  // Gives the backend the bounds of every consumed queue (see setDefaultBounds).
+  void pushBounds();
 
   uv_loop_t* loop_;
   const Clock& clock_;
@@ -112,6 +122,9 @@ class QueueTrigger final : public Trigger {
   // "app/function" -> its consumer.
   std::map<std::string, std::unique_ptr<Consumer>> consumers_;
   std::vector<std::unique_ptr<Consumer>> retired_;
+  QueueBounds default_bounds_;
+  uv_timer_t sweep_timer_{};
+  bool sweep_timer_open_ = false;
   QueueTriggerStats stats_;
   bool closing_ = false;
   std::function<void()> on_closed_;
