@@ -263,7 +263,20 @@ void parseRequiredEnv(Checker& c, const json& doc, std::vector<std::string>& req
   }
 }
 
+// "auth": "public" | "key", on the app or on one function (which then overrides the app's).
+std::optional<Auth> parseAuth(Checker& c, const json& obj, const std::string& path) {
+  auto auth = c.string(obj, path, "auth");
+  if (!auth) return std::nullopt;
+  if (*auth == authName(Auth::kPublic)) return Auth::kPublic;
+  if (*auth == authName(Auth::kKey)) return Auth::kKey;
+  c.fail(Checker::join(path, "auth"), "must be \"public\" (anyone may call; the default) or \"key\" (callers need a "
+                                      "function key from `gust keys create`), not \"" + printable(*auth) + "\"");
+  return std::nullopt;
+}
+
 }  // namespace
+
+const char* authName(Auth auth) { return auth == Auth::kKey ? "key" : "public"; }
 
 Result<Manifest> parseManifest(std::string_view text, std::string_view source, const PoolSettings& pool_defaults) {
   if (text.size() > kMaxManifestBytes) {
@@ -314,7 +327,8 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   m.pool = pool_defaults;
   c.onlyKnown(doc, "",
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
-               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes"});
+               "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes",
+               "auth"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
     m.name = *name;
@@ -334,6 +348,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
     else if (*iso == "thread") m.isolation = Isolation::kThread;
     else c.fail("isolation", "must be \"process\" (the default) or \"thread\", not \"" + *iso + "\"");
   }
+  if (auto auth = parseAuth(c, doc, "")) m.auth = *auth;
   parsePool(c, doc, m.pool);
   parseRequiredEnv(c, doc, m.required_env);
 
@@ -355,7 +370,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
         c.fail(path, "must be an object such as {\"routes\": [\"/" + fname + "\"]}");
         break;
       }
-      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "timeout"});
+      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "timeout", "auth"});
       FunctionSpec f;
       f.name = fname;
       auto routes = fdef.find("routes");
@@ -380,6 +395,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
         f.timer = std::move(t);
       }
       if (auto t = c.duration(fdef, path, "timeout", std::chrono::milliseconds(1))) f.timeout = *t;
+      f.auth = parseAuth(c, fdef, path);
       auto queue = fdef.find("queue");
       if (queue != fdef.end() && !c.failed()) {
         QueueTriggerSpec q;
