@@ -131,6 +131,22 @@ TEST_CASE("both key headers are accepted, and neither reaches the function") {
   CHECK(lower->status == 200);
 }
 
+TEST_CASE("a public function never sees a function key, but keeps an Authorization of its own") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "open", R"({"name": "open", "functions": {
+      "echo": {"routes": [{"path": "/echo/{id}", "methods": ["GET"]}]}}})", env("GUST_FIXTURE_MISBEHAVE"));
+  Host host{{app}, tmp.path()};
+  std::string key = "gk_" + std::string(43, 'C');
+  auto with_key = localClient(host.port()).Get("/echo/1", {{"Authorization", "Bearer " + key}, {"x-gust-key", key}});
+  REQUIRE(with_key);
+  CHECK(with_key->status == 200);
+  CHECK(with_key->get_header_value("X-Saw-Key") == "|");
+  auto own = localClient(host.port()).Get("/echo/2", {{"Authorization", "Basic dXNlcjpwdw=="}});
+  REQUIRE(own);
+  CHECK(own->status == 200);
+  CHECK(own->get_header_value("X-Saw-Key") == "|Basic dXNlcjpwdw==");
+}
+
 TEST_CASE("a key scoped to one function opens that function only") {
   Fixture f;
   std::string echo_only = f.createKey({"--function", "echo", "--name", "echo-only"});

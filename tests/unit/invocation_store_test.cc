@@ -195,6 +195,34 @@ TEST_CASE("an idempotency key is the caller's own, and its record keeps caller a
   CHECK(stored->fingerprint == mine.fingerprint);
 }
 
+TEST_CASE("records from before callers were kept become anonymous, and keep their idempotency key") {
+  StoreFixture s;
+  AsyncInvocation old = asyncRequest("k");
+  old.caller = "key:gone";
+  auto first = s.create(old);
+  // Back to the shape of the version before caller and fingerprint (invocations schema 2).
+  auto downgraded = s.fx.writer().runSync<bool>([](SqliteConnection& db) -> Result<bool> {
+    for (const char* sql : {"DROP INDEX async_invocations_by_caller_key",
+                            "ALTER TABLE async_invocations DROP COLUMN caller",
+                            "ALTER TABLE async_invocations DROP COLUMN fingerprint",
+                            "CREATE UNIQUE INDEX async_invocations_by_key ON async_invocations (app, idempotency_key)"
+                            "  WHERE idempotency_key IS NOT NULL",
+                            "UPDATE schema_versions SET version = 2 WHERE component = 'invocations'"}) {
+      if (auto r = db.exec(sql); !r.ok()) return r.error();
+    }
+    return true;
+  });
+  GUST_REQUIRE_OK(downgraded);
+  s.reopen();
+  auto migrated = s.get(first.invocation.id);
+  REQUIRE(migrated.has_value());
+  CHECK(migrated->caller == kAnonymousCaller);
+  CHECK(migrated->fingerprint.empty());
+  auto again = s.create(asyncRequest("k"));
+  CHECK(again.existing);
+  CHECK(again.invocation.id == first.invocation.id);
+}
+
 TEST_CASE("a request's fingerprint changes with its method, path, query or body, not its headers") {
   AsyncRequest base{"POST", "/a", "x=1", {{"h", "1"}}, "body"};
   const std::string fp = requestFingerprint(base);

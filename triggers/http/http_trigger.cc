@@ -309,10 +309,14 @@ Invocation HttpTrigger::asyncInvocation(const AsyncInvocation& stored) const {
 
 std::optional<std::string> HttpTrigger::callerFor(HttpRequest& request, const RouteTarget& target) const {
   auto app = keyed_.find(target.app);
-  if (app == keyed_.end() || !app->second.contains(target.function)) return std::string(kAnonymousCaller);
-  const FunctionKey* key = keys_ ? keys_->find(presentedKey(request)) : nullptr;
-  if (key == nullptr || !key->allows(target.app, target.function)) return std::nullopt;
-  std::string caller = callerOf(*key);
+  std::string caller(kAnonymousCaller);
+  if (app != keyed_.end() && app->second.contains(target.function)) {
+    const FunctionKey* key = keys_ ? keys_->find(presentedKey(request)) : nullptr;
+    if (key == nullptr || !key->allows(target.app, target.function)) return std::nullopt;
+    caller = callerOf(*key);
+  }
+  // A function key sent to a public function (by mistake, or to probe) does not reach it
+  // either: no function ever sees one.
   removeKeyFields(request.headers);
   return caller;
 }

@@ -69,8 +69,8 @@ class HttpTrigger final : public Trigger {
  private:
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
   // The caller of a request to `target`: kAnonymousCaller for a public function, "key:NAME"
-  // for a valid key of a keyed one (whose key fields are then removed from `request`), or
-  // nullopt when the request is to be refused with keyRequired().
+  // for a valid key of a keyed one, or nullopt when the request is to be refused with
+  // keyRequired(). Unless refused, `request` loses its key fields (removeKeyFields).
   std::optional<std::string> callerFor(HttpRequest& request, const RouteTarget& target) const;
   void acceptAsync(HttpRequest&& request, const RouteTarget& target, std::string caller, HttpResponder&& responder);
   void serveInvocation(const HttpRequest& request, HttpResponder&& responder);
