@@ -133,7 +133,7 @@ Result<void> KeyStore::create(const std::string& app, const std::string& functio
   auto secret = newSecret();
   if (!secret) return makeError(ErrorKind::kIo, "the system's random number generator failed; no key was made");
   assert(secret->size() == kKeyChars);
-  std::string digest = sha256(*secret);
+  std::string digest = sha256_.digest(*secret);
   FunctionKey key{app, name, function, clock_.wallNow()};
   auto job = [key, digest](SqliteConnection& db) -> Result<bool> {
     auto insert = db.prepare(
@@ -210,7 +210,7 @@ std::vector<FunctionKey> KeyStore::list(const std::string& app) const {
 
 const FunctionKey* KeyStore::find(std::string_view presented) const {
   if (presented.size() != kKeyChars || !presented.starts_with(kKeyPrefix)) return nullptr;
-  std::string digest = sha256(presented);
+  std::string digest = sha256_.digest(presented);
   auto it = by_digest_.find(digest);
   if (it == by_digest_.end() || !constantTimeEquals(it->first, digest)) return nullptr;
   return &it->second;

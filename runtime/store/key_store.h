@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "runtime/base/clock.h"
+#include "runtime/base/digest.h"
 #include "runtime/base/result.h"
 #include "runtime/base/unique_function.h"
 #include "runtime/store/sqlite_writer.h"
@@ -97,6 +98,7 @@ class KeyStore {
   SqliteWriter& writer_;
   const Clock& clock_;
   const KeyStoreOptions options_;
+  mutable Sha256 sha256_;  // find() is const to its callers; loop thread only
   std::unordered_map<std::string, FunctionKey> by_digest_;           // SHA-256 of the key -> key
   std::map<std::pair<std::string, std::string>, std::string> by_name_;  // (app, name) -> digest
   size_t pending_ = 0;
