@@ -220,6 +220,7 @@ TEST_CASE("an async result is private to the key that started it") {
     state = json::parse(r->body);
     return state["status"] == "succeeded";
   }, 20s, f.host);
+  CHECK(state["caller"] == "key:mine");
   // The stored request carried no key to the function either.
   bool saw_nothing = false;
   for (const auto& h : state["response"]["headers"]) {
