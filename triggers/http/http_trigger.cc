@@ -362,7 +362,8 @@ void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, 
       return;
     }
     const AsyncInvocation& a = created->invocation;
-    if (created->existing && a.fingerprint != fingerprint) {
+    // A record stored before fingerprints were kept has none, and is taken as a match.
+    if (created->existing && !a.fingerprint.empty() && a.fingerprint != fingerprint) {
       // The IETF httpapi-idempotency-key draft: a key reused for another request is the
       // client's mistake, answered 422, never with the first request's result.
       shared->send(problemResponse(422, "Idempotency-Key reused",
