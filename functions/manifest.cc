@@ -288,6 +288,17 @@ void parseStorage(Checker& c, const json& doc, StorageBounds& storage) {
   if (auto v = c.duration(doc, "", "dead_letter_retention", milliseconds(60'000))) storage.dead_letter_retention = *v;
 }
 
+// "auth": "public" | "key", on the app or on one function (which then overrides the app's).
+std::optional<Auth> parseAuth(Checker& c, const json& obj, const std::string& path) {
+  auto auth = c.string(obj, path, "auth");
+  if (!auth) return std::nullopt;
+  if (*auth == authName(Auth::kPublic)) return Auth::kPublic;
+  if (*auth == authName(Auth::kKey)) return Auth::kKey;
+  c.fail(Checker::join(path, "auth"), "must be \"public\" (anyone may call; the default) or \"key\" (callers need a "
+                                      "function key from `gust keys create`), not \"" + printable(*auth) + "\"");
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool Manifest::mayPublishTo(std::string_view queue) const {
@@ -295,6 +306,8 @@ bool Manifest::mayPublishTo(std::string_view queue) const {
   return std::any_of(functions.begin(), functions.end(),
                      [queue](const FunctionSpec& f) { return f.queue && f.queue->queue == queue; });
 }
+
+const char* authName(Auth auth) { return auth == Auth::kKey ? "key" : "public"; }
 
 Result<Manifest> parseManifest(std::string_view text, std::string_view source, const PoolSettings& pool_defaults) {
   if (text.size() > kMaxManifestBytes) {
@@ -346,7 +359,8 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   c.onlyKnown(doc, "",
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
                "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes",
-               "max_pending_async", "max_queue_bytes", "queue_retention", "dead_letter_retention", "publishes"});
+               "max_pending_async", "max_queue_bytes", "queue_retention", "dead_letter_retention", "publishes",
+               "auth"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
     m.name = *name;
@@ -366,6 +380,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
     else if (*iso == "thread") m.isolation = Isolation::kThread;
     else c.fail("isolation", "must be \"process\" (the default) or \"thread\", not \"" + *iso + "\"");
   }
+  if (auto auth = parseAuth(c, doc, "")) m.auth = *auth;
   parsePool(c, doc, m.pool);
   // "required_env": names an app may set (see validateEnvKey); "publishes": queues.
   parseNameList(c, doc, "required_env", kMaxEnvVars, "variable name", "API_KEY", validateEnvKey, m.required_env);
@@ -390,7 +405,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
         c.fail(path, "must be an object such as {\"routes\": [\"/" + fname + "\"]}");
         break;
       }
-      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "timeout"});
+      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "timeout", "auth"});
       FunctionSpec f;
       f.name = fname;
       auto routes = fdef.find("routes");
@@ -415,6 +430,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
         f.timer = std::move(t);
       }
       if (auto t = c.duration(fdef, path, "timeout", std::chrono::milliseconds(1))) f.timeout = *t;
+      f.auth = parseAuth(c, fdef, path);
       auto queue = fdef.find("queue");
       if (queue != fdef.end() && !c.failed()) {
         QueueTriggerSpec q;

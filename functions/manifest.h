@@ -36,12 +36,18 @@ struct QueueTriggerSpec {
   std::chrono::milliseconds max_age{7 * 24 * 3'600'000LL};
 };
 
+// Who may call an app's HTTP routes: anyone (kPublic, the default, for local development), or
+// only a caller holding one of the app's function keys (kKey; see runtime/store/key_store.h).
+enum class Auth { kPublic, kKey };
+const char* authName(Auth auth);
+
 struct FunctionSpec {
   std::string name;  // a C identifier: the module exports gust_fn_<name>
   std::vector<RouteSpec> routes;
   std::optional<TimerTriggerSpec> timer;
   std::optional<QueueTriggerSpec> queue;
   std::chrono::milliseconds timeout{0};  // 0: the app's timeout
+  std::optional<Auth> auth;              // absent: the app's auth
 };
 
 // kProcess: each instance is a sandboxed worker process (the default). kThread: handlers
@@ -79,6 +85,7 @@ struct Manifest {
   std::string name;
   std::string module;  // path of the built .so, relative to the app dir
   Isolation isolation = Isolation::kProcess;
+  Auth auth = Auth::kPublic;  // of every function that sets none
   PoolSettings pool;
   std::vector<FunctionSpec> functions;
   // Variables the app cannot run without (`gust env set`); a deploy lacking one is refused.
@@ -93,6 +100,7 @@ struct Manifest {
   // Whether a function of this app may publish to `queue`: it is in `publishes`, or one of
   // the app's functions consumes it.
   bool mayPublishTo(std::string_view queue) const;
+  Auth authOf(const FunctionSpec& f) const { return f.auth.value_or(auth); }
 };
 
 constexpr size_t kMaxManifestBytes = 1u << 20;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "runtime/admin/admin_token.h"
+#include "runtime/base/digest.h"
 #include "runtime/protocol/http_status.h"
 #include "triggers/http/http_text.h"
 

@@ -130,7 +130,7 @@ json poolJson(const PoolStats& s) {
           {"last_start_error", s.last_start_error}};
 }
 
-void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, TimerTrigger& timers,
+void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, TimerTrigger& timers, KeyStore& keys,
                   const std::string& public_url) {
   api.route({"GET"}, "/v1/apps", [&dispatcher, &timers, &public_url](AdminCall&& call) {
     json list = json::array();
@@ -235,13 +235,19 @@ void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, Timer
                   [responder](Result<DeployReport> report) { answer(*responder, report, 200); });
   });
 
-  api.route({"DELETE"}, "/v1/apps/{app}", [&apps](AdminCall&& call) {
+  api.route({"DELETE"}, "/v1/apps/{app}", [&apps, &keys](AdminCall&& call) {
     std::string name = call.param("app");
     if (auto removed = apps.remove(name); !removed) {
       call.responder.send(errorResponse(removed.error()));
       return;
     }
-    call.responder.send(jsonResponse({{"app", name}, {"removed", true}}));
+    // A later app of the same name must not inherit the keys of this one.
+    auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
+    auto revoked = keys.removeApp(name, [responder, name](Result<size_t> count) {
+      if (!count) return responder->send(errorResponse(count.error()));
+      responder->send(jsonResponse({{"app", name}, {"removed", true}, {"keys_revoked", *count}}));
+    });
+    if (!revoked) responder->send(errorResponse(revoked.error()));
   });
 
   api.route({"POST"}, "/v1/timers/{app}/{function}/run", [&timers](AdminCall&& call) {

@@ -50,14 +50,6 @@ Result<std::string> readTokenFile(const fs::path& file) {
 
 }  // namespace
 
-bool constantTimeEquals(std::string_view a, std::string_view b) {
-  // The length is not secret (tokens have a fixed form); the bytes are.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 Result<std::string> loadOrCreateAdminToken(const fs::path& data_dir) {
   if (const char* env = std::getenv("GUST_ADMIN_TOKEN"); env && *env) {
     if (std::strlen(env) > kMaxTokenBytes) return makeError(ErrorKind::kBadInput, "GUST_ADMIN_TOKEN is too long");

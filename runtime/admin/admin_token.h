@@ -16,7 +16,4 @@ Result<std::string> loadOrCreateAdminToken(const std::filesystem::path& data_dir
 // For the CLI: $GUST_ADMIN_TOKEN, else DATA_DIR/admin.token; an error says how to get one.
 Result<std::string> readAdminToken(const std::filesystem::path& data_dir);
 
-// Compares in time independent of where the strings differ.
-bool constantTimeEquals(std::string_view a, std::string_view b);
-
 }  // namespace gust

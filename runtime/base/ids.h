@@ -1,32 +1,30 @@
 #pragma once
-// Invocation ids: 16 random hex digits fixed per host process, then a counter. Unique
-// across restarts (the random part) and cheap on the hot path (no syscall per id).
+// Ids that a stranger may see and must not guess: invocation ids (the capability to read an
+// async result), queue message ids and lease tokens. Each is 32 hex digits holding 128 bits
+// from the operating system's CSPRNG (OpenSSL's RAND_bytes), with no counter and no prefix
+// shared between ids, so one id tells nothing about the next (docs/security.md).
+//
+// Not thread-safe: one generator per thread. Random bytes are drawn in batches, so the hot
+// path pays one call into OpenSSL per kIdsPerBatch ids.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
-#include <random>
 #include <string>
 
 namespace gust {
 
 class IdGenerator {
  public:
-  IdGenerator() {
-    std::random_device rd;
-    prefix_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  }
+  static constexpr size_t kIdBytes = 16;  // 128 bits
+  static constexpr size_t kIdChars = 2 * kIdBytes;
+  static constexpr size_t kIdsPerBatch = 64;
 
-  std::string next() {
-    static constexpr char kHex[] = "0123456789abcdef";
-    uint64_t n = ++counter_;
-    std::string id(24, '0');
-    for (int i = 0; i < 16; ++i) id[static_cast<size_t>(i)] = kHex[(prefix_ >> (60 - 4 * i)) & 0xf];
-    for (int i = 23; i >= 16; --i, n >>= 4) id[static_cast<size_t>(i)] = kHex[n & 0xf];
-    return id;
-  }
+  std::string next();
 
  private:
-  uint64_t prefix_ = 0;
-  uint64_t counter_ = 0;
+  std::array<uint8_t, kIdBytes * kIdsPerBatch> pool_{};
+  size_t used_ = kIdBytes * kIdsPerBatch;  // empty until the first id
 };
 
 }  // namespace gust

@@ -45,6 +45,11 @@ constexpr NameRule kQueueRule{"queue name", kMaxQueueNameLength, queueChar, queu
 constexpr NameRule kFunctionRule{"function name", kMaxFunctionNameLength, identChar, identFirst,
                                  "use a C identifier of 1 to 64 letters, digits and '_', not starting with a digit"};
 
+bool keyChar(char c) { return isLower(c) || isUpper(c) || isDigit(c) || c == '-' || c == '_'; }
+bool keyFirst(char c) { return isLower(c) || isUpper(c) || isDigit(c); }
+constexpr NameRule kKeyRule{"key name", kMaxKeyNameLength, keyChar, keyFirst,
+                            "use 1 to 63 letters, digits, '-' or '_', starting with a letter or digit"};
+
 Error invalid(const NameRule& rule, std::string_view name, const std::string& problem) {
   return makeError(ErrorKind::kBadInput, quote(name) + " is not a valid " + rule.what + ": " +
                                              problem + "; " + rule.allowed_text);
@@ -89,6 +94,7 @@ Result<void> validateQueueName(std::string_view name) {
   return {};
 }
 Result<void> validateFunctionName(std::string_view name) { return check(kFunctionRule, name); }
+Result<void> validateKeyName(std::string_view name) { return check(kKeyRule, name); }
 
 std::optional<uint64_t> versionNumber(std::string_view name) {
   if (name.size() < 2 || name.size() > kMaxVersionNameLength || name[0] != 'v' || name[1] == '0') return std::nullopt;

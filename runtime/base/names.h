@@ -17,6 +17,7 @@ namespace gust {
 constexpr size_t kMaxAppNameLength = 63;       // fits a DNS label, a file name, a metric label
 constexpr size_t kMaxFunctionNameLength = 64;  // the module exports gust_fn_<name>
 constexpr size_t kMaxQueueNameLength = 100;     // "<queue>.dead" names its dead-letter queue
+constexpr size_t kMaxKeyNameLength = 63;       // shown in `gust keys ls` and in an invocation's caller
 constexpr size_t kMaxVersionNameLength = 21;   // "v" and the 20 digits of the largest uint64
 
 // App: 1 to 63 of [a-z0-9_-], starting with a lower-case letter.
@@ -39,5 +40,8 @@ Result<void> validateFunctionName(std::string_view name);
 // Queue: 1 to 100 of [A-Za-z0-9._-], starting with a letter or digit, without "..", and
 // not ending in ".dead": "<queue>.dead" is the queue's dead-letter queue, which Gust fills.
 Result<void> validateQueueName(std::string_view name);
+
+// Function key name: 1 to 63 of [A-Za-z0-9_-], starting with a letter or digit.
+Result<void> validateKeyName(std::string_view name);
 
 }  // namespace gust

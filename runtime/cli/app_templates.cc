@@ -17,6 +17,7 @@ constexpr const char* kGitignore = "build/\n.gust/\n";
 
 constexpr const char* kHttpManifest = R"TPL({
   "name": "{{name}}",
+  "auth": "public",
   "functions": {
     "hello": {
       "routes": [{ "path": "/{{name}}/hello/{who}", "methods": ["GET"] }]
@@ -41,6 +42,7 @@ GUST_FUNCTION(hello)
 
 constexpr const char* kTimerManifest = R"TPL({
   "name": "{{name}}",
+  "auth": "public",
   "functions": {
     "tick": {
       "timer": { "schedule": "@every 1m", "run_on_startup": true }
@@ -69,6 +71,7 @@ GUST_FUNCTION(tick)
 
 constexpr const char* kQueueManifest = R"TPL({
   "name": "{{name}}",
+  "auth": "public",
   "functions": {
     "submit": {
       "routes": [{ "path": "/{{name}}/jobs", "methods": ["POST"] }]
@@ -127,6 +130,10 @@ A Gust function project, made with `gust init --template {{template}}`.
 
 `gust.json` names the app's functions and what triggers them; `main.cpp` holds their code,
 written against the Gust SDK (`#include <gust/gust.hpp>`).
+
+`"auth": "public"` lets anyone who reaches the host call its routes. Before putting it on
+a network, make it `"auth": "key"` (for the app, or for one function), create a key with
+`gust keys create {{name}}`, and send it as `Authorization: Bearer KEY`.
 )TPL";
 
 constexpr const char* kReadmeHttp = R"TPL(

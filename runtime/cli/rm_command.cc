@@ -15,8 +15,8 @@ namespace {
 constexpr const char* kRmUsage = R"(usage: gust rm APP [--admin URL] [--data-dir DIR]
 
 Removes APP from a running host: its routes stop answering, its triggers stop, its
-workers finish what they are doing and exit, and its stored versions are deleted. Asks no
-questions; prints what it removed.
+workers finish what they are doing and exit, and its stored versions and function keys
+are deleted. Asks no questions; prints what it removed.
 
 options:
 {admin options}
@@ -67,6 +67,7 @@ int rmCommand(int argc, char** argv) {
     std::printf("  consumer  %s of %s\n", fieldText(q, "function").c_str(),
                 fieldText(q, "queue").c_str());
   }
+  if (int keys = body->value("keys_revoked", 0); keys > 0) std::printf("  keys      %d revoked\n", keys);
   return 0;
 }
 

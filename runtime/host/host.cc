@@ -15,11 +15,13 @@
 #include "runtime/admin/admin_api.h"
 #include "runtime/admin/admin_apps.h"
 #include "runtime/admin/admin_env.h"
+#include "runtime/admin/admin_keys.h"
 #include "runtime/admin/admin_invocations.h"
 #include "runtime/admin/admin_queues.h"
 #include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
 #include "runtime/store/invocation_store.h"
+#include "runtime/store/key_store.h"
 #include "runtime/store/sqlite_writer.h"
 #include "triggers/http/async_runner.h"
 #include "runtime/admin/admin_logs.h"
@@ -94,6 +96,10 @@ class Host {
     }
     if (auto loaded = timers_.load(); !loaded) return loaded;
     if (auto opened = openQueues(); !opened) return opened;
+    auto keys = KeyStore::open(*writer_, clock_);
+    if (!keys) return keys.error();
+    keys_ = std::move(*keys);
+    http_.enableKeys(*keys_);
     auto token = loadOrCreateAdminToken(options_.data_dir);
     if (!token) return token.error();
     AppStoreOptions store_options;
@@ -108,8 +114,9 @@ class Host {
                                          std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token), clock_);
     admin_->setMaxConnections(descriptors_.admin_connections);
-    addAppRoutes(*admin_, *apps_, dispatcher_, timers_, public_url_);
+    addAppRoutes(*admin_, *apps_, dispatcher_, timers_, *keys_, public_url_);
     addEnvRoutes(*admin_, *apps_);
+    addKeyRoutes(*admin_, *keys_, dispatcher_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     if (auto opened = openInvocations(); !opened) return opened;
     addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
@@ -358,6 +365,7 @@ class Host {
   // the store before the writer (closed in shutdown); the sender's thread is joined last.
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<InvocationStore> invocations_;
+  std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<InvocationRecorder> recorder_;
   std::unique_ptr<AsyncRunner> async_;
   std::unique_ptr<AdminLogs> logs_;

@@ -10,6 +10,7 @@
 #include <cassert>
 #include <string>
 
+#include "runtime/base/digest.h"
 #include "runtime/store/sqlite_schema.h"
 #include "runtime/store/stored_strings.h"
 
@@ -93,11 +94,21 @@ constexpr Migration kInvocationMigrations[] = {
     // Why an async invocation's callback was given up (e.g. its host resolved to a refused
     // address); empty while none was.
     {3, "ALTER TABLE async_invocations ADD COLUMN callback_error TEXT NOT NULL DEFAULT '';"},
+    // Async results are private to their caller, and so is an idempotency key: one per
+    // (app, caller, key), remembered with the fingerprint of the request it came with.
+    // Records from before had no caller: they were anonymous.
+    {4,
+     "ALTER TABLE async_invocations ADD COLUMN caller TEXT NOT NULL DEFAULT 'anonymous';"
+     "ALTER TABLE async_invocations ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';"
+     "DROP INDEX async_invocations_by_key;"
+     "CREATE UNIQUE INDEX async_invocations_by_caller_key ON async_invocations (app, caller, idempotency_key)"
+     "  WHERE idempotency_key IS NOT NULL;"},
 };
 
 constexpr const char* kAsyncColumns =
     "id, app, function, status, attempts, method, path, query, request_headers, request_body, callback_url,"
-    " idempotency_key, response_status, response_headers, response_body, error, created_at, updated_at, expires_at";
+    " idempotency_key, response_status, response_headers, response_body, error, created_at, updated_at, expires_at,"
+    " caller, fingerprint";
 
 constexpr const char* kRecordColumns =
     "id, app, function, trigger, started_at, duration_us, cold_start, cold_start_us, attempt, outcome, error,"
@@ -181,7 +192,9 @@ Result<AsyncInvocation> readAsync(const Statement& row) {
   a.created_at = fromMs(row.integer(16));
   a.updated_at = fromMs(row.integer(17));
   a.expires_at = fromMs(row.integer(18));
-  a.callback_error = row.text(19);
+  a.caller = row.text(19);
+  a.fingerprint = row.text(20);
+  a.callback_error = row.text(21);
   return a;
 }
 
@@ -210,7 +223,7 @@ Result<InvocationRecord> readRecord(const Statement& row) {
   return r;
 }
 
-// Writes every column of `a` (an INSERT or the UPDATE below bind the same 19 parameters).
+// Writes every column of `a` (an INSERT or the UPDATE below bind the same 21 parameters).
 void bindAsync(Statement& s, const AsyncInvocation& a) {
   s.bindText(1, a.id)
       .bindText(2, a.app)
@@ -234,6 +247,7 @@ void bindAsync(Statement& s, const AsyncInvocation& a) {
     s.bindNull(13).bindNull(14).bindNull(15);
   }
   s.bindText(16, a.error).bind(17, toMs(a.created_at)).bind(18, toMs(a.updated_at)).bind(19, toMs(a.expires_at));
+  s.bindText(20, a.caller).bindText(21, a.fingerprint);
 }
 
 Result<std::optional<AsyncInvocation>> selectAsyncById(SqliteConnection& db, const std::string& id, int64_t now) {
@@ -249,14 +263,15 @@ Result<std::optional<AsyncInvocation>> selectAsyncById(SqliteConnection& db, con
   return std::optional<AsyncInvocation>(std::move(*a));
 }
 
-// The record holding `key` for `app`, whether or not its window passed.
+// The record holding `key` for `caller` of `app`, whether or not its window passed.
 Result<std::optional<AsyncInvocation>> selectAsyncByKey(SqliteConnection& db, const std::string& app,
-                                                        const std::string& key, int64_t now) {
+                                                        const std::string& caller, const std::string& key,
+                                                        int64_t now) {
   auto select = db.prepare(std::string("SELECT ") + kAsyncColumns +
                            ", callback_error FROM async_invocations"
-                           " WHERE app = ?1 AND idempotency_key = ?2 AND expires_at > ?3");
+                           " WHERE app = ?1 AND caller = ?2 AND idempotency_key = ?3 AND expires_at > ?4");
   if (!select.ok()) return select.error();
-  select->bindText(1, app).bindText(2, key).bind(3, now);
+  select->bindText(1, app).bindText(2, caller).bindText(3, key).bind(4, now);
   auto row = select->step();
   if (!row.ok()) return row.error();
   if (!*row) return std::optional<AsyncInvocation>();
@@ -279,6 +294,19 @@ const char* asyncStatusName(AsyncStatus status) {
       return "failed";
   }
   return "unknown";
+}
+
+std::string requestFingerprint(const AsyncRequest& request) {
+  // The body (up to max_async_body_bytes) is digested in place rather than copied.
+  std::string framed;
+  for (std::string_view part : {std::string_view(request.method), std::string_view(request.path),
+                                std::string_view(request.query)}) {
+    framed += std::to_string(part.size());
+    framed += ':';
+    framed += part;
+  }
+  framed += sha256(request.body);
+  return toHex(sha256(framed));
 }
 
 const char* recordTriggerName(RecordTrigger trigger) {
@@ -346,6 +374,7 @@ Result<void> InvocationStore::createAsync(AsyncInvocation invocation, Done<Async
   if (auto r = checkName(what, "id", invocation.id, true); !r.ok()) return r;
   if (auto r = checkName(what, "app", invocation.app, true); !r.ok()) return r;
   if (auto r = checkName(what, "function", invocation.function, true); !r.ok()) return r;
+  if (auto r = checkName(what, "caller", invocation.caller, true); !r.ok()) return r;
   if (invocation.request.method.size() > 16) return badInput(what, "method is longer than 16 bytes");
   if (invocation.request.path.size() + invocation.request.query.size() > kMaxPathBytes) {
     return badInput(what, "path and query are longer than " + std::to_string(kMaxPathBytes) + " bytes");
@@ -383,7 +412,7 @@ Result<void> InvocationStore::createAsync(AsyncInvocation invocation, Done<Async
       [this, invocation = std::move(invocation)](SqliteConnection& db) mutable -> Result<AsyncCreated> {
         const int64_t now = nowMs();
         if (!invocation.idempotency_key.empty()) {
-          auto earlier = selectAsyncByKey(db, invocation.app, invocation.idempotency_key, now);
+          auto earlier = selectAsyncByKey(db, invocation.app, invocation.caller, invocation.idempotency_key, now);
           if (!earlier.ok()) return earlier.error();
           if (*earlier) {
             if (toMs((*earlier)->created_at) + options_.idempotency_window.count() > now) {
@@ -402,7 +431,7 @@ Result<void> InvocationStore::createAsync(AsyncInvocation invocation, Done<Async
         invocation.expires_at = fromMs(now + options_.async_retention.count());
         auto insert = db.prepare(std::string("INSERT INTO async_invocations (") + kAsyncColumns +
                                  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-                                 " ?17, ?18, ?19)");
+                                 " ?17, ?18, ?19, ?20, ?21)");
         if (!insert.ok()) return insert.error();
         bindAsync(*insert, invocation);
         if (auto r = insert->run(); !r.ok()) {
@@ -423,19 +452,20 @@ Result<void> InvocationStore::getAsync(std::string id, Done<std::optional<AsyncI
       [this, id = std::move(id)](SqliteConnection& db) { return selectAsyncById(db, id, nowMs()); }, std::move(done));
 }
 
-Result<void> InvocationStore::findAsyncByKey(std::string app, std::string idempotency_key,
+Result<void> InvocationStore::findAsyncByKey(std::string app, std::string caller, std::string idempotency_key,
                                              Done<std::optional<AsyncInvocation>> done) {
   if (auto r = checkName("findAsyncByKey", "app", app, true); !r.ok()) return r;
+  if (auto r = checkName("findAsyncByKey", "caller", caller, true); !r.ok()) return r;
   if (idempotency_key.empty()) return badInput("findAsyncByKey", "idempotency key is empty");
   if (idempotency_key.size() > options_.max_idempotency_key_bytes) {
     return badInput("findAsyncByKey", "idempotency key is longer than " +
                                           std::to_string(options_.max_idempotency_key_bytes) + " bytes");
   }
   return post<std::optional<AsyncInvocation>>(
-      [this, app = std::move(app), key = std::move(idempotency_key)](
+      [this, app = std::move(app), caller = std::move(caller), key = std::move(idempotency_key)](
           SqliteConnection& db) -> Result<std::optional<AsyncInvocation>> {
         const int64_t now = nowMs();
-        auto found = selectAsyncByKey(db, app, key, now);
+        auto found = selectAsyncByKey(db, app, caller, key, now);
         if (!found.ok()) return found.error();
         if (*found && toMs((*found)->created_at) + options_.idempotency_window.count() <= now) {
           return std::optional<AsyncInvocation>();  // past the window: the key means nothing now
@@ -468,7 +498,8 @@ Result<void> InvocationStore::updateAsync(std::string id, AsyncUpdate update, Do
             "UPDATE async_invocations SET app = ?2, function = ?3, status = ?4, attempts = ?5, method = ?6,"
             " path = ?7, query = ?8, request_headers = ?9, request_body = ?10, callback_url = ?11,"
             " idempotency_key = ?12, response_status = ?13, response_headers = ?14, response_body = ?15,"
-            " error = ?16, created_at = ?17, updated_at = ?18, expires_at = ?19 WHERE id = ?1");
+            " error = ?16, created_at = ?17, updated_at = ?18, expires_at = ?19, caller = ?20, fingerprint = ?21"
+            " WHERE id = ?1");
         if (!write.ok()) return write.error();
         bindAsync(*write, a);
         if (auto r = write->run(); !r.ok()) return r.error();

@@ -1,8 +1,9 @@
 #pragma once
 // What gust.db remembers about invocations, in two tables:
-// - async invocations (`Prefer: respond-async`): the request, its status as it moves
-//   queued → running → succeeded | failed, and its result, kept for `async_retention` and
-//   findable by (app, idempotency key) within `idempotency_window`;
+// - async invocations (`Prefer: respond-async`): the request, who sent it (its caller), its
+//   status as it moves queued → running → succeeded | failed, and its result, kept for
+//   `async_retention` and findable by (app, caller, idempotency key) within
+//   `idempotency_window`;
 // - invocation records (observability): one row per finished invocation of any trigger,
 //   with bounded retention by count and age.
 //
@@ -54,6 +55,14 @@ struct InvocationStoreOptions {
 enum class AsyncStatus { kQueued, kRunning, kSucceeded, kFailed };
 const char* asyncStatusName(AsyncStatus status);
 
+struct AsyncRequest;
+// What identifies a request for its idempotency key: SHA-256 over its method, path and
+// query, each preceded by its length so no two requests share one, and the SHA-256 of its
+// body. In hex.
+std::string requestFingerprint(const AsyncRequest& request);
+
+inline constexpr std::string_view kAnonymousCaller = "anonymous";
+
 struct AsyncRequest {
   std::string method;
   std::string path;
@@ -78,6 +87,12 @@ struct AsyncInvocation {
   AsyncRequest request;
   std::string callback_url;     // empty: none
   std::string idempotency_key;  // empty: none
+  // Who sent it: "key:NAME" for a function key of the app, kAnonymousCaller where the
+  // function's auth is public. Only the same caller may read it or reuse its idempotency key.
+  std::string caller = std::string(kAnonymousCaller);
+  // SHA-256 of the request an idempotency key came with (see requestFingerprint); empty
+  // without a key. The key sent again with another request is refused, not answered.
+  std::string fingerprint;
   std::optional<AsyncResponse> response;
   std::string error;
   std::string callback_error;  // why its callback was given up; empty: not given up (see setCallbackError)
@@ -138,13 +153,14 @@ class InvocationStore {
   InvocationStore& operator=(const InvocationStore&) = delete;
 
   // Async invocations. createAsync stores `invocation` (status, attempts, response and
-  // times are the store's: queued, 0, none, now); with an idempotency key the app used
-  // within the window it stores nothing and answers the earlier record (atomically: two
-  // concurrent creates with one key give one record).
+  // times are the store's: queued, 0, none, now); with an idempotency key the same caller of
+  // the app used within the window it stores nothing and answers the earlier record
+  // (atomically: two concurrent creates with one key give one record). The caller compares
+  // the earlier record's fingerprint with its own.
   Result<void> createAsync(AsyncInvocation invocation, Done<AsyncCreated> done);
   // nullopt when unknown or past its retention.
   Result<void> getAsync(std::string id, Done<std::optional<AsyncInvocation>> done);
-  Result<void> findAsyncByKey(std::string app, std::string idempotency_key,
+  Result<void> findAsyncByKey(std::string app, std::string caller, std::string idempotency_key,
                               Done<std::optional<AsyncInvocation>> done);
   // Answers the updated record; kNotFound when unknown or past its retention.
   Result<void> updateAsync(std::string id, AsyncUpdate update, Done<AsyncInvocation> done);

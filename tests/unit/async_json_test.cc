@@ -15,6 +15,7 @@ TEST_CASE("an async invocation's JSON has its state, and its response once done"
   a.updated_at = a.created_at;
   auto queued = asyncInvocationJson(a);
   CHECK(queued["status"] == "queued");
+  CHECK(queued["caller"] == "anonymous");
   CHECK(queued["location"] == "/v1/invocations/abc");
   CHECK(queued["created_at"] == "2023-11-14T22:13:20.123Z");
   CHECK_FALSE(queued.contains("response"));

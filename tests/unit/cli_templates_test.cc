@@ -136,3 +136,12 @@ TEST_CASE("a project is written into a new or empty folder, and never over exist
   gust::test::writeFile(file, "x");
   CHECK_FALSE(writeProject(file, *files).ok());
 }
+
+TEST_CASE("every template says its routes are public and tells how to require a key") {
+  for (const auto& kind : templateNames()) {
+    auto files = renderTemplate(kind, "app");
+    REQUIRE(files.ok());
+    CHECK(fileText(*files, "gust.json").find("\"auth\": \"public\"") != std::string::npos);
+    CHECK(fileText(*files, "README.md").find("gust keys create app") != std::string::npos);
+  }
+}

@@ -45,9 +45,10 @@ class StoreFixture {
   std::optional<AsyncInvocation> get(const std::string& id) {
     return ok<std::optional<AsyncInvocation>>([&](auto done) { return store_->getAsync(id, std::move(done)); });
   }
-  std::optional<AsyncInvocation> byKey(const std::string& app, const std::string& key) {
+  std::optional<AsyncInvocation> byKey(const std::string& app, const std::string& key,
+                                       const std::string& caller = std::string(kAnonymousCaller)) {
     return ok<std::optional<AsyncInvocation>>(
-        [&](auto done) { return store_->findAsyncByKey(app, key, std::move(done)); });
+        [&](auto done) { return store_->findAsyncByKey(app, caller, key, std::move(done)); });
   }
   Result<AsyncInvocation> update(const std::string& id, AsyncUpdate u) {
     return fx.wait<AsyncInvocation>([&](auto done) { return store_->updateAsync(id, std::move(u), std::move(done)); });
@@ -115,7 +116,7 @@ TEST_CASE("an async invocation is stored queued with its request and read back b
   auto created = s.create(asyncRequest());
   CHECK_FALSE(created.existing);
   const AsyncInvocation& a = created.invocation;
-  CHECK(a.id.size() == 24);
+  CHECK(a.id.size() == 32);
   CHECK(a.status == AsyncStatus::kQueued);
   CHECK(a.created_at == s.clock.wallNow());
   CHECK(a.expires_at == s.clock.wallNow() + hours(24 * 7));
@@ -158,6 +159,85 @@ TEST_CASE("a create with an idempotency key the app used within the window answe
   CHECK(third.invocation.id != first.invocation.id);
   CHECK(s.byKey("shop", "key-1")->id == third.invocation.id);
   CHECK(s.get(first.invocation.id)->request.body == "first");
+}
+
+TEST_CASE("an idempotency key is the caller's own, and its record keeps caller and fingerprint") {
+  StoreFixture s;
+  AsyncInvocation mine = asyncRequest("k");
+  mine.caller = "key:ci";
+  mine.fingerprint = requestFingerprint(mine.request);
+  auto first = s.create(mine);
+  CHECK(first.invocation.caller == "key:ci");
+  // Another caller with the same key gets its own record, never the first one's.
+  AsyncInvocation theirs = asyncRequest("k", "theirs");
+  theirs.caller = "key:other";
+  auto second = s.create(theirs);
+  CHECK_FALSE(second.existing);
+  CHECK(second.invocation.id != first.invocation.id);
+  AsyncInvocation anonymous = asyncRequest("k", "anon");
+  CHECK_FALSE(s.create(anonymous).existing);
+  // The first caller again, with another request: the earlier record, whose fingerprint
+  // shows it was another request.
+  AsyncInvocation again = asyncRequest("k", "changed body");
+  again.caller = "key:ci";
+  again.fingerprint = requestFingerprint(again.request);
+  auto third = s.create(again);
+  CHECK(third.existing);
+  CHECK(third.invocation.id == first.invocation.id);
+  CHECK(third.invocation.fingerprint == mine.fingerprint);
+  CHECK(third.invocation.fingerprint != again.fingerprint);
+  CHECK(s.byKey("shop", "k", "key:ci")->id == first.invocation.id);
+  CHECK(s.byKey("shop", "k", "key:other")->id == second.invocation.id);
+  s.reopen();
+  auto stored = s.get(first.invocation.id);
+  REQUIRE(stored.has_value());
+  CHECK(stored->caller == "key:ci");
+  CHECK(stored->fingerprint == mine.fingerprint);
+}
+
+TEST_CASE("records from before callers were kept become anonymous, and keep their idempotency key") {
+  StoreFixture s;
+  AsyncInvocation old = asyncRequest("k");
+  old.caller = "key:gone";
+  auto first = s.create(old);
+  // Back to the shape of the version before caller and fingerprint (invocations schema 3).
+  auto downgraded = s.fx.writer().runSync<bool>([](SqliteConnection& db) -> Result<bool> {
+    for (const char* sql : {"DROP INDEX async_invocations_by_caller_key",
+                            "ALTER TABLE async_invocations DROP COLUMN caller",
+                            "ALTER TABLE async_invocations DROP COLUMN fingerprint",
+                            "CREATE UNIQUE INDEX async_invocations_by_key ON async_invocations (app, idempotency_key)"
+                            "  WHERE idempotency_key IS NOT NULL",
+                            "UPDATE schema_versions SET version = 3 WHERE component = 'invocations'"}) {
+      if (auto r = db.exec(sql); !r.ok()) return r.error();
+    }
+    return true;
+  });
+  GUST_REQUIRE_OK(downgraded);
+  s.reopen();
+  auto migrated = s.get(first.invocation.id);
+  REQUIRE(migrated.has_value());
+  CHECK(migrated->caller == kAnonymousCaller);
+  CHECK(migrated->fingerprint.empty());
+  auto again = s.create(asyncRequest("k"));
+  CHECK(again.existing);
+  CHECK(again.invocation.id == first.invocation.id);
+}
+
+TEST_CASE("a request's fingerprint changes with its method, path, query or body, not its headers") {
+  AsyncRequest base{"POST", "/a", "x=1", {{"h", "1"}}, "body"};
+  const std::string fp = requestFingerprint(base);
+  CHECK(fp.size() == 64);
+  AsyncRequest headers = base;
+  headers.headers = {{"h", "2"}};
+  CHECK(requestFingerprint(headers) == fp);
+  for (auto change : {+[](AsyncRequest& r) { r.method = "PUT"; }, +[](AsyncRequest& r) { r.path = "/b"; },
+                      +[](AsyncRequest& r) { r.query = "x=2"; }, +[](AsyncRequest& r) { r.body = "other"; },
+                      // Moving bytes between parts is another request too.
+                      +[](AsyncRequest& r) { r.path = "/ax=1"; r.query = ""; }}) {
+    AsyncRequest changed = base;
+    change(changed);
+    CHECK(requestFingerprint(changed) != fp);
+  }
 }
 
 TEST_CASE("two creates with one key posted back to back give one record") {

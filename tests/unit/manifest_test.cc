@@ -230,3 +230,30 @@ TEST_CASE("an app may publish to the queues it lists in publishes and to those i
   CHECK(errorOf(R"({"name": "a", "publishes": ["x", "x"], "functions": {"f": {"routes": ["/f"]}}})")
             .find("listed twice") != std::string::npos);
 }
+
+TEST_CASE("auth is public by default, set on the app, and overridden per function") {
+  auto plain = parseManifest(R"({"name": "a", "functions": {"f": {"routes": ["/x"]}}})");
+  REQUIRE(plain);
+  CHECK(plain->auth == Auth::kPublic);
+  CHECK(plain->authOf(plain->functions[0]) == Auth::kPublic);
+
+  auto keyed = parseManifest(R"({"name": "a", "auth": "key",
+      "functions": {"f": {"routes": ["/x"]}, "g": {"routes": ["/y"], "auth": "public"}}})");
+  REQUIRE(keyed);
+  CHECK(keyed->auth == Auth::kKey);
+  for (const auto& f : keyed->functions) {
+    CHECK(keyed->authOf(f) == (f.name == "f" ? Auth::kKey : Auth::kPublic));
+  }
+
+  auto one = parseManifest(R"({"name": "a", "functions": {"f": {"routes": ["/x"], "auth": "key"}, "g": {"routes": ["/y"]}}})");
+  REQUIRE(one);
+  for (const auto& f : one->functions) CHECK(one->authOf(f) == (f.name == "f" ? Auth::kKey : Auth::kPublic));
+}
+
+TEST_CASE("an unknown auth value is refused with the two that exist") {
+  CHECK(errorOf(R"({"name": "a", "auth": "token", "functions": {"f": {"routes": ["/x"]}}})") ==
+        "gust.json: auth: must be \"public\" (anyone may call; the default) or \"key\" (callers need a function key "
+        "from `gust keys create`), not \"token\"");
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"routes": ["/x"], "auth": 1}}})") ==
+        "gust.json: functions.f.auth: must be a string");
+}

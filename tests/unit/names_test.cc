@@ -90,3 +90,12 @@ TEST_CASE("versions are v followed by a number without leading zeros") {
         "\"latest\" is not a valid version; versions are named v1, v2, v3 ... in the order they were deployed (see "
         "the app's version list)");
 }
+
+TEST_CASE("key names are letters, digits, dash and underscore, and a bad one says why") {
+  for (const char* good : {"ci", "Deploy-Bot_2", "7days"}) CHECK_MESSAGE(validateKeyName(good), good);
+  CHECK(errorOf(validateKeyName("")) == "the key name is empty; use 1 to 63 letters, digits, '-' or '_', starting "
+                                       "with a letter or digit");
+  CHECK(errorOf(validateKeyName("a b")).find("' ' at position 2 is not allowed") != std::string::npos);
+  CHECK(errorOf(validateKeyName("_x")).find("it starts with '_'") != std::string::npos);
+  CHECK_FALSE(validateKeyName(std::string(64, 'k')));
+}

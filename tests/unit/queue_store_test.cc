@@ -171,7 +171,7 @@ TEST_CASE("lease hands out visible messages in send order with their body, heade
 TEST_CASE("a message without an id gets a generated one") {
   QueueFixture q;
   auto sent = q.sendOk("q", {message("", "x"), message("", "y")});
-  CHECK(sent[0].id.size() == 24);
+  CHECK(sent[0].id.size() == 32);
   CHECK(sent[0].id != sent[1].id);
   CHECK(ids(q.leaseOk("q", leaseOf(2)).messages) == std::vector<std::string>{sent[0].id, sent[1].id});
 }

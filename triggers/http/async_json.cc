@@ -9,6 +9,8 @@ nlohmann::json asyncInvocationJson(const AsyncInvocation& a) {
   nlohmann::json out = {{"id", a.id},
                         {"app", a.app},
                         {"function", a.function},
+                        // Who may read it (docs/security.md): shown only to that caller, or the operator.
+                        {"caller", a.caller},
                         {"status", asyncStatusName(a.status)},
                         {"attempts", a.attempts},
                         {"created_at", formatIso8601(a.created_at, nullptr, Iso8601Precision::kMillis)},

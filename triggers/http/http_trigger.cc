@@ -10,6 +10,7 @@
 #include "triggers/http/callback_sender.h"
 #include "triggers/http/async_runner.h"
 #include "triggers/http/http_text.h"
+#include "triggers/http/key_auth.h"
 
 namespace gust {
 namespace {
@@ -207,10 +208,16 @@ Result<void> HttpTrigger::addApp(const AppInfo& app) {
   if (!router) return router.error();
   routes_ = std::move(routes);
   router_ = std::move(*router);
+  std::set<std::string, std::less<>> keyed;
+  for (const auto& f : app.manifest.functions) {
+    if (app.manifest.authOf(f) == Auth::kKey) keyed.insert(f.name);
+  }
+  keyed_[app.manifest.name] = std::move(keyed);
   return {};
 }
 
 void HttpTrigger::removeApp(const std::string& name) {
+  keyed_.erase(name);
   if (routes_.erase(name) == 0) return;
   // Removing routes cannot make the rest conflict.
   auto router = build(routes_);
@@ -258,8 +265,14 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
     responder.send(std::move(r));
     return;
   }
+  auto caller = callerFor(request, *match.target);
+  if (!caller) {
+    // Refused before anything runs: the function never sees a request without its key.
+    responder.send(keyRequired(!presentedKey(request).empty()));
+    return;
+  }
   if (prefersRespondAsync(request.headers)) {
-    acceptAsync(std::move(request), *match.target, std::move(responder));
+    acceptAsync(std::move(request), *match.target, std::move(*caller), std::move(responder));
     return;
   }
   Invocation inv;
@@ -308,7 +321,22 @@ Invocation HttpTrigger::asyncInvocation(const AsyncInvocation& stored) const {
   return inv;
 }
 
-void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, HttpResponder&& responder) {
+std::optional<std::string> HttpTrigger::callerFor(HttpRequest& request, const RouteTarget& target) const {
+  auto app = keyed_.find(target.app);
+  std::string caller(kAnonymousCaller);
+  if (app != keyed_.end() && app->second.contains(target.function)) {
+    const FunctionKey* key = keys_ ? keys_->find(presentedKey(request)) : nullptr;
+    if (key == nullptr || !key->allows(target.app, target.function)) return std::nullopt;
+    caller = callerOf(*key);
+  }
+  // A function key sent to a public function (by mistake, or to probe) does not reach it
+  // either: no function ever sees one.
+  removeKeyFields(request.headers);
+  return caller;
+}
+
+void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, std::string caller,
+                              HttpResponder&& responder) {
   if (store_ == nullptr || runner_ == nullptr) {
     responder.send(retryLater(503, "Async invocations unavailable", "this host does not store async invocations"));
     return;
@@ -351,14 +379,27 @@ void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, 
   }
   inv.request = AsyncRequest{std::move(request.method), std::move(request.path), std::move(request.query),
                              std::move(request.headers), std::move(request.body)};
+  inv.caller = std::move(caller);
+  if (!inv.idempotency_key.empty()) inv.fingerprint = requestFingerprint(inv.request);
+  std::string fingerprint = inv.fingerprint;
   auto shared = std::make_shared<HttpResponder>(std::move(responder));
-  auto posted = store_->createAsync(std::move(inv), [this, shared, app = target.app](Result<AsyncCreated> created) {
+  auto on_created = [this, shared, app = target.app, fingerprint = std::move(fingerprint)](
+                        Result<AsyncCreated> created) {
     if (!created || created->existing) runner_->unadmit(app);
     if (!created) {
       shared->send(storeRefused(created.error(), expose_errors_));
       return;
     }
     const AsyncInvocation& a = created->invocation;
+    // A record stored before fingerprints were kept has none, and is taken as a match.
+    if (created->existing && !a.fingerprint.empty() && a.fingerprint != fingerprint) {
+      // The IETF httpapi-idempotency-key draft: a key reused for another request is the
+      // client's mistake, answered 422, never with the first request's result.
+      shared->send(problemResponse(422, "Idempotency-Key reused",
+                                   "this Idempotency-Key was first sent with another request (method, path, query or "
+                                   "body differ); send a new key for a new request"));
+      return;
+    }
     const bool done = a.status == AsyncStatus::kSucceeded || a.status == AsyncStatus::kFailed;
     nlohmann::json body;
     HttpResponse r;
@@ -379,7 +420,8 @@ void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, 
     AsyncInvocation record = created->invocation;
     shared->send(std::move(r));
     if (fresh) runner_->submit(std::move(record));
-  });
+  };
+  auto posted = store_->createAsync(std::move(inv), std::move(on_created));
   if (!posted) {
     runner_->unadmit(target.app);
     HttpResponder& responder_again = *shared;
@@ -404,15 +446,25 @@ void HttpTrigger::serveInvocation(const HttpRequest& request, HttpResponder&& re
     responder.send(retryLater(503, "Async invocations unavailable", "this host does not store async invocations"));
     return;
   }
+  // Who asks: the holder of a valid key, or anyone. A keyed caller's invocation is theirs
+  // alone; another caller is told it does not exist, exactly as for an unknown id.
+  const FunctionKey* key = keys_ ? keys_->find(presentedKey(request)) : nullptr;
+  std::string asker_app = key ? key->app : std::string();
+  std::string asker = key ? callerOf(*key) : std::string(kAnonymousCaller);
   auto shared = std::make_shared<HttpResponder>(std::move(responder));
   auto not_found = [id] {
     return problemResponse(404, "Not Found",
-                           "no async invocation " + id + " (unknown, or expired after its retention)");
+                           "no async invocation " + id + " (unknown, expired after its retention, or started by "
+                           "another caller: send the function key that started it)");
   };
-  auto posted = store_->getAsync(id, [shared, not_found](Result<std::optional<AsyncInvocation>> found) {
+  auto posted = store_->getAsync(id, [shared, not_found, asker_app = std::move(asker_app), asker = std::move(asker)](
+                                         Result<std::optional<AsyncInvocation>> found) {
+    const auto visible = [&](const AsyncInvocation& a) {
+      return a.caller == kAnonymousCaller || (a.app == asker_app && a.caller == asker);
+    };
     if (!found) {
       shared->send(retryLater(503, "Store unavailable", found.error().message));
-    } else if (!*found) {
+    } else if (!*found || !visible(**found)) {
       shared->send(not_found());
     } else {
       HttpResponse r;

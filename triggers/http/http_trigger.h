@@ -8,11 +8,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "runtime/exec/dispatcher.h"
 #include "runtime/base/ids.h"
 #include "runtime/store/invocation_store.h"
+#include "runtime/store/key_store.h"
 #include "runtime/protocol/trace_context.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
@@ -52,6 +54,9 @@ class HttpTrigger final : public Trigger {
     store_ = &store;
     runner_ = &runner;
   }
+  // The function keys that routes of `"auth": "key"` functions check; it outlives the
+  // trigger. Without it such routes refuse every request (401).
+  void enableKeys(const KeyStore& keys) { keys_ = &keys; }
   // What runs a stored async request: its route matched again for the parameters.
   Invocation asyncInvocation(const AsyncInvocation& stored) const;
 
@@ -65,7 +70,11 @@ class HttpTrigger final : public Trigger {
 
  private:
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
-  void acceptAsync(HttpRequest&& request, const RouteTarget& target, HttpResponder&& responder);
+  // The caller of a request to `target`: kAnonymousCaller for a public function, "key:NAME"
+  // for a valid key of a keyed one, or nullopt when the request is to be refused with
+  // keyRequired(). Unless refused, `request` loses its key fields (removeKeyFields).
+  std::optional<std::string> callerFor(HttpRequest& request, const RouteTarget& target) const;
+  void acceptAsync(HttpRequest&& request, const RouteTarget& target, std::string caller, HttpResponder&& responder);
   void serveInvocation(const HttpRequest& request, HttpResponder&& responder);
   // Makes the invocation's span a child of the caller's traceparent/tracestate (an invalid
   // one counts as absent) or a new root; returns the traceparent to answer with.
@@ -79,6 +88,9 @@ class HttpTrigger final : public Trigger {
   Dispatcher& dispatcher_;
   const bool expose_errors_;
   std::map<std::string, std::vector<Route>> routes_;
+  // app -> its functions whose auth is "key".
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> keyed_;
+  const KeyStore* keys_ = nullptr;
   Router router_;
   IdGenerator ids_;
   InvocationStore* store_ = nullptr;
