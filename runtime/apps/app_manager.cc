@@ -9,13 +9,14 @@ namespace gust {
 using std::chrono::steady_clock;
 
 AppManager::AppManager(uv_loop_t* loop, const Clock& clock, AppStore& store, AppEnvStore& env_store,
-                       Dispatcher& dispatcher, std::vector<Trigger*> triggers)
+                       Dispatcher& dispatcher, std::vector<Trigger*> triggers, PoolSettings pool_defaults)
     : loop_(loop),
       clock_(clock),
       store_(store),
       env_store_(env_store),
       dispatcher_(dispatcher),
-      triggers_(std::move(triggers)) {}
+      triggers_(std::move(triggers)),
+      pool_defaults_(std::move(pool_defaults)) {}
 
 Result<void> AppManager::attachEnv(AppInfo& info) const {
   auto env = env_store_.load(info.manifest.name);
@@ -40,7 +41,7 @@ Result<void> AppManager::bind(const AppInfo& info) {
 }
 
 Result<void> AppManager::addFromDir(const std::filesystem::path& dir) {
-  auto manifest = loadManifest(dir);
+  auto manifest = loadManifest(dir, pool_defaults_);
   if (!manifest) return manifest.error();
   std::error_code ec;
   std::filesystem::path module = dir / manifest->module;
@@ -61,7 +62,7 @@ Result<void> AppManager::addFromStore() {
       spdlog::warn("app {} is served from its folder; its deployed versions are not loaded", version.app);
       continue;
     }
-    auto manifest = loadManifest(version.dir);
+    auto manifest = loadManifest(version.dir, pool_defaults_);
     if (!manifest) return manifest.error();
     AppInfo info{std::move(*manifest), version.dir, version.version, {}};
     if (auto ok = attachEnv(info); !ok) {
@@ -141,7 +142,7 @@ void AppManager::deploy(const std::string& app, std::string manifest, std::strin
           w->done(w->stored.error());
           return;
         }
-        auto manifest = loadManifest(w->stored->dir);
+        auto manifest = loadManifest(w->stored->dir, self.pool_defaults_);
         if (!manifest) {
           self.busy_.erase(w->app);
           w->done(manifest.error());
@@ -172,7 +173,7 @@ void AppManager::rollback(const std::string& app, std::optional<std::string> ver
     done(target.error());
     return;
   }
-  auto manifest = loadManifest(target->dir);
+  auto manifest = loadManifest(target->dir, pool_defaults_);
   if (!manifest) {
     done(manifest.error());
     return;

@@ -42,9 +42,10 @@ struct DeployReport {
 class AppManager {
  public:
   // Every app's active version is bound to each of `triggers`, in their order; they outlive
-  // the manager. A deploy's report says how long it took by `clock`.
+  // the manager. A deploy's report says how long it took by `clock`. `pool_defaults` (the
+  // host's default_* settings) fill in what an app's manifest leaves out.
   AppManager(uv_loop_t* loop, const Clock& clock, AppStore& store, AppEnvStore& env_store, Dispatcher& dispatcher,
-             std::vector<Trigger*> triggers);
+             std::vector<Trigger*> triggers, PoolSettings pool_defaults);
 
   // Startup: an app served from its folder (it cannot be rolled back; a deploy replaces it).
   Result<void> addFromDir(const std::filesystem::path& dir);
@@ -85,6 +86,7 @@ class AppManager {
   AppEnvStore& env_store_;
   Dispatcher& dispatcher_;
   std::vector<Trigger*> triggers_;
+  const PoolSettings pool_defaults_;
   std::set<std::string> busy_;  // apps with a deploy or rollback in progress
 };
 

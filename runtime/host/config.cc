@@ -299,7 +299,7 @@ const std::vector<Setting>& table() {
          "how long an invocation may run before 504"},
         durationOf([](HostOptions& o) -> milliseconds& { return o.pool_defaults.timeout; }, milliseconds(1), kDay));
     add({"default_memory_mb", "--default-memory-mb", "", "GUST_DEFAULT_MEMORY_MB", "N", "`512`",
-         "address-space limit of an instance, in MiB"},
+         "a worker's memory (`memory_mb`) for apps whose manifest sets none, in MiB"},
         numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.pool_defaults.memory_mb; }, 16, 1'048'576));
     add({"queue_synchronous", "--queue-synchronous", "", "GUST_QUEUE_SYNCHRONOUS", "MODE", "`FULL`",
          "SQLite sync for queue commits: `FULL` (an ack is on disk) or `NORMAL` (faster; a power loss may lose the "

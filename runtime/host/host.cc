@@ -111,7 +111,8 @@ class Host {
     env_store_ = std::make_unique<AppEnvStore>(options_.data_dir / "env");
     // Before any app loads: each app's routes, timers and queue consumers start with it.
     apps_ = std::make_unique<AppManager>(loop_, clock_, *store_, *env_store_, dispatcher_,
-                                         std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()});
+                                         std::vector<Trigger*>{&http_, &timers_, queue_trigger_.get()},
+                                         options_.pool_defaults);
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token), clock_);
     admin_->setMaxConnections(descriptors_.admin_connections);
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, *keys_, public_url_);

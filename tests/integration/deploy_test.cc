@@ -254,3 +254,24 @@ TEST_CASE("deleting an app stops its routes and removes its versions") {
   REQUIRE(again);
   CHECK(again->status == 404);
 }
+
+TEST_CASE("the host's default_* settings fill in what a deployed app's manifest leaves out, and the manifest wins") {
+  TempDir tmp;
+  Host host({}, tmp.path(), {"--default-timeout", "1500ms", "--default-memory-mb", "96"});
+  std::string module = readFile(env("GUST_FIXTURE_MISBEHAVE"));
+  REQUIRE(deploy(host, "shop", kManifest, module)->status == 201);
+  json app = json::parse(admin(host, host.adminToken()).Get("/v1/apps/shop")->body);
+  CHECK(app["functions"][0]["timeout_ms"] == 1500);
+  CHECK(app["limits"]["worker_memory_mb"] == 96);
+  // The app's own values beat the host's, after a restart too (the store path).
+  REQUIRE(deploy(host, "own", R"({"name": "own", "memory_mb": 128, "functions": {
+    "echo": { "routes": ["/own"], "timeout": "3s" }}})", module)->status == 201);
+  host.process().signal(SIGTERM);
+  REQUIRE(host.process().wait().status == 0);
+  Host again({}, tmp.path(), {"--default-timeout", "1500ms", "--default-memory-mb", "96"});
+  json own = json::parse(admin(again, again.adminToken()).Get("/v1/apps/own")->body);
+  CHECK(own["functions"][0]["timeout_ms"] == 3000);
+  CHECK(own["limits"]["worker_memory_mb"] == 128);
+  json shop = json::parse(admin(again, again.adminToken()).Get("/v1/apps/shop")->body);
+  CHECK(shop["functions"][0]["timeout_ms"] == 1500);
+}
