@@ -13,7 +13,9 @@
 #   --quick: 1 round of 3 s (smoke test). Env: ROUNDS (3), DURATION (10), WARM (5 s of
 #   warm-up per server), CONNS ("64 1"), SERVERS ("gust gust-pool4 gust-thread nginx node
 #   workerd ff"; gust-pool4 is hello with four warm instances, gust-thread runs it on host
-#   threads; gust-base serves it with the binary BASELINE_GUST, another build to compare),
+#   threads; gust-key requires a function key and is called with one, gust-nokey is the same
+#   host called without one (every answer a 401); gust-base serves hello with the binary
+#   BASELINE_GUST, another build to compare),
 #   PEERS_DIR (/tmp/gust-bench-peers), RESULTS (bench/http/results-<timestamp>),
 #   BASE_PORT (18080), BUILD_DIR (build-bench).
 set -euo pipefail
@@ -87,7 +89,7 @@ rss_kib() {
 }
 
 # ---- servers ----------------------------------------------------------------------------
-declare -A PID URL
+declare -A PID URL HEADER  # HEADER: one request header the server needs, e.g. its key
 ACTIVE=()
 start() { # NAME PORT PATH CMD... : launch pinned to the server CPU (exec keeps the pid ours)
   local name=$1 port=$2 path=$3; shift 3
@@ -148,6 +150,20 @@ for s in $SERVERS; do
                   --port "$port" --data-dir "$PEERS_DIR/gust-data-pool4" ;;
     gust-thread) start "$s" "$port" /hello/world "$GUST" serve "$(variant thread '"isolation": "thread", "max_instances": 4')" \
                    --port "$port" --data-dir "$PEERS_DIR/gust-data-thread" ;;
+    # hello behind a function key, called with the key the host's admin API makes for it.
+    gust-key) rm -rf "$PEERS_DIR/gust-data-key"
+              start "$s" "$port" /hello/world "$GUST" serve "$(variant key '"auth": "key"')" \
+                --port "$port" --data-dir "$PEERS_DIR/gust-data-key"
+              key=""
+              for _ in $(seq 300); do
+                key=$("$GUST" keys create hello --name bench --data-dir "$PEERS_DIR/gust-data-key" 2>/dev/null) && break
+                sleep 0.1
+              done
+              [[ -n $key ]] || { log "SKIP gust-key: no key from its host (see $OUT/gust-key.log)"; unset "PID[$s]"; continue; }
+              HEADER[$s]="x-gust-key: $key" ;;
+    # The same host called without a key: the cost of refusing a caller (401s, non2xx).
+    gust-nokey) [[ -n ${PID[gust-key]:-} ]] || { log "SKIP gust-nokey: list gust-key before it in SERVERS"; continue; }
+                PID[$s]=${PID[gust-key]} URL[$s]=${URL[gust-key]} ;;
     nginx) mkdir -p nginx/tmp && sed -i "s/listen 127.0.0.1:[0-9@A-Z]*;/listen 127.0.0.1:$port;/" nginx.conf
            start nginx "$port" / nginx -p "$PEERS_DIR/" -c nginx.conf ;;
     node) start node "$port" / env PORT="$port" node node.js ;;
@@ -160,7 +176,12 @@ for s in $SERVERS; do
 done
 for s in "${!PID[@]}"; do
   ok=0
-  for _ in $(seq 300); do curl -sf -o /dev/null "${URL[$s]}" && { ok=1; break; }; sleep 0.1; done
+  hdr=(); [[ -n ${HEADER[$s]:-} ]] && hdr=(-H "${HEADER[$s]}")
+  want=200; [[ $s == gust-nokey ]] && want=401
+  for _ in $(seq 300); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "${hdr[@]}" "${URL[$s]}") == "$want" ]] && { ok=1; break; }
+    sleep 0.1
+  done
   if ((ok)); then ACTIVE+=("$s"); else log "SKIP $s: no answer at ${URL[$s]} in 30 s (see $OUT/$s.log)"; fi
 done
 # Keep the order of $SERVERS for the rounds and the table.
@@ -174,7 +195,8 @@ printf 'server\tconns\tround\trequests\trps\tp50_us\tp99_us\tsock_errors\tnon2xx
 run_one() { # SERVER CONNS ROUND
   local s=$1 c=$2 r=$3 f="$OUT/$1-c$2-r$3.txt" a0 a1 b0 b1 wrk_cpu stats n rps p50 p99 errs bad
   read -r a0 a1 < <(cpu_ticks "${PID[$s]}")
-  wrk_cpu=$( { time taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --latency "${URL[$s]}" >"$f" 2>&1; } 2>&1 )
+  local hdr=(); [[ -n ${HEADER[$s]:-} ]] && hdr=(-H "${HEADER[$s]}")
+  wrk_cpu=$( { time taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --latency "${hdr[@]}" "${URL[$s]}" >"$f" 2>&1; } 2>&1 )
   read -r b0 b1 < <(cpu_ticks "${PID[$s]}")
   # requests rps p50 p99 socket-errors non-2xx, latencies in microseconds
   stats=$(awk 'function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; return v * 1e6 }
@@ -194,7 +216,10 @@ run_one() { # SERVER CONNS ROUND
 load=$(cut -d' ' -f1 /proc/loadavg)
 awk -v l="$load" 'BEGIN { exit !(l > 0.5) }' && log "WARNING: load average is $load before the run; figures will be noisy"
 log "servers: ${ACTIVE[*]}; $ROUNDS round(s) x $DURATION s at -c ${CONNS// /,}; results in $OUT"
-for s in "${ACTIVE[@]}"; do taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d"${WARM}s" "${URL[$s]}" >/dev/null; done
+for s in "${ACTIVE[@]}"; do
+  hdr=(); [[ -n ${HEADER[$s]:-} ]] && hdr=(-H "${HEADER[$s]}")
+  taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d"${WARM}s" "${hdr[@]}" "${URL[$s]}" >/dev/null
+done
 for r in $(seq "$ROUNDS"); do
   for s in "${ACTIVE[@]}"; do
     for c in $CONNS; do run_one "$s" "$c" "$r"; done
