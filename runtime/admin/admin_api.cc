@@ -125,9 +125,8 @@ std::optional<HttpResponse> AdminApi::headRefusal(const HttpRequest& head) {
     r.headers.emplace_back("Retry-After", std::to_string((wait.count() + 999) / 1000));
     return r;
   }
-  std::string_view auth = head.header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.substr(0, kBearer.size()) == kBearer && constantTimeEquals(auth.substr(kBearer.size()), token_)) {
+  if (std::string_view token = http::bearerToken(head.header("authorization"));
+      !token.empty() && constantTimeEquals(token, token_)) {
     throttle_.succeeded(peer);
     return std::nullopt;
   }

@@ -27,6 +27,18 @@ inline bool isTokenChar(char c) {
 
 inline bool isToken(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), isTokenChar); }
 
+// The token of an `Authorization: Bearer TOKEN` value (RFC 6750; the scheme in any case, as
+// RFC 9110 says of auth schemes), or empty when the value holds none.
+inline std::string_view bearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size() || !equalsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme)) {
+    return {};
+  }
+  std::string_view token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return token;
+}
+
 // A field value we send: no CR, LF or NUL, which would split or end the response head.
 inline bool isSafeFieldValue(std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;

@@ -7,30 +7,18 @@ namespace {
 
 constexpr std::string_view kKeyField = "x-gust-key";
 
-// The token of "Bearer TOKEN", or empty.
-std::string_view bearerToken(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size() ||
-      !http::equalsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme)) {
-    return {};
-  }
-  std::string_view token = authorization.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  return token;
-}
-
 }  // namespace
 
 std::string_view presentedKey(const HttpRequest& request) {
   if (std::string_view key = request.header(kKeyField); !key.empty()) return key;
-  return bearerToken(request.header("authorization"));
+  return http::bearerToken(request.header("authorization"));
 }
 
 void removeKeyFields(std::vector<std::pair<std::string, std::string>>& headers) {
   std::erase_if(headers, [](const std::pair<std::string, std::string>& field) {
     // Names are lower case already (see HttpRequest::headers).
     if (field.first == kKeyField) return true;
-    return field.first == "authorization" && bearerToken(field.second).starts_with(KeyStore::kKeyPrefix);
+    return field.first == "authorization" && http::bearerToken(field.second).starts_with(KeyStore::kKeyPrefix);
   });
 }
 
