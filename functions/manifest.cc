@@ -191,13 +191,62 @@ void checkSchedule(Checker& c, const TimerTriggerSpec& timer, const std::string&
   }
 }
 
-void parseQueue(Checker& c, const json& q, const std::string& path, QueueTriggerSpec& queue) {
+// "filter": {"type": "order.placed" | ["a", "b"], "headers": {"ce-subject": "x"}}.
+void parseFilter(Checker& c, const json& q, const std::string& path, EventFilter& filter) {
+  auto f = q.find("filter");
+  if (f == q.end()) return;
+  const std::string at = path + ".filter";
+  if (!f->is_object()) {
+    c.fail(at, "must be an object such as {\"type\": \"order.placed\", \"headers\": {\"region\": \"eu\"}}");
+    return;
+  }
+  c.onlyKnown(*f, at, {"type", "headers"});
+  if (auto t = f->find("type"); t != f->end()) {
+    std::vector<json> types = t->is_array() ? t->get<std::vector<json>>() : std::vector<json>{*t};
+    if (types.empty() || types.size() > 64) c.fail(at + ".type", "must name 1 to 64 event types");
+    for (const auto& type : types) {
+      if (c.failed()) return;
+      if (!type.is_string() || type.get<std::string>().empty() || type.get<std::string>().size() > 256) {
+        c.fail(at + ".type", "must be an event type (1 to 256 characters) or a list of them");
+        return;
+      }
+      filter.types.push_back(type.get<std::string>());
+    }
+  }
+  if (auto h = f->find("headers"); h != f->end()) {
+    if (!h->is_object() || h->size() > 64) {
+      c.fail(at + ".headers", "must be an object of at most 64 header names and the values they must have");
+      return;
+    }
+    for (const auto& [name, value] : h->items()) {
+      if (name.empty() || name.size() > 256 || !value.is_string() || value.get<std::string>().size() > 4096) {
+        c.fail(at + ".headers." + printable(name), "must be a string value (at most 4096 bytes) for a header name");
+        return;
+      }
+      filter.headers.emplace_back(name, value.get<std::string>());
+    }
+  }
+}
+
+// A queue trigger, or (with `filter` set) a topic subscription, which takes the same options
+// and a "filter".
+void parseQueue(Checker& c, const json& q, const std::string& path, QueueTriggerSpec& queue,
+                EventFilter* filter = nullptr) {
+  const char* kind = filter != nullptr ? "topic" : "queue";
   if (q.is_string()) {
     queue.queue = q.get<std::string>();
   } else if (q.is_object()) {
-    c.onlyKnown(q, path, {"name", "batch_size", "max_attempts", "backoff", "visibility_timeout", "max_age"});
+    if (filter != nullptr) {
+      c.onlyKnown(q, path, {"name", "batch_size", "max_attempts", "backoff", "visibility_timeout", "max_age", "filter"});
+      parseFilter(c, q, path, *filter);
+    } else {
+      c.onlyKnown(q, path, {"name", "batch_size", "max_attempts", "backoff", "visibility_timeout", "max_age"});
+    }
     auto name = c.string(q, path, "name");
-    if (!name && !c.failed()) c.fail(path, "a queue trigger needs a \"name\", e.g. {\"name\": \"orders\"}");
+    if (!name && !c.failed()) {
+      c.fail(path, std::string("a ") + kind + " trigger needs a \"name\", e.g. {\"name\": \"" +
+                       (filter != nullptr ? "order.placed" : "orders") + "\"}");
+    }
     if (name) queue.queue = *name;
     if (auto v = c.count(q, path, "batch_size", 1, 1000)) queue.batch_size = *v;
     if (auto v = c.count(q, path, "max_attempts", 1, 1000)) queue.max_attempts = *v;
@@ -217,11 +266,24 @@ void parseQueue(Checker& c, const json& q, const std::string& path, QueueTrigger
       }
     }
   } else {
-    c.fail(path, "must be a queue name or an object {\"name\": ..., \"batch_size\": ...}");
+    c.fail(path, std::string("must be a ") + kind + " name or an object {\"name\": ..., \"batch_size\": ...}");
     return;
   }
   if (c.failed()) return;
-  if (auto valid = validateQueueName(queue.queue); !valid) c.fail(path + ".name", valid.error().message);
+  auto valid = filter != nullptr ? validateTopicName(queue.queue) : validateQueueName(queue.queue);
+  if (!valid) c.fail(path + ".name", valid.error().message);
+}
+
+// A lease that ends while the function still runs would hand the message to a second
+// consumer: the visibility timeout is twice the function's timeout unless set longer.
+void checkVisibility(Checker& c, QueueTriggerSpec& q, std::chrono::milliseconds timeout, const std::string& path) {
+  if (q.visibility_timeout.count() == 0) {
+    q.visibility_timeout = timeout * 2;
+  } else if (!c.failed() && q.visibility_timeout <= timeout) {
+    c.fail(path + ".visibility_timeout",
+           "is " + formatDuration(q.visibility_timeout) + ", not longer than the function's timeout (" +
+               formatDuration(timeout) + "); make it longer, e.g. " + formatDuration(timeout * 2));
+  }
 }
 
 void parsePool(Checker& c, const json& doc, PoolSettings& pool) {
@@ -301,10 +363,12 @@ std::optional<Auth> parseAuth(Checker& c, const json& obj, const std::string& pa
 
 }  // namespace
 
-bool Manifest::mayPublishTo(std::string_view queue) const {
-  if (std::find(publishes.begin(), publishes.end(), queue) != publishes.end()) return true;
-  return std::any_of(functions.begin(), functions.end(),
-                     [queue](const FunctionSpec& f) { return f.queue && f.queue->queue == queue; });
+bool Manifest::mayPublishTo(std::string_view name) const {
+  if (std::find(publishes.begin(), publishes.end(), name) != publishes.end()) return true;
+  if (std::find(topics.begin(), topics.end(), name) != topics.end()) return true;
+  return std::any_of(functions.begin(), functions.end(), [name](const FunctionSpec& f) {
+    return (f.queue && f.queue->queue == name) || (f.topic && f.topic->topic == name);
+  });
 }
 
 const char* authName(Auth auth) { return auth == Auth::kKey ? "key" : "public"; }
@@ -359,7 +423,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   c.onlyKnown(doc, "",
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
                "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes",
-               "max_pending_async", "max_queue_bytes", "queue_retention", "dead_letter_retention", "publishes",
+               "max_pending_async", "max_queue_bytes", "queue_retention", "dead_letter_retention", "publishes", "topics",
                "auth"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
@@ -386,6 +450,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   parseNameList(c, doc, "required_env", kMaxEnvVars, "variable name", "API_KEY", validateEnvKey, m.required_env);
   parseStorage(c, doc, m.storage);
   parseNameList(c, doc, "publishes", 1024, "queue name", "orders", validateQueueName, m.publishes);
+  parseNameList(c, doc, "topics", 1024, "topic name", "order.placed", validateTopicName, m.topics);
 
   auto fns = doc.find("functions");
   if (fns == doc.end()) {
@@ -405,7 +470,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
         c.fail(path, "must be an object such as {\"routes\": [\"/" + fname + "\"]}");
         break;
       }
-      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "timeout", "auth"});
+      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "topic", "timeout", "auth"});
       FunctionSpec f;
       f.name = fname;
       auto routes = fdef.find("routes");
@@ -435,16 +500,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
       if (queue != fdef.end() && !c.failed()) {
         QueueTriggerSpec q;
         parseQueue(c, *queue, path + ".queue", q);
-        auto timeout = m.timeoutOf(f);
-        if (q.visibility_timeout.count() == 0) {
-          q.visibility_timeout = timeout * 2;
-        } else if (!c.failed() && q.visibility_timeout <= timeout) {
-          // A lease that ends while the function still runs would hand the message to a
-          // second consumer.
-          c.fail(path + ".queue.visibility_timeout",
-                 "is " + formatDuration(q.visibility_timeout) + ", not longer than the function's timeout (" +
-                     formatDuration(timeout) + "); make it longer, e.g. " + formatDuration(timeout * 2));
-        }
+        checkVisibility(c, q, m.timeoutOf(f), path + ".queue");
         for (const auto& other : m.functions) {
           if (!c.failed() && other.queue && other.queue->queue == q.queue) {
             c.fail(path + ".queue", "queue \"" + q.queue + "\" is already consumed by function " + other.name);
@@ -452,8 +508,21 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
         }
         f.queue = std::move(q);
       }
-      if (!c.failed() && f.routes.empty() && !f.timer && !f.queue) {
-        c.fail(path, "has no trigger; add \"routes\", a \"timer\" or a \"queue\"");
+      auto topic = fdef.find("topic");
+      if (topic != fdef.end() && !c.failed()) {
+        if (f.queue) {
+          c.fail(path + ".topic", "a function consumes one queue or one topic, not both; give the topic its own "
+                                  "function");
+        }
+        TopicTriggerSpec t;
+        parseQueue(c, *topic, path + ".topic", t.delivery, &t.filter);
+        if (!c.failed()) checkVisibility(c, t.delivery, m.timeoutOf(f), path + ".topic");
+        t.topic = t.delivery.queue;
+        t.delivery.queue = subscriptionQueue(t.topic, functionSubscriber(m.name, f.name));
+        f.topic = std::move(t);
+      }
+      if (!c.failed() && f.routes.empty() && !f.timer && !f.queue && !f.topic) {
+        c.fail(path, "has no trigger; add \"routes\", a \"timer\", a \"queue\" or a \"topic\"");
       }
       if (c.failed()) break;
       m.functions.push_back(std::move(f));

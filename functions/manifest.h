@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/base/event_filter.h"
 #include "runtime/base/names.h"  // the name rules the manifest applies
 #include "runtime/base/result.h"
 
@@ -36,6 +37,15 @@ struct QueueTriggerSpec {
   std::chrono::milliseconds max_age{7 * 24 * 3'600'000LL};
 };
 
+// A subscription of a function to a topic: its own queue (delivery.queue is
+// subscriptionQueue(topic, "<app>:<function>")), consumed with the same options as a queue
+// trigger, taking the events that pass `filter`.
+struct TopicTriggerSpec {
+  std::string topic;
+  QueueTriggerSpec delivery;
+  EventFilter filter;
+};
+
 // Who may call an app's HTTP routes: anyone (kPublic, the default, for local development), or
 // only a caller holding one of the app's function keys (kKey; see runtime/store/key_store.h).
 enum class Auth { kPublic, kKey };
@@ -46,6 +56,7 @@ struct FunctionSpec {
   std::vector<RouteSpec> routes;
   std::optional<TimerTriggerSpec> timer;
   std::optional<QueueTriggerSpec> queue;
+  std::optional<TopicTriggerSpec> topic;
   std::chrono::milliseconds timeout{0};  // 0: the app's timeout
   std::optional<Auth> auth;              // absent: the app's auth
 };
@@ -93,13 +104,16 @@ struct Manifest {
   StorageBounds storage;
   // Queues the app's functions may publish to besides the ones its functions consume.
   std::vector<std::string> publishes;
+  // Topics the app publishes to ("topics"): each is a topic from the deploy on, whether or
+  // not anything subscribes yet.
+  std::vector<std::string> topics;
 
   std::chrono::milliseconds timeoutOf(const FunctionSpec& f) const {
     return f.timeout.count() > 0 ? f.timeout : pool.timeout;
   }
-  // Whether a function of this app may publish to `queue`: it is in `publishes`, or one of
-  // the app's functions consumes it.
-  bool mayPublishTo(std::string_view queue) const;
+  // Whether a function of this app may publish to `name`: it is in `publishes` or
+  // `topics`, or one of the app's functions consumes it or subscribes to it.
+  bool mayPublishTo(std::string_view name) const;
   Auth authOf(const FunctionSpec& f) const { return f.auth.value_or(auth); }
 };
 

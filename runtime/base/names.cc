@@ -42,6 +42,8 @@ bool queueChar(char c) { return isLower(c) || isUpper(c) || isDigit(c) || c == '
 bool queueFirst(char c) { return isLower(c) || isUpper(c) || isDigit(c); }
 constexpr NameRule kQueueRule{"queue name", kMaxQueueNameLength, queueChar, queueFirst,
                               "use 1 to 100 letters, digits, '.', '-' or '_', starting with a letter or digit"};
+constexpr NameRule kTopicRule{"topic name", kMaxQueueNameLength, queueChar, queueFirst,
+                              "use 1 to 100 letters, digits, '.', '-' or '_', starting with a letter or digit"};
 constexpr NameRule kFunctionRule{"function name", kMaxFunctionNameLength, identChar, identFirst,
                                  "use a C identifier of 1 to 64 letters, digits and '_', not starting with a digit"};
 
@@ -93,7 +95,28 @@ Result<void> validateQueueName(std::string_view name) {
   }
   return {};
 }
+Result<void> validateTopicName(std::string_view name) {
+  if (auto valid = check(kTopicRule, name); !valid) return valid;
+  if (name.ends_with(".dead")) {
+    return makeError(ErrorKind::kBadInput, quote(name) + " ends in \".dead\", which names dead-letter queues; "
+                                                         "pick another name");
+  }
+  return {};
+}
 Result<void> validateFunctionName(std::string_view name) { return check(kFunctionRule, name); }
+
+std::string functionSubscriber(std::string_view app, std::string_view function) {
+  return std::string(app) + kSubscriptionSeparator + std::string(function);
+}
+
+std::string subscriptionQueue(std::string_view topic, std::string_view subscriber) {
+  return std::string(topic) + kSubscriptionSeparator + std::string(subscriber);
+}
+
+std::string_view topicOfQueue(std::string_view queue) {
+  const size_t colon = queue.find(kSubscriptionSeparator);
+  return colon == std::string_view::npos ? std::string_view() : queue.substr(0, colon);
+}
 Result<void> validateKeyName(std::string_view name) { return check(kKeyRule, name); }
 
 std::optional<uint64_t> versionNumber(std::string_view name) {

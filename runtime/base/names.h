@@ -41,6 +41,18 @@ Result<void> validateFunctionName(std::string_view name);
 // not ending in ".dead": "<queue>.dead" is the queue's dead-letter queue, which Gust fills.
 Result<void> validateQueueName(std::string_view name);
 
+// Topic: the rule of a queue name; topics and queues share one namespace.
+Result<void> validateTopicName(std::string_view name);
+
+// A topic subscription's queue is "<topic>:<subscriber>", where the subscriber is
+// "<app>:<function>" for a function and a webhook's id (a key name: no ':') for a webhook.
+// ':' is in no queue name a user gives, so the two never meet.
+constexpr char kSubscriptionSeparator = ':';
+std::string functionSubscriber(std::string_view app, std::string_view function);
+std::string subscriptionQueue(std::string_view topic, std::string_view subscriber);
+// The topic of a subscription queue (or of its dead-letter queue); empty for other queues.
+std::string_view topicOfQueue(std::string_view queue);
+
 // Function key name: 1 to 63 of [A-Za-z0-9_-], starting with a letter or digit.
 Result<void> validateKeyName(std::string_view name);
 

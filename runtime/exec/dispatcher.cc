@@ -205,7 +205,7 @@ void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {
   // is observed as the invocation's failure.
   if (telemetry_ != nullptr) done = observed(f, invocation, std::move(done));
   if (invocation.payload.messages.empty()) done = committingPublishes(invocation.trace, std::move(done));
-  done = checkingPublishes(invocation.app, std::move(done));
+  done = checkingPublishes(invocation.app, invocation.function, std::move(done));
   app.executor->submit(std::move(invocation), f.index, f.timeout, std::move(done));
 }
 
@@ -247,18 +247,21 @@ OutcomeCallback Dispatcher::committingPublishes(const TraceContext& trace, Outco
   };
 }
 
-OutcomeCallback Dispatcher::checkingPublishes(std::string app, OutcomeCallback&& done) {
-  return [this, app = std::move(app), done = std::move(done)](Outcome&& outcome) mutable {
+OutcomeCallback Dispatcher::checkingPublishes(std::string app, std::string function, OutcomeCallback&& done) {
+  return [this, app = std::move(app), function = std::move(function), done = std::move(done)](Outcome&& outcome) mutable {
     if (outcome.kind != OutcomeKind::kOk || outcome.publishes.empty()) {
       done(std::move(outcome));
       return;
     }
     auto it = apps_.find(app);
-    for (const Publish& p : outcome.publishes) {
+    const std::string source = "/apps/" + app + "/functions/" + function;
+    for (Publish& p : outcome.publishes) {
+      p.source = source;
       if (it != apps_.end() && it->second->info.manifest.mayPublishTo(p.queue)) continue;
       done(failureInstead(outcome, OutcomeKind::kFunctionError,
-                          "the function published to queue \"" + p.queue + "\", which app \"" + app +
-                              "\" neither lists in \"publishes\" in its gust.json nor consumes; add it there"));
+                          "the function published to \"" + p.queue + "\", which app \"" + app +
+                              "\" neither lists in \"publishes\" (queues) or \"topics\" in its gust.json nor "
+                              "consumes; add it there"));
       return;
     }
     done(std::move(outcome));

@@ -124,9 +124,10 @@ class Dispatcher {
   OutcomeCallback observed(const Function& fn, const Invocation& invocation, OutcomeCallback&& done);
   // Commits the outcome's publishes (see setPublisher) on its way to `done`.
   OutcomeCallback committingPublishes(const TraceContext& trace, OutcomeCallback&& done);
-  // Fails an outcome that published to a queue its app may not publish to (see
-  // Manifest::mayPublishTo), by the manifest of the app's version active when it ends.
-  OutcomeCallback checkingPublishes(std::string app, OutcomeCallback&& done);
+  // Fails an outcome that published to a queue or topic its app may not publish to (see
+  // Manifest::mayPublishTo), by the manifest of the app's version active when it ends, and
+  // stamps each publish with its source.
+  OutcomeCallback checkingPublishes(std::string app, std::string function, OutcomeCallback&& done);
   // Sets the instance and pending gauges from each active version's stats.
   void refreshGauges();
   // Hands an app that no longer takes traffic to draining_, freeing it once it has stopped.

@@ -62,6 +62,8 @@ struct Publish {
   std::string body;
   Pairs headers;
   std::chrono::milliseconds delay{0};
+  // Set by the host, never read from a worker: who published it (an event's ce-source).
+  std::string source;
 };
 
 // Queue names: 1..100 of [A-Za-z0-9._-], not ending in ".dead" (those are the dead-letter

@@ -1,8 +1,8 @@
 #include "runtime/store/queue_backend.h"
 
-#include "runtime/base/names.h"
-
 #include <cstdio>
+
+#include "runtime/base/names.h"
 
 namespace gust {
 namespace {
@@ -25,10 +25,23 @@ std::string deadQueueOf(std::string_view queue) { return std::string(queue) + st
 
 Result<void> validateStoredQueueName(std::string_view queue) {
   // One rule for names users give (runtime/base/names.h); a dead-letter queue is one of those
-  // plus ".dead".
+  // plus ".dead"; a subscription's queue is a topic, ':' and a subscriber.
   std::string_view base = queue;
   if (isDeadQueue(base)) base.remove_suffix(kDeadQueueSuffix.size());
-  return validateQueueName(base);
+  const size_t colon = base.find(kSubscriptionSeparator);
+  if (colon == std::string_view::npos) return validateQueueName(base);
+  if (auto topic = validateQueueName(base.substr(0, colon)); !topic.ok()) return topic;
+  std::string_view subscriber = base.substr(colon + 1);
+  const size_t second = subscriber.find(kSubscriptionSeparator);
+  if (second == std::string_view::npos) {
+    if (validateKeyName(subscriber).ok()) return {};  // a webhook id
+  } else if (validateAppName(subscriber.substr(0, second)).ok() &&
+             validateFunctionName(subscriber.substr(second + 1)).ok()) {
+    return {};
+  }
+  return makeError(ErrorKind::kBadInput, "'" + std::string(queue.substr(0, 200)) +
+                                             "' is not a subscription queue: after the topic and ':' comes"
+                                             " \"<app>:<function>\" or a webhook id");
 }
 
 Result<void> validateMessageId(std::string_view id) {

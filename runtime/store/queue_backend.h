@@ -26,6 +26,15 @@
 //   not given messages), across queues in one transaction.
 // - `<queue>.dead` holds dead letters with their body, headers, attempts, source queue,
 //   last error, first-enqueued and dead-lettered times; redrive moves them back.
+// - topics: a name is a topic while some owner (an app, a webhook) declares or subscribes
+//   to it. A send or publish to a topic fans out, in the same transaction, into one message
+//   per subscription whose filter matches, each in the subscription's own queue
+//   ("<topic>:<subscriber>"), which is then a queue like any other: its own leases,
+//   retries, dead letters and redrive. A subscription sees what is published after it was
+//   set, never before. The event carries CloudEvents attributes as headers (ce-id, the
+//   message id; ce-source; ce-type, the topic when the publisher set none; ce-time;
+//   ce-specversion); ce-id, ce-source, ce-time and ce-specversion are the backend's, never
+//   the publisher's.
 //
 // Every call validates its input first and fails now (kBadInput, naming the field) without
 // calling back; otherwise `done` runs exactly once on the loop thread (STYLE 4).
@@ -40,6 +49,8 @@
 
 #include "runtime/protocol/frame.h"
 #include "runtime/protocol/queue_types.h"  // SettleAction and the size limits
+#include "runtime/base/event_filter.h"
+#include "runtime/base/names.h"
 #include "runtime/base/result.h"
 #include "runtime/base/unique_function.h"
 
@@ -87,6 +98,9 @@ Result<void> validateMessageId(std::string_view id);
 
 struct OutgoingMessage {
   std::string id;  // empty: the backend generates one (never a duplicate)
+  // Who published it, the ce-source of an event: "/apps/<app>/functions/<function>" or
+  // "/admin"; empty: "/gust". Kept only when the message is an event of a topic.
+  std::string source;
   std::string body;
   Pairs headers;
   std::chrono::milliseconds delay{0};  // first visible at send time + delay
@@ -174,6 +188,37 @@ struct PeekedMessage {
 
 const char* messageStateName(MessageState state);
 
+// Topics share the queue namespace; a subscription's queue is named by subscriptionQueue()
+// (runtime/base/names.h).
+struct Subscription {
+  std::string topic;
+  std::string subscriber;  // functionSubscriber(app, function) or a webhook id
+  EventFilter filter;
+};
+
+// What one owner (an app's name, or a webhook id) has of topics: the ones it publishes
+// (declares) and its subscriptions.
+struct TopicBindings {
+  std::vector<std::string> declared;
+  std::vector<Subscription> subscriptions;
+};
+
+struct TopicInfo {
+  std::string name;
+  std::vector<std::string> declared_by;  // owners that declare it
+  size_t subscriptions = 0;
+  int64_t published = 0;  // events published since the topic was first used
+  std::optional<QueueTime> last_published_at;
+};
+
+struct SubscriptionInfo {
+  Subscription subscription;
+  std::string owner;
+  std::string queue;
+  QueueTime created_at;
+  QueueStats backlog;  // its queue's ready, in flight, delayed and dead
+};
+
 class QueueBackend {
  public:
   template <typename T>
@@ -208,6 +253,15 @@ class QueueBackend {
   // Deletes messages and dead letters past their retention, and dedupe ids past their
   // window; answers how many messages were deleted.
   virtual Result<void> sweep(Done<int64_t> done) = 0;
+
+  // Replaces what `owner` declares and subscribes to, in one transaction: a subscription
+  // kept keeps its queue and its creation time; one dropped stops receiving (its queue
+  // keeps what it holds until consumed, purged or past retention).
+  virtual Result<void> bindTopics(std::string owner, TopicBindings bindings, Done<void> done) = 0;
+  // Every topic, by name.
+  virtual Result<void> topics(Done<std::vector<TopicInfo>> done) = 0;
+  // The subscriptions of `topic` with their backlog; kNotFound when it is not a topic.
+  virtual Result<void> subscriptions(std::string topic, Done<std::vector<SubscriptionInfo>> done) = 0;
 };
 
 }  // namespace gust

@@ -1,10 +1,14 @@
 #include "runtime/store/queue_store.h"
 
+#include <algorithm>
 #include <cassert>
+#include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
+#include "runtime/base/iso8601.h"
 #include "runtime/store/sqlite_schema.h"
 #include "runtime/store/stored_strings.h"
 
@@ -63,6 +67,29 @@ constexpr Migration kQueueMigrations[] = {
      "    ON CONFLICT (queue) DO UPDATE SET bytes = bytes + excluded.bytes;"
      " END;"
      "CREATE INDEX queue_messages_by_age ON queue_messages (queue, enqueued_at);"},
+    // Topics: who declares them, who subscribes (with the filter, as the store keeps
+    // strings and pairs), and how many events each has had.
+    {3,
+     "CREATE TABLE topic_declarations ("
+     "  topic TEXT NOT NULL,"
+     "  owner TEXT NOT NULL,"
+     "  PRIMARY KEY (topic, owner)"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE topic_subscriptions ("
+     "  topic TEXT NOT NULL,"
+     "  subscriber TEXT NOT NULL,"
+     "  owner TEXT NOT NULL,"
+     "  types BLOB NOT NULL,"
+     "  headers BLOB NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (topic, subscriber)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX topic_subscriptions_by_owner ON topic_subscriptions (owner);"
+     "CREATE TABLE topic_counters ("
+     "  topic TEXT PRIMARY KEY,"
+     "  published INTEGER NOT NULL,"
+     "  last_published_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;"},
 };
 
 QueueTime fromMs(int64_t ms) { return QueueTime(milliseconds(ms)); }
@@ -75,6 +102,73 @@ Result<Pairs> readHeaders(const Statement& row, int column) {
   auto headers = decodeStoredPairs(row.blob(column));
   if (!headers.ok()) return makeError(ErrorKind::kIo, "queue message headers: " + headers.error().message);
   return headers;
+}
+
+
+bool sameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The event a message becomes when it is published to `topic`: the publisher's headers, its
+// ce-type (the topic when it set none), and the attributes only the backend may set.
+OutgoingMessage eventOf(const std::string& topic, const OutgoingMessage& message, int64_t now) {
+  OutgoingMessage event;
+  event.id = message.id;
+  event.body = message.body;
+  event.delay = message.delay;
+  bool has_type = false;
+  for (const auto& [name, value] : message.headers) {
+    if (sameName(name, "ce-id") || sameName(name, "ce-source") || sameName(name, "ce-time") ||
+        sameName(name, "ce-specversion")) {
+      continue;
+    }
+    has_type = has_type || sameName(name, "ce-type");
+    event.headers.emplace_back(name, value);
+  }
+  if (!has_type) event.headers.emplace_back("ce-type", topic);
+  event.headers.emplace_back("ce-specversion", "1.0");
+  event.headers.emplace_back("ce-id", message.id);
+  event.headers.emplace_back("ce-source", message.source.empty() ? "/gust" : message.source);
+  event.headers.emplace_back("ce-time", formatIso8601(fromMs(now), nullptr, Iso8601Precision::kMillis));
+  return event;
+}
+
+struct StoredSubscription {
+  std::string subscriber;
+  EventFilter filter;
+};
+
+// nullopt when `name` is not a topic (nobody declares or subscribes to it).
+Result<std::optional<std::vector<StoredSubscription>>> subscriptionsOf(SqliteConnection& db, const std::string& name) {
+  auto select = db.prepare(
+      "SELECT subscriber, types, headers FROM topic_subscriptions WHERE topic = ?1"
+      " UNION ALL SELECT NULL, NULL, NULL FROM topic_declarations WHERE topic = ?1");
+  if (!select.ok()) return select.error();
+  select->bindText(1, name);
+  bool topic = false;
+  std::vector<StoredSubscription> subs;
+  while (true) {
+    auto row = select->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    topic = true;
+    if (select->isNull(0)) continue;
+    StoredSubscription sub;
+    sub.subscriber = select->text(0);
+    auto types = decodeStoredStrings(select->blob(1));
+    auto headers = decodeStoredPairs(select->blob(2));
+    if (!types.ok() || !headers.ok()) {
+      return makeError(ErrorKind::kIo, "topic '" + name + "': the filter of subscription '" + sub.subscriber +
+                                           "' cannot be read");
+    }
+    sub.filter.types = std::move(*types);
+    sub.filter.headers = std::move(*headers);
+    subs.push_back(std::move(sub));
+  }
+  if (!topic) return std::optional<std::vector<StoredSubscription>>();
+  return std::optional<std::vector<StoredSubscription>>(std::move(subs));
 }
 
 }  // namespace
@@ -148,14 +242,16 @@ Result<void> SqliteQueue::checkMessages(std::string_view what, std::vector<Outgo
   return {};
 }
 
-const QueueBounds& SqliteQueue::boundsOf(const std::string& queue) const {
-  auto it = bounds_.find(queue);
-  return it == bounds_.end() ? default_bounds_ : it->second;
+const QueueBounds& SqliteQueue::BoundsTable::of(const std::string& queue) const {
+  // A dead-letter queue is bounded by its source's retention; its bytes count for nothing.
+  std::string_view source = queue;
+  if (isDeadQueue(source)) source.remove_suffix(kDeadQueueSuffix.size());
+  auto it = by_queue.find(std::string(source));
+  return it == by_queue.end() ? defaults : it->second;
 }
 
 void SqliteQueue::setBounds(QueueBounds defaults, std::map<std::string, QueueBounds> by_queue) {
-  default_bounds_ = std::move(defaults);
-  bounds_ = std::move(by_queue);
+  bounds_ = std::make_shared<const BoundsTable>(BoundsTable{std::move(defaults), std::move(by_queue)});
 }
 
 Result<void> SqliteQueue::forgetExpiredIds(SqliteConnection& db, int64_t now) {
@@ -252,16 +348,15 @@ Result<void> SqliteQueue::send(std::string queue, std::vector<OutgoingMessage> m
   }
   if (messages.empty()) return badInput("send", "no messages to send");
   if (auto r = checkMessages("send", messages); !r.ok()) return r;
-  QueueBounds bounds = boundsOf(queue);
   return post<std::vector<SendResult>>(
-      [this, queue = std::move(queue), messages = std::move(messages), bounds = std::move(bounds)](
+      [this, queue = std::move(queue), messages = std::move(messages), bounds = bounds_](
           SqliteConnection& db) -> Result<std::vector<SendResult>> {
         const int64_t now = nowMs();
         if (auto r = forgetExpiredIds(db, now); !r.ok()) return r.error();
         std::vector<SendResult> results;
         results.reserve(messages.size());
         for (const auto& m : messages) {
-          auto sent = insertMessage(db, queue, m, bounds, now);
+          auto sent = publishMessage(db, queue, m, *bounds, now);
           if (!sent.ok()) return sent.error();
           results.push_back(std::move(*sent));
         }
@@ -374,11 +469,9 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
     if (isDeadQueue(p.queue)) return badInput("publish", "'" + p.queue + "' is a dead-letter queue");
     if (auto r = checkMessage("publish", p.message); !r.ok()) return r;
   }
-  std::map<std::string, QueueBounds> publish_bounds;
-  for (const auto& p : publishes) publish_bounds.emplace(p.queue, boundsOf(p.queue));
   return post<SettleResult>(
       [this, settlements = std::move(settlements), publishes = std::move(publishes),
-       publish_bounds = std::move(publish_bounds)](SqliteConnection& db) -> Result<SettleResult> {
+       bounds = bounds_](SqliteConnection& db) -> Result<SettleResult> {
         const int64_t now = nowMs();
         SettleResult result;
         result.statuses.assign(settlements.size(), SettleStatus::kNotApplied);
@@ -443,7 +536,7 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
           if (auto r = forgetExpiredIds(db, now); !r.ok()) return r.error();
         }
         for (const auto& p : publishes) {
-          auto sent = insertMessage(db, p.queue, p.message, publish_bounds.at(p.queue), now);
+          auto sent = publishMessage(db, p.queue, p.message, *bounds, now);
           if (!sent.ok()) return sent.error();
           result.published.push_back(std::move(*sent));
         }
@@ -590,7 +683,7 @@ Result<void> SqliteQueue::nextVisibleAt(std::string queue, Done<std::optional<Qu
 
 Result<void> SqliteQueue::sweep(Done<int64_t> done) {
   return post<int64_t>(
-      [this, defaults = default_bounds_, by_queue = bounds_](SqliteConnection& db) -> Result<int64_t> {
+      [this, bounds = bounds_](SqliteConnection& db) -> Result<int64_t> {
         const int64_t now = nowMs();
         if (auto r = forgetExpiredIds(db, now); !r.ok()) return r.error();
         std::vector<std::string> queues;
@@ -607,14 +700,12 @@ Result<void> SqliteQueue::sweep(Done<int64_t> done) {
         int64_t deleted = 0;
         for (const auto& queue : queues) {
           const bool dead = isDeadQueue(queue);
-          const std::string source = dead ? queue.substr(0, queue.size() - kDeadQueueSuffix.size()) : queue;
-          auto it = by_queue.find(source);
-          const QueueBounds& bounds = it == by_queue.end() ? defaults : it->second;
+          const QueueBounds& held = bounds->of(queue);
           // A dead letter's clock starts when it died; a message's when it was sent.
           auto del = db.prepare(dead ? "DELETE FROM queue_messages WHERE queue = ?1 AND dead_at < ?2"
                                      : "DELETE FROM queue_messages WHERE queue = ?1 AND enqueued_at < ?2");
           if (!del.ok()) return del.error();
-          const auto keep = dead ? bounds.dead_letter_retention : bounds.retention;
+          const auto keep = dead ? held.dead_letter_retention : held.retention;
           del->bindText(1, queue).bind(2, now - keep.count());
           if (auto r = del->run(); !r.ok()) return r.error();
           deleted += db.changes();
@@ -626,6 +717,198 @@ Result<void> SqliteQueue::sweep(Done<int64_t> done) {
           return r.error();
         }
         return deleted;
+      },
+      std::move(done));
+}
+
+Result<SendResult> SqliteQueue::publishMessage(SqliteConnection& db, const std::string& name,
+                                               const OutgoingMessage& message, const BoundsTable& bounds,
+                                               int64_t now) {
+  auto subs = subscriptionsOf(db, name);
+  if (!subs.ok()) return subs.error();
+  if (!*subs) return insertMessage(db, name, message, bounds.of(name), now);
+  {
+    auto count = db.prepare(
+        "INSERT INTO topic_counters (topic, published, last_published_at) VALUES (?1, 1, ?2)"
+        " ON CONFLICT (topic) DO UPDATE SET published = published + 1, last_published_at = excluded.last_published_at");
+    if (!count.ok()) return count.error();
+    count->bindText(1, name).bind(2, now);
+    if (auto r = count->run(); !r.ok()) return r.error();
+  }
+  const OutgoingMessage event = eventOf(name, message, now);
+  // A duplicate only when every subscription that takes the event had it already.
+  SendResult result{message.id, false};
+  bool any = false, all_duplicates = true;
+  for (const auto& sub : **subs) {
+    if (!sub.filter.matches(event.headers)) continue;
+    const std::string queue = subscriptionQueue(name, sub.subscriber);
+    auto sent = insertMessage(db, queue, event, bounds.of(queue), now);
+    if (!sent.ok()) return sent.error();
+    any = true;
+    all_duplicates = all_duplicates && sent->duplicate;
+  }
+  result.duplicate = any && all_duplicates;
+  return result;
+}
+
+Result<void> SqliteQueue::bindTopics(std::string owner, TopicBindings bindings, Done<void> done) {
+  if (owner.empty()) return badInput("bindTopics", "no owner");
+  for (const auto& topic : bindings.declared) {
+    if (auto r = validateQueueName(topic); !r.ok()) return badInput("bindTopics", "topic: " + r.error().message);
+  }
+  for (const auto& sub : bindings.subscriptions) {
+    if (auto r = validateQueueName(sub.topic); !r.ok()) return badInput("bindTopics", "topic: " + r.error().message);
+    if (auto r = validateStoredQueueName(subscriptionQueue(sub.topic, sub.subscriber)); !r.ok()) {
+      return badInput("bindTopics", r.error().message);
+    }
+  }
+  return post<bool>(
+      [this, owner = std::move(owner), bindings = std::move(bindings)](SqliteConnection& db) -> Result<bool> {
+        const int64_t now = nowMs();
+        auto clear = db.prepare("DELETE FROM topic_declarations WHERE owner = ?1");
+        if (!clear.ok()) return clear.error();
+        clear->bindText(1, owner);
+        if (auto r = clear->run(); !r.ok()) return r.error();
+        for (const auto& topic : bindings.declared) {
+          auto declare = db.prepare("INSERT OR IGNORE INTO topic_declarations (topic, owner) VALUES (?1, ?2)");
+          if (!declare.ok()) return declare.error();
+          declare->bindText(1, topic).bindText(2, owner);
+          if (auto r = declare->run(); !r.ok()) return r.error();
+        }
+        // Subscriptions the owner no longer has stop here; the rest keep their creation time.
+        std::set<std::pair<std::string, std::string>> kept;
+        for (const auto& sub : bindings.subscriptions) kept.emplace(sub.topic, sub.subscriber);
+        {
+          std::vector<std::pair<std::string, std::string>> gone;
+          auto select = db.prepare("SELECT topic, subscriber FROM topic_subscriptions WHERE owner = ?1");
+          if (!select.ok()) return select.error();
+          select->bindText(1, owner);
+          while (true) {
+            auto row = select->step();
+            if (!row.ok()) return row.error();
+            if (!*row) break;
+            std::pair<std::string, std::string> key{select->text(0), select->text(1)};
+            if (kept.count(key) == 0) gone.push_back(std::move(key));
+          }
+          for (const auto& [topic, subscriber] : gone) {
+            auto del = db.prepare("DELETE FROM topic_subscriptions WHERE topic = ?1 AND subscriber = ?2");
+            if (!del.ok()) return del.error();
+            del->bindText(1, topic).bindText(2, subscriber);
+            if (auto r = del->run(); !r.ok()) return r.error();
+          }
+        }
+        for (const auto& sub : bindings.subscriptions) {
+          auto upsert = db.prepare(
+              "INSERT INTO topic_subscriptions (topic, subscriber, owner, types, headers, created_at)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (topic, subscriber) DO UPDATE SET"
+              " owner = excluded.owner, types = excluded.types, headers = excluded.headers");
+          if (!upsert.ok()) return upsert.error();
+          upsert->bindText(1, sub.topic)
+              .bindText(2, sub.subscriber)
+              .bindText(3, owner)
+              .bindBlob(4, encodeStoredStrings(sub.filter.types))
+              .bindBlob(5, encodeStoredPairs(sub.filter.headers))
+              .bind(6, now);
+          if (auto r = upsert->run(); !r.ok()) return r.error();
+        }
+        return true;
+      },
+      [done = std::move(done)](Result<bool> bound) mutable {
+        if (!bound.ok()) {
+          done(bound.error());
+        } else {
+          done(Result<void>{});
+        }
+      });
+}
+
+Result<void> SqliteQueue::topics(Done<std::vector<TopicInfo>> done) {
+  return post<std::vector<TopicInfo>>(
+      [](SqliteConnection& db) -> Result<std::vector<TopicInfo>> {
+        std::map<std::string, TopicInfo> by_name;
+        auto read = [&](const char* sql, auto&& each) -> Result<void> {
+          auto select = db.prepare(sql);
+          if (!select.ok()) return select.error();
+          while (true) {
+            auto row = select->step();
+            if (!row.ok()) return row.error();
+            if (!*row) return {};
+            TopicInfo& t = by_name[select->text(0)];
+            t.name = select->text(0);
+            each(*select, t);
+          }
+        };
+        auto declared = read("SELECT topic, owner FROM topic_declarations ORDER BY topic, owner",
+                             [](Statement& row, TopicInfo& t) { t.declared_by.push_back(row.text(1)); });
+        if (!declared.ok()) return declared.error();
+        auto subscribed = read("SELECT topic, COUNT(*) FROM topic_subscriptions GROUP BY topic",
+                               [](Statement& row, TopicInfo& t) { t.subscriptions = static_cast<size_t>(row.integer(1)); });
+        if (!subscribed.ok()) return subscribed.error();
+        // Counters outlive a topic nobody declares any more; such a name is not listed.
+        auto select = db.prepare("SELECT topic, published, last_published_at FROM topic_counters");
+        if (!select.ok()) return select.error();
+        while (true) {
+          auto row = select->step();
+          if (!row.ok()) return row.error();
+          if (!*row) break;
+          auto it = by_name.find(select->text(0));
+          if (it == by_name.end()) continue;
+          it->second.published = select->integer(1);
+          it->second.last_published_at = fromMs(select->integer(2));
+        }
+        std::vector<TopicInfo> out;
+        out.reserve(by_name.size());
+        for (auto& [name, t] : by_name) out.push_back(std::move(t));
+        return out;
+      },
+      std::move(done));
+}
+
+Result<void> SqliteQueue::subscriptions(std::string topic, Done<std::vector<SubscriptionInfo>> done) {
+  if (auto r = validateQueueName(topic); !r.ok()) return badInput("subscriptions", r.error().message);
+  return post<std::vector<SubscriptionInfo>>(
+      [this, topic = std::move(topic)](SqliteConnection& db) -> Result<std::vector<SubscriptionInfo>> {
+        auto subs = subscriptionsOf(db, topic);
+        if (!subs.ok()) return subs.error();
+        if (!*subs) {
+          return makeError(ErrorKind::kNotFound, "no topic named '" + topic +
+                                                     "': a topic exists while an app declares it (\"topics\" in "
+                                                     "gust.json), a function subscribes to it or a webhook does");
+        }
+        const int64_t now = nowMs();
+        std::vector<SubscriptionInfo> out;
+        for (auto& sub : **subs) {
+          SubscriptionInfo info;
+          info.queue = subscriptionQueue(topic, sub.subscriber);
+          info.subscription = Subscription{topic, sub.subscriber, std::move(sub.filter)};
+          auto meta = db.prepare("SELECT owner, created_at FROM topic_subscriptions WHERE topic = ?1 AND subscriber = ?2");
+          if (!meta.ok()) return meta.error();
+          meta->bindText(1, topic).bindText(2, info.subscription.subscriber);
+          if (auto row = meta->step(); !row.ok()) return row.error();
+          info.owner = meta->text(0);
+          info.created_at = fromMs(meta->integer(1));
+          info.backlog.queue = info.queue;
+          auto counts = db.prepare(
+              "SELECT queue = ?1, COUNT(*), SUM(visible_at <= ?3),"
+              " SUM(visible_at > ?3 AND lease_token IS NOT NULL), SUM(visible_at > ?3 AND lease_token IS NULL)"
+              " FROM queue_messages WHERE queue IN (?1, ?2) GROUP BY queue");
+          if (!counts.ok()) return counts.error();
+          counts->bindText(1, info.queue).bindText(2, deadQueueOf(info.queue)).bind(3, now);
+          while (true) {
+            auto row = counts->step();
+            if (!row.ok()) return row.error();
+            if (!*row) break;
+            if (counts->integer(0) != 0) {
+              info.backlog.ready = counts->integer(2);
+              info.backlog.in_flight = counts->integer(3);
+              info.backlog.delayed = counts->integer(4);
+            } else {
+              info.backlog.dead = counts->integer(1);
+            }
+          }
+          out.push_back(std::move(info));
+        }
+        return out;
       },
       std::move(done));
 }

@@ -45,6 +45,9 @@ class SqliteQueue final : public QueueBackend {
   Result<void> nextVisibleAt(std::string queue, Done<std::optional<QueueTime>> done) override;
   void setBounds(QueueBounds defaults, std::map<std::string, QueueBounds> by_queue) override;
   Result<void> sweep(Done<int64_t> done) override;
+  Result<void> bindTopics(std::string owner, TopicBindings bindings, Done<void> done) override;
+  Result<void> topics(Done<std::vector<TopicInfo>> done) override;
+  Result<void> subscriptions(std::string topic, Done<std::vector<SubscriptionInfo>> done) override;
 
   const QueueLimits& limits() const { return limits_; }
 
@@ -59,8 +62,18 @@ class SqliteQueue final : public QueueBackend {
   template <typename T>
   Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
 
+  // The bounds as set last; a job keeps the table it was posted with.
+  struct BoundsTable {
+    QueueBounds defaults;
+    std::map<std::string, QueueBounds> by_queue;
+    const QueueBounds& of(const std::string& queue) const;
+  };
+
   int64_t nowMs() const;
-  const QueueBounds& boundsOf(const std::string& queue) const;
+  // Sends `message` to `name`: into the queue of that name, or, when `name` is a topic, as
+  // an event into the queue of each subscription it matches.
+  Result<SendResult> publishMessage(SqliteConnection& db, const std::string& name, const OutgoingMessage& message,
+                                    const BoundsTable& bounds, int64_t now);
   // Inserts one message unless its id is a duplicate; kLimitReached when it would take the
   // queue past `bounds.max_bytes`.
   Result<SendResult> insertMessage(SqliteConnection& db, const std::string& queue, const OutgoingMessage& message,
@@ -75,9 +88,8 @@ class SqliteQueue final : public QueueBackend {
   IdGenerator message_ids_;  // loop thread
   IdGenerator lease_tokens_;  // writer thread (inside jobs)
   size_t pending_ = 0;        // loop thread: calls posted and not yet called back
-  // Loop thread; a job gets a copy of what it needs when it is posted.
-  QueueBounds default_bounds_;
-  std::map<std::string, QueueBounds> bounds_;
+  // Loop thread; a job holds the table it was posted with.
+  std::shared_ptr<const BoundsTable> bounds_ = std::make_shared<const BoundsTable>();
 };
 
 }  // namespace gust

@@ -231,6 +231,44 @@ TEST_CASE("an app may publish to the queues it lists in publishes and to those i
             .find("listed twice") != std::string::npos);
 }
 
+TEST_CASE("a topic subscription takes a queue trigger's settings and a filter, with its own queue") {
+  auto m = parseManifest(R"({"name": "shop", "topics": ["order.completed"], "functions": {
+      "payment": {"topic": "order.placed"},
+      "audit": {"topic": {"name": "order.placed", "batch_size": 10, "max_attempts": 3,
+                          "backoff": {"base": "2s", "cap": "1m"},
+                          "filter": {"type": ["order.placed", "order.paid"], "headers": {"region": "eu"}}}}}})");
+  REQUIRE(m);
+  const auto& payment = m->functions[0].name == "payment" ? m->functions[0] : m->functions[1];
+  const auto& audit = m->functions[0].name == "audit" ? m->functions[0] : m->functions[1];
+  REQUIRE(payment.topic);
+  CHECK(payment.topic->topic == "order.placed");
+  CHECK(payment.topic->delivery.queue == "order.placed:shop:payment");
+  CHECK(payment.topic->filter.empty());
+  CHECK(payment.topic->delivery.visibility_timeout == 2 * m->pool.timeout);
+  REQUIRE(audit.topic);
+  CHECK(audit.topic->delivery.batch_size == 10);
+  CHECK(audit.topic->delivery.max_attempts == 3);
+  CHECK(audit.topic->delivery.backoff_base == std::chrono::seconds(2));
+  CHECK(audit.topic->filter.types == std::vector<std::string>{"order.placed", "order.paid"});
+  CHECK(audit.topic->filter.headers == std::vector<std::pair<std::string, std::string>>{{"region", "eu"}});
+  CHECK(m->topics == std::vector<std::string>{"order.completed"});
+  CHECK(m->mayPublishTo("order.completed"));
+  CHECK(m->mayPublishTo("order.placed"));
+  CHECK_FALSE(m->mayPublishTo("order.failed"));
+
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"topic": "t", "queue": "q"}}})").find("not both") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"topic": {"name": "t", "filter": {"kind": "x"}}}}})")
+            .find("functions.f.topic.filter") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"topic": {"name": "t", "filter": {"type": []}}}}})")
+            .find("1 to 64 event types") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"topic": "x.dead"}}})").find("dead") != std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"topic": {"batch_size": 2}}}})").find("needs a \"name\"") !=
+        std::string::npos);
+  CHECK(errorOf(R"({"name": "a", "topics": ["a:b"], "functions": {"f": {"routes": ["/f"]}}})").find("topics[0]") !=
+        std::string::npos);
+}
+
 TEST_CASE("auth is public by default, set on the app, and overridden per function") {
   auto plain = parseManifest(R"({"name": "a", "functions": {"f": {"routes": ["/x"]}}})");
   REQUIRE(plain);

@@ -863,5 +863,164 @@ TEST_CASE("the sweep deletes unconsumed messages and dead letters past their ret
   CHECK(q.peek("long.dead").empty());
 }
 
+namespace topics {
+
+using gust::functionSubscriber;
+
+void bind(QueueFixture& q, const std::string& owner, TopicBindings bindings) {
+  auto r = q.fx.wait<bool>([&](auto done) {
+    return q.queue().bindTopics(owner, std::move(bindings), [done = std::move(done)](Result<void> bound) mutable {
+      if (!bound) {
+        done(bound.error());
+      } else {
+        done(true);
+      }
+    });
+  });
+  GUST_REQUIRE_OK(r);
+}
+
+Subscription sub(const std::string& topic, const std::string& app, const std::string& fn, EventFilter filter = {}) {
+  return Subscription{topic, functionSubscriber(app, fn), std::move(filter)};
+}
+
+std::string header(const Pairs& headers, const std::string& name) {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "<none>";
+}
+
+std::vector<SubscriptionInfo> subscriptionsOf(QueueFixture& q, const std::string& topic) {
+  auto r = q.fx.wait<std::vector<SubscriptionInfo>>(
+      [&](auto done) { return q.queue().subscriptions(topic, std::move(done)); });
+  GUST_REQUIRE_OK(r);
+  return *r;
+}
+
+TEST_CASE("a publish to a topic fans out into every subscription's queue, in the settle's transaction") {
+  QueueFixture q;
+  bind(q, "shop", {{}, {sub("order.placed", "shop", "payment"), sub("order.placed", "shop", "inventory")}});
+  const std::string payment = subscriptionQueue("order.placed", "shop:payment");
+  const std::string inventory = subscriptionQueue("order.placed", "shop:inventory");
+  CHECK(payment == "order.placed:shop:payment");
+
+  // A stale settlement commits none of the fan-out.
+  q.sendOk("in", {message("m", "M")});
+  auto first = q.leaseOk("in", leaseOf(1, seconds(5)));
+  q.clock.advance(seconds(6));
+  auto second = q.leaseOk("in", leaseOf(1));
+  OutgoingMessage event = message("order-1", R"({"id":"o-1"})",
+                                  {{"ce-source", "/forged"}, {"ce-id", "forged"}, {"ce-subject", "o-1"}});
+  event.source = "/apps/shop/functions/place";
+  auto stale = q.settleOk({settlement("in", first.messages[0], SettleAction::kAck)}, {{"order.placed", event}});
+  CHECK_FALSE(stale.committed);
+  CHECK(q.peek(payment).empty());
+
+  auto done = q.settleOk({settlement("in", second.messages[0], SettleAction::kAck)}, {{"order.placed", event}});
+  REQUIRE(done.committed);
+  CHECK(done.published[0].id == "order-1");
+  CHECK(q.peek("order.placed").empty());  // a topic is not a queue
+  for (const auto& queue : {payment, inventory}) {
+    auto got = q.peek(queue);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].id == "order-1");
+    CHECK(got[0].body == R"({"id":"o-1"})");
+    CHECK(header(got[0].headers, "ce-id") == "order-1");
+    CHECK(header(got[0].headers, "ce-type") == "order.placed");  // the topic when none was set
+    CHECK(header(got[0].headers, "ce-source") == "/apps/shop/functions/place");  // never the publisher's
+    CHECK(header(got[0].headers, "ce-subject") == "o-1");
+    CHECK(header(got[0].headers, "ce-specversion") == "1.0");
+    CHECK(header(got[0].headers, "ce-time").find('T') != std::string::npos);
+  }
+
+  // Each subscription fails and dead-letters on its own: payment's retries leave inventory be.
+  auto pay = q.leaseOk(payment, leaseOf(1));
+  q.settleOk({settlement(payment, pay.messages[0], SettleAction::kDeadLetter, milliseconds(0), "card declined")});
+  auto inv = q.leaseOk(inventory, leaseOf(1));
+  q.settleOk({settlement(inventory, inv.messages[0], SettleAction::kAck)});
+  CHECK(q.peek(deadQueueOf(payment)).size() == 1);
+  CHECK(q.peek(inventory).empty());
+  auto subs = subscriptionsOf(q, "order.placed");
+  REQUIRE(subs.size() == 2);
+  for (const auto& s : subs) {
+    CHECK(s.owner == "shop");
+    CHECK(s.backlog.dead == (s.queue == payment ? 1 : 0));
+  }
+  CHECK(q.redrive(deadQueueOf(payment)) == 1);
+  CHECK(q.peek(payment).size() == 1);
+  // Publishing the same event id again is a duplicate for every subscription.
+  auto again = q.settleOk({}, {{"order.placed", event}});
+  CHECK(again.published[0].duplicate);
+}
+
+TEST_CASE("a subscription takes only events its filter matches: type and headers") {
+  QueueFixture q;
+  EventFilter big;
+  big.types = {"order.placed", "order.updated"};
+  big.headers = {{"Region", "eu"}};
+  bind(q, "shop", {{"orders"}, {sub("orders", "shop", "eu_only", big), sub("orders", "shop", "all")}});
+  q.sendOk("orders", {message("1", "x", {{"ce-type", "order.placed"}, {"region", "eu"}}),
+                      message("2", "x", {{"ce-type", "order.placed"}, {"region", "us"}}),
+                      message("3", "x", {{"ce-type", "order.deleted"}, {"region", "eu"}}),
+                      message("4", "x", {{"region", "eu"}})});
+  CHECK(q.peek(subscriptionQueue("orders", "shop:eu_only")).size() == 1);
+  CHECK(q.peek(subscriptionQueue("orders", "shop:eu_only"))[0].id == "1");
+  CHECK(q.peek(subscriptionQueue("orders", "shop:all")).size() == 4);
+}
+
+TEST_CASE("a subscription starts from now; one dropped stops receiving and keeps what it holds") {
+  QueueFixture q;
+  bind(q, "shop", {{"news"}, {}});
+  // Declared with nobody subscribed: the event is counted and goes nowhere (not to a queue).
+  q.sendOk("news", {message("early", "before anyone listened")});
+  CHECK(q.peek("news").empty());
+  bind(q, "mail", {{}, {sub("news", "mail", "send")}});
+  q.sendOk("news", {message("later", "after")});
+  const std::string mail = subscriptionQueue("news", "mail:send");
+  REQUIRE(q.peek(mail).size() == 1);
+  CHECK(q.peek(mail)[0].id == "later");
+  const QueueTime created = subscriptionsOf(q, "news")[0].created_at;
+  q.clock.advance(seconds(10));
+  bind(q, "mail", {{}, {sub("news", "mail", "send")}});  // a redeploy keeps the subscription as it was
+  CHECK(subscriptionsOf(q, "news")[0].created_at == created);
+
+  auto listed = q.fx.wait<std::vector<TopicInfo>>([&](auto done) { return q.queue().topics(std::move(done)); });
+  GUST_REQUIRE_OK(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK((*listed)[0].name == "news");
+  CHECK((*listed)[0].declared_by == std::vector<std::string>{"shop"});
+  CHECK((*listed)[0].subscriptions == 1);
+  CHECK((*listed)[0].published == 2);
+
+  bind(q, "mail", {});  // the app is removed
+  q.sendOk("news", {message("after-rm", "x")});
+  CHECK(q.peek(mail).size() == 1);  // kept, and nothing new
+  bind(q, "shop", {});
+  // Nobody declares or subscribes: the name is a plain queue again.
+  auto gone = q.fx.wait<std::vector<SubscriptionInfo>>([&](auto d) { return q.queue().subscriptions("news", std::move(d)); });
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.error().kind == ErrorKind::kNotFound);
+  q.sendOk("news", {message("plain", "x")});
+  CHECK(q.peek("news").size() == 1);
+}
+
+TEST_CASE("subscription queue names are checked, and survive a reopen with their subscriptions") {
+  CHECK(validateStoredQueueName("order.placed:shop:payment").ok());
+  CHECK(validateStoredQueueName("order.placed:shop:payment.dead").ok());
+  CHECK(validateStoredQueueName("order.placed:wh_0123abcd").ok());
+  CHECK_FALSE(validateStoredQueueName("order.placed:").ok());
+  CHECK_FALSE(validateStoredQueueName("order.placed:Shop:payment").ok());     // app names are lower case
+  CHECK_FALSE(validateStoredQueueName("order.placed:shop:pay-ment").ok());    // function names are identifiers
+  CHECK_FALSE(validateStoredQueueName(":shop:payment").ok());
+  CHECK_FALSE(validateStoredQueueName("a:b:c:d").ok());
+  QueueFixture q;
+  bind(q, "shop", {{}, {sub("t", "shop", "f")}});
+  q.reopen();
+  q.sendOk("t", {message("e", "x")});
+  CHECK(q.peek("t:shop:f").size() == 1);
+}
+
+}  // namespace topics
 }  // namespace
 }  // namespace gust

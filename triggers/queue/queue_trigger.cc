@@ -46,7 +46,8 @@ bool hasHeader(const Pairs& headers, std::string_view name) {
 // What a function published, as the store takes it. It belongs to the trace of the
 // invocation that published it, unless the function set its own traceparent.
 MessagePublish messagePublish(Publish&& p, const std::string& traceparent, const std::string& tracestate) {
-  MessagePublish out{std::move(p.queue), OutgoingMessage{std::move(p.id), std::move(p.body), std::move(p.headers), p.delay}};
+  MessagePublish out{std::move(p.queue), OutgoingMessage{std::move(p.id), std::move(p.source), std::move(p.body),
+                                                         std::move(p.headers), p.delay}};
   if (!traceparent.empty() && !hasHeader(out.message.headers, "traceparent")) {
     out.message.headers.emplace_back("traceparent", traceparent);
     if (!tracestate.empty() && !hasHeader(out.message.headers, "tracestate")) {
@@ -69,6 +70,8 @@ struct QueueTrigger::Consumer {
   QueueTrigger* owner = nullptr;
   std::string app;
   std::string function;
+  std::string topic;      // the topic whose commits wake it; empty for a queue
+  BatchHandler handler;   // empty: the dispatcher
   QueueTriggerSpec spec;
   StorageBounds bounds;   // the app's, for spec.queue
   size_t capacity = 1;    // batches in flight at most: the app's instances x concurrency
@@ -94,30 +97,68 @@ QueueTrigger::~QueueTrigger() = default;
 
 Result<void> QueueTrigger::addApp(const AppInfo& app) {
   const std::string& name = app.manifest.name;
-  removeApp(name);
+  retireApp(name);
   if (closing_) return {};
   const PoolSettings& pool = app.manifest.pool;
   size_t capacity = std::max<size_t>(1, static_cast<size_t>(pool.max_instances) * std::max<uint32_t>(1, pool.concurrency));
+  TopicBindings bindings;
+  bindings.declared = app.manifest.topics;
   std::vector<Consumer*> added;
   for (const auto& f : app.manifest.functions) {
-    if (!f.queue) continue;
+    if (!f.queue && !f.topic) continue;
     auto c = std::make_unique<Consumer>();
     c->owner = this;
     c->app = name;
     c->function = f.name;
-    c->spec = *f.queue;
+    c->spec = f.queue ? *f.queue : f.topic->delivery;
+    if (f.topic) {
+      c->topic = f.topic->topic;
+      bindings.subscriptions.push_back(Subscription{f.topic->topic, functionSubscriber(name, f.name), f.topic->filter});
+    }
     c->bounds = app.manifest.storage;
     if (c->spec.visibility_timeout.count() <= 0) c->spec.visibility_timeout = 2 * app.manifest.timeoutOf(f);
     c->capacity = capacity;
-    uv_timer_init(loop_, &c->timer);
-    uv_unref(reinterpret_cast<uv_handle_t*>(&c->timer));
-    c->timer.data = c.get();
-    added.push_back(c.get());
-    consumers_[name + "/" + f.name] = std::move(c);
+    added.push_back(&startConsumer(name + "/" + f.name, std::move(c)));
   }
+  // Posted before any consumer leases or any later publish: the writer runs jobs in order,
+  // so nothing published after the deploy misses a subscription it made.
+  auto bound = queues_.bindTopics(name, std::move(bindings), [name](Result<void> r) {
+    if (!r) spdlog::error("[{}] cannot bind the app's topics: {}", name, r.error().message);
+  });
+  if (!bound) return bound.error();
   pushBounds();
   for (Consumer* c : added) pump(*c);
   return {};
+}
+
+QueueTrigger::Consumer& QueueTrigger::startConsumer(const std::string& key, std::unique_ptr<Consumer> c) {
+  uv_timer_init(loop_, &c->timer);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&c->timer));
+  c->timer.data = c.get();
+  Consumer& started = *c;
+  consumers_[key] = std::move(c);
+  return started;
+}
+
+void QueueTrigger::addConsumer(const std::string& key, std::string label, QueueTriggerSpec spec, size_t capacity,
+                               BatchHandler handler, std::string topic) {
+  removeConsumer(key);
+  if (closing_) return;
+  auto c = std::make_unique<Consumer>();
+  c->owner = this;
+  c->app = std::move(label);
+  c->topic = std::move(topic);
+  c->handler = std::move(handler);
+  c->spec = std::move(spec);
+  c->capacity = std::max<size_t>(1, capacity);
+  pump(startConsumer(key, std::move(c)));
+}
+
+void QueueTrigger::removeConsumer(const std::string& key) {
+  auto it = consumers_.find(key);
+  if (it == consumers_.end()) return;
+  retire(std::move(it->second));
+  consumers_.erase(it);
 }
 
 void QueueTrigger::setDefaultBounds(QueueBounds defaults) {
@@ -163,6 +204,14 @@ void QueueTrigger::pushBounds() {
 }
 
 void QueueTrigger::removeApp(const std::string& name) {
+  retireApp(name);
+  auto unbound = queues_.bindTopics(name, {}, [name](Result<void> r) {
+    if (!r) spdlog::error("[{}] cannot drop the removed app's topic subscriptions: {}", name, r.error().message);
+  });
+  if (!unbound) spdlog::error("[{}] cannot drop the removed app's topic subscriptions: {}", name, unbound.error().message);
+}
+
+void QueueTrigger::retireApp(const std::string& name) {
   const std::string prefix = name + "/";
   for (auto it = consumers_.lower_bound(prefix); it != consumers_.end() && it->first.starts_with(prefix);) {
     retire(std::move(it->second));
@@ -171,9 +220,9 @@ void QueueTrigger::removeApp(const std::string& name) {
   pushBounds();
 }
 
-void QueueTrigger::notify(const std::string& queue) {
+void QueueTrigger::notify(const std::string& name) {
   for (auto& [key, c] : consumers_) {
-    if (c->spec.queue != queue) continue;
+    if (c->spec.queue != name && c->topic != name) continue;
     if (c->leasing) {
       c->woken = true;
     } else {
@@ -360,9 +409,14 @@ void QueueTrigger::invoke(Consumer& c, std::vector<LeasedMessage>&& messages) {
   ++c.in_flight;
   ++stats_.batches;
   stats_.messages += batch->messages.size();
-  dispatcher_.invoke(std::move(inv), [this, batch = std::move(batch)](Outcome&& outcome) mutable {
+  OutcomeCallback done = [this, batch = std::move(batch)](Outcome&& outcome) mutable {
     onOutcome(std::move(batch), std::move(outcome));
-  });
+  };
+  if (c.handler) {
+    c.handler(std::move(inv), std::move(done));
+  } else {
+    dispatcher_.invoke(std::move(inv), std::move(done));
+  }
 }
 
 void QueueTrigger::onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome) {

@@ -1,5 +1,8 @@
 #pragma once
-// The queue trigger: one consumer per (app, function, queue) of each app's active version.
+// The queue trigger: one consumer per (app, function, queue) of each app's active version,
+// and one per topic subscription (a function with "topic" consumes its subscription's
+// queue, runtime/base/names.h subscriptionQueue; the trigger binds the app's topics in the
+// backend when the app is added, and unbinds them when it is removed).
 // A consumer leases batches from the queue backend and hands each to the dispatcher as one
 // Invocation; the Outcome decides each message's fate, committed in one settle together
 // with what the function published (all or nothing, see queue_backend.h).
@@ -63,16 +66,30 @@ class QueueTrigger final : public Trigger {
   QueueTrigger(const QueueTrigger&) = delete;
   QueueTrigger& operator=(const QueueTrigger&) = delete;
 
-  // Starts a consumer for every queue function of `app`, replacing those of an earlier
-  // version (whose batches in flight still settle).
+  // Starts a consumer for every queue and topic function of `app`, replacing those of an
+  // earlier version (whose batches in flight still settle), and binds the app's topics
+  // (declared and subscribed) in the backend before any later publish is committed.
   Result<void> addApp(const AppInfo& app) override;
   // A queue consumer can always be bound: queues are created by their first message.
   Result<void> checkApp(const AppInfo&) const override { return {}; }
+  // Stops the app's consumers and drops its topic subscriptions (their queues keep what they
+  // hold).
   void removeApp(const std::string& name) override;
   const char* name() const override { return "queues"; }
 
-  // Something was committed to `queue`: wake its consumers now.
-  void notify(const std::string& queue);
+  // Hands a batch to whoever consumes a queue that is not a function's (a webhook): it runs
+  // `done` once with the outcome, which settles the batch exactly as a function's would
+  // (kOk with one settlement per message acks them; anything else retries with backoff).
+  using BatchHandler = std::function<void(Invocation&&, OutcomeCallback&&)>;
+  // Consumes `spec.queue` under `key` (replacing a consumer of that key; keys of apps are
+  // "<app>/<function>"), with at most `capacity` batches in flight. `label` names it in logs
+  // and as the invocation's app; `topic`, when set, is the topic whose commits wake it.
+  void addConsumer(const std::string& key, std::string label, QueueTriggerSpec spec, size_t capacity,
+                   BatchHandler handler, std::string topic = {});
+  void removeConsumer(const std::string& key);
+
+  // Something was committed to `name` (a queue or a topic): wake its consumers now.
+  void notify(const std::string& name);
 
   // The host's bounds for every queue; an app that consumes a queue may set its own in
   // its manifest (StorageBounds), which the backend gets on each addApp and removeApp.
@@ -95,6 +112,9 @@ class QueueTrigger final : public Trigger {
   struct Consumer;
   struct Batch;
 
+  // Stops consumers of `app` without touching its topic bindings (a new version replaces them).
+  void retireApp(const std::string& app);
+  Consumer& startConsumer(const std::string& key, std::unique_ptr<Consumer> c);
   void pump(Consumer& c);
   void onLeased(Consumer& c, Result<LeaseResult> leased);
   void sleep(Consumer& c);
