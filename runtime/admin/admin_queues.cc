@@ -63,6 +63,7 @@ void addQueueRoutes(AdminApi& api, QueueBackend& queues, QueueTrigger& trigger) 
   api.route({"POST"}, "/v1/queues/{name}/messages", [&queues, &trigger](AdminCall&& call) {
     std::string queue = call.param("name");
     OutgoingMessage message;
+    message.source = "/admin";  // its ce-source if the name is a topic
     message.body = std::move(call.request.body);
     for (const auto& [name, value] : call.request.headers) {
       if (name == "gust-message-id") {

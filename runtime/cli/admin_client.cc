@@ -49,6 +49,12 @@ Result<std::unique_ptr<httplib::Client>> adminClient(const AdminTarget& target) 
   return client;
 }
 
+std::vector<OptionSpec> adminOptions(std::vector<OptionSpec> specs) {
+  specs.push_back({"--admin", "", true});
+  specs.push_back({"--data-dir", "", true});
+  return specs;
+}
+
 void printAdminUsage(std::string_view usage, size_t column) {
   constexpr std::string_view kSlot = "{admin options}\n";
   auto line = [column](std::string_view option, std::string_view first, std::string_view second) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runtime/cli/args.h"
 #include "runtime/base/result.h"
@@ -31,6 +32,9 @@ std::string adminAddress(const AdminTarget& target);
 // A client for the target, without the token; a missing socket is an error that says how
 // to start a host or name one.
 Result<std::unique_ptr<httplib::Client>> adminClient(const AdminTarget& target);
+
+// The options of every command that talks to a host, and `specs` with them.
+std::vector<OptionSpec> adminOptions(std::vector<OptionSpec> specs = {});
 
 // Prints a command's usage, with the help of --admin and --data-dir (the same for every
 // command that talks to a host) in place of its "{admin options}\n" line, the descriptions

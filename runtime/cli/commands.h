@@ -36,6 +36,7 @@ int envCommand(int argc, char** argv);
 int keysCommand(int argc, char** argv);
 int logsCommand(int argc, char** argv);
 int queueCommand(int argc, char** argv);
+int topicCommand(int argc, char** argv);
 int invocationsCommand(int argc, char** argv);
 
 }  // namespace gust::cli

@@ -10,6 +10,7 @@
 #include "runtime/cli/commands.h"
 #include "runtime/cli/queue_message.h"
 #include "runtime/cli/table.h"
+#include "runtime/store/queue_backend.h"
 
 namespace gust::cli {
 
@@ -34,30 +35,22 @@ options:
   -h, --help        show this help
 )";
 
-const std::vector<OptionSpec> kAdminOptions = {{"--admin", "", true}, {"--data-dir", "", true}};
-
-std::vector<OptionSpec> withAdmin(std::vector<OptionSpec> specs) {
-  specs.insert(specs.end(), kAdminOptions.begin(), kAdminOptions.end());
-  return specs;
-}
-
 // The one queue name a sub-command takes, checked.
 Result<std::string> queueName(const Args& args, const std::string& sub, bool allow_dead) {
   if (args.positional().size() != 1) {
     return makeError(ErrorKind::kBadInput, "gust queue " + sub + ": give one queue name; see `gust queue --help`");
   }
   const std::string& name = args.positional()[0];
-  // A dead-letter queue is "<queue>.dead"; the rule for queue names applies to <queue>.
-  constexpr std::string_view kDead = ".dead";
-  bool dead = allow_dead && name.size() > kDead.size() && name.compare(name.size() - kDead.size(), kDead.size(), kDead) == 0;
-  if (auto valid = validateQueueName(dead ? std::string_view(name).substr(0, name.size() - kDead.size()) : name); !valid) {
+  // Past send, any queue the host keeps: dead-letter queues ("<queue>.dead") and topic
+  // subscriptions' queues ("<topic>:<subscriber>", shown by `gust topic subs`) too.
+  if (auto valid = allow_dead ? validateStoredQueueName(name) : validateQueueName(name); !valid) {
     return makeError(ErrorKind::kBadInput, "gust queue " + sub + ": " + valid.error().message);
   }
   return name;
 }
 
 int send(int argc, char** argv) {
-  auto args = Args::parse("queue send", withAdmin({{"--data", "-d", true}, {"--id", "", true}, {"--delay", "", true},
+  auto args = Args::parse("queue send", adminOptions({{"--data", "-d", true}, {"--id", "", true}, {"--delay", "", true},
                                                    {"--header", "-H", true, true}}),
                           argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
@@ -93,7 +86,7 @@ int send(int argc, char** argv) {
 }
 
 int list(int argc, char** argv) {
-  auto args = Args::parse("queue ls", withAdmin({{"--json", "", false}}), argc, argv);
+  auto args = Args::parse("queue ls", adminOptions({{"--json", "", false}}), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust queue ls: takes no arguments", kExitUsage);
   auto res = adminCall(adminTarget(*args), "GET", "/v1/queues");
@@ -133,7 +126,7 @@ std::string bodyPreview(const nlohmann::json& message) {
 }
 
 int peek(int argc, char** argv) {
-  auto args = Args::parse("queue peek", withAdmin({{"--limit", "-n", true}, {"--json", "", false}}), argc, argv);
+  auto args = Args::parse("queue peek", adminOptions({{"--limit", "-n", true}, {"--json", "", false}}), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "peek", true);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -168,7 +161,7 @@ int peek(int argc, char** argv) {
 }
 
 int redrive(int argc, char** argv) {
-  auto args = Args::parse("queue redrive", kAdminOptions, argc, argv);
+  auto args = Args::parse("queue redrive", adminOptions(), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "redrive", true);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -186,7 +179,7 @@ int redrive(int argc, char** argv) {
 }
 
 int purge(int argc, char** argv) {
-  auto args = Args::parse("queue purge", kAdminOptions, argc, argv);
+  auto args = Args::parse("queue purge", adminOptions(), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "purge", true);
   if (!name) return fail(name.error().message, kExitUsage);

@@ -18,6 +18,7 @@
 #include "runtime/admin/admin_keys.h"
 #include "runtime/admin/admin_invocations.h"
 #include "runtime/admin/admin_queues.h"
+#include "runtime/admin/admin_topics.h"
 #include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
 #include "runtime/store/invocation_store.h"
@@ -119,6 +120,7 @@ class Host {
     addEnvRoutes(*admin_, *apps_);
     addKeyRoutes(*admin_, *keys_, dispatcher_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
+    addTopicRoutes(*admin_, *queue_store_, *queue_trigger_);
     if (auto opened = openInvocations(); !opened) return opened;
     addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
     logs_ = std::make_unique<AdminLogs>(loop_, clock_, telemetry_->logs(), dispatcher_);

@@ -237,6 +237,10 @@ class Message {
     return std::chrono::system_clock::time_point(std::chrono::milliseconds(message_.enqueued_at_ms));
   }
 
+  // An event of a topic (a message of a "topic" subscription) carries its CloudEvents
+  // attributes as headers: its type ("order.placed"), subject, source and time; its id is id().
+  std::string_view type() const { return header("ce-type"); }
+  std::string_view subject() const { return header("ce-subject"); }
   // The first header with this name (case-insensitive), or "" when absent.
   std::string_view header(std::string_view name) const {
     for (size_t i = 0; i < message_.header_count; ++i) {
@@ -339,10 +343,14 @@ class Batch {
 // std::chrono::seconds(10), .headers = {{"Content-Type", "application/json"}}})`.
 // (Every member has an initializer, so that GCC's -Wextra does not warn about the members
 // a designated initializer leaves out.)
+// To a topic, `type` and `subject` are the event's CloudEvents type (default: the topic's
+// name) and subject, which subscriptions may filter on; `id` is the event's id.
 struct PublishOptions {
   std::string id{};  // deduplication id (at most 256 bytes); empty: the host assigns one
   std::chrono::milliseconds delay{0};  // deliver no sooner than this (at most 7 days)
-  std::vector<std::pair<std::string, std::string>> headers{};  // at most 64
+  std::vector<std::pair<std::string, std::string>> headers{};  // at most 64, with type and subject
+  std::string type{};     // sent as the header ce-type when set
+  std::string subject{};  // sent as the header ce-subject when set
 };
 
 // What the host tells a running function, and the way back to it.
@@ -374,23 +382,26 @@ class Context {
   // The batch of a queue invocation; empty for other triggers.
   Batch batch() const { return Batch(raw_); }
 
-  // Publishes `body` to `queue` ([A-Za-z0-9._-], 1..100 chars). The message is sent only if
-  // this invocation succeeds, together with its outcome. At most 1000 messages and 8 MiB per
-  // invocation; past that, or for a bad argument, the call refuses and the host logs why.
+  // Publishes `body` to a queue or a topic ([A-Za-z0-9._-], 1..100 chars); a topic fans
+  // it out to every subscription. It is sent only if this invocation succeeds, together
+  // with its outcome. At most 1000 messages and 8 MiB per invocation; past that, or for a
+  // bad argument, the call refuses and the host logs why.
   Status publish(std::string_view queue, std::string_view body, const PublishOptions& options = {}) const {
     if (!GUST_HOST_HAS(raw_.api, publish)) return Status(GUST_E_UNSUPPORTED);
     if (options.delay.count() < 0 || options.delay.count() > 0xffffffffLL) return Status(GUST_E_INVALID);
     gust_pair small[8];
     std::vector<gust_pair> large;
     gust_pair* headers = small;
-    if (options.headers.size() > 8) {
-      large.resize(options.headers.size());
+    const size_t count = options.headers.size() + !options.type.empty() + !options.subject.empty();
+    if (count > 8) {
+      large.resize(count);
       headers = large.data();
     }
-    for (size_t i = 0; i < options.headers.size(); ++i) {
-      headers[i] = {detail::str(options.headers[i].first), detail::str(options.headers[i].second)};
-    }
-    return Status(raw_.api->publish(raw_.host, detail::str(queue), detail::str(body), headers, options.headers.size(),
+    size_t n = 0;
+    for (const auto& [name, value] : options.headers) headers[n++] = {detail::str(name), detail::str(value)};
+    if (!options.type.empty()) headers[n++] = {detail::str("ce-type"), detail::str(options.type)};
+    if (!options.subject.empty()) headers[n++] = {detail::str("ce-subject"), detail::str(options.subject)};
+    return Status(raw_.api->publish(raw_.host, detail::str(queue), detail::str(body), headers, n,
                                     detail::str(options.id), static_cast<uint32_t>(options.delay.count())));
   }
 
