@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Durable queue throughput. Section 1 (this file so far): the ceiling, raw SQLite inserts on
+# Durable queue throughput. Section 1: the ceiling, raw SQLite inserts on
 # this machine's disk with gust.db's settings (WAL; synchronous FULL and NORMAL; 1 and 32
-# per transaction), beside the embedded queue's own send -> lease -> ack through its API.
+# per transaction), beside the embedded queue's own send -> lease -> ack through its API,
+# and a topic's fan-out into 1, 3 and 10 subscriptions beside a plain queue's send.
 # The end-to-end figures (through host and workers) are printed beside these.
 # Usage: bench/queue/run.sh [SECONDS_PER_RUN]   (default 2)
 # The databases go to $QUEUE_BENCH_DIR (default: a temp dir under $TMPDIR or /tmp); put it

@@ -110,71 +110,137 @@ struct StoreRun {
   double commits_per_second = 0;
 };
 
+// A fresh gust.db at `path` with its writer and queue store on `loop`.
+struct Store {
+  Store(uv_loop_t* loop, const std::filesystem::path& path, SqliteConnection::Synchronous sync) : loop_(loop) {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+    gust::SqliteWriterOptions options;
+    options.path = path;
+    options.synchronous = sync;
+    auto w = gust::SqliteWriter::open(loop, options);
+    if (!w.ok()) die(w.error().message);
+    writer = std::move(*w);
+    auto q = gust::SqliteQueue::open(*writer, clock);
+    if (!q.ok()) die(q.error().message);
+    queue = std::move(*q);
+  }
+  ~Store() {
+    bool closed = false;
+    writer->close([&closed] { closed = true; });
+    while (!closed) uv_run(loop_, UV_RUN_ONCE);
+    queue.reset();
+    writer.reset();
+  }
+  uv_loop_t* loop_;
+  gust::SystemClock clock;
+  std::unique_ptr<gust::SqliteWriter> writer;
+  std::unique_ptr<gust::SqliteQueue> queue;
+};
+
 StoreRun storeRoundTrips(const std::filesystem::path& path, SqliteConnection::Synchronous sync, size_t batch,
                          int flows, double seconds) {
-  std::filesystem::remove(path);
-  std::filesystem::remove(path.string() + "-wal");
-  std::filesystem::remove(path.string() + "-shm");
   uv_loop_t loop;
   uv_loop_init(&loop);
-  gust::SqliteWriterOptions options;
-  options.path = path;
-  options.synchronous = sync;
-  auto writer = gust::SqliteWriter::open(&loop, options);
-  if (!writer.ok()) die(writer.error().message);
-  gust::SystemClock clock;
-  auto queue = gust::SqliteQueue::open(**writer, clock);
-  if (!queue.ok()) die(queue.error().message);
-  gust::SqliteQueue& q = **queue;
+  StoreRun run;
+  {
+    Store store(&loop, path, sync);
+    gust::SqliteQueue& q = *store.queue;
+    const std::string body(kBodyBytes, 'b');
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    const uint64_t commits_before = store.writer->transactionsCommitted();
+    int64_t acked = 0;
+    int running = flows;
 
-  const std::string body(kBodyBytes, 'b');
-  const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  const uint64_t commits_before = (*writer)->transactionsCommitted();
-  int64_t acked = 0;
-  int running = flows;
-
-  std::function<void(int)> round = [&](int flow) {
-    if (Clock::now() >= end) {
-      --running;
-      return;
-    }
-    const std::string name = "bench-" + std::to_string(flow);
-    std::vector<gust::OutgoingMessage> messages(batch);
-    for (auto& m : messages) m.body = body;
-    auto sent = q.send(name, std::move(messages), [&, flow, name](gust::Result<std::vector<gust::SendResult>> r) {
-      if (!r.ok()) die(r.error().message);
-      gust::LeaseOptions lease;
-      lease.max_count = batch;
-      auto leased = q.lease(name, lease, [&, flow, name](gust::Result<gust::LeaseResult> l) {
-        if (!l.ok()) die(l.error().message);
-        if (l->messages.size() != batch) die("leased " + std::to_string(l->messages.size()) + " messages");
-        std::vector<gust::MessageSettlement> acks;
-        for (auto& m : l->messages) acks.push_back({name, m.id, m.lease_token, gust::SettleAction::kAck, {}, {}});
-        auto settled = q.settle(std::move(acks), {}, [&, flow](gust::Result<gust::SettleResult> s) {
-          if (!s.ok()) die(s.error().message);
-          if (!s->committed) die("an ack was rejected");
-          acked += static_cast<int64_t>(batch);
-          round(flow);
+    std::function<void(int)> round = [&](int flow) {
+      if (Clock::now() >= end) {
+        --running;
+        return;
+      }
+      const std::string name = "bench-" + std::to_string(flow);
+      std::vector<gust::OutgoingMessage> messages(batch);
+      for (auto& m : messages) m.body = body;
+      auto sent = q.send(name, std::move(messages), [&, flow, name](gust::Result<std::vector<gust::SendResult>> r) {
+        if (!r.ok()) die(r.error().message);
+        gust::LeaseOptions lease;
+        lease.max_count = batch;
+        auto leased = q.lease(name, lease, [&, flow, name](gust::Result<gust::LeaseResult> l) {
+          if (!l.ok()) die(l.error().message);
+          if (l->messages.size() != batch) die("leased " + std::to_string(l->messages.size()) + " messages");
+          std::vector<gust::MessageSettlement> acks;
+          for (auto& m : l->messages) acks.push_back({name, m.id, m.lease_token, gust::SettleAction::kAck, {}, {}});
+          auto settled = q.settle(std::move(acks), {}, [&, flow](gust::Result<gust::SettleResult> s) {
+            if (!s.ok()) die(s.error().message);
+            if (!s->committed) die("an ack was rejected");
+            acked += static_cast<int64_t>(batch);
+            round(flow);
+          });
+          if (!settled.ok()) die(settled.error().message);
         });
-        if (!settled.ok()) die(settled.error().message);
+        if (!leased.ok()) die(leased.error().message);
       });
-      if (!leased.ok()) die(leased.error().message);
-    });
-    if (!sent.ok()) die(sent.error().message);
-  };
-  for (int f = 0; f < flows; ++f) round(f);
-  while (running > 0) uv_run(&loop, UV_RUN_ONCE);
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const uint64_t commits = (*writer)->transactionsCommitted() - commits_before;
-
-  bool closed = false;
-  (*writer)->close([&closed] { closed = true; });
-  while (!closed) uv_run(&loop, UV_RUN_ONCE);
-  queue->reset();
-  writer->reset();
+      if (!sent.ok()) die(sent.error().message);
+    };
+    for (int f = 0; f < flows; ++f) round(f);
+    while (running > 0) uv_run(&loop, UV_RUN_ONCE);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const uint64_t commits = store.writer->transactionsCommitted() - commits_before;
+    run = StoreRun{static_cast<double>(acked) / elapsed, static_cast<double>(commits) / elapsed};
+  }
   if (uv_loop_close(&loop) != 0) die("loop did not close clean");
-  return StoreRun{static_cast<double>(acked) / elapsed, static_cast<double>(commits) / elapsed};
+  return run;
+}
+
+// Events published to a topic with `subscribers` subscriptions (0: a plain queue, the
+// baseline), `batch` per send, by 16 concurrent producers; each event is written once per
+// subscription in the send's transaction. Answers events per second.
+double fanOut(const std::filesystem::path& path, SqliteConnection::Synchronous sync, int subscribers, size_t batch,
+              double seconds) {
+  constexpr int kFlows = 16;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  double rate = 0;
+  {
+    Store store(&loop, path, sync);
+    gust::SqliteQueue& q = *store.queue;
+    if (subscribers > 0) {
+      gust::TopicBindings bindings;
+      for (int i = 0; i < subscribers; ++i) {
+        bindings.subscriptions.push_back({"events", gust::functionSubscriber("bench", "f" + std::to_string(i)), {}});
+      }
+      bool bound = false;
+      auto posted = q.bindTopics("bench", std::move(bindings), [&bound](gust::Result<void> r) {
+        if (!r.ok()) die(r.error().message);
+        bound = true;
+      });
+      if (!posted.ok()) die(posted.error().message);
+      while (!bound) uv_run(&loop, UV_RUN_ONCE);
+    }
+    const std::string body(kBodyBytes, 'b');
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    int64_t events = 0;
+    int running = kFlows;
+    std::function<void()> round = [&] {
+      if (Clock::now() >= end) {
+        --running;
+        return;
+      }
+      std::vector<gust::OutgoingMessage> messages(batch);
+      for (auto& m : messages) m.body = body;
+      auto sent = q.send("events", std::move(messages), [&](gust::Result<std::vector<gust::SendResult>> r) {
+        if (!r.ok()) die(r.error().message);
+        events += static_cast<int64_t>(batch);
+        round();
+      });
+      if (!sent.ok()) die(sent.error().message);
+    };
+    for (int f = 0; f < kFlows; ++f) round();
+    while (running > 0) uv_run(&loop, UV_RUN_ONCE);
+    rate = static_cast<double>(events) / std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  if (uv_loop_close(&loop) != 0) die("loop did not close clean");
+  return rate;
 }
 
 }  // namespace
@@ -208,6 +274,18 @@ int main(int argc, char** argv) {
                     syncName(sync), batch, flows, run.messages_per_second, run.commits_per_second);
         std::fflush(stdout);
       }
+    }
+  }
+  std::printf("gust topic fan-out, events sent by 16 producers, each written into every subscription's queue:\n");
+  for (size_t batch : {size_t{1}, size_t{32}}) {
+    const double baseline = fanOut(dir / "topic.db", SqliteConnection::Synchronous::kFull, 0, batch, seconds);
+    std::printf("  synchronous=FULL   batch %2zu, a plain queue (baseline): %9.0f events/s\n", batch, baseline);
+    for (int subscribers : {1, 3, 10}) {
+      const double rate = fanOut(dir / "topic.db", SqliteConnection::Synchronous::kFull, subscribers, batch, seconds);
+      std::printf("  synchronous=FULL   batch %2zu, %2d subscriptions:          %9.0f events/s  (%8.0f messages/s, "
+                  "%.2fx the baseline's events)\n",
+                  batch, subscribers, rate, rate * subscribers, rate / baseline);
+      std::fflush(stdout);
     }
   }
   return 0;

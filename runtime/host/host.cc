@@ -228,6 +228,11 @@ class Host {
           std::printf("  %-12s %s (batch %u, %u attempts)  -> %s/%s\n", "QUEUE", f.queue->queue.c_str(),
                       f.queue->batch_size, f.queue->max_attempts, name.c_str(), f.name.c_str());
         }
+        if (f.topic) {
+          std::printf("  %-12s %s%s (batch %u, %u attempts)  -> %s/%s\n", "TOPIC", f.topic->topic.c_str(),
+                      f.topic->filter.empty() ? "" : ", filtered", f.topic->delivery.batch_size,
+                      f.topic->delivery.max_attempts, name.c_str(), f.name.c_str());
+        }
       }
     }
     std::fflush(stdout);
