@@ -248,12 +248,13 @@ void AppManager::changeEnv(const std::string& app, AppEnv set, std::vector<std::
   const AppInfo* serving = dispatcher_.app(app);
   if (serving != nullptr) {
     for (const auto& key : unset) {
-      const auto& required = serving->manifest.required_env;
+      const auto required = serving->manifest.requiredEnv();
       if (std::find(required.begin(), required.end(), key) != required.end()) {
         done(makeError(ErrorKind::kConflict, "app " + app + " (version " +
                                                  (serving->version.empty() ? "from its folder" : serving->version) +
-                                                 ") requires " + key + " in its manifest's required_env; deploy "
-                                                 "a version that does not before removing it"));
+                                                 ") requires " + key + " (its manifest's required_env, or a "
+                                                 "function's verify secret); deploy a version that does not before "
+                                                 "removing it"));
         return;
       }
     }
