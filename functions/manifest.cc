@@ -337,9 +337,9 @@ void parseVerify(Checker& c, const json& v, const std::string& path, VerifySpec&
     return;
   }
   if (auto t = c.duration(v, path, "tolerance", std::chrono::seconds(1))) {
-    if (t->count() % 1000 != 0 || *t > std::chrono::hours(24)) {
-      c.fail(path + ".tolerance", "must be whole seconds, at most 24h (a signature's timestamp is in seconds), "
-                                  "such as \"5m\"");
+    if (t->count() % 1000 != 0 || *t > kMaxWebhookTolerance) {
+      c.fail(path + ".tolerance", "must be whole seconds (a signature's timestamp is in seconds), at most " +
+                                      formatDuration(kMaxWebhookTolerance) + ", such as \"5m\"");
       return;
     }
     verify.tolerance = std::chrono::duration_cast<std::chrono::seconds>(*t);

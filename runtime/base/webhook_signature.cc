@@ -181,8 +181,10 @@ Result<std::string> webhookKey(WebhookScheme scheme, std::string_view secret) {
 
 Result<WebhookVerifier> WebhookVerifier::create(WebhookScheme scheme, std::string_view secret,
                                                 std::chrono::seconds tolerance) {
-  if (tolerance.count() <= 0) {
-    return makeError(ErrorKind::kBadInput, "a signature's tolerance must be at least 1s");
+  if (tolerance.count() <= 0 || tolerance > kMaxWebhookTolerance) {
+    return makeError(ErrorKind::kBadInput, "a signature's tolerance must be from 1s to " +
+                                               formatDuration(kMaxWebhookTolerance) + ", not " +
+                                               std::to_string(tolerance.count()) + "s");
   }
   auto key = webhookKey(scheme, secret);
   if (!key) return key.error();

@@ -37,6 +37,8 @@ bool webhookSchemeHasTimestamp(WebhookScheme scheme);
 // How far a signature's timestamp may be from now, either way, when nobody says otherwise
 // (the Standard Webhooks and Stripe libraries' default).
 inline constexpr std::chrono::seconds kDefaultWebhookTolerance{300};
+// The widest tolerance allowed: a day-old signature is no protection against replay.
+inline constexpr std::chrono::seconds kMaxWebhookTolerance{86400};
 
 // Bounds on what a signature header may hold; past them a request is refused as malformed
 // before any HMAC is computed.
@@ -88,7 +90,8 @@ struct WebhookFields {
 // Checks one scheme's signatures with one key. Value type.
 class WebhookVerifier {
  public:
-  // `secret` as webhookKey takes it; `tolerance` (> 0) applies to the schemes with a timestamp.
+  // `secret` as webhookKey takes it; `tolerance` (1s to kMaxWebhookTolerance) applies to
+  // the schemes with a timestamp.
   static Result<WebhookVerifier> create(WebhookScheme scheme, std::string_view secret,
                                         std::chrono::seconds tolerance = kDefaultWebhookTolerance);
 
