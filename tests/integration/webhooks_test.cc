@@ -204,3 +204,35 @@ TEST_CASE("GitHub and Stripe signatures are checked on their routes, and gust::w
   CHECK(wrong->status == 401);
   CHECK(wrong->body == "signature does not match: X-Hub-Signature-256 does not match the body and the secret\n");
 }
+
+TEST_CASE("gust env set puts a new verify secret in force, on a process-isolated app and a thread-isolated one alike") {
+  Webhooks w;
+  const std::string body = R"({"action": "closed"})";
+  const std::string rotated = "github-webhook-secret-rotated";
+  for (const std::string isolation : {"process", "thread"}) {
+    CAPTURE(isolation);
+    const std::string app = "gh" + isolation;
+    REQUIRE(w.gust({"env", "set", app, "GH_SECRET=" + kGithubSecret}).status == 0);
+    std::string manifest = manifestOf(app, "github", "GH_SECRET");
+    manifest.insert(1, R"("isolation": ")" + isolation + R"(", )");
+    auto deployed = w.deploy(app, manifest);
+    REQUIRE(deployed);
+    REQUIRE_MESSAGE(deployed->status == 201, deployed->body);
+    const std::string path = "/" + app + "/hook";
+    auto before = w.post(path, {{"X-Hub-Signature-256", w.sign("github", kGithubSecret, 0, "", body)}}, body);
+    REQUIRE(before);
+    CHECK(before->status == 200);
+
+    auto set = w.gust({"env", "set", app, "GH_SECRET=" + rotated});
+    REQUIRE_MESSAGE(set.status == 0, set.err);
+    auto old = w.post(path, {{"X-Hub-Signature-256", w.sign("github", kGithubSecret, 0, "", body)}}, body);
+    checkRefused(old, "signature does not match");
+    auto fresh = w.post(path, {{"X-Hub-Signature-256", w.sign("github", rotated, 0, "", body)}}, body);
+    REQUIRE(fresh);
+    CHECK(fresh->status == 200);
+    // The secret it needs cannot be removed while a version needs it.
+    auto rm = w.gust({"env", "rm", app, "GH_SECRET"});
+    CHECK(rm.status != 0);
+    CHECK(rm.err.find("requires GH_SECRET") != std::string::npos);
+  }
+}
