@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gust/abi.h"
+#include "runtime/base/text.h"
 #include "runtime/protocol/http_status.h"
 #include "triggers/http/async_json.h"
 #include "triggers/http/callback_sender.h"
@@ -281,7 +282,7 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   if (auto refusal = signatureRefusal(request, *match.target)) {
     // Refused before anything runs or is stored, async requests alike.
     spdlog::debug("[{}] {}: {} {} refused: {}", match.target->app, match.target->function, request.method,
-                  request.path, refusal->message);
+                  printable(request.path), refusal->message);
     responder.send(signatureRefused(*refusal, expose_errors_));
     return;
   }
