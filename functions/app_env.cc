@@ -82,7 +82,7 @@ Result<void> validateEnv(const AppEnv& env) {
 
 Result<void> checkRequiredEnv(const Manifest& manifest, const AppEnv& env) {
   std::string missing, example;
-  for (const auto& key : manifest.required_env) {
+  for (const auto& key : manifest.requiredEnv()) {
     if (env.count(key) > 0) continue;
     missing += (missing.empty() ? "" : ", ") + key;
     example += " " + key + "=...";

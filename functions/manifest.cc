@@ -361,7 +361,64 @@ std::optional<Auth> parseAuth(Checker& c, const json& obj, const std::string& pa
   return std::nullopt;
 }
 
+// "verify": {"scheme": ..., "secret": "env:NAME", "tolerance": "5m"}.
+void parseVerify(Checker& c, const json& v, const std::string& path, VerifySpec& verify) {
+  if (!v.is_object()) {
+    c.fail(path, "must be an object such as {\"scheme\": \"standard-webhooks\", \"secret\": \"env:WEBHOOK_SECRET\"}");
+    return;
+  }
+  c.onlyKnown(v, path, {"scheme", "secret", "tolerance"});
+  auto scheme = c.string(v, path, "scheme");
+  if (!scheme && !c.failed()) c.fail(path, "needs a \"scheme\": \"standard-webhooks\", \"github\" or \"stripe\"");
+  if (c.failed()) return;
+  if (auto known = webhookSchemeNamed(*scheme)) {
+    verify.scheme = *known;
+  } else {
+    c.fail(path + ".scheme", quote(*scheme) + " is not a signature scheme; use \"standard-webhooks\", \"github\" or "
+                                              "\"stripe\"");
+    return;
+  }
+  constexpr std::string_view kEnvPrefix = "env:";
+  auto secret = c.string(v, path, "secret");
+  if (!secret && !c.failed()) c.fail(path, "needs a \"secret\": \"env:NAME\", naming the app variable that holds it");
+  if (c.failed()) return;
+  if (!secret->starts_with(kEnvPrefix)) {
+    // Not even a hint of the value: it may be the secret itself.
+    c.fail(path + ".secret", "must be \"env:NAME\", naming an app variable set with `gust env set APP NAME=...`; a "
+                             "secret is never written in gust.json");
+    return;
+  }
+  verify.secret_env = secret->substr(kEnvPrefix.size());
+  if (auto valid = validateEnvKey(verify.secret_env); !valid) {
+    c.fail(path + ".secret", valid.error().message);
+    return;
+  }
+  if (v.contains("tolerance") && !webhookSchemeHasTimestamp(verify.scheme)) {
+    c.fail(path + ".tolerance", "a " + std::string(webhookSchemeName(verify.scheme)) +
+                                    " signature carries no timestamp, so no tolerance applies; remove it");
+    return;
+  }
+  if (auto t = c.duration(v, path, "tolerance", std::chrono::seconds(1))) {
+    if (t->count() % 1000 != 0 || *t > kMaxWebhookTolerance) {
+      c.fail(path + ".tolerance", "must be whole seconds (a signature's timestamp is in seconds), at most " +
+                                      formatDuration(kMaxWebhookTolerance) + ", such as \"5m\"");
+      return;
+    }
+    verify.tolerance = std::chrono::duration_cast<std::chrono::seconds>(*t);
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> Manifest::requiredEnv() const {
+  std::vector<std::string> names = required_env;
+  for (const auto& f : functions) {
+    if (f.verify && std::find(names.begin(), names.end(), f.verify->secret_env) == names.end()) {
+      names.push_back(f.verify->secret_env);
+    }
+  }
+  return names;
+}
 
 bool Manifest::mayPublishTo(std::string_view name) const {
   if (std::find(publishes.begin(), publishes.end(), name) != publishes.end()) return true;
@@ -470,7 +527,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
         c.fail(path, "must be an object such as {\"routes\": [\"/" + fname + "\"]}");
         break;
       }
-      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "topic", "timeout", "auth"});
+      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "topic", "timeout", "auth", "verify"});
       FunctionSpec f;
       f.name = fname;
       auto routes = fdef.find("routes");
@@ -523,6 +580,15 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
       }
       if (!c.failed() && f.routes.empty() && !f.timer && !f.queue && !f.topic) {
         c.fail(path, "has no trigger; add \"routes\", a \"timer\", a \"queue\" or a \"topic\"");
+      }
+      if (auto verify = fdef.find("verify"); verify != fdef.end() && !c.failed()) {
+        VerifySpec v;
+        parseVerify(c, *verify, path + ".verify", v);
+        if (!c.failed() && f.routes.empty()) {
+          c.fail(path + ".verify", "checks the signature of HTTP requests, and function " + fname +
+                                       " has no routes; add its \"routes\" or remove \"verify\"");
+        }
+        f.verify = std::move(v);
       }
       if (c.failed()) break;
       m.functions.push_back(std::move(f));

@@ -13,6 +13,7 @@
 #include "runtime/base/event_filter.h"
 #include "runtime/base/names.h"  // the name rules the manifest applies
 #include "runtime/base/result.h"
+#include "runtime/base/webhook_signature.h"
 
 namespace gust {
 
@@ -51,6 +52,14 @@ struct TopicTriggerSpec {
 enum class Auth { kPublic, kKey };
 const char* authName(Auth auth);
 
+// The signature every caller of a function's routes must send (`"verify"`; see
+// triggers/http/webhook_verify.h): the host checks it before the function runs.
+struct VerifySpec {
+  WebhookScheme scheme = WebhookScheme::kStandardWebhooks;
+  std::string secret_env;  // the app variable holding the secret ("secret": "env:NAME")
+  std::chrono::seconds tolerance = kDefaultWebhookTolerance;  // for the schemes with a timestamp
+};
+
 struct FunctionSpec {
   std::string name;  // a C identifier: the module exports gust_fn_<name>
   std::vector<RouteSpec> routes;
@@ -59,6 +68,7 @@ struct FunctionSpec {
   std::optional<TopicTriggerSpec> topic;
   std::chrono::milliseconds timeout{0};  // 0: the app's timeout
   std::optional<Auth> auth;              // absent: the app's auth
+  std::optional<VerifySpec> verify;      // absent: callers send no signature
 };
 
 // kProcess: each instance is a sandboxed worker process (the default). kThread: handlers
@@ -115,6 +125,9 @@ struct Manifest {
   // `topics`, or one of the app's functions consumes it or subscribes to it.
   bool mayPublishTo(std::string_view name) const;
   Auth authOf(const FunctionSpec& f) const { return f.auth.value_or(auth); }
+  // Every variable the app cannot run without: required_env, then each function's verify
+  // secret, once each.
+  std::vector<std::string> requiredEnv() const;
 };
 
 constexpr size_t kMaxManifestBytes = 1u << 20;

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "runtime/base/webhook_signature.h"
 
 namespace gust {
 namespace {
@@ -26,6 +29,7 @@ struct Call {
   std::vector<std::vector<gust_pair>> message_headers;
   size_t publish_bytes = 0;
   bool told_publish_limit = false;
+  std::string webhook_error;  // what the last webhook_verify call found wrong
 
   void warn(const std::string& text) { log.line(frame.seq, GUST_LOG_WARN, text); }
 };
@@ -168,13 +172,54 @@ int32_t hostPublish(void* host, gust_str queue, gust_str body, const gust_pair* 
   return GUST_OK;
 }
 
+std::optional<WebhookScheme> schemeOf(int32_t scheme) {
+  switch (scheme) {
+    case GUST_WEBHOOK_STANDARD: return WebhookScheme::kStandardWebhooks;
+    case GUST_WEBHOOK_GITHUB: return WebhookScheme::kGithub;
+    case GUST_WEBHOOK_STRIPE: return WebhookScheme::kStripe;
+    default: return std::nullopt;
+  }
+}
+
+int32_t hostWebhookVerify(void* host, int32_t scheme, gust_str secret, int64_t tolerance_s, const gust_pair* headers,
+                          size_t header_count, gust_str body, gust_str* error_out) {
+  Call& call = callOf(host);
+  auto answer = [&call, error_out](int32_t code, std::string error) {
+    call.webhook_error = std::move(error);
+    if (error_out != nullptr) *error_out = str(call.webhook_error);
+    return code;
+  };
+  auto known = schemeOf(scheme);
+  if (!known) {
+    return answer(GUST_E_INVALID, std::to_string(scheme) + " is not a signature scheme (GUST_WEBHOOK_STANDARD 1, "
+                                                           "GUST_WEBHOOK_GITHUB 2, GUST_WEBHOOK_STRIPE 3)");
+  }
+  if (header_count > kMaxPairs || (header_count > 0 && headers == nullptr)) {
+    return answer(GUST_E_INVALID, std::to_string(header_count) + " headers, more than the limit of " +
+                                      std::to_string(kMaxPairs));
+  }
+  if (tolerance_s <= 0 || tolerance_s > kMaxWebhookTolerance.count()) {
+    return answer(GUST_E_INVALID, "a tolerance of " + std::to_string(tolerance_s) + " s; use 1 to " +
+                                      std::to_string(kMaxWebhookTolerance.count()));
+  }
+  auto verifier = WebhookVerifier::create(*known, view(secret), std::chrono::seconds(tolerance_s));
+  if (!verifier) return answer(GUST_E_INVALID, verifier.error().message);
+  ViewPairs fields;
+  fields.reserve(header_count);
+  for (size_t i = 0; i < header_count; ++i) fields.emplace_back(view(headers[i].name), view(headers[i].value));
+  // The worker's own clock: nothing ticks a manual one beside user code (docs/architecture.md "Time").
+  auto refusal = verifier->verify(fields, view(body), std::chrono::system_clock::now());
+  if (!refusal) return answer(GUST_OK, "");
+  return answer(GUST_E_UNVERIFIED, std::string(webhookProblemText(refusal->problem)) + ": " + refusal->message);
+}
+
 gust_str hostTraceparent(void* host) { return str(callOf(host).frame.traceparent); }
 gust_str hostTracestate(void* host) { return str(callOf(host).frame.tracestate); }
 
 // The same for every call: the state is reached through `host`.
-const gust_host_api kHostApi = {sizeof(gust_host_api), hostRespond,    hostFail,    hostLog,
+const gust_host_api kHostApi = {sizeof(gust_host_api), hostRespond,      hostFail,    hostLog,
                                 hostRemainingMs,       hostMessageCount, hostMessage, hostSettle,
-                                hostPublish,           hostTraceparent,  hostTracestate};
+                                hostPublish,           hostTraceparent,  hostTracestate, hostWebhookVerify};
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 #pragma once
 // Calls one function of a loaded module for one INVOKE and produces its RESULT: builds the
 // gust_request and gust_context, serves the host API (respond, fail, log, the deadline, a
-// queue batch and its settlements, publishes, trace context) and keeps the queue limits of
+// queue batch and its settlements, publishes, trace context, webhook signatures) and keeps the queue limits of
 // runtime/protocol/queue_types.h, answering a call that breaks one with an error code and a log
 // line. The worker process serves its INVOKE frames with it; an in-process executor can
 // call the very same code.

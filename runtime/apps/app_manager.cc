@@ -248,12 +248,13 @@ void AppManager::changeEnv(const std::string& app, AppEnv set, std::vector<std::
   const AppInfo* serving = dispatcher_.app(app);
   if (serving != nullptr) {
     for (const auto& key : unset) {
-      const auto& required = serving->manifest.required_env;
+      const auto required = serving->manifest.requiredEnv();
       if (std::find(required.begin(), required.end(), key) != required.end()) {
         done(makeError(ErrorKind::kConflict, "app " + app + " (version " +
                                                  (serving->version.empty() ? "from its folder" : serving->version) +
-                                                 ") requires " + key + " in its manifest's required_env; deploy "
-                                                 "a version that does not before removing it"));
+                                                 ") requires " + key + " (its manifest's required_env, or a "
+                                                 "function's verify secret); deploy a version that does not before "
+                                                 "removing it"));
         return;
       }
     }
@@ -268,13 +269,27 @@ void AppManager::changeEnv(const std::string& app, AppEnv set, std::vector<std::
     return;
   }
   EnvChange change{app, *env, false, ""};
-  // A thread-isolated app runs in the host's own process: it has no workers to replace.
-  if (serving == nullptr || serving->manifest.isolation != Isolation::kProcess) {
+  if (serving == nullptr) {
     done(std::move(change));
     return;
   }
   AppInfo info = *serving;
   info.env = std::move(*env);
+  // A thread-isolated app runs in the host's own process: it has no workers to replace, but
+  // its triggers take the new values at once (a route's verify secret), as a deploy's would.
+  if (info.manifest.isolation != Isolation::kProcess) {
+    auto bound = checkTriggers(info);
+    for (Trigger* t : triggers_) {
+      if (bound) bound = t->addApp(info);
+    }
+    if (!bound) {
+      done(makeError(bound.error().kind, "the variables are stored, but " + bound.error().message +
+                                             "; the app's routes keep the old ones"));
+      return;
+    }
+    done(std::move(change));
+    return;
+  }
   change.rolled = true;
   change.version = info.version;
   busy_.insert(app);

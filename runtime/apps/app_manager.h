@@ -64,7 +64,8 @@ class AppManager {
   // Sets the variables of `set` and removes those named in `unset` (each must be set, and
   // none may be required by the active version), stores the result, then replaces a served
   // app's workers the way a deploy does: new ones with the new environment take traffic
-  // once one is ready, the old ones finish what they hold. Nothing is dropped.
+  // once one is ready, the old ones finish what they hold. Nothing is dropped. A
+  // thread-isolated app has no workers: its triggers are bound again with the new values.
   void changeEnv(const std::string& app, AppEnv set, std::vector<std::string> unset, EnvDone done);
   AppEnvStore& envStore() { return env_store_; }
 

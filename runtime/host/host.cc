@@ -53,7 +53,7 @@ class Host {
         cgroups_(AppCgroups::ownCgroupsOfThisProcess(), ::getpid()),
         fork_client_(loop, clock_, options.executable),
         dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
-        http_(loop, dispatcher_, options.http_limits, options.expose_errors),
+        http_(loop, clock_, dispatcher_, options.http_limits, options.expose_errors),
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json"),
         drain_(loop, clock_) {
     http_.setMaxConnections(descriptors.public_connections);

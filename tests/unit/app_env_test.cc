@@ -147,3 +147,15 @@ TEST_CASE("a damaged file is refused with its path, not read as empty") {
   REQUIRE_FALSE(refused);
   CHECK(contains(refused.error().message, "LD_"));
 }
+
+TEST_CASE("a function's verify secret is required like required_env") {
+  auto m = parseManifest(R"({"name": "shop", "functions": {"hook": {"routes": ["/hook"],
+      "verify": {"scheme": "github", "secret": "env:HOOK_SECRET"}}}})");
+  REQUIRE(m);
+  auto missing = checkRequiredEnv(*m, AppEnv{});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message ==
+        "app shop requires environment variables that are not set: HOOK_SECRET; set them with `gust env set shop "
+        "HOOK_SECRET=...`");
+  CHECK(checkRequiredEnv(*m, AppEnv{{"HOOK_SECRET", "s"}}).ok());
+}

@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 #include <gust/gust.hpp>
 
+#include "runtime/base/text.h"
+#include "runtime/base/webhook_signature.h"
+
 #include <stdexcept>
 
 using namespace gust;
@@ -26,9 +29,11 @@ class RecordedLog final : public InvocationLog {
 
 // An INVOKE of `trigger` with `batch` messages, decoded from real bytes like the worker's.
 struct Invoke {
-  explicit Invoke(uint32_t trigger, size_t batch = 0) {
+  explicit Invoke(uint32_t trigger, size_t batch = 0, Pairs headers = {}, std::string body = {}) {
     Payload p;
     p.trigger = trigger;
+    p.headers = std::move(headers);
+    p.body = std::move(body);
     for (size_t i = 0; i < batch; ++i) {
       QueueMessage m;
       m.id = "m" + std::to_string(i);
@@ -117,6 +122,15 @@ void floodsPublishes(const gust::Batch&, gust::Context& ctx) {
   ctx.log("refused " + std::to_string(refused));
 }
 GUST_QUEUE_FUNCTION(floodsPublishes)
+
+// Checks its own request's webhook signature with the scheme (a number) and the secret its
+// x-scheme and x-secret headers name, and answers the code and the error.
+gust::Response checksSignature(const gust::Request& req, gust::Context& ctx) {
+  auto scheme = static_cast<gust::webhooks::Scheme>(std::stoi(std::string(req.header("x-scheme"))));
+  auto checked = gust::webhooks::verify(req, ctx, scheme, req.header("x-secret"), std::chrono::minutes(1));
+  return gust::Response::text(std::to_string(checked.status.code()) + " " + checked.error);
+}
+GUST_FUNCTION(checksSignature)
 
 }  // namespace
 
@@ -209,4 +223,35 @@ TEST_CASE("publishes past the count limit are refused, and the log says so once"
   std::string wire;
   encodeResult(r, wire);
   CHECK(decodeResult(std::string_view(wire).substr(kFrameHeaderSize)));
+}
+
+TEST_CASE("gust::webhooks::verify checks the invocation's signature with the worker's clock, and says what was wrong") {
+  const std::string body = R"({"event": "paid"})";
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  const std::string standard_secret = "whsec_" + base64Encode(key);
+  auto answer = [&](Pairs headers) {
+    Invoke invoke(GUST_TRIGGER_HTTP, 0, std::move(headers), body);
+    RecordedLog log;
+    return call(gust_fn_checksSignature, invoke, log).body;
+  };
+  const std::string standard = std::to_string(GUST_WEBHOOK_STANDARD);
+  CHECK(answer({{"x-scheme", standard}, {"x-secret", standard_secret}, {"webhook-id", "msg_1"},
+                {"webhook-timestamp", std::to_string(now)},
+                {"webhook-signature", standardWebhookSignature(key, "msg_1", now, body)}}) == "0 ");
+  CHECK(answer({{"x-scheme", standard}, {"x-secret", standard_secret}, {"webhook-id", "msg_1"},
+                {"webhook-timestamp", std::to_string(now - 120)},
+                {"webhook-signature", standardWebhookSignature(key, "msg_1", now - 120, body)}})
+            .starts_with(std::to_string(GUST_E_UNVERIFIED) + " timestamp outside tolerance: timestamp "));
+  CHECK(answer({{"x-scheme", std::to_string(GUST_WEBHOOK_GITHUB)}, {"x-secret", "other"},
+                {"x-hub-signature-256", githubSignature("secret", body)}}) ==
+        std::to_string(GUST_E_UNVERIFIED) +
+            " signature does not match: X-Hub-Signature-256 does not match the body and the secret");
+  CHECK(answer({{"x-scheme", std::to_string(GUST_WEBHOOK_STRIPE)}, {"x-secret", "s"}}) ==
+        std::to_string(GUST_E_UNVERIFIED) + " signature missing: no Stripe-Signature header");
+  CHECK(answer({{"x-scheme", "9"}, {"x-secret", "s"}}).starts_with(std::to_string(GUST_E_INVALID) +
+                                                                   " 9 is not a signature scheme"));
+  CHECK(answer({{"x-scheme", standard}, {"x-secret", "whsec_not*base64"}})
+            .starts_with(std::to_string(GUST_E_INVALID) + " a standard-webhooks secret is whsec_"));
 }

@@ -295,3 +295,59 @@ TEST_CASE("an unknown auth value is refused with the two that exist") {
   CHECK(errorOf(R"({"name": "a", "functions": {"f": {"routes": ["/x"], "auth": 1}}})") ==
         "gust.json: functions.f.auth: must be a string");
 }
+
+TEST_CASE("verify names a function's signature scheme, the variable holding its secret, and a tolerance") {
+  auto m = parseManifest(R"({"name": "a", "required_env": ["API_KEY"], "functions": {
+      "hook": {"routes": [{"path": "/hook", "methods": ["POST"]}],
+               "verify": {"scheme": "standard-webhooks", "secret": "env:HOOK_SECRET", "tolerance": "10m"}},
+      "gh": {"routes": ["/gh"], "verify": {"scheme": "github", "secret": "env:API_KEY"}},
+      "plain": {"routes": ["/plain"]}}})");
+  REQUIRE(m);
+  for (const auto& f : m->functions) {
+    if (f.name == "hook") {
+      REQUIRE(f.verify);
+      CHECK(f.verify->scheme == WebhookScheme::kStandardWebhooks);
+      CHECK(f.verify->secret_env == "HOOK_SECRET");
+      CHECK(f.verify->tolerance == std::chrono::minutes(10));
+    } else if (f.name == "gh") {
+      REQUIRE(f.verify);
+      CHECK(f.verify->scheme == WebhookScheme::kGithub);
+      CHECK(f.verify->tolerance == kDefaultWebhookTolerance);
+    } else {
+      CHECK_FALSE(f.verify);
+    }
+  }
+  // A verify secret is required like required_env, each name once.
+  CHECK(m->requiredEnv() == std::vector<std::string>{"API_KEY", "HOOK_SECRET"});
+}
+
+TEST_CASE("a verify with an unknown scheme, a written-out secret or a misplaced tolerance is refused saying why") {
+  auto with = [](std::string verify, std::string routes = R"(["/x"])") {
+    return errorOf(R"({"name": "a", "functions": {"f": {"routes": )" + routes + R"(, "verify": )" + verify + "}}}");
+  };
+  CHECK(with(R"({"scheme": "svix", "secret": "env:S"})") ==
+        "gust.json: functions.f.verify.scheme: \"svix\" is not a signature scheme; use \"standard-webhooks\", "
+        "\"github\" or \"stripe\"");
+  CHECK(with(R"({"scheme": "stripe", "secret": "whsec_abc"})") ==
+        "gust.json: functions.f.verify.secret: must be \"env:NAME\", naming an app variable set with `gust env set "
+        "APP NAME=...`; a secret is never written in gust.json");
+  CHECK(with(R"({"scheme": "stripe", "secret": "env:GUST_X"})").starts_with("gust.json: functions.f.verify.secret: "));
+  CHECK(with(R"({"scheme": "stripe"})") ==
+        "gust.json: functions.f.verify: needs a \"secret\": \"env:NAME\", naming the app variable that holds it");
+  CHECK(with(R"({"secret": "env:S"})") ==
+        "gust.json: functions.f.verify: needs a \"scheme\": \"standard-webhooks\", \"github\" or \"stripe\"");
+  CHECK(with(R"({"scheme": "github", "secret": "env:S", "tolerance": "5m"})") ==
+        "gust.json: functions.f.verify.tolerance: a github signature carries no timestamp, so no tolerance applies; "
+        "remove it");
+  CHECK(with(R"({"scheme": "stripe", "secret": "env:S", "tolerance": "1500ms"})").starts_with(
+      "gust.json: functions.f.verify.tolerance: must be whole seconds"));
+  CHECK(with(R"({"scheme": "stripe", "secret": "env:S", "tolerance": "25h"})").starts_with(
+      "gust.json: functions.f.verify.tolerance: must be whole seconds"));
+  CHECK(with(R"({"scheme": "stripe", "secret": "env:S", "tolerence": "5m"})") ==
+        "gust.json: functions.f.verify: unknown field \"tolerence\" (did you mean \"tolerance\"?)");
+  CHECK(with(R"("stripe")").starts_with("gust.json: functions.f.verify: must be an object"));
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"timer": "@every 1m",
+      "verify": {"scheme": "github", "secret": "env:S"}}}})") ==
+        "gust.json: functions.f.verify: checks the signature of HTTP requests, and function f has no routes; add its "
+        "\"routes\" or remove \"verify\"");
+}

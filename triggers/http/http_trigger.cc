@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gust/abi.h"
+#include "runtime/base/text.h"
 #include "runtime/protocol/http_status.h"
 #include "triggers/http/async_json.h"
 #include "triggers/http/callback_sender.h"
@@ -158,8 +159,10 @@ HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id, bo
   return r;
 }
 
-HttpTrigger::HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits, bool expose_errors)
-    : dispatcher_(dispatcher),
+HttpTrigger::HttpTrigger(uv_loop_t* loop, const Clock& clock, Dispatcher& dispatcher, HttpLimits limits,
+                         bool expose_errors)
+    : clock_(clock),
+      dispatcher_(dispatcher),
       expose_errors_(expose_errors),
       server_(loop, limits, [this](HttpRequest&& request, HttpResponder&& responder) {
         onRequest(std::move(request), std::move(responder));
@@ -198,6 +201,7 @@ Result<void> HttpTrigger::checkApp(const AppInfo& app) const {
   routes[app.manifest.name] = routesOf(app);
   auto router = build(routes);
   if (!router) return makeError(ErrorKind::kConflict, router.error().message);
+  if (auto verifiers = verifiersOf(app); !verifiers) return verifiers.error();
   return {};
 }
 
@@ -206,6 +210,8 @@ Result<void> HttpTrigger::addApp(const AppInfo& app) {
   routes[app.manifest.name] = routesOf(app);
   auto router = build(routes);
   if (!router) return router.error();
+  auto verifiers = verifiersOf(app);
+  if (!verifiers) return verifiers.error();
   routes_ = std::move(routes);
   router_ = std::move(*router);
   std::set<std::string, std::less<>> keyed;
@@ -213,11 +219,13 @@ Result<void> HttpTrigger::addApp(const AppInfo& app) {
     if (app.manifest.authOf(f) == Auth::kKey) keyed.insert(f.name);
   }
   keyed_[app.manifest.name] = std::move(keyed);
+  verifiers_[app.manifest.name] = std::move(*verifiers);
   return {};
 }
 
 void HttpTrigger::removeApp(const std::string& name) {
   keyed_.erase(name);
+  verifiers_.erase(name);
   if (routes_.erase(name) == 0) return;
   // Removing routes cannot make the rest conflict.
   auto router = build(routes_);
@@ -269,6 +277,13 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   if (!caller) {
     // Refused before anything runs: the function never sees a request without its key.
     responder.send(keyRequired(!presentedKey(request).empty()));
+    return;
+  }
+  if (auto refusal = signatureRefusal(request, *match.target)) {
+    // Refused before anything runs or is stored, async requests alike.
+    spdlog::debug("[{}] {}: {} {} refused: {}", match.target->app, match.target->function, request.method,
+                  printable(request.path), refusal->message);
+    responder.send(signatureRefused(*refusal, expose_errors_));
     return;
   }
   if (prefersRespondAsync(request.headers)) {
@@ -333,6 +348,15 @@ std::optional<std::string> HttpTrigger::callerFor(HttpRequest& request, const Ro
   // either: no function ever sees one.
   removeKeyFields(request.headers);
   return caller;
+}
+
+std::optional<WebhookRefusal> HttpTrigger::signatureRefusal(const HttpRequest& request,
+                                                            const RouteTarget& target) const {
+  auto app = verifiers_.find(target.app);
+  if (app == verifiers_.end()) return std::nullopt;
+  auto verifier = app->second.find(target.function);
+  if (verifier == app->second.end()) return std::nullopt;
+  return verifier->second.verify(request.headers, request.body, clock_.wallNow());
 }
 
 void HttpTrigger::acceptAsync(HttpRequest&& request, const RouteTarget& target, std::string caller,

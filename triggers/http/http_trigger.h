@@ -12,12 +12,14 @@
 #include <string>
 
 #include "runtime/exec/dispatcher.h"
+#include "runtime/base/clock.h"
 #include "runtime/base/ids.h"
 #include "runtime/store/invocation_store.h"
 #include "runtime/store/key_store.h"
 #include "runtime/protocol/trace_context.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
+#include "triggers/http/webhook_verify.h"
 #include "triggers/trigger.h"
 
 namespace gust {
@@ -38,11 +40,14 @@ HttpResponse responseFor(Outcome&& outcome, const std::string& invocation_id, bo
 
 class HttpTrigger final : public Trigger {
  public:
-  HttpTrigger(uv_loop_t* loop, Dispatcher& dispatcher, HttpLimits limits, bool expose_errors = false);
+  // `clock`'s wall time is what a webhook signature's timestamp is checked against.
+  HttpTrigger(uv_loop_t* loop, const Clock& clock, Dispatcher& dispatcher, HttpLimits limits,
+              bool expose_errors = false);
 
   // Adds every route of `app`, replacing the routes of an earlier version of it; fails on
-  // an invalid pattern or a conflict with another app, and then changes nothing.
-  // A conflict is kConflict.
+  // an invalid pattern, a conflict with another app (kConflict), or a function's verify
+  // secret that the app's variables lack or that is not of its scheme's form (kBadInput),
+  // and then changes nothing.
   Result<void> addApp(const AppInfo& app) override;
   Result<void> checkApp(const AppInfo& app) const override;
   void removeApp(const std::string& name) override;
@@ -74,6 +79,9 @@ class HttpTrigger final : public Trigger {
   // for a valid key of a keyed one, or nullopt when the request is to be refused with
   // keyRequired(). Unless refused, `request` loses its key fields (removeKeyFields).
   std::optional<std::string> callerFor(HttpRequest& request, const RouteTarget& target) const;
+  // Why a request to `target` is refused for its webhook signature; nullopt when its
+  // function requires none or the request carries a valid one.
+  std::optional<WebhookRefusal> signatureRefusal(const HttpRequest& request, const RouteTarget& target) const;
   void acceptAsync(HttpRequest&& request, const RouteTarget& target, std::string caller, HttpResponder&& responder);
   void serveInvocation(const HttpRequest& request, HttpResponder&& responder);
   // Makes the invocation's span a child of the caller's traceparent/tracestate (an invalid
@@ -85,12 +93,15 @@ class HttpTrigger final : public Trigger {
   Result<Router> build(const std::map<std::string, std::vector<Route>>& routes) const;
   static std::vector<Route> routesOf(const AppInfo& app);
 
+  const Clock& clock_;
   Dispatcher& dispatcher_;
   const bool expose_errors_;
   std::map<std::string, std::vector<Route>> routes_;
   // app -> its functions whose auth is "key".
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> keyed_;
   const KeyStore* keys_ = nullptr;
+  // app -> its functions that require a webhook signature, with their secrets.
+  std::map<std::string, AppVerifiers, std::less<>> verifiers_;
   Router router_;
   IdGenerator ids_;
   InvocationStore* store_ = nullptr;

@@ -84,8 +84,16 @@ typedef enum gust_status {
   GUST_E_LIMIT = 2,       /* a per-invocation limit is reached (publishes: count or bytes) */
   GUST_E_RANGE = 3,       /* no message of the batch has this index (or there is no batch) */
   GUST_E_SETTLED = 4,     /* this message was settled already; the first settlement stands */
-  GUST_E_UNSUPPORTED = 5  /* the host is older than the SDK and lacks this call (C++ layer) */
+  GUST_E_UNSUPPORTED = 5, /* the host is older than the SDK and lacks this call (C++ layer) */
+  GUST_E_UNVERIFIED = 6   /* a webhook signature is missing, malformed, stale or does not match */
 } gust_status;
+
+/* The webhook signature schemes webhook_verify() checks (docs/security.md). */
+typedef enum gust_webhook_scheme {
+  GUST_WEBHOOK_STANDARD = 1, /* Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature */
+  GUST_WEBHOOK_GITHUB = 2,   /* GitHub: X-Hub-Signature-256: sha256=<hex> (no timestamp) */
+  GUST_WEBHOOK_STRIPE = 3    /* Stripe: Stripe-Signature: t=<unix>,v1=<hex> */
+} gust_webhook_scheme;
 
 typedef enum gust_settle_action {
   GUST_SETTLE_ACK = 1,         /* done: the message is removed */
@@ -140,6 +148,19 @@ typedef struct gust_host_api {
    * the host has none. */
   gust_str (*traceparent)(void* host);
   gust_str (*tracestate)(void* host);
+
+  /* ---- Since the webhook entry; check GUST_HOST_HAS(api, webhook_verify). ---- */
+
+  /* Checks the webhook signature of a request given by its headers and body (the
+   * invocation's own, or a queued message's), as the host checks a route's "verify":
+   * `scheme` is a gust_webhook_scheme, `secret` as the sender shows it (whsec_... for
+   * Standard Webhooks), `tolerance_s` (1 to 86400) how far a signature's timestamp may be
+   * from now, either way. GUST_OK when a signature matches; GUST_E_UNVERIFIED when none
+   * does; GUST_E_INVALID for a bad scheme, secret, tolerance or header count (at most 4096).
+   * Unless `error_out` is null it gets what was wrong (empty on GUST_OK), valid until the
+   * next webhook_verify call of the invocation or its end. The secret is never in it. */
+  int32_t (*webhook_verify)(void* host, int32_t scheme, gust_str secret, int64_t tolerance_s,
+                            const gust_pair* headers, size_t header_count, gust_str body, gust_str* error_out);
 } gust_host_api;
 
 /* Whether the host's API table has `entry` (a member name of gust_host_api). */

@@ -31,6 +31,9 @@
 // context; the host passes it on to every message the function publishes. On a host older
 // than this SDK these calls do nothing: the batch is empty, publish() returns
 // GUST_E_UNSUPPORTED and the trace context is empty.
+//
+// gust::webhooks::verify checks a webhook's signature (Standard Webhooks, GitHub, Stripe)
+// the way the host checks a route's "verify".
 #pragma once
 
 #include <gust/abi.h>
@@ -212,6 +215,7 @@ class Status {
       case GUST_E_RANGE: return "no such message in the batch";
       case GUST_E_SETTLED: return "message already settled";
       case GUST_E_UNSUPPORTED: return "the host does not support this call";
+      case GUST_E_UNVERIFIED: return "webhook signature not verified";
       default: return "unknown error";
     }
   }
@@ -413,6 +417,69 @@ class Context {
   }
   const gust_context& raw_;
 };
+
+// Webhook signatures, checked by the host the way it checks a route's "verify" in gust.json,
+// for a function that chooses the scheme or the secret itself, or checks a queued message:
+//
+//   const char* secret = std::getenv("STRIPE_SECRET");  // set with `gust env set`
+//   auto checked = gust::webhooks::verify(req, ctx, gust::webhooks::Scheme::kStripe, secret ? secret : "");
+//   if (!checked) return gust::Response::text(checked.error + "\n", 401);
+//
+// A module need not link OpenSSL: the HMAC is computed by the host's side of the ABI. On a
+// host older than this SDK every check fails with GUST_E_UNSUPPORTED.
+namespace webhooks {
+
+enum class Scheme {
+  kStandardWebhooks = GUST_WEBHOOK_STANDARD,  // webhook-id, webhook-timestamp, webhook-signature; whsec_ secret
+  kGithub = GUST_WEBHOOK_GITHUB,              // X-Hub-Signature-256; no timestamp
+  kStripe = GUST_WEBHOOK_STRIPE,              // Stripe-Signature: t=...,v1=...
+};
+
+// How far a signature's timestamp may be from now by default, either way.
+inline constexpr std::chrono::seconds kDefaultTolerance{300};
+
+// The answer of verify(): true when a signature matched; else `status` says how it failed
+// (GUST_E_UNVERIFIED: missing, malformed, stale or not matching; GUST_E_INVALID: a bad
+// secret or tolerance) and `error` what was wrong, never the secret or the expected value.
+struct Verification {
+  Status status;
+  std::string error;
+
+  bool ok() const { return status.ok(); }
+  explicit operator bool() const { return ok(); }
+};
+
+// Checks the signature of a request given by its headers and body.
+inline Verification verify(const Context& ctx, Scheme scheme, std::string_view secret,
+                           const std::vector<std::pair<std::string_view, std::string_view>>& headers,
+                           std::string_view body, std::chrono::seconds tolerance = kDefaultTolerance) {
+  const gust_context& raw = ctx.raw();
+  if (!GUST_HOST_HAS(raw.api, webhook_verify)) {
+    return {Status(GUST_E_UNSUPPORTED), "the host is older than this SDK and cannot check webhook signatures"};
+  }
+  std::vector<gust_pair> pairs;
+  pairs.reserve(headers.size());
+  for (const auto& [name, value] : headers) pairs.push_back({detail::str(name), detail::str(value)});
+  gust_str error{nullptr, 0};
+  int32_t code = raw.api->webhook_verify(raw.host, static_cast<int32_t>(scheme), detail::str(secret),
+                                         static_cast<int64_t>(tolerance.count()), pairs.data(), pairs.size(),
+                                         detail::str(body), &error);
+  return {Status(code), std::string(detail::view(error))};
+}
+
+// Checks the invocation's own request.
+inline Verification verify(const Request& req, const Context& ctx, Scheme scheme, std::string_view secret,
+                           std::chrono::seconds tolerance = kDefaultTolerance) {
+  return verify(ctx, scheme, secret, req.headers(), req.body(), tolerance);
+}
+
+// Checks a queued message, say a webhook an HTTP function accepted and published as it came.
+inline Verification verify(const Message& msg, const Context& ctx, Scheme scheme, std::string_view secret,
+                           std::chrono::seconds tolerance = kDefaultTolerance) {
+  return verify(ctx, scheme, secret, msg.headers(), msg.body(), tolerance);
+}
+
+}  // namespace webhooks
 
 namespace detail {
 
