@@ -27,7 +27,7 @@ commands:
   add TOPIC URL [--type T]
                      subscribe URL to TOPIC (only events of type T, if given) and print its
                      signing secret (whsec_...) alone on stdout: it is shown only now
-  ls                 list the webhooks: id, topic, URL, type, backlog (never a secret)
+  ls [--json]        list the webhooks: id, topic, URL, type, backlog (never a secret)
   rm ID              stop delivering and drop the subscription
   rotate ID          print a new secret; for 24 h deliveries carry the old one's signature too
 
@@ -75,10 +75,11 @@ int add(int argc, char** argv) {
 }
 
 int list(int argc, char** argv) {
-  auto args = parseWebhookArgs("ls", {}, 0, "no arguments", argc, argv);
+  auto args = parseWebhookArgs("ls", {{"--json", "", false}}, 0, "no arguments", argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto res = adminCall(adminTarget(*args), "GET", "/v1/webhooks");
   if (!res) return fail("gust webhook ls: " + res.error().message);
+  if (args->has("--json")) return printAnswer(*res), 0;
   auto body = jsonAnswer(*res);
   if (!body) return fail("gust webhook ls: " + body.error().message);
   auto hooks = body->value("webhooks", nlohmann::json::array());

@@ -178,6 +178,24 @@ TEST_CASE("an event published to a topic reaches its webhook signed, with the Cl
         fs::perms::none);
 }
 
+TEST_CASE("a webhook outlives a restart of the host, with its secret") {
+  Receiver receiver;
+  TempDir tmp;
+  json hook;
+  {
+    Host host({}, tmp.path(), kHostArgs);
+    hook = Admin(host).add("orders", receiver.url());
+    host.process().signal(SIGTERM);
+    CHECK(host.process().wait().status == 0);
+  }
+  Host host({}, tmp.path(), kHostArgs);
+  Admin admin(host);
+  CHECK(admin.webhook(hook["id"])["url"] == receiver.url());
+  admin.publish("orders", "after restart");
+  waitFor("the delivery after the restart", [&] { return receiver.count() == 1; }, 20s, host);
+  CHECK(verifiedByPython(tmp.path(), hook["secret"], receiver.received().front()));
+}
+
 TEST_CASE("a webhook with a type takes only events of that type") {
   Receiver receiver;
   TempDir tmp;
@@ -280,6 +298,10 @@ TEST_CASE("gust webhook add, ls, rotate and rm through the CLI; a rotation signs
   CHECK(listed.out.find(id) != std::string::npos);
   CHECK(listed.out.find(receiver.url()) != std::string::npos);
   CHECK(listed.out.find("whsec_") == std::string::npos);
+  auto listed_json = runGust(with({"webhook", "ls", "--json"}), tmp.path());
+  REQUIRE(listed_json.status == 0);
+  CHECK(json::parse(listed_json.out)["webhooks"][0]["id"] == id);
+  CHECK(listed_json.out.find("whsec_") == std::string::npos);
 
   auto rotated = runGust(with({"webhook", "rotate", id}), tmp.path());
   REQUIRE(rotated.status == 0);

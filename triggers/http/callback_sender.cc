@@ -151,11 +151,13 @@ CallbackSender::~CallbackSender() {
   }
   watchdog_wake_.notify_all();
   watchdog_.join();
-  if (!pending_.empty()) {
+  size_t once = std::count_if(pending_.begin(), pending_.end(), [](const Delivery& d) { return bool(d.once); });
+  if (pending_.size() > once) {
     spdlog::warn("dropping {} undelivered callback(s) at shutdown; their results stay readable at "
                  "GET /v1/invocations/{{id}}",
-                 pending_.size());
+                 pending_.size() - once);
   }
+  if (once > 0) spdlog::info("dropping {} webhook attempt(s) at shutdown; their events are retried", once);
 }
 
 Result<void> CallbackSender::send(std::string id, std::string url, std::string json_body) {
