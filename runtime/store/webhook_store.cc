@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include <cassert>
 
 #include "runtime/base/names.h"
 #include "runtime/base/text.h"
@@ -102,19 +101,7 @@ Result<std::unique_ptr<WebhookStore>> WebhookStore::open(SqliteWriter& writer, c
   return store;
 }
 
-WebhookStore::~WebhookStore() {
-  assert(pending_ == 0 && "WebhookStore freed with calls in flight: close its SqliteWriter first");
-}
 
-template <typename T>
-Result<void> WebhookStore::post(SqliteWriter::Job<T> job, Done<T> done) {
-  auto posted = writer_.post<T>(std::move(job), [this, done = std::move(done)](Result<T> result) mutable {
-    --pending_;
-    if (done) done(std::move(result));
-  });
-  if (posted.ok()) ++pending_;
-  return posted;
-}
 
 Result<void> WebhookStore::create(std::string topic, std::string url, std::string type, Done<Webhook> done) {
   if (auto valid = validateTopicName(topic); !valid) return valid;
@@ -149,7 +136,7 @@ Result<void> WebhookStore::create(std::string topic, std::string url, std::strin
     if (auto r = insert->run(); !r.ok()) return r.error();
     return true;
   };
-  auto posted = post<bool>(std::move(job), [this, hook, done = std::move(done)](Result<bool> stored) mutable {
+  auto posted = jobs_.post<bool>(std::move(job), [this, hook, done = std::move(done)](Result<bool> stored) mutable {
     if (!stored.ok()) {
       by_id_.erase(hook.id);
       return done(stored.error());
@@ -172,7 +159,7 @@ Result<void> WebhookStore::remove(const std::string& id, Done<void> done) {
     if (auto r = remove->run(); !r.ok()) return r.error();
     return true;
   };
-  auto posted = post<bool>(std::move(job), [done = std::move(done)](Result<bool> removed) mutable {
+  auto posted = jobs_.post<bool>(std::move(job), [done = std::move(done)](Result<bool> removed) mutable {
     if (!removed.ok()) return done(removed.error());
     done(Result<void>{});
   });
@@ -200,7 +187,7 @@ Result<void> WebhookStore::rotate(const std::string& id, Done<Webhook> done) {
     if (auto r = update->run(); !r.ok()) return r.error();
     return true;
   };
-  auto posted = post<bool>(std::move(job), [this, before = it->second, rotated,
+  auto posted = jobs_.post<bool>(std::move(job), [this, before = it->second, rotated,
                                             done = std::move(done)](Result<bool> stored) mutable {
     if (!stored.ok()) {
       // Back to the secret gust.db still holds, unless a later call changed it again.

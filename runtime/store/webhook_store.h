@@ -32,6 +32,7 @@
 #include "runtime/base/result.h"
 #include "runtime/base/unique_function.h"
 #include "runtime/store/sqlite_writer.h"
+#include "runtime/store/store_jobs.h"
 
 namespace gust {
 
@@ -66,7 +67,6 @@ class WebhookStore {
   // Creates or migrates the table and loads every webhook (blocking on the writer).
   static Result<std::unique_ptr<WebhookStore>> open(SqliteWriter& writer, const Clock& clock,
                                                     WebhookStoreOptions options = {});
-  ~WebhookStore();
   WebhookStore(const WebhookStore&) = delete;
   WebhookStore& operator=(const WebhookStore&) = delete;
 
@@ -85,16 +85,13 @@ class WebhookStore {
 
  private:
   WebhookStore(SqliteWriter& writer, const Clock& clock, WebhookStoreOptions options)
-      : writer_(writer), clock_(clock), options_(options) {}
+      : jobs_(writer), clock_(clock), options_(options) {}
 
-  template <typename T>
-  Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
 
-  SqliteWriter& writer_;
+  StoreJobs jobs_;  // the writer jobs in flight (store_jobs.h)
   const Clock& clock_;
   const WebhookStoreOptions options_;
   std::map<std::string, Webhook> by_id_;
-  size_t pending_ = 0;
 };
 
 // "whsec_" and the base64 of 24 fresh random bytes; kIo when the CSPRNG fails.

@@ -182,7 +182,7 @@ void WebhookDeliveries::onAnswers() {
     waiting_.erase(it);
     if (why.empty()) {
       Outcome ok;
-      ok.settlements.push_back(Settlement{0});  // batches of one event (see bind)
+      ok.settlements.emplace_back();  // an ack of message 0: batches of one event (see bind)
       waiting.done(std::move(ok));
     } else {
       waiting.done(failedOutcome(OutcomeKind::kFunctionError, "POST " + waiting.endpoint + ": " + why));
