@@ -223,7 +223,7 @@ TEST_CASE("a function may publish only to queues its app declares or consumes; a
   auto r = client.Post("/relay", "payload", "text/plain");
   REQUIRE(r);
   CHECK(r->status == 500);
-  CHECK(r->body.find("queue \\\"relayed\\\"") != std::string::npos);
+  CHECK(r->body.find("published to \\\"relayed\\\"") != std::string::npos);
   CHECK(r->body.find("publishes") != std::string::npos);
   auto admin = host.adminClient();
   auto peeked = admin.Get("/v1/queues/relayed/messages", adminAuth(host));
