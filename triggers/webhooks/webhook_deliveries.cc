@@ -192,6 +192,10 @@ void WebhookDeliveries::onAnswers() {
 }
 
 void WebhookDeliveries::close(std::function<void()> on_closed) {
+  if (answers_ == nullptr) {  // closed already
+    if (on_closed) on_closed();
+    return;
+  }
   closing_ = true;
   {
     std::lock_guard lock(mailbox_->mutex);

@@ -17,6 +17,10 @@
 // secret's too, during a rotation's overlap) and the event's ce-* attributes and
 // traceparent (CloudEvents binary mode).
 //
+// Delivery is at least once and unordered: up to in_flight_per_webhook events of one webhook
+// are out at a time, and an attempt still waiting for a sender thread past the lease
+// (visibility_timeout) comes up again; the unchanged webhook-id lets the receiver dedupe.
+//
 // Contract:
 // - Owning thread: the loop thread; every call and callback happens there. The sender's
 //   answers come back through a uv_async.
