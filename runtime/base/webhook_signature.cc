@@ -317,4 +317,12 @@ std::optional<WebhookRefusal> WebhookVerifier::verify(const WebhookFields& field
   return refuse(WebhookProblem::kMalformed, "unknown signature scheme");
 }
 
+Result<std::string> signWebhook(std::string_view secret, std::string_view id, int64_t timestamp,
+                                std::string_view body) {
+  if (!secret.starts_with("whsec_")) return makeError(ErrorKind::kBadInput, "a webhook secret starts with whsec_");
+  auto key = webhookKey(WebhookScheme::kStandardWebhooks, secret);
+  if (!key) return key.error();
+  return standardWebhookSignature(*key, id, timestamp, body);
+}
+
 }  // namespace gust

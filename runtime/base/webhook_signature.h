@@ -58,6 +58,11 @@ std::string githubSignature(std::string_view secret, std::string_view body);
 // The `Stripe-Signature` value "t=<timestamp>,v1=<hex>".
 std::string stripeSignature(std::string_view secret, int64_t timestamp, std::string_view body);
 
+// The `webhook-signature` entry "v1,<base64>" signed with a whsec_ secret as `gust webhook
+// add` makes them; kBadInput when `secret` is not "whsec_" and base64.
+Result<std::string> signWebhook(std::string_view secret, std::string_view id, int64_t timestamp,
+                                std::string_view body);
+
 // The HMAC key of `secret` as the sender shows it: a Standard Webhooks secret is
 // `whsec_<base64>` (or the base64 alone) and its key is the decoded bytes; the others are
 // their own key. Fails (kBadInput) on an empty secret, or a Standard Webhooks one that is

@@ -69,6 +69,7 @@ commands:
   invocations [APP]      list recent invocations; `invocations show ID` for one
   queue <command>        send, ls, peek, redrive, purge: the host's queues
   topic <command>        ls, publish, subs: the host's topics and their subscriptions
+  webhook <command>      add, ls, rm, rotate: external URLs subscribed to a topic
   cron next "EXPR"       print when a schedule fires next
   ps                     show the worker pools of the running host
   version                print the version of gust and of its function ABI
@@ -112,6 +113,7 @@ int run(int argc, char** argv) {
   if (verb == "logs") return logsCommand(rest_argc, rest);
   if (verb == "queue") return queueCommand(rest_argc, rest);
   if (verb == "topic") return topicCommand(rest_argc, rest);
+  if (verb == "webhook") return webhookCommand(rest_argc, rest);
   if (verb == "invocations") return invocationsCommand(rest_argc, rest);
   if (verb == "version" || verb == "--version") {
     std::printf("gust %s (function ABI %d)\n", GUST_VERSION, GUST_ABI_VERSION);
@@ -120,7 +122,8 @@ int run(int argc, char** argv) {
   if (verb == "help" || verb == "--help" || verb == "-h") return std::printf("%s", kUsage), 0;
   std::string message = "gust: unknown command \"" + verb + "\"";
   if (auto close = closestMatch(verb, {"init", "dev", "build", "deploy", "serve", "ls", "describe", "rollback", "rm",
-                                         "env", "keys", "logs", "invoke", "invocations", "queue", "topic", "cron", "ps", "version", "help"})) {
+                                         "env", "keys", "logs", "invoke", "invocations", "queue", "topic", "webhook", "cron",
+                                         "ps", "version", "help"})) {
     message += " (did you mean \"" + *close + "\"?)";
   }
   return fail(message + "; run `gust --help` for the list", kExitUsage);

@@ -330,6 +330,12 @@ const std::vector<Setting>& table() {
     add({"records_per_second", "--records-per-second", "", "GUST_RECORDS_PER_SECOND", "N", "`100`",
          "plain successes recorded per second per function; failures, cold starts and retries always are"},
         numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.records_per_second; }, 0, 1'000'000));
+    add({"webhook_attempts", "--webhook-attempts", "", "GUST_WEBHOOK_ATTEMPTS", "N", "`8`",
+         "POSTs of one event to a webhook before it goes to the subscription's dead-letter queue"},
+        numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.webhook_attempts; }, 1, 100));
+    add({"webhook_backoff", "--webhook-backoff", "", "GUST_WEBHOOK_BACKOFF", "D", "`5s`",
+         "delay before a webhook's first retry; doubled each retry up to 10m, with jitter"},
+        durationOf([](HostOptions& o) -> milliseconds& { return o.webhook_backoff; }, milliseconds(10), kHour));
     return s;
   }();
   return settings;

@@ -19,6 +19,7 @@
 #include "runtime/admin/admin_invocations.h"
 #include "runtime/admin/admin_queues.h"
 #include "runtime/admin/admin_topics.h"
+#include "runtime/admin/admin_webhooks.h"
 #include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
 #include "runtime/store/invocation_store.h"
@@ -39,6 +40,7 @@
 #include "runtime/store/queue_store.h"
 #include "triggers/queue/queue_trigger.h"
 #include "triggers/timer/timer_trigger.h"
+#include "triggers/webhooks/webhook_deliveries.h"
 
 namespace gust {
 namespace {
@@ -122,6 +124,7 @@ class Host {
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     addTopicRoutes(*admin_, *queue_store_, *queue_trigger_);
     if (auto opened = openInvocations(); !opened) return opened;
+    if (auto opened = openWebhooks(); !opened) return opened;
     addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
     logs_ = std::make_unique<AdminLogs>(loop_, clock_, telemetry_->logs(), dispatcher_);
     logs_->addRoutes(*admin_);
@@ -260,7 +263,7 @@ class Host {
                             nullptr);
     // Triggers first, so nothing new arrives; then the pools, which answer what is left
     // (a queue batch's answer still settles: the writer is open until after the pools).
-    auto closed = std::make_shared<int>(2 + (admin_ ? 1 : 0) + (queue_trigger_ ? 1 : 0));
+    auto closed = std::make_shared<int>(2 + (admin_ ? 1 : 0) + (queue_trigger_ ? 1 : 0) + (webhooks_ ? 1 : 0));
     auto then = [this, closed] {
       if (--*closed != 0) return;
       // Async runs still in flight are left `running` for the next start.
@@ -299,6 +302,7 @@ class Host {
       });
     }
     if (queue_trigger_) queue_trigger_->close(then);
+    if (webhooks_) webhooks_->close(then);  // answers its attempts still out as failed
   }
 
  private:
@@ -328,6 +332,23 @@ class Host {
         [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); }, async_options);
     http_.enableAsync(*invocations_, *async_);
     addInvocationRoutes(*admin_, *invocations_);
+    return {};
+  }
+
+  // Outbound webhooks on openQueues()' writer and queue trigger, with the callbacks' address
+  // rules (--callback-allow).
+  Result<void> openWebhooks() {
+    auto store = WebhookStore::open(*writer_, clock_);
+    if (!store) return store.error();
+    webhook_store_ = std::move(*store);
+    WebhookDeliveryOptions options;
+    options.max_attempts = options_.webhook_attempts;
+    options.backoff_base = options_.webhook_backoff;
+    options.sender.allowed = options_.callback_allow;
+    webhooks_ = std::make_unique<WebhookDeliveries>(loop_, clock_, *webhook_store_, *queue_trigger_, *queue_store_,
+                                                    options);
+    if (auto started = webhooks_->start(); !started) return started;
+    addWebhookRoutes(*admin_, *webhooks_, *queue_store_);
     return {};
   }
 
@@ -374,6 +395,9 @@ class Host {
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<InvocationStore> invocations_;
   std::unique_ptr<KeyStore> keys_;
+  // Freed before the queue trigger and the writer they borrow (both declared earlier).
+  std::unique_ptr<WebhookStore> webhook_store_;
+  std::unique_ptr<WebhookDeliveries> webhooks_;
   std::unique_ptr<InvocationRecorder> recorder_;
   std::unique_ptr<AsyncRunner> async_;
   std::unique_ptr<AdminLogs> logs_;

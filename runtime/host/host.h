@@ -72,6 +72,10 @@ struct HostOptions {
   std::chrono::milliseconds dead_letter_retention{336 * 3'600'000LL};
   std::chrono::milliseconds record_retention{24 * 3'600'000};
   uint32_t records_per_second = 100;
+  // Outbound webhooks (triggers/webhooks): attempts per event, and the first retry's delay
+  // (doubled each time, up to 10 minutes, with jitter).
+  uint32_t webhook_attempts = 8;
+  std::chrono::milliseconds webhook_backoff{5000};
 };
 
 // Serves until a signal; returns the process exit status. Prints the address it listens on

@@ -7,7 +7,6 @@
 
 #include "runtime/store/invocation_store.h"
 
-#include <cassert>
 #include <string>
 
 #include "runtime/base/digest.h"
@@ -340,21 +339,9 @@ Result<std::unique_ptr<InvocationStore>> InvocationStore::open(SqliteWriter& wri
   return std::unique_ptr<InvocationStore>(new InvocationStore(writer, clock, std::move(options)));
 }
 
-InvocationStore::~InvocationStore() {
-  assert(pending_ == 0 && "InvocationStore freed with calls in flight: close its SqliteWriter first");
-}
 
 int64_t InvocationStore::nowMs() const { return toMs(clock_.wallNow()); }
 
-template <typename T>
-Result<void> InvocationStore::post(SqliteWriter::Job<T> job, Done<T> done) {
-  auto posted = writer_.post<T>(std::move(job), [this, done = std::move(done)](Result<T> result) mutable {
-    --pending_;
-    if (done) done(std::move(result));
-  });
-  if (posted.ok()) ++pending_;
-  return posted;
-}
 
 Result<void> InvocationStore::checkResponse(const AsyncResponse& response) const {
   if (response.body.size() > options_.max_async_body_bytes) {
@@ -408,7 +395,7 @@ Result<void> InvocationStore::createAsync(AsyncInvocation invocation, Done<Async
   invocation.attempts = 0;
   invocation.response.reset();
   invocation.error.clear();
-  return post<AsyncCreated>(
+  return jobs_.post<AsyncCreated>(
       [this, invocation = std::move(invocation)](SqliteConnection& db) mutable -> Result<AsyncCreated> {
         const int64_t now = nowMs();
         if (!invocation.idempotency_key.empty()) {
@@ -448,7 +435,7 @@ Result<void> InvocationStore::createAsync(AsyncInvocation invocation, Done<Async
 
 Result<void> InvocationStore::getAsync(std::string id, Done<std::optional<AsyncInvocation>> done) {
   if (auto r = checkName("getAsync", "id", id, true); !r.ok()) return r;
-  return post<std::optional<AsyncInvocation>>(
+  return jobs_.post<std::optional<AsyncInvocation>>(
       [this, id = std::move(id)](SqliteConnection& db) { return selectAsyncById(db, id, nowMs()); }, std::move(done));
 }
 
@@ -461,7 +448,7 @@ Result<void> InvocationStore::findAsyncByKey(std::string app, std::string caller
     return badInput("findAsyncByKey", "idempotency key is longer than " +
                                           std::to_string(options_.max_idempotency_key_bytes) + " bytes");
   }
-  return post<std::optional<AsyncInvocation>>(
+  return jobs_.post<std::optional<AsyncInvocation>>(
       [this, app = std::move(app), caller = std::move(caller), key = std::move(idempotency_key)](
           SqliteConnection& db) -> Result<std::optional<AsyncInvocation>> {
         const int64_t now = nowMs();
@@ -482,7 +469,7 @@ Result<void> InvocationStore::updateAsync(std::string id, AsyncUpdate update, Do
   }
   if (update.attempts && *update.attempts < 0) return badInput("updateAsync", "attempts is negative");
   if (update.error && update.error->size() > options_.max_error_bytes) update.error->resize(options_.max_error_bytes);
-  return post<AsyncInvocation>(
+  return jobs_.post<AsyncInvocation>(
       [this, id = std::move(id), update = std::move(update)](SqliteConnection& db) mutable -> Result<AsyncInvocation> {
         const int64_t now = nowMs();
         auto found = selectAsyncById(db, id, now);
@@ -509,7 +496,7 @@ Result<void> InvocationStore::updateAsync(std::string id, AsyncUpdate update, Do
 }
 
 Result<void> InvocationStore::expireAsync(Done<int64_t> done) {
-  return post<int64_t>(
+  return jobs_.post<int64_t>(
       [this](SqliteConnection& db) -> Result<int64_t> {
         auto del = db.prepare("DELETE FROM async_invocations WHERE expires_at <= ?1");
         if (!del.ok()) return del.error();
@@ -523,7 +510,7 @@ Result<void> InvocationStore::expireAsync(Done<int64_t> done) {
 Result<void> InvocationStore::setCallbackError(std::string id, std::string error, Done<void> done) {
   if (auto r = checkName("setCallbackError", "id", id, true); !r.ok()) return r;
   if (error.size() > options_.max_error_bytes) error.resize(options_.max_error_bytes);
-  return post<void>(
+  return jobs_.post<void>(
       [id = std::move(id), error = std::move(error)](SqliteConnection& db) -> Result<void> {
         auto write = db.prepare("UPDATE async_invocations SET callback_error = ?2 WHERE id = ?1");
         if (!write.ok()) return write.error();
@@ -536,7 +523,7 @@ Result<void> InvocationStore::setCallbackError(std::string id, std::string error
 
 Result<void> InvocationStore::listUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done) {
   if (limit == 0) return badInput("listUnfinishedAsync", "limit is 0; ask for at least one id");
-  return post<std::vector<std::string>>(
+  return jobs_.post<std::vector<std::string>>(
       [this, limit](SqliteConnection& db) -> Result<std::vector<std::string>> {
         auto select = db.prepare(
             "SELECT id FROM async_invocations WHERE status IN ('queued', 'running') AND expires_at > ?1 "
@@ -557,7 +544,7 @@ Result<void> InvocationStore::listUnfinishedAsync(size_t limit, Done<std::vector
 }
 
 Result<void> InvocationStore::countUnfinishedAsync(Done<std::map<std::string, size_t>> done) {
-  return post<std::map<std::string, size_t>>(
+  return jobs_.post<std::map<std::string, size_t>>(
       [this](SqliteConnection& db) -> Result<std::map<std::string, size_t>> {
         auto select = db.prepare(
             "SELECT app, COUNT(*) FROM async_invocations WHERE status IN ('queued', 'running') AND expires_at > ?1 "
@@ -621,7 +608,7 @@ Result<void> InvocationStore::addRecords(std::vector<InvocationRecord> records, 
     if (record.error.size() > options_.max_error_bytes) record.error.resize(options_.max_error_bytes);
     capLogs(record.logs);
   }
-  return post<void>(
+  return jobs_.post<void>(
       [this, records = std::move(records)](SqliteConnection& db) -> Result<void> {
         // A second record of one (id, attempt) is a bug upstream; it must not cost the
         // others in its batch their place, so it is ignored.
@@ -676,7 +663,7 @@ Result<int64_t> InvocationStore::prune(SqliteConnection& db, int64_t now) {
 }
 
 Result<void> InvocationStore::pruneRecords(Done<int64_t> done) {
-  return post<int64_t>([this](SqliteConnection& db) { return prune(db, nowMs()); }, std::move(done));
+  return jobs_.post<int64_t>([this](SqliteConnection& db) { return prune(db, nowMs()); }, std::move(done));
 }
 
 Result<void> InvocationStore::listRecords(RecordFilter filter, Done<std::vector<InvocationRecord>> done) {
@@ -689,7 +676,7 @@ Result<void> InvocationStore::listRecords(RecordFilter filter, Done<std::vector<
   }
   if (auto r = checkName("listRecords", "app", filter.app, false); !r.ok()) return r;
   if (auto r = checkName("listRecords", "function", filter.function, false); !r.ok()) return r;
-  return post<std::vector<InvocationRecord>>(
+  return jobs_.post<std::vector<InvocationRecord>>(
       [filter = std::move(filter)](SqliteConnection& db) -> Result<std::vector<InvocationRecord>> {
         // One SQL text per filter shape (at most eight, each cached), so each uses its index
         // instead of an OR that defeats it.
@@ -719,7 +706,7 @@ Result<void> InvocationStore::listRecords(RecordFilter filter, Done<std::vector<
 
 Result<void> InvocationStore::getRecord(std::string id, Done<std::optional<InvocationRecord>> done) {
   if (auto r = checkName("getRecord", "id", id, true); !r.ok()) return r;
-  return post<std::optional<InvocationRecord>>(
+  return jobs_.post<std::optional<InvocationRecord>>(
       [id = std::move(id)](SqliteConnection& db) -> Result<std::optional<InvocationRecord>> {
         // An async invocation has a record per attempt: the last one tells how it ended.
         auto select = db.prepare(std::string("SELECT ") + kRecordColumns +

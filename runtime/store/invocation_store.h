@@ -28,6 +28,7 @@
 #include "runtime/base/ids.h"
 #include "runtime/protocol/invocation.h"
 #include "runtime/store/sqlite_writer.h"
+#include "runtime/store/store_jobs.h"
 
 namespace gust {
 
@@ -148,7 +149,6 @@ class InvocationStore {
   // Creates or migrates the tables (blocking on the writer); refuses a newer schema.
   static Result<std::unique_ptr<InvocationStore>> open(SqliteWriter& writer, const Clock& clock,
                                                        InvocationStoreOptions options = {});
-  ~InvocationStore();
   InvocationStore(const InvocationStore&) = delete;
   InvocationStore& operator=(const InvocationStore&) = delete;
 
@@ -191,10 +191,8 @@ class InvocationStore {
 
  private:
   InvocationStore(SqliteWriter& writer, const Clock& clock, InvocationStoreOptions options)
-      : writer_(writer), clock_(clock), options_(std::move(options)) {}
+      : jobs_(writer), clock_(clock), options_(std::move(options)) {}
 
-  template <typename T>
-  Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
   int64_t nowMs() const;
   Result<void> checkResponse(const AsyncResponse& response) const;
   Result<std::optional<AsyncInvocation>> loadAsync(SqliteConnection& db, std::string_view where,
@@ -202,12 +200,11 @@ class InvocationStore {
   Result<int64_t> prune(SqliteConnection& db, int64_t now);
   void capLogs(std::vector<std::string>& logs) const;
 
-  SqliteWriter& writer_;
+  StoreJobs jobs_;  // the writer jobs in flight (store_jobs.h)
   const Clock& clock_;
   const InvocationStoreOptions options_;
   IdGenerator ids_;                  // loop thread
   size_t inserts_since_prune_ = 0;  // writer thread (inside jobs)
-  size_t pending_ = 0;              // loop thread
 };
 
 }  // namespace gust

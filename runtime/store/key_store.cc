@@ -80,19 +80,7 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(SqliteWriter& writer, const Clo
   return store;
 }
 
-KeyStore::~KeyStore() {
-  assert(pending_ == 0 && "KeyStore freed with calls in flight: close its SqliteWriter first");
-}
 
-template <typename T>
-Result<void> KeyStore::post(SqliteWriter::Job<T> job, Done<T> done) {
-  auto posted = writer_.post<T>(std::move(job), [this, done = std::move(done)](Result<T> result) mutable {
-    --pending_;
-    if (done) done(std::move(result));
-  });
-  if (posted.ok()) ++pending_;
-  return posted;
-}
 
 size_t KeyStore::countOf(const std::string& app) const {
   size_t n = 0;
@@ -144,7 +132,7 @@ Result<void> KeyStore::create(const std::string& app, const std::string& functio
     if (auto r = insert->run(); !r.ok()) return r.error();
     return true;
   };
-  auto posted = post<bool>(std::move(job), [this, key, digest, secret = std::move(*secret),
+  auto posted = jobs_.post<bool>(std::move(job), [this, key, digest, secret = std::move(*secret),
                                             done = std::move(done)](Result<bool> stored) mutable {
     if (!stored.ok()) {
       // Only if it is still this key: a revoke may have come first.
@@ -172,7 +160,7 @@ Result<void> KeyStore::revoke(const std::string& app, const std::string& name, D
     if (auto r = remove->run(); !r.ok()) return r.error();
     return true;
   };
-  auto posted = post<bool>(std::move(job), [done = std::move(done)](Result<bool> removed) mutable {
+  auto posted = jobs_.post<bool>(std::move(job), [done = std::move(done)](Result<bool> removed) mutable {
     if (!removed.ok()) return done(removed.error());
     done(Result<void>{});
   });
@@ -191,7 +179,7 @@ Result<void> KeyStore::removeApp(const std::string& app, Done<size_t> done) {
     if (auto r = remove->run(); !r.ok()) return r.error();
     return true;
   };
-  auto posted = post<bool>(std::move(job), [count, done = std::move(done)](Result<bool> removed) mutable {
+  auto posted = jobs_.post<bool>(std::move(job), [count, done = std::move(done)](Result<bool> removed) mutable {
     if (!removed.ok()) return done(removed.error());
     done(count);
   });

@@ -34,6 +34,7 @@
 #include "runtime/base/result.h"
 #include "runtime/base/unique_function.h"
 #include "runtime/store/sqlite_writer.h"
+#include "runtime/store/store_jobs.h"
 
 namespace gust {
 
@@ -67,7 +68,6 @@ class KeyStore {
 
   // Creates or migrates the table and loads every key (blocking on the writer).
   static Result<std::unique_ptr<KeyStore>> open(SqliteWriter& writer, const Clock& clock, KeyStoreOptions options = {});
-  ~KeyStore();
   KeyStore(const KeyStore&) = delete;
   KeyStore& operator=(const KeyStore&) = delete;
 
@@ -87,21 +87,18 @@ class KeyStore {
 
  private:
   KeyStore(SqliteWriter& writer, const Clock& clock, KeyStoreOptions options)
-      : writer_(writer), clock_(clock), options_(options) {}
+      : jobs_(writer), clock_(clock), options_(options) {}
 
-  template <typename T>
-  Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
   std::string freeName(const std::string& app) const;
   size_t countOf(const std::string& app) const;
   void forget(const std::string& app, const std::string& name);
 
-  SqliteWriter& writer_;
+  StoreJobs jobs_;  // the writer jobs in flight (store_jobs.h)
   const Clock& clock_;
   const KeyStoreOptions options_;
   mutable Sha256 sha256_;  // find() is const to its callers; loop thread only
   std::unordered_map<std::string, FunctionKey> by_digest_;           // SHA-256 of the key -> key
   std::map<std::pair<std::string, std::string>, std::string> by_name_;  // (app, name) -> digest
-  size_t pending_ = 0;
 };
 
 }  // namespace gust

@@ -30,6 +30,7 @@ LAYERS = {
     "triggers/queue": 7,     # queue trigger
     "triggers/timer": 7,     # timer scheduler and trigger
     "runtime/apps": 8,       # the deployed apps: versions wired into dispatcher and triggers
+    "triggers/webhooks": 8,  # outbound webhooks: topic events POSTed, signed, through the queue trigger
     "runtime/admin": 9,      # the admin API
     "runtime/host": 10,      # the composition root and its settings
     "runtime/cli": 11,       # the CLI: commands over the library

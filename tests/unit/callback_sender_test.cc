@@ -110,6 +110,43 @@ TEST_CASE("a callback is POSTed as JSON to the URL's path and query") {
   CHECK(receiver.hits() == std::vector<std::string>{R"(/hook?7 {"id":"x"} application/json)"});
 }
 
+TEST_CASE("postOnce makes one attempt with the caller's headers and reports it, whatever the answer") {
+  Receiver receiver([](int n) { return n == 1 ? 200 : 503; });
+  SystemClock clock;
+  CallbackSender sender(clock, fast());
+  std::mutex mutex;
+  std::vector<std::string> answers;
+  auto record = [&](const std::string& why) {
+    std::lock_guard lock(mutex);
+    answers.push_back(why);
+  };
+  auto answered = [&] {
+    std::lock_guard lock(mutex);
+    return answers;
+  };
+  REQUIRE_SENT(sender.postOnce("wh", receiver.url("/ok"), {{"Content-Type", "text/plain"}}, "hi", record));
+  test::waitFor("the first post's answer", [&] { return answered().size() == 1; }, 5s);
+  CHECK(answered()[0].empty());  // delivered
+  CHECK(receiver.hits() == std::vector<std::string>{"/ok? hi text/plain"});
+  REQUIRE_SENT(sender.postOnce("wh", receiver.url("/fail"), {}, "again", record));
+  test::waitFor("the second post's answer", [&] { return answered().size() == 2; }, 5s);
+  CHECK(answered()[1] == "the receiver answered 503");
+  std::this_thread::sleep_for(100ms);  // time enough for a retry, were there one
+  CHECK(receiver.hits().size() == 2);
+  CHECK(sender.queued() == 0);
+
+  CallbackSender strict(clock, CallbackSenderOptions{});  // no allowlist: loopback refused at delivery
+  std::string refused;
+  std::atomic<bool> done{false};
+  REQUIRE_SENT(strict.postOnce("wh", receiver.url("/x"), {}, "", [&](const std::string& why) {
+    refused = why;
+    done = true;
+  }));
+  test::waitFor("the refused post's answer", [&] { return done.load(); }, 5s);
+  CHECK(refused.find("loopback") != std::string::npos);
+  CHECK(receiver.hits().size() == 2);
+}
+
 TEST_CASE("a failing receiver is retried with backoff by the clock until it accepts, and a 4xx ends the delivery") {
   Receiver receiver([](int n) { return n <= 2 ? 503 : (n == 3 ? 200 : 404); });
   ManualClock clock;

@@ -113,12 +113,13 @@ std::string refusal(const std::string& host, const IpAddress& address, const std
 
 }  // namespace
 
-Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes, const std::vector<IpRange>& allowed) {
+Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes, const std::vector<IpRange>& allowed,
+                              std::string_view what) {
   auto parts = parseUrl(url, max_bytes);
-  if (!parts) return makeError(ErrorKind::kBadInput, "X-Callback-Url " + parts.error().message);
+  if (!parts) return makeError(ErrorKind::kBadInput, std::string(what) + " " + parts.error().message);
   if (auto literal = parseIpLiteral(parts->host)) {
     if (auto rule = refusedCallbackAddress(*literal, allowed)) {
-      return makeError(ErrorKind::kBadInput, "X-Callback-Url host " + refusal(parts->host, *literal, *rule));
+      return makeError(ErrorKind::kBadInput, std::string(what) + " host " + refusal(parts->host, *literal, *rule));
     }
   }
   return {};
@@ -150,14 +151,21 @@ CallbackSender::~CallbackSender() {
   }
   watchdog_wake_.notify_all();
   watchdog_.join();
-  if (!pending_.empty()) {
+  size_t once = std::count_if(pending_.begin(), pending_.end(), [](const Delivery& d) { return bool(d.once); });
+  if (pending_.size() > once) {
     spdlog::warn("dropping {} undelivered callback(s) at shutdown; their results stay readable at "
                  "GET /v1/invocations/{{id}}",
-                 pending_.size());
+                 pending_.size() - once);
   }
+  if (once > 0) spdlog::info("dropping {} webhook attempt(s) at shutdown; their events are retried", once);
 }
 
 Result<void> CallbackSender::send(std::string id, std::string url, std::string json_body) {
+  std::string endpoint = callbackEndpoint(url);
+  return enqueue(Delivery{std::move(id), std::move(url), std::move(endpoint), std::move(json_body), 1, clock_.now()});
+}
+
+Result<void> CallbackSender::enqueue(Delivery delivery) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return makeError(ErrorKind::kUnavailable, "the callback sender is stopping");
@@ -165,12 +173,18 @@ Result<void> CallbackSender::send(std::string id, std::string url, std::string j
       return makeError(ErrorKind::kOverloaded,
                        "callback queue full (" + std::to_string(options_.max_queued) + " deliveries waiting)");
     }
-    std::string endpoint = callbackEndpoint(url);
-    pending_.push_back(
-        Delivery{std::move(id), std::move(url), std::move(endpoint), std::move(json_body), 1, clock_.now()});
+    pending_.push_back(std::move(delivery));
   }
   wake_.notify_one();
   return {};
+}
+
+Result<void> CallbackSender::postOnce(std::string label, std::string url,
+                                      std::vector<std::pair<std::string, std::string>> headers, std::string body,
+                                      std::function<void(const std::string& why)> done) {
+  std::string endpoint = callbackEndpoint(url);
+  return enqueue(Delivery{std::move(label), std::move(url), std::move(endpoint), std::move(body), 1, clock_.now(),
+                          std::move(headers), std::move(done)});
 }
 
 void CallbackSender::onAbandoned(std::function<void(const std::string& id, const std::string& why)> report) {
@@ -256,9 +270,9 @@ CallbackSender::Attempt CallbackSender::post(const Delivery& delivery, std::stri
   httplib::Request req;
   req.method = "POST";
   req.path = parts->target;
-  req.headers = {{"User-Agent", std::string("gust/") + GUST_VERSION},
-                 {"Content-Type", "application/json"},
-                 {"Accept-Encoding", "identity"}};
+  req.headers = {{"User-Agent", std::string("gust/") + GUST_VERSION}, {"Accept-Encoding", "identity"}};
+  if (delivery.headers.empty()) req.headers.emplace("Content-Type", "application/json");
+  for (const auto& [name, value] : delivery.headers) req.headers.emplace(name, value);
   req.body = delivery.body;
   int status = 0;  // as soon as the head is read: a cut answer has no Response
   size_t answer_bytes = 0;
@@ -295,10 +309,13 @@ CallbackSender::Attempt CallbackSender::post(const Delivery& delivery, std::stri
 }
 
 void CallbackSender::settle(Delivery delivery, Attempt attempt, const std::string& why) {
-  if (attempt == Attempt::kDelivered) {
-    ++delivered_;
+  if (attempt == Attempt::kDelivered) ++delivered_;
+  if (delivery.once) {
+    if (attempt != Attempt::kDelivered) ++abandoned_;
+    delivery.once(attempt == Attempt::kDelivered ? std::string() : why);
     return;
   }
+  if (attempt == Attempt::kDelivered) return;
   if (attempt == Attempt::kRefused || delivery.attempt >= options_.max_attempts) {
     ++abandoned_;
     std::string reason = "callback given up after " + std::to_string(delivery.attempt) + " attempt(s): " + why;

@@ -43,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "runtime/base/clock.h"
@@ -69,8 +70,10 @@ struct CallbackSenderOptions {
 };
 
 // kBadInput naming what is wrong with `url` as a callback URL (for a refused address, the
-// rule and the --callback-allow switch), or success. Names are not resolved here.
-Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes, const std::vector<IpRange>& allowed);
+// rule and the --callback-allow switch), or success; `what` names the URL in the message.
+// Names are not resolved here.
+Result<void> checkCallbackUrl(std::string_view url, size_t max_bytes, const std::vector<IpRange>& allowed,
+                              std::string_view what = "X-Callback-Url");
 
 // "scheme://host:port" of a URL checkCallbackUrl accepted: what logs may say of it.
 std::string callbackEndpoint(std::string_view url);
@@ -85,6 +88,15 @@ class CallbackSender {
   // Queues a POST of `json_body` to `url` (checked by checkCallbackUrl beforehand) for
   // invocation `id`; fails with kOverloaded when max_queued deliveries wait.
   Result<void> send(std::string id, std::string url, std::string json_body);
+
+  // Queues one POST attempt of `body` with `headers` (beside User-Agent and
+  // Accept-Encoding) to `url` (checked by checkCallbackUrl beforehand), for a caller that
+  // retries on its own (webhooks: the queue trigger). The same address rules, endpoint slots,
+  // bounds and deadline as send(); `label` names it in logs. `done` runs once, on a delivery
+  // thread under the sender's lock (keep it short), with "" on a 2xx and otherwise why the
+  // attempt failed; not at all if the sender is freed first. kOverloaded as send().
+  Result<void> postOnce(std::string label, std::string url, std::vector<std::pair<std::string, std::string>> headers,
+                        std::string body, std::function<void(const std::string& why)> done);
 
   // Called on a delivery thread, under the sender's lock, with the invocation id and the
   // reason of each delivery given up; null for none. Keep it short and non-blocking.
@@ -110,6 +122,8 @@ class CallbackSender {
     std::string body;
     int attempt = 1;
     std::chrono::steady_clock::time_point due;
+    std::vector<std::pair<std::string, std::string>> headers;  // empty: Content-Type JSON
+    std::function<void(const std::string& why)> once;  // set: one attempt, reported here
   };
   struct InFlight {
     std::shared_ptr<httplib::Client> client;
@@ -117,6 +131,7 @@ class CallbackSender {
   };
   enum class Attempt { kDelivered, kRetry, kRefused };
 
+  Result<void> enqueue(Delivery delivery);
   void deliveryMain();
   void watchdogMain();
   Attempt post(const Delivery& delivery, std::string& why);

@@ -1,0 +1,36 @@
+#pragma once
+// A store's jobs on the one SqliteWriter, counted. A job's completion borrows its store, so a
+// store freed while one is still queued would be called back after it is gone: the count
+// must be zero when the store goes (close the writer first), which the destructor asserts.
+// One per store, a member of it; loop thread only.
+
+#include <cassert>
+
+#include "runtime/store/sqlite_writer.h"
+
+namespace gust {
+
+class StoreJobs {
+ public:
+  explicit StoreJobs(SqliteWriter& writer) : writer_(writer) {}
+  ~StoreJobs() { assert(pending_ == 0 && "a store freed with calls in flight: close its SqliteWriter first"); }
+  StoreJobs(const StoreJobs&) = delete;
+  StoreJobs& operator=(const StoreJobs&) = delete;
+
+  // SqliteWriter::post, counted until `done` has run.
+  template <typename T>
+  Result<void> post(SqliteWriter::Job<T> job, SqliteWriter::Completion<T> done) {
+    auto posted = writer_.post<T>(std::move(job), [this, done = std::move(done)](Result<T> result) mutable {
+      --pending_;
+      if (done) done(std::move(result));
+    });
+    if (posted.ok()) ++pending_;
+    return posted;
+  }
+
+ private:
+  SqliteWriter& writer_;
+  size_t pending_ = 0;
+};
+
+}  // namespace gust
