@@ -87,6 +87,7 @@ Result<Outcome> outcomeOfResult(ResultFrame&& result, size_t batch) {
     outcome.settlements = std::move(*settled);
   }
   outcome.publishes = std::move(result.publishes);
+  outcome.state_writes = std::move(result.state_writes);
   return outcome;
 }
 

@@ -189,9 +189,10 @@ class Host {
     bounds.dead_letter_retention = options_.dead_letter_retention;
     queue_trigger_->setDefaultBounds(bounds);
     queue_trigger_->startSweeping(std::chrono::minutes(1));
-    dispatcher_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, const TraceContext& trace,
-                                                        UniqueFunction<void(Result<void>)> done) {
-      trigger->publish(std::move(publishes), trace, std::move(done));
+    dispatcher_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, AppStateWrites state,
+                                                              const TraceContext& trace,
+                                                              UniqueFunction<void(Result<void>)> done) {
+      trigger->publish(std::move(publishes), std::move(state), trace, std::move(done));
     });
     return {};
   }
