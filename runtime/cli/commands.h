@@ -34,6 +34,7 @@ int rollbackCommand(int argc, char** argv);
 int rmCommand(int argc, char** argv);
 int envCommand(int argc, char** argv);
 int keysCommand(int argc, char** argv);
+int stateCommand(int argc, char** argv);
 int logsCommand(int argc, char** argv);
 int queueCommand(int argc, char** argv);
 int invocationsCommand(int argc, char** argv);

@@ -44,6 +44,7 @@ Result<std::unique_ptr<Dispatcher::App>> Dispatcher::makeApp(AppInfo info) {
   config.fork_client = fork_client_;
   if (info.manifest.isolation == Isolation::kProcess) config.cgroups = cgroups_;
   config.environment = workerEnvironment(info.env);
+  config.state = state_;
   if (telemetry_ != nullptr) {
     config.logs = &telemetry_->logs();
     // Taken once per version, so a cold start costs two adds.
@@ -76,6 +77,7 @@ Result<std::unique_ptr<Dispatcher::App>> Dispatcher::makeApp(AppInfo info) {
     threads.functions = std::move(config.functions);
     threads.settings = config.settings;
     threads.logs = config.logs;
+    threads.state = config.state;
     app->executor = std::make_unique<ThreadExecutor>(loop_, clock_, std::move(threads));
     app->containment = "none: runs in the host process (isolation thread)";
   } else {

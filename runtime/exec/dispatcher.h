@@ -74,6 +74,9 @@ class Dispatcher {
   // Where a record of every finished invocation goes (with telemetry set); set once,
   // before the first addApp. It must outlive every invocation's outcome.
   void setRecorder(InvocationRecorder* recorder) { recorder_ = recorder; }
+  // Where functions' state reads go (docs/architecture.md "App state"); set once, before
+  // the first addApp. Without it a read fails (GUST_E_UNAVAILABLE) and says why.
+  void setStateStore(StateStore* state) { state_ = state; }
 
   // Commits what a function published and the app state it wrote, in one transaction:
   // `done` runs once, after the commit or with why it failed (kConflict: a state write's
@@ -144,6 +147,7 @@ class Dispatcher {
   ForkClient* fork_client_;
   Telemetry* telemetry_ = nullptr;
   InvocationRecorder* recorder_ = nullptr;
+  StateStore* state_ = nullptr;
   AppCgroups* cgroups_ = nullptr;
   Publisher publisher_;
   TraceIdGenerator trace_ids_;

@@ -163,6 +163,14 @@ class FrameDecoder {
   Status next(FrameType& type, std::string_view& payload);
   const std::string& error() const { return error_; }
   size_t buffered() const { return buffer_.size() - offset_; }
+  // Hands over the bytes not yet returned as frames (a frame cut short included), so that
+  // another decoder can go on with the stream; this one is then empty. A payload returned
+  // before stays valid until the next feed() or next().
+  std::string takeRest() {
+    std::string rest = buffer_.substr(offset_);
+    offset_ = buffer_.size();
+    return rest;
+  }
 
  private:
   std::string buffer_;

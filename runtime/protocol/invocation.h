@@ -39,6 +39,7 @@ enum class OutcomeKind {
   kNotFound,       // no such app or function: 404
   kConflict,       // a state write's version check failed at commit; nothing committed: 409
 };
+constexpr size_t kOutcomeKindCount = static_cast<size_t>(OutcomeKind::kConflict) + 1;
 
 struct Outcome {
   OutcomeKind kind = OutcomeKind::kOk;

@@ -45,7 +45,7 @@ struct StateWrite {
 };
 
 // What get() read: absent, or the value at a version (1 on create, +1 per put).
-struct StateEntry {
+struct StateValue {
   std::string value;
   uint64_t version = 0;
 };
