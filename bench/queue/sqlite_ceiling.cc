@@ -169,7 +169,7 @@ StoreRun storeRoundTrips(const std::filesystem::path& path, SqliteConnection::Sy
           if (l->messages.size() != batch) die("leased " + std::to_string(l->messages.size()) + " messages");
           std::vector<gust::MessageSettlement> acks;
           for (auto& m : l->messages) acks.push_back({name, m.id, m.lease_token, gust::SettleAction::kAck, {}, {}});
-          auto settled = q.settle(std::move(acks), {}, [&, flow](gust::Result<gust::SettleResult> s) {
+          auto settled = q.settle(std::move(acks), {}, {}, [&, flow](gust::Result<gust::SettleResult> s) {
             if (!s.ok()) die(s.error().message);
             if (!s->committed) die("an ack was rejected");
             acked += static_cast<int64_t>(batch);

@@ -1,7 +1,10 @@
 #include "functions/worker/invoke_module.h"
 
+#include "runtime/base/text.h"
+
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,10 +19,11 @@ gust_str str(std::string_view s) { return gust_str{s.data(), s.size()}; }
 
 // The state of one running invocation; the host API reaches it through `host`.
 struct Call {
-  Call(const InvokeFrame& f, InvocationLog& l) : frame(f), log(l) {}
+  Call(const InvokeFrame& f, InvocationLog& l, StateReader* s) : frame(f), log(l), state(s) {}
 
   const InvokeFrame& frame;
   InvocationLog& log;
+  StateReader* state;
   std::chrono::steady_clock::time_point deadline;
   bool answered = false;
   ResultFrame result;
@@ -29,6 +33,13 @@ struct Call {
   std::vector<std::vector<gust_pair>> message_headers;
   size_t publish_bytes = 0;
   bool told_publish_limit = false;
+  // App state: what this invocation wrote, as its own reads see it (nullopt: removed), and
+  // the value of the last read, which the function borrows until its next state call.
+  std::map<std::string, std::optional<StateValue>, std::less<>> own_state;
+  std::string state_read;
+  size_t state_reads = 0;
+  size_t state_write_bytes = 0;
+  bool told_state_limit = false;
   std::string webhook_error;  // what the last webhook_verify call found wrong
 
   void warn(const std::string& text) { log.line(frame.seq, GUST_LOG_WARN, text); }
@@ -172,6 +183,101 @@ int32_t hostPublish(void* host, gust_str queue, gust_str body, const gust_pair* 
   return GUST_OK;
 }
 
+// The key's problem, logged; false when the call must be refused.
+bool acceptStateKey(Call& call, const char* what, std::string_view key) {
+  std::string why = stateKeyProblem(key);
+  if (why.empty()) return true;
+  call.warn(std::string("state ") + what + " refused: " + why);
+  return false;
+}
+
+int32_t hostStateGet(void* host, gust_str key, gust_str* value_out, uint64_t* version_out) {
+  Call& call = callOf(host);
+  if (value_out == nullptr || version_out == nullptr || !acceptStateKey(call, "get", view(key))) return GUST_E_INVALID;
+  if (auto own = call.own_state.find(view(key)); own != call.own_state.end()) {
+    if (!own->second) return GUST_E_NOT_FOUND;
+    call.state_read = own->second->value;
+    *value_out = str(call.state_read);
+    *version_out = own->second->version;
+    return GUST_OK;
+  }
+  if (call.state_reads >= kMaxStateReads) {
+    if (!call.told_state_limit) {
+      call.told_state_limit = true;
+      call.warn("state get refused: one invocation may read at most " + std::to_string(kMaxStateReads) + " keys");
+    }
+    return GUST_E_LIMIT;
+  }
+  if (call.state == nullptr) {
+    call.warn("state get refused: this worker has no way to the host's state");
+    return GUST_E_UNAVAILABLE;
+  }
+  ++call.state_reads;
+  auto read = call.state->get(call.frame.seq, view(key));
+  if (!read.ok()) {
+    call.warn("state get of " + quote(view(key)) + " failed: " + read.error().message);
+    return GUST_E_UNAVAILABLE;
+  }
+  if (!*read) return GUST_E_NOT_FOUND;
+  call.state_read = std::move((*read)->value);
+  *value_out = str(call.state_read);
+  *version_out = (*read)->version;
+  return GUST_OK;
+}
+
+// Buffers a write for the RESULT; GUST_OK or why it was refused.
+int32_t bufferStateWrite(Call& call, StateWrite&& write) {
+  const char* what = write.op == StateOp::kPut ? "put" : "remove";
+  if (!acceptStateKey(call, what, write.key)) return GUST_E_INVALID;
+  if (write.value.size() > kMaxStateValueBytes) {
+    call.warn("state put of " + quote(write.key) + " refused: a value of " + std::to_string(write.value.size()) +
+              " bytes is larger than the limit of " + std::to_string(kMaxStateValueBytes));
+    return GUST_E_INVALID;
+  }
+  if (write.ttl > kMaxStateTtl) {
+    call.warn("state put of " + quote(write.key) + " refused: a TTL of " + std::to_string(write.ttl.count()) +
+              " ms is longer than the limit of " + std::to_string(kMaxStateTtl.count()) + " ms");
+    return GUST_E_INVALID;
+  }
+  size_t bytes = write.key.size() + write.value.size();
+  if (call.result.state_writes.size() >= kMaxStateWrites || bytes > kMaxStateWriteBytes - call.state_write_bytes) {
+    if (!call.told_state_limit) {
+      call.told_state_limit = true;
+      call.warn(std::string("state ") + what + " refused: one invocation may write at most " +
+                std::to_string(kMaxStateWrites) + " keys and " + std::to_string(kMaxStateWriteBytes) + " bytes");
+    }
+    return GUST_E_LIMIT;
+  }
+  call.state_write_bytes += bytes;
+  if (write.op == StateOp::kRemove) {
+    call.own_state.insert_or_assign(write.key, std::nullopt);
+  } else {
+    // The version the commit will give it, when the write says which it replaces.
+    uint64_t version = write.if_version == kAnyStateVersion ? 0 : write.if_version + 1;
+    call.own_state.insert_or_assign(write.key, StateValue{write.value, version});
+  }
+  call.result.state_writes.push_back(std::move(write));
+  return GUST_OK;
+}
+
+int32_t hostStatePut(void* host, gust_str key, gust_str value, uint64_t if_version, uint64_t ttl_ms) {
+  StateWrite write;
+  write.op = StateOp::kPut;
+  write.key = view(key);
+  write.value = view(value);
+  write.if_version = if_version;
+  write.ttl = std::chrono::milliseconds(static_cast<int64_t>(std::min<uint64_t>(ttl_ms, INT64_MAX)));
+  return bufferStateWrite(callOf(host), std::move(write));
+}
+
+int32_t hostStateRemove(void* host, gust_str key, uint64_t if_version) {
+  StateWrite write;
+  write.op = StateOp::kRemove;
+  write.key = view(key);
+  write.if_version = if_version;
+  return bufferStateWrite(callOf(host), std::move(write));
+}
+
 std::optional<WebhookScheme> schemeOf(int32_t scheme) {
   switch (scheme) {
     case GUST_WEBHOOK_STANDARD: return WebhookScheme::kStandardWebhooks;
@@ -217,15 +323,16 @@ gust_str hostTraceparent(void* host) { return str(callOf(host).frame.traceparent
 gust_str hostTracestate(void* host) { return str(callOf(host).frame.tracestate); }
 
 // The same for every call: the state is reached through `host`.
-const gust_host_api kHostApi = {sizeof(gust_host_api), hostRespond,      hostFail,    hostLog,
-                                hostRemainingMs,       hostMessageCount, hostMessage, hostSettle,
-                                hostPublish,           hostTraceparent,  hostTracestate, hostWebhookVerify};
+const gust_host_api kHostApi = {sizeof(gust_host_api), hostRespond,      hostFail,        hostLog,
+                                hostRemainingMs,       hostMessageCount, hostMessage,     hostSettle,
+                                hostPublish,           hostTraceparent,  hostTracestate,  hostStateGet,
+                                hostStatePut,          hostStateRemove,  hostWebhookVerify};
 
 }  // namespace
 
 ResultFrame invokeModule(gust_function_fn fn, const InvokeFrame& frame, std::string_view app,
-                         std::string_view function, InvocationLog& log) {
-  Call call(frame, log);
+                         std::string_view function, InvocationLog& log, StateReader* state) {
+  Call call(frame, log, state);
   call.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(frame.timeout_ms);
   std::vector<gust_pair> headers, params;
   headers.reserve(frame.headers.size());
@@ -249,6 +356,7 @@ ResultFrame invokeModule(gust_function_fn fn, const InvokeFrame& frame, std::str
     // The whole batch is retried, and what the failed attempt published must not be sent.
     call.result.settlements.clear();
     call.result.publishes.clear();
+    call.result.state_writes.clear();
   }
   call.result.seq = frame.seq;
   return std::move(call.result);

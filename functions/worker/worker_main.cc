@@ -12,6 +12,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <map>
+#include <memory>
 #include <system_error>
 #include <mutex>
 #include <thread>
@@ -67,10 +69,16 @@ int initFailed(const std::string& message) {
 
 // Serves INVOKE frames: inline on the reading thread when concurrency is 1 (the fast
 // path), otherwise on a fixed set of threads fed by a queue.
-class Server {
+//
+// A function's state read (STATE_GET) waits for the host's STATE_VALUE on the same channel.
+// With threads, the reading thread hands each STATE_VALUE to the thread waiting for its seq.
+// Inline, the reading thread is the one waiting: it reads on from the channel itself, with
+// a decoder of its own (side_) that takes over the stream, and sets aside the INVOKE frames
+// that arrive meanwhile (pending_); they are served, in order, once the function returns.
+class Server final : public StateReader {
  public:
   Server(const WorkerOptions& options, std::vector<gust_function_fn> functions)
-      : options_(options), functions_(std::move(functions)) {}
+      : options_(options), functions_(std::move(functions)), decoder_(std::make_unique<FrameDecoder>()) {}
 
   // Starts the threads of a concurrent worker; the error says why they could not start
   // (e.g. the user's process limit is reached).
@@ -93,19 +101,54 @@ class Server {
     return status;
   }
 
+  Result<std::optional<StateValue>> get(uint64_t seq, std::string_view key) override {
+    std::string request;
+    encodeStateGet(StateGetFrame{seq, std::string(key)}, request);
+    if (threads_.empty()) {
+      // Results held back for one write go first: the host need not wait for this read.
+      if (!results_.empty() && !writeAll(kWorkerIpcFd, results_)) return channelBroken("cannot write to the host");
+      results_.clear();
+      if (!writeAll(kWorkerIpcFd, request)) return channelBroken("cannot write to the host");
+      return readStateInline(seq);
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!writeAll(kWorkerIpcFd, request)) return channelBroken("cannot write to the host");
+    state_cv_.wait(lock, [&] { return stopping_ || answers_.count(seq) > 0; });
+    auto it = answers_.find(seq);
+    if (it == answers_.end()) return channelBroken("the worker is stopping");
+    StateValueFrame answer = std::move(it->second);
+    answers_.erase(it);
+    return stateOf(std::move(answer));
+  }
+
  private:
+  static constexpr int kKeepReading = -1;
+
+  static Error channelBroken(const std::string& why) {
+    return makeError(ErrorKind::kUnavailable, "the worker's channel to the host: " + why);
+  }
+
+  static Result<std::optional<StateValue>> stateOf(StateValueFrame&& answer) {
+    switch (answer.status) {
+      case StateReadStatus::kFound: return std::optional<StateValue>(StateValue{std::move(answer.value), answer.version});
+      case StateReadStatus::kMissing: return std::optional<StateValue>();
+      case StateReadStatus::kFailed: break;
+    }
+    return makeError(ErrorKind::kUnavailable, std::move(answer.value));
+  }
+
   void stop() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
     }
     cv_.notify_all();
+    state_cv_.notify_all();
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
 
   int readLoop(bool queued) {
-    FrameDecoder decoder;
     std::vector<char> buf(256 * 1024);
     for (;;) {
       ssize_t n = ::read(kWorkerIpcFd, buf.data(), buf.size());
@@ -114,38 +157,111 @@ class Server {
         if (errno == EINTR) continue;
         return 1;
       }
-      decoder.feed(buf.data(), static_cast<size_t>(n));
-      FrameType type;
-      std::string_view payload;
-      FrameDecoder::Status status;
-      // Results of a batch of invocations that arrived together leave in one write, unless
-      // one of them printed something: then the host must get its result before the output
-      // of the next.
-      std::string results;
-      while ((status = decoder.next(type, payload)) == FrameDecoder::Status::kFrame) {
-        if (type != FrameType::kInvoke) continue;
-        if (!queued) {
-          bool wrote_output = false;
-          if (!invoke(payload, results, wrote_output)) return 2;
-          if (wrote_output || decoder.buffered() < kFrameHeaderSize) {
-            if (!writeAll(kWorkerIpcFd, results)) return 1;
-            results.clear();
-          }
-          // Retire before SIGXCPU would kill it mid-invocation; the pool starts another.
-          if (++served_ % 64 == 0 && cpuBudgetNearlySpent(options_.sandbox)) {
-            writeAll(kWorkerIpcFd, results);
-            return kWorkerRetiredStatus;
-          }
-          continue;
-        }
+      decoder_->feed(buf.data(), static_cast<size_t>(n));
+      int status = queued ? handOut() : serveInline();
+      if (status != kKeepReading) return status;
+    }
+  }
+
+  // Threads serve: INVOKE frames go to the queue, STATE_VALUE frames to their reader.
+  int handOut() {
+    FrameType type;
+    std::string_view payload;
+    FrameDecoder::Status status;
+    while ((status = decoder_->next(type, payload)) == FrameDecoder::Status::kFrame) {
+      if (type == FrameType::kStateValue) {
+        auto answer = decodeStateValue(payload);
+        if (!answer) return 2;
         {
           std::lock_guard<std::mutex> lock(mutex_);
-          queue_.emplace_back(payload);
+          answers_.insert_or_assign(answer->seq, std::move(*answer));
         }
-        cv_.notify_one();
+        state_cv_.notify_all();
+        continue;
       }
-      if (!results.empty() && !writeAll(kWorkerIpcFd, results)) return 1;
+      if (type != FrameType::kInvoke) continue;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.emplace_back(payload);
+      }
+      cv_.notify_one();
+    }
+    return status == FrameDecoder::Status::kError ? 2 : kKeepReading;
+  }
+
+  // Serves every whole INVOKE frame on this thread. Results of invocations that arrived
+  // together leave in one write, unless one of them printed something: then the host must
+  // get its result before the output of the next.
+  int serveInline() {
+    for (;;) {
+      FrameType type;
+      std::string_view payload;
+      FrameDecoder::Status status = decoder_->next(type, payload);
       if (status == FrameDecoder::Status::kError) return 2;
+      if (status == FrameDecoder::Status::kNeedMore) {
+        if (side_ == nullptr) break;
+        // A state read took the stream over: first what it set aside, then what it read on.
+        while (!pending_.empty()) {
+          std::string set_aside = std::move(pending_.front());
+          pending_.pop_front();
+          if (int s = serveOne(set_aside); s != kKeepReading) return s;
+        }
+        decoder_ = std::move(side_);
+        continue;
+      }
+      if (type != FrameType::kInvoke) continue;  // an answer nobody waits for any more
+      if (int s = serveOne(payload); s != kKeepReading) return s;
+    }
+    if (!results_.empty() && !writeAll(kWorkerIpcFd, results_)) return 1;
+    results_.clear();
+    return kKeepReading;
+  }
+
+  int serveOne(std::string_view payload) {
+    bool wrote_output = false;
+    if (!invoke(payload, results_, wrote_output)) return 2;
+    if (wrote_output || decoder_->buffered() < kFrameHeaderSize || side_ != nullptr) {
+      if (!writeAll(kWorkerIpcFd, results_)) return 1;
+      results_.clear();
+    }
+    // Retire before SIGXCPU would kill it mid-invocation; the pool starts another.
+    if (++served_ % 64 == 0 && cpuBudgetNearlySpent(options_.sandbox)) {
+      writeAll(kWorkerIpcFd, results_);
+      return kWorkerRetiredStatus;
+    }
+    return kKeepReading;
+  }
+
+  // Inline: reads the channel until the STATE_VALUE of `seq`, setting INVOKE frames aside.
+  Result<std::optional<StateValue>> readStateInline(uint64_t seq) {
+    if (side_ == nullptr) {
+      // The running function's INVOKE payload lives in decoder_'s buffer: leave it be, and
+      // go on with the bytes after it in a decoder of our own.
+      side_ = std::make_unique<FrameDecoder>();
+      std::string rest = decoder_->takeRest();
+      side_->feed(rest.data(), rest.size());
+    }
+    std::vector<char> buf(64 * 1024);
+    for (;;) {
+      FrameType type;
+      std::string_view payload;
+      FrameDecoder::Status status = side_->next(type, payload);
+      if (status == FrameDecoder::Status::kError) return channelBroken(side_->error());
+      if (status == FrameDecoder::Status::kFrame) {
+        if (type == FrameType::kInvoke) pending_.emplace_back(payload);
+        if (type != FrameType::kStateValue) continue;
+        auto answer = decodeStateValue(payload);
+        if (!answer) return channelBroken(answer.error().message);
+        if (answer->seq == seq) return stateOf(std::move(*answer));
+        continue;
+      }
+      ssize_t n = ::read(kWorkerIpcFd, buf.data(), buf.size());
+      if (n == 0) return channelBroken("the host closed it");
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return channelBroken(strerror(errno));
+      }
+      side_->feed(buf.data(), static_cast<size_t>(n));
     }
   }
 
@@ -173,7 +289,7 @@ class Server {
     if (!frame || frame->function_index >= functions_.size()) return false;
     FrameLog log;
     ResultFrame result = invokeModule(functions_[frame->function_index], *frame, options_.app,
-                                      options_.functions[frame->function_index], log);
+                                      options_.functions[frame->function_index], log, this);
     // Output the function wrote must reach the host before the result, so that the host
     // can attribute it to this invocation. stdio buffers it (see runWorker), so whether
     // there is any is known without a syscall, and the host reads its pipes only then.
@@ -209,6 +325,15 @@ class Server {
   std::deque<std::string> queue_;
   bool stopping_ = false;
   uint64_t served_ = 0;
+  // Threads: answers to state reads, by seq, until their reader takes them (under mutex_).
+  std::condition_variable state_cv_;
+  std::map<uint64_t, StateValueFrame> answers_;
+  // Inline (the reading thread only): the stream's decoder, the one a state read took the
+  // stream over with, the INVOKE frames it set aside, and results not yet written.
+  std::unique_ptr<FrameDecoder> decoder_;
+  std::unique_ptr<FrameDecoder> side_;
+  std::deque<std::string> pending_;
+  std::string results_;
 };
 
 // Fully buffered stdio: what a function prints reaches the host when it answers (or when

@@ -131,7 +131,7 @@ json poolJson(const PoolStats& s) {
 }
 
 void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, TimerTrigger& timers, KeyStore& keys,
-                  const std::string& public_url) {
+                  StateStore& state, const std::string& public_url) {
   api.route({"GET"}, "/v1/apps", [&dispatcher, &timers, &public_url](AdminCall&& call) {
     json list = json::array();
     for (const auto& name : dispatcher.appNames()) {
@@ -235,17 +235,22 @@ void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, Timer
                   [responder](Result<DeployReport> report) { answer(*responder, report, 200); });
   });
 
-  api.route({"DELETE"}, "/v1/apps/{app}", [&apps, &keys](AdminCall&& call) {
+  api.route({"DELETE"}, "/v1/apps/{app}", [&apps, &keys, &state](AdminCall&& call) {
     std::string name = call.param("app");
     if (auto removed = apps.remove(name); !removed) {
       call.responder.send(errorResponse(removed.error()));
       return;
     }
-    // A later app of the same name must not inherit the keys of this one.
+    // A later app of the same name must not inherit the keys or the state of this one.
     auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
-    auto revoked = keys.removeApp(name, [responder, name](Result<size_t> count) {
+    auto revoked = keys.removeApp(name, [responder, name, &state](Result<size_t> count) {
       if (!count) return responder->send(errorResponse(count.error()));
-      responder->send(jsonResponse({{"app", name}, {"removed", true}, {"keys_revoked", *count}}));
+      auto forgotten = state.removeApp(name, [responder, name, revoked = *count](Result<int64_t> keys_of_state) {
+        if (!keys_of_state) return responder->send(errorResponse(keys_of_state.error()));
+        responder->send(jsonResponse(
+            {{"app", name}, {"removed", true}, {"keys_revoked", revoked}, {"state_keys_deleted", *keys_of_state}}));
+      });
+      if (!forgotten) responder->send(errorResponse(forgotten.error()));
     });
     if (!revoked) responder->send(errorResponse(revoked.error()));
   });

@@ -7,15 +7,16 @@
 #include "runtime/admin/admin_api.h"
 #include "runtime/apps/app_manager.h"
 #include "runtime/store/key_store.h"
+#include "runtime/store/state_store.h"
 #include "triggers/timer/timer_trigger.h"
 
 namespace gust {
 
 // `public_url` is the base URL of the public HTTP listener, shown beside each route; it is
 // read at each request (it is known only once the listener is bound) and must outlive `api`.
-// Removing an app revokes its function keys too (`keys`).
+// Removing an app revokes its function keys too (`keys`) and deletes its app state (`state`).
 void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, TimerTrigger& timers, KeyStore& keys,
-                  const std::string& public_url);
+                  StateStore& state, const std::string& public_url);
 
 // An app's pool state as the API and `gust ps` show it.
 nlohmann::json poolJson(const PoolStats& s);

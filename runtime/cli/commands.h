@@ -35,6 +35,7 @@ int rmCommand(int argc, char** argv);
 int envCommand(int argc, char** argv);
 int keysCommand(int argc, char** argv);
 int webhookCommand(int argc, char** argv);
+int stateCommand(int argc, char** argv);
 int logsCommand(int argc, char** argv);
 int queueCommand(int argc, char** argv);
 int topicCommand(int argc, char** argv);

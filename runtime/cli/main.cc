@@ -63,6 +63,7 @@ commands:
   rm APP                 remove an app and its versions from the host
   env <command> APP      set, ls, rm: an app's own variables and secrets
   keys <command> APP     create, ls, revoke: keys for functions with "auth": "key"
+  state <command> APP    ls, get: what an app's functions keep in ctx.state()
   logs APP [--follow]    print an app's log lines
   invoke [URL|PATH]      call a function over HTTP and print the answer
   invoke --timer A/F     run a timer function now on the running host
@@ -110,6 +111,7 @@ int run(int argc, char** argv) {
   if (verb == "rm") return rmCommand(rest_argc, rest);
   if (verb == "env") return envCommand(rest_argc, rest);
   if (verb == "keys") return keysCommand(rest_argc, rest);
+  if (verb == "state") return stateCommand(rest_argc, rest);
   if (verb == "logs") return logsCommand(rest_argc, rest);
   if (verb == "queue") return queueCommand(rest_argc, rest);
   if (verb == "topic") return topicCommand(rest_argc, rest);
@@ -122,8 +124,8 @@ int run(int argc, char** argv) {
   if (verb == "help" || verb == "--help" || verb == "-h") return std::printf("%s", kUsage), 0;
   std::string message = "gust: unknown command \"" + verb + "\"";
   if (auto close = closestMatch(verb, {"init", "dev", "build", "deploy", "serve", "ls", "describe", "rollback", "rm",
-                                         "env", "keys", "logs", "invoke", "invocations", "queue", "topic", "webhook", "cron",
-                                         "ps", "version", "help"})) {
+                                         "env", "keys", "state", "logs", "invoke", "invocations", "queue", "topic", "webhook",
+                                         "cron", "ps", "version", "help"})) {
     message += " (did you mean \"" + *close + "\"?)";
   }
   return fail(message + "; run `gust --help` for the list", kExitUsage);

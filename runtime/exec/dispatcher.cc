@@ -44,6 +44,7 @@ Result<std::unique_ptr<Dispatcher::App>> Dispatcher::makeApp(AppInfo info) {
   config.fork_client = fork_client_;
   if (info.manifest.isolation == Isolation::kProcess) config.cgroups = cgroups_;
   config.environment = workerEnvironment(info.env);
+  config.state = state_;
   if (telemetry_ != nullptr) {
     config.logs = &telemetry_->logs();
     // Taken once per version, so a cold start costs two adds.
@@ -76,6 +77,7 @@ Result<std::unique_ptr<Dispatcher::App>> Dispatcher::makeApp(AppInfo info) {
     threads.functions = std::move(config.functions);
     threads.settings = config.settings;
     threads.logs = config.logs;
+    threads.state = config.state;
     app->executor = std::make_unique<ThreadExecutor>(loop_, clock_, std::move(threads));
     app->containment = "none: runs in the host process (isolation thread)";
   } else {
@@ -204,7 +206,7 @@ void Dispatcher::invoke(Invocation&& invocation, OutcomeCallback&& done) {
   // The executor calls the outermost wrapper: publishes commit first, so a failed commit
   // is observed as the invocation's failure.
   if (telemetry_ != nullptr) done = observed(f, invocation, std::move(done));
-  if (invocation.payload.messages.empty()) done = committingPublishes(invocation.trace, std::move(done));
+  if (invocation.payload.messages.empty()) done = committingPublishes(invocation.app, invocation.trace, std::move(done));
   done = checkingPublishes(invocation.app, invocation.function, std::move(done));
   app.executor->submit(std::move(invocation), f.index, f.timeout, std::move(done));
 }
@@ -217,22 +219,29 @@ OutcomeCallback Dispatcher::observed(const Function& fn, const Invocation& invoc
   };
 }
 
-OutcomeCallback Dispatcher::committingPublishes(const TraceContext& trace, OutcomeCallback&& done) {
-  return [this, trace, done = std::move(done)](Outcome&& outcome) mutable {
-    if (outcome.kind != OutcomeKind::kOk || outcome.publishes.empty()) {
+OutcomeCallback Dispatcher::committingPublishes(std::string app, const TraceContext& trace, OutcomeCallback&& done) {
+  return [this, app = std::move(app), trace, done = std::move(done)](Outcome&& outcome) mutable {
+    if (outcome.kind != OutcomeKind::kOk || (outcome.publishes.empty() && outcome.state_writes.empty())) {
       done(std::move(outcome));
       return;
     }
     if (!publisher_) {
       done(failureInstead(outcome, OutcomeKind::kFunctionError,
-                          "the function published " + std::to_string(outcome.publishes.size()) +
-                              " message(s), but this host has no queue store"));
+                          "the function published " + std::to_string(outcome.publishes.size()) + " message(s) and wrote " +
+                              std::to_string(outcome.state_writes.size()) +
+                              " state key(s), but this host has no store for them"));
       return;
     }
     auto publishes = std::move(outcome.publishes);
     outcome.publishes.clear();
-    publisher_(std::move(publishes), trace,
+    AppStateWrites state{app, std::move(outcome.state_writes), {}};
+    outcome.state_writes.clear();
+    publisher_(std::move(publishes), std::move(state), trace,
                [outcome = std::move(outcome), done = std::move(done)](Result<void> published) mutable {
+                 if (!published && published.error().kind == ErrorKind::kConflict) {
+                   done(failureInstead(outcome, OutcomeKind::kConflict, published.error().message));
+                   return;
+                 }
                  if (!published) {
                    // The function's answer would claim work that was not queued. Bad input is
                    // the function's (a name or size the queue refuses); anything else is ours.

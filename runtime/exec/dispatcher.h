@@ -29,6 +29,7 @@
 #include "runtime/exec/pool.h"
 #include "runtime/observe/telemetry.h"
 #include "runtime/protocol/trace_context.h"
+#include "runtime/store/state_store.h"
 
 namespace gust {
 
@@ -73,17 +74,23 @@ class Dispatcher {
   // Where a record of every finished invocation goes (with telemetry set); set once,
   // before the first addApp. It must outlive every invocation's outcome.
   void setRecorder(InvocationRecorder* recorder) { recorder_ = recorder; }
+  // Where functions' state reads go (docs/architecture.md "App state"); set once, before
+  // the first addApp. Without it a read fails (GUST_E_UNAVAILABLE) and says why.
+  void setStateStore(StateStore* state) { state_ = state; }
 
-  // Commits what a function published: `done` runs once, after the commit or with why it
-  // failed. The host sets it to the queue trigger's publish().
-  using Publisher = std::function<void(std::vector<Publish>, const TraceContext&, UniqueFunction<void(Result<void>)>)>;
+  // Commits what a function published and the app state it wrote, in one transaction:
+  // `done` runs once, after the commit or with why it failed (kConflict: a state write's
+  // version check failed). The host sets it to the queue trigger's publish().
+  using Publisher = std::function<void(std::vector<Publish>, AppStateWrites, const TraceContext&,
+                                       UniqueFunction<void(Result<void>)>)>;
   // For every invocation but a queue batch (whose publishes commit with its settlements,
   // see QueueTrigger), what the function published is committed before its outcome goes
   // on, so that any answer a trigger gives afterwards (a 200, a stored async result, a
   // timer run marked ok) means the messages are queued. If the commit fails the outcome
   // becomes a failure. Without a publisher, an invocation that publishes fails. So does
   // one (a queue batch too) that publishes to a queue its app neither declares in
-  // "publishes" nor consumes: nothing of it is committed.
+  // "publishes" nor consumes: nothing of it is committed. State writes go the same way;
+  // a conflict makes the outcome kConflict (409).
   void setPublisher(Publisher publisher) { publisher_ = std::move(publisher); }
 
   // `done` runs exactly once, on the loop thread. An invocation without a traceparent gets
@@ -123,7 +130,7 @@ class Dispatcher {
   // Accounts for the outcome of `invocation` (see InvocationObserver) on its way to `done`.
   OutcomeCallback observed(const Function& fn, const Invocation& invocation, OutcomeCallback&& done);
   // Commits the outcome's publishes (see setPublisher) on its way to `done`.
-  OutcomeCallback committingPublishes(const TraceContext& trace, OutcomeCallback&& done);
+  OutcomeCallback committingPublishes(std::string app, const TraceContext& trace, OutcomeCallback&& done);
   // Fails an outcome that published to a queue or topic its app may not publish to (see
   // Manifest::mayPublishTo), by the manifest of the app's version active when it ends, and
   // stamps each publish with its source.
@@ -141,6 +148,7 @@ class Dispatcher {
   ForkClient* fork_client_;
   Telemetry* telemetry_ = nullptr;
   InvocationRecorder* recorder_ = nullptr;
+  StateStore* state_ = nullptr;
   AppCgroups* cgroups_ = nullptr;
   Publisher publisher_;
   TraceIdGenerator trace_ids_;

@@ -152,6 +152,7 @@ void Pool::startWorker() {
   options.containment = config_.containment;
   options.fork_client = config_.fork_client;
   options.logs = config_.logs;
+  options.state = config_.state;
   options.environment = config_.environment;
   if (auto spawned = worker->spawn(options); !spawned) {
     closeWorker(std::move(worker), nullptr);

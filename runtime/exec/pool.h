@@ -20,6 +20,7 @@
 #include "runtime/base/clock.h"
 #include "runtime/exec/app_cgroups.h"
 #include "runtime/exec/executor.h"
+#include "runtime/store/state_store.h"
 #include "runtime/protocol/invocation.h"
 #include "runtime/exec/pending_queue.h"
 #include "runtime/exec/worker_process.h"
@@ -36,6 +37,7 @@ struct PoolConfig {
   WorkerContainment containment;
   ForkClient* fork_client = nullptr;  // the host's fork server, if any (see WorkerSpawnOptions)
   LogFanout* logs = nullptr;          // where workers' output lines go too (see WorkerSpawnOptions)
+  StateStore* state = nullptr;        // what workers' state reads read (see WorkerSpawnOptions)
   AppCgroups* cgroups = nullptr;      // the host's cgroups, if it has any: each worker gets its own
   std::vector<std::string> environment;  // each worker's whole environment (see WorkerSpawnOptions)
   // Called when a worker passes its ready handshake, with how long it took from spawn.

@@ -47,6 +47,7 @@
 #include "runtime/observe/logging.h"
 #include "runtime/exec/pending_queue.h"
 #include "runtime/base/uv_close.h"
+#include "runtime/store/state_store.h"
 
 namespace gust {
 
@@ -59,6 +60,7 @@ struct ThreadExecutorConfig {
   std::chrono::milliseconds stop_grace{2000};
   // Where the functions' ctx.log lines go besides the host log, as a worker's output does.
   LogFanout* logs = nullptr;
+  StateStore* state = nullptr;  // what functions' state reads read; null: they fail
 };
 
 class ThreadExecutor final : public Executor {

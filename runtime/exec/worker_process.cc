@@ -87,6 +87,7 @@ Result<Outcome> outcomeOfResult(ResultFrame&& result, size_t batch) {
     outcome.settlements = std::move(*settled);
   }
   outcome.publishes = std::move(result.publishes);
+  outcome.state_writes = std::move(result.state_writes);
   return outcome;
 }
 
@@ -125,6 +126,7 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, const Clock& clock, WorkerListener
 WorkerProcess::~WorkerProcess() {
   // The pool frees a worker only from close()'s callback.
   assert(closing_ || process_.loop == nullptr);
+  *alive_ = false;
 }
 
 Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
@@ -134,6 +136,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   functions_ = options.functions;
   cgroups_ = options.cgroups;
   logs_ = options.logs;
+  state_store_ = options.state;
   max_output_ = options.max_output_per_invocation;
   spawned_at_ = clock_.now();
   last_used_ = spawned_at_;
@@ -437,9 +440,55 @@ void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
       finishInvocation(seq, std::move(*outcome));
       return;
     }
+    case FrameType::kStateGet:
+      return onStateGet(payload);
     case FrameType::kInvoke:
       return protocolError("worker sent an INVOKE frame");
+    case FrameType::kStateValue:
+      return protocolError("worker sent a STATE_VALUE frame");
   }
+}
+
+void WorkerProcess::onStateGet(std::string_view payload) {
+  auto get = decodeStateGet(payload);
+  if (!get) return protocolError(get.error().message);
+  InFlight* inv = findInFlight(get->seq);
+  // A read may cross a timeout that already answered its invocation: nobody waits for it.
+  if (inv == nullptr) return;
+  if (inv->state_read_pending) return protocolError("worker read state twice at once for one invocation");
+  if (++inv->state_reads > kMaxStateReads) {
+    return protocolError("worker read state more than " + std::to_string(kMaxStateReads) + " times in one invocation");
+  }
+  const uint64_t seq = get->seq;
+  if (state_store_ == nullptr) {
+    return answerState(seq, {seq, StateReadStatus::kFailed, 0, "this host keeps no app state (it has no data dir)"});
+  }
+  inv->state_read_pending = true;
+  // The app is the pool's: a worker never names the app whose state it reads.
+  auto posted = state_store_->get(app_, std::move(get->key), [this, alive = alive_, seq](
+                                                                  Result<std::optional<StateItem>> read) {
+    if (!*alive) return;
+    StateValueFrame answer{seq, StateReadStatus::kMissing, 0, {}};
+    if (!read) {
+      answer.status = StateReadStatus::kFailed;
+      answer.value = read.error().message;
+    } else if (*read) {
+      answer.status = StateReadStatus::kFound;
+      answer.version = (*read)->version;
+      answer.value = std::move((*read)->value);
+    }
+    answerState(seq, std::move(answer));
+  });
+  if (!posted) answerState(seq, {seq, StateReadStatus::kFailed, 0, posted.error().message});
+}
+
+void WorkerProcess::answerState(uint64_t seq, StateValueFrame&& answer) {
+  InFlight* inv = findInFlight(seq);
+  if (inv == nullptr || closing_ || exited_) return;
+  inv->state_read_pending = false;
+  std::string frame;
+  encodeStateValue(answer, frame);
+  write(std::move(frame));
 }
 
 void WorkerProcess::finishInvocation(uint64_t seq, Outcome&& outcome) {

@@ -23,6 +23,7 @@
 #include "runtime/base/token_bucket.h"
 #include "runtime/exec/app_uids.h"
 #include "runtime/exec/fork_client.h"
+#include "runtime/store/state_store.h"
 #include "runtime/protocol/frame.h"
 #include "runtime/protocol/invocation.h"
 #include "runtime/observe/logging.h"
@@ -77,6 +78,9 @@ struct WorkerSpawnOptions {
   std::vector<std::string> environment;
   // Every output and log line also goes here, for `gust logs` (null: only to the host's log).
   LogFanout* logs = nullptr;
+  // Answers the worker's state reads, always for `app` (never a name the worker sends).
+  // Null: reads fail with a message saying the host keeps no state.
+  StateStore* state = nullptr;
 };
 
 // The Outcome of a function's RESULT for an invocation with a batch of `batch` messages:
@@ -173,7 +177,11 @@ class WorkerProcess {
     OutcomeCallback done;
     size_t output_bytes = 0;
     size_t output_dropped = 0;
+    size_t state_reads = 0;
+    bool state_read_pending = false;  // one read at a time per invocation
   };
+  void onStateGet(std::string_view payload);
+  void answerState(uint64_t seq, StateValueFrame&& answer);
   // Starts `gust worker` with uv_spawn, its stdio on `child_ends`.
   Result<void> spawnProcess(const WorkerSpawnOptions& options, std::vector<std::string> args,
                             const std::array<int, kForkRequestFds>& child_ends);
@@ -221,6 +229,10 @@ class WorkerProcess {
   std::vector<std::string> functions_;
   std::vector<std::string> cgroups_;
   LogFanout* logs_ = nullptr;
+  StateStore* state_store_ = nullptr;
+  // Tells a state read's completion whether this worker still exists: the store may answer
+  // after the pool freed it. Shared with those completions only.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   size_t max_output_;
 
   uv_process_t process_{};  // only when spawned; a forked worker's exit comes from its ForkClient

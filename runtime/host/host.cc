@@ -24,6 +24,8 @@
 #include "triggers/http/callback_sender.h"
 #include "runtime/store/invocation_store.h"
 #include "runtime/store/key_store.h"
+#include "runtime/store/state_store.h"
+#include "runtime/admin/admin_state.h"
 #include "runtime/store/sqlite_writer.h"
 #include "triggers/http/async_runner.h"
 #include "runtime/admin/admin_logs.h"
@@ -103,6 +105,10 @@ class Host {
     if (!keys) return keys.error();
     keys_ = std::move(*keys);
     http_.enableKeys(*keys_);
+    auto state = StateStore::open(*writer_, clock_);
+    if (!state) return state.error();
+    state_ = std::move(*state);
+    dispatcher_.setStateStore(state_.get());
     auto token = loadOrCreateAdminToken(options_.data_dir);
     if (!token) return token.error();
     AppStoreOptions store_options;
@@ -118,9 +124,10 @@ class Host {
                                          options_.pool_defaults);
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token), clock_);
     admin_->setMaxConnections(descriptors_.admin_connections);
-    addAppRoutes(*admin_, *apps_, dispatcher_, timers_, *keys_, public_url_);
+    addAppRoutes(*admin_, *apps_, dispatcher_, timers_, *keys_, *state_, public_url_);
     addEnvRoutes(*admin_, *apps_);
     addKeyRoutes(*admin_, *keys_, dispatcher_);
+    addStateRoutes(*admin_, *state_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     addTopicRoutes(*admin_, *queue_store_, *queue_trigger_);
     if (auto opened = openInvocations(); !opened) return opened;
@@ -194,9 +201,10 @@ class Host {
     bounds.dead_letter_retention = options_.dead_letter_retention;
     queue_trigger_->setDefaultBounds(bounds);
     queue_trigger_->startSweeping(std::chrono::minutes(1));
-    dispatcher_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, const TraceContext& trace,
-                                                        UniqueFunction<void(Result<void>)> done) {
-      trigger->publish(std::move(publishes), trace, std::move(done));
+    dispatcher_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, AppStateWrites state,
+                                                              const TraceContext& trace,
+                                                              UniqueFunction<void(Result<void>)> done) {
+      trigger->publish(std::move(publishes), std::move(state), trace, std::move(done));
     });
     return {};
   }
@@ -395,6 +403,7 @@ class Host {
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<InvocationStore> invocations_;
   std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<StateStore> state_;  // borrows the writer, like keys_
   // Freed before the queue trigger and the writer they borrow (both declared earlier).
   std::unique_ptr<WebhookStore> webhook_store_;
   std::unique_ptr<WebhookDeliveries> webhooks_;

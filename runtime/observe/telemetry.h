@@ -33,7 +33,7 @@ struct InvocationSeries {
   HistogramFamily* durations = nullptr;
   // Filled on first use, so that only what happened is exposed (a function is not invoked
   // by every trigger). Outcomes by OutcomeKind.
-  std::array<Counter*, 7> outcomes{};
+  std::array<Counter*, kOutcomeKindCount> outcomes{};
   Histogram* duration = nullptr;
 
   void record(OutcomeKind kind, double seconds) {

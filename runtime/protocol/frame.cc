@@ -1,5 +1,6 @@
 #include "runtime/protocol/frame.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace gust {
@@ -134,6 +135,31 @@ Error malformedResult(const std::string& why) {
 constexpr size_t kMinMessageBytes = 4 + 4 + 4 + 4 + 4 + 8;
 constexpr size_t kMinSettlementBytes = 4 + 4 + 4 + 4;
 constexpr size_t kMinPublishBytes = 4 + 4 + 4 + 4 + 4;
+constexpr size_t kMinStateWriteBytes = 4 + 4 + 4 + 8 + 8;
+
+// The state limits a worker must keep; an empty string when `f` keeps them.
+std::string checkStateLimits(const ResultFrame& f) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < f.state_writes.size(); ++i) {
+    const StateWrite& w = f.state_writes[i];
+    std::string which = "state write " + std::to_string(i);
+    if (w.op != StateOp::kPut && w.op != StateOp::kRemove) return which + " has no operation (put 1, remove 2)";
+    if (std::string why = stateKeyProblem(w.key); !why.empty()) return which + ": " + why;
+    if (w.value.size() > kMaxStateValueBytes || (w.op == StateOp::kRemove && !w.value.empty())) {
+      return which + " has a value of " + std::to_string(w.value.size()) + " bytes, more than the limit of " +
+             std::to_string(kMaxStateValueBytes);
+    }
+    if (w.ttl < std::chrono::milliseconds(0) || w.ttl > kMaxStateTtl) {
+      return which + " has a TTL past the limit of " + std::to_string(kMaxStateTtl.count()) + " ms";
+    }
+    bytes += w.key.size() + w.value.size();
+  }
+  if (bytes > kMaxStateWriteBytes) {
+    return "state writes total " + std::to_string(bytes) + " bytes, more than the limit of " +
+           std::to_string(kMaxStateWriteBytes) + " per invocation";
+  }
+  return {};
+}
 
 // The queue limits a worker must keep; an empty string when `f` keeps them.
 std::string checkQueueLimits(const ResultFrame& f) {
@@ -208,6 +234,14 @@ void encodeResult(const ResultFrame& f, std::string& out) {
       putPairs(out, p.headers);
       putU32(out, static_cast<uint32_t>(p.delay.count()));
     }
+    putU32(out, static_cast<uint32_t>(f.state_writes.size()));
+    for (const StateWrite& w : f.state_writes) {
+      putU32(out, static_cast<uint32_t>(w.op));
+      putStr(out, w.key);
+      putStr(out, w.value);
+      putU64(out, w.if_version);
+      putU64(out, static_cast<uint64_t>(w.ttl.count()));
+    }
   });
 }
 
@@ -216,6 +250,22 @@ void encodeLog(const LogFrame& f, std::string& out) {
     putU64(out, f.seq);
     putU32(out, f.level);
     putStr(out, f.message);
+  });
+}
+
+void encodeStateGet(const StateGetFrame& f, std::string& out) {
+  frame(out, FrameType::kStateGet, [&] {
+    putU64(out, f.seq);
+    putStr(out, f.key);
+  });
+}
+
+void encodeStateValue(const StateValueFrame& f, std::string& out) {
+  frame(out, FrameType::kStateValue, [&] {
+    putU64(out, f.seq);
+    putU32(out, static_cast<uint32_t>(f.status));
+    putU64(out, f.version);
+    putStr(out, f.value);
   });
 }
 
@@ -296,10 +346,22 @@ Result<ResultFrame> decodeResult(std::string_view payload) {
     r.pairs(p.headers, kMaxMessageHeaders);
     p.delay = std::chrono::milliseconds(r.u32());
   }
+  uint32_t writes = r.count(kMaxStateWrites, kMinStateWriteBytes);
+  f.state_writes.resize(writes);
+  for (StateWrite& w : f.state_writes) {
+    if (!r.ok()) break;
+    w.op = static_cast<StateOp>(r.u32());
+    w.key = std::string(r.str());
+    w.value = std::string(r.str());
+    w.if_version = r.u64();
+    // Past the limit either way; clamped so that the cast cannot wrap to a negative TTL.
+    w.ttl = std::chrono::milliseconds(static_cast<int64_t>(std::min<uint64_t>(r.u64(), INT64_MAX)));
+  }
   if (!r.finished()) return malformed("RESULT");
   if (kind > static_cast<uint32_t>(ResultKind::kError)) return malformed("RESULT");
   f.kind = static_cast<ResultKind>(kind);
   if (std::string why = checkQueueLimits(f); !why.empty()) return malformedResult(why);
+  if (std::string why = checkStateLimits(f); !why.empty()) return malformedResult(why);
   return f;
 }
 
@@ -310,6 +372,30 @@ Result<LogFrame> decodeLog(std::string_view payload) {
   f.level = r.u32();
   f.message = std::string(r.str());
   if (!r.finished()) return malformed("LOG");
+  return f;
+}
+
+Result<StateGetFrame> decodeStateGet(std::string_view payload) {
+  Reader r(payload);
+  StateGetFrame f;
+  f.seq = r.u64();
+  f.key = std::string(r.str());
+  if (!r.finished()) return malformed("STATE_GET");
+  if (std::string why = stateKeyProblem(f.key); !why.empty()) {
+    return makeError(ErrorKind::kBadInput, "malformed STATE_GET frame from worker: " + why);
+  }
+  return f;
+}
+
+Result<StateValueFrame> decodeStateValue(std::string_view payload) {
+  Reader r(payload);
+  StateValueFrame f;
+  f.seq = r.u64();
+  uint32_t status = r.u32();
+  f.version = r.u64();
+  f.value = std::string(r.str());
+  if (!r.finished() || status > static_cast<uint32_t>(StateReadStatus::kFailed)) return malformed("STATE_VALUE");
+  f.status = static_cast<StateReadStatus>(status);
   return f;
 }
 
@@ -332,7 +418,7 @@ FrameDecoder::Status FrameDecoder::next(FrameType& type, std::string_view& paylo
     return Status::kError;
   }
   if (raw_type < static_cast<uint32_t>(FrameType::kReady) ||
-      raw_type > static_cast<uint32_t>(FrameType::kLog)) {
+      raw_type > static_cast<uint32_t>(FrameType::kStateValue)) {
     error_ = "unknown frame type " + std::to_string(raw_type);
     return Status::kError;
   }

@@ -12,11 +12,15 @@
 //   RESULT  = seq:u64 kind:u32 flags:u32 status:i32 headers:pairs body
 //             count:u32 (index:u32 action:u32 delay_ms:u32 reason)*count        settlements
 //             count:u32 (queue id body headers:pairs delay_ms:u32)*count         publishes
+//             count:u32 (op:u32 key value if_version:u64 ttl_ms:u64)*count       state writes
+//   STATE_GET   = seq:u64 key                                 (worker -> host, the function waits)
+//   STATE_VALUE = seq:u64 status:u32 version:u64 value        (host -> worker; value is the
+//                 message when status is kFailed)
 //
 // An HTTP invocation pays 12 bytes for the queue and trace fields it does not use.
 // Every frame read is bounded by kMaxFramePayload: a worker that sends more is broken or
 // hostile, and the host drops it. Counts are bounded too (runtime/protocol/queue_types.h), and a
-// RESULT that breaks a queue limit is malformed.
+// RESULT that breaks a queue or state limit (runtime/protocol/state_types.h) is malformed.
 
 #include <cstdint>
 #include <string>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "runtime/protocol/queue_types.h"
+#include "runtime/protocol/state_types.h"
 #include "runtime/base/result.h"
 
 namespace gust {
@@ -35,6 +40,8 @@ enum class FrameType : uint32_t {
   kInvoke = 3,     // host -> worker
   kResult = 4,     // worker -> host
   kLog = 5,        // worker -> host: a line the function logged through its Context
+  kStateGet = 6,   // worker -> host: the function reads a key of its app's state
+  kStateValue = 7,  // host -> worker: the answer to the STATE_GET of that seq
 };
 
 constexpr size_t kFrameHeaderSize = 8;
@@ -97,12 +104,27 @@ struct ResultFrame {
   // Only what the function settled explicitly; the host fills in the rest (ack).
   std::vector<Settlement> settlements;
   std::vector<Publish> publishes;
+  std::vector<StateWrite> state_writes;  // in the order the function made them
 };
 
 struct LogFrame {
   uint64_t seq = 0;
   uint32_t level = 1;
   std::string message;
+};
+
+struct StateGetFrame {
+  uint64_t seq = 0;  // the invocation's
+  std::string key;
+};
+
+enum class StateReadStatus : uint32_t { kFound = 0, kMissing = 1, kFailed = 2 };
+
+struct StateValueFrame {
+  uint64_t seq = 0;
+  StateReadStatus status = StateReadStatus::kMissing;
+  uint64_t version = 0;
+  std::string value;  // the value when kFound; why when kFailed
 };
 
 // Encoders append one whole frame to `out`.
@@ -113,14 +135,20 @@ void encodeInvoke(uint64_t seq, std::string_view invocation_id, uint32_t functio
 void encodeInvoke(const InvokeFrame& frame, std::string& out);
 void encodeResult(const ResultFrame& frame, std::string& out);
 void encodeLog(const LogFrame& frame, std::string& out);
+void encodeStateGet(const StateGetFrame& frame, std::string& out);
+void encodeStateValue(const StateValueFrame& frame, std::string& out);
 
 // Decoders read one frame's payload. InvokeFrame borrows from `payload`. decodeResult also
-// checks the queue limits a worker must keep (counts, sizes, queue names, delays).
+// checks the queue and state limits a worker must keep (counts, sizes, queue names,
+// delays, state keys and TTLs).
 Result<uint32_t> decodeReady(std::string_view payload);
 Result<std::string> decodeInitError(std::string_view payload);
 Result<InvokeFrame> decodeInvoke(std::string_view payload);
 Result<ResultFrame> decodeResult(std::string_view payload);
 Result<LogFrame> decodeLog(std::string_view payload);
+// Also checks the key (stateKeyProblem): a worker that sends a bad one is broken.
+Result<StateGetFrame> decodeStateGet(std::string_view payload);
+Result<StateValueFrame> decodeStateValue(std::string_view payload);
 
 // Splits a byte stream into frames. Owning thread: whoever feeds it.
 class FrameDecoder {
@@ -135,6 +163,14 @@ class FrameDecoder {
   Status next(FrameType& type, std::string_view& payload);
   const std::string& error() const { return error_; }
   size_t buffered() const { return buffer_.size() - offset_; }
+  // Hands over the bytes not yet returned as frames (a frame cut short included), so that
+  // another decoder can go on with the stream; this one is then empty. A payload returned
+  // before stays valid until the next feed() or next().
+  std::string takeRest() {
+    std::string rest = buffer_.substr(offset_);
+    offset_ = buffer_.size();
+    return rest;
+  }
 
  private:
   std::string buffer_;

@@ -11,6 +11,7 @@ int httpStatusOf(OutcomeKind kind) {
     case OutcomeKind::kOverloaded:
     case OutcomeKind::kUnavailable: return 503;
     case OutcomeKind::kNotFound: return 404;
+    case OutcomeKind::kConflict: return 409;
   }
   return 500;
 }

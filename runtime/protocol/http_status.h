@@ -4,7 +4,7 @@
 // errors with it, so that a crashed function is a 502 wherever a client meets it.
 //
 //   function error 500, crashed 502, timed out 504, overloaded or unavailable 503 (with
-//   Retry-After), not found 404, bad input 400, conflict 409, too large 413, an app's
+//   Retry-After), not found 404, a state write's conflict 409, bad input 400, conflict 409, too large 413, an app's
 //   storage bound reached 429 and the host's disk full 507 (both with Retry-After), and 500
 //   for what is the host's own failure (an I/O error or a bug).
 

@@ -13,6 +13,7 @@ const char* outcomeName(OutcomeKind kind) {
     case OutcomeKind::kOverloaded: return "overloaded";
     case OutcomeKind::kUnavailable: return "unavailable";
     case OutcomeKind::kNotFound: return "not_found";
+    case OutcomeKind::kConflict: return "conflict";
   }
   return "unknown";
 }

@@ -37,7 +37,9 @@ enum class OutcomeKind {
   kOverloaded,     // no capacity and the pending queue is full or timed out: 503
   kUnavailable,    // the app's workers cannot start (e.g. ABI mismatch): 503
   kNotFound,       // no such app or function: 404
+  kConflict,       // a state write's version check failed at commit; nothing committed: 409
 };
+constexpr size_t kOutcomeKindCount = static_cast<size_t>(OutcomeKind::kConflict) + 1;
 
 struct Outcome {
   OutcomeKind kind = OutcomeKind::kOk;
@@ -55,6 +57,9 @@ struct Outcome {
   // For kOk only: what the function published, to be committed with the settlements. A
   // failed invocation publishes nothing.
   std::vector<Publish> publishes;
+  // For kOk only: the app state writes the function buffered, committed with the
+  // settlements and publishes (all or nothing; docs/architecture.md "App state").
+  std::vector<StateWrite> state_writes;
 };
 
 // An outcome that is not the function's answer: `kind`, its HTTP status, and why.

@@ -151,7 +151,8 @@ std::optional<RecordTrigger> parseRecordTrigger(std::string_view name) {
 
 std::optional<OutcomeKind> parseOutcome(std::string_view name) {
   for (OutcomeKind k : {OutcomeKind::kOk, OutcomeKind::kFunctionError, OutcomeKind::kCrashed, OutcomeKind::kTimedOut,
-                        OutcomeKind::kOverloaded, OutcomeKind::kUnavailable, OutcomeKind::kNotFound}) {
+                        OutcomeKind::kOverloaded, OutcomeKind::kUnavailable, OutcomeKind::kNotFound,
+                        OutcomeKind::kConflict}) {
     if (name == outcomeName(k)) return k;
   }
   return std::nullopt;

@@ -24,6 +24,11 @@
 //   settle the still-valid part anyway settles it again, without the publishes. A settle
 //   with publishes and no settlements commits the publishes alone (an invocation that was
 //   not given messages), across queues in one transaction.
+// - settle also commits the invocation's app state writes (runtime/store/state_store.h) in
+//   the same transaction: a version check that fails aborts all of it (kConflict naming the
+//   key: no settlement, publish or write applied), and so does a state bound
+//   (kLimitReached). A settle of state writes alone is allowed. A stale lease commits
+//   none of them.
 // - `<queue>.dead` holds dead letters with their body, headers, attempts, source queue,
 //   last error, first-enqueued and dead-lettered times; redrive moves them back.
 // - topics: a name is a topic while some owner (an app, a webhook) declares or subscribes
@@ -51,6 +56,7 @@
 #include "runtime/protocol/queue_types.h"  // SettleAction and the size limits
 #include "runtime/base/event_filter.h"
 #include "runtime/base/names.h"
+#include "runtime/store/state_store.h"
 #include "runtime/base/result.h"
 #include "runtime/base/unique_function.h"
 
@@ -98,12 +104,12 @@ Result<void> validateMessageId(std::string_view id);
 
 struct OutgoingMessage {
   std::string id;  // empty: the backend generates one (never a duplicate)
-  // Who published it, the ce-source of an event: "/apps/<app>/functions/<function>" or
-  // "/admin"; empty: "/gust". Kept only when the message is an event of a topic.
-  std::string source;
   std::string body;
   Pairs headers;
   std::chrono::milliseconds delay{0};  // first visible at send time + delay
+  // Who published it, the ce-source of an event: "/apps/<app>/functions/<function>" or
+  // "/admin"; empty: "/gust". Kept only when the message is an event of a topic.
+  std::string source;
 };
 
 struct SendResult {
@@ -231,7 +237,7 @@ class QueueBackend {
                             Done<std::vector<SendResult>> done) = 0;
   virtual Result<void> lease(std::string queue, LeaseOptions options, Done<LeaseResult> done) = 0;
   virtual Result<void> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
-                              Done<SettleResult> done) = 0;
+                              AppStateWrites state, Done<SettleResult> done) = 0;
   // Every queue holding messages, by name.
   virtual Result<void> stats(Done<std::vector<QueueStats>> done) = 0;
   // Up to max_count messages in lease order, without leasing them.

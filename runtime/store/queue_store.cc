@@ -443,8 +443,11 @@ Result<void> SqliteQueue::lease(std::string queue, LeaseOptions options, Done<Le
 }
 
 Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
-                                 Done<SettleResult> done) {
-  if (settlements.empty() && publishes.empty()) return badInput("settle", "nothing to settle or publish");
+                                 AppStateWrites state, Done<SettleResult> done) {
+  if (settlements.empty() && publishes.empty() && state.empty()) {
+    return badInput("settle", "nothing to settle, publish or write");
+  }
+  if (auto r = checkStateWrites(state); !r.ok()) return r;
   if (settlements.size() > limits_.max_batch || publishes.size() > limits_.max_batch) {
     return badInput("settle", std::to_string(settlements.size()) + " settlements and " +
                                   std::to_string(publishes.size()) + " publishes; the limit is " +
@@ -471,7 +474,7 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
   }
   return post<SettleResult>(
       [this, settlements = std::move(settlements), publishes = std::move(publishes),
-       bounds = bounds_](SqliteConnection& db) -> Result<SettleResult> {
+       bounds = bounds_, state = std::move(state)](SqliteConnection& db) -> Result<SettleResult> {
         const int64_t now = nowMs();
         SettleResult result;
         result.statuses.assign(settlements.size(), SettleStatus::kNotApplied);
@@ -540,10 +543,31 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
           if (!sent.ok()) return sent.error();
           result.published.push_back(std::move(*sent));
         }
+        if (!state.empty()) {
+          // Last, so a conflict or a bound fails the job and rolls back all of the above.
+          if (auto r = applyStateWrites(db, state, now); !r.ok()) return r.error();
+        }
         result.committed = true;
         return result;
       },
       std::move(done));
+}
+
+Result<void> SqliteQueue::checkStateWrites(const AppStateWrites& state) {
+  if (state.empty()) return {};
+  if (auto r = validateAppName(state.app); !r.ok()) return badInput("state", r.error().message);
+  if (state.writes.size() > kMaxStateWrites) {
+    return badInput("state", std::to_string(state.writes.size()) + " writes; the limit is " +
+                                 std::to_string(kMaxStateWrites));
+  }
+  for (const StateWrite& w : state.writes) {
+    if (std::string why = stateKeyProblem(w.key); !why.empty()) return badInput("state", why);
+    if (w.value.size() > kMaxStateValueBytes) {
+      return badInput("state", "a value of " + std::to_string(w.value.size()) + " bytes is larger than the limit of " +
+                                   std::to_string(kMaxStateValueBytes));
+    }
+  }
+  return {};
 }
 
 Result<void> SqliteQueue::stats(Done<std::vector<QueueStats>> done) {

@@ -37,7 +37,7 @@ class SqliteQueue final : public QueueBackend {
                     Done<std::vector<SendResult>> done) override;
   Result<void> lease(std::string queue, LeaseOptions options, Done<LeaseResult> done) override;
   Result<void> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
-                      Done<SettleResult> done) override;
+                      AppStateWrites state, Done<SettleResult> done) override;
   Result<void> stats(Done<std::vector<QueueStats>> done) override;
   Result<void> peek(std::string queue, size_t max_count, Done<std::vector<PeekedMessage>> done) override;
   Result<void> redrive(std::string dead_queue, Done<int64_t> done) override;
@@ -58,6 +58,7 @@ class SqliteQueue final : public QueueBackend {
   // Validates (and fills in generated ids) on the loop thread; `what` names the call.
   Result<void> checkMessages(std::string_view what, std::vector<OutgoingMessage>& messages);
   Result<void> checkMessage(std::string_view what, OutgoingMessage& message);
+  static Result<void> checkStateWrites(const AppStateWrites& state);
   // Posts a job whose completion also counts down pending_.
   template <typename T>
   Result<void> post(SqliteWriter::Job<T> job, Done<T> done);

@@ -264,7 +264,7 @@ TEST_CASE("the dispatcher commits what an HTTP or timer invocation published bef
   DispatcherFixture f;
   std::vector<Publish> committed;
   TraceContext stamped;
-  f.dispatcher().setPublisher([&](std::vector<Publish> p, const TraceContext& trace, auto done) {
+  f.dispatcher().setPublisher([&](std::vector<Publish> p, AppStateWrites, const TraceContext& trace, auto done) {
     committed = std::move(p);
     stamped = trace;
     done(Result<void>{});
@@ -295,7 +295,7 @@ TEST_CASE("the dispatcher commits what an HTTP or timer invocation published bef
 TEST_CASE("when the commit of what an invocation published fails, the invocation fails and says why") {
   DispatcherFixture f;
   SUBCASE("the store is unavailable: 503, to be retried") {
-    f.dispatcher().setPublisher([](std::vector<Publish>, const TraceContext&, auto done) {
+    f.dispatcher().setPublisher([](std::vector<Publish>, AppStateWrites, const TraceContext&, auto done) {
       done(makeError(ErrorKind::kUnavailable, "the writer is closing"));
     });
     Outcome o = f.run(relayInvocation(GUST_TRIGGER_HTTP));
@@ -304,7 +304,7 @@ TEST_CASE("when the commit of what an invocation published fails, the invocation
     CHECK(o.retry_after == 1s);
   }
   SUBCASE("the queue refuses what was published: the function's error") {
-    f.dispatcher().setPublisher([](std::vector<Publish>, const TraceContext&, auto done) {
+    f.dispatcher().setPublisher([](std::vector<Publish>, AppStateWrites, const TraceContext&, auto done) {
       done(makeError(ErrorKind::kBadInput, "publish: body too large"));
     });
     CHECK(f.run(relayInvocation(GUST_TRIGGER_TIMER)).kind == OutcomeKind::kFunctionError);

@@ -85,7 +85,7 @@ class QueueFixture {
   }
   Result<SettleResult> settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes = {}) {
     return fx.wait<SettleResult>([&](auto done) {
-      return queue_->settle(std::move(settlements), std::move(publishes), std::move(done));
+      return queue_->settle(std::move(settlements), std::move(publishes), {}, std::move(done));
     });
   }
   SettleResult settleOk(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes = {}) {
@@ -350,7 +350,7 @@ TEST_CASE("publishes without settlements commit to every queue at once, with ids
   CHECK(q.peek("audit").size() == 1);
   // One bad publish refuses the whole call before anything is written.
   auto bad = q.fx.wait<SettleResult>([&](auto done) {
-    return q.queue().settle({}, {{"audit", message("", "fine")}, {"audit.dead", message("", "no")}}, std::move(done));
+    return q.queue().settle({}, {{"audit", message("", "fine")}, {"audit.dead", message("", "no")}}, {}, std::move(done));
   });
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("'audit.dead' is a dead-letter queue") != std::string::npos);
@@ -597,16 +597,16 @@ TEST_CASE("bad input fails at once with a message naming what is wrong, and neve
         std::string::npos);
 
   MessageSettlement no_token{"q", "m", "", SettleAction::kAck, {}, ""};
-  CHECK(refused([&](auto done) { return q.queue().settle({no_token}, {}, std::move(done)); })
+  CHECK(refused([&](auto done) { return q.queue().settle({no_token}, {}, {}, std::move(done)); })
             .find("no lease token") != std::string::npos);
   MessageSettlement dead_again{"q.dead", "m", "t", SettleAction::kDeadLetter, {}, ""};
-  CHECK(refused([&](auto done) { return q.queue().settle({dead_again}, {}, std::move(done)); })
+  CHECK(refused([&](auto done) { return q.queue().settle({dead_again}, {}, {}, std::move(done)); })
             .find("already in dead-letter queue") != std::string::npos);
   MessageSettlement ok{"q", "m", "t", SettleAction::kAck, {}, ""};
   CHECK(refused([&](auto done) {
-          return q.queue().settle({ok}, {{"out", message("p", "01234567890")}}, std::move(done));
+          return q.queue().settle({ok}, {{"out", message("p", "01234567890")}}, {}, std::move(done));
         }).find("publish: message 'p' body is 11 bytes") != std::string::npos);
-  CHECK(refused([&](auto done) { return q.queue().settle({}, {}, std::move(done)); }).find("nothing to settle or publish") !=
+  CHECK(refused([&](auto done) { return q.queue().settle({}, {}, {}, std::move(done)); }).find("nothing to settle, publish or write") !=
         std::string::npos);
   // Nothing reached the database.
   CHECK(q.stats().empty());

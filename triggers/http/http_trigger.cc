@@ -53,6 +53,7 @@ std::string_view titleOf(OutcomeKind kind) {
     case OutcomeKind::kOverloaded: return "Overloaded";
     case OutcomeKind::kUnavailable: return "Function unavailable";
     case OutcomeKind::kNotFound: return "Not Found";
+    case OutcomeKind::kConflict: return "Conflict";
     case OutcomeKind::kOk: break;
   }
   return "Internal error";
@@ -68,6 +69,7 @@ std::string_view publicDetailOf(OutcomeKind kind) {
     case OutcomeKind::kOverloaded: return "the function is overloaded; retry later";
     case OutcomeKind::kUnavailable: return "the function could not start; retry later";
     case OutcomeKind::kNotFound: return "no such function";
+    case OutcomeKind::kConflict: return "the app's state changed while the function ran; retry";
     case OutcomeKind::kOk: break;
   }
   return "internal error";

@@ -46,8 +46,8 @@ bool hasHeader(const Pairs& headers, std::string_view name) {
 // What a function published, as the store takes it. It belongs to the trace of the
 // invocation that published it, unless the function set its own traceparent.
 MessagePublish messagePublish(Publish&& p, const std::string& traceparent, const std::string& tracestate) {
-  MessagePublish out{std::move(p.queue), OutgoingMessage{std::move(p.id), std::move(p.source), std::move(p.body),
-                                                         std::move(p.headers), p.delay}};
+  MessagePublish out{std::move(p.queue), OutgoingMessage{std::move(p.id), std::move(p.body), std::move(p.headers),
+                                                         p.delay, std::move(p.source)}};
   if (!traceparent.empty() && !hasHeader(out.message.headers, "traceparent")) {
     out.message.headers.emplace_back("traceparent", traceparent);
     if (!tracestate.empty() && !hasHeader(out.message.headers, "tracestate")) {
@@ -231,7 +231,7 @@ void QueueTrigger::notify(const std::string& name) {
   }
 }
 
-void QueueTrigger::publish(std::vector<Publish> publishes, const TraceContext& trace,
+void QueueTrigger::publish(std::vector<Publish> publishes, AppStateWrites state, const TraceContext& trace,
                            UniqueFunction<void(Result<void>)> done) {
   std::vector<MessagePublish> out;
   out.reserve(publishes.size());
@@ -241,7 +241,7 @@ void QueueTrigger::publish(std::vector<Publish> publishes, const TraceContext& t
     out.push_back(messagePublish(std::move(p), trace.traceparent, trace.tracestate));
   }
   // A settle without settlements: every queue's messages in one transaction.
-  auto posted = queues_.settle({}, std::move(out),
+  auto posted = queues_.settle({}, std::move(out), std::move(state),
                                [this, targets = std::move(targets), done = std::move(done)](
                                    Result<SettleResult> settled) mutable {
                                  if (!settled) {
@@ -327,7 +327,7 @@ void QueueTrigger::onLeased(Consumer& c, Result<LeaseResult> leased) {
     for (const auto& m : leased->messages) {
       back.push_back({c.spec.queue, m.id, m.lease_token, SettleAction::kRetry, milliseconds(0), "host shutting down"});
     }
-    (void)queues_.settle(std::move(back), {}, [](Result<SettleResult>) {});
+    (void)queues_.settle(std::move(back), {}, {}, [](Result<SettleResult>) {});
     maybeFree(c);
     return;
   }
@@ -426,6 +426,7 @@ void QueueTrigger::onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome) {
   auto lastAttempt = [&](const LeasedMessage& m) { return max_attempts > 0 && m.attempts >= max_attempts; };
   std::vector<MessageSettlement> settlements;
   std::vector<MessagePublish> publishes;
+  AppStateWrites state;
   settlements.reserve(batch->messages.size());
 
   if (outcome.kind == OutcomeKind::kOk && outcome.settlements.size() != batch->messages.size()) {
@@ -457,6 +458,8 @@ void QueueTrigger::onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome) {
     for (auto& p : outcome.publishes) {
       publishes.push_back(messagePublish(std::move(p), batch->traceparent, batch->tracestate));
     }
+    state.app = c.app;
+    state.writes = std::move(outcome.state_writes);
   } else {
     ++stats_.failed_batches;
     std::string why = std::string(outcomeName(outcome.kind)) + ": " + outcome.message;
@@ -479,19 +482,27 @@ void QueueTrigger::onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome) {
                      ? "dead-lettered: out of attempts"
                      : "retrying with backoff");
   }
-  settle(std::move(batch), std::move(settlements), std::move(publishes));
+  settle(std::move(batch), std::move(settlements), std::move(publishes), std::move(state));
 }
 
 void QueueTrigger::settle(std::unique_ptr<Batch> batch, std::vector<MessageSettlement> settlements,
-                          std::vector<MessagePublish> publishes) {
+                          std::vector<MessagePublish> publishes, AppStateWrites state) {
   Consumer* c = batch->consumer;
+  const bool wrote_state = !state.empty();
   std::set<std::string> targets;
   for (const auto& p : publishes) targets.insert(p.queue);
   std::vector<SettleAction> actions;
   for (const auto& s : settlements) actions.push_back(s.action);
   auto posted = queues_.settle(
-      std::move(settlements), std::move(publishes),
-      [this, c, targets = std::move(targets), actions = std::move(actions)](Result<SettleResult> settled) {
+      std::move(settlements), std::move(publishes), std::move(state),
+      [this, c, batch = wrote_state ? std::move(batch) : nullptr, targets = std::move(targets),
+       actions = std::move(actions)](Result<SettleResult> settled) mutable {
+        if (!settled && batch && settled.error().kind == ErrorKind::kConflict) {
+          // Another invocation changed a key this one read: nothing was committed, and the
+          // batch is retried with backoff like a failed one, so it reads the new version.
+          onOutcome(std::move(batch), failedOutcome(OutcomeKind::kConflict, settled.error().message));
+          return;
+        }
         if (!settled) {
           ++stats_.settle_errors;
           spdlog::error("[{}] queue {}: settle failed: {}; the batch will be delivered again when its lease expires",

@@ -101,7 +101,8 @@ class QueueTrigger final : public Trigger {
   // Commits what a function outside a queue batch (an HTTP, async or timer invocation)
   // published, stamped with `trace`, in one transaction across all its queues; `done` runs
   // once, after the commit or with why nothing was committed.
-  void publish(std::vector<Publish> publishes, const TraceContext& trace, UniqueFunction<void(Result<void>)> done);
+  void publish(std::vector<Publish> publishes, AppStateWrites state, const TraceContext& trace,
+               UniqueFunction<void(Result<void>)> done);
 
   void close(std::function<void()> on_closed);
 
@@ -122,7 +123,7 @@ class QueueTrigger final : public Trigger {
   void invoke(Consumer& c, std::vector<LeasedMessage>&& messages);
   void onOutcome(std::unique_ptr<Batch> batch, Outcome&& outcome);
   void settle(std::unique_ptr<Batch> batch, std::vector<MessageSettlement> settlements,
-              std::vector<MessagePublish> publishes);
+              std::vector<MessagePublish> publishes, AppStateWrites state);
   // Counts retries and dead letters of `queue` in the metrics (with telemetry).
   void countSettled(const std::string& queue, SettleAction action, size_t count);
   void batchDone(Consumer& c);

@@ -99,6 +99,7 @@ void TimerTrigger::run(const TimerEvent& event, std::function<void(TimerRunResul
         break;
       case OutcomeKind::kFunctionError:
       case OutcomeKind::kNotFound:
+      case OutcomeKind::kConflict:
         result.status = TimerRunStatus::kError;
         break;
       case OutcomeKind::kCrashed:

@@ -85,7 +85,9 @@ typedef enum gust_status {
   GUST_E_RANGE = 3,       /* no message of the batch has this index (or there is no batch) */
   GUST_E_SETTLED = 4,     /* this message was settled already; the first settlement stands */
   GUST_E_UNSUPPORTED = 5, /* the host is older than the SDK and lacks this call (C++ layer) */
-  GUST_E_UNVERIFIED = 6   /* a webhook signature is missing, malformed, stale or does not match */
+  GUST_E_NOT_FOUND = 6,   /* state_get: the app's state holds no such key (or it expired) */
+  GUST_E_UNAVAILABLE = 7, /* state_get: the host could not read the state now; the host logs why */
+  GUST_E_UNVERIFIED = 8   /* a webhook signature is missing, malformed, stale or does not match */
 } gust_status;
 
 /* The webhook signature schemes webhook_verify() checks (docs/security.md). */
@@ -149,6 +151,32 @@ typedef struct gust_host_api {
   gust_str (*traceparent)(void* host);
   gust_str (*tracestate)(void* host);
 
+  /* ---- Since the state entries; check GUST_HOST_HAS(api, state_get). ----
+   * App state: a key-value store per app, shared by all its functions and kept by the host
+   * in gust.db. Keys are 1..512 bytes of UTF-8 without control characters; values at most
+   * 256 KiB. Each key has a version: 1 when created, +1 per put.
+   * Reads are synchronous (the function waits for the host) and see this invocation's own
+   * writes. Writes are held until the function returns and committed with its outcome, in
+   * one transaction with its queue settlements and publishes: an invocation that fails,
+   * crashes or times out writes nothing, and a retried one writes once. A write with
+   * `if_version` N applies only if the key is still at version N when the host commits
+   * (0: only if it does not exist; GUST_STATE_ANY_VERSION: whatever it holds); if any
+   * such check fails, nothing of the invocation is committed: an HTTP caller gets 409
+   * and a queue batch is retried with backoff. At most 1000 reads and 1000 writes (8 MiB)
+   * per invocation; an app holds at most 10,000 keys and 64 MiB. */
+
+  /* Reads `key`: GUST_OK with its value (borrowed until the next state call or the end of
+   * the invocation) and version; GUST_E_NOT_FOUND when absent or expired;
+   * GUST_E_INVALID for a bad key; GUST_E_LIMIT past 1000 reads; GUST_E_UNAVAILABLE when
+   * the host could not read it. A key this invocation put reads back with version
+   * if_version + 1 when the put had a condition, and 0 (assigned at commit) when not. */
+  int32_t (*state_get)(void* host, gust_str key, gust_str* value_out, uint64_t* version_out);
+  /* Sets `key` to `value` (copied) when the invocation commits. `ttl_ms` > 0: the key reads
+   * as absent that long after the commit (at most 365 days); 0: it never expires. */
+  int32_t (*state_put)(void* host, gust_str key, gust_str value, uint64_t if_version, uint64_t ttl_ms);
+  /* Deletes `key` when the invocation commits (nothing happens if it is absent). */
+  int32_t (*state_remove)(void* host, gust_str key, uint64_t if_version);
+
   /* ---- Since the webhook entry; check GUST_HOST_HAS(api, webhook_verify). ---- */
 
   /* Checks the webhook signature of a request given by its headers and body (the
@@ -162,6 +190,9 @@ typedef struct gust_host_api {
   int32_t (*webhook_verify)(void* host, int32_t scheme, gust_str secret, int64_t tolerance_s,
                             const gust_pair* headers, size_t header_count, gust_str body, gust_str* error_out);
 } gust_host_api;
+
+/* if_version of a state write without a condition. */
+#define GUST_STATE_ANY_VERSION UINT64_MAX
 
 /* Whether the host's API table has `entry` (a member name of gust_host_api). */
 #define GUST_HOST_HAS(api, entry) \

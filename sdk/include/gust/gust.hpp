@@ -32,6 +32,20 @@
 // than this SDK these calls do nothing: the batch is empty, publish() returns
 // GUST_E_UNSUPPORTED and the trace context is empty.
 //
+// ctx.state() is the app's key-value state, for what handlers converge on. Reads are
+// immediate; writes are committed with the invocation's outcome (all or nothing, with its
+// publishes), and a write may require the version it read, so that an idempotent consumer
+// counts each order once however often it is retried:
+//
+//   auto seen = ctx.state().get("charged/" + order);
+//   if (seen) return;                                       // charged before
+//   ctx.state().put("charged/" + order, "1", {.if_version = 0, .ttl = std::chrono::hours(24 * 30)});
+//
+// If another invocation changed the key first, nothing of this one is committed: an HTTP
+// caller gets 409 and a queue batch is retried. get() throws gust::StateError when the
+// host cannot read (which fails the invocation); on a host older than this SDK, get()
+// throws too and put()/remove() return GUST_E_UNSUPPORTED.
+//
 // gust::webhooks::verify checks a webhook's signature (Standard Webhooks, GitHub, Stripe)
 // the way the host checks a route's "verify".
 #pragma once
@@ -43,6 +57,8 @@
 #include <iterator>
 #include <new>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -215,6 +231,8 @@ class Status {
       case GUST_E_RANGE: return "no such message in the batch";
       case GUST_E_SETTLED: return "message already settled";
       case GUST_E_UNSUPPORTED: return "the host does not support this call";
+      case GUST_E_NOT_FOUND: return "no such key";
+      case GUST_E_UNAVAILABLE: return "the host could not read the app's state";
       case GUST_E_UNVERIFIED: return "webhook signature not verified";
       default: return "unknown error";
     }
@@ -357,6 +375,61 @@ struct PublishOptions {
   std::string subject{};  // sent as the header ce-subject when set
 };
 
+// A key of the app's state as ctx.state().get() read it.
+struct StateEntry {
+  std::string value;
+  // 1 when the key was created, +1 per put; 0 for a key this invocation put without a
+  // condition (its version is assigned when the invocation commits).
+  uint64_t version = 0;
+};
+
+// How ctx.state().put() and remove() write: `{.if_version = 3, .ttl = std::chrono::hours(1)}`.
+struct StateOptions {
+  // Only if the key is at this version when the invocation commits; 0: only if it does not
+  // exist; nullopt: whatever it holds (last writer wins).
+  std::optional<uint64_t> if_version{};
+  std::chrono::milliseconds ttl{0};  // put: the key expires this long after the commit; 0: never
+};
+
+// Why ctx.state().get() could not answer; thrown, so the invocation fails (and is retried
+// when it is a queue batch).
+class StateError : public std::runtime_error {
+ public:
+  explicit StateError(const char* what) : std::runtime_error(what) {}
+};
+
+// The app's state, seen by one invocation (see the top of this file).
+class State {
+ public:
+  explicit State(const gust_context& raw) : raw_(raw) {}
+
+  // The key's value and version, or nullopt when it does not exist or expired. Sees this
+  // invocation's own puts and removes. Throws StateError when the host cannot read.
+  std::optional<StateEntry> get(std::string_view key) const {
+    if (!GUST_HOST_HAS(raw_.api, state_get)) throw StateError("the host does not support app state");
+    gust_str value{nullptr, 0};
+    uint64_t version = 0;
+    int32_t status = raw_.api->state_get(raw_.host, detail::str(key), &value, &version);
+    if (status == GUST_E_NOT_FOUND) return std::nullopt;
+    if (status != GUST_OK) throw StateError(Status(status).message());
+    return StateEntry{std::string(detail::view(value)), version};
+  }
+  Status put(std::string_view key, std::string_view value, const StateOptions& options = {}) const {
+    if (!GUST_HOST_HAS(raw_.api, state_put)) return Status(GUST_E_UNSUPPORTED);
+    if (options.ttl.count() < 0) return Status(GUST_E_INVALID);
+    return Status(raw_.api->state_put(raw_.host, detail::str(key), detail::str(value),
+                                      options.if_version.value_or(GUST_STATE_ANY_VERSION),
+                                      static_cast<uint64_t>(options.ttl.count())));
+  }
+  Status remove(std::string_view key, const StateOptions& options = {}) const {
+    if (!GUST_HOST_HAS(raw_.api, state_remove)) return Status(GUST_E_UNSUPPORTED);
+    return Status(raw_.api->state_remove(raw_.host, detail::str(key), options.if_version.value_or(GUST_STATE_ANY_VERSION)));
+  }
+
+ private:
+  const gust_context& raw_;
+};
+
 // What the host tells a running function, and the way back to it.
 class Context {
  public:
@@ -385,6 +458,9 @@ class Context {
 
   // The batch of a queue invocation; empty for other triggers.
   Batch batch() const { return Batch(raw_); }
+
+  // The app's key-value state.
+  State state() const { return State(raw_); }
 
   // Publishes `body` to a queue or a topic ([A-Za-z0-9._-], 1..100 chars); a topic fans
   // it out to every subscription. It is sent only if this invocation succeeds, together
