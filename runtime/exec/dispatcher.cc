@@ -227,9 +227,11 @@ OutcomeCallback Dispatcher::committingPublishes(std::string app, const TraceCont
     }
     if (!publisher_) {
       done(failureInstead(outcome, OutcomeKind::kFunctionError,
-                          "the function published " + std::to_string(outcome.publishes.size()) + " message(s) and wrote " +
-                              std::to_string(outcome.state_writes.size()) +
-                              " state key(s), but this host has no store for them"));
+                          outcome.state_writes.empty()
+                              ? "the function published " + std::to_string(outcome.publishes.size()) +
+                                    " message(s), but this host has no queue store"
+                              : "the function wrote " + std::to_string(outcome.state_writes.size()) +
+                                    " state key(s), but this host has no store for them"));
       return;
     }
     auto publishes = std::move(outcome.publishes);

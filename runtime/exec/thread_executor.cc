@@ -102,6 +102,7 @@ struct ThreadExecutor::Job {
 // left running at close must outlive the executor.
 struct ThreadExecutor::Shared {
   std::string app;
+  StateStore* state = nullptr;
   milliseconds idle_timeout{0};
   size_t keep = 0;  // threads that do not idle out: min_instances x concurrency
 
@@ -137,7 +138,7 @@ struct ThreadExecutor::Shared {
       Job* job = s->queue.front();
       s->queue.pop_front();
       lock.unlock();
-      runJob(s->app, *job);
+      runJob(s->app, s->state, *job);
       lock.lock();
       s->finished.push_back(job);
       s->notifyLoop();
@@ -147,11 +148,30 @@ struct ThreadExecutor::Shared {
     s->notifyLoop();
   }
 
-  static void runJob(const std::string& app, Job& job) {
+  // A function's state reads, on its own thread: the store runs them on the writer
+  // thread and this one waits, as a worker process waits for its STATE_VALUE.
+  class BlockingStateReader final : public StateReader {
+   public:
+    BlockingStateReader(StateStore* store, const std::string& app) : store_(store), app_(app) {}
+    Result<std::optional<StateValue>> get(uint64_t, std::string_view key) override {
+      if (store_ == nullptr) return makeError(ErrorKind::kUnavailable, "this host keeps no app state (it has no data dir)");
+      auto item = store_->getBlocking(app_, std::string(key));
+      if (!item) return item.error();
+      if (!*item) return std::optional<StateValue>();
+      return std::optional<StateValue>(StateValue{std::move((*item)->value), (*item)->version});
+    }
+
+   private:
+    StateStore* store_;
+    const std::string& app_;
+  };
+
+  static void runJob(const std::string& app, StateStore* state, Job& job) {
     const Invocation& inv = job.invocation;
     try {
       InvokeFrame frame = frameOf(inv, job.function_index, job.timeout);
-      job.result = invokeModule(job.fn, frame, app, inv.function, job.log);
+      BlockingStateReader reader(state, app);
+      job.result = invokeModule(job.fn, frame, app, inv.function, job.log, &reader);
       if (size_t bytes = resultBytes(job.result); bytes > kMaxFramePayload) {
         // The limit a worker process keeps, so that an app answers alike in both isolations.
         ResultFrame too_big;
@@ -178,6 +198,7 @@ ThreadExecutor::ThreadExecutor(uv_loop_t* loop, const Clock& clock, ThreadExecut
       shared_(std::make_shared<Shared>()),
       pending_(clock_, config_.app, "thread", config_.settings) {
   shared_->app = config_.app;
+  shared_->state = config_.state;
   shared_->idle_timeout = config_.settings.idle_timeout;
   shared_->keep = static_cast<size_t>(config_.settings.min_instances) * std::max<uint32_t>(1, config_.settings.concurrency);
   uv_async_init(loop_, &async_, [](uv_async_t* a) { static_cast<ThreadExecutor*>(a->data)->onAsync(); });

@@ -317,7 +317,8 @@ TEST_CASE("a settlement with an unknown action is rejected") {
   ResultFrame r;
   r.settlements = {{0, SettleAction::kAck, std::chrono::milliseconds(0), ""}};
   std::string payload = resultPayload(r);
-  size_t action_at = payload.size() - 4 - 4 - 4 - 4;  // action delay reason-size publish-count
+  // action delay reason-size publish-count state-write-count
+  size_t action_at = payload.size() - 4 - 4 - 4 - 4 - 4;
   for (uint32_t action : {0u, 4u, 0xffffffffu}) {
     std::string bad = payload;
     std::memcpy(bad.data() + action_at, &action, 4);
@@ -376,4 +377,66 @@ TEST_CASE("a result that breaks a queue limit is malformed, and the error says w
   ResultFrame wordy;
   wordy.settlements = {{0, SettleAction::kDeadLetter, std::chrono::milliseconds(0), std::string(kMaxSettleReasonBytes + 1, 'r')}};
   CHECK(errorOf(wordy).find("reason of 4097 bytes") != std::string::npos);
+}
+
+TEST_CASE("a result frame round-trips its state writes, and the decoder keeps the state limits") {
+  ResultFrame r;
+  r.state_writes.push_back(StateWrite{StateOp::kPut, "orders:42", "charged", 3, std::chrono::milliseconds(60000)});
+  r.state_writes.push_back(StateWrite{StateOp::kRemove, "köln", "", kAnyStateVersion, std::chrono::milliseconds(0)});
+  auto back = decodeResult(resultPayload(r));
+  REQUIRE(back);
+  REQUIRE(back->state_writes.size() == 2);
+  CHECK(back->state_writes[0].op == StateOp::kPut);
+  CHECK(back->state_writes[0].key == "orders:42");
+  CHECK(back->state_writes[0].value == "charged");
+  CHECK(back->state_writes[0].if_version == 3);
+  CHECK(back->state_writes[0].ttl == std::chrono::milliseconds(60000));
+  CHECK(back->state_writes[1].op == StateOp::kRemove);
+  CHECK(back->state_writes[1].if_version == kAnyStateVersion);
+
+  auto errorOf = [](StateWrite w) {
+    ResultFrame bad;
+    bad.state_writes = {std::move(w)};
+    auto decoded = decodeResult(resultPayload(bad));
+    REQUIRE_FALSE(decoded);
+    return decoded.error().message;
+  };
+  CHECK(errorOf({StateOp::kPut, "", "v", kAnyStateVersion, {}}).find("may not be empty") != std::string::npos);
+  CHECK(errorOf({StateOp::kPut, "a\tb", "v", kAnyStateVersion, {}}).find("control character") != std::string::npos);
+  CHECK(errorOf({StateOp::kPut, "k", std::string(kMaxStateValueBytes + 1, 'v'), kAnyStateVersion, {}})
+            .find("more than the limit of 262144") != std::string::npos);
+  CHECK(errorOf({static_cast<StateOp>(9), "k", "", kAnyStateVersion, {}}).find("no operation") != std::string::npos);
+  CHECK(errorOf({StateOp::kPut, "k", "v", kAnyStateVersion, kMaxStateTtl + std::chrono::milliseconds(1)})
+            .find("TTL past the limit") != std::string::npos);
+  // A count past the bound is refused before anything is read for it.
+  ResultFrame many;
+  many.state_writes.resize(kMaxStateWrites + 1, StateWrite{StateOp::kPut, "k", "", kAnyStateVersion, {}});
+  CHECK_FALSE(decodeResult(resultPayload(many)));
+}
+
+TEST_CASE("state get and value frames round-trip, and a get with a bad key is malformed") {
+  std::string wire;
+  encodeStateGet(StateGetFrame{7, "orders:1"}, wire);
+  encodeStateValue(StateValueFrame{7, StateReadStatus::kFound, 4, "v"}, wire);
+  FrameDecoder decoder;
+  auto frames = decodeBytewise(wire, decoder);
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[0].first == FrameType::kStateGet);
+  auto get = decodeStateGet(frames[0].second);
+  REQUIRE(get);
+  CHECK(get->seq == 7);
+  CHECK(get->key == "orders:1");
+  CHECK(frames[1].first == FrameType::kStateValue);
+  auto value = decodeStateValue(frames[1].second);
+  REQUIRE(value);
+  CHECK(value->status == StateReadStatus::kFound);
+  CHECK(value->version == 4);
+  CHECK(value->value == "v");
+
+  std::string bad;
+  encodeStateGet(StateGetFrame{1, std::string(kMaxStateKeyBytes + 1, 'k')}, bad);
+  CHECK_FALSE(decodeStateGet(payloadOf(bad)));
+  std::string status;
+  encodeStateValue(StateValueFrame{1, static_cast<StateReadStatus>(5), 0, ""}, status);
+  CHECK_FALSE(decodeStateValue(payloadOf(status)));
 }

@@ -14,9 +14,11 @@ using namespace std::chrono_literals;
 using testing::FakeClock;
 using testing::WriterFixture;
 
-StateWrite put(std::string key, std::string value, uint64_t if_version = kAnyStateVersion,
+StateWrite put(std::string key, std::string value,
+               uint64_t if_version = kAnyStateVersion,
                std::chrono::milliseconds ttl = 0ms) {
-  return StateWrite{StateOp::kPut, std::move(key), std::move(value), if_version, ttl};
+  return StateWrite{StateOp::kPut, std::move(key), std::move(value), if_version,
+                    ttl};
 }
 
 StateWrite remove(std::string key, uint64_t if_version = kAnyStateVersion) {
@@ -24,7 +26,7 @@ StateWrite remove(std::string key, uint64_t if_version = kAnyStateVersion) {
 }
 
 class StateFixture {
- public:
+public:
   StateFixture() {
     auto state = StateStore::open(fx.writer(), clock);
     GUST_REQUIRE_OK(state);
@@ -39,23 +41,30 @@ class StateFixture {
     state_.reset();
   }
 
-  Result<bool> commit(const std::string& app, std::vector<StateWrite> writes, StateBounds bounds = {}) {
-    return fx.wait<bool>([&](auto done) { return state_->commit({app, std::move(writes), bounds}, std::move(done)); });
+  Result<bool> commit(const std::string &app, std::vector<StateWrite> writes,
+                      StateBounds bounds = {}) {
+    return fx.wait<bool>([&](auto done) {
+      return state_->commit({app, std::move(writes), bounds}, std::move(done));
+    });
   }
   // "VALUE@VERSION", or "absent".
-  std::string read(const std::string& app, const std::string& key) {
-    auto r = fx.wait<std::optional<StateItem>>([&](auto done) { return state_->get(app, key, std::move(done)); });
+  std::string read(const std::string &app, const std::string &key) {
+    auto r = fx.wait<std::optional<StateItem>>(
+        [&](auto done) { return state_->get(app, key, std::move(done)); });
     GUST_REQUIRE_OK(r);
     return *r ? (*r)->value + "@" + std::to_string((*r)->version) : "absent";
   }
-  std::vector<StateItem> list(const std::string& app, const std::string& prefix, size_t limit = 100) {
-    auto r = fx.wait<std::vector<StateItem>>(
-        [&](auto done) { return state_->list(app, prefix, limit, std::move(done)); });
+  std::vector<StateItem> list(const std::string &app, const std::string &prefix,
+                              size_t limit = 100) {
+    auto r = fx.wait<std::vector<StateItem>>([&](auto done) {
+      return state_->list(app, prefix, limit, std::move(done));
+    });
     GUST_REQUIRE_OK(r);
     return *r;
   }
-  StateUsage usage(const std::string& app) {
-    auto r = fx.wait<StateUsage>([&](auto done) { return state_->usage(app, std::move(done)); });
+  StateUsage usage(const std::string &app) {
+    auto r = fx.wait<StateUsage>(
+        [&](auto done) { return state_->usage(app, std::move(done)); });
     GUST_REQUIRE_OK(r);
     return *r;
   }
@@ -66,9 +75,10 @@ class StateFixture {
   std::unique_ptr<SqliteQueue> queue_;
 };
 
-}  // namespace
+} // namespace
 
-TEST_CASE("a key's version is 1 when created and grows by one per put; remove deletes it") {
+TEST_CASE("a key's version is 1 when created and grows by one per put; remove "
+          "deletes it") {
   StateFixture s;
   GUST_REQUIRE_OK(s.commit("app", {put("k", "a")}));
   CHECK(s.read("app", "k") == "a@1");
@@ -82,14 +92,16 @@ TEST_CASE("a key's version is 1 when created and grows by one per put; remove de
   CHECK(s.read("other", "k") == "absent");
 }
 
-TEST_CASE("a version check that fails aborts every write of the commit and names the key") {
+TEST_CASE("a version check that fails aborts every write of the commit and "
+          "names the key") {
   StateFixture s;
   GUST_REQUIRE_OK(s.commit("app", {put("k", "1", 0)}));
   auto stale = s.commit("app", {put("first", "x"), put("k", "2", 0)});
   REQUIRE_FALSE(stale.ok());
   CHECK(stale.error().kind == ErrorKind::kConflict);
   CHECK(stale.error().message.find("\"k\"") != std::string::npos);
-  CHECK(stale.error().message.find("is version 1, not absent") != std::string::npos);
+  CHECK(stale.error().message.find("is version 1, not absent") !=
+        std::string::npos);
   CHECK(s.read("app", "first") == "absent");
   GUST_REQUIRE_OK(s.commit("app", {put("k", "2", 1)}));
   CHECK(s.read("app", "k") == "2@2");
@@ -98,47 +110,60 @@ TEST_CASE("a version check that fails aborts every write of the commit and names
   CHECK(s.read("app", "k") == "absent");
 }
 
-TEST_CASE("a key past its TTL reads as absent, counts as absent for a version check, and is swept") {
+TEST_CASE("a key past its TTL reads as absent, counts as absent for a version "
+          "check, and is swept") {
   StateFixture s;
-  GUST_REQUIRE_OK(s.commit("app", {put("session", "s", kAnyStateVersion, 1000ms), put("kept", "k")}));
+  GUST_REQUIRE_OK(
+      s.commit("app", {put("session", "s", kAnyStateVersion, 1000ms),
+                       put("kept", "k")}));
   s.clock.advance(999ms);
   CHECK(s.read("app", "session") == "s@1");
   s.clock.advance(1ms);
   CHECK(s.read("app", "session") == "absent");
   CHECK(s.list("app", "").size() == 1);
-  CHECK(s.usage("app").keys == 2);  // until swept
-  auto swept = s.fx.wait<int64_t>([&](auto done) { return s.state_->sweep(std::move(done)); });
+  CHECK(s.usage("app").keys == 2); // until swept
+  auto swept = s.fx.wait<int64_t>(
+      [&](auto done) { return s.state_->sweep(std::move(done)); });
   GUST_REQUIRE_OK(swept);
   CHECK(*swept == 1);
   CHECK(s.usage("app").keys == 1);
   // "Only if absent" holds for an expired key, which starts again at version 1.
-  GUST_REQUIRE_OK(s.commit("app", {put("session", "t", kAnyStateVersion, 1000ms)}));
+  GUST_REQUIRE_OK(
+      s.commit("app", {put("session", "t", kAnyStateVersion, 1000ms)}));
   s.clock.advance(2000ms);
   GUST_REQUIRE_OK(s.commit("app", {put("session", "u", 0)}));
   CHECK(s.read("app", "session") == "u@1");
 }
 
-TEST_CASE("an app's state is bounded in keys and bytes, whole commits refused, expired keys making room") {
+TEST_CASE("an app's state is bounded in keys and bytes, whole commits refused, "
+          "expired keys making room") {
   StateFixture s;
   StateBounds bounds{3, 1000};
-  GUST_REQUIRE_OK(s.commit("app", {put("a", "1"), put("b", "2"), put("c", "3", kAnyStateVersion, 10ms)}, bounds));
+  GUST_REQUIRE_OK(s.commit(
+      "app",
+      {put("a", "1"), put("b", "2"), put("c", "3", kAnyStateVersion, 10ms)},
+      bounds));
   auto over = s.commit("app", {put("d", "4"), put("a", "changed")}, bounds);
   REQUIRE_FALSE(over.ok());
   CHECK(over.error().kind == ErrorKind::kLimitReached);
-  CHECK(over.error().message.find("more than its limit of 3") != std::string::npos);
+  CHECK(over.error().message.find("more than its limit of 3") !=
+        std::string::npos);
   CHECK(over.error().message.find("gust state ls app") != std::string::npos);
   CHECK(s.read("app", "a") == "1@1");
-  s.clock.advance(10ms);  // "c" expires and frees its place
+  s.clock.advance(10ms); // "c" expires and frees its place
   GUST_REQUIRE_OK(s.commit("app", {put("d", "4")}, bounds));
   auto big = s.commit("app", {put("a", std::string(1000, 'x'))}, bounds);
   REQUIRE_FALSE(big.ok());
-  CHECK(big.error().message.find("bytes, more than its limit of 1000") != std::string::npos);
+  CHECK(big.error().message.find("bytes, more than its limit of 1000") !=
+        std::string::npos);
   CHECK(s.usage("app").keys == 3);
 }
 
-TEST_CASE("state lists by prefix in key order; removing an app deletes its state only") {
+TEST_CASE("state lists by prefix in key order; removing an app deletes its "
+          "state only") {
   StateFixture s;
-  GUST_REQUIRE_OK(s.commit("app", {put("user:2", "bb"), put("user:1", "a"), put("order:1", "o")}));
+  GUST_REQUIRE_OK(s.commit(
+      "app", {put("user:2", "bb"), put("user:1", "a"), put("order:1", "o")}));
   GUST_REQUIRE_OK(s.commit("other", {put("user:1", "mine")}));
   auto users = s.list("app", "user:");
   REQUIRE(users.size() == 2);
@@ -147,7 +172,8 @@ TEST_CASE("state lists by prefix in key order; removing an app deletes its state
   CHECK(users[1].size == 2);
   CHECK(users[1].version == 1);
   CHECK(s.list("app", "", 2).size() == 2);
-  auto removed = s.fx.wait<int64_t>([&](auto done) { return s.state_->removeApp("app", std::move(done)); });
+  auto removed = s.fx.wait<int64_t>(
+      [&](auto done) { return s.state_->removeApp("app", std::move(done)); });
   GUST_REQUIRE_OK(removed);
   CHECK(*removed == 3);
   CHECK(s.list("app", "").empty());
@@ -155,34 +181,45 @@ TEST_CASE("state lists by prefix in key order; removing an app deletes its state
   CHECK(s.read("other", "user:1") == "mine@1");
 }
 
-TEST_CASE("state writes commit in the settle of their invocation: a conflict settles and publishes nothing") {
+TEST_CASE("state writes commit in the settle of their invocation: a conflict "
+          "settles and publishes nothing") {
   StateFixture s;
   GUST_REQUIRE_OK(s.commit("app", {put("count", "1")}));
-  auto sent = s.fx.wait<std::vector<SendResult>>(
-      [&](auto done) { return s.queue_->send("in", {OutgoingMessage{"m1", "body", {}, 0ms}}, std::move(done)); });
+  auto sent = s.fx.wait<std::vector<SendResult>>([&](auto done) {
+    return s.queue_->send("in", {OutgoingMessage{"m1", "body", {}, 0ms}},
+                          std::move(done));
+  });
   GUST_REQUIRE_OK(sent);
-  auto leased = s.fx.wait<LeaseResult>([&](auto done) { return s.queue_->lease("in", LeaseOptions{}, std::move(done)); });
+  auto leased = s.fx.wait<LeaseResult>([&](auto done) {
+    return s.queue_->lease("in", LeaseOptions{}, std::move(done));
+  });
   GUST_REQUIRE_OK(leased);
   REQUIRE(leased->messages.size() == 1);
-  MessageSettlement ack{"in", "m1", leased->messages[0].lease_token, SettleAction::kAck, 0ms, ""};
+  MessageSettlement ack{
+      "in", "m1", leased->messages[0].lease_token, SettleAction::kAck, 0ms, ""};
   MessagePublish out{"out", OutgoingMessage{"", "published", {}, 0ms}};
 
   auto conflicted = s.fx.wait<SettleResult>([&](auto done) {
-    return s.queue_->settle({ack}, {out}, AppStateWrites{"app", {put("count", "2", 7)}, {}}, std::move(done));
+    return s.queue_->settle({ack}, {out},
+                            AppStateWrites{"app", {put("count", "2", 7)}, {}},
+                            std::move(done));
   });
   REQUIRE_FALSE(conflicted.ok());
   CHECK(conflicted.error().kind == ErrorKind::kConflict);
-  auto peek = [&](const std::string& q) {
-    auto r = s.fx.wait<std::vector<PeekedMessage>>([&](auto done) { return s.queue_->peek(q, 10, std::move(done)); });
+  auto peek = [&](const std::string &q) {
+    auto r = s.fx.wait<std::vector<PeekedMessage>>(
+        [&](auto done) { return s.queue_->peek(q, 10, std::move(done)); });
     GUST_REQUIRE_OK(r);
     return r->size();
   };
   CHECK(peek("in") == 1);  // not acked
-  CHECK(peek("out") == 0);  // not published
+  CHECK(peek("out") == 0); // not published
   CHECK(s.read("app", "count") == "1@1");
 
   auto settled = s.fx.wait<SettleResult>([&](auto done) {
-    return s.queue_->settle({ack}, {out}, AppStateWrites{"app", {put("count", "2", 1)}, {}}, std::move(done));
+    return s.queue_->settle({ack}, {out},
+                            AppStateWrites{"app", {put("count", "2", 1)}, {}},
+                            std::move(done));
   });
   GUST_REQUIRE_OK(settled);
   CHECK(settled->committed);
@@ -192,7 +229,9 @@ TEST_CASE("state writes commit in the settle of their invocation: a conflict set
 
   // State alone commits too (an HTTP invocation that only wrote state).
   auto alone = s.fx.wait<SettleResult>([&](auto done) {
-    return s.queue_->settle({}, {}, AppStateWrites{"app", {remove("count", 2)}, {}}, std::move(done));
+    return s.queue_->settle({}, {},
+                            AppStateWrites{"app", {remove("count", 2)}, {}},
+                            std::move(done));
   });
   GUST_REQUIRE_OK(alone);
   CHECK(s.read("app", "count") == "absent");
@@ -203,9 +242,10 @@ TEST_CASE("state keys are 1..512 bytes of UTF-8 without control characters") {
   CHECK(stateKeyProblem("köln").empty());
   CHECK(stateKeyProblem(std::string(512, 'k')).empty());
   CHECK(stateKeyProblem("") == "a state key may not be empty");
-  CHECK(stateKeyProblem(std::string(513, 'k')).find("longer than the limit of 512") != std::string::npos);
+  CHECK(stateKeyProblem(std::string(513, 'k'))
+            .find("longer than the limit of 512") != std::string::npos);
   CHECK(stateKeyProblem("a\nb").find("control character") != std::string::npos);
   CHECK(stateKeyProblem("\xff").find("not UTF-8") != std::string::npos);
 }
 
-}  // namespace gust
+} // namespace gust
