@@ -22,14 +22,14 @@ echo "queue ceiling on $(nproc) cores, databases on $fs ($work)"
 [ "$fs" = "tmpfs" ] && echo "warning: tmpfs makes fsync free; set QUEUE_BENCH_DIR to a real disk" >&2
 build-bench/bench/queue_sqlite_ceiling "$work" "$seconds"
 
-# Section 2: end to end through a release host: orders sent through the admin API, charged
-# by the orders example (which publishes each shipment) and shipped, until both queues are
-# drained. Batch 1 and 32, FULL and NORMAL.
+# Section 2: end to end through a release host: orders posted to the orders example, which
+# fans each out to three subscribers and aggregates their results in the app's state
+# (bench/queue/e2e.py). Batch 1 and 32, FULL and NORMAL.
 ninja -C build-bench gust >/dev/null
 build-bench/gust build examples/orders >/dev/null
-echo "end to end (admin API send -> charge -> publish -> ship -> ack), ${QUEUE_BENCH_MESSAGES:-5000} orders:"
+echo "end to end (POST /orders -> order.placed -> payment, inventory, notification -> aggregator), ${QUEUE_BENCH_MESSAGES:-2000} orders:"
 for sync in FULL NORMAL; do
   for batch in 1 32; do
-    python3 bench/queue/e2e.py build-bench/gust examples/orders "$work" "$batch" "$sync" "${QUEUE_BENCH_MESSAGES:-5000}"
+    python3 bench/queue/e2e.py build-bench/gust examples/orders "$work" "$batch" "$sync" "${QUEUE_BENCH_MESSAGES:-2000}"
   done
 done

@@ -200,7 +200,14 @@ class Host {
     bounds.retention = options_.queue_retention;
     bounds.dead_letter_retention = options_.dead_letter_retention;
     queue_trigger_->setDefaultBounds(bounds);
-    queue_trigger_->startSweeping(std::chrono::minutes(1));
+    // App state's expired keys go on the queues' beat (they read as absent before that).
+    queue_trigger_->startSweeping(std::chrono::minutes(1), [this] {
+      if (!state_) return;  // opened after the queues
+      auto posted = state_->sweep([](Result<int64_t> swept) {
+        if (!swept) spdlog::warn("app state sweep failed: {}; the next one tries again", swept.error().message);
+      });
+      if (!posted) spdlog::warn("app state sweep not started: {}", posted.error().message);
+    });
     dispatcher_.setPublisher([trigger = queue_trigger_.get()](std::vector<Publish> publishes, AppStateWrites state,
                                                               const TraceContext& trace,
                                                               UniqueFunction<void(Result<void>)> done) {

@@ -106,7 +106,7 @@ void followReadme(const std::string& name) {
   std::vector<Command> commands = readmeCommands(readFile(exampleDir(name) / "README.md"));
   REQUIRE_MESSAGE(!commands.empty(), "examples/" << name << "/README.md has no ```sh commands");
   TempDir work;
-  Host host(built.dirs, work.path());
+  Host host(built.dirs, work.path(), {"--callback-allow", "127.0.0.1/32"});  // as scripts/run.sh serves them
   for (const Command& c : commands) {
     std::string where = "examples/" + name + "/README.md:" + std::to_string(c.line) + ": `" + c.text + "`";
     auto run = [&] {

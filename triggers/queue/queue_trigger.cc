@@ -166,9 +166,10 @@ void QueueTrigger::setDefaultBounds(QueueBounds defaults) {
   pushBounds();
 }
 
-void QueueTrigger::startSweeping(std::chrono::milliseconds every) {
+void QueueTrigger::startSweeping(std::chrono::milliseconds every, std::function<void()> with_each) {
   assert(!sweep_timer_open_ && "QueueTrigger::startSweeping called twice");
   if (closing_) return;
+  with_each_sweep_ = std::move(with_each);
   uv_timer_init(loop_, &sweep_timer_);
   uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_timer_));
   sweep_timer_.data = this;
@@ -186,6 +187,7 @@ void QueueTrigger::startSweeping(std::chrono::milliseconds every) {
           }
         });
         if (!posted) spdlog::warn("queue retention sweep not started: {}", posted.error().message);
+        if (self->with_each_sweep_) self->with_each_sweep_();
       },
       period, period);
 }

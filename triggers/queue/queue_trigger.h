@@ -95,8 +95,9 @@ class QueueTrigger final : public Trigger {
   // its manifest (StorageBounds), which the backend gets on each addApp and removeApp.
   void setDefaultBounds(QueueBounds defaults);
   // Asks the backend to sweep (QueueBackend::sweep: retention, dedupe ids) every `every`,
-  // on an unref'd timer that close() closes. Call at most once.
-  void startSweeping(std::chrono::milliseconds every);
+  // on an unref'd timer that close() closes, and runs `with_each` too (the host's other
+  // stores sweep on the same beat). Call at most once.
+  void startSweeping(std::chrono::milliseconds every, std::function<void()> with_each = {});
 
   // Commits what a function outside a queue batch (an HTTP, async or timer invocation)
   // published, stamped with `trace`, in one transaction across all its queues; `done` runs
@@ -146,6 +147,7 @@ class QueueTrigger final : public Trigger {
   QueueBounds default_bounds_;
   uv_timer_t sweep_timer_{};
   bool sweep_timer_open_ = false;
+  std::function<void()> with_each_sweep_;
   QueueTriggerStats stats_;
   bool closing_ = false;
   std::function<void()> on_closed_;
