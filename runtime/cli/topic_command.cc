@@ -62,7 +62,8 @@ int list(int argc, char** argv) {
   Table table({"TOPIC", "DECLARED BY", "SUBSCRIPTIONS", "PUBLISHED", "LAST PUBLISHED"});
   for (const auto& t : topics) {
     std::string owners;
-    for (const auto& owner : t.value("declared_by", nlohmann::json::array())) {
+    const nlohmann::json declared_by = t.value("declared_by", nlohmann::json::array());
+    for (const auto& owner : declared_by) {
       owners += (owners.empty() ? "" : ",") + owner.get<std::string>();
     }
     table.add({fieldText(t, "name"), owners.empty() ? "-" : owners, fieldText(t, "subscriptions"),
@@ -131,11 +132,14 @@ int subs(int argc, char** argv) {
   Table table({"SUBSCRIBER", "QUEUE", "FILTER", "BACKLOG", "IN FLIGHT", "DELAYED", "DEAD"});
   for (const auto& s : list) {
     std::string filter;
-    const auto& f = s.value("filter", nlohmann::json::object());
-    for (const auto& type : f.value("types", nlohmann::json::array())) {
+    // Copies, not references: value() answers a temporary.
+    const nlohmann::json f = s.value("filter", nlohmann::json::object());
+    const nlohmann::json types = f.value("types", nlohmann::json::array());
+    const nlohmann::json headers = f.value("headers", nlohmann::json::object());
+    for (const auto& type : types) {
       filter += (filter.empty() ? "type=" : "|") + type.get<std::string>();
     }
-    for (const auto& [k, v] : f.value("headers", nlohmann::json::object()).items()) {
+    for (const auto& [k, v] : headers.items()) {
       filter += (filter.empty() ? "" : " ") + k + "=" + v.get<std::string>();
     }
     table.add({fieldText(s, "subscriber"), fieldText(s, "queue"), filter.empty() ? "-" : filter,
