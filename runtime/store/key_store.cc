@@ -153,17 +153,14 @@ Result<void> KeyStore::revoke(const std::string& app, const std::string& name, D
   if (!by_name_.contains({app, name})) {
     return makeError(ErrorKind::kNotFound, "app " + app + " has no key named " + name + " (see `gust keys ls " + app + "`)");
   }
-  auto job = [app, name](SqliteConnection& db) -> Result<bool> {
-    auto remove = db.prepare("DELETE FROM function_keys WHERE app = ?1 AND name = ?2");
-    if (!remove.ok()) return remove.error();
-    remove->bindText(1, app).bindText(2, name);
-    if (auto r = remove->run(); !r.ok()) return r.error();
-    return true;
-  };
-  auto posted = jobs_.post<bool>(std::move(job), [done = std::move(done)](Result<bool> removed) mutable {
-    if (!removed.ok()) return done(removed.error());
-    done(Result<void>{});
-  });
+  auto posted = jobs_.postWrite(
+      [app, name](SqliteConnection& db) -> Result<void> {
+        auto remove = db.prepare("DELETE FROM function_keys WHERE app = ?1 AND name = ?2");
+        if (!remove.ok()) return remove.error();
+        remove->bindText(1, app).bindText(2, name);
+        return remove->run();
+      },
+      std::move(done));
   if (!posted.ok()) return posted;
   // Refused from the next request on, without waiting for the commit.
   forget(app, name);

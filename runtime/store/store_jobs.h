@@ -28,6 +28,20 @@ class StoreJobs {
     return posted;
   }
 
+  // A write that answers only whether it committed.
+  Result<void> postWrite(UniqueFunction<Result<void>(SqliteConnection&)> write,
+                         UniqueFunction<void(Result<void>)> done) {
+    return post<bool>(
+        [write = std::move(write)](SqliteConnection& db) mutable -> Result<bool> {
+          if (auto r = write(db); !r.ok()) return r.error();
+          return true;
+        },
+        [done = std::move(done)](Result<bool> written) mutable {
+          if (!written.ok()) return done(written.error());
+          done(Result<void>{});
+        });
+  }
+
  private:
   SqliteWriter& writer_;
   size_t pending_ = 0;

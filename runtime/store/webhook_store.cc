@@ -152,17 +152,14 @@ Result<void> WebhookStore::remove(const std::string& id, Done<void> done) {
   if (!by_id_.contains(id)) {
     return makeError(ErrorKind::kNotFound, "there is no webhook " + id + " (see `gust webhook ls`)");
   }
-  auto job = [id](SqliteConnection& db) -> Result<bool> {
-    auto remove = db.prepare("DELETE FROM webhooks WHERE id = ?1");
-    if (!remove.ok()) return remove.error();
-    remove->bindText(1, id);
-    if (auto r = remove->run(); !r.ok()) return r.error();
-    return true;
-  };
-  auto posted = jobs_.post<bool>(std::move(job), [done = std::move(done)](Result<bool> removed) mutable {
-    if (!removed.ok()) return done(removed.error());
-    done(Result<void>{});
-  });
+  auto posted = jobs_.postWrite(
+      [id](SqliteConnection& db) -> Result<void> {
+        auto remove = db.prepare("DELETE FROM webhooks WHERE id = ?1");
+        if (!remove.ok()) return remove.error();
+        remove->bindText(1, id);
+        return remove->run();
+      },
+      std::move(done));
   if (!posted.ok()) return posted;
   by_id_.erase(id);
   return {};
