@@ -11,9 +11,11 @@ build_pkgs=(g++ meson ninja-build pkg-config doctest-dev libuv1-dev nlohmann-jso
 # our exposition with.
 test_pkgs=(clang libclang-rt-dev python3-prometheus-client)
 bench_pkgs=(wrk nginx-light procps util-linux)
-# Node.js may come from elsewhere (NodeSource, nvm): take Debian's only when none is on PATH.
-command -v node >/dev/null || bench_pkgs+=(nodejs)
-command -v npm >/dev/null || bench_pkgs+=(npm)
+# Node.js runs the independent protocol clients of the tests (tests/js: ws, eventsource,
+# graphql-ws, graphql). It may come from elsewhere (NodeSource, nvm): take Debian's only when
+# none is on PATH.
+command -v node >/dev/null || test_pkgs+=(nodejs)
+command -v npm >/dev/null || test_pkgs+=(npm)
 
 case "$profile" in
   build) pkgs=("${build_pkgs[@]}") ;;
@@ -26,7 +28,21 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+
+# The npm clients of tests/js, at the versions its package-lock.json pins, installed again
+# only when the lock changes (a stamp of its hash sits beside them).
+install_test_clients() {
+  case "$profile" in build) return 0 ;; esac
+  local dir; dir="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
+  local want; want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  [ "$(cat "$dir/node_modules/.gust-lock" 2>/dev/null)" = "$want" ] && return 0
+  echo "setup: installing the test clients of tests/js (npm ci)" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    { echo "setup: npm ci in $dir failed; is the npm registry reachable?" >&2; return 1; }
+  echo "$want" >"$dir/node_modules/.gust-lock"
+}
+
+if [ ${#missing[@]} -eq 0 ]; then install_test_clients; exit; fi
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -37,3 +53,4 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q >/dev/null
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+install_test_clients
