@@ -62,6 +62,7 @@ class Host {
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json"),
         drain_(loop, clock_) {
     http_.setMaxConnections(descriptors.public_connections);
+    http_.setMaxWebSockets(options.max_websockets);
     // A worker's cgroup that was still busy when the worker ended (its namespace still dying)
     // is removed on a later try; this makes sure there is one, whatever else the host does.
     uv_timer_init(loop, &cgroup_retry_);

@@ -128,6 +128,10 @@ int RequestParser::fail(int status, std::string_view reason) {
 ParseEvent RequestParser::feed(std::string_view& data) {
   if (error_status_ != 0) return errorEvent();
   if (data.empty()) return {};
+  if (after_upgrade_) {
+    fail(400, "bytes after an upgrade request are not HTTP");
+    return errorEvent();
+  }
   if (scan_ != Scan::kDone && !scanHead(data)) return errorEvent();
 
   for (;;) {
@@ -506,9 +510,8 @@ bool RequestParser::headComplete() {
   request_.method.assign(http_method_str(static_cast<http_method>(parser_.method)));
   request_.keep_alive = http_should_keep_alive(&parser_) != 0;
   splitTarget(request_.target, request_.path, request_.query);
-  // An Upgrade (WebSocket, h2c) is ignored and the request served as plain HTTP/1.1, which
-  // RFC 9110 §7.8 allows; http_parser's upgrade flag only makes it stop after this message,
-  // and we resume it on the next feed.
+  // http_parser sets its flag for "Upgrade" with "Connection: upgrade" (CONNECT was refused).
+  request_.upgrade = parser_.upgrade != 0;
   phase_ = ParsePhase::kBody;
   if (request_.expect_continue && has_body) {
     pending_ = ParseEvent::kExpectContinue;
@@ -553,6 +556,7 @@ int RequestParser::onMessageComplete(http_parser* p) {
   RequestParser* rp = self(p);
   rp->phase_ = ParsePhase::kIdle;
   rp->pending_ = ParseEvent::kRequest;
+  rp->after_upgrade_ = rp->request_.upgrade;
   rp->scan_ = Scan::kStart;
   rp->request_line_bytes_ = 0;
   rp->request_line_spaces_ = 0;
