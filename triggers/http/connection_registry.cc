@@ -71,6 +71,8 @@ class ConnectionRegistry::Handler final : public WebSocketHandler {
 ConnectionRegistry::ConnectionRegistry(const Clock& clock, Dispatcher& dispatcher, bool expose_errors)
     : clock_(clock), dispatcher_(dispatcher), expose_errors_(expose_errors) {}
 
+ConnectionRegistry::~ConnectionRegistry() = default;
+
 void ConnectionRegistry::connect(HttpRequest&& request, std::string app, std::string function, Pairs params,
                                  HttpResponder&& responder) {
   auto checked = checkWebSocketHandshake(request);

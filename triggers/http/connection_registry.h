@@ -50,6 +50,7 @@ class ConnectionRegistry final : public ConnectionSink {
   static constexpr size_t kMaxBacklogBytes = 4u << 20;
 
   ConnectionRegistry(const Clock& clock, Dispatcher& dispatcher, bool expose_errors);
+  ~ConnectionRegistry() override;
   ConnectionRegistry(const ConnectionRegistry&) = delete;
   ConnectionRegistry& operator=(const ConnectionRegistry&) = delete;
 
