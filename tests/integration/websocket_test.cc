@@ -17,9 +17,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string manifest(const std::string& name, const std::string& extra = "") {
+std::string manifest(const std::string& name, const std::string& extra = "", const std::string& chat_extra = "") {
   return R"({"name": ")" + name + R"(",)" + extra + R"( "functions": {
-    "chat":   { "routes": ["/)" + name + R"(/chat/{room}"], "websocket": true },
+    "chat":   { "routes": ["/)" + name + R"(/chat/{room}"], "websocket": true)" + chat_extra + R"( },
     "push":   { "routes": [{ "path": "/)" + name + R"(/push/{id}", "methods": ["POST"] }] },
     "lookup": { "routes": ["/)" + name + R"(/lookup/{key}"] }
   }})";
@@ -63,7 +63,8 @@ class WsClient {
 struct Fixture {
   TempDir tmp;
   fs::path chat = makeApp(tmp.path(), "chat", manifest("chat"), env("GUST_FIXTURE_WEBSOCKET"));
-  fs::path other = makeApp(tmp.path(), "other", manifest("other"), env("GUST_FIXTURE_WEBSOCKET"));
+  fs::path other =
+      makeApp(tmp.path(), "other", manifest("other", "", R"(, "auth": "key")"), env("GUST_FIXTURE_WEBSOCKET"));
   fs::path threaded =
       makeApp(tmp.path(), "threaded", manifest("threaded", R"( "isolation": "thread",)"), env("GUST_FIXTURE_WEBSOCKET"));
   Host host{{chat, other, threaded}, tmp.path()};
@@ -109,7 +110,6 @@ TEST_CASE("CONNECT decides: a refusal reaches the client with its status and bod
   auto plain = f.client().Get("/chat/chat/lobby");
   REQUIRE(plain);
   CHECK(plain->status == 426);
-  CHECK(plain->get_header_value("Upgrade") == "websocket");
   CHECK(plain->body.find("WebSocket client") != std::string::npos);
 
   WsClient accepted(f.tmp.path(), f.url("/chat/chat/lobby"), {"--protocol", "chat.v1"});
@@ -117,6 +117,16 @@ TEST_CASE("CONNECT decides: a refusal reaches the client with its status and bod
   CHECK(opened["protocol"] == "chat.v1");
   CHECK(opened["room"] == "lobby");  // a header of the CONNECT answer, on the 101
   CHECK(opened["id"].get<std::string>().size() == 32);
+
+  // A keyed function's upgrade request needs its key, as any request to it does.
+  WsClient keyless(f.tmp.path(), f.url("/other/chat/lobby"));
+  CHECK(keyless.next("refused")["status"] == 401);
+  auto created = f.admin().Post("/v1/apps/other/keys", "{}", "application/json");
+  REQUIRE(created);
+  REQUIRE(created->status == 201);
+  std::string key = json::parse(created->body)["key"];
+  WsClient keyed(f.tmp.path(), f.url("/other/chat/lobby"), {"--header", "Authorization: Bearer " + key});
+  CHECK(keyed.reply("hi") == "echo: hi");
 }
 
 TEST_CASE("messages are echoed in order, text and binary, fragmented ones whole; pings are answered") {
