@@ -108,6 +108,34 @@ class Checker {
 
 constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
 
+// "websocket": true makes every route of the function a WebSocket endpoint: upgrade
+// requests are GETs, and the function's invocations are its connections' events, so it
+// has no other trigger.
+void parseWebSocket(Checker& c, const json& w, const std::string& path, FunctionSpec& f) {
+  const std::string where = path + ".websocket";
+  if (!w.is_boolean()) {
+    c.fail(where, "must be true (every route of the function takes WebSocket connections) or false");
+    return;
+  }
+  f.websocket = w.get<bool>();
+  if (!f.websocket) return;
+  if (f.routes.empty()) {
+    c.fail(where, "needs the function's \"routes\": the paths clients connect to");
+  } else if (f.timer || f.queue || f.topic) {
+    c.fail(where, "a WebSocket function is invoked for its connections' events only; give the timer, queue or "
+                  "topic its own function");
+  } else if (f.verify) {
+    c.fail(where, "a WebSocket upgrade request has no body to sign; remove \"verify\" or use \"auth\": \"key\"");
+  }
+  for (const auto& route : f.routes) {
+    if (route.methods != std::vector<std::string>{"GET"}) {
+      c.fail(where, "route " + route.path + " must accept GET only: a WebSocket connection starts with a GET "
+                    "upgrade request");
+      return;
+    }
+  }
+}
+
 void parseRoute(Checker& c, const json& r, const std::string& path, RouteSpec& route) {
   if (r.is_string()) {
     route.path = r.get<std::string>();
@@ -527,7 +555,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
         c.fail(path, "must be an object such as {\"routes\": [\"/" + fname + "\"]}");
         break;
       }
-      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "topic", "timeout", "auth", "verify"});
+      c.onlyKnown(fdef, path, {"routes", "timer", "queue", "topic", "timeout", "auth", "verify", "websocket"});
       FunctionSpec f;
       f.name = fname;
       auto routes = fdef.find("routes");
@@ -589,6 +617,9 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
                                        " has no routes; add its \"routes\" or remove \"verify\"");
         }
         f.verify = std::move(v);
+      }
+      if (auto websocket = fdef.find("websocket"); websocket != fdef.end() && !c.failed()) {
+        parseWebSocket(c, *websocket, path, f);
       }
       if (c.failed()) break;
       m.functions.push_back(std::move(f));

@@ -69,6 +69,10 @@ struct FunctionSpec {
   std::chrono::milliseconds timeout{0};  // 0: the app's timeout
   std::optional<Auth> auth;              // absent: the app's auth
   std::optional<VerifySpec> verify;      // absent: callers send no signature
+  // `"websocket": true`: every route of the function is a WebSocket endpoint (GET upgrade
+  // requests only); the function is invoked for CONNECT, each MESSAGE and DISCONNECT
+  // (docs/architecture.md "WebSocket functions").
+  bool websocket = false;
 };
 
 // kProcess: each instance is a sandboxed worker process (the default). kThread: handlers

@@ -19,11 +19,13 @@ gust_str str(std::string_view s) { return gust_str{s.data(), s.size()}; }
 
 // The state of one running invocation; the host API reaches it through `host`.
 struct Call {
-  Call(const InvokeFrame& f, InvocationLog& l, StateReader* s) : frame(f), log(l), state(s) {}
+  Call(const InvokeFrame& f, InvocationLog& l, StateReader* s, ConnectionCaller* c)
+      : frame(f), log(l), state(s), connections(c) {}
 
   const InvokeFrame& frame;
   InvocationLog& log;
   StateReader* state;
+  ConnectionCaller* connections;
   std::chrono::steady_clock::time_point deadline;
   bool answered = false;
   ResultFrame result;
@@ -41,6 +43,9 @@ struct Call {
   size_t state_write_bytes = 0;
   bool told_state_limit = false;
   std::string webhook_error;  // what the last webhook_verify call found wrong
+  size_t connection_calls = 0;
+  size_t connection_bytes = 0;
+  bool told_connection_limit = false;
 
   void warn(const std::string& text) { log.line(frame.seq, GUST_LOG_WARN, text); }
 };
@@ -319,6 +324,56 @@ int32_t hostWebhookVerify(void* host, int32_t scheme, gust_str secret, int64_t t
   return answer(GUST_E_UNVERIFIED, std::string(webhookProblemText(refusal->problem)) + ": " + refusal->message);
 }
 
+gust_str hostConnectionId(void* host) { return str(callOf(host).frame.connection_id); }
+
+int32_t hostWebsocketInfo(void* host, uint32_t* binary_out, uint32_t* close_code_out) {
+  const InvokeFrame& frame = callOf(host).frame;
+  if (frame.trigger != GUST_TRIGGER_WEBSOCKET) return GUST_E_INVALID;
+  if (binary_out != nullptr) *binary_out = frame.binary ? 1 : 0;
+  if (close_code_out != nullptr) *close_code_out = frame.close_code;
+  return GUST_OK;
+}
+
+// Checks `c` against the per-invocation limits and hands it to the host.
+int32_t callConnection(Call& call, ConnectionCall&& c) {
+  const char* what = c.op == ConnectionOp::kClose ? "close" : "send";
+  if (std::string why = connectionCallProblem(c); !why.empty()) {
+    call.warn(std::string("connection ") + what + " refused: " + why);
+    return GUST_E_INVALID;
+  }
+  if (call.connection_calls >= kMaxConnectionCalls ||
+      c.data.size() > kMaxConnectionSendBytes - call.connection_bytes) {
+    if (!call.told_connection_limit) {
+      call.told_connection_limit = true;
+      call.warn(std::string("connection ") + what + " refused: one invocation may make at most " +
+                std::to_string(kMaxConnectionCalls) + " connection calls and send " +
+                std::to_string(kMaxConnectionSendBytes) + " bytes");
+    }
+    return GUST_E_LIMIT;
+  }
+  ++call.connection_calls;
+  call.connection_bytes += c.data.size();
+  if (call.connections == nullptr) return GUST_E_NOT_FOUND;
+  return call.connections->call(call.frame.seq, c);
+}
+
+int32_t hostConnectionSend(void* host, gust_str id, gust_str data, int32_t binary) {
+  ConnectionCall c;
+  c.op = binary != 0 ? ConnectionOp::kSendBinary : ConnectionOp::kSendText;
+  c.id = view(id);
+  c.data = view(data);
+  return callConnection(callOf(host), std::move(c));
+}
+
+int32_t hostConnectionClose(void* host, gust_str id, int32_t code, gust_str reason) {
+  ConnectionCall c;
+  c.op = ConnectionOp::kClose;
+  c.id = view(id);
+  c.data = view(reason);
+  c.code = code < 0 ? 0 : static_cast<uint32_t>(code);
+  return callConnection(callOf(host), std::move(c));
+}
+
 gust_str hostTraceparent(void* host) { return str(callOf(host).frame.traceparent); }
 gust_str hostTracestate(void* host) { return str(callOf(host).frame.tracestate); }
 
@@ -326,13 +381,15 @@ gust_str hostTracestate(void* host) { return str(callOf(host).frame.tracestate);
 const gust_host_api kHostApi = {sizeof(gust_host_api), hostRespond,      hostFail,        hostLog,
                                 hostRemainingMs,       hostMessageCount, hostMessage,     hostSettle,
                                 hostPublish,           hostTraceparent,  hostTracestate,  hostStateGet,
-                                hostStatePut,          hostStateRemove,  hostWebhookVerify};
+                                hostStatePut,          hostStateRemove,  hostWebhookVerify,
+                                hostConnectionId,      hostWebsocketInfo, hostConnectionSend, hostConnectionClose};
 
 }  // namespace
 
 ResultFrame invokeModule(gust_function_fn fn, const InvokeFrame& frame, std::string_view app,
-                         std::string_view function, InvocationLog& log, StateReader* state) {
-  Call call(frame, log, state);
+                         std::string_view function, InvocationLog& log, StateReader* state,
+                         ConnectionCaller* connections) {
+  Call call(frame, log, state, connections);
   call.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(frame.timeout_ms);
   std::vector<gust_pair> headers, params;
   headers.reserve(frame.headers.size());
@@ -344,8 +401,9 @@ ResultFrame invokeModule(gust_function_fn fn, const InvokeFrame& frame, std::str
   gust_context context{&kHostApi, &call, str(frame.invocation_id), str(app), str(function)};
   fn(&request, &context);
   if (!call.answered) {
-    if (frame.trigger == GUST_TRIGGER_QUEUE) {
-      // A queue function's answer is its settlements; returning is enough.
+    if (frame.trigger == GUST_TRIGGER_QUEUE || frame.trigger == GUST_TRIGGER_WEBSOCKET) {
+      // A queue function's answer is its settlements, a WebSocket function's the messages it
+      // sent: returning is enough (for a CONNECT, it accepts).
       call.answered = true;
       call.result.status = 204;
     } else {

@@ -1,7 +1,8 @@
 #pragma once
 // Calls one function of a loaded module for one INVOKE and produces its RESULT: builds the
 // gust_request and gust_context, serves the host API (respond, fail, log, the deadline, a
-// queue batch and its settlements, publishes, trace context, app state, webhook signatures)
+// queue batch and its settlements, publishes, trace context, app state, webhook signatures,
+// WebSocket connections)
 // and keeps the queue and state limits of runtime/protocol/queue_types.h and state_types.h,
 // answering a call that breaks one with an error code and a log line. State writes are
 // buffered in the RESULT like publishes, and reads see them. The worker process serves its INVOKE frames with it; an in-process executor can
@@ -40,6 +41,15 @@ class StateReader {
   virtual Result<std::optional<StateValue>> get(uint64_t seq, std::string_view key) = 0;
 };
 
+// Where a function's calls on WebSocket connections go while it runs: to the host, which
+// owns the connections and answers for the worker's own app only. Called on the thread
+// that runs the function, which waits for the gust_status.
+class ConnectionCaller {
+ public:
+  virtual ~ConnectionCaller() = default;
+  virtual int32_t call(uint64_t seq, const ConnectionCall& call) = 0;
+};
+
 // The host keeps at most this much of one logged line.
 constexpr size_t kMaxLogLine = 64 * 1024;
 
@@ -47,8 +57,10 @@ constexpr size_t kMaxLogLine = 64 * 1024;
 // function's response, or an error when it failed or returned without answering (a queue
 // function may simply return: 204). Settlements are only the explicit ones; a failed
 // invocation keeps neither settlements nor publishes nor state writes. Without a `state`
-// reader, state_get answers GUST_E_UNAVAILABLE. Never throws.
+// reader, state_get answers GUST_E_UNAVAILABLE; without `connections`, connection calls
+// answer GUST_E_NOT_FOUND (there is no connection to reach). Never throws.
 ResultFrame invokeModule(gust_function_fn fn, const InvokeFrame& frame, std::string_view app,
-                         std::string_view function, InvocationLog& log, StateReader* state = nullptr);
+                         std::string_view function, InvocationLog& log, StateReader* state = nullptr,
+                         ConnectionCaller* connections = nullptr);
 
 }  // namespace gust

@@ -70,12 +70,13 @@ int initFailed(const std::string& message) {
 // Serves INVOKE frames: inline on the reading thread when concurrency is 1 (the fast
 // path), otherwise on a fixed set of threads fed by a queue.
 //
-// A function's state read (STATE_GET) waits for the host's STATE_VALUE on the same channel.
-// With threads, the reading thread hands each STATE_VALUE to the thread waiting for its seq.
+// A function's state read (STATE_GET) waits for the host's STATE_VALUE on the same channel,
+// as a connection call (CONNECTION_CALL) waits for its CONNECTION_STATUS. With threads, the
+// reading thread hands each answer to the thread waiting for its seq.
 // Inline, the reading thread is the one waiting: it reads on from the channel itself, with
 // a decoder of its own (side_) that takes over the stream, and sets aside the INVOKE frames
 // that arrive meanwhile (pending_); they are served, in order, once the function returns.
-class Server final : public StateReader {
+class Server final : public StateReader, public ConnectionCaller {
  public:
   Server(const WorkerOptions& options, std::vector<gust_function_fn> functions)
       : options_(options), functions_(std::move(functions)), decoder_(std::make_unique<FrameDecoder>()) {}
@@ -104,25 +105,49 @@ class Server final : public StateReader {
   Result<std::optional<StateValue>> get(uint64_t seq, std::string_view key) override {
     std::string request;
     encodeStateGet(StateGetFrame{seq, std::string(key)}, request);
+    auto answer = ask(seq, FrameType::kStateValue, std::move(request));
+    if (!answer) return answer.error();
+    auto value = decodeStateValue(*answer);
+    if (!value) return channelBroken(value.error().message);
+    return stateOf(std::move(*value));
+  }
+
+  int32_t call(uint64_t seq, const ConnectionCall& call) override {
+    std::string request;
+    encodeConnectionCall(ConnectionCallFrame{seq, call}, request);
+    auto answer = ask(seq, FrameType::kConnectionStatus, std::move(request));
+    if (!answer) return GUST_E_NOT_FOUND;  // the host is gone, and its connections with it
+    auto status = decodeConnectionStatus(*answer);
+    return status ? status->status : GUST_E_NOT_FOUND;
+  }
+
+ private:
+  static constexpr int kKeepReading = -1;
+
+  // Sends `request` (a question of invocation `seq`) and waits for the host's answer, an
+  // `answer_type` frame of the same seq: its payload.
+  Result<std::string> ask(uint64_t seq, FrameType answer_type, std::string&& request) {
     if (threads_.empty()) {
       // Results held back for one write go first: the host need not wait for this read.
       if (!results_.empty() && !writeAll(kWorkerIpcFd, results_)) return channelBroken("cannot write to the host");
       results_.clear();
       if (!writeAll(kWorkerIpcFd, request)) return channelBroken("cannot write to the host");
-      return readStateInline(seq);
+      return readAnswerInline(seq, answer_type);
     }
     std::unique_lock<std::mutex> lock(mutex_);
     if (!writeAll(kWorkerIpcFd, request)) return channelBroken("cannot write to the host");
     state_cv_.wait(lock, [&] { return stopping_ || answers_.count(seq) > 0; });
     auto it = answers_.find(seq);
     if (it == answers_.end()) return channelBroken("the worker is stopping");
-    StateValueFrame answer = std::move(it->second);
+    Answer answer = std::move(it->second);
     answers_.erase(it);
-    return stateOf(std::move(answer));
+    if (answer.type != answer_type) return channelBroken("the host answered with another kind of frame");
+    return std::move(answer.payload);
   }
 
- private:
-  static constexpr int kKeepReading = -1;
+  static bool isAnswer(FrameType type) {
+    return type == FrameType::kStateValue || type == FrameType::kConnectionStatus;
+  }
 
   static Error channelBroken(const std::string& why) {
     return makeError(ErrorKind::kUnavailable, "the worker's channel to the host: " + why);
@@ -163,18 +188,19 @@ class Server final : public StateReader {
     }
   }
 
-  // Threads serve: INVOKE frames go to the queue, STATE_VALUE frames to their reader.
+  // Threads serve: INVOKE frames go to the queue, answers (STATE_VALUE, CONNECTION_STATUS)
+  // to the thread that asked.
   int handOut() {
     FrameType type;
     std::string_view payload;
     FrameDecoder::Status status;
     while ((status = decoder_->next(type, payload)) == FrameDecoder::Status::kFrame) {
-      if (type == FrameType::kStateValue) {
-        auto answer = decodeStateValue(payload);
-        if (!answer) return 2;
+      if (isAnswer(type)) {
+        auto seq = answerSeqOf(payload);
+        if (!seq) return 2;
         {
           std::lock_guard<std::mutex> lock(mutex_);
-          answers_.insert_or_assign(answer->seq, std::move(*answer));
+          answers_.insert_or_assign(*seq, Answer{type, std::string(payload)});
         }
         state_cv_.notify_all();
         continue;
@@ -232,8 +258,8 @@ class Server final : public StateReader {
     return kKeepReading;
   }
 
-  // Inline: reads the channel until the STATE_VALUE of `seq`, setting INVOKE frames aside.
-  Result<std::optional<StateValue>> readStateInline(uint64_t seq) {
+  // Inline: reads the channel until the answer of `seq`, setting INVOKE frames aside.
+  Result<std::string> readAnswerInline(uint64_t seq, FrameType answer_type) {
     if (side_ == nullptr) {
       // The running function's INVOKE payload lives in decoder_'s buffer: leave it be, and
       // go on with the bytes after it in a decoder of our own.
@@ -249,11 +275,12 @@ class Server final : public StateReader {
       if (status == FrameDecoder::Status::kError) return channelBroken(side_->error());
       if (status == FrameDecoder::Status::kFrame) {
         if (type == FrameType::kInvoke) pending_.emplace_back(payload);
-        if (type != FrameType::kStateValue) continue;
-        auto answer = decodeStateValue(payload);
-        if (!answer) return channelBroken(answer.error().message);
-        if (answer->seq == seq) return stateOf(std::move(*answer));
-        continue;
+        if (!isAnswer(type)) continue;
+        auto answer_seq = answerSeqOf(payload);
+        if (!answer_seq) return channelBroken(answer_seq.error().message);
+        if (*answer_seq != seq) continue;
+        if (type != answer_type) return channelBroken("the host answered with another kind of frame");
+        return std::string(payload);
       }
       ssize_t n = ::read(kWorkerIpcFd, buf.data(), buf.size());
       if (n == 0) return channelBroken("the host closed it");
@@ -289,7 +316,7 @@ class Server final : public StateReader {
     if (!frame || frame->function_index >= functions_.size()) return false;
     FrameLog log;
     ResultFrame result = invokeModule(functions_[frame->function_index], *frame, options_.app,
-                                      options_.functions[frame->function_index], log, this);
+                                      options_.functions[frame->function_index], log, this, this);
     // Output the function wrote must reach the host before the result, so that the host
     // can attribute it to this invocation. stdio buffers it (see runWorker), so whether
     // there is any is known without a syscall, and the host reads its pipes only then.
@@ -325,9 +352,13 @@ class Server final : public StateReader {
   std::deque<std::string> queue_;
   bool stopping_ = false;
   uint64_t served_ = 0;
-  // Threads: answers to state reads, by seq, until their reader takes them (under mutex_).
+  // Threads: the host's answers, by seq, until the thread that asked takes them (under mutex_).
+  struct Answer {
+    FrameType type;
+    std::string payload;
+  };
   std::condition_variable state_cv_;
-  std::map<uint64_t, StateValueFrame> answers_;
+  std::map<uint64_t, Answer> answers_;
   // Inline (the reading thread only): the stream's decoder, the one a state read took the
   // stream over with, the INVOKE frames it set aside, and results not yet written.
   std::unique_ptr<FrameDecoder> decoder_;

@@ -45,6 +45,7 @@ Result<std::unique_ptr<Dispatcher::App>> Dispatcher::makeApp(AppInfo info) {
   if (info.manifest.isolation == Isolation::kProcess) config.cgroups = cgroups_;
   config.environment = workerEnvironment(info.env);
   config.state = state_;
+  config.connections = connections_;
   if (telemetry_ != nullptr) {
     config.logs = &telemetry_->logs();
     // Taken once per version, so a cold start costs two adds.
@@ -78,6 +79,7 @@ Result<std::unique_ptr<Dispatcher::App>> Dispatcher::makeApp(AppInfo info) {
     threads.settings = config.settings;
     threads.logs = config.logs;
     threads.state = config.state;
+    threads.connections = config.connections;
     app->executor = std::make_unique<ThreadExecutor>(loop_, clock_, std::move(threads));
     app->containment = "none: runs in the host process (isolation thread)";
   } else {

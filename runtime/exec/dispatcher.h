@@ -24,6 +24,7 @@
 #include "runtime/base/clock.h"
 #include "runtime/protocol/invocation.h"
 #include "runtime/observe/invocation_recorder.h"
+#include "runtime/exec/connection_sink.h"
 #include "runtime/exec/executor.h"
 #include "runtime/exec/invocation_observer.h"
 #include "runtime/exec/pool.h"
@@ -77,6 +78,9 @@ class Dispatcher {
   // Where functions' state reads go (docs/architecture.md "App state"); set once, before
   // the first addApp. Without it a read fails (GUST_E_UNAVAILABLE) and says why.
   void setStateStore(StateStore* state) { state_ = state; }
+  // Where functions' calls on WebSocket connections go (see connection_sink.h); set once,
+  // before the first addApp. Without it every such call answers GUST_E_NOT_FOUND.
+  void setConnectionSink(ConnectionSink* connections) { connections_ = connections; }
 
   // Commits what a function published and the app state it wrote, in one transaction:
   // `done` runs once, after the commit or with why it failed (kConflict: a state write's
@@ -149,6 +153,7 @@ class Dispatcher {
   Telemetry* telemetry_ = nullptr;
   InvocationRecorder* recorder_ = nullptr;
   StateStore* state_ = nullptr;
+  ConnectionSink* connections_ = nullptr;
   AppCgroups* cgroups_ = nullptr;
   Publisher publisher_;
   TraceIdGenerator trace_ids_;

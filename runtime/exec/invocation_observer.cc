@@ -19,6 +19,7 @@ RecordTrigger triggerOf(const Invocation& invocation) {
   switch (invocation.payload.trigger) {
     case GUST_TRIGGER_TIMER: return RecordTrigger::kTimer;
     case GUST_TRIGGER_QUEUE: return RecordTrigger::kQueue;
+    case GUST_TRIGGER_WEBSOCKET: return RecordTrigger::kWebSocket;
   }
   return RecordTrigger::kHttp;
 }

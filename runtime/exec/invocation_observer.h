@@ -19,7 +19,7 @@
 namespace gust {
 
 // A function's series, by RecordTrigger, so that an invocation never looks one up.
-using SeriesByTrigger = std::array<InvocationSeries*, 4>;
+using SeriesByTrigger = std::array<InvocationSeries*, 5>;
 
 class InvocationObserver {
  public:

@@ -153,6 +153,7 @@ void Pool::startWorker() {
   options.fork_client = config_.fork_client;
   options.logs = config_.logs;
   options.state = config_.state;
+  options.connections = config_.connections;
   options.environment = config_.environment;
   if (auto spawned = worker->spawn(options); !spawned) {
     closeWorker(std::move(worker), nullptr);

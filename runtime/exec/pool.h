@@ -38,6 +38,7 @@ struct PoolConfig {
   ForkClient* fork_client = nullptr;  // the host's fork server, if any (see WorkerSpawnOptions)
   LogFanout* logs = nullptr;          // where workers' output lines go too (see WorkerSpawnOptions)
   StateStore* state = nullptr;        // what workers' state reads read (see WorkerSpawnOptions)
+  ConnectionSink* connections = nullptr;  // where workers' connection calls go (see WorkerSpawnOptions)
   AppCgroups* cgroups = nullptr;      // the host's cgroups, if it has any: each worker gets its own
   std::vector<std::string> environment;  // each worker's whole environment (see WorkerSpawnOptions)
   // Called when a worker passes its ready handshake, with how long it took from spawn.

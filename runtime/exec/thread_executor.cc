@@ -60,6 +60,9 @@ InvokeFrame frameOf(const Invocation& invocation, uint32_t function_index, milli
   f.body = p.body;
   f.traceparent = invocation.trace.traceparent;
   f.tracestate = invocation.trace.tracestate;
+  f.connection_id = p.connection_id;
+  f.binary = p.binary;
+  f.close_code = p.close_code;
   f.messages.reserve(p.messages.size());
   for (const QueueMessage& m : p.messages) {
     InvokeMessage im;
@@ -103,6 +106,7 @@ struct ThreadExecutor::Job {
 struct ThreadExecutor::Shared {
   std::string app;
   StateStore* state = nullptr;
+  ConnectionSink* connections = nullptr;  // called on the loop thread only
   milliseconds idle_timeout{0};
   size_t keep = 0;  // threads that do not idle out: min_instances x concurrency
 
@@ -116,6 +120,27 @@ struct ThreadExecutor::Shared {
   bool stopping = false;
   uv_async_t* async = nullptr;  // null once the loop side stopped listening
   std::vector<std::unique_ptr<Job>> orphans;  // jobs of threads detached at close
+
+  // A connection call a handler thread waits on: the loop thread answers it (serveConnectionCalls)
+  // or, once it stopped listening, answerAbandonedCalls does. Lives on the asking thread's stack.
+  struct PendingCall {
+    const ConnectionCall* call;
+    int32_t status = 0;
+    bool answered = false;
+  };
+  std::deque<PendingCall*> calls;  // posted, not taken by the loop yet
+  std::condition_variable answered;
+
+  // Nobody will serve the calls still posted (the caller holds `mutex`): with the executor
+  // gone, the function reaches no connection.
+  void answerAbandonedCalls() {
+    for (PendingCall* c : calls) {
+      c->status = GUST_E_NOT_FOUND;
+      c->answered = true;
+    }
+    calls.clear();
+    answered.notify_all();
+  }
 
   // Tells the loop thread; the caller holds `mutex`.
   void notifyLoop() {
@@ -138,7 +163,7 @@ struct ThreadExecutor::Shared {
       Job* job = s->queue.front();
       s->queue.pop_front();
       lock.unlock();
-      runJob(s->app, s->state, *job);
+      runJob(*s, *job);
       lock.lock();
       s->finished.push_back(job);
       s->notifyLoop();
@@ -166,12 +191,33 @@ struct ThreadExecutor::Shared {
     const std::string& app_;
   };
 
-  static void runJob(const std::string& app, StateStore* state, Job& job) {
+  // A function's connection calls, on its own thread: the registry lives on the loop
+  // thread, so the call is posted there and this thread waits for its answer.
+  class PostingConnectionCaller final : public ConnectionCaller {
+   public:
+    explicit PostingConnectionCaller(Shared& shared) : shared_(shared) {}
+    int32_t call(uint64_t, const ConnectionCall& call) override {
+      PendingCall pending{&call};
+      std::unique_lock<std::mutex> lock(shared_.mutex);
+      if (shared_.async == nullptr) return GUST_E_NOT_FOUND;
+      shared_.calls.push_back(&pending);
+      shared_.notifyLoop();
+      shared_.answered.wait(lock, [&] { return pending.answered; });
+      return pending.status;
+    }
+
+   private:
+    Shared& shared_;
+  };
+
+  static void runJob(Shared& s, Job& job) {
+    const std::string& app = s.app;
     const Invocation& inv = job.invocation;
     try {
       InvokeFrame frame = frameOf(inv, job.function_index, job.timeout);
-      BlockingStateReader reader(state, app);
-      job.result = invokeModule(job.fn, frame, app, inv.function, job.log, &reader);
+      BlockingStateReader reader(s.state, app);
+      PostingConnectionCaller connections(s);
+      job.result = invokeModule(job.fn, frame, app, inv.function, job.log, &reader, &connections);
       if (size_t bytes = resultBytes(job.result); bytes > kMaxFramePayload) {
         // The limit a worker process keeps, so that an app answers alike in both isolations.
         ResultFrame too_big;
@@ -199,6 +245,7 @@ ThreadExecutor::ThreadExecutor(uv_loop_t* loop, const Clock& clock, ThreadExecut
       pending_(clock_, config_.app, "thread", config_.settings) {
   shared_->app = config_.app;
   shared_->state = config_.state;
+  shared_->connections = config_.connections;
   shared_->idle_timeout = config_.settings.idle_timeout;
   shared_->keep = static_cast<size_t>(config_.settings.min_instances) * std::max<uint32_t>(1, config_.settings.concurrency);
   uv_async_init(loop_, &async_, [](uv_async_t* a) { static_cast<ThreadExecutor*>(a->data)->onAsync(); });
@@ -326,7 +373,24 @@ void ThreadExecutor::run(Pending&& pending) {
   updateRef();
 }
 
+void ThreadExecutor::serveConnectionCalls() {
+  std::deque<Shared::PendingCall*> calls;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    calls.swap(shared_->calls);
+  }
+  if (calls.empty()) return;
+  // Outside the lock: the sink may take its time, and the threads go on meanwhile.
+  for (Shared::PendingCall* c : calls) {
+    c->status = shared_->connections != nullptr ? shared_->connections->call(config_.app, *c->call) : GUST_E_NOT_FOUND;
+  }
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  for (Shared::PendingCall* c : calls) c->answered = true;
+  shared_->answered.notify_all();
+}
+
 void ThreadExecutor::onAsync() {
+  serveConnectionCalls();
   std::vector<Job*> finished;
   std::vector<std::thread::id> exited;
   {
@@ -528,6 +592,7 @@ void ThreadExecutor::onGraceOver() {
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     shared_->async = nullptr;
+    shared_->answerAbandonedCalls();
     // The threads still write to their jobs: the shared state keeps them.
     for (auto& job : running_) shared_->orphans.push_back(std::move(job));
   }
@@ -542,6 +607,7 @@ void ThreadExecutor::closeHandles() {
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     shared_->async = nullptr;
+    shared_->answerAbandonedCalls();
   }
   uv_timer_stop(&timer_);
   // Unload only when no thread can be inside the module; a detached one may still be.

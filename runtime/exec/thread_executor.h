@@ -42,6 +42,7 @@
 #include "functions/manifest.h"
 #include "gust/abi.h"
 #include "runtime/base/clock.h"
+#include "runtime/exec/connection_sink.h"
 #include "runtime/exec/executor.h"
 #include "runtime/protocol/invocation.h"
 #include "runtime/observe/logging.h"
@@ -61,6 +62,9 @@ struct ThreadExecutorConfig {
   // Where the functions' ctx.log lines go besides the host log, as a worker's output does.
   LogFanout* logs = nullptr;
   StateStore* state = nullptr;  // what functions' state reads read; null: they fail
+  // Where functions' connection calls go; a handler thread posts each to the loop thread
+  // and waits for its answer. Null: they answer GUST_E_NOT_FOUND.
+  ConnectionSink* connections = nullptr;
 };
 
 class ThreadExecutor final : public Executor {
@@ -101,6 +105,8 @@ class ThreadExecutor final : public Executor {
   void run(Pending&& pending);
   void serveNext();
   void onAsync();
+  // Answers the connection calls handler threads posted (loop thread).
+  void serveConnectionCalls();
   // Logs what the job's function logged, with its invocation's fields (loop thread).
   void emitLogs(Job& job);
   void finish(Job& job);

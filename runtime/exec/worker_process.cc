@@ -2,6 +2,7 @@
 
 #include "runtime/protocol/http_status.h"
 #include "runtime/protocol/worker_contract.h"
+#include "gust/abi.h"
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -137,6 +138,7 @@ Result<void> WorkerProcess::spawn(const WorkerSpawnOptions& options) {
   cgroups_ = options.cgroups;
   logs_ = options.logs;
   state_store_ = options.state;
+  connections_ = options.connections;
   max_output_ = options.max_output_per_invocation;
   spawned_at_ = clock_.now();
   last_used_ = spawned_at_;
@@ -446,7 +448,28 @@ void WorkerProcess::onFrame(FrameType type, std::string_view payload) {
       return protocolError("worker sent an INVOKE frame");
     case FrameType::kStateValue:
       return protocolError("worker sent a STATE_VALUE frame");
+    case FrameType::kConnectionCall:
+      return onConnectionCall(payload);
+    case FrameType::kConnectionStatus:
+      return protocolError("worker sent a CONNECTION_STATUS frame");
   }
+}
+
+void WorkerProcess::onConnectionCall(std::string_view payload) {
+  auto call = decodeConnectionCall(payload);
+  if (!call) return protocolError(call.error().message);
+  InFlight* inv = findInFlight(call->seq);
+  // A call may cross a timeout that already answered its invocation: nobody waits for it.
+  if (inv == nullptr) return;
+  if (++inv->connection_calls > kMaxConnectionCalls) {
+    return protocolError("worker made more than " + std::to_string(kMaxConnectionCalls) +
+                         " connection calls in one invocation");
+  }
+  // The app is the pool's: a worker never names the app whose connection it reaches.
+  int32_t status = connections_ != nullptr ? connections_->call(app_, call->call) : GUST_E_NOT_FOUND;
+  std::string frame;
+  encodeConnectionStatus(ConnectionStatusFrame{call->seq, status}, frame);
+  write(std::move(frame));
 }
 
 void WorkerProcess::onStateGet(std::string_view payload) {

@@ -22,6 +22,7 @@
 #include "runtime/base/clock.h"
 #include "runtime/base/token_bucket.h"
 #include "runtime/exec/app_uids.h"
+#include "runtime/exec/connection_sink.h"
 #include "runtime/exec/fork_client.h"
 #include "runtime/store/state_store.h"
 #include "runtime/protocol/frame.h"
@@ -81,6 +82,9 @@ struct WorkerSpawnOptions {
   // Answers the worker's state reads, always for `app` (never a name the worker sends).
   // Null: reads fail with a message saying the host keeps no state.
   StateStore* state = nullptr;
+  // Carries out the worker's connection calls, always for `app`. Null: every call answers
+  // GUST_E_NOT_FOUND (this host has no WebSocket routes).
+  ConnectionSink* connections = nullptr;
 };
 
 // The Outcome of a function's RESULT for an invocation with a batch of `batch` messages:
@@ -179,9 +183,11 @@ class WorkerProcess {
     size_t output_dropped = 0;
     size_t state_reads = 0;
     bool state_read_pending = false;  // one read at a time per invocation
+    size_t connection_calls = 0;
   };
   void onStateGet(std::string_view payload);
   void answerState(uint64_t seq, StateValueFrame&& answer);
+  void onConnectionCall(std::string_view payload);
   // Starts `gust worker` with uv_spawn, its stdio on `child_ends`.
   Result<void> spawnProcess(const WorkerSpawnOptions& options, std::vector<std::string> args,
                             const std::array<int, kForkRequestFds>& child_ends);
@@ -230,6 +236,7 @@ class WorkerProcess {
   std::vector<std::string> cgroups_;
   LogFanout* logs_ = nullptr;
   StateStore* state_store_ = nullptr;
+  ConnectionSink* connections_ = nullptr;
   // Tells a state read's completion whether this worker still exists: the store may answer
   // after the pool freed it. Shared with those completions only.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

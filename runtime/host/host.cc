@@ -14,6 +14,7 @@
 
 #include "runtime/admin/admin_api.h"
 #include "runtime/admin/admin_apps.h"
+#include "runtime/admin/admin_connections.h"
 #include "runtime/admin/admin_env.h"
 #include "runtime/admin/admin_keys.h"
 #include "runtime/admin/admin_invocations.h"
@@ -63,6 +64,8 @@ class Host {
         drain_(loop, clock_) {
     http_.setMaxConnections(descriptors.public_connections);
     http_.setMaxWebSockets(options.max_websockets);
+    // Functions' ctx.send and ctx.close reach the HTTP trigger's WebSocket connections.
+    dispatcher_.setConnectionSink(&http_.connections());
     // A worker's cgroup that was still busy when the worker ended (its namespace still dying)
     // is removed on a later try; this makes sure there is one, whatever else the host does.
     uv_timer_init(loop, &cgroup_retry_);
@@ -134,6 +137,7 @@ class Host {
     addStateRoutes(*admin_, *state_);
     addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
     addTopicRoutes(*admin_, *queue_store_, *queue_trigger_);
+    addConnectionRoutes(*admin_, http_.connections());
     if (auto opened = openInvocations(); !opened) return opened;
     if (auto opened = openWebhooks(); !opened) return opened;
     addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);

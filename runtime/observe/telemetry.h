@@ -28,7 +28,7 @@ namespace gust {
 struct InvocationSeries {
   std::string app;
   std::string function;
-  std::string trigger;  // "http", "async", "timer" or "queue"
+  std::string trigger;  // "http", "async", "timer", "queue" or "websocket"
   CounterFamily* invocations = nullptr;
   HistogramFamily* durations = nullptr;
   // Filled on first use, so that only what happened is exposed (a function is not invoked

@@ -37,7 +37,8 @@ template <typename P, typename M>
 void putInvoke(std::string& out, uint64_t seq, std::string_view id, uint32_t function_index, uint32_t timeout_ms,
                uint32_t trigger, std::string_view method, std::string_view path, std::string_view query,
                const P& headers, const P& params, std::string_view body, std::string_view traceparent,
-               std::string_view tracestate, const std::vector<M>& messages) {
+               std::string_view tracestate, const std::vector<M>& messages, std::string_view connection_id,
+               bool binary, uint32_t close_code) {
   frame(out, FrameType::kInvoke, [&] {
     putU64(out, seq);
     putStr(out, id);
@@ -61,6 +62,9 @@ void putInvoke(std::string& out, uint64_t seq, std::string_view id, uint32_t fun
       putU32(out, m.attempt);
       putU64(out, static_cast<uint64_t>(m.enqueued_at_ms));
     }
+    putStr(out, connection_id);
+    putU32(out, binary ? 1 : 0);
+    putU32(out, close_code);
   });
 }
 
@@ -203,12 +207,13 @@ void encodeInitError(std::string_view message, std::string& out) {
 void encodeInvoke(uint64_t seq, std::string_view invocation_id, uint32_t function_index,
                   uint32_t timeout_ms, const TraceContext& trace, const Payload& p, std::string& out) {
   putInvoke(out, seq, invocation_id, function_index, timeout_ms, p.trigger, p.method, p.path, p.query, p.headers,
-            p.params, p.body, trace.traceparent, trace.tracestate, p.messages);
+            p.params, p.body, trace.traceparent, trace.tracestate, p.messages, p.connection_id, p.binary, p.close_code);
 }
 
 void encodeInvoke(const InvokeFrame& f, std::string& out) {
   putInvoke(out, f.seq, f.invocation_id, f.function_index, f.timeout_ms, f.trigger, f.method, f.path, f.query,
-            f.headers, f.params, f.body, f.traceparent, f.tracestate, f.messages);
+            f.headers, f.params, f.body, f.traceparent, f.tracestate, f.messages, f.connection_id, f.binary,
+            f.close_code);
 }
 
 void encodeResult(const ResultFrame& f, std::string& out) {
@@ -269,6 +274,23 @@ void encodeStateValue(const StateValueFrame& f, std::string& out) {
   });
 }
 
+void encodeConnectionCall(const ConnectionCallFrame& f, std::string& out) {
+  frame(out, FrameType::kConnectionCall, [&] {
+    putU64(out, f.seq);
+    putU32(out, static_cast<uint32_t>(f.call.op));
+    putU32(out, f.call.code);
+    putStr(out, f.call.id);
+    putStr(out, f.call.data);
+  });
+}
+
+void encodeConnectionStatus(const ConnectionStatusFrame& f, std::string& out) {
+  frame(out, FrameType::kConnectionStatus, [&] {
+    putU64(out, f.seq);
+    putU32(out, static_cast<uint32_t>(f.status));
+  });
+}
+
 Result<uint32_t> decodeReady(std::string_view payload) {
   Reader r(payload);
   uint32_t version = r.u32();
@@ -310,6 +332,9 @@ Result<InvokeFrame> decodeInvoke(std::string_view payload) {
     m.attempt = r.u32();
     m.enqueued_at_ms = static_cast<int64_t>(r.u64());
   }
+  f.connection_id = r.str();
+  f.binary = r.u32() != 0;
+  f.close_code = r.u32();
   if (!r.finished()) return malformed("INVOKE");
   return f;
 }
@@ -399,6 +424,37 @@ Result<StateValueFrame> decodeStateValue(std::string_view payload) {
   return f;
 }
 
+Result<ConnectionCallFrame> decodeConnectionCall(std::string_view payload) {
+  Reader r(payload);
+  ConnectionCallFrame f;
+  f.seq = r.u64();
+  f.call.op = static_cast<ConnectionOp>(r.u32());
+  f.call.code = r.u32();
+  f.call.id = std::string(r.str());
+  f.call.data = std::string(r.str());
+  if (!r.finished()) return malformed("CONNECTION_CALL");
+  if (std::string why = connectionCallProblem(f.call); !why.empty()) {
+    return makeError(ErrorKind::kBadInput, "malformed CONNECTION_CALL frame from worker: " + why);
+  }
+  return f;
+}
+
+Result<ConnectionStatusFrame> decodeConnectionStatus(std::string_view payload) {
+  Reader r(payload);
+  ConnectionStatusFrame f;
+  f.seq = r.u64();
+  f.status = static_cast<int32_t>(r.u32());
+  if (!r.finished()) return malformed("CONNECTION_STATUS");
+  return f;
+}
+
+Result<uint64_t> answerSeqOf(std::string_view payload) {
+  Reader r(payload);
+  uint64_t seq = r.u64();
+  if (!r.ok()) return malformed("answer");
+  return seq;
+}
+
 FrameDecoder::Status FrameDecoder::next(FrameType& type, std::string_view& payload) {
   if (!error_.empty()) return Status::kError;
   // Compact once the consumed prefix dominates, so the buffer does not grow without end.
@@ -418,7 +474,7 @@ FrameDecoder::Status FrameDecoder::next(FrameType& type, std::string_view& paylo
     return Status::kError;
   }
   if (raw_type < static_cast<uint32_t>(FrameType::kReady) ||
-      raw_type > static_cast<uint32_t>(FrameType::kStateValue)) {
+      raw_type > static_cast<uint32_t>(FrameType::kConnectionStatus)) {
     error_ = "unknown frame type " + std::to_string(raw_type);
     return Status::kError;
   }

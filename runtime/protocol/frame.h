@@ -9,6 +9,7 @@
 //   INVOKE  = seq:u64 id function_index:u32 timeout_ms:u32 trigger:u32 method path query
 //             headers:pairs params:pairs body traceparent tracestate
 //             count:u32 (id queue body headers:pairs attempt:u32 enqueued_at_ms:i64)*count
+//             connection_id binary:u32 close_code:u32
 //   RESULT  = seq:u64 kind:u32 flags:u32 status:i32 headers:pairs body
 //             count:u32 (index:u32 action:u32 delay_ms:u32 reason)*count        settlements
 //             count:u32 (queue id body headers:pairs delay_ms:u32)*count         publishes
@@ -16,8 +17,13 @@
 //   STATE_GET   = seq:u64 key                                 (worker -> host, the function waits)
 //   STATE_VALUE = seq:u64 status:u32 version:u64 value        (host -> worker; value is the
 //                 message when status is kFailed)
+//   CONNECTION_CALL   = seq:u64 op:u32 code:u32 id data       (worker -> host, the function waits)
+//   CONNECTION_STATUS = seq:u64 status:u32                    (host -> worker: a gust_status)
 //
-// An HTTP invocation pays 12 bytes for the queue and trace fields it does not use.
+// INVOKE ends with the WebSocket event's fields: connection_id binary:u32 close_code:u32
+// (empty and zero for every other trigger).
+//
+// An HTTP invocation pays 24 bytes for the queue, trace and WebSocket fields it does not use.
 // Every frame read is bounded by kMaxFramePayload: a worker that sends more is broken or
 // hostile, and the host drops it. Counts are bounded too (runtime/protocol/queue_types.h), and a
 // RESULT that breaks a queue or state limit (runtime/protocol/state_types.h) is malformed.
@@ -28,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/protocol/connection_call.h"
 #include "runtime/protocol/queue_types.h"
 #include "runtime/protocol/state_types.h"
 #include "runtime/base/result.h"
@@ -42,6 +49,8 @@ enum class FrameType : uint32_t {
   kLog = 5,        // worker -> host: a line the function logged through its Context
   kStateGet = 6,   // worker -> host: the function reads a key of its app's state
   kStateValue = 7,  // host -> worker: the answer to the STATE_GET of that seq
+  kConnectionCall = 8,    // worker -> host: the function sends to or closes a WebSocket connection
+  kConnectionStatus = 9,  // host -> worker: the answer to the CONNECTION_CALL of that seq
 };
 
 constexpr size_t kFrameHeaderSize = 8;
@@ -67,6 +76,11 @@ struct Payload {
   Pairs params;
   std::string body;
   std::vector<QueueMessage> messages;  // the batch of a queue invocation; empty otherwise
+  // A WebSocket event (trigger GUST_TRIGGER_WEBSOCKET): the connection it is about, whether
+  // a MESSAGE was binary, and the close code a DISCONNECT saw (1006: none was received).
+  std::string connection_id;
+  bool binary = false;
+  uint32_t close_code = 0;
 };
 
 // One message of an INVOKE's batch, borrowed from the frame.
@@ -88,6 +102,19 @@ struct InvokeFrame {
   std::string_view body;
   std::string_view traceparent, tracestate;
   std::vector<InvokeMessage> messages;
+  std::string_view connection_id;
+  bool binary = false;
+  uint32_t close_code = 0;
+};
+
+struct ConnectionCallFrame {
+  uint64_t seq = 0;  // the invocation's
+  ConnectionCall call;
+};
+
+struct ConnectionStatusFrame {
+  uint64_t seq = 0;
+  int32_t status = 0;  // a gust_status
 };
 
 enum class ResultKind : uint32_t { kOk = 0, kError = 1 };
@@ -137,6 +164,8 @@ void encodeResult(const ResultFrame& frame, std::string& out);
 void encodeLog(const LogFrame& frame, std::string& out);
 void encodeStateGet(const StateGetFrame& frame, std::string& out);
 void encodeStateValue(const StateValueFrame& frame, std::string& out);
+void encodeConnectionCall(const ConnectionCallFrame& frame, std::string& out);
+void encodeConnectionStatus(const ConnectionStatusFrame& frame, std::string& out);
 
 // Decoders read one frame's payload. InvokeFrame borrows from `payload`. decodeResult also
 // checks the queue and state limits a worker must keep (counts, sizes, queue names,
@@ -149,6 +178,11 @@ Result<LogFrame> decodeLog(std::string_view payload);
 // Also checks the key (stateKeyProblem): a worker that sends a bad one is broken.
 Result<StateGetFrame> decodeStateGet(std::string_view payload);
 Result<StateValueFrame> decodeStateValue(std::string_view payload);
+// Also checks the call (connectionCallProblem): a worker that sends a bad one is broken.
+Result<ConnectionCallFrame> decodeConnectionCall(std::string_view payload);
+Result<ConnectionStatusFrame> decodeConnectionStatus(std::string_view payload);
+// The seq an answer frame (STATE_VALUE, CONNECTION_STATUS) is for; both begin with it.
+Result<uint64_t> answerSeqOf(std::string_view payload);
 
 // Splits a byte stream into frames. Owning thread: whoever feeds it.
 class FrameDecoder {

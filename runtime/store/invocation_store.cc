@@ -143,7 +143,8 @@ std::optional<AsyncStatus> parseAsyncStatus(std::string_view name) {
 }
 
 std::optional<RecordTrigger> parseRecordTrigger(std::string_view name) {
-  for (RecordTrigger t : {RecordTrigger::kHttp, RecordTrigger::kAsync, RecordTrigger::kTimer, RecordTrigger::kQueue}) {
+  for (RecordTrigger t : {RecordTrigger::kHttp, RecordTrigger::kAsync, RecordTrigger::kTimer, RecordTrigger::kQueue,
+                          RecordTrigger::kWebSocket}) {
     if (name == recordTriggerName(t)) return t;
   }
   return std::nullopt;
@@ -319,6 +320,8 @@ const char* recordTriggerName(RecordTrigger trigger) {
       return "timer";
     case RecordTrigger::kQueue:
       return "queue";
+    case RecordTrigger::kWebSocket:
+      return "websocket";
   }
   return "unknown";
 }

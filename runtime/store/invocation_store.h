@@ -115,7 +115,7 @@ struct AsyncUpdate {
   std::optional<std::string> error;       // unchanged when absent
 };
 
-enum class RecordTrigger { kHttp, kAsync, kTimer, kQueue };
+enum class RecordTrigger { kHttp, kAsync, kTimer, kQueue, kWebSocket };
 const char* recordTriggerName(RecordTrigger trigger);
 
 struct InvocationRecord {

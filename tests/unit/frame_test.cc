@@ -222,14 +222,62 @@ TEST_CASE("an invoke frame carries the trace context and every field of a queue 
   CHECK(payloadOf(again) == payload);
 }
 
-TEST_CASE("an HTTP invoke frame pays 12 bytes for the empty trace context and batch") {
+TEST_CASE("an HTTP invoke frame pays 24 bytes for the empty trace context, batch and WebSocket fields") {
   Payload p;
   p.method = "GET";
   std::string with_nothing, with_trace;
   encodeInvoke(1, "id", 0, 10, TraceContext{}, p, with_nothing);
-  CHECK(with_nothing.size() == kFrameHeaderSize + 8 + 6 + 4 + 4 + 4 + 7 + 4 + 4 + 4 + 4 + 4 + 12);
+  CHECK(with_nothing.size() == kFrameHeaderSize + 8 + 6 + 4 + 4 + 4 + 7 + 4 + 4 + 4 + 4 + 4 + 12 + 12);
   encodeInvoke(1, "id", 0, 10, TraceContext{"tp", "ts"}, p, with_trace);
   CHECK(with_trace.size() == with_nothing.size() + 4);
+}
+
+TEST_CASE("a WebSocket invoke frame carries its connection id, binary flag and close code") {
+  Payload p;
+  p.trigger = 4;
+  p.method = "DISCONNECT";
+  p.connection_id = "0123456789abcdef0123456789abcdef";
+  p.binary = true;
+  p.close_code = 1006;
+  std::string bytes;
+  encodeInvoke(1, "id", 0, 10, TraceContext{}, p, bytes);
+  std::string payload = payloadOf(bytes);
+  auto inv = decodeInvoke(payload);
+  REQUIRE(inv);
+  CHECK(inv->connection_id == p.connection_id);
+  CHECK(inv->binary);
+  CHECK(inv->close_code == 1006);
+  std::string again;
+  encodeInvoke(*inv, again);
+  CHECK(payloadOf(again) == payload);
+}
+
+TEST_CASE("a connection call round-trips, and one that breaks its rules is a malformed frame") {
+  ConnectionCallFrame call{7, ConnectionCall{ConnectionOp::kClose, "abc", "bye", 4000}};
+  std::string bytes;
+  encodeConnectionCall(call, bytes);
+  auto back = decodeConnectionCall(payloadOf(bytes));
+  REQUIRE(back);
+  CHECK(back->seq == 7);
+  CHECK(back->call.op == ConnectionOp::kClose);
+  CHECK(back->call.id == "abc");
+  CHECK(back->call.data == "bye");
+  CHECK(back->call.code == 4000);
+  for (ConnectionCall bad : {ConnectionCall{ConnectionOp::kClose, "abc", "", 1006},
+                             ConnectionCall{ConnectionOp::kClose, "abc", std::string(124, 'r'), 1000},
+                             ConnectionCall{ConnectionOp::kSendText, "abc", "\xff", 0},
+                             ConnectionCall{ConnectionOp::kSendBinary, "", "x", 0},
+                             ConnectionCall{static_cast<ConnectionOp>(9), "abc", "", 0}}) {
+    std::string frame;
+    encodeConnectionCall(ConnectionCallFrame{1, bad}, frame);
+    CHECK_FALSE(decodeConnectionCall(payloadOf(frame)));
+  }
+  std::string status;
+  encodeConnectionStatus(ConnectionStatusFrame{7, 6}, status);
+  auto answer = decodeConnectionStatus(payloadOf(status));
+  REQUIRE(answer);
+  CHECK(answer->status == 6);
+  CHECK(answerSeqOf(payloadOf(status)).value() == 7);
 }
 
 TEST_CASE("a result frame round-trips its settlements and publishes") {
@@ -271,12 +319,12 @@ TEST_CASE("counts of messages, settlements, publishes and message headers beyond
     std::memcpy(bytes.data() + at, &value, 4);
     return bytes;
   };
-  // An HTTP invoke: the message count is its last 4 bytes.
+  // An HTTP invoke: the message count comes before the 12 bytes of empty WebSocket fields.
   Payload p;
   std::string invoke;
   encodeInvoke(1, "id", 0, 10, TraceContext{}, p, invoke);
   invoke = payloadOf(invoke);
-  size_t count_at = invoke.size() - 4;
+  size_t count_at = invoke.size() - 4 - 12;
   CHECK(decodeInvoke(invoke));
   CHECK_FALSE(decodeInvoke(patchU32(invoke, count_at, 1)));  // one message, no bytes for it
   CHECK_FALSE(decodeInvoke(patchU32(invoke, count_at, 0xffffffff)));

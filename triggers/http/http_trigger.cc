@@ -166,6 +166,7 @@ HttpTrigger::HttpTrigger(uv_loop_t* loop, const Clock& clock, Dispatcher& dispat
     : clock_(clock),
       dispatcher_(dispatcher),
       expose_errors_(expose_errors),
+      connections_(clock, dispatcher, expose_errors),
       server_(loop, limits, [this](HttpRequest&& request, HttpResponder&& responder) {
         onRequest(std::move(request), std::move(responder));
       }) {}
@@ -221,12 +222,20 @@ Result<void> HttpTrigger::addApp(const AppInfo& app) {
     if (app.manifest.authOf(f) == Auth::kKey) keyed.insert(f.name);
   }
   keyed_[app.manifest.name] = std::move(keyed);
+  std::set<std::string, std::less<>> websocket;
+  for (const auto& f : app.manifest.functions) {
+    if (f.websocket) websocket.insert(f.name);
+  }
+  // Open connections stay: their next events go to this version's function of that name.
+  websocket_[app.manifest.name] = std::move(websocket);
   verifiers_[app.manifest.name] = std::move(*verifiers);
   return {};
 }
 
 void HttpTrigger::removeApp(const std::string& name) {
   keyed_.erase(name);
+  websocket_.erase(name);
+  connections_.closeApp(name);
   verifiers_.erase(name);
   if (routes_.erase(name) == 0) return;
   // Removing routes cannot make the rest conflict.
@@ -286,6 +295,20 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
     spdlog::debug("[{}] {}: {} {} refused: {}", match.target->app, match.target->function, request.method,
                   printable(request.path), refusal->message);
     responder.send(signatureRefused(*refusal, expose_errors_));
+    return;
+  }
+  if (auto app = websocket_.find(match.target->app);
+      app != websocket_.end() && app->second.contains(match.target->function)) {
+    if (!request.upgrade) {
+      HttpResponse r = problemResponse(426, "Upgrade Required",
+                                       request.path + " is a WebSocket endpoint; connect to it with a WebSocket client "
+                                       "(ws:// or wss://)");
+      r.headers.emplace_back("Upgrade", "websocket");
+      responder.send(std::move(r));
+      return;
+    }
+    connections_.connect(std::move(request), match.target->app, match.target->function, std::move(match.params),
+                         std::move(responder));
     return;
   }
   if (prefersRespondAsync(request.headers)) {

@@ -17,6 +17,7 @@
 #include "runtime/store/invocation_store.h"
 #include "runtime/store/key_store.h"
 #include "runtime/protocol/trace_context.h"
+#include "triggers/http/connection_registry.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
 #include "triggers/http/webhook_verify.h"
@@ -73,6 +74,9 @@ class HttpTrigger final : public Trigger {
   void stopAccepting() { server_.stopAccepting(); }
   size_t inFlight() const { return server_.inFlight(); }
   const HttpServer& server() const { return server_; }
+  // The open WebSocket connections of `"websocket": true` functions; the host hands it to
+  // the dispatcher as its ConnectionSink, and the admin API lists, sends and closes through it.
+  ConnectionRegistry& connections() { return connections_; }
   void close(std::function<void()> on_closed) { server_.close(std::move(on_closed)); }
 
  private:
@@ -102,6 +106,8 @@ class HttpTrigger final : public Trigger {
   // app -> its functions whose auth is "key".
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> keyed_;
   const KeyStore* keys_ = nullptr;
+  // app -> its functions whose routes take WebSocket connections.
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> websocket_;
   // app -> its functions that require a webhook signature, with their secrets.
   std::map<std::string, AppVerifiers, std::less<>> verifiers_;
   Router router_;
@@ -109,6 +115,8 @@ class HttpTrigger final : public Trigger {
   InvocationStore* store_ = nullptr;
   AsyncRunner* runner_ = nullptr;
   TraceIdGenerator trace_ids_;
+  // Before the server: the server's WebSocket handlers call into it until they close.
+  ConnectionRegistry connections_;
   HttpServer server_;
 };
 

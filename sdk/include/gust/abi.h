@@ -53,7 +53,8 @@ typedef struct gust_pair {
 typedef enum gust_trigger {
   GUST_TRIGGER_HTTP = 1,
   GUST_TRIGGER_TIMER = 2,
-  GUST_TRIGGER_QUEUE = 3
+  GUST_TRIGGER_QUEUE = 3,
+  GUST_TRIGGER_WEBSOCKET = 4
 } gust_trigger;
 
 typedef enum gust_log_level {
@@ -64,7 +65,15 @@ typedef enum gust_log_level {
 } gust_log_level;
 
 /* The event a function is invoked with. For HTTP it is the request; for a timer the body
- * is the timer event as JSON and method/path are empty. */
+ * is the timer event as JSON and method/path are empty.
+ *
+ * For a WebSocket route (trigger GUST_TRIGGER_WEBSOCKET) `method` is the event: "CONNECT"
+ * (the client asks to connect: a 2xx response accepts, its headers join the 101; any other
+ * status refuses, and the client gets that response), "MESSAGE" (one whole message from the
+ * client is the body; a response with a non-empty body is sent back to the client as one
+ * message) or "DISCONNECT" (the connection ended; its response is ignored). path, query,
+ * headers and params are those of the upgrade request on every event. connection_id() and
+ * websocket_info() tell the rest. Events of one connection come one at a time, in order. */
 typedef struct gust_request {
   uint32_t trigger; /* gust_trigger */
   gust_str method;
@@ -189,6 +198,29 @@ typedef struct gust_host_api {
    * next webhook_verify call of the invocation or its end. The secret is never in it. */
   int32_t (*webhook_verify)(void* host, int32_t scheme, gust_str secret, int64_t tolerance_s,
                             const gust_pair* headers, size_t header_count, gust_str body, gust_str* error_out);
+
+  /* ---- Since the WebSocket entries; check GUST_HOST_HAS(api, connection_send). ----
+   * A connection id names one open WebSocket connection of the app: 32 lowercase hex
+   * characters (128 random bits), never reused. Any invocation of the app (of any trigger)
+   * may send to or close any of its app's connections; another app's connection is
+   * indistinguishable from none. At most 10,000 calls and 16 MiB sent per invocation
+   * (GUST_E_LIMIT). A send is queued to the client at once, whatever the invocation's
+   * outcome; a client that does not read is disconnected (close 1008) rather than buffered
+   * without bound. */
+
+  /* The connection of this WebSocket invocation; empty for every other trigger. */
+  gust_str (*connection_id)(void* host);
+  /* For a WebSocket invocation: `binary_out` 1 when the MESSAGE was a binary one,
+   * `close_code_out` the close code a DISCONNECT saw (1006 when the connection ended without
+   * one). GUST_E_INVALID for another trigger. Either pointer may be null. */
+  int32_t (*websocket_info)(void* host, uint32_t* binary_out, uint32_t* close_code_out);
+  /* Sends `data` (copied) as one message, binary when `binary` is non-zero, else text (which
+   * must be UTF-8). GUST_OK once queued; GUST_E_NOT_FOUND when the app has no open
+   * connection of that id; GUST_E_INVALID for text that is not UTF-8; GUST_E_LIMIT. */
+  int32_t (*connection_send)(void* host, gust_str connection_id, gust_str data, int32_t binary);
+  /* Starts the close handshake with `code` (1000, or 3000..4999) and `reason` (at most 123
+   * bytes of UTF-8). GUST_OK, GUST_E_NOT_FOUND, GUST_E_INVALID or GUST_E_LIMIT as above. */
+  int32_t (*connection_close)(void* host, gust_str connection_id, int32_t code, gust_str reason);
 } gust_host_api;
 
 /* if_version of a state write without a condition. */

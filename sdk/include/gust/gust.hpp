@@ -48,6 +48,28 @@
 //
 // gust::webhooks::verify checks a webhook's signature (Standard Webhooks, GitHub, Stripe)
 // the way the host checks a route's "verify".
+//
+// A function with `"websocket": true` in gust.json serves WebSocket connections on its
+// routes. It is invoked once per event of a connection, one event at a time, in order;
+// req.websocket() tells which. Its response to CONNECT decides: 2xx accepts (its headers
+// join the 101; a Sec-WebSocket-Protocol header picks one of the client's subprotocols),
+// anything else refuses with that response. The body of its response to a MESSAGE, if any,
+// goes back to the client as one message: binary when its Content-Type is
+// application/octet-stream or it is not UTF-8, text otherwise. Any function of the app, of
+// any trigger, may send to a connection it knows the id of (kept in ctx.state(), say):
+//
+//   gust::Response chat(const gust::Request& req, gust::Context& ctx) {
+//     gust::WebSocketEvent ws = req.websocket();
+//     switch (ws.event) {
+//       case gust::WebSocketEvent::kConnect: return gust::Response::empty(204);  // accept
+//       case gust::WebSocketEvent::kMessage: return gust::Response::text("echo: " + std::string(req.body()));
+//       default: return gust::Response::empty(204);  // DISCONNECT: ws.close_code says how it ended
+//     }
+//   }
+//   ctx.send(id, "hello");  ctx.sendBinary(id, bytes);  ctx.close(id, 4000, "bye");
+//
+// send() and close() return GUST_E_NOT_FOUND for a connection that is closed, never was, or
+// is another app's. A send is queued at once, whatever the invocation's outcome.
 #pragma once
 
 #include <gust/abi.h>
@@ -109,13 +131,44 @@ inline std::string formDecode(std::string_view s) {
 }
 }  // namespace detail
 
-enum class Trigger { kHttp = GUST_TRIGGER_HTTP, kTimer = GUST_TRIGGER_TIMER, kQueue = GUST_TRIGGER_QUEUE };
+enum class Trigger {
+  kHttp = GUST_TRIGGER_HTTP,
+  kTimer = GUST_TRIGGER_TIMER,
+  kQueue = GUST_TRIGGER_QUEUE,
+  kWebSocket = GUST_TRIGGER_WEBSOCKET
+};
+
+// The event of a WebSocket function's invocation (trigger kWebSocket).
+struct WebSocketEvent {
+  enum Kind { kNone, kConnect, kMessage, kDisconnect };
+  Kind event = kNone;              // kNone: not a WebSocket invocation
+  std::string_view connection_id;  // for ctx.send / ctx.close, from any invocation of the app
+  bool binary = false;             // kMessage: the client sent a binary message
+  uint32_t close_code = 0;         // kDisconnect: the close code (1006: the connection just dropped)
+};
 
 // The event a function runs for. Borrowed views: valid only during the call; copy what
 // you keep.
 class Request {
  public:
-  explicit Request(const gust_request& raw) : raw_(raw) {}
+  explicit Request(const gust_request& raw, const gust_context* context = nullptr) : raw_(raw), context_(context) {}
+
+  // What a WebSocket invocation is about; event kNone for every other trigger.
+  WebSocketEvent websocket() const {
+    WebSocketEvent ws;
+    if (raw_.trigger != GUST_TRIGGER_WEBSOCKET) return ws;
+    std::string_view m = method();
+    ws.event = m == "CONNECT" ? WebSocketEvent::kConnect
+               : m == "MESSAGE" ? WebSocketEvent::kMessage
+               : m == "DISCONNECT" ? WebSocketEvent::kDisconnect
+                                   : WebSocketEvent::kNone;
+    if (context_ == nullptr || !GUST_HOST_HAS(context_->api, websocket_info)) return ws;
+    ws.connection_id = detail::view(context_->api->connection_id(context_->host));
+    uint32_t binary = 0;
+    context_->api->websocket_info(context_->host, &binary, &ws.close_code);
+    ws.binary = binary != 0;
+    return ws;
+  }
 
   Trigger trigger() const { return static_cast<Trigger>(raw_.trigger); }
   std::string_view method() const { return detail::view(raw_.method); }
@@ -176,6 +229,7 @@ class Request {
 
  private:
   const gust_request& raw_;
+  const gust_context* context_;  // null when built without one: websocket() then knows only the event
 };
 
 struct Response {
@@ -231,7 +285,7 @@ class Status {
       case GUST_E_RANGE: return "no such message in the batch";
       case GUST_E_SETTLED: return "message already settled";
       case GUST_E_UNSUPPORTED: return "the host does not support this call";
-      case GUST_E_NOT_FOUND: return "no such key";
+      case GUST_E_NOT_FOUND: return "not found (no such state key, or no open connection of that id)";
       case GUST_E_UNAVAILABLE: return "the host could not read the app's state";
       case GUST_E_UNVERIFIED: return "webhook signature not verified";
       default: return "unknown error";
@@ -485,9 +539,27 @@ class Context {
                                     detail::str(options.id), static_cast<uint32_t>(options.delay.count())));
   }
 
+  // Sends one text message (UTF-8) to the app's WebSocket connection `connection_id`.
+  // GUST_E_NOT_FOUND when the connection is closed or not this app's; at most 10,000 calls
+  // and 16 MiB per invocation (GUST_E_LIMIT).
+  Status send(std::string_view connection_id, std::string_view text) const { return sendAs(connection_id, text, 0); }
+  Status sendBinary(std::string_view connection_id, std::string_view bytes) const {
+    return sendAs(connection_id, bytes, 1);
+  }
+  // Closes the connection with `code` (1000, or 3000..4999) and a reason of at most 123
+  // bytes; the connection's function then gets its DISCONNECT.
+  Status close(std::string_view connection_id, uint16_t code = 1000, std::string_view reason = {}) const {
+    if (!GUST_HOST_HAS(raw_.api, connection_close)) return Status(GUST_E_UNSUPPORTED);
+    return Status(raw_.api->connection_close(raw_.host, detail::str(connection_id), code, detail::str(reason)));
+  }
+
   const gust_context& raw() const { return raw_; }
 
  private:
+  Status sendAs(std::string_view connection_id, std::string_view data, int32_t binary) const {
+    if (!GUST_HOST_HAS(raw_.api, connection_send)) return Status(GUST_E_UNSUPPORTED);
+    return Status(raw_.api->connection_send(raw_.host, detail::str(connection_id), detail::str(data), binary));
+  }
   void write(int32_t level, std::string_view message) const {
     raw_.api->log(raw_.host, level, detail::str(message));
   }
@@ -577,7 +649,7 @@ void guarded(const gust_context* raw_context, Body&& body) noexcept {
 template <typename Fn>
 void trampoline(Fn&& fn, const gust_request* raw_request, const gust_context* raw_context) noexcept {
   guarded(raw_context, [&] {
-    Request request(*raw_request);
+    Request request(*raw_request, raw_context);
     Context context(*raw_context);
     Response response = fn(request, context);
     std::vector<gust_pair> headers;
