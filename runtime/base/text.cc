@@ -7,33 +7,39 @@
 namespace gust {
 
 bool isValidUtf8(std::string_view bytes) {
-  // The smallest code point each sequence length may encode: anything below is overlong.
-  static constexpr uint32_t kMinOfLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  size_t i = 0;
-  while (i < bytes.size()) {
-    auto lead = static_cast<unsigned char>(bytes[i]);
-    size_t length;
-    uint32_t cp;
-    if (lead < 0x80) {
-      ++i;
+  Utf8Validator validator;
+  return validator.feed(bytes) && validator.complete();
+}
+
+bool Utf8Validator::feed(std::string_view bytes) {
+  if (failed_) return false;
+  for (char c : bytes) {
+    auto byte = static_cast<uint8_t>(c);
+    if (needed_ > 0) {
+      if (byte < next_low_ || byte > next_high_) return !(failed_ = true);
+      --needed_;
+      next_low_ = 0x80;
+      next_high_ = 0xBF;
       continue;
-    } else if ((lead & 0xE0) == 0xC0) {
-      length = 2, cp = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      length = 3, cp = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      length = 4, cp = lead & 0x07;
+    }
+    if (byte < 0x80) continue;
+    next_low_ = 0x80;
+    next_high_ = 0xBF;
+    // RFC 3629 §4: the second byte's range after each lead is what rules out overlong
+    // forms (E0, F0), surrogates (ED) and code points past U+10FFFF (F4).
+    if (byte >= 0xC2 && byte <= 0xDF) {
+      needed_ = 1;
+    } else if (byte >= 0xE0 && byte <= 0xEF) {
+      needed_ = 2;
+      if (byte == 0xE0) next_low_ = 0xA0;
+      if (byte == 0xED) next_high_ = 0x9F;
+    } else if (byte >= 0xF0 && byte <= 0xF4) {
+      needed_ = 3;
+      if (byte == 0xF0) next_low_ = 0x90;
+      if (byte == 0xF4) next_high_ = 0x8F;
     } else {
-      return false;  // a continuation byte without its lead, or 0xF8..0xFF
+      return !(failed_ = true);  // a stray continuation byte, C0/C1 (overlong) or F5..FF
     }
-    if (bytes.size() - i < length) return false;
-    for (size_t k = 1; k < length; ++k) {
-      auto next = static_cast<unsigned char>(bytes[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (next & 0x3F);
-    }
-    if (cp < kMinOfLength[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += length;
   }
   return true;
 }

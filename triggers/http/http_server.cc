@@ -610,6 +610,48 @@ void HttpResponder::send(HttpResponse&& response) {
 
 bool HttpResponder::connected() const { return link_ != nullptr && link_->conn != nullptr; }
 
+WebSocket HttpResponder::acceptWebSocket(const WebSocketHandshake& /*handshake*/, WebSocketAccept /*accept*/,
+                                         std::unique_ptr<WebSocketHandler> /*handler*/) {
+  send(problemResponse(501, "Not Implemented", "WebSockets are not served yet"));
+  return {};
+}
+
+ResponseStream HttpResponder::startStream(HttpResponse&& /*head*/, size_t /*max_buffered_bytes*/) {
+  send(problemResponse(501, "Not Implemented", "response streams are not served yet"));
+  return {};
+}
+
+// --- WebSocket and ResponseStream handles ---
+
+struct WebSocketLink {
+  HttpConnection* conn = nullptr;  // null once the WebSocket is closing or closed
+  std::string protocol;
+  std::string peer_address;
+};
+
+struct ResponseStreamLink {
+  HttpConnection* conn = nullptr;  // null once the stream ended
+};
+
+namespace {
+const std::string kNoText;
+}  // namespace
+
+bool WebSocket::open() const { return link_ != nullptr && link_->conn != nullptr; }
+bool WebSocket::send(std::string_view /*data*/, bool /*binary*/) { return false; }
+void WebSocket::close(uint16_t /*code*/, std::string_view /*reason*/) {}
+size_t WebSocket::bufferedBytes() const { return 0; }
+const std::string& WebSocket::protocol() const { return link_ != nullptr ? link_->protocol : kNoText; }
+const std::string& WebSocket::peerAddress() const { return link_ != nullptr ? link_->peer_address : kNoText; }
+
+bool ResponseStream::open() const { return link_ != nullptr && link_->conn != nullptr; }
+bool ResponseStream::write(std::string_view /*bytes*/) { return false; }
+void ResponseStream::end() {}
+size_t ResponseStream::bufferedBytes() const { return 0; }
+void ResponseStream::onClose(std::function<void()> callback) {
+  if (!open() && callback) callback();
+}
+
 // --- HttpServer ---
 
 HttpServer::HttpServer(uv_loop_t* loop, HttpLimits limits, HttpHandler handler)

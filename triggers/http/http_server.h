@@ -18,6 +18,12 @@
 //  - With setMaxConnections(N), at most N connections hold a descriptor at once: a newcomer
 //    at the bound closes the connection idle longest (least recently used), or, when none
 //    is idle, is answered 503 and closed at once (docs/security.md, "Connections").
+//  - A request with `upgrade` set is the last HTTP read from its connection: bytes after it
+//    are kept for the protocol the handler may switch to (HttpResponder::acceptWebSocket).
+//    Answered with send() instead, the connection closes after the answer.
+//  - A connection turned into a WebSocket or a response stream leaves the HTTP bookkeeping
+//    (never evicted as idle HTTP; counted by setMaxWebSockets instead); stopAccepting()
+//    closes WebSockets with 1001 and ends streams; close() drops them.
 
 #include <uv.h>
 
@@ -35,6 +41,8 @@
 
 #include "runtime/base/result.h"
 #include "triggers/http/request_parser.h"
+#include "triggers/http/response_stream.h"
+#include "triggers/http/websocket.h"
 
 namespace gust {
 
@@ -64,6 +72,20 @@ class HttpResponder {
   ~HttpResponder();
 
   void send(HttpResponse&& response);
+  // Answers an upgrade request (see checkWebSocketHandshake) with 101 and turns the
+  // connection into a WebSocket run by `handler`. The bytes the client sent after the
+  // request are its first WebSocket bytes. When the connection is gone, or the request was
+  // not an upgrade, or the server is at setMaxWebSockets, nothing is switched: the answer is
+  // an error response (503 at the bound) and the returned handle is not open; the handler is
+  // then destroyed without a call.
+  WebSocket acceptWebSocket(const WebSocketHandshake& handshake, WebSocketAccept accept,
+                            std::unique_ptr<WebSocketHandler> handler);
+  // Answers with `head` and a body written over time through the returned handle: no
+  // Content-Length, "Connection: close", and the connection is the stream's until it ends
+  // (bytes the client sends are read and dropped). Writes that would queue more than
+  // `max_buffered_bytes` close the stream. Not open when the connection is gone or the
+  // server is at setMaxWebSockets (then 503 is answered).
+  ResponseStream startStream(HttpResponse&& head, size_t max_buffered_bytes);
   // True while the connection the request came on is open and still owed this answer.
   bool connected() const;
 
@@ -100,6 +122,12 @@ class HttpServer {
   // client whose request had already arrived may see a reset instead), so a flood never
   // holds a descriptor past the bound. Call before listening.
   void setMaxConnections(size_t max) { max_connections_ = max; }
+  // Bounds the connections turned into a WebSocket or a response stream (0, the default: no
+  // bound). These do not count in setMaxConnections' idle list: a quiet WebSocket is not an
+  // idle HTTP connection. Past the bound, acceptWebSocket and startStream answer 503.
+  void setMaxWebSockets(size_t max) { max_websockets_ = max; }
+  size_t openWebSockets() const { return open_websockets_; }
+  size_t openStreams() const { return open_streams_; }
 
   // Connections closed to stay within the bound, by reason; counted for the metrics.
   struct BoundCloses {
@@ -120,6 +148,7 @@ class HttpServer {
 
   // Closes the listener. Requests in flight keep going; their responses carry
   // "Connection: close", and idle keep-alive connections are closed, so clients move on.
+  // WebSockets are closed with 1001 (going away) and response streams are ended.
   void stopAccepting();
 
   // Requests handed to the handler on connections still open and not yet answered.
@@ -178,6 +207,9 @@ class HttpServer {
   // The bound (setMaxConnections): connections accepted and not yet closing, which are the
   // ones holding a descriptor, and the idle ones among them, oldest first.
   size_t max_connections_ = 0;
+  size_t max_websockets_ = 0;
+  size_t open_websockets_ = 0;
+  size_t open_streams_ = 0;
   size_t open_count_ = 0;
   HttpConnection* idle_oldest_ = nullptr;
   HttpConnection* idle_newest_ = nullptr;

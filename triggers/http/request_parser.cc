@@ -506,9 +506,8 @@ bool RequestParser::headComplete() {
   request_.method.assign(http_method_str(static_cast<http_method>(parser_.method)));
   request_.keep_alive = http_should_keep_alive(&parser_) != 0;
   splitTarget(request_.target, request_.path, request_.query);
-  // An Upgrade (WebSocket, h2c) is ignored and the request served as plain HTTP/1.1, which
-  // RFC 9110 §7.8 allows; http_parser's upgrade flag only makes it stop after this message,
-  // and we resume it on the next feed.
+  // http_parser sets its flag for "Upgrade" with "Connection: upgrade" (CONNECT was refused).
+  request_.upgrade = parser_.upgrade != 0;
   phase_ = ParsePhase::kBody;
   if (request_.expect_continue && has_body) {
     pending_ = ParseEvent::kExpectContinue;

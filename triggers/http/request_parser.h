@@ -48,6 +48,10 @@ struct HttpRequest {
   int http_minor = 1;
   bool keep_alive = true;
   bool expect_continue = false;  // the client sent "Expect: 100-continue"
+  // The client asks to switch protocols ("Upgrade" named in Connection, RFC 9110 §7.8). The
+  // parser takes nothing after such a request: the bytes that follow may be the new
+  // protocol's, and only the handler decides whether to switch (HttpServer).
+  bool upgrade = false;
   // Set by the server, not the parser: for a request that came over a Unix socket, the
   // uid of the process at the other end (SO_PEERCRED), so a listener can check who calls.
   // Unset for TCP.
