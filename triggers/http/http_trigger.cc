@@ -175,6 +175,9 @@ std::vector<Route> HttpTrigger::routesOf(const AppInfo& app) {
   for (const auto& f : app.manifest.functions) {
     for (const auto& r : f.routes) routes.push_back(Route{r.methods, r.path, RouteTarget{app.manifest.name, f.name}});
   }
+  for (const auto& s : app.manifest.streams) {
+    routes.push_back(Route{{"GET"}, s.path, RouteTarget{app.manifest.name, "", true}});
+  }
   return routes;
 }
 
@@ -190,8 +193,9 @@ Result<Router> HttpTrigger::build(const std::map<std::string, std::vector<Route>
       }
       auto added = router.add(route);
       if (!added) {
-        return makeError(ErrorKind::kBadInput, "app " + app + ", function " + route.target.function + ", route " +
-                                                   route.pattern + ": " + added.error().message);
+        const std::string what = route.target.stream ? "stream" : "function " + route.target.function + ", route";
+        return makeError(ErrorKind::kBadInput,
+                         "app " + app + ", " + what + " " + route.pattern + ": " + added.error().message);
       }
     }
   }
@@ -222,10 +226,12 @@ Result<void> HttpTrigger::addApp(const AppInfo& app) {
   }
   keyed_[app.manifest.name] = std::move(keyed);
   verifiers_[app.manifest.name] = std::move(*verifiers);
+  if (streams_) streams_->setApp(app.manifest.name, app.manifest.streams, app.manifest.auth);
   return {};
 }
 
 void HttpTrigger::removeApp(const std::string& name) {
+  if (streams_) streams_->removeApp(name);
   keyed_.erase(name);
   verifiers_.erase(name);
   if (routes_.erase(name) == 0) return;
@@ -275,6 +281,14 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
     responder.send(std::move(r));
     return;
   }
+  if (match.target->stream) {
+    if (!streams_) {
+      responder.send(problemResponse(503, "Streams unavailable", "this host does not serve streams"));
+      return;
+    }
+    streams_->serve(match.target->app, std::move(request), std::move(responder), keys_);
+    return;
+  }
   auto caller = callerFor(request, *match.target);
   if (!caller) {
     // Refused before anything runs: the function never sees a request without its key.
@@ -314,6 +328,12 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
     r.headers.emplace_back("traceparent", std::move(traceparent));
     responder.send(std::move(r));
   });
+}
+
+void HttpTrigger::close(std::function<void()> on_closed) {
+  if (!streams_) return server_.close(std::move(on_closed));
+  // The streams' clients end first (their connections are the server's to close).
+  streams_->close([this, on_closed = std::move(on_closed)]() mutable { server_.close(std::move(on_closed)); });
 }
 
 Invocation HttpTrigger::asyncInvocation(const AsyncInvocation& stored) const {

@@ -19,6 +19,7 @@
 #include "runtime/protocol/trace_context.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
+#include "triggers/http/topic_streams.h"
 #include "triggers/http/webhook_verify.h"
 #include "triggers/trigger.h"
 
@@ -62,6 +63,12 @@ class HttpTrigger final : public Trigger {
   // The function keys that routes of `"auth": "key"` functions check; it outlives the
   // trigger. Without it such routes refuse every request (401).
   void enableKeys(const KeyStore& keys) { keys_ = &keys; }
+  // The apps' streams (manifest "streams"), served from `hub`'s events; without this call a
+  // stream's path is answered 503. Both outlive the trigger. Call before the first app.
+  void enableStreams(uv_loop_t* loop, TopicEventHub& hub, QueueBackend& backend, TopicStreamLimits limits = {}) {
+    streams_ = std::make_unique<TopicStreams>(loop, hub, backend, limits);
+  }
+  const TopicStreams* streams() const { return streams_.get(); }
   // What runs a stored async request: its route matched again for the parameters.
   Invocation asyncInvocation(const AsyncInvocation& stored) const;
 
@@ -71,7 +78,7 @@ class HttpTrigger final : public Trigger {
   void stopAccepting() { server_.stopAccepting(); }
   size_t inFlight() const { return server_.inFlight(); }
   const HttpServer& server() const { return server_; }
-  void close(std::function<void()> on_closed) { server_.close(std::move(on_closed)); }
+  void close(std::function<void()> on_closed);
 
  private:
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
@@ -108,6 +115,7 @@ class HttpTrigger final : public Trigger {
   AsyncRunner* runner_ = nullptr;
   TraceIdGenerator trace_ids_;
   HttpServer server_;
+  std::unique_ptr<TopicStreams> streams_;
 };
 
 }  // namespace gust
