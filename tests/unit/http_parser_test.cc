@@ -312,22 +312,29 @@ TEST_CASE("an unknown method is refused with 501") {
   CHECK(errorFor("BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n") == 501);
 }
 
-TEST_CASE("an Upgrade request is served as plain HTTP and parsing goes on after it") {
+TEST_CASE("an Upgrade request is marked, and the parser takes nothing after it") {
   std::string bytes =
       "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-      "GET /after HTTP/1.1\r\nHost: a\r\n\r\n";
+      "\x81\x85abcd";  // a WebSocket frame: the new protocol's bytes, never HTTP
   for (size_t chunk : kChunkings) {
     Parsed p = parse(bytes, chunk);
-    REQUIRE(p.error == 0);
-    REQUIRE(p.requests.size() == 2);
+    REQUIRE(p.requests.size() == 1);
     CHECK(p.requests[0].path == "/ws");
-    CHECK(p.requests[1].path == "/after");
+    CHECK(p.requests[0].upgrade);
+    CHECK(p.error == 400);
   }
   Parsed with_body = parse(
-      "POST /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 3\r\n\r\nabc"
-      "GET /after HTTP/1.1\r\nHost: a\r\n\r\n");
-  REQUIRE(with_body.requests.size() == 2);
+      "POST /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 3\r\n\r\nabc");
+  REQUIRE(with_body.requests.size() == 1);
+  CHECK(with_body.requests[0].upgrade);
   CHECK(with_body.requests[0].body == "abc");
+  CHECK(with_body.error == 0);
+}
+
+TEST_CASE("an Upgrade field without Connection: upgrade is no upgrade") {
+  Parsed p = parse("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+  REQUIRE(p.requests.size() == 2);
+  CHECK_FALSE(p.requests[0].upgrade);
 }
 
 TEST_CASE("both Content-Length and Transfer-Encoding are refused with 400") {

@@ -17,7 +17,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/base/text.h"
 #include "runtime/base/uv_close.h"
+#include "triggers/http/websocket_codec.h"
+#include "triggers/http/websocket_handshake.h"
 
 namespace gust {
 namespace {
@@ -26,6 +29,20 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 constexpr uint64_t kMaxLingerMs = 2000;
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr uint64_t kBoundWarningIntervalMs = 60'000;
+// After the host sent its close frame, how long the peer has to answer with its own before
+// the connection is dropped (RFC 6455 §7.1.1 leaves the wait to the server).
+constexpr uint64_t kCloseWaitMs = 3000;
+// The sweep over WebSockets runs at a quarter of the shortest deadline it keeps, within
+// these bounds: one timer for all of them, whatever their number.
+constexpr uint64_t kMinSweepMs = 10;
+constexpr uint64_t kMaxSweepMs = 1000;
+// A write buffer that grew past this for one large message is given back once written, so
+// a connection that falls quiet holds no large buffer.
+constexpr size_t kKeptBufferCapacity = 4096;
+
+void releaseLarge(std::string& buffer) {
+  if (buffer.capacity() > kKeptBufferCapacity) std::string().swap(buffer);
+}
 
 using http::equalsIgnoreCase;
 using http::lowerAscii;
@@ -44,16 +61,13 @@ void appendNumber(std::string& out, uint64_t n) {
 
 size_t statusClassIndex(int status) { return status >= 100 && status <= 599 ? status / 100 - 1 : 5; }
 
-// Appends one complete response. The server owns the framing fields (see HttpResponse).
-void appendResponse(std::string& out, const HttpResponse& response, bool head_request, bool close,
-                    bool http10_keep_alive, std::string_view date_line) {
-  int status = response.status;
-  if (status < 200 || status > 599) status = 500;  // 1xx are ours to send, not the handler's
-  std::string_view given_length;
+// Appends the status line, the handler's fields the server lets through (see HttpResponse)
+// and the Date line; `given_length` receives a Content-Length the handler gave.
+void appendHead(std::string& out, int status, const HttpResponse& response, std::string_view date_line,
+                std::string_view* given_length) {
   size_t header_bytes = 0;
   for (const auto& [name, value] : response.headers) header_bytes += name.size() + value.size() + 4;
   out.reserve(out.size() + 128 + header_bytes + response.body.size());
-
   out += "HTTP/1.1 ";
   appendNumber(out, static_cast<uint64_t>(status));
   out += ' ';
@@ -62,11 +76,11 @@ void appendResponse(std::string& out, const HttpResponse& response, bool head_re
   for (const auto& [name, value] : response.headers) {
     if (!http::isToken(name) || !http::isSafeFieldValue(value)) continue;
     if (equalsIgnoreCase(name, "content-length")) {
-      given_length = value;
+      if (given_length != nullptr) *given_length = value;
       continue;
     }
     if (equalsIgnoreCase(name, "transfer-encoding") || equalsIgnoreCase(name, "connection") ||
-        equalsIgnoreCase(name, "date")) {
+        equalsIgnoreCase(name, "date") || equalsIgnoreCase(name, "upgrade")) {
       continue;
     }
     out += name;
@@ -75,6 +89,15 @@ void appendResponse(std::string& out, const HttpResponse& response, bool head_re
     out += "\r\n";
   }
   out += date_line;
+}
+
+// Appends one complete response. The server owns the framing fields (see HttpResponse).
+void appendResponse(std::string& out, const HttpResponse& response, bool head_request, bool close,
+                    bool http10_keep_alive, std::string_view date_line) {
+  int status = response.status;
+  if (status < 200 || status > 599) status = 500;  // 1xx are ours to send, not the handler's
+  std::string_view given_length;
+  appendHead(out, status, response, date_line, &given_length);
   // RFC 9110 §8.6: never a Content-Length on 204. On HEAD and 304 it states the size of
   // the representation a GET would carry, which the handler may give without the body.
   bool bodyless = head_request || status == 304 || status == 204;
@@ -96,7 +119,33 @@ void appendResponse(std::string& out, const HttpResponse& response, bool head_re
   if (!bodyless) out += response.body;
 }
 
+std::string peerAddressOf(uv_tcp_t* tcp) {
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  char name[INET6_ADDRSTRLEN] = {};
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    if (peer.ss_family == AF_INET6) {
+      uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&peer), name, sizeof name);
+    } else {
+      uv_ip4_name(reinterpret_cast<sockaddr_in*>(&peer), name, sizeof name);
+    }
+  }
+  return name;
+}
+
 }  // namespace
+
+// Shared by a WebSocket connection and its handles.
+struct WebSocketLink {
+  HttpConnection* conn = nullptr;  // null once the WebSocket is closing or closed
+  std::string protocol;
+  std::string peer_address;
+};
+
+// Shared by a streamed response's connection and its handles.
+struct ResponseStreamLink {
+  HttpConnection* conn = nullptr;  // null once the stream ended or closed
+};
 
 // Shared by a connection and the responders of its requests, so that a responder can
 // tell, without touching freed memory, that its connection is gone.
@@ -129,8 +178,25 @@ class HttpConnection {
   void refuseNow(std::string_view answer);
   void respond(uint64_t seq, HttpResponse&& response);
   void closeNow();
-  // The server stopped accepting: close now if no request is in progress.
-  void drain() { afterChange(); }
+  // The server stopped accepting: close now if no request is in progress; a WebSocket is
+  // closed with 1001, a stream ended.
+  void drain();
+  // Runs after the connection's handles closed, before it is freed: tells a WebSocket
+  // handler or a stream's owner that it ended (here, never inside their own calls).
+  void reportClosed();
+
+  // After the upgrade request `seq` (see HttpResponder::acceptWebSocket).
+  WebSocket acceptWebSocket(uint64_t seq, const WebSocketHandshake& handshake, WebSocketAccept&& accept,
+                            std::unique_ptr<WebSocketHandler>&& handler);
+  bool webSocketSend(std::string_view data, bool binary);
+  void webSocketClose(uint16_t code, std::string_view reason);
+  ResponseStream startStream(uint64_t seq, HttpResponse&& head, size_t max_buffered_bytes);
+  bool streamWrite(std::string_view bytes);
+  void streamEnd();
+  void setStreamOnClose(std::function<void()> callback);
+  size_t bufferedBytes() const { return out_.size() + writing_.size(); }
+  // The server's periodic sweep: pings, the idle timeout and the close wait of a WebSocket.
+  void sweep(uint64_t now);
 
   HttpConnection* prev_ = nullptr;
   HttpConnection* next_ = nullptr;
@@ -146,7 +212,38 @@ class HttpConnection {
     kLingering,  // all answered and our side shut down; discarding input until EOF
     kClosing,    // uv_close called; waiting for the close callbacks
   };
-  enum class TimerMode { kNone, kIdle, kHead, kBody, kWrite, kLinger };
+  // kPendingInput: a WebSocket's first bytes, read with its upgrade request, are fed on
+  // the next loop turn, after acceptWebSocket has returned the handle to its caller.
+  enum class TimerMode { kNone, kIdle, kHead, kBody, kWrite, kLinger, kPendingInput };
+  // What the connection carries: HTTP requests, or, once switched for good, a WebSocket or
+  // one streamed response.
+  enum class Mode : uint8_t { kHttp, kWebSocket, kStream };
+
+  // A WebSocket's state, allocated when the connection switches, so that an HTTP
+  // connection pays nothing for it.
+  struct WebSocketState {
+    WebSocketState(const WebSocketLimits& l, std::unique_ptr<WebSocketHandler>&& h, uint64_t now)
+        : limits(l), parser(l.max_frame_bytes, l.max_message_bytes), handler(std::move(h)),
+          last_received_ms(now), last_ping_ms(now) {}
+    WebSocketLimits limits;
+    WebSocketFrameParser parser;
+    std::unique_ptr<WebSocketHandler> handler;
+    std::shared_ptr<WebSocketLink> link;
+    uint64_t last_received_ms;
+    uint64_t last_ping_ms;
+    uint64_t close_sent_ms = 0;
+    bool close_sent = false;
+    bool close_received = false;
+    // The code of the close frame that came first (sent or received): what onClose tells.
+    std::optional<uint16_t> code;
+    std::string reason;
+  };
+  struct StreamState {
+    std::shared_ptr<ResponseStreamLink> link;
+    size_t max_buffered_bytes = 0;
+    bool ending = false;
+    std::function<void()> on_close;
+  };
 
   // A request handed to the handler whose answer cannot be sent yet.
   struct Slot {
@@ -173,6 +270,17 @@ class HttpConnection {
   }
 
   void processInput(std::string_view data);
+  void webSocketInput(std::string_view data);
+  // Queues the host's close frame (once) and stops the handle being open.
+  void sendClose(uint16_t code, std::string_view reason);
+  void afterWebSocketChange();
+  void afterStreamChange();
+  void stopTimer();
+  // Leaves the HTTP bookkeeping for good: the request `seq` (the last one read) is answered
+  // by the switch itself.
+  void leaveHttp(uint64_t seq, Mode mode);
+  // Refuses a switch the connection cannot make now; false when it can.
+  bool refuseSwitch(uint64_t seq, bool upgrade);
   void dispatch(HttpRequest&& request);
   void failRequest(int status, std::string_view detail);
   // Answers `response` after the answers owed before it, then closes.
@@ -210,6 +318,12 @@ class HttpConnection {
   bool close_after_ = false;  // close once everything owed is written
   bool continue_pending_ = false;  // "100 Continue" owed once earlier answers are out
   bool has_final_ = false;  // final_ holds an error answer that ends the connection
+  // An upgrade request was read: nothing after it is parsed as HTTP (its bytes wait in
+  // pending_in_ for the protocol the handler may switch to).
+  bool upgrade_pending_ = false;
+  Mode mode_ = Mode::kHttp;
+  std::unique_ptr<WebSocketState> ws_;
+  std::unique_ptr<StreamState> stream_;
 
   uint64_t next_seq_ = 0;   // sequence number of the next request handed to the handler
   uint64_t write_seq_ = 0;  // oldest request whose answer is not yet in out_
@@ -244,17 +358,7 @@ void HttpConnection::start() {
     uv_tcp_nodelay(tcp(), 1);
     // Only a head check (the admin API's login throttle) asks who the peer is; the public
     // listener does not pay for finding out.
-    sockaddr_storage peer{};
-    int len = sizeof peer;
-    char name[INET6_ADDRSTRLEN] = {};
-    if (server_.head_check_ && uv_tcp_getpeername(tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
-      if (peer.ss_family == AF_INET6) {
-        uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&peer), name, sizeof name);
-      } else {
-        uv_ip4_name(reinterpret_cast<sockaddr_in*>(&peer), name, sizeof name);
-      }
-    }
-    tcp_peer_address_ = name;
+    if (server_.head_check_) tcp_peer_address_ = peerAddressOf(tcp());
   }
   afterChange();
 }
@@ -273,10 +377,14 @@ void HttpConnection::onAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t
 void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* conn = static_cast<HttpConnection*>(stream->data);
   if (nread > 0) {
-    if (conn->state_ == State::kOpen) {
-      conn->processInput(std::string_view(buf->base, static_cast<size_t>(nread)));
+    std::string_view data(buf->base, static_cast<size_t>(nread));
+    if (conn->state_ == State::kOpen && conn->mode_ == Mode::kHttp) {
+      conn->processInput(data);
+    } else if (conn->state_ == State::kOpen && conn->mode_ == Mode::kWebSocket) {
+      conn->webSocketInput(data);
     }
-    // Lingering: the input is discarded; the peer only needs to see our FIN cleanly.
+    // Lingering, or a stream: the input is discarded; the peer only needs to see our FIN
+    // cleanly, and a stream's client only its own going away.
     return;
   }
   if (nread == 0) return;  // EAGAIN
@@ -285,6 +393,10 @@ void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
     return;
   }
   conn->eof_ = true;
+  if (conn->mode_ != Mode::kHttp) {
+    conn->afterChange();
+    return;
+  }
   if (conn->state_ == State::kLingering) {
     conn->closeNow();
     return;
@@ -304,15 +416,22 @@ void HttpConnection::processInput(std::string_view data) {
   // as the newest idle one, even when the request was answered within this call.
   server_.setIdle(this, false);
   processing_ = true;
-  while (!data.empty() && state_ == State::kOpen) {
-    if (outstanding() >= HttpServer::kMaxOutstandingPerConnection || write_in_flight_) {
+  while (!data.empty() && state_ == State::kOpen && mode_ == Mode::kHttp) {
+    if (outstanding() >= HttpServer::kMaxOutstandingPerConnection || write_in_flight_ || upgrade_pending_) {
       // Backpressure: keep the rest unparsed and stop reading until answers go out.
       pending_in_.append(data);
       break;
     }
     ParseEvent event = parser_.feed(data);
     if (event.kind == ParseEvent::kRequest) {
-      dispatch(parser_.takeRequest());
+      HttpRequest request = parser_.takeRequest();
+      if (request.upgrade) {
+        // The rest may be the new protocol's: kept unparsed, and nothing more is read.
+        upgrade_pending_ = true;
+        pending_in_.append(data);
+        data = {};
+      }
+      dispatch(std::move(request));
     } else if (event.kind == ParseEvent::kExpectContinue || event.kind == ParseEvent::kHeadComplete) {
       if (!headAccepted()) break;
       if (event.kind == ParseEvent::kExpectContinue) continue_pending_ = true;
@@ -348,10 +467,19 @@ void HttpConnection::respond(uint64_t seq, HttpResponse&& response) {
   assert(seq >= write_seq_ && seq < next_seq_);
   --unanswered_;
   --server_.in_flight_;
+  if (mode_ != Mode::kHttp) return;  // a request pipelined behind a stream: never answered
   // What goes out: appendResponse turns a status outside 200..599 into 500.
   ++server_.responses_by_class_[response.status >= 200 && response.status <= 599 ? statusClassIndex(response.status) : 4];
   Slot& slot = slots_[seq % slots_.size()];
   bool close = !slot.keep_alive;
+  if (upgrade_pending_ && seq + 1 == next_seq_) {
+    // The upgrade was refused (RFC 9110 §7.8 lets the server ignore it), but the bytes
+    // after it may belong to the protocol asked for: never read them as HTTP.
+    close = true;
+    state_ = State::kDraining;
+    close_after_ = true;
+    pending_in_.clear();
+  }
   if (server_.draining_ && !close && seq + 1 == next_seq_ && state_ == State::kOpen &&
       parser_.phase() == ParsePhase::kIdle && pending_in_.empty()) {
     // Shutting down: the last answer tells the client to go elsewhere.
@@ -423,6 +551,7 @@ void HttpConnection::startWrite() {
   int n = uv_try_write(stream(), &buf, 1);
   if (n >= 0 && static_cast<size_t>(n) == out_.size()) {
     out_.clear();
+    releaseLarge(out_);
     return;
   }
   if (n < 0 && n != UV_EAGAIN) {
@@ -431,6 +560,7 @@ void HttpConnection::startWrite() {
   }
   writing_.swap(out_);
   out_.clear();
+  releaseLarge(out_);
   if (n > 0) writing_.erase(0, static_cast<size_t>(n));
   buf = uv_buf_init(writing_.data(), static_cast<unsigned int>(writing_.size()));
   if (uv_write(&write_req_, stream(), &buf, 1, &HttpConnection::onWrite) != 0) {
@@ -444,6 +574,7 @@ void HttpConnection::onWrite(uv_write_t* req, int status) {
   auto* conn = static_cast<HttpConnection*>(req->data);
   conn->write_in_flight_ = false;
   conn->writing_.clear();
+  releaseLarge(conn->writing_);
   if (conn->state_ == State::kClosing) return;  // cancelled by our own close
   if (status < 0) {
     conn->closeNow();
@@ -473,6 +604,14 @@ void HttpConnection::onShutdown(uv_shutdown_t* req, int status) {
 // Called after every event; cheap when nothing changed.
 void HttpConnection::afterChange() {
   if (state_ == State::kClosing) return;
+  if (mode_ == Mode::kWebSocket) {
+    afterWebSocketChange();
+    return;
+  }
+  if (mode_ == Mode::kStream) {
+    afterStreamChange();
+    return;
+  }
   advance();
   startWrite();
   if (state_ == State::kClosing) return;
@@ -496,7 +635,7 @@ void HttpConnection::afterChange() {
 }
 
 void HttpConnection::updateReading() {
-  bool can_parse = state_ == State::kOpen &&
+  bool can_parse = state_ == State::kOpen && !upgrade_pending_ &&
                    outstanding() < HttpServer::kMaxOutstandingPerConnection && !write_in_flight_;
   if (can_parse && !pending_in_.empty()) {
     std::string input;
@@ -553,6 +692,10 @@ void HttpConnection::onTimer(uv_timer_t* timer) {
   auto* conn = static_cast<HttpConnection*>(timer->data);
   TimerMode mode = conn->timer_mode_;
   conn->timer_mode_ = TimerMode::kNone;
+  if (mode == TimerMode::kPendingInput) {
+    conn->afterChange();
+    return;
+  }
   if (mode == TimerMode::kHead || mode == TimerMode::kBody) {
     // Say why before closing; earlier requests on the connection are still answered.
     conn->failRequest(408, mode == TimerMode::kHead ? "request head not received in time"
@@ -569,12 +712,301 @@ void HttpConnection::closeNow() {
   server_.setIdle(this, false);
   --server_.open_count_;
   link_->conn = nullptr;
+  if (mode_ == Mode::kWebSocket) {
+    --server_.open_websockets_;
+    ws_->link->conn = nullptr;
+  } else if (mode_ == Mode::kStream) {
+    --server_.open_streams_;
+    stream_->link->conn = nullptr;
+  }
   server_.in_flight_ -= unanswered_;
   unanswered_ = 0;
   HttpServer& server = server_;
   HttpConnection* self = this;
   closer_.closeAll({reinterpret_cast<uv_handle_t*>(stream()), reinterpret_cast<uv_handle_t*>(&timer_)},
-                   [&server, self] { server.onConnectionClosed(self); });
+                   [&server, self] {
+                     self->reportClosed();
+                     server.onConnectionClosed(self);
+                   });
+}
+
+void HttpConnection::reportClosed() {
+  if (ws_ != nullptr && ws_->handler != nullptr) {
+    // The handler learns of the end once, from a close callback: never inside its own
+    // onMessage or send, which may be what closed the connection.
+    std::unique_ptr<WebSocketHandler> handler = std::move(ws_->handler);
+    handler->onClose(ws_->code.value_or(ws_close::kAbnormal), ws_->reason);
+  }
+  if (stream_ != nullptr && stream_->on_close) {
+    std::function<void()> on_close = std::move(stream_->on_close);
+    stream_->on_close = nullptr;
+    on_close();
+  }
+}
+
+void HttpConnection::drain() {
+  if (mode_ == Mode::kWebSocket) {
+    webSocketClose(ws_close::kGoingAway, "the server is shutting down");
+  } else if (mode_ == Mode::kStream) {
+    streamEnd();
+  } else {
+    afterChange();
+  }
+}
+
+void HttpConnection::stopTimer() {
+  if (timer_mode_ == TimerMode::kNone) return;
+  timer_mode_ = TimerMode::kNone;
+  uv_timer_stop(&timer_);
+}
+
+bool HttpConnection::refuseSwitch(uint64_t seq, bool upgrade) {
+  std::optional<HttpResponse> refusal;
+  if (state_ != State::kOpen || server_.draining_) {
+    refusal = problemResponse(503, "Service Unavailable", "the server is shutting down; try again elsewhere");
+  } else if ((upgrade && !upgrade_pending_) || seq + 1 != next_seq_ || seq != write_seq_) {
+    // Taking the connection over needs every earlier answer sent and nothing read after
+    // the request; browsers and event-stream clients never pipeline before one.
+    refusal = problemResponse(400, "Bad Request",
+                              upgrade ? "a WebSocket upgrade must be the only request awaiting an answer on "
+                                        "its connection (and an Upgrade request)"
+                                      : "a streamed response must answer the only request awaiting an answer "
+                                        "on its connection");
+  } else if (server_.max_websockets_ > 0 &&
+             server_.open_websockets_ + server_.open_streams_ >= server_.max_websockets_) {
+    refusal = problemResponse(503, "Service Unavailable",
+                              "the server holds as many WebSockets and streams as it may; try again shortly");
+    refusal->headers.emplace_back("Retry-After", "1");
+  }
+  if (!refusal) return false;
+  respond(seq, std::move(*refusal));
+  return true;
+}
+
+void HttpConnection::leaveHttp(uint64_t seq, Mode mode) {
+  (void)seq;
+  assert(seq == write_seq_ && seq + 1 == next_seq_);
+  --unanswered_;
+  --server_.in_flight_;
+  ++write_seq_;
+  ++server_.responses_by_class_[mode == Mode::kWebSocket ? 0 : 1];
+  mode_ = mode;
+  upgrade_pending_ = false;
+  link_->conn = nullptr;  // no responder is left: this request was the last read
+  server_.setIdle(this, false);
+  stopTimer();
+}
+
+WebSocket HttpConnection::acceptWebSocket(uint64_t seq, const WebSocketHandshake& handshake,
+                                          WebSocketAccept&& accept, std::unique_ptr<WebSocketHandler>&& handler) {
+  if (refuseSwitch(seq, true)) return {};
+  // A subprotocol the client did not offer would make it fail the connection (§4.1).
+  bool offered = std::find(handshake.protocols.begin(), handshake.protocols.end(), accept.protocol) !=
+                 handshake.protocols.end();
+  if (!offered) accept.protocol.clear();
+  HttpResponse head;
+  head.status = 101;
+  head.headers = std::move(accept.headers);
+  std::erase_if(head.headers, [](const auto& field) {
+    return equalsIgnoreCase(field.first, "sec-websocket-accept") ||
+           equalsIgnoreCase(field.first, "sec-websocket-protocol");
+  });
+  appendHead(out_, 101, head, server_.dateLine(), nullptr);
+  out_ += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+  out_ += webSocketAccept(handshake.key);
+  out_ += "\r\n";
+  if (!accept.protocol.empty()) {
+    out_ += "Sec-WebSocket-Protocol: ";
+    out_ += accept.protocol;
+    out_ += "\r\n";
+  }
+  out_ += "\r\n";
+  releaseLarge(out_);
+  leaveHttp(seq, Mode::kWebSocket);
+  ws_ = std::make_unique<WebSocketState>(accept.limits, std::move(handler), uv_now(server_.loop_));
+  ws_->link = std::make_shared<WebSocketLink>();
+  ws_->link->conn = this;
+  ws_->link->protocol = std::move(accept.protocol);
+  ws_->link->peer_address = server_.unix_ ? std::string() : peerAddressOf(tcp());
+  ++server_.open_websockets_;
+  server_.startSweep(ws_->limits);
+  WebSocket socket(ws_->link);
+  if (!pending_in_.empty()) {
+    timer_mode_ = TimerMode::kPendingInput;
+    uv_timer_start(&timer_, &HttpConnection::onTimer, 0, 0);
+  }
+  if (!processing_) afterChange();
+  return socket;
+}
+
+void HttpConnection::webSocketInput(std::string_view data) {
+  WebSocketState& ws = *ws_;
+  ws.last_received_ms = uv_now(server_.loop_);
+  processing_ = true;
+  while (!data.empty() && state_ == State::kOpen && !ws.close_received && !ws.parser.failed()) {
+    WebSocketEvent event = ws.parser.feed(data);
+    switch (event.kind) {
+      case WebSocketEvent::kNeedMore:
+      case WebSocketEvent::kPong:  // its arrival has counted as a sign of life
+        break;
+      case WebSocketEvent::kMessage:
+        // After our close frame, data is dropped (§1.4); the handler is told nothing more.
+        if (!ws.close_sent) ws.handler->onMessage(std::move(event.data), event.binary);
+        break;
+      case WebSocketEvent::kPing:
+        if (!ws.close_sent) appendWebSocketFrame(out_, WebSocketOpcode::kPong, event.data);
+        break;
+      case WebSocketEvent::kClose:
+        ws.close_received = true;
+        if (!ws.code) {
+          ws.code = event.code;
+          ws.reason = std::move(event.data);
+        }
+        // Echo the peer's code (§5.5.1); 1005 means it sent none, and none is sent back.
+        sendClose(event.code, {});
+        break;
+      case WebSocketEvent::kError:
+        sendClose(event.code, event.reason);
+        break;
+    }
+  }
+  processing_ = false;
+  afterChange();
+}
+
+void HttpConnection::sendClose(uint16_t code, std::string_view reason) {
+  WebSocketState& ws = *ws_;
+  if (ws.close_sent) return;
+  ws.close_sent = true;
+  ws.close_sent_ms = uv_now(server_.loop_);
+  if (!ws.code) {
+    ws.code = code;
+    ws.reason = std::string(reason);
+  }
+  appendWebSocketClose(out_, code, reason);
+  ws.link->conn = nullptr;  // closing: the handle is no longer open
+}
+
+bool HttpConnection::webSocketSend(std::string_view data, bool binary) {
+  if (state_ != State::kOpen || ws_->close_sent) return false;
+  if (!binary && !isValidUtf8(data)) return false;  // the peer would fail the connection (1007)
+  if (bufferedBytes() + webSocketFrameSize(data.size()) > ws_->limits.max_buffered_bytes) {
+    sendClose(ws_close::kPolicyViolation, "the client did not read its messages fast enough");
+    if (!processing_) afterChange();
+    return false;
+  }
+  appendWebSocketFrame(out_, binary ? WebSocketOpcode::kBinary : WebSocketOpcode::kText, data);
+  startWrite();
+  return true;
+}
+
+void HttpConnection::webSocketClose(uint16_t code, std::string_view reason) {
+  if (state_ != State::kOpen || ws_->close_sent) return;
+  // 1005, 1006 and 1015 are never sent (§7.4.1): such a caller gets a plain normal close.
+  sendClose(isValidCloseCode(code) ? code : ws_close::kNormal, reason);
+  if (!processing_) afterChange();
+}
+
+void HttpConnection::afterWebSocketChange() {
+  WebSocketState& ws = *ws_;
+  if (!pending_in_.empty()) {
+    if (processing_ || timer_mode_ == TimerMode::kPendingInput) return;
+    std::string input;
+    input.swap(pending_in_);
+    webSocketInput(input);  // ends in afterChange(), which comes back here
+    return;
+  }
+  startWrite();
+  if (state_ == State::kClosing) return;
+  // The server closes the TCP connection first once both close frames went by (§7.1.1);
+  // a peer that vanished without one ends it at once.
+  if ((ws.close_sent && ws.close_received && out_.empty() && !write_in_flight_) || eof_) {
+    closeNow();
+    return;
+  }
+  if (!reading_) {
+    reading_ = true;
+    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) closeNow();
+  }
+}
+
+void HttpConnection::sweep(uint64_t now) {
+  if (state_ != State::kOpen || mode_ != Mode::kWebSocket) return;
+  WebSocketState& ws = *ws_;
+  if (ws.close_sent) {
+    if (now - ws.close_sent_ms >= kCloseWaitMs) closeNow();
+    return;
+  }
+  if (now - ws.last_received_ms >= ws.limits.idle_timeout_ms) {
+    sendClose(ws_close::kGoingAway, "nothing received within the idle timeout");
+    afterChange();
+    return;
+  }
+  if (now - std::max(ws.last_received_ms, ws.last_ping_ms) >= ws.limits.ping_interval_ms) {
+    ws.last_ping_ms = now;
+    appendWebSocketFrame(out_, WebSocketOpcode::kPing, {});
+    afterChange();
+  }
+}
+
+ResponseStream HttpConnection::startStream(uint64_t seq, HttpResponse&& head, size_t max_buffered_bytes) {
+  if (refuseSwitch(seq, false)) return {};
+  bool head_request = slots_[seq % slots_.size()].head_request;
+  int status = head.status >= 200 && head.status <= 599 ? head.status : 500;
+  appendHead(out_, status, head, server_.dateLine(), nullptr);
+  // No Content-Length: the body ends when the connection does.
+  out_ += "Connection: close\r\n\r\n";
+  leaveHttp(seq, Mode::kStream);
+  pending_in_.clear();
+  stream_ = std::make_unique<StreamState>();
+  stream_->link = std::make_shared<ResponseStreamLink>();
+  stream_->link->conn = this;
+  stream_->max_buffered_bytes = max_buffered_bytes;
+  ++server_.open_streams_;
+  ResponseStream handle(stream_->link);
+  if (head_request) streamEnd();  // a HEAD answer has no body to stream
+  if (!processing_) afterChange();
+  return handle;
+}
+
+bool HttpConnection::streamWrite(std::string_view bytes) {
+  if (state_ != State::kOpen || stream_->ending) return false;
+  if (bufferedBytes() + bytes.size() > stream_->max_buffered_bytes) {
+    // A client that does not read is dropped; what it has not taken is lost with it.
+    closeNow();
+    return false;
+  }
+  out_.append(bytes);
+  startWrite();
+  return true;
+}
+
+void HttpConnection::streamEnd() {
+  if (state_ != State::kOpen || stream_->ending) return;
+  stream_->ending = true;
+  stream_->link->conn = nullptr;
+  if (!processing_) afterChange();
+}
+
+void HttpConnection::setStreamOnClose(std::function<void()> callback) { stream_->on_close = std::move(callback); }
+
+void HttpConnection::afterStreamChange() {
+  startWrite();
+  if (state_ != State::kOpen && state_ != State::kLingering) return;
+  if (eof_ && state_ == State::kOpen) {
+    closeNow();  // the client went away
+    return;
+  }
+  if (state_ == State::kOpen && stream_->ending && out_.empty() && !write_in_flight_) {
+    startLinger();
+    if (state_ == State::kClosing) return;
+    updateTimer();
+    return;
+  }
+  if (!reading_ && !eof_) {
+    reading_ = true;
+    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) closeNow();
+  }
 }
 
 // --- HttpResponder ---
@@ -610,46 +1042,48 @@ void HttpResponder::send(HttpResponse&& response) {
 
 bool HttpResponder::connected() const { return link_ != nullptr && link_->conn != nullptr; }
 
-WebSocket HttpResponder::acceptWebSocket(const WebSocketHandshake& /*handshake*/, WebSocketAccept /*accept*/,
-                                         std::unique_ptr<WebSocketHandler> /*handler*/) {
-  send(problemResponse(501, "Not Implemented", "WebSockets are not served yet"));
-  return {};
+WebSocket HttpResponder::acceptWebSocket(const WebSocketHandshake& handshake, WebSocketAccept accept,
+                                         std::unique_ptr<WebSocketHandler> handler) {
+  if (link_ == nullptr) return {};
+  std::shared_ptr<HttpConnectionLink> link = std::move(link_);
+  if (link->conn == nullptr) return {};
+  return link->conn->acceptWebSocket(seq_, handshake, std::move(accept), std::move(handler));
 }
 
-ResponseStream HttpResponder::startStream(HttpResponse&& /*head*/, size_t /*max_buffered_bytes*/) {
-  send(problemResponse(501, "Not Implemented", "response streams are not served yet"));
-  return {};
+ResponseStream HttpResponder::startStream(HttpResponse&& head, size_t max_buffered_bytes) {
+  if (link_ == nullptr) return {};
+  std::shared_ptr<HttpConnectionLink> link = std::move(link_);
+  if (link->conn == nullptr) return {};
+  return link->conn->startStream(seq_, std::move(head), max_buffered_bytes);
 }
 
 // --- WebSocket and ResponseStream handles ---
-
-struct WebSocketLink {
-  HttpConnection* conn = nullptr;  // null once the WebSocket is closing or closed
-  std::string protocol;
-  std::string peer_address;
-};
-
-struct ResponseStreamLink {
-  HttpConnection* conn = nullptr;  // null once the stream ended
-};
 
 namespace {
 const std::string kNoText;
 }  // namespace
 
 bool WebSocket::open() const { return link_ != nullptr && link_->conn != nullptr; }
-bool WebSocket::send(std::string_view /*data*/, bool /*binary*/) { return false; }
-void WebSocket::close(uint16_t /*code*/, std::string_view /*reason*/) {}
-size_t WebSocket::bufferedBytes() const { return 0; }
+bool WebSocket::send(std::string_view data, bool binary) { return open() && link_->conn->webSocketSend(data, binary); }
+void WebSocket::close(uint16_t code, std::string_view reason) {
+  if (open()) link_->conn->webSocketClose(code, reason);
+}
+size_t WebSocket::bufferedBytes() const { return open() ? link_->conn->bufferedBytes() : 0; }
 const std::string& WebSocket::protocol() const { return link_ != nullptr ? link_->protocol : kNoText; }
 const std::string& WebSocket::peerAddress() const { return link_ != nullptr ? link_->peer_address : kNoText; }
 
 bool ResponseStream::open() const { return link_ != nullptr && link_->conn != nullptr; }
-bool ResponseStream::write(std::string_view /*bytes*/) { return false; }
-void ResponseStream::end() {}
-size_t ResponseStream::bufferedBytes() const { return 0; }
+bool ResponseStream::write(std::string_view bytes) { return open() && link_->conn->streamWrite(bytes); }
+void ResponseStream::end() {
+  if (open()) link_->conn->streamEnd();
+}
+size_t ResponseStream::bufferedBytes() const { return open() ? link_->conn->bufferedBytes() : 0; }
 void ResponseStream::onClose(std::function<void()> callback) {
-  if (!open() && callback) callback();
+  if (open()) {
+    link_->conn->setStreamOnClose(std::move(callback));
+  } else if (callback) {
+    callback();
+  }
 }
 
 // --- HttpServer ---
@@ -664,6 +1098,7 @@ HttpServer::~HttpServer() {
   // Handles must see their close callbacks before their memory goes (see the contract).
   assert(connections_ == nullptr);
   assert(listener_state_ != ListenerState::kOpen && listener_state_ != ListenerState::kClosing);
+  assert(sweep_state_ == SweepState::kNone || sweep_state_ == SweepState::kClosed);
 }
 
 Result<int> HttpServer::listen(const std::string& host, int port) {
@@ -819,6 +1254,28 @@ void HttpServer::closeListener() {
   });
 }
 
+void HttpServer::startSweep(const WebSocketLimits& limits) {
+  uint64_t deadline = std::min({limits.idle_timeout_ms, limits.ping_interval_ms, kCloseWaitMs});
+  uint64_t period = std::clamp<uint64_t>(deadline / 4, kMinSweepMs, kMaxSweepMs);
+  if (sweep_state_ == SweepState::kRunning && period >= sweep_period_ms_) return;
+  if (sweep_state_ == SweepState::kNone) {
+    uv_timer_init(loop_, &sweep_timer_);
+    sweep_timer_.data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_timer_));  // housekeeping (STYLE 3)
+    sweep_state_ = SweepState::kRunning;
+  } else if (sweep_state_ != SweepState::kRunning) {
+    return;
+  }
+  sweep_period_ms_ = period;
+  uv_timer_start(&sweep_timer_, [](uv_timer_t* t) { static_cast<HttpServer*>(t->data)->sweep(); }, period, period);
+}
+
+void HttpServer::sweep() {
+  uint64_t now = uv_now(loop_);
+  // sweep() may close a connection, which unlinks it only in its close callback, later.
+  for (HttpConnection* c = connections_; c != nullptr; c = c->next_) c->sweep(now);
+}
+
 void HttpServer::stopAccepting() {
   draining_ = true;
   closeListener();
@@ -835,6 +1292,14 @@ void HttpServer::close(std::function<void()> on_closed) {
   closing_ = true;
   on_closed_ = std::move(on_closed);
   closeListener();
+  if (sweep_state_ == SweepState::kRunning) {
+    sweep_state_ = SweepState::kClosing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), [](uv_handle_t* h) {
+      auto* server = static_cast<HttpServer*>(h->data);
+      server->sweep_state_ = SweepState::kClosed;
+      server->maybeFinishClose();
+    });
+  }
   for (HttpConnection* c = connections_; c != nullptr; c = c->next_) c->closeNow();
   maybeFinishClose();  // may run on_closed, which may free this: touch nothing after
 }
@@ -851,6 +1316,7 @@ void HttpServer::onConnectionClosed(HttpConnection* conn) {
 void HttpServer::maybeFinishClose() {
   if (!closing_ || !on_closed_ || connections_ != nullptr) return;
   if (listener_state_ == ListenerState::kOpen || listener_state_ == ListenerState::kClosing) return;
+  if (sweep_state_ == SweepState::kClosing) return;
   std::function<void()> done = std::move(on_closed_);
   on_closed_ = nullptr;
   done();

@@ -173,6 +173,9 @@ class HttpServer {
   void onListenerClosed();
   void onConnectionClosed(HttpConnection* conn);
   void maybeFinishClose();
+  // Runs the sweep over WebSockets often enough for `limits` (see HttpConnection::sweep).
+  void startSweep(const WebSocketLimits& limits);
+  void sweep();
   // Moves `conn` into the idle list (as its newest) or out of it; nothing when unchanged.
   void setIdle(HttpConnection* conn, bool idle);
   // Makes room for a newcomer at the bound: true when the oldest idle connection was closed,
@@ -210,6 +213,11 @@ class HttpServer {
   size_t max_websockets_ = 0;
   size_t open_websockets_ = 0;
   size_t open_streams_ = 0;
+  // One timer for the pings, idle timeouts and close waits of every WebSocket, started with
+  // the first one, so that an idle WebSocket costs no timer of its own.
+  uv_timer_t sweep_timer_{};
+  enum class SweepState { kNone, kRunning, kClosing, kClosed } sweep_state_ = SweepState::kNone;
+  uint64_t sweep_period_ms_ = 0;
   size_t open_count_ = 0;
   HttpConnection* idle_oldest_ = nullptr;
   HttpConnection* idle_newest_ = nullptr;

@@ -128,6 +128,10 @@ int RequestParser::fail(int status, std::string_view reason) {
 ParseEvent RequestParser::feed(std::string_view& data) {
   if (error_status_ != 0) return errorEvent();
   if (data.empty()) return {};
+  if (after_upgrade_) {
+    fail(400, "bytes after an upgrade request are not HTTP");
+    return errorEvent();
+  }
   if (scan_ != Scan::kDone && !scanHead(data)) return errorEvent();
 
   for (;;) {
@@ -552,6 +556,7 @@ int RequestParser::onMessageComplete(http_parser* p) {
   RequestParser* rp = self(p);
   rp->phase_ = ParsePhase::kIdle;
   rp->pending_ = ParseEvent::kRequest;
+  rp->after_upgrade_ = rp->request_.upgrade;
   rp->scan_ = Scan::kStart;
   rp->request_line_bytes_ = 0;
   rp->request_line_spaces_ = 0;

@@ -146,6 +146,8 @@ class RequestParser {
 
   HttpLimits limits_;
   bool stop_at_head_ = false;
+  // An upgrade request was complete: what follows is not HTTP, and is refused if fed.
+  bool after_upgrade_ = false;
   http_parser parser_;
   HttpRequest request_;
   ParsePhase phase_ = ParsePhase::kIdle;
