@@ -6,6 +6,12 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
@@ -16,12 +22,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// `relay` publishes its request body to "relayed"; the stream /relayed/events serves that
+// `relay` publishes its request body to "relayed", `segv` crashes its worker; the stream /relayed/events serves that
 // topic to anyone, filtered by subject on request; /private/events needs a function key.
 constexpr const char* kShop = R"({
   "name": "shop",
   "topics": ["relayed"],
-  "functions": {"relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]}},
+  "functions": {"relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]}, "segv": {"routes": ["/segv"]}},
   "streams": [
     {"path": "/relayed/events", "topic": "relayed", "filter": ["subject"]},
     {"path": "/private/events", "topic": "relayed", "auth": "key"}
@@ -164,4 +170,83 @@ TEST_CASE("a WebSocket client gets each event as JSON, resumes with ?after=, and
   CHECK(json::parse(ws->waitForLine("\"seq\""))["seq"] == 3);
   CHECK(Fixture::nextEvent(*sse)["id"] == "2");
   CHECK(Fixture::nextEvent(*sse)["id"] == "3");
+}
+
+TEST_CASE("a worker crash and a redeploy lose nothing for a resuming SSE client; removing the app ends its streams") {
+  Fixture f;
+  auto client = f.sse({f.url("/relayed/events"), "1", "relayed"});
+  client->waitForLine("\"open\"");
+  auto http = localClient(f.host.port());
+  REQUIRE(http.Post("/relay", "one", "text/plain")->status == 200);
+  CHECK(Fixture::nextEvent(*client)["id"] == "1");
+  CHECK(client->wait().status == 0);
+
+  // While it is away: a worker crashes, the app is redeployed, and the function publishes on.
+  Process curl({"/usr/bin/curl", "-sN", "-H", "Accept: text/event-stream", f.url("/relayed/events")},
+               f.tmp.path() / "curl.stderr");
+  curl.waitForLine("retry: ");
+  auto crashed = http.Get("/segv");
+  REQUIRE(crashed);
+  CHECK(crashed->status == 502);
+  REQUIRE(http.Post("/relay", "two", "text/plain")->status == 200);
+  httplib::MultipartFormDataItems items = {
+      {"manifest", kShop, "gust.json", "application/json"},
+      {"module", readFile(env("GUST_FIXTURE_MISBEHAVE")), "shop.so", "application/octet-stream"},
+  };
+  auto deployed = f.host.adminClient(60s).Post(
+      "/v1/apps/shop/versions", httplib::Headers{{"Authorization", "Bearer " + f.host.adminToken()}}, items);
+  REQUIRE(deployed);
+  REQUIRE(deployed->status < 300);
+  REQUIRE(http.Post("/relay", "three", "text/plain")->status == 200);
+
+  auto resumed = f.sse({f.url("/relayed/events"), "2", "relayed", "1"});
+  CHECK(Fixture::nextEvent(*resumed) == json{{"id", "2"}, {"type", "relayed"}, {"data", "two"}});
+  CHECK(Fixture::nextEvent(*resumed) == json{{"id", "3"}, {"type", "relayed"}, {"data", "three"}});
+  CHECK(curl.waitForLine("id: ") == "id: 2");  // connected through all of it
+  CHECK(curl.waitForLine("id: ") == "id: 3");
+
+  auto removed = f.host.adminClient().Delete("/v1/apps/shop", {{"Authorization", "Bearer " + f.host.adminToken()}});
+  REQUIRE(removed);
+  CHECK(removed->status < 300);
+  CHECK(curl.finish(20s).status == 0);  // the stream ended: curl saw the end of the body
+}
+
+TEST_CASE("a client that does not read is disconnected past its bound, and resumes from the log") {
+  Fixture f;
+  // A client that sends its request and then reads nothing (any SSE client would read).
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(f.host.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int small = 4096;  // a small receive window, so that the host's bound is reached soon
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string request = "GET /relayed/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  // Its head arrives: the stream is open (its first bytes are read, the rest are not).
+  char head[64];
+  REQUIRE(::recv(fd, head, sizeof head, 0) > 0);
+
+  const std::string body(256 * 1024, 'x');
+  constexpr int kEvents = 32;  // 8 MiB, past the 1 MiB bound and what the kernel buffers
+  for (int i = 0; i < kEvents; ++i) f.publish(body);
+
+  // Now it reads: far less than was published, then the end of the stream.
+  size_t received = 0;
+  char buf[65536];
+  waitFor("the host to close the stream of a client that did not read", [&] {
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) received += static_cast<size_t>(n);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);  // the end, or a reset
+  }, 30s, f.host);
+  ::close(fd);
+  CHECK(received < kEvents * body.size());
+
+  // It comes back with the last id it saw, and gets what it missed from the log.
+  auto resumed = f.sse({f.url("/relayed/events"), "1", "order.placed", std::to_string(kEvents - 1)});
+  json last = Fixture::nextEvent(*resumed);
+  CHECK(last["id"] == std::to_string(kEvents));
+  CHECK(last["data"].get<std::string>().size() == body.size());
 }

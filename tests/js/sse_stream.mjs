@@ -9,6 +9,9 @@ import { EventSource } from 'eventsource';
 const [url, countText, typesText, lastEventId = '-', key = '-'] = process.argv.slice(2);
 const count = Number(countText);
 const print = (thing) => process.stdout.write(JSON.stringify(thing) + '\n');
+// Exits once stdout has taken everything written: output to a pipe is asynchronous, and
+// process.exit() would cut a long last line.
+const exit = () => process.stdout.write('', () => process.exit(0));
 
 const headers = {};
 if (lastEventId !== '-') headers['Last-Event-ID'] = lastEventId;
@@ -16,20 +19,21 @@ if (key !== '-') headers['Authorization'] = `Bearer ${key}`;
 
 let seen = 0;
 const source = new EventSource(url, {
-  fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...headers } }),
+  // On a reconnection the client sends the Last-Event-ID it saw itself, which wins.
+  fetch: (input, init) => fetch(input, { ...init, headers: { ...headers, ...init.headers } }),
 });
 source.addEventListener('open', () => print({ open: true }));
 source.addEventListener('error', (e) => {
   print({ error: e.message ?? 'error', code: e.code ?? null });
   // A refusal (4xx) is final for the client; a dropped stream it would retry.
-  if (e.code !== undefined && e.code >= 400) process.exit(0);
+  if (e.code !== undefined && e.code >= 400) exit();
 });
 for (const type of typesText.split(',')) {
   source.addEventListener(type, (e) => {
     print({ id: e.lastEventId, type: e.type, data: e.data });
     if (++seen >= count) {
       source.close();
-      process.exit(0);
+      exit();
     }
   });
 }

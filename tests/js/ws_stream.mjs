@@ -9,6 +9,9 @@ import WebSocket from 'ws';
 const [url, countText, mode = ''] = process.argv.slice(2);
 const count = Number(countText);
 const print = (thing) => process.stdout.write(JSON.stringify(thing) + '\n');
+// Exits once stdout has taken everything written: output to a pipe is asynchronous, and
+// process.exit() would cut a long last line.
+const exit = () => process.stdout.write('', () => process.exit(0));
 
 let seen = 0;
 const socket = new WebSocket(url);
@@ -18,17 +21,17 @@ socket.on('open', () => {
 });
 socket.on('unexpected-response', (req, res) => {
   print({ error: 'refused', status: res.statusCode });
-  process.exit(0);
+  exit();
 });
 socket.on('message', (data) => {
   process.stdout.write(data.toString() + '\n');
   if (++seen >= count) {
     socket.close(1000);
-    process.exit(0);
+    exit();
   }
 });
 socket.on('close', (code) => {
   print({ close: true, code });
-  process.exit(0);
+  exit();
 });
 socket.on('error', (e) => print({ error: e.message }));
