@@ -436,6 +436,79 @@ void parseVerify(Checker& c, const json& v, const std::string& path, VerifySpec&
   }
 }
 
+constexpr std::string_view kStreamFilters[] = {"subject", "type", "source"};
+
+// "streams": [{"path": "/orders/events", "topic": "order.progress", "auth": "key",
+//              "filter": ["subject"], "retain": "1h"}].
+void parseStreams(Checker& c, const json& doc, std::vector<StreamSpec>& streams) {
+  auto it = doc.find("streams");
+  if (it == doc.end()) return;
+  if (!it->is_array()) {
+    c.fail("streams", "must be a list such as [{\"path\": \"/orders/events\", \"topic\": \"order.progress\"}]");
+    return;
+  }
+  if (it->size() > 256) {
+    c.fail("streams", "has more than 256 streams");
+    return;
+  }
+  for (size_t i = 0; i < it->size() && !c.failed(); ++i) {
+    const json& s = (*it)[i];
+    const std::string path = "streams[" + std::to_string(i) + "]";
+    if (!s.is_object()) {
+      c.fail(path, "must be an object such as {\"path\": \"/orders/events\", \"topic\": \"order.progress\"}");
+      return;
+    }
+    c.onlyKnown(s, path, {"path", "topic", "auth", "filter", "retain"});
+    StreamSpec stream;
+    auto p = c.string(s, path, "path");
+    if (!p && !c.failed()) c.fail(path, "needs a \"path\" such as \"/orders/events\"");
+    auto topic = c.string(s, path, "topic");
+    if (!topic && !c.failed()) c.fail(path, "needs the \"topic\" whose events it streams");
+    if (c.failed()) return;
+    if (p->empty() || (*p)[0] != '/' || p->size() > 1024 || p->find_first_of("{}?#%") != std::string::npos) {
+      c.fail(path + ".path", "must be a literal path starting with '/' (no parameters), such as \"/orders/events\"");
+      return;
+    }
+    if (auto valid = validateTopicName(*topic); !valid) {
+      c.fail(path + ".topic", valid.error().message);
+      return;
+    }
+    stream.path = *p;
+    stream.topic = *topic;
+    stream.auth = parseAuth(c, s, path);
+    if (auto f = s.find("filter"); f != s.end()) {
+      if (!f->is_array()) {
+        c.fail(path + ".filter", "must be a list of event attributes: \"subject\", \"type\" or \"source\"");
+        return;
+      }
+      for (const json& name : *f) {
+        if (!name.is_string() ||
+            std::find(std::begin(kStreamFilters), std::end(kStreamFilters), name.get<std::string>()) ==
+                std::end(kStreamFilters)) {
+          c.fail(path + ".filter", "names event attributes a client may filter on: \"subject\", \"type\" or "
+                                   "\"source\", not " + (name.is_string() ? quote(name.get<std::string>()) : printable(name.dump())));
+          return;
+        }
+        stream.filter.push_back(name.get<std::string>());
+      }
+    }
+    if (auto r = c.duration(s, path, "retain", std::chrono::seconds(1))) {
+      if (*r > std::chrono::hours(24 * 7)) {
+        c.fail(path + ".retain", "must be at most 168h (7 days): the events are kept in the host's store");
+        return;
+      }
+      stream.retain = *r;
+    }
+    for (const auto& other : streams) {
+      if (other.path == stream.path) {
+        c.fail(path + ".path", quote(stream.path) + " is the path of another stream");
+        return;
+      }
+    }
+    streams.push_back(std::move(stream));
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> Manifest::requiredEnv() const {
@@ -509,7 +582,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
                "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes",
                "max_pending_async", "max_queue_bytes", "queue_retention", "dead_letter_retention", "publishes", "topics",
-               "auth"});
+               "auth", "streams"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
     m.name = *name;
@@ -536,6 +609,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   parseStorage(c, doc, m.storage);
   parseNameList(c, doc, "publishes", 1024, "queue name", "orders", validateQueueName, m.publishes);
   parseNameList(c, doc, "topics", 1024, "topic name", "order.placed", validateTopicName, m.topics);
+  parseStreams(c, doc, m.streams);
 
   auto fns = doc.find("functions");
   if (fns == doc.end()) {

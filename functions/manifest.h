@@ -60,6 +60,19 @@ struct VerifySpec {
   std::chrono::seconds tolerance = kDefaultWebhookTolerance;  // for the schemes with a timestamp
 };
 
+// A topic served to clients as a stream of its events (manifest "streams"): SSE, or a
+// WebSocket, on GET `path`. The topic is retained (runtime/store/queue_backend.h) so that a
+// client resumes after the last event it saw.
+struct StreamSpec {
+  std::string path;   // a literal path: "/orders/events"
+  std::string topic;
+  std::optional<Auth> auth;  // absent: the app's
+  // The event attributes a client may filter on with a query parameter of that name
+  // ("subject", "type"): an event passes when its attribute equals the value.
+  std::vector<std::string> filter;
+  std::chrono::milliseconds retain{std::chrono::hours(1)};
+};
+
 struct FunctionSpec {
   std::string name;  // a C identifier: the module exports gust_fn_<name>
   std::vector<RouteSpec> routes;
@@ -121,6 +134,7 @@ struct Manifest {
   // Topics the app publishes to ("topics"): each is a topic from the deploy on, whether or
   // not anything subscribes yet.
   std::vector<std::string> topics;
+  std::vector<StreamSpec> streams;
 
   std::chrono::milliseconds timeoutOf(const FunctionSpec& f) const {
     return f.timeout.count() > 0 ? f.timeout : pool.timeout;

@@ -42,6 +42,7 @@
 #include "runtime/store/sqlite_writer.h"
 #include "triggers/http/http_trigger.h"
 #include "runtime/store/queue_store.h"
+#include "runtime/store/topic_event_hub.h"
 #include "triggers/queue/queue_trigger.h"
 #include "triggers/timer/timer_trigger.h"
 #include "triggers/webhooks/webhook_deliveries.h"
@@ -203,6 +204,9 @@ class Host {
     if (!queues) return queues.error();
     queue_store_ = std::move(*queues);
     queue_trigger_ = std::make_unique<QueueTrigger>(loop_, clock_, dispatcher_, *queue_store_);
+    // Before any app loads: its streams retain their topics and follow them through the hub.
+    topic_hub_ = std::make_unique<TopicEventHub>(*queue_store_);
+    http_.enableStreams(loop_, *topic_hub_, *queue_store_);
     QueueBounds bounds;
     bounds.max_bytes = options_.max_queue_bytes;
     bounds.retention = options_.queue_retention;
@@ -410,6 +414,7 @@ class Host {
   // closed (and its jobs done) in shutdown() before any of them is freed.
   std::unique_ptr<SqliteWriter> writer_;
   std::unique_ptr<SqliteQueue> queue_store_;
+  std::unique_ptr<TopicEventHub> topic_hub_;  // the queue store's retained listener while it lives
   std::unique_ptr<QueueTrigger> queue_trigger_;
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<AppEnvStore> env_store_;

@@ -40,6 +40,15 @@
 //   message id; ce-source; ce-type, the topic when the publisher set none; ce-time;
 //   ce-specversion); ce-id, ce-source, ce-time and ce-specversion are the backend's, never
 //   the publisher's.
+// - retained events: an owner (a stream, a GraphQL subscription field) may retain a topic.
+//   An event of a retained topic is then also written, in the same transaction as its
+//   fan-out, to the topic's log with `seq`, an integer that only grows per topic (never
+//   reused, even once the log is emptied): a reader resumes after the last seq it saw. The
+//   log keeps an event for the longest retention any owner asked for and at most
+//   max_events per topic (the least any owner asked for); older ones are deleted at insert
+//   (the count) and by sweep() (the age). An id the log still holds is not logged again.
+//   After the transaction commits, the events it logged are handed, in commit order, to the
+//   listener set with setRetainedListener, on the loop thread.
 //
 // Every call validates its input first and fails now (kBadInput, naming the field) without
 // calling back; otherwise `done` runs exactly once on the loop thread (STYLE 4).
@@ -202,11 +211,32 @@ struct Subscription {
   EventFilter filter;
 };
 
+struct TopicRetention {
+  std::string topic;
+  std::chrono::milliseconds retention = std::chrono::hours(1);
+  size_t max_events = 10'000;
+};
+
 // What one owner (an app's name, or a webhook id) has of topics: the ones it publishes
-// (declares) and its subscriptions.
+// (declares), its subscriptions, and the topics whose events it wants kept (see above).
 struct TopicBindings {
   std::vector<std::string> declared;
   std::vector<Subscription> subscriptions;
+  std::vector<TopicRetention> retained;
+};
+
+// The bounds a retention may ask for (docs/security.md "Bounds").
+constexpr std::chrono::milliseconds kMaxTopicRetention = std::chrono::hours(24 * 7);
+constexpr size_t kMaxRetainedEventsPerTopic = 100'000;
+
+// One event of a topic's retained log: its seq there, its CloudEvents attributes (also in
+// `headers`, as the subscriptions see them) and its body.
+struct TopicEvent {
+  std::string topic;
+  uint64_t seq = 0;
+  std::string id, type, subject, source, time;
+  Pairs headers;
+  std::string data;
 };
 
 struct TopicInfo {
@@ -268,6 +298,14 @@ class QueueBackend {
   virtual Result<void> topics(Done<std::vector<TopicInfo>> done) = 0;
   // The subscriptions of `topic` with their backlog; kNotFound when it is not a topic.
   virtual Result<void> subscriptions(std::string topic, Done<std::vector<SubscriptionInfo>> done) = 0;
+
+  // The retained events of `topic` with seq > after_seq, ascending, at most `limit`
+  // (1..max_batch); empty when none (or when the topic is not retained).
+  virtual Result<void> retainedEvents(std::string topic, uint64_t after_seq, size_t limit,
+                                      Done<std::vector<TopicEvent>> done) = 0;
+  // Who hears of retained events once committed (see above); one listener, replaced by the
+  // next call, none when null. Loop thread.
+  virtual void setRetainedListener(UniqueFunction<void(std::vector<TopicEvent>)> listener) = 0;
 };
 
 }  // namespace gust

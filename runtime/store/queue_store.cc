@@ -90,6 +90,29 @@ constexpr Migration kQueueMigrations[] = {
      "  published INTEGER NOT NULL,"
      "  last_published_at INTEGER NOT NULL"
      ") WITHOUT ROWID;"},
+    // Retained events (queue_backend.h): who retains which topic and how, the topics' logs,
+    // and the last seq each topic gave out, kept with its counters so that a seq is never
+    // reused once the log is emptied.
+    {4,
+     "CREATE TABLE topic_retention ("
+     "  topic TEXT NOT NULL,"
+     "  owner TEXT NOT NULL,"
+     "  retention_ms INTEGER NOT NULL,"
+     "  max_events INTEGER NOT NULL,"
+     "  PRIMARY KEY (topic, owner)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX topic_retention_by_owner ON topic_retention (owner);"
+     "CREATE TABLE topic_events ("
+     "  topic TEXT NOT NULL,"
+     "  seq INTEGER NOT NULL,"
+     "  id TEXT NOT NULL,"
+     "  headers BLOB NOT NULL,"
+     "  body BLOB NOT NULL,"
+     "  logged_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (topic, seq)"
+     ") WITHOUT ROWID;"
+     "CREATE UNIQUE INDEX topic_events_by_id ON topic_events (topic, id);"
+     "ALTER TABLE topic_counters ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"},
 };
 
 QueueTime fromMs(int64_t ms) { return QueueTime(milliseconds(ms)); }
@@ -140,11 +163,12 @@ struct StoredSubscription {
   EventFilter filter;
 };
 
-// nullopt when `name` is not a topic (nobody declares or subscribes to it).
+// nullopt when `name` is not a topic (nobody declares, subscribes to or retains it).
 Result<std::optional<std::vector<StoredSubscription>>> subscriptionsOf(SqliteConnection& db, const std::string& name) {
   auto select = db.prepare(
       "SELECT subscriber, types, headers FROM topic_subscriptions WHERE topic = ?1"
-      " UNION ALL SELECT NULL, NULL, NULL FROM topic_declarations WHERE topic = ?1");
+      " UNION ALL SELECT NULL, NULL, NULL FROM topic_declarations WHERE topic = ?1"
+      " UNION ALL SELECT NULL, NULL, NULL FROM topic_retention WHERE topic = ?1");
   if (!select.ok()) return select.error();
   select->bindText(1, name);
   bool topic = false;
@@ -169,6 +193,79 @@ Result<std::optional<std::vector<StoredSubscription>>> subscriptionsOf(SqliteCon
   }
   if (!topic) return std::optional<std::vector<StoredSubscription>>();
   return std::optional<std::vector<StoredSubscription>>(std::move(subs));
+}
+
+std::string headerOf(const Pairs& headers, std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (sameName(k, name)) return v;
+  }
+  return {};
+}
+
+TopicEvent topicEventOf(std::string topic, uint64_t seq, std::string body, Pairs headers) {
+  TopicEvent e;
+  e.topic = std::move(topic);
+  e.seq = seq;
+  e.id = headerOf(headers, "ce-id");
+  e.type = headerOf(headers, "ce-type");
+  e.subject = headerOf(headers, "ce-subject");
+  e.source = headerOf(headers, "ce-source");
+  e.time = headerOf(headers, "ce-time");
+  e.headers = std::move(headers);
+  e.data = std::move(body);
+  return e;
+}
+
+// Appends `event` to the log of `topic` when some owner retains it, into `logged` too;
+// an id the log still holds is not logged again.
+Result<void> logRetainedEvent(SqliteConnection& db, const std::string& topic, const OutgoingMessage& event,
+                              int64_t now, std::vector<TopicEvent>& logged) {
+  auto bounds = db.prepare("SELECT MIN(max_events) FROM topic_retention WHERE topic = ?1");
+  if (!bounds.ok()) return bounds.error();
+  bounds->bindText(1, topic);
+  auto row = bounds->step();
+  if (!row.ok()) return row.error();
+  if (!*row || bounds->isNull(0)) return {};
+  const int64_t max_events = bounds->integer(0);
+  {
+    auto seen = db.prepare("SELECT 1 FROM topic_events WHERE topic = ?1 AND id = ?2");
+    if (!seen.ok()) return seen.error();
+    seen->bindText(1, topic).bindText(2, event.id);
+    auto found = seen->step();
+    if (!found.ok()) return found.error();
+    if (*found) return {};
+  }
+  // publishMessage made the counters' row of this topic already.
+  {
+    auto bump = db.prepare("UPDATE topic_counters SET last_seq = last_seq + 1 WHERE topic = ?1");
+    if (!bump.ok()) return bump.error();
+    bump->bindText(1, topic);
+    if (auto r = bump->run(); !r.ok()) return r.error();
+  }
+  auto next = db.prepare("SELECT last_seq FROM topic_counters WHERE topic = ?1");
+  if (!next.ok()) return next.error();
+  next->bindText(1, topic);
+  auto numbered = next->step();
+  if (!numbered.ok()) return numbered.error();
+  if (!*numbered) return makeError(ErrorKind::kInternal, "topic '" + topic + "' has no counters row");
+  const int64_t seq = next->integer(0);
+  auto insert = db.prepare(
+      "INSERT INTO topic_events (topic, seq, id, headers, body, logged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!insert.ok()) return insert.error();
+  insert->bindText(1, topic)
+      .bind(2, seq)
+      .bindText(3, event.id)
+      .bindBlob(4, encodeStoredPairs(event.headers))
+      .bindBlob(5, event.body)
+      .bind(6, now);
+  if (auto r = insert->run(); !r.ok()) return r.error();
+  // The count bound holds at every commit; the age bound is the sweep's.
+  auto trim = db.prepare("DELETE FROM topic_events WHERE topic = ?1 AND seq <= ?2");
+  if (!trim.ok()) return trim.error();
+  trim->bindText(1, topic).bind(2, seq - max_events);
+  if (auto r = trim->run(); !r.ok()) return r.error();
+  logged.push_back(topicEventOf(topic, static_cast<uint64_t>(seq), event.body, event.headers));
+  return {};
 }
 
 }  // namespace
@@ -199,6 +296,29 @@ Result<void> SqliteQueue::post(SqliteWriter::Job<T> job, Done<T> done) {
   });
   if (posted.ok()) ++pending_;
   return posted;
+}
+
+template <typename T>
+Result<void> SqliteQueue::postPublishing(PublishingJob<T> job, Done<T> done) {
+  // Filled on the writer thread by the job, read on the loop thread by its completion,
+  // which the writer runs after the job (so no two threads touch it at once).
+  auto logged = std::make_shared<std::vector<TopicEvent>>();
+  return post<T>(
+      [job = std::move(job), logged](SqliteConnection& db) mutable -> Result<T> {
+        logged->clear();
+        auto result = job(db, *logged);
+        if (!result.ok()) logged->clear();
+        return result;
+      },
+      [this, logged, done = std::move(done)](Result<T> result) mutable {
+        // A completion with an error means nothing of the job was committed.
+        if (result.ok() && !logged->empty() && retained_listener_) retained_listener_(std::move(*logged));
+        if (done) done(std::move(result));
+      });
+}
+
+void SqliteQueue::setRetainedListener(UniqueFunction<void(std::vector<TopicEvent>)> listener) {
+  retained_listener_ = std::move(listener);
 }
 
 Result<void> SqliteQueue::checkMessage(std::string_view what, OutgoingMessage& message) {
@@ -348,15 +468,15 @@ Result<void> SqliteQueue::send(std::string queue, std::vector<OutgoingMessage> m
   }
   if (messages.empty()) return badInput("send", "no messages to send");
   if (auto r = checkMessages("send", messages); !r.ok()) return r;
-  return post<std::vector<SendResult>>(
+  return postPublishing<std::vector<SendResult>>(
       [this, queue = std::move(queue), messages = std::move(messages), bounds = bounds_](
-          SqliteConnection& db) -> Result<std::vector<SendResult>> {
+          SqliteConnection& db, std::vector<TopicEvent>& logged) -> Result<std::vector<SendResult>> {
         const int64_t now = nowMs();
         if (auto r = forgetExpiredIds(db, now); !r.ok()) return r.error();
         std::vector<SendResult> results;
         results.reserve(messages.size());
         for (const auto& m : messages) {
-          auto sent = publishMessage(db, queue, m, *bounds, now);
+          auto sent = publishMessage(db, queue, m, *bounds, now, logged);
           if (!sent.ok()) return sent.error();
           results.push_back(std::move(*sent));
         }
@@ -472,9 +592,9 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
     if (isDeadQueue(p.queue)) return badInput("publish", "'" + p.queue + "' is a dead-letter queue");
     if (auto r = checkMessage("publish", p.message); !r.ok()) return r;
   }
-  return post<SettleResult>(
-      [this, settlements = std::move(settlements), publishes = std::move(publishes),
-       bounds = bounds_, state = std::move(state)](SqliteConnection& db) -> Result<SettleResult> {
+  return postPublishing<SettleResult>(
+      [this, settlements = std::move(settlements), publishes = std::move(publishes), bounds = bounds_,
+       state = std::move(state)](SqliteConnection& db, std::vector<TopicEvent>& logged) -> Result<SettleResult> {
         const int64_t now = nowMs();
         SettleResult result;
         result.statuses.assign(settlements.size(), SettleStatus::kNotApplied);
@@ -539,7 +659,7 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
           if (auto r = forgetExpiredIds(db, now); !r.ok()) return r.error();
         }
         for (const auto& p : publishes) {
-          auto sent = publishMessage(db, p.queue, p.message, *bounds, now);
+          auto sent = publishMessage(db, p.queue, p.message, *bounds, now, logged);
           if (!sent.ok()) return sent.error();
           result.published.push_back(std::move(*sent));
         }
@@ -734,6 +854,16 @@ Result<void> SqliteQueue::sweep(Done<int64_t> done) {
           if (auto r = del->run(); !r.ok()) return r.error();
           deleted += db.changes();
         }
+        // Retained events past the longest retention asked for their topic; a topic nobody
+        // retains any more keeps none (its retention counts as -1 ms: everything is past it).
+        {
+          auto aged = db.prepare(
+              "DELETE FROM topic_events WHERE logged_at < ?1 - COALESCE("
+              " (SELECT MAX(retention_ms) FROM topic_retention WHERE topic_retention.topic = topic_events.topic), -1)");
+          if (!aged.ok()) return aged.error();
+          aged->bind(1, now);
+          if (auto r = aged->run(); !r.ok()) return r.error();
+        }
         // An emptied queue leaves no row behind.
         if (auto r = db.exec("DELETE FROM queue_sizes WHERE bytes <= 0 AND queue NOT IN"
                              " (SELECT DISTINCT queue FROM queue_messages)");
@@ -747,7 +877,7 @@ Result<void> SqliteQueue::sweep(Done<int64_t> done) {
 
 Result<SendResult> SqliteQueue::publishMessage(SqliteConnection& db, const std::string& name,
                                                const OutgoingMessage& message, const BoundsTable& bounds,
-                                               int64_t now) {
+                                               int64_t now, std::vector<TopicEvent>& logged) {
   auto subs = subscriptionsOf(db, name);
   if (!subs.ok()) return subs.error();
   if (!*subs) return insertMessage(db, name, message, bounds.of(name), now);
@@ -760,6 +890,7 @@ Result<SendResult> SqliteQueue::publishMessage(SqliteConnection& db, const std::
     if (auto r = count->run(); !r.ok()) return r.error();
   }
   const OutgoingMessage event = eventOf(name, message, now);
+  if (auto r = logRetainedEvent(db, name, event, now, logged); !r.ok()) return r.error();
   // A duplicate only when every subscription that takes the event had it already.
   SendResult result{message.id, false};
   bool any = false, all_duplicates = true;
@@ -784,6 +915,19 @@ Result<void> SqliteQueue::bindTopics(std::string owner, TopicBindings bindings, 
     if (auto r = validateQueueName(sub.topic); !r.ok()) return badInput("bindTopics", "topic: " + r.error().message);
     if (auto r = validateStoredQueueName(subscriptionQueue(sub.topic, sub.subscriber)); !r.ok()) {
       return badInput("bindTopics", r.error().message);
+    }
+  }
+  for (const auto& kept : bindings.retained) {
+    if (auto r = validateQueueName(kept.topic); !r.ok()) return badInput("bindTopics", "topic: " + r.error().message);
+    if (kept.retention <= milliseconds(0) || kept.retention > kMaxTopicRetention) {
+      return badInput("bindTopics", "topic '" + kept.topic + "': a retention of " +
+                                        std::to_string(kept.retention.count()) + " ms is outside 1.." +
+                                        std::to_string(kMaxTopicRetention.count()) + " ms");
+    }
+    if (kept.max_events == 0 || kept.max_events > kMaxRetainedEventsPerTopic) {
+      return badInput("bindTopics", "topic '" + kept.topic + "': " + std::to_string(kept.max_events) +
+                                        " retained events is outside 1.." +
+                                        std::to_string(kMaxRetainedEventsPerTopic));
     }
   }
   return post<bool>(
@@ -820,6 +964,24 @@ Result<void> SqliteQueue::bindTopics(std::string owner, TopicBindings bindings, 
             del->bindText(1, topic).bindText(2, subscriber);
             if (auto r = del->run(); !r.ok()) return r.error();
           }
+        }
+        {
+          auto release = db.prepare("DELETE FROM topic_retention WHERE owner = ?1");
+          if (!release.ok()) return release.error();
+          release->bindText(1, owner);
+          if (auto r = release->run(); !r.ok()) return r.error();
+        }
+        for (const auto& kept : bindings.retained) {
+          auto retain = db.prepare(
+              "INSERT INTO topic_retention (topic, owner, retention_ms, max_events) VALUES (?1, ?2, ?3, ?4)"
+              " ON CONFLICT (topic, owner) DO UPDATE SET retention_ms = MAX(retention_ms, excluded.retention_ms),"
+              " max_events = MIN(max_events, excluded.max_events)");
+          if (!retain.ok()) return retain.error();
+          retain->bindText(1, kept.topic)
+              .bindText(2, owner)
+              .bind(3, static_cast<int64_t>(kept.retention.count()))
+              .bind(4, static_cast<int64_t>(kept.max_events));
+          if (auto r = retain->run(); !r.ok()) return r.error();
         }
         for (const auto& sub : bindings.subscriptions) {
           auto upsert = db.prepare(
@@ -931,6 +1093,40 @@ Result<void> SqliteQueue::subscriptions(std::string topic, Done<std::vector<Subs
             }
           }
           out.push_back(std::move(info));
+        }
+        return out;
+      },
+      std::move(done));
+}
+
+}  // namespace gust
+
+namespace gust {
+
+Result<void> SqliteQueue::retainedEvents(std::string topic, uint64_t after_seq, size_t limit,
+                                         Done<std::vector<TopicEvent>> done) {
+  if (auto r = validateQueueName(topic); !r.ok()) return badInput("retainedEvents", r.error().message);
+  if (limit == 0 || limit > limits_.max_batch) {
+    return badInput("retainedEvents", "limit " + std::to_string(limit) + " is outside 1.." +
+                                          std::to_string(limits_.max_batch));
+  }
+  return post<std::vector<TopicEvent>>(
+      [topic = std::move(topic), after_seq, limit](SqliteConnection& db) -> Result<std::vector<TopicEvent>> {
+        auto select = db.prepare(
+            "SELECT seq, headers, body FROM topic_events WHERE topic = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+        if (!select.ok()) return select.error();
+        // Past INT64_MAX no seq is after it; SQLite compares integers signed.
+        const int64_t after = after_seq > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(after_seq);
+        select->bindText(1, topic).bind(2, after).bind(3, static_cast<int64_t>(limit));
+        std::vector<TopicEvent> out;
+        while (true) {
+          auto row = select->step();
+          if (!row.ok()) return row.error();
+          if (!*row) break;
+          auto headers = readHeaders(*select, 1);
+          if (!headers.ok()) return headers.error();
+          out.push_back(topicEventOf(topic, static_cast<uint64_t>(select->integer(0)), select->blob(2),
+                                     std::move(*headers)));
         }
         return out;
       },

@@ -48,6 +48,9 @@ class SqliteQueue final : public QueueBackend {
   Result<void> bindTopics(std::string owner, TopicBindings bindings, Done<void> done) override;
   Result<void> topics(Done<std::vector<TopicInfo>> done) override;
   Result<void> subscriptions(std::string topic, Done<std::vector<SubscriptionInfo>> done) override;
+  Result<void> retainedEvents(std::string topic, uint64_t after_seq, size_t limit,
+                              Done<std::vector<TopicEvent>> done) override;
+  void setRetainedListener(UniqueFunction<void(std::vector<TopicEvent>)> listener) override;
 
   const QueueLimits& limits() const { return limits_; }
 
@@ -62,6 +65,12 @@ class SqliteQueue final : public QueueBackend {
   // Posts a job whose completion also counts down pending_.
   template <typename T>
   Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
+  // A job that may publish: the retained events it logged go to the listener once its
+  // transaction committed, before `done` runs.
+  template <typename T>
+  using PublishingJob = UniqueFunction<Result<T>(SqliteConnection&, std::vector<TopicEvent>& logged)>;
+  template <typename T>
+  Result<void> postPublishing(PublishingJob<T> job, Done<T> done);
 
   // The bounds as set last; a job keeps the table it was posted with.
   struct BoundsTable {
@@ -72,9 +81,10 @@ class SqliteQueue final : public QueueBackend {
 
   int64_t nowMs() const;
   // Sends `message` to `name`: into the queue of that name, or, when `name` is a topic, as
-  // an event into the queue of each subscription it matches.
+  // an event into the queue of each subscription it matches and, when retained, its log
+  // (the logged events are appended to `logged`).
   Result<SendResult> publishMessage(SqliteConnection& db, const std::string& name, const OutgoingMessage& message,
-                                    const BoundsTable& bounds, int64_t now);
+                                    const BoundsTable& bounds, int64_t now, std::vector<TopicEvent>& logged);
   // Inserts one message unless its id is a duplicate; kLimitReached when it would take the
   // queue past `bounds.max_bytes`.
   Result<SendResult> insertMessage(SqliteConnection& db, const std::string& queue, const OutgoingMessage& message,
@@ -91,6 +101,7 @@ class SqliteQueue final : public QueueBackend {
   size_t pending_ = 0;        // loop thread: calls posted and not yet called back
   // Loop thread; a job holds the table it was posted with.
   std::shared_ptr<const BoundsTable> bounds_ = std::make_shared<const BoundsTable>();
+  UniqueFunction<void(std::vector<TopicEvent>)> retained_listener_;  // loop thread
 };
 
 }  // namespace gust

@@ -296,6 +296,36 @@ TEST_CASE("an unknown auth value is refused with the two that exist") {
         "gust.json: functions.f.auth: must be a string");
 }
 
+TEST_CASE("streams name a literal path, a topic, the filters a client may use, an auth and a retention") {
+  auto m = parseManifest(R"({"name": "shop", "auth": "key", "functions": {"f": {"routes": ["/x"]}}, "streams": [
+      {"path": "/orders/events", "topic": "order.progress", "filter": ["subject", "type"], "retain": "2h",
+       "auth": "public"},
+      {"path": "/all", "topic": "order.progress"}]})");
+  REQUIRE(m);
+  REQUIRE(m->streams.size() == 2);
+  CHECK(m->streams[0].path == "/orders/events");
+  CHECK(m->streams[0].topic == "order.progress");
+  CHECK(m->streams[0].filter == std::vector<std::string>{"subject", "type"});
+  CHECK(m->streams[0].retain == std::chrono::hours(2));
+  CHECK(m->streams[0].auth == Auth::kPublic);
+  CHECK(m->streams[1].retain == std::chrono::hours(1));
+  CHECK_FALSE(m->streams[1].auth.has_value());
+
+  const std::string f = R"(, "functions": {"f": {"routes": ["/x"]}}})";
+  CHECK(errorOf(R"({"name": "a", "streams": [{"path": "/e/{id}", "topic": "t"}])" + f) ==
+        "gust.json: streams[0].path: must be a literal path starting with '/' (no parameters), such as "
+        "\"/orders/events\"");
+  CHECK(errorOf(R"({"name": "a", "streams": [{"path": "/e"}])" + f) ==
+        "gust.json: streams[0]: needs the \"topic\" whose events it streams");
+  CHECK(errorOf(R"({"name": "a", "streams": [{"path": "/e", "topic": "t", "filter": ["body"]}])" + f) ==
+        "gust.json: streams[0].filter: names event attributes a client may filter on: \"subject\", \"type\" or "
+        "\"source\", not \"body\"");
+  CHECK(errorOf(R"({"name": "a", "streams": [{"path": "/e", "topic": "t", "retain": "200h"}])" + f) ==
+        "gust.json: streams[0].retain: must be at most 168h (7 days): the events are kept in the host's store");
+  CHECK(errorOf(R"({"name": "a", "streams": [{"path": "/e", "topic": "t"}, {"path": "/e", "topic": "u"}])" + f) ==
+        "gust.json: streams[1].path: \"/e\" is the path of another stream");
+}
+
 TEST_CASE("verify names a function's signature scheme, the variable holding its secret, and a tolerance") {
   auto m = parseManifest(R"({"name": "a", "required_env": ["API_KEY"], "functions": {
       "hook": {"routes": [{"path": "/hook", "methods": ["POST"]}],

@@ -900,7 +900,7 @@ std::vector<SubscriptionInfo> subscriptionsOf(QueueFixture& q, const std::string
 
 TEST_CASE("a publish to a topic fans out into every subscription's queue, in the settle's transaction") {
   QueueFixture q;
-  bind(q, "shop", {{}, {sub("order.placed", "shop", "payment"), sub("order.placed", "shop", "inventory")}});
+  bind(q, "shop", {{}, {sub("order.placed", "shop", "payment"), sub("order.placed", "shop", "inventory")}, {}});
   const std::string payment = subscriptionQueue("order.placed", "shop:payment");
   const std::string inventory = subscriptionQueue("order.placed", "shop:inventory");
   CHECK(payment == "order.placed:shop:payment");
@@ -959,7 +959,7 @@ TEST_CASE("a subscription takes only events its filter matches: type and headers
   EventFilter big;
   big.types = {"order.placed", "order.updated"};
   big.headers = {{"Region", "eu"}};
-  bind(q, "shop", {{"orders"}, {sub("orders", "shop", "eu_only", big), sub("orders", "shop", "all")}});
+  bind(q, "shop", {{"orders"}, {sub("orders", "shop", "eu_only", big), sub("orders", "shop", "all")}, {}});
   q.sendOk("orders", {message("1", "x", {{"ce-type", "order.placed"}, {"region", "eu"}}),
                       message("2", "x", {{"ce-type", "order.placed"}, {"region", "us"}}),
                       message("3", "x", {{"ce-type", "order.deleted"}, {"region", "eu"}}),
@@ -971,18 +971,18 @@ TEST_CASE("a subscription takes only events its filter matches: type and headers
 
 TEST_CASE("a subscription starts from now; one dropped stops receiving and keeps what it holds") {
   QueueFixture q;
-  bind(q, "shop", {{"news"}, {}});
+  bind(q, "shop", {{"news"}, {}, {}});
   // Declared with nobody subscribed: the event is counted and goes nowhere (not to a queue).
   q.sendOk("news", {message("early", "before anyone listened")});
   CHECK(q.peek("news").empty());
-  bind(q, "mail", {{}, {sub("news", "mail", "send")}});
+  bind(q, "mail", {{}, {sub("news", "mail", "send")}, {}});
   q.sendOk("news", {message("later", "after")});
   const std::string mail = subscriptionQueue("news", "mail:send");
   REQUIRE(q.peek(mail).size() == 1);
   CHECK(q.peek(mail)[0].id == "later");
   const QueueTime created = subscriptionsOf(q, "news")[0].created_at;
   q.clock.advance(seconds(10));
-  bind(q, "mail", {{}, {sub("news", "mail", "send")}});  // a redeploy keeps the subscription as it was
+  bind(q, "mail", {{}, {sub("news", "mail", "send")}, {}});  // a redeploy keeps the subscription as it was
   CHECK(subscriptionsOf(q, "news")[0].created_at == created);
 
   auto listed = q.fx.wait<std::vector<TopicInfo>>([&](auto done) { return q.queue().topics(std::move(done)); });
@@ -1015,10 +1015,94 @@ TEST_CASE("subscription queue names are checked, and survive a reopen with their
   CHECK_FALSE(validateStoredQueueName(":shop:payment").ok());
   CHECK_FALSE(validateStoredQueueName("a:b:c:d").ok());
   QueueFixture q;
-  bind(q, "shop", {{}, {sub("t", "shop", "f")}});
+  bind(q, "shop", {{}, {sub("t", "shop", "f")}, {}});
   q.reopen();
   q.sendOk("t", {message("e", "x")});
   CHECK(q.peek("t:shop:f").size() == 1);
+}
+
+TEST_CASE("a retained topic logs each event with a seq that only grows, handed over once committed") {
+  QueueFixture q;
+  std::vector<TopicEvent> heard;
+  q.queue().setRetainedListener([&](std::vector<TopicEvent> events) {
+    for (auto& e : events) heard.push_back(std::move(e));
+  });
+  bind(q, "shop", {{"orders"}, {}, {}});
+  q.sendOk("orders", {message("before", "not retained yet")});
+  CHECK(heard.empty());
+  bind(q, "stream:shop", {{}, {}, {TopicRetention{"orders", seconds(60), 3}}});
+  q.sendOk("orders", {message("a", "A", {{"ce-type", "order.placed"}, {"ce-subject", "o-1"}}),
+                      message("b", "line 1\nline 2")});
+  // A stale settle commits none of its publishes, so none is heard or logged.
+  q.sendOk("in", {message("m", "M")});
+  auto first = q.leaseOk("in", leaseOf(1, seconds(5)));
+  q.clock.advance(seconds(6));
+  auto second = q.leaseOk("in", leaseOf(1));
+  auto stale = q.settleOk({settlement("in", first.messages[0], SettleAction::kAck)}, {{"orders", message("c", "C")}});
+  CHECK_FALSE(stale.committed);
+  REQUIRE(heard.size() == 2);
+  q.settleOk({settlement("in", second.messages[0], SettleAction::kAck)}, {{"orders", message("c", "C")}});
+  REQUIRE(heard.size() == 3);
+  CHECK(heard[0].seq == 1);
+  CHECK(heard[0].id == "a");
+  CHECK(heard[0].type == "order.placed");
+  CHECK(heard[0].subject == "o-1");
+  CHECK(heard[0].source == "/gust");
+  CHECK(heard[0].time.find('T') != std::string::npos);
+  CHECK(heard[1].seq == 2);
+  CHECK(heard[1].type == "orders");  // the topic when the publisher set none
+  CHECK(heard[1].data == "line 1\nline 2");
+  CHECK(heard[2].seq == 3);
+
+  // The log answers after a seq, ascending, and an id it still holds is not logged again.
+  q.sendOk("orders", {message("a", "again")});
+  CHECK(heard.size() == 3);
+  auto after1 = q.fx.wait<std::vector<TopicEvent>>(
+      [&](auto done) { return q.queue().retainedEvents("orders", 1, 10, std::move(done)); });
+  GUST_REQUIRE_OK(after1);
+  REQUIRE(after1->size() == 2);
+  CHECK((*after1)[0].seq == 2);
+  CHECK((*after1)[0].data == "line 1\nline 2");
+  CHECK((*after1)[1].id == "c");
+  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM topic_events") == 3);
+}
+
+TEST_CASE("the retained log is bounded by count at once and by age on the sweep; seqs are never reused") {
+  QueueFixture q;
+  bind(q, "stream:shop", {{}, {}, {TopicRetention{"orders", seconds(60), 2}}});
+  for (const char* id : {"1", "2", "3"}) q.sendOk("orders", {message(id, id)});
+  auto events = [&](uint64_t after) {
+    auto r = q.fx.wait<std::vector<TopicEvent>>(
+        [&](auto done) { return q.queue().retainedEvents("orders", after, 100, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    std::vector<uint64_t> seqs;
+    for (const auto& e : *r) seqs.push_back(e.seq);
+    return seqs;
+  };
+  CHECK(events(0) == std::vector<uint64_t>{2, 3});
+  q.clock.advance(seconds(61));
+  auto swept = q.fx.wait<int64_t>([&](auto done) { return q.queue().sweep(std::move(done)); });
+  GUST_REQUIRE_OK(swept);
+  CHECK(events(0).empty());
+  q.reopen();
+  bind(q, "stream:shop", {{}, {}, {TopicRetention{"orders", seconds(60), 2}}});
+  q.sendOk("orders", {message("4", "4")});
+  CHECK(events(0) == std::vector<uint64_t>{4});
+  // Released by its last owner, the topic keeps nothing past the next sweep.
+  bind(q, "stream:shop", {});
+  auto released = q.fx.wait<int64_t>([&](auto done) { return q.queue().sweep(std::move(done)); });
+  GUST_REQUIRE_OK(released);
+  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM topic_events") == 0);
+}
+
+TEST_CASE("a retention outside its bounds is refused at once, naming the topic") {
+  QueueFixture q;
+  for (TopicRetention bad : {TopicRetention{"orders", milliseconds(0), 10}, TopicRetention{"orders", std::chrono::hours(24 * 8), 10},
+                             TopicRetention{"orders", seconds(1), 0}, TopicRetention{"Bad Name", seconds(1), 1}}) {
+    auto r = q.queue().bindTopics("stream:shop", TopicBindings{{}, {}, {bad}}, [](Result<void>) { FAIL("called back"); });
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == ErrorKind::kBadInput);
+  }
 }
 
 }  // namespace topics

@@ -176,6 +176,9 @@ std::vector<Route> HttpTrigger::routesOf(const AppInfo& app) {
   for (const auto& f : app.manifest.functions) {
     for (const auto& r : f.routes) routes.push_back(Route{r.methods, r.path, RouteTarget{app.manifest.name, f.name}});
   }
+  for (const auto& s : app.manifest.streams) {
+    routes.push_back(Route{{"GET"}, s.path, RouteTarget{app.manifest.name, "", true}});
+  }
   return routes;
 }
 
@@ -191,8 +194,9 @@ Result<Router> HttpTrigger::build(const std::map<std::string, std::vector<Route>
       }
       auto added = router.add(route);
       if (!added) {
-        return makeError(ErrorKind::kBadInput, "app " + app + ", function " + route.target.function + ", route " +
-                                                   route.pattern + ": " + added.error().message);
+        const std::string what = route.target.stream ? "stream" : "function " + route.target.function + ", route";
+        return makeError(ErrorKind::kBadInput,
+                         "app " + app + ", " + what + " " + route.pattern + ": " + added.error().message);
       }
     }
   }
@@ -229,10 +233,12 @@ Result<void> HttpTrigger::addApp(const AppInfo& app) {
   // Open connections stay: their next events go to this version's function of that name.
   websocket_[app.manifest.name] = std::move(websocket);
   verifiers_[app.manifest.name] = std::move(*verifiers);
+  if (streams_) streams_->setApp(app.manifest.name, app.manifest.streams, app.manifest.auth);
   return {};
 }
 
 void HttpTrigger::removeApp(const std::string& name) {
+  if (streams_) streams_->removeApp(name);
   keyed_.erase(name);
   websocket_.erase(name);
   connections_.closeApp(name);
@@ -282,6 +288,14 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
                                      "the route " + request.path + " accepts " + match.allow + ", not " + request.method);
     r.headers.emplace_back("Allow", match.allow);
     responder.send(std::move(r));
+    return;
+  }
+  if (match.target->stream) {
+    if (!streams_) {
+      responder.send(problemResponse(503, "Streams unavailable", "this host does not serve streams"));
+      return;
+    }
+    streams_->serve(match.target->app, std::move(request), std::move(responder), keys_);
     return;
   }
   auto caller = callerFor(request, *match.target);
@@ -337,6 +351,12 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
     r.headers.emplace_back("traceparent", std::move(traceparent));
     responder.send(std::move(r));
   });
+}
+
+void HttpTrigger::close(std::function<void()> on_closed) {
+  if (!streams_) return server_.close(std::move(on_closed));
+  // The streams' clients end first (their connections are the server's to close).
+  streams_->close([this, on_closed = std::move(on_closed)]() mutable { server_.close(std::move(on_closed)); });
 }
 
 Invocation HttpTrigger::asyncInvocation(const AsyncInvocation& stored) const {

@@ -20,6 +20,7 @@
 #include "triggers/http/connection_registry.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
+#include "triggers/http/topic_streams.h"
 #include "triggers/http/webhook_verify.h"
 #include "triggers/trigger.h"
 
@@ -63,6 +64,12 @@ class HttpTrigger final : public Trigger {
   // The function keys that routes of `"auth": "key"` functions check; it outlives the
   // trigger. Without it such routes refuse every request (401).
   void enableKeys(const KeyStore& keys) { keys_ = &keys; }
+  // The apps' streams (manifest "streams"), served from `hub`'s events; without this call a
+  // stream's path is answered 503. Both outlive the trigger. Call before the first app.
+  void enableStreams(uv_loop_t* loop, TopicEventHub& hub, QueueBackend& backend, TopicStreamLimits limits = {}) {
+    streams_ = std::make_unique<TopicStreams>(loop, hub, backend, limits);
+  }
+  const TopicStreams* streams() const { return streams_.get(); }
   // What runs a stored async request: its route matched again for the parameters.
   Invocation asyncInvocation(const AsyncInvocation& stored) const;
 
@@ -77,7 +84,7 @@ class HttpTrigger final : public Trigger {
   // The open WebSocket connections of `"websocket": true` functions; the host hands it to
   // the dispatcher as its ConnectionSink, and the admin API lists, sends and closes through it.
   ConnectionRegistry& connections() { return connections_; }
-  void close(std::function<void()> on_closed) { server_.close(std::move(on_closed)); }
+  void close(std::function<void()> on_closed);
 
  private:
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
@@ -118,6 +125,7 @@ class HttpTrigger final : public Trigger {
   // Before the server: the server's WebSocket handlers call into it until they close.
   ConnectionRegistry connections_;
   HttpServer server_;
+  std::unique_ptr<TopicStreams> streams_;
 };
 
 }  // namespace gust

@@ -38,8 +38,7 @@ std::string describe(const std::vector<std::string>& methods, std::string_view p
   out += pattern;
   out += "' (";
   out += target.app;
-  out += "/";
-  out += target.function;
+  out += target.stream ? " stream" : "/" + target.function;
   out += ")";
   return out;
 }

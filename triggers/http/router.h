@@ -34,7 +34,8 @@ namespace gust {
 
 struct RouteTarget {
   std::string app;
-  std::string function;
+  std::string function;  // empty for a stream
+  bool stream = false;   // a stream of the app's manifest (triggers/http/topic_streams.h)
 };
 
 struct Route {

@@ -1,0 +1,135 @@
+#include "runtime/store/topic_event_hub.h"
+
+#include <utility>
+
+namespace gust {
+
+// A follow's state: replaying until a page comes back short, buffering live events meanwhile.
+// Held by the hub; a replay's completion holds it weakly, so an ended follow (or a hub gone)
+// makes the completion do nothing.
+struct TopicEventHub::Follow {
+  Token token = 0;
+  std::string topic;
+  uint64_t last_seq = 0;
+  bool replaying = false;
+  std::vector<TopicEvent> buffered;
+  Listener deliver;
+  std::function<void(const Error&)> failed;
+};
+
+TopicEventHub::TopicEventHub(QueueBackend& backend) : backend_(backend) {
+  backend_.setRetainedListener([this](std::vector<TopicEvent> events) { deliver(std::move(events)); });
+}
+
+TopicEventHub::~TopicEventHub() { backend_.setRetainedListener(nullptr); }
+
+TopicEventHub::Token TopicEventHub::subscribe(std::string topic, Listener listener) {
+  const Token token = next_token_++;
+  by_topic_.emplace(topic, token);
+  listeners_.emplace(token, Entry{std::move(topic), std::move(listener)});
+  return token;
+}
+
+void TopicEventHub::unsubscribe(Token token) {
+  auto it = listeners_.find(token);
+  if (it == listeners_.end()) return;
+  auto [first, last] = by_topic_.equal_range(it->second.topic);
+  for (auto t = first; t != last; ++t) {
+    if (t->second == token) {
+      by_topic_.erase(t);
+      break;
+    }
+  }
+  listeners_.erase(it);
+  follows_.erase(token);
+}
+
+TopicEventHub::Token TopicEventHub::follow(std::string topic, std::optional<uint64_t> after_seq, Listener deliver,
+                                           std::function<void(const Error&)> failed) {
+  auto state = std::make_shared<Follow>();
+  state->topic = topic;
+  state->last_seq = after_seq.value_or(0);
+  state->replaying = after_seq.has_value();
+  state->deliver = std::move(deliver);
+  state->failed = std::move(failed);
+  // Subscribed before the replay is read, so that nothing committed in between is missed.
+  std::weak_ptr<Follow> weak = state;
+  state->token = subscribe(std::move(topic), [weak](const TopicEvent& event) {
+    auto f = weak.lock();
+    if (!f) return;
+    if (f->replaying) {
+      if (f->buffered.size() < kMaxBufferedWhileReplaying) f->buffered.push_back(event);
+      return;
+    }
+    if (event.seq <= f->last_seq) return;
+    f->last_seq = event.seq;
+    f->deliver(event);
+  });
+  follows_.emplace(state->token, state);
+  const Token token = state->token;
+  if (state->replaying) replayPage(state);
+  return token;
+}
+
+bool TopicEventHub::handOver(Follow& follow, const std::vector<TopicEvent>& events) {
+  const Token token = follow.token;
+  for (const TopicEvent& event : events) {
+    if (event.seq <= follow.last_seq) continue;
+    follow.last_seq = event.seq;
+    ++events_delivered_;
+    follow.deliver(event);
+    if (!follows_.count(token)) return false;  // the reader ended the follow
+  }
+  return true;
+}
+
+void TopicEventHub::replayPage(const std::shared_ptr<Follow>& follow) {
+  std::weak_ptr<Follow> weak = follow;
+  auto asked = backend_.retainedEvents(
+      follow->topic, follow->last_seq, kReplayPage, [this, weak](Result<std::vector<TopicEvent>> page) {
+        auto f = weak.lock();
+        if (!f) return;
+        if (!page.ok()) {
+          auto failed = std::move(f->failed);
+          unsubscribe(f->token);
+          if (failed) failed(page.error());
+          return;
+        }
+        const bool last_page = page->size() < kReplayPage;
+        if (!handOver(*f, *page)) return;
+        if (!last_page) return replayPage(f);
+        // Every event committed before this page was read is in it or before it; the
+        // buffered ones past it were committed after.
+        f->replaying = false;
+        const std::vector<TopicEvent> buffered = std::move(f->buffered);
+        handOver(*f, buffered);
+      });
+  if (!asked.ok()) {
+    auto failed = std::move(follow->failed);
+    unsubscribe(follow->token);
+    if (failed) failed(asked.error());
+  }
+}
+
+Result<void> TopicEventHub::replay(std::string topic, uint64_t after_seq, size_t limit,
+                                   QueueBackend::Done<std::vector<TopicEvent>> done) {
+  return backend_.retainedEvents(std::move(topic), after_seq, limit, std::move(done));
+}
+
+void TopicEventHub::deliver(std::vector<TopicEvent> events) {
+  for (const TopicEvent& event : events) {
+    std::vector<Token> tokens;
+    auto [first, last] = by_topic_.equal_range(event.topic);
+    for (auto it = first; it != last; ++it) tokens.push_back(it->second);
+    for (Token token : tokens) {
+      auto it = listeners_.find(token);
+      if (it == listeners_.end()) continue;  // unsubscribed by an earlier listener
+      // A copy, so that a listener that unsubscribes itself does not free what runs.
+      Listener listener = it->second.listener;
+      ++events_delivered_;
+      listener(event);
+    }
+  }
+}
+
+}  // namespace gust

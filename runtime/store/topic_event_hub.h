@@ -1,0 +1,82 @@
+#pragma once
+// The retained events of topics, live, on the loop thread: the queue backend hands over each
+// committed batch (QueueBackend::setRetainedListener), and the hub fans every event out to
+// the listeners of its topic. A reader that resumes (an SSE client's Last-Event-ID, a
+// WebSocket's ?after=) follows a topic from a seq: the hub replays the log after it and then
+// carries on live, without a gap or a duplicate (docs/architecture.md "Retained events").
+//
+// Contract:
+// - Owning thread: the loop thread of the backend; every call and callback happens there.
+// - Borrows the backend, which outlives it; the hub is the backend's retained listener from
+//   construction to destruction (one hub per backend).
+// - A listener may subscribe or unsubscribe (itself or others) from inside a callback; one
+//   unsubscribed is not called again, even later in the same batch.
+// - Costs: an event costs O(listeners of its topic); a follow reads the log in pages of
+//   kReplayPage events off the loop, and buffers at most kMaxBufferedWhileReplaying live
+//   events meanwhile (more are dropped, which loses nothing: they are in the log the
+//   replay reads next).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/base/result.h"
+#include "runtime/store/queue_backend.h"
+
+namespace gust {
+
+class TopicEventHub {
+ public:
+  using Token = uint64_t;
+  using Listener = std::function<void(const TopicEvent&)>;
+  static constexpr size_t kReplayPage = 500;
+  static constexpr size_t kMaxBufferedWhileReplaying = 10'000;
+
+  explicit TopicEventHub(QueueBackend& backend);
+  ~TopicEventHub();
+  TopicEventHub(const TopicEventHub&) = delete;
+  TopicEventHub& operator=(const TopicEventHub&) = delete;
+
+  // Every event of `topic` committed from now on, in seq order.
+  Token subscribe(std::string topic, Listener listener);
+  // Follows `topic`: when `after_seq` is set, first the retained events after it (those the
+  // log still holds), then live ones, each exactly once in seq order; when not, live ones
+  // only. `failed` runs (once, and the follow ends) when the log cannot be read; that may be
+  // before follow() returns.
+  Token follow(std::string topic, std::optional<uint64_t> after_seq, Listener deliver,
+               std::function<void(const Error&)> failed);
+  // Ends a subscribe or a follow; a token already ended is ignored.
+  void unsubscribe(Token token);
+
+  // The retained events of `topic` after `after_seq` (QueueBackend::retainedEvents).
+  Result<void> replay(std::string topic, uint64_t after_seq, size_t limit,
+                      QueueBackend::Done<std::vector<TopicEvent>> done);
+
+  size_t listeners() const { return listeners_.size(); }
+  uint64_t eventsDelivered() const { return events_delivered_; }
+
+ private:
+  struct Follow;
+  struct Entry {
+    std::string topic;
+    Listener listener;
+  };
+
+  void deliver(std::vector<TopicEvent> events);
+  void replayPage(const std::shared_ptr<Follow>& follow);
+  // Delivers the events past the follow's last seq; false when the reader ended the follow.
+  bool handOver(Follow& follow, const std::vector<TopicEvent>& events);
+
+  QueueBackend& backend_;
+  Token next_token_ = 1;
+  std::map<Token, Entry> listeners_;
+  std::multimap<std::string, Token> by_topic_;
+  std::map<Token, std::shared_ptr<Follow>> follows_;
+  uint64_t events_delivered_ = 0;
+};
+
+}  // namespace gust
