@@ -66,6 +66,8 @@ std::optional<Json> serializeLeaf(const NamedType& type, const Json& v, std::str
       error = "Float cannot represent non numeric value: " + inspect(v);
       return std::nullopt;
     }
+    // JSON.stringify writes an integral float as an integer ("3", not "3.0"); so do we.
+    if (std::floor(*n) == *n && std::fabs(*n) < 9e15) return Json(static_cast<int64_t>(*n));
     return Json(*n);
   }
   if (name == "String") {
