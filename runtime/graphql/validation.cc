@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "runtime/graphql/collect_fields.h"
+#include "runtime/graphql/overlapping_fields.h"
 #include "runtime/graphql/printer.h"
 #include "runtime/graphql/suggestions.h"
 
@@ -76,6 +77,7 @@ class Validator {
     noUnusedFragments();
     noFragmentCycles();
     for (const auto* op : operations_) checkOperationVariables(*op);
+    findFieldMergeConflicts(schema_, document_, errors_);
     if (errors_.size() > max_errors_) {
       errors_.resize(max_errors_);
       errors_.push_back(GraphQLError{"Too many validation errors, error limit reached. Validation aborted.", {}, nullptr});

@@ -3,8 +3,7 @@
 // endpoint needs, with graphql-js's messages and locations, so that a client reads the same
 // errors from us as from its own tools. Any thread; the schema is only read.
 //
-// Not checked (yet): OverlappingFieldsCanBeMerged; introspection fields other than
-// __typename are unknown fields here.
+// Introspection fields other than __typename are unknown fields here: they are not served.
 
 #include <vector>
 

@@ -10,14 +10,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  buildSchema, parse, validate, execute, specifiedRules, OverlappingFieldsCanBeMergedRule,
+  buildSchema, parse, validate, execute, specifiedRules,
   Lexer, Source, TokenKind, GraphQLError,
 } from 'graphql';
 
 const folder = process.argv[2];
 const schema = buildSchema(readFileSync(join(folder, 'schema.graphql'), 'utf8'));
-// OverlappingFieldsCanBeMerged is not implemented by us yet (runtime/graphql/validation.h).
-const rules = specifiedRules.filter((r) => r !== OverlappingFieldsCanBeMergedRule);
+const rules = specifiedRules;
 
 function readCases(text) {
   const cases = [];
