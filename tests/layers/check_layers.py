@@ -20,6 +20,7 @@ LAYERS = {
     "sdk/include/gust": 0,   # the C ABI and the C++ layer a function author includes
     "runtime/base": 1,       # results, clock, ids, durations, names, cron, text encodings
     "runtime/protocol": 2,   # invocations, outcomes, frames, trace context, fork protocol
+    "runtime/graphql": 2,    # GraphQL: lexer, parser, schema from SDL, validation, execution over JSON
     "functions": 3,          # the app model: manifest, artifact checks, app store
     "runtime/store": 3,      # SQLite connection, schema, writer; queue and invocation stores
     "functions/worker": 4,   # what runs beside user code: worker main, fork server, sandbox, module loader
