@@ -37,6 +37,7 @@
 #include "runtime/exec/fork_client.h"
 #include "runtime/host/descriptors.h"
 #include "runtime/host/drain.h"
+#include "runtime/observe/loop_monitor.h"
 #include "runtime/store/sqlite_writer.h"
 #include "triggers/http/http_trigger.h"
 #include "runtime/store/queue_store.h"
@@ -75,6 +76,8 @@ class Host {
     auto telemetry = Telemetry::create(clock_, options_.otlp_endpoint);
     if (!telemetry) return telemetry.error();
     telemetry_ = std::move(*telemetry);
+    loop_monitor_ = std::make_unique<LoopMonitor>(loop_, telemetry_->metrics().loop_iteration_busy->series());
+    telemetry_->metrics().loop_busy_max->series().setCallback([m = loop_monitor_.get()] { return m->longestSeconds(); });
     dispatcher_.setTelemetry(telemetry_.get());
     dispatcher_.setCgroups(&cgroups_);
     if (cgroups_.version() == CgroupVersion::kNone) {
@@ -273,6 +276,7 @@ class Host {
     uv_signal_stop(&sigint_);
     uv_signal_stop(&sigterm_);
     drain_.close(nullptr);
+    if (loop_monitor_) loop_monitor_->close(nullptr);
     own_handles_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                              reinterpret_cast<uv_handle_t*>(&cgroup_retry_)},
                             nullptr);
@@ -390,6 +394,7 @@ class Host {
   const DescriptorBudget descriptors_;
   SystemClock clock_;
   std::unique_ptr<Telemetry> telemetry_;  // outlives everything that records into it
+  std::unique_ptr<LoopMonitor> loop_monitor_;
   AppCgroups cgroups_;       // outlives the dispatcher, whose workers are in them
   ForkClient fork_client_;  // outlives the dispatcher, whose workers it forked
   Dispatcher dispatcher_;

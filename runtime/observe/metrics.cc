@@ -428,6 +428,12 @@ Result<GustMetrics> registerGustMetrics(MetricsRegistry& registry, const Clock& 
   GUST_REGISTER(spans_exported, registry.addCounter(n::kSpansExported, "Spans the OTLP endpoint accepted."));
   GUST_REGISTER(spans_dropped,
                 registry.addCounter(n::kSpansDropped, "Spans dropped rather than wait, by reason.", {"reason"}));
+  GUST_REGISTER(loop_iteration_busy,
+                registry.addHistogram(n::kLoopIterationBusy,
+                                      "Time each event loop iteration spent running callbacks (not waiting), in seconds.",
+                                      {}, {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}));
+  GUST_REGISTER(loop_busy_max,
+                registry.addGauge(n::kLoopBusyMax, "The longest event loop iteration since the start, in seconds."));
   GUST_REGISTER(resident_memory, registry.addGauge(n::kResidentMemory, "Resident memory size in bytes."));
   GUST_REGISTER(start_time,
                 registry.addGauge(n::kStartTime, "Start time of the process since unix epoch in seconds."));

@@ -212,6 +212,8 @@ inline constexpr const char* kHttpConnectionsClosed = "gust_http_connections_clo
 inline constexpr const char* kRecordsDropped = "gust_invocation_records_dropped_total";
 inline constexpr const char* kSpansExported = "gust_spans_exported_total";
 inline constexpr const char* kSpansDropped = "gust_spans_dropped_total";
+inline constexpr const char* kLoopIterationBusy = "gust_event_loop_iteration_busy_seconds";
+inline constexpr const char* kLoopBusyMax = "gust_event_loop_busy_max_seconds";
 inline constexpr const char* kResidentMemory = "process_resident_memory_bytes";
 inline constexpr const char* kStartTime = "process_start_time_seconds";
 }  // namespace metric_names
@@ -240,6 +242,8 @@ struct GustMetrics {
   CounterFamily* records_dropped;         // no labels
   CounterFamily* spans_exported;          // no labels; read from the exporter at scrape time
   CounterFamily* spans_dropped;           // {reason}: queue_full, export_failed
+  HistogramFamily* loop_iteration_busy;   // no labels; fed by the LoopMonitor
+  GaugeFamily* loop_busy_max;             // no labels; the LoopMonitor's longest, at scrape time
   GaugeFamily* resident_memory;           // no labels; read from /proc at scrape time
   GaugeFamily* start_time;                // no labels
 };

@@ -125,6 +125,9 @@ TEST_CASE("/metrics counts invocations by outcome exactly, and the reference par
   CHECK(after.count("gust_pending_invocations{app=fixtures}") == 1);
   CHECK(valueOf(after, "gust_http_connections{}") >= 1);  // the client's keep-alive connection
   CHECK(valueOf(after, "process_resident_memory_bytes{}") > 1e6);
+  // The loop ran callbacks for these requests, so some iteration was busy for a moment.
+  CHECK(valueOf(after, "gust_event_loop_busy_max_seconds{}") > 0);
+  CHECK(valueOf(after, "gust_event_loop_iteration_busy_seconds_count{}") > 0);
   CHECK(valueOf(after, "process_start_time_seconds{}") > 1.6e9);
 }
 
