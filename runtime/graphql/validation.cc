@@ -78,6 +78,14 @@ class Validator {
     noFragmentCycles();
     for (const auto* op : operations_) checkOperationVariables(*op);
     findFieldMergeConflicts(schema_, document_, errors_);
+    // In document order, as a reader goes through them (graphql-js's single walk comes close
+    // to it); the rules' own order breaks ties.
+    std::stable_sort(errors_.begin(), errors_.end(), [](const GraphQLError& a, const GraphQLError& b) {
+      if (a.locations.empty() || b.locations.empty()) return !a.locations.empty() && b.locations.empty();
+      const auto& x = a.locations[0];
+      const auto& y = b.locations[0];
+      return x.line != y.line ? x.line < y.line : x.column < y.column;
+    });
     if (errors_.size() > max_errors_) {
       errors_.resize(max_errors_);
       errors_.push_back(GraphQLError{"Too many validation errors, error limit reached. Validation aborted.", {}, nullptr});

@@ -13,7 +13,8 @@
 
 namespace gust::graphql {
 
-// Every error found, at most `max_errors` (then graphql-js's "Too many validation errors").
+// Every error found, in the order of their first location, at most `max_errors` (then
+// graphql-js's "Too many validation errors").
 std::vector<GraphQLError> validate(const Schema& schema, const Document& document, size_t max_errors = 100);
 
 // The fragments of a document by name (the first of each name).

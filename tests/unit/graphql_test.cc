@@ -85,5 +85,19 @@ TEST_CASE("GraphQL: execution shapes a recursive value and reports a null in a n
         R"("path":["node","next","next","id"]}],"data":{"node":{"id":"a","next":{"id":"b","next":null}}}})");
 }
 
+TEST_CASE("GraphQL: validation errors come in the order of their place in the document") {
+  auto schema = Schema::fromSdl(kSdl);
+  REQUIRE(schema.ok());
+  // The unused variable is found last (when the operation ends), the unknown fields first;
+  // the answer lists the variable first because it comes first in the text.
+  auto parsed = parse("subscription ($unused: Int) { node { nope id other } }");
+  REQUIRE_FALSE(parsed.error);
+  auto errors = validate(*schema, parsed.document);
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].message == "Variable \"$unused\" is never used.");
+  CHECK(errors[1].message == "Cannot query field \"nope\" on type \"Node\".");
+  CHECK(errors[2].message == "Cannot query field \"other\" on type \"Node\".");
+}
+
 }  // namespace
 }  // namespace gust::graphql
