@@ -205,7 +205,7 @@ class Host {
     queue_store_ = std::move(*queues);
     queue_trigger_ = std::make_unique<QueueTrigger>(loop_, clock_, dispatcher_, *queue_store_);
     // Before any app loads: its streams retain their topics and follow them through the hub.
-    topic_hub_ = std::make_unique<TopicEventHub>(*queue_store_);
+    topic_hub_ = std::make_unique<TopicEventHub>(*queue_store_, loop_);
     http_.enableStreams(loop_, *topic_hub_, *queue_store_);
     QueueBounds bounds;
     bounds.max_bytes = options_.max_queue_bytes;
@@ -286,6 +286,7 @@ class Host {
     uv_signal_stop(&sigterm_);
     drain_.close(nullptr);
     if (loop_monitor_) loop_monitor_->close(nullptr);
+    if (topic_hub_) topic_hub_->close(nullptr);  // no fan-out outlives the streams it feeds
     own_handles_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                              reinterpret_cast<uv_handle_t*>(&cgroup_retry_)},
                             nullptr);

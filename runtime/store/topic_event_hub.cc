@@ -17,8 +17,26 @@ struct TopicEventHub::Follow {
   std::function<void(const Error&)> failed;
 };
 
-TopicEventHub::TopicEventHub(QueueBackend& backend) : backend_(backend) {
+TopicEventHub::TopicEventHub(QueueBackend& backend, uv_loop_t* loop) : backend_(backend), loop_(loop) {
   backend_.setRetainedListener([this](std::vector<TopicEvent> events) { deliver(std::move(events)); });
+  if (loop_ != nullptr) {
+    uv_idle_init(loop_, &resume_);
+    resume_.data = this;
+  }
+}
+
+void TopicEventHub::close(std::function<void()> on_closed) {
+  closed_ = true;
+  fan_outs_.clear();
+  if (loop_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(&resume_))) {
+    if (on_closed) on_closed();
+    return;
+  }
+  on_closed_ = std::move(on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&resume_), [](uv_handle_t* h) {
+    auto* self = static_cast<TopicEventHub*>(h->data);
+    if (self->on_closed_) std::exchange(self->on_closed_, nullptr)();
+  });
 }
 
 TopicEventHub::~TopicEventHub() { backend_.setRetainedListener(nullptr); }
@@ -117,19 +135,41 @@ Result<void> TopicEventHub::replay(std::string topic, uint64_t after_seq, size_t
 }
 
 void TopicEventHub::deliver(std::vector<TopicEvent> events) {
-  for (const TopicEvent& event : events) {
-    std::vector<Token> tokens;
-    auto [first, last] = by_topic_.equal_range(event.topic);
-    for (auto it = first; it != last; ++it) tokens.push_back(it->second);
-    for (Token token : tokens) {
-      auto it = listeners_.find(token);
-      if (it == listeners_.end()) continue;  // unsubscribed by an earlier listener
+  if (closed_) return;
+  for (TopicEvent& event : events) fan_outs_.push_back(FanOut{std::move(event), {}, 0});
+  if (!fanning_out_) fanOut();  // else the running fan-out reaches these in turn
+}
+
+void TopicEventHub::fanOut() {
+  fanning_out_ = true;
+  const uint64_t started = uv_hrtime();
+  while (!fan_outs_.empty() && !closed_) {
+    FanOut& f = fan_outs_.front();
+    if (f.next == 0 && f.tokens.empty()) {
+      auto [first, last] = by_topic_.equal_range(f.event.topic);
+      for (auto it = first; it != last; ++it) f.tokens.push_back(it->second);
+    }
+    while (f.next < f.tokens.size()) {
+      if (loop_ != nullptr && uv_hrtime() - started > kSliceBudgetNs) {
+        // The rest on the loop's next turn, after the I/O that waited meanwhile.
+        uv_idle_start(&resume_, [](uv_idle_t* h) {
+          auto* self = static_cast<TopicEventHub*>(h->data);
+          uv_idle_stop(h);
+          self->fanOut();
+        });
+        fanning_out_ = false;
+        return;
+      }
+      auto it = listeners_.find(f.tokens[f.next++]);
+      if (it == listeners_.end()) continue;  // unsubscribed meanwhile
       // A copy, so that a listener that unsubscribes itself does not free what runs.
       Listener listener = it->second.listener;
       ++events_delivered_;
-      listener(event);
+      listener(f.event);
     }
+    fan_outs_.pop_front();
   }
+  fanning_out_ = false;
 }
 
 }  // namespace gust

@@ -11,12 +11,18 @@
 //   construction to destruction (one hub per backend).
 // - A listener may subscribe or unsubscribe (itself or others) from inside a callback; one
 //   unsubscribed is not called again, even later in the same batch.
-// - Costs: an event costs O(listeners of its topic); a follow reads the log in pages of
+// - Costs: an event costs O(listeners of its topic). With a loop, a fan-out runs in slices
+//   of at most kSliceBudgetNs and resumes on the loop's next turn, so ten thousand clients
+//   of one topic never hold the loop (and every other connection) for more than a slice;
+//   events still reach each listener in seq order. A follow reads the log in pages of
 //   kReplayPage events off the loop, and buffers at most kMaxBufferedWhileReplaying live
 //   events meanwhile (more are dropped, which loses nothing: they are in the log the
 //   replay reads next).
 
+#include <uv.h>
+
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,8 +41,11 @@ class TopicEventHub {
   using Listener = std::function<void(const TopicEvent&)>;
   static constexpr size_t kReplayPage = 500;
   static constexpr size_t kMaxBufferedWhileReplaying = 10'000;
+  static constexpr uint64_t kSliceBudgetNs = 2'000'000;
 
-  explicit TopicEventHub(QueueBackend& backend);
+  // Without a loop every fan-out runs to its end at once; with one it is sliced (above), and
+  // the hub must be close()d before the loop is.
+  explicit TopicEventHub(QueueBackend& backend, uv_loop_t* loop = nullptr);
   ~TopicEventHub();
   TopicEventHub(const TopicEventHub&) = delete;
   TopicEventHub& operator=(const TopicEventHub&) = delete;
@@ -56,6 +65,10 @@ class TopicEventHub {
   Result<void> replay(std::string topic, uint64_t after_seq, size_t limit,
                       QueueBackend::Done<std::vector<TopicEvent>> done);
 
+  // Drops fan-outs in progress and closes the hub's handle; `on_closed` (may be null) runs
+  // once it is closed. Events committed later are not delivered.
+  void close(std::function<void()> on_closed);
+
   size_t listeners() const { return listeners_.size(); }
   uint64_t eventsDelivered() const { return events_delivered_; }
 
@@ -66,7 +79,17 @@ class TopicEventHub {
     Listener listener;
   };
 
+  // One event's fan-out: the listeners of its topic when it started, and how far it got.
+  struct FanOut {
+    TopicEvent event;
+    std::vector<Token> tokens;
+    size_t next = 0;
+  };
+
   void deliver(std::vector<TopicEvent> events);
+  // Runs the queued fan-outs until they are done or the slice is spent (then resumes on the
+  // loop's next turn).
+  void fanOut();
   void replayPage(const std::shared_ptr<Follow>& follow);
   // Delivers the events past the follow's last seq; false when the reader ended the follow.
   bool handOver(Follow& follow, const std::vector<TopicEvent>& events);
@@ -77,6 +100,12 @@ class TopicEventHub {
   std::multimap<std::string, Token> by_topic_;
   std::map<Token, std::shared_ptr<Follow>> follows_;
   uint64_t events_delivered_ = 0;
+  std::deque<FanOut> fan_outs_;
+  bool fanning_out_ = false;  // fanOut() is on the stack
+  uv_loop_t* loop_ = nullptr;
+  uv_idle_t resume_{};  // active while a fan-out waits for the next turn
+  bool closed_ = false;
+  std::function<void()> on_closed_;
 };
 
 }  // namespace gust

@@ -187,11 +187,21 @@ void TopicStreams::deliver(uint64_t id, const TopicEvent& event) {
   if (it == clients_.end()) return;
   Client& client = it->second;
   if (!client.filter.matches(event)) return;
-  const bool sent = client.socket.open() ? client.socket.send(webSocketEventJson(event))
-                                         : client.sse.write(sseEvent(event));
+  const bool sent = client.socket.open() ? client.socket.send(formatted(event, last_websocket_, webSocketEventJson))
+                                         : client.sse.write(formatted(event, last_sse_, sseEvent));
   // A write refused closed the connection (a client that does not read); it resumes later.
   if (!sent) return drop(id);
   ++events_sent_;
+}
+
+const std::string& TopicStreams::formatted(const TopicEvent& event, Formatted& last,
+                                           std::string (*format)(const TopicEvent&)) {
+  if (last.seq != event.seq || last.topic != event.topic) {
+    last.topic = event.topic;
+    last.seq = event.seq;
+    last.text = format(event);
+  }
+  return last.text;
 }
 
 void TopicStreams::drop(uint64_t id) {

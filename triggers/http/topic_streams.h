@@ -72,11 +72,20 @@ class TopicStreams {
     WebSocket socket;
   };
   class SocketHandler;
+  // The last event formatted one way: a fan-out hands one event to every client in a row,
+  // so each is formatted once, not once per client.
+  struct Formatted {
+    std::string topic;
+    uint64_t seq = 0;
+    std::string text;
+  };
 
   const Stream* find(const std::string& app, const std::string& path) const;
   void deliver(uint64_t id, const TopicEvent& event);
   void drop(uint64_t id);
   void heartbeat();
+  static const std::string& formatted(const TopicEvent& event, Formatted& last,
+                                      std::string (*format)(const TopicEvent&));
 
   uv_timer_t heartbeat_{};
   CloseCounter closer_;
@@ -87,6 +96,8 @@ class TopicStreams {
   std::map<uint64_t, Client> clients_;
   uint64_t next_client_ = 1;
   uint64_t events_sent_ = 0;
+  Formatted last_sse_;
+  Formatted last_websocket_;
   // WebSocket handlers outlive nothing of ours: they hold this weakly.
   std::shared_ptr<TopicStreams*> self_ = std::make_shared<TopicStreams*>(this);
 };
