@@ -137,6 +137,11 @@ TEST_CASE("a keyed stream refuses a client without the app's key and serves one 
   keyed->waitForLine("\"open\"");
   f.publish("secret");
   CHECK(Fixture::nextEvent(*keyed)["data"] == "secret");
+  // The metrics count the stream's clients and what they were sent.
+  auto metrics = f.host.adminClient().Get("/metrics", {{"Authorization", "Bearer " + f.host.adminToken()}});
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("\ngust_stream_events_sent_total 1\n") != std::string::npos);
+  CHECK(metrics->body.find("\ngust_stream_clients ") != std::string::npos);
 }
 
 TEST_CASE("a WebSocket client gets each event as JSON, resumes with ?after=, and keeps its stream across a redeploy") {
