@@ -106,6 +106,9 @@ TEST_CASE("curl sees the SSE wire format: retry hint, id, event and one data lin
   auto plain = localClient(f.host.port()).Get("/relayed/events");
   REQUIRE(plain);
   CHECK(plain->status == 406);
+  auto head = localClient(f.host.port()).Head("/relayed/events", {{"Accept", "text/event-stream"}});
+  REQUIRE(head);
+  CHECK(head->status == 405);
 }
 
 TEST_CASE("a subject filter passes only equal subjects; an attribute the stream does not filter on is refused") {
