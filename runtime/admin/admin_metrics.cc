@@ -84,9 +84,14 @@ HttpResponse exposition(Telemetry& telemetry) {
 
 }  // namespace
 
-void addMetricsRoutes(AdminApi& api, Telemetry& telemetry, const HttpServer& http, const TimerTrigger& timers,
-                      const Dispatcher& dispatcher, QueueBackend& queues) {
+void addMetricsRoutes(AdminApi& api, Telemetry& telemetry, const HttpServer& http, const TopicStreams* streams,
+                      const TimerTrigger& timers, const Dispatcher& dispatcher, QueueBackend& queues) {
   observeHttp(telemetry, http);
+  if (streams != nullptr) {
+    const GustMetrics& m = telemetry.metrics();
+    m.stream_clients->series().setCallback([streams] { return static_cast<double>(streams->clients()); });
+    m.stream_events_sent->series().setCallback([streams] { return static_cast<double>(streams->eventsSent()); });
+  }
   observeTimers(telemetry, timers, dispatcher);
   auto shown_queues = std::make_shared<std::set<std::string>>();
   api.route({"GET"}, "/metrics", [&telemetry, &queues, shown_queues](AdminCall&& call) {

@@ -7,13 +7,15 @@
 #include "runtime/exec/dispatcher.h"
 #include "runtime/observe/telemetry.h"
 #include "triggers/http/http_server.h"
+#include "triggers/http/topic_streams.h"
 #include "runtime/store/queue_backend.h"
 #include "triggers/timer/timer_trigger.h"
 
 namespace gust {
 
-// Everything passed in must outlive the admin API's routes.
-void addMetricsRoutes(AdminApi& api, Telemetry& telemetry, const HttpServer& http, const TimerTrigger& timers,
-                      const Dispatcher& dispatcher, QueueBackend& queues);
+// Everything passed in must outlive the admin API's routes; `streams` may be null (no
+// streams served, no stream series).
+void addMetricsRoutes(AdminApi& api, Telemetry& telemetry, const HttpServer& http, const TopicStreams* streams,
+                      const TimerTrigger& timers, const Dispatcher& dispatcher, QueueBackend& queues);
 
 }  // namespace gust

@@ -141,7 +141,7 @@ class Host {
     addConnectionRoutes(*admin_, http_.connections());
     if (auto opened = openInvocations(); !opened) return opened;
     if (auto opened = openWebhooks(); !opened) return opened;
-    addMetricsRoutes(*admin_, *telemetry_, http_.server(), timers_, dispatcher_, *queue_store_);
+    addMetricsRoutes(*admin_, *telemetry_, http_.server(), http_.streams(), timers_, dispatcher_, *queue_store_);
     logs_ = std::make_unique<AdminLogs>(loop_, clock_, telemetry_->logs(), dispatcher_);
     logs_->addRoutes(*admin_);
     for (const auto& dir : options_.app_dirs) {

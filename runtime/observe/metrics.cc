@@ -422,6 +422,9 @@ Result<GustMetrics> registerGustMetrics(MetricsRegistry& registry, const Clock& 
                 registry.addCounter(n::kHttpConnectionsClosed,
                                     "HTTP connections closed to stay within --max-connections, by reason.",
                                     {"reason"}));
+  GUST_REGISTER(stream_clients, registry.addGauge(n::kStreamClients, "Clients connected to the apps' streams."));
+  GUST_REGISTER(stream_events_sent,
+                registry.addCounter(n::kStreamEventsSent, "Events written to the clients of the apps' streams."));
   GUST_REGISTER(records_dropped,
                 registry.addCounter(n::kRecordsDropped,
                                     "Invocation records not stored because the store was busy or unavailable."));

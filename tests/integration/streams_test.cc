@@ -106,6 +106,9 @@ TEST_CASE("curl sees the SSE wire format: retry hint, id, event and one data lin
   auto plain = localClient(f.host.port()).Get("/relayed/events");
   REQUIRE(plain);
   CHECK(plain->status == 406);
+  auto head = localClient(f.host.port()).Head("/relayed/events", {{"Accept", "text/event-stream"}});
+  REQUIRE(head);
+  CHECK(head->status == 405);
 }
 
 TEST_CASE("a subject filter passes only equal subjects; an attribute the stream does not filter on is refused") {
@@ -137,6 +140,11 @@ TEST_CASE("a keyed stream refuses a client without the app's key and serves one 
   keyed->waitForLine("\"open\"");
   f.publish("secret");
   CHECK(Fixture::nextEvent(*keyed)["data"] == "secret");
+  // The metrics count the stream's clients and what they were sent.
+  auto metrics = f.host.adminClient().Get("/metrics", {{"Authorization", "Bearer " + f.host.adminToken()}});
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("\ngust_stream_events_sent_total 1\n") != std::string::npos);
+  CHECK(metrics->body.find("\ngust_stream_clients ") != std::string::npos);
 }
 
 TEST_CASE("a WebSocket client gets each event as JSON, resumes with ?after=, and keeps its stream across a redeploy") {

@@ -105,6 +105,13 @@ void TopicStreams::serve(const std::string& app, HttpRequest&& request, HttpResp
     responder.send(problemResponse(404, "Not Found", "no stream at " + request.path));
     return;
   }
+  // The router serves HEAD by a GET route; a stream has no head without its body.
+  if (request.method != "GET") {
+    HttpResponse r = problemResponse(405, "Method Not Allowed", "a stream is read with GET, not " + request.method);
+    r.headers.emplace_back("Allow", "GET");
+    responder.send(std::move(r));
+    return;
+  }
   if (stream->auth == Auth::kKey) {
     const FunctionKey* key = keys ? keys->find(presentedKey(request)) : nullptr;
     if (key == nullptr || key->app != app || !key->function.empty()) {
