@@ -133,6 +133,11 @@ class Fixture {
 
  private:
   void handle(HttpRequest&& request, HttpResponder&& responder) {
+    if (request.path == "/plain") {
+      HttpResponse plain;
+      plain.body = "plain";
+      return responder.send(std::move(plain));
+    }
     if (request.path == "/events") {
       HttpResponse head;
       head.headers.emplace_back("Content-Type", "text/event-stream");
@@ -343,6 +348,22 @@ TEST_CASE("a handshake with a bad key gets 400 and one with another version 426,
   CHECK(bad_version.find("HTTP/1.1 426 ") == 0);
   CHECK(bad_version.find("Sec-WebSocket-Version: 13\r\n") != std::string::npos);
   CHECK(f.server().openWebSockets() == 0);
+}
+
+TEST_CASE("an upgrade the handler answers with send() (h2c) is served as HTTP/1.1, then the connection closes") {
+  Fixture f;
+  std::string received;
+  f.runClient([&] {
+    RawClient client(f.port());
+    client.send("GET /plain HTTP/1.1\r\nHost: test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+                "GET /plain HTTP/1.1\r\nHost: test\r\n\r\n");
+    received = client.readToClose();
+  });
+  CHECK(received.find("HTTP/1.1 200 OK\r\n") == 0);
+  CHECK(received.find("Connection: close\r\n") != std::string::npos);
+  // The bytes behind the upgrade request were never read as a second request.
+  CHECK(received.find("HTTP/1.1", 1) == std::string::npos);
 }
 
 TEST_CASE("an event stream reaches curl -N as it is written, and ends with the connection") {
