@@ -209,6 +209,7 @@ inline constexpr const char* kTimerLateness = "gust_timer_lateness_seconds";
 inline constexpr const char* kHttpConnections = "gust_http_connections";
 inline constexpr const char* kHttpRequests = "gust_http_requests_total";
 inline constexpr const char* kHttpConnectionsClosed = "gust_http_connections_closed_total";
+inline constexpr const char* kRealtimeConnections = "gust_realtime_connections";
 inline constexpr const char* kRecordsDropped = "gust_invocation_records_dropped_total";
 inline constexpr const char* kSpansExported = "gust_spans_exported_total";
 inline constexpr const char* kSpansDropped = "gust_spans_dropped_total";
@@ -237,6 +238,7 @@ struct GustMetrics {
   GaugeFamily* http_connections;          // no labels
   CounterFamily* http_requests;           // {code}
   CounterFamily* http_connections_closed;  // {reason}: idle_evicted, refused
+  GaugeFamily* realtime_connections;       // {kind}: websocket, stream
   CounterFamily* records_dropped;         // no labels
   CounterFamily* spans_exported;          // no labels; read from the exporter at scrape time
   CounterFamily* spans_dropped;           // {reason}: queue_full, export_failed

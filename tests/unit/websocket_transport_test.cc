@@ -366,6 +366,29 @@ TEST_CASE("an upgrade the handler answers with send() (h2c) is served as HTTP/1.
   CHECK(received.find("HTTP/1.1", 1) == std::string::npos);
 }
 
+TEST_CASE("past setMaxWebSockets a new WebSocket is answered 503, and the open one goes on") {
+  Fixture f;
+  f.server().setMaxWebSockets(1);
+  std::string refused;
+  std::string echoed;
+  f.runClient([&] {
+    RawClient first(f.port());
+    first.send(upgradeRequest());
+    REQUIRE(first.readUntil("\r\n\r\n"));
+    RawClient second(f.port());
+    second.send(upgradeRequest());
+    refused = second.readToClose();
+    first.send(zeroMaskedFrame(0x81, "still here"));
+    REQUIRE(first.readUntil("still here"));
+    first.send(zeroMaskedFrame(0x88, std::string("\x03\xE8", 2)));
+    echoed = first.readToClose();
+  });
+  CHECK(refused.find("HTTP/1.1 503 ") == 0);
+  CHECK(refused.find("Retry-After: 1\r\n") != std::string::npos);
+  CHECK(echoed == std::string("\x88\x02\x03\xE8", 4));  // the close echoed, then the end
+  CHECK(f.seen.close_code == 1000);
+}
+
 TEST_CASE("an event stream reaches curl -N as it is written, and ends with the connection") {
   Fixture f;
   auto lines = f.runCommand("curl -sN -D - http://127.0.0.1:" + std::to_string(f.port()) + "/events");
