@@ -19,6 +19,8 @@ void observeHttp(Telemetry& telemetry, const HttpServer& http) {
   // Shown from the start: a zero says the bound was never reached.
   m.http_connections_closed->labels({"idle_evicted"}).setCallback([&http] { return http.boundCloses().idle_evicted; });
   m.http_connections_closed->labels({"refused"}).setCallback([&http] { return http.boundCloses().refused; });
+  m.realtime_connections->labels({"websocket"}).setCallback([&http] { return static_cast<double>(http.openWebSockets()); });
+  m.realtime_connections->labels({"stream"}).setCallback([&http] { return static_cast<double>(http.openStreams()); });
   telemetry.onScrape([&http, m] {
     const auto& counts = http.responsesByClass();
     for (size_t i = 0; i < counts.size(); ++i) {

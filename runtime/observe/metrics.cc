@@ -416,6 +416,9 @@ Result<GustMetrics> registerGustMetrics(MetricsRegistry& registry, const Clock& 
                 registry.addHistogram(n::kTimerLateness, "Delay between a schedule point and its run, in seconds.",
                                       {"app", "function"}));
   GUST_REGISTER(http_connections, registry.addGauge(n::kHttpConnections, "Open HTTP connections."));
+  GUST_REGISTER(realtime_connections,
+                registry.addGauge(n::kRealtimeConnections,
+                                  "HTTP connections taken over by a WebSocket or an event stream.", {"kind"}));
   GUST_REGISTER(http_requests,
                 registry.addCounter(n::kHttpRequests, "HTTP requests answered, by status class.", {"code"}));
   GUST_REGISTER(http_connections_closed,

@@ -211,6 +211,7 @@ inline constexpr const char* kHttpRequests = "gust_http_requests_total";
 inline constexpr const char* kHttpConnectionsClosed = "gust_http_connections_closed_total";
 inline constexpr const char* kStreamClients = "gust_stream_clients";
 inline constexpr const char* kStreamEventsSent = "gust_stream_events_sent_total";
+inline constexpr const char* kRealtimeConnections = "gust_realtime_connections";
 inline constexpr const char* kRecordsDropped = "gust_invocation_records_dropped_total";
 inline constexpr const char* kSpansExported = "gust_spans_exported_total";
 inline constexpr const char* kSpansDropped = "gust_spans_dropped_total";
@@ -243,6 +244,7 @@ struct GustMetrics {
   CounterFamily* http_connections_closed;  // {reason}: idle_evicted, refused
   GaugeFamily* stream_clients;            // no labels: clients of the apps' streams
   CounterFamily* stream_events_sent;      // no labels
+  GaugeFamily* realtime_connections;       // {kind}: websocket, stream
   CounterFamily* records_dropped;         // no labels
   CounterFamily* spans_exported;          // no labels; read from the exporter at scrape time
   CounterFamily* spans_dropped;           // {reason}: queue_full, export_failed

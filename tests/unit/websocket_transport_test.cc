@@ -133,6 +133,11 @@ class Fixture {
 
  private:
   void handle(HttpRequest&& request, HttpResponder&& responder) {
+    if (request.path == "/plain") {
+      HttpResponse plain;
+      plain.body = "plain";
+      return responder.send(std::move(plain));
+    }
     if (request.path == "/events") {
       HttpResponse head;
       head.headers.emplace_back("Content-Type", "text/event-stream");
@@ -343,6 +348,45 @@ TEST_CASE("a handshake with a bad key gets 400 and one with another version 426,
   CHECK(bad_version.find("HTTP/1.1 426 ") == 0);
   CHECK(bad_version.find("Sec-WebSocket-Version: 13\r\n") != std::string::npos);
   CHECK(f.server().openWebSockets() == 0);
+}
+
+TEST_CASE("an upgrade the handler answers with send() (h2c) is served as HTTP/1.1, then the connection closes") {
+  Fixture f;
+  std::string received;
+  f.runClient([&] {
+    RawClient client(f.port());
+    client.send("GET /plain HTTP/1.1\r\nHost: test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+                "GET /plain HTTP/1.1\r\nHost: test\r\n\r\n");
+    received = client.readToClose();
+  });
+  CHECK(received.find("HTTP/1.1 200 OK\r\n") == 0);
+  CHECK(received.find("Connection: close\r\n") != std::string::npos);
+  // The bytes behind the upgrade request were never read as a second request.
+  CHECK(received.find("HTTP/1.1", 1) == std::string::npos);
+}
+
+TEST_CASE("past setMaxWebSockets a new WebSocket is answered 503, and the open one goes on") {
+  Fixture f;
+  f.server().setMaxWebSockets(1);
+  std::string refused;
+  std::string echoed;
+  f.runClient([&] {
+    RawClient first(f.port());
+    first.send(upgradeRequest());
+    REQUIRE(first.readUntil("\r\n\r\n"));
+    RawClient second(f.port());
+    second.send(upgradeRequest());
+    refused = second.readToClose();
+    first.send(zeroMaskedFrame(0x81, "still here"));
+    REQUIRE(first.readUntil("still here"));
+    first.send(zeroMaskedFrame(0x88, std::string("\x03\xE8", 2)));
+    echoed = first.readToClose();
+  });
+  CHECK(refused.find("HTTP/1.1 503 ") == 0);
+  CHECK(refused.find("Retry-After: 1\r\n") != std::string::npos);
+  CHECK(echoed == std::string("\x88\x02\x03\xE8", 4));  // the close echoed, then the end
+  CHECK(f.seen.close_code == 1000);
 }
 
 TEST_CASE("an event stream reaches curl -N as it is written, and ends with the connection") {

@@ -278,7 +278,7 @@ class HttpConnection {
   void stopTimer();
   // Leaves the HTTP bookkeeping for good: the request `seq` (the last one read) is answered
   // by the switch itself.
-  void leaveHttp(uint64_t seq, Mode mode);
+  void leaveHttp(uint64_t seq, Mode mode, int status);
   // Refuses a switch the connection cannot make now; false when it can.
   bool refuseSwitch(uint64_t seq, bool upgrade);
   void dispatch(HttpRequest&& request);
@@ -467,7 +467,6 @@ void HttpConnection::respond(uint64_t seq, HttpResponse&& response) {
   assert(seq >= write_seq_ && seq < next_seq_);
   --unanswered_;
   --server_.in_flight_;
-  if (mode_ != Mode::kHttp) return;  // a request pipelined behind a stream: never answered
   // What goes out: appendResponse turns a status outside 200..599 into 500.
   ++server_.responses_by_class_[response.status >= 200 && response.status <= 599 ? statusClassIndex(response.status) : 4];
   Slot& slot = slots_[seq % slots_.size()];
@@ -783,13 +782,13 @@ bool HttpConnection::refuseSwitch(uint64_t seq, bool upgrade) {
   return true;
 }
 
-void HttpConnection::leaveHttp(uint64_t seq, Mode mode) {
+void HttpConnection::leaveHttp(uint64_t seq, Mode mode, int status) {
   (void)seq;
   assert(seq == write_seq_ && seq + 1 == next_seq_);
   --unanswered_;
   --server_.in_flight_;
   ++write_seq_;
-  ++server_.responses_by_class_[mode == Mode::kWebSocket ? 0 : 1];
+  ++server_.responses_by_class_[statusClassIndex(status)];
   mode_ = mode;
   upgrade_pending_ = false;
   link_->conn = nullptr;  // no responder is left: this request was the last read
@@ -822,7 +821,7 @@ WebSocket HttpConnection::acceptWebSocket(uint64_t seq, const WebSocketHandshake
   }
   out_ += "\r\n";
   releaseLarge(out_);
-  leaveHttp(seq, Mode::kWebSocket);
+  leaveHttp(seq, Mode::kWebSocket, 101);
   ws_ = std::make_unique<WebSocketState>(accept.limits, std::move(handler), uv_now(server_.loop_));
   ws_->link = std::make_shared<WebSocketLink>();
   ws_->link->conn = this;
@@ -956,7 +955,7 @@ ResponseStream HttpConnection::startStream(uint64_t seq, HttpResponse&& head, si
   appendHead(out_, status, head, server_.dateLine(), nullptr);
   // No Content-Length: the body ends when the connection does.
   out_ += "Connection: close\r\n\r\n";
-  leaveHttp(seq, Mode::kStream);
+  leaveHttp(seq, Mode::kStream, status);
   pending_in_.clear();
   stream_ = std::make_unique<StreamState>();
   stream_->link = std::make_shared<ResponseStreamLink>();
@@ -994,8 +993,8 @@ void HttpConnection::setStreamOnClose(std::function<void()> callback) { stream_-
 void HttpConnection::afterStreamChange() {
   startWrite();
   if (state_ != State::kOpen && state_ != State::kLingering) return;
-  if (eof_ && state_ == State::kOpen) {
-    closeNow();  // the client went away
+  if (eof_) {
+    closeNow();  // the client went away, or took the end of the stream
     return;
   }
   if (state_ == State::kOpen && stream_->ending && out_.empty() && !write_in_flight_) {
