@@ -236,6 +236,16 @@ const std::vector<Setting>& table() {
          "to start when N leaves less than 64 for workers, the admin API and files"},
         numberOf<uint64_t>([](HostOptions& o) -> uint64_t& { return o.max_connections; }, 1, 100'000'000), true,
         false);
+    add({"websocket_max_message", "--websocket-max-message", "", "GUST_WEBSOCKET_MAX_MESSAGE", "BYTES",
+         "`1048576`", "the largest WebSocket message accepted; a larger one closes the connection with 1009"},
+        numberOf<size_t>([](HostOptions& o) -> size_t& { return o.websocket_max_message; }, 1, 1ull << 30));
+    add({"websocket_idle_timeout", "--websocket-idle-timeout", "", "GUST_WEBSOCKET_IDLE_TIMEOUT", "D", "`5m`",
+         "how long a WebSocket may receive nothing (the host pings it every 30s) before it is closed with 1001"},
+        durationOf([](HostOptions& o) -> milliseconds& { return o.websocket_idle_timeout; }, milliseconds(1000),
+                   kDay));
+    add({"max_websockets", "--max-websockets", "", "GUST_MAX_WEBSOCKETS", "N", "`10000`",
+         "the most WebSockets and event streams open at once; past it a new one gets 503"},
+        numberOf<uint64_t>([](HostOptions& o) -> uint64_t& { return o.max_websockets; }, 1, 100'000'000));
     add({"drain_timeout", "--drain-timeout", "", "GUST_DRAIN_TIMEOUT", "D", "`10s`",
          "how long SIGTERM or SIGINT waits for in-flight requests"},
         durationOf([](HostOptions& o) -> milliseconds& { return o.drain_timeout; }, milliseconds(0), kHour));

@@ -14,6 +14,7 @@
 #include "runtime/exec/worker_process.h"
 #include "triggers/http/callback_address.h"
 #include "triggers/http/request_parser.h"
+#include "triggers/http/websocket.h"
 
 namespace gust {
 
@@ -51,6 +52,18 @@ struct HostOptions {
   // The most public connections open at once; 0: the descriptor limit less its reserve
   // (runtime/host/descriptors.h).
   uint64_t max_connections = 0;
+  // WebSockets (and event streams): the largest message, the idle timeout, and how many may
+  // be open at once. Whoever accepts a WebSocket runs it under webSocketLimits().
+  size_t websocket_max_message = 1 << 20;
+  std::chrono::milliseconds websocket_idle_timeout{300'000};
+  uint64_t max_websockets = 10'000;
+  WebSocketLimits webSocketLimits() const {
+    WebSocketLimits limits;
+    limits.max_message_bytes = websocket_max_message;
+    limits.max_frame_bytes = websocket_max_message;  // one frame may carry a whole message
+    limits.idle_timeout_ms = static_cast<uint64_t>(websocket_idle_timeout.count());
+    return limits;
+  }
   WorkerContainment containment;  // whether the host is root is filled in by the CLI
   std::chrono::milliseconds drain_timeout{10'000};
   LogLevel log_level = LogLevel::kInfo;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <uv.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <string_view>
@@ -51,6 +52,26 @@ inline bool runLoopUntil(uv_loop_t* loop, std::string_view what, const std::func
 inline bool runLoopToEnd(uv_loop_t* loop, std::string_view what,
                          std::chrono::milliseconds limit = std::chrono::seconds(10)) {
   return runLoopUntil(loop, what, [loop] { return uv_loop_alive(loop) == 0; }, limit);
+}
+
+// Runs `loop` while `client` runs on a thread of its own, until it returns; false (and a
+// recorded failure) past `limit`, after which the thread is still joined, so `client` must
+// give up by itself (socket timeouts).
+inline bool runLoopWhile(uv_loop_t* loop, const std::function<void()>& client,
+                         std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+  std::atomic<bool> finished{false};
+  uv_async_t done{};
+  uv_async_init(loop, &done, [](uv_async_t*) {});  // only wakes the loop
+  std::thread t([&] {
+    client();
+    finished = true;
+    uv_async_send(&done);
+  });
+  bool held = runLoopUntil(loop, "the client thread to finish", [&] { return finished.load(); }, limit);
+  t.join();
+  uv_close(reinterpret_cast<uv_handle_t*>(&done), nullptr);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return held;
 }
 
 }  // namespace gust::test

@@ -336,3 +336,19 @@ TEST_CASE("gustEnvironment reads only GUST_ variables") {
   ::unsetenv("GUST_CONFIG_TEST_VALUE");
   ::unsetenv("NOT_GUST_CONFIG_TEST");
 }
+
+TEST_CASE("the WebSocket settings make the limits a WebSocket is accepted with") {
+  Fixture f;
+  WebSocketLimits defaults = f.resolve().webSocketLimits();
+  CHECK(defaults.max_message_bytes == 1048576);
+  CHECK(defaults.idle_timeout_ms == 300'000);
+  CHECK(f.resolve().max_websockets == 10'000);
+  f.sources.flags["--websocket-max-message"] = "4096";
+  f.sources.flags["--websocket-idle-timeout"] = "90s";
+  f.sources.env = {{"GUST_MAX_WEBSOCKETS", "12"}};
+  HostOptions o = f.resolve();
+  CHECK(o.webSocketLimits().max_message_bytes == 4096);
+  CHECK(o.webSocketLimits().max_frame_bytes == 4096);
+  CHECK(o.webSocketLimits().idle_timeout_ms == 90'000);
+  CHECK(o.max_websockets == 12);
+}

@@ -315,7 +315,7 @@ TEST_CASE("an unknown method is refused with 501") {
 TEST_CASE("an Upgrade request is marked, and the parser takes nothing after it") {
   std::string bytes =
       "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-      "\x81\x85abcd";  // a WebSocket frame: the new protocol's bytes, never HTTP
+      "\x81\x85" "abcd";  // a WebSocket frame: the new protocol's bytes, never HTTP
   for (size_t chunk : kChunkings) {
     Parsed p = parse(bytes, chunk);
     REQUIRE(p.requests.size() == 1);

@@ -232,22 +232,7 @@ class Fixture {
 
   // Runs the loop until `client`, run on its own thread, returns (its socket reads and
   // writes give up after 5 s, so it does return, also when the server never answers).
-  void runClient(const std::function<void()>& client) {
-    std::atomic<bool> finished{false};
-    uv_async_t done{};
-    uv_async_init(&loop_, &done, [](uv_async_t*) {});  // only wakes the loop
-    std::thread t([&] {
-      client();
-      finished = true;
-      uv_async_send(&done);
-    });
-    bool held = test::runLoopUntil(&loop_, "the client thread to finish", [&] { return finished.load(); },
-                                   std::chrono::seconds(60));
-    t.join();
-    uv_close(reinterpret_cast<uv_handle_t*>(&done), nullptr);
-    uv_run(&loop_, UV_RUN_NOWAIT);
-    REQUIRE(held);
-  }
+  void runClient(const std::function<void()>& client) { REQUIRE(test::runLoopWhile(&loop_, client)); }
 
   // Runs the loop for about `ms` milliseconds.
   void runFor(uint64_t ms) {

@@ -715,8 +715,8 @@ void HttpConnection::closeNow() {
   if (mode_ == Mode::kWebSocket) {
     --server_.open_websockets_;
     ws_->link->conn = nullptr;
-  } else if (mode_ == Mode::kStream) {
-    --server_.open_streams_;
+  } else if (mode_ == Mode::kStream && !stream_->ending) {
+    --server_.open_streams_;  // an ended stream left the count at end()
     stream_->link->conn = nullptr;
   }
   server_.in_flight_ -= unanswered_;
@@ -985,6 +985,7 @@ void HttpConnection::streamEnd() {
   if (state_ != State::kOpen || stream_->ending) return;
   stream_->ending = true;
   stream_->link->conn = nullptr;
+  --server_.open_streams_;
   if (!processing_) afterChange();
 }
 

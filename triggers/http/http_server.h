@@ -127,7 +127,7 @@ class HttpServer {
   // idle HTTP connection. Past the bound, acceptWebSocket and startStream answer 503.
   void setMaxWebSockets(size_t max) { max_websockets_ = max; }
   size_t openWebSockets() const { return open_websockets_; }
-  size_t openStreams() const { return open_streams_; }
+  size_t openStreams() const { return open_streams_; }  // not yet ended
 
   // Connections closed to stay within the bound, by reason; counted for the metrics.
   struct BoundCloses {

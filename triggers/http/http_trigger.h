@@ -68,6 +68,8 @@ class HttpTrigger final : public Trigger {
 
   // See HttpServer::setMaxConnections; call before listen().
   void setMaxConnections(size_t max) { server_.setMaxConnections(max); }
+  // See HttpServer::setMaxWebSockets; call before listen().
+  void setMaxWebSockets(size_t max) { server_.setMaxWebSockets(max); }
   Result<int> listen(const std::string& host, int port) { return server_.listen(host, port); }
   void stopAccepting() { server_.stopAccepting(); }
   size_t inFlight() const { return server_.inFlight(); }
