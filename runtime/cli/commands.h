@@ -39,6 +39,7 @@ int stateCommand(int argc, char** argv);
 int logsCommand(int argc, char** argv);
 int queueCommand(int argc, char** argv);
 int topicCommand(int argc, char** argv);
+int connectionsCommand(int argc, char** argv);
 int invocationsCommand(int argc, char** argv);
 
 }  // namespace gust::cli

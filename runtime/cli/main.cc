@@ -71,6 +71,7 @@ commands:
   queue <command>        send, ls, peek, redrive, purge: the host's queues
   topic <command>        ls, publish, subs: the host's topics and their subscriptions
   webhook <command>      add, ls, rm, rotate: external URLs subscribed to a topic
+  connections <command>  ls, send, close: the host's open WebSocket connections
   cron next "EXPR"       print when a schedule fires next
   ps                     show the worker pools of the running host
   version                print the version of gust and of its function ABI
@@ -115,6 +116,7 @@ int run(int argc, char** argv) {
   if (verb == "logs") return logsCommand(rest_argc, rest);
   if (verb == "queue") return queueCommand(rest_argc, rest);
   if (verb == "topic") return topicCommand(rest_argc, rest);
+  if (verb == "connections") return connectionsCommand(rest_argc, rest);
   if (verb == "webhook") return webhookCommand(rest_argc, rest);
   if (verb == "invocations") return invocationsCommand(rest_argc, rest);
   if (verb == "version" || verb == "--version") {
@@ -125,7 +127,7 @@ int run(int argc, char** argv) {
   std::string message = "gust: unknown command \"" + verb + "\"";
   if (auto close = closestMatch(verb, {"init", "dev", "build", "deploy", "serve", "ls", "describe", "rollback", "rm",
                                          "env", "keys", "state", "logs", "invoke", "invocations", "queue", "topic", "webhook",
-                                         "cron", "ps", "version", "help"})) {
+                                         "connections", "cron", "ps", "version", "help"})) {
     message += " (did you mean \"" + *close + "\"?)";
   }
   return fail(message + "; run `gust --help` for the list", kExitUsage);

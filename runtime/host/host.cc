@@ -67,6 +67,7 @@ class Host {
     http_.setMaxWebSockets(options.max_websockets);
     // Functions' ctx.send and ctx.close reach the HTTP trigger's WebSocket connections.
     dispatcher_.setConnectionSink(&http_.connections());
+    http_.connections().setLimits(options.webSocketLimits());
     // A worker's cgroup that was still busy when the worker ended (its namespace still dying)
     // is removed on a later try; this makes sure there is one, whatever else the host does.
     uv_timer_init(loop, &cgroup_retry_);

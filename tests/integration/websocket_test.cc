@@ -82,6 +82,10 @@ struct Fixture {
     REQUIRE(opened["id"].is_string());
     return opened["id"];
   }
+  CommandResult gust(std::vector<std::string> args) {
+    args.insert(args.end(), {"--admin", host.adminUrl(), "--data-dir", host.dataDir().string()});
+    return runGust(args, tmp.path());
+  }
   // What `app`'s DISCONNECT recorded for the connection, once it has run.
   std::string disconnectCode(const std::string& app, const std::string& id) {
     std::string code;
@@ -212,6 +216,14 @@ TEST_CASE("an HTTP invocation and the admin API send to a connection; another ap
   json binary = ws.next("message");
   CHECK(binary["binary"] == true);
   CHECK(binary["data"] == "0102");
+
+  CommandResult ls = f.gust({"connections", "ls", "chat"});
+  REQUIRE_MESSAGE(ls.status == 0, ls.err);
+  CHECK(ls.out.find(id) != std::string::npos);
+  CHECK(ls.out.find("/chat/chat/lobby") != std::string::npos);
+  CommandResult sent_by_cli = f.gust({"connections", "send", id, "--data", "from the CLI"});
+  REQUIRE_MESSAGE(sent_by_cli.status == 0, sent_by_cli.err);
+  CHECK(ws.next("message")["data"] == "from the CLI");
 
   auto closed = f.admin().Delete("/v1/connections/" + id + "?code=4002");
   REQUIRE(closed);

@@ -381,3 +381,23 @@ TEST_CASE("a verify with an unknown scheme, a written-out secret or a misplaced 
         "gust.json: functions.f.verify: checks the signature of HTTP requests, and function f has no routes; add its "
         "\"routes\" or remove \"verify\"");
 }
+
+TEST_CASE("a websocket function takes GET routes only and no other trigger") {
+  auto m = parseManifest(R"({"name": "a", "functions": {"chat": {"routes": ["/chat/{room}"], "websocket": true},
+                                                         "plain": {"routes": ["/plain"]}}})");
+  REQUIRE(m);
+  CHECK(m->functions[0].websocket);
+  CHECK_FALSE(m->functions[1].websocket);
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"routes": ["/f"], "websocket": "yes"}}})") ==
+        "gust.json: functions.f.websocket: must be true (every route of the function takes WebSocket connections) or "
+        "false");
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"routes": [{"path": "/f", "methods": ["POST"]}],
+      "websocket": true}}})") ==
+        "gust.json: functions.f.websocket: route /f must accept GET only: a WebSocket connection starts with a GET "
+        "upgrade request");
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"routes": ["/f"], "timer": "@every 1m", "websocket": true}}})")
+            .starts_with("gust.json: functions.f.websocket: a WebSocket function is invoked for its connections' "
+                         "events only"));
+  CHECK(errorOf(R"({"name": "a", "functions": {"f": {"timer": "@every 1m", "websocket": true}}})") ==
+        "gust.json: functions.f.websocket: needs the function's \"routes\": the paths clients connect to");
+}
