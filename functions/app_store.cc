@@ -186,6 +186,11 @@ Result<VersionInfo> AppStore::deploy(std::string_view app, std::string_view mani
                                                "\" but it is being deployed as \"" + std::string(app) +
                                                "\"; deploy it under its own name or change the manifest");
   }
+  if (manifest->graphql && manifest->graphql->sdl.empty()) {
+    // A version holds only gust.json and the module: a schema file would not be there.
+    return makeError(ErrorKind::kBadInput, "gust.json: graphql: the schema's text is not in the manifest; deploy with "
+                                           "`gust deploy`, which puts the schema file's SDL in graphql.sdl");
+  }
   if (auto r = validateModulePath(manifest->module); !r) return r.error();
   auto artifact = checkArtifact(module_bytes, *manifest, options_.artifact, "module " + manifest->module);
   if (!artifact) return artifact.error();

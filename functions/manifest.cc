@@ -509,7 +509,74 @@ void parseStreams(Checker& c, const json& doc, std::vector<StreamSpec>& streams)
   }
 }
 
+// "graphql": {"path": "/graphql", "schema": "schema.graphql", "auth": "key", "retain": "1h"},
+// plus "sdl" (the schema's text) once `gust deploy` has embedded the file.
+void parseGraphql(Checker& c, const json& doc, const std::vector<StreamSpec>& streams,
+                  std::optional<GraphqlSpec>& graphql) {
+  auto it = doc.find("graphql");
+  if (it == doc.end()) return;
+  if (!it->is_object()) {
+    c.fail("graphql", "must be an object such as {\"path\": \"/graphql\", \"schema\": \"schema.graphql\"}");
+    return;
+  }
+  c.onlyKnown(*it, "graphql", {"path", "schema", "sdl", "auth", "retain"});
+  GraphqlSpec spec;
+  if (auto p = c.string(*it, "graphql", "path")) {
+    if (p->empty() || (*p)[0] != '/' || p->size() > 1024 || p->find_first_of("{}?#%") != std::string::npos) {
+      c.fail("graphql.path", "must be a literal path starting with '/' (no parameters), such as \"/graphql\"");
+      return;
+    }
+    spec.path = *p;
+  }
+  if (auto file = c.string(*it, "graphql", "schema")) {
+    if (file->empty() || file->front() == '/' || file->find("..") != std::string::npos) {
+      c.fail("graphql.schema", "must be a relative path inside the app folder, such as \"schema.graphql\"");
+      return;
+    }
+    spec.schema_file = *file;
+  }
+  if (auto sdl = c.string(*it, "graphql", "sdl")) spec.sdl = *sdl;
+  if (c.failed()) return;
+  if (spec.schema_file.empty() && spec.sdl.empty()) {
+    c.fail("graphql", "needs the \"schema\" file holding the SDL, such as \"schema.graphql\"");
+    return;
+  }
+  spec.auth = parseAuth(c, *it, "graphql");
+  if (auto r = c.duration(*it, "graphql", "retain", std::chrono::seconds(1))) {
+    if (*r > std::chrono::hours(24 * 7)) {
+      c.fail("graphql.retain", "must be at most 168h (7 days): the events are kept in the host's store");
+      return;
+    }
+    spec.retain = *r;
+  }
+  for (const auto& stream : streams) {
+    if (stream.path == spec.path) {
+      c.fail("graphql.path", quote(spec.path) + " is the path of a stream; give the GraphQL endpoint its own");
+      return;
+    }
+  }
+  if (!spec.sdl.empty()) {
+    auto built = buildGraphqlSchema(spec);
+    if (!built) {
+      c.fail("graphql", (spec.schema_file.empty() ? "sdl" : spec.schema_file) + ": " + built.error().message);
+      return;
+    }
+  }
+  graphql = std::move(spec);
+}
+
 }  // namespace
+
+Result<void> buildGraphqlSchema(GraphqlSpec& spec) {
+  auto schema = graphql::Schema::fromSdl(spec.sdl);
+  if (!schema) return schema.error();
+  auto shared = std::make_shared<const graphql::Schema>(std::move(*schema));
+  auto bindings = graphql::topicBindings(*shared);
+  if (!bindings) return bindings.error();
+  spec.schema = std::move(shared);
+  spec.bindings = std::move(*bindings);
+  return {};
+}
 
 std::vector<std::string> Manifest::requiredEnv() const {
   std::vector<std::string> names = required_env;
@@ -582,7 +649,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
               {"name", "module", "isolation", "functions", "min_instances", "max_instances", "concurrency", "pipeline",
                "idle_timeout", "max_pending", "pending_timeout", "timeout", "memory_mb", "required_env", "max_processes",
                "max_pending_async", "max_queue_bytes", "queue_retention", "dead_letter_retention", "publishes", "topics",
-               "auth", "streams"});
+               "auth", "streams", "graphql"});
   if (auto name = c.string(doc, "", "name")) {
     if (auto valid = validateAppName(*name); !valid) c.fail("name", valid.error().message);
     m.name = *name;
@@ -610,6 +677,7 @@ Result<Manifest> parseManifest(std::string_view text, std::string_view source, c
   parseNameList(c, doc, "publishes", 1024, "queue name", "orders", validateQueueName, m.publishes);
   parseNameList(c, doc, "topics", 1024, "topic name", "order.placed", validateTopicName, m.topics);
   parseStreams(c, doc, m.streams);
+  parseGraphql(c, doc, m.streams, m.graphql);
 
   auto fns = doc.find("functions");
   if (fns == doc.end()) {
@@ -716,7 +784,26 @@ Result<Manifest> loadManifest(const std::filesystem::path& app_dir, const PoolSe
     text.append(buf, static_cast<size_t>(in.gcount()));
     if (text.size() > kMaxManifestBytes) break;
   }
-  return parseManifest(text, file.string(), pool_defaults);
+  auto manifest = parseManifest(text, file.string(), pool_defaults);
+  if (!manifest || !manifest->graphql || !manifest->graphql->sdl.empty()) return manifest;
+  // The schema is a file beside the manifest: read and build it here.
+  GraphqlSpec& spec = *manifest->graphql;
+  const std::filesystem::path schema_path = app_dir / spec.schema_file;
+  std::ifstream schema_in(schema_path, std::ios::binary);
+  if (!schema_in) {
+    return makeError(ErrorKind::kNotFound, file.string() + ": graphql.schema: cannot read " + schema_path.string() +
+                                               "; put the schema's SDL there or correct the path");
+  }
+  std::ostringstream sdl;
+  sdl << schema_in.rdbuf();
+  spec.sdl = sdl.str();
+  if (spec.sdl.empty()) {
+    return makeError(ErrorKind::kBadInput, schema_path.string() + ": is empty; write the schema's SDL there");
+  }
+  if (auto built = buildGraphqlSchema(spec); !built) {
+    return makeError(ErrorKind::kBadInput, schema_path.string() + ": " + built.error().message);
+  }
+  return manifest;
 }
 
 }  // namespace gust

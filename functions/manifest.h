@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +16,8 @@
 #include "runtime/base/names.h"  // the name rules the manifest applies
 #include "runtime/base/result.h"
 #include "runtime/base/webhook_signature.h"
+#include "runtime/graphql/schema.h"
+#include "runtime/graphql/topic_binding.h"
 
 namespace gust {
 
@@ -72,6 +76,23 @@ struct StreamSpec {
   std::vector<std::string> filter;
   std::chrono::milliseconds retain{std::chrono::hours(1)};
 };
+
+// The app's GraphQL endpoint (manifest "graphql"): its schema's Subscription fields, each bound
+// to a topic with @topic, served over graphql-transport-ws WebSockets on GET `path`
+// (docs/architecture.md "GraphQL endpoint"). The SDL travels inside the manifest: `gust
+// deploy` embeds the schema file's text as "sdl", so a stored version needs no other file.
+struct GraphqlSpec {
+  std::string path = "/graphql";
+  std::string schema_file;  // relative to the app folder, as the manifest names it
+  std::string sdl;
+  std::optional<Auth> auth;  // absent: the app's
+  std::shared_ptr<const graphql::Schema> schema;  // built from `sdl`, its bindings checked
+  std::map<std::string, graphql::TopicBinding> bindings;  // Subscription field -> topic
+  std::chrono::milliseconds retain{std::chrono::hours(1)};  // how long the bound topics keep events
+};
+
+// Builds spec.schema and spec.bindings from spec.sdl; the error says what in the SDL is wrong.
+Result<void> buildGraphqlSchema(GraphqlSpec& spec);
 
 struct FunctionSpec {
   std::string name;  // a C identifier: the module exports gust_fn_<name>
@@ -135,6 +156,7 @@ struct Manifest {
   // not anything subscribes yet.
   std::vector<std::string> topics;
   std::vector<StreamSpec> streams;
+  std::optional<GraphqlSpec> graphql;
 
   std::chrono::milliseconds timeoutOf(const FunctionSpec& f) const {
     return f.timeout.count() > 0 ? f.timeout : pool.timeout;
@@ -157,7 +179,8 @@ constexpr size_t kMaxManifestBytes = 1u << 20;
 Result<Manifest> parseManifest(std::string_view text, std::string_view source = "gust.json",
                                const PoolSettings& pool_defaults = {});
 
-// Reads APP_DIR/gust.json.
+// Reads APP_DIR/gust.json and, when it names a GraphQL schema file without its text, that
+// file (relative to APP_DIR), built as parseManifest builds an embedded one.
 Result<Manifest> loadManifest(const std::filesystem::path& app_dir, const PoolSettings& pool_defaults = {});
 
 }  // namespace gust

@@ -44,6 +44,16 @@ Result<DeployUpload> readDeployUpload(const fs::path& app_dir) {
   auto text = readBounded(app_dir / "gust.json", kMaxManifestBytes, "the manifest");
   if (!text) return text.error();
   upload.manifest = std::move(*text);
+  if (manifest->graphql) {
+    // Only gust.json and the module travel: the schema file's text goes inside the manifest.
+    json doc = json::parse(upload.manifest);
+    doc["graphql"]["sdl"] = manifest->graphql->sdl;
+    upload.manifest = doc.dump(2);
+    if (upload.manifest.size() > kMaxManifestBytes) {
+      return makeError(ErrorKind::kBadInput, "gust.json with the GraphQL schema inside is larger than " +
+                                                 std::to_string(kMaxManifestBytes) + " bytes; shorten the schema");
+    }
+  }
   fs::path module = app_dir / manifest->module;
   std::error_code ec;
   if (!fs::is_regular_file(module, ec)) {

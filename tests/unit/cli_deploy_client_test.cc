@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include "functions/manifest.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_thread.h"
 #include "tests/unit/cli_test_support.h"
@@ -108,6 +109,28 @@ TEST_CASE("an upload reads the app's manifest and its built module") {
   auto typo = readDeployUpload(tmp.path());
   REQUIRE_FALSE(typo.ok());
   CHECK(typo.error().message.find("rutes") != std::string::npos);
+}
+
+TEST_CASE("an upload carries the GraphQL schema file's text inside the manifest") {
+  TempDir tmp;
+  writeFile(tmp.path() / "gust.json", R"({"name": "shop", "functions": {"hello": {"routes": ["/hello"]}},
+    "graphql": {"schema": "schema.graphql"}})");
+  writeFile(tmp.path() / "build" / "shop.so", awkwardModule());
+  auto unreadable = readDeployUpload(tmp.path());
+  REQUIRE_FALSE(unreadable.ok());
+  CHECK(unreadable.error().message.find("schema.graphql") != std::string::npos);
+
+  const std::string sdl = "type Query { ok: Boolean }\ntype Subscription { tick: Int @topic(name: \"ticks\") }\n";
+  writeFile(tmp.path() / "schema.graphql", sdl);
+  auto upload = readDeployUpload(tmp.path());
+  REQUIRE_MESSAGE(upload.ok(), upload.error().message);
+  // What the host stores is whole without the file.
+  auto stored = parseManifest(upload->manifest);
+  REQUIRE_MESSAGE(stored.ok(), stored.error().message);
+  REQUIRE(stored->graphql);
+  CHECK(stored->graphql->sdl == sdl);
+  REQUIRE(stored->graphql->schema);
+  CHECK(stored->graphql->bindings.at("tick").topic == "ticks");
 }
 
 TEST_CASE("a deploy posts both parts with the token and reads the version and routes") {

@@ -326,6 +326,43 @@ TEST_CASE("streams name a literal path, a topic, the filters a client may use, a
         "gust.json: streams[1].path: \"/e\" is the path of another stream");
 }
 
+TEST_CASE("graphql names a path, the schema and an auth; an embedded schema is built with its topic bindings") {
+  const std::string sdl = "type Query { ok: Boolean } type Order { id: ID } type Subscription { "
+                          "order(id: ID): Order @topic(name: \\\"order.updated\\\", filter: {subject: \\\"id\\\"}) }";
+  auto m = parseManifest(R"({"name": "shop", "functions": {"f": {"routes": ["/x"]}}, "graphql": {"path": "/gql",
+      "schema": "schema.graphql", "auth": "key", "retain": "2h", "sdl": ")" + sdl + R"("}})");
+  REQUIRE_MESSAGE(m, m.error().message);
+  REQUIRE(m->graphql);
+  CHECK(m->graphql->path == "/gql");
+  CHECK(m->graphql->schema_file == "schema.graphql");
+  CHECK(m->graphql->auth == Auth::kKey);
+  CHECK(m->graphql->retain == std::chrono::hours(2));
+  REQUIRE(m->graphql->schema);
+  REQUIRE(m->graphql->bindings.count("order") == 1);
+  CHECK(m->graphql->bindings.at("order").topic == "order.updated");
+
+  // Without its text the schema file is read by loadManifest, not here.
+  auto bare = parseManifest(R"({"name": "a", "functions": {"f": {"routes": ["/x"]}}, "graphql": {"schema": "s.graphql"}})");
+  REQUIRE(bare);
+  CHECK(bare->graphql->path == "/graphql");
+  CHECK(bare->graphql->schema == nullptr);
+
+  const std::string f = R"(, "functions": {"f": {"routes": ["/x"]}}})";
+  CHECK(errorOf(R"({"name": "a", "graphql": {"path": "/g"})" + f) ==
+        "gust.json: graphql: needs the \"schema\" file holding the SDL, such as \"schema.graphql\"");
+  CHECK(errorOf(R"({"name": "a", "graphql": {"schema": "../s.graphql"})" + f) ==
+        "gust.json: graphql.schema: must be a relative path inside the app folder, such as \"schema.graphql\"");
+  CHECK(errorOf(R"({"name": "a", "streams": [{"path": "/g", "topic": "t"}], "graphql": {"path": "/g", "schema": "s"})" +
+                f) == "gust.json: graphql.path: \"/g\" is the path of a stream; give the GraphQL endpoint its own");
+  // What is wrong in the SDL is said with the file's name.
+  const std::string unbound = errorOf(R"({"name": "a", "graphql": {"schema": "s.graphql", "sdl":
+      "type Query { ok: Boolean } type Subscription { tick: Int }"})" + f);
+  CHECK(unbound.rfind("gust.json: graphql: s.graphql: GraphQL schema: Subscription.tick", 0) == 0);
+  const std::string broken = errorOf(R"({"name": "a", "graphql": {"schema": "s.graphql", "sdl": "type {"})" + f);
+  CHECK(broken.find("s.graphql: GraphQL schema: Syntax Error") != std::string::npos);
+  CHECK(broken.find("line 1") != std::string::npos);
+}
+
 TEST_CASE("verify names a function's signature scheme, the variable holding its secret, and a tolerance") {
   auto m = parseManifest(R"({"name": "a", "required_env": ["API_KEY"], "functions": {
       "hook": {"routes": [{"path": "/hook", "methods": ["POST"]}],

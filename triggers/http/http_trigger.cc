@@ -12,6 +12,7 @@
 #include "triggers/http/async_runner.h"
 #include "triggers/http/http_text.h"
 #include "triggers/http/key_auth.h"
+#include "triggers/http/websocket_handshake.h"
 
 namespace gust {
 namespace {
@@ -179,6 +180,9 @@ std::vector<Route> HttpTrigger::routesOf(const AppInfo& app) {
   for (const auto& s : app.manifest.streams) {
     routes.push_back(Route{{"GET"}, s.path, RouteTarget{app.manifest.name, "", true}});
   }
+  if (app.manifest.graphql) {
+    routes.push_back(Route{{"GET"}, app.manifest.graphql->path, RouteTarget{app.manifest.name, "", false, true}});
+  }
   return routes;
 }
 
@@ -194,7 +198,9 @@ Result<Router> HttpTrigger::build(const std::map<std::string, std::vector<Route>
       }
       auto added = router.add(route);
       if (!added) {
-        const std::string what = route.target.stream ? "stream" : "function " + route.target.function + ", route";
+        const std::string what = route.target.stream    ? "stream"
+                                 : route.target.graphql ? "GraphQL endpoint"
+                                                        : "function " + route.target.function + ", route";
         return makeError(ErrorKind::kBadInput,
                          "app " + app + ", " + what + " " + route.pattern + ": " + added.error().message);
       }
@@ -234,11 +240,13 @@ Result<void> HttpTrigger::addApp(const AppInfo& app) {
   websocket_[app.manifest.name] = std::move(websocket);
   verifiers_[app.manifest.name] = std::move(*verifiers);
   if (streams_) streams_->setApp(app.manifest.name, app.manifest.streams, app.manifest.auth);
+  if (graphql_) graphql_->setApp(app.manifest.name, app.manifest.graphql, app.manifest.auth);
   return {};
 }
 
 void HttpTrigger::removeApp(const std::string& name) {
   if (streams_) streams_->removeApp(name);
+  if (graphql_) graphql_->removeApp(name);
   keyed_.erase(name);
   websocket_.erase(name);
   connections_.closeApp(name);
@@ -290,12 +298,17 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
     responder.send(std::move(r));
     return;
   }
-  if (match.target->stream) {
+  if (match.target->stream || match.target->graphql) {
+    // Both follow the topics' events: enableStreams makes both or neither.
     if (!streams_) {
-      responder.send(problemResponse(503, "Streams unavailable", "this host does not serve streams"));
+      responder.send(problemResponse(503, "Streams unavailable", "this host does not serve topic streams or GraphQL"));
       return;
     }
-    streams_->serve(match.target->app, std::move(request), std::move(responder), keys_);
+    if (match.target->stream) {
+      streams_->serve(match.target->app, std::move(request), std::move(responder), keys_);
+    } else {
+      graphql_->serve(match.target->app, std::move(request), std::move(responder), keys_);
+    }
     return;
   }
   auto caller = callerFor(request, *match.target);
@@ -314,11 +327,8 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
   if (auto app = websocket_.find(match.target->app);
       app != websocket_.end() && app->second.contains(match.target->function)) {
     if (!request.upgrade) {
-      HttpResponse r = problemResponse(426, "Upgrade Required",
-                                       request.path + " is a WebSocket endpoint; connect to it with a WebSocket client "
-                                       "(ws:// or wss://)");
-      r.headers.emplace_back("Upgrade", "websocket");
-      responder.send(std::move(r));
+      responder.send(upgradeRequired(request.path +
+                                     " is a WebSocket endpoint; connect to it with a WebSocket client (ws:// or wss://)"));
       return;
     }
     connections_.connect(std::move(request), match.target->app, match.target->function, std::move(match.params),
@@ -355,8 +365,11 @@ void HttpTrigger::onRequest(HttpRequest&& request, HttpResponder&& responder) {
 
 void HttpTrigger::close(std::function<void()> on_closed) {
   if (!streams_) return server_.close(std::move(on_closed));
-  // The streams' clients end first (their connections are the server's to close).
-  streams_->close([this, on_closed = std::move(on_closed)]() mutable { server_.close(std::move(on_closed)); });
+  // The streams' clients and GraphQL connections end first (their connections are the
+  // server's to close).
+  streams_->close([this, on_closed = std::move(on_closed)]() mutable {
+    graphql_->close([this, on_closed = std::move(on_closed)]() mutable { server_.close(std::move(on_closed)); });
+  });
 }
 
 Invocation HttpTrigger::asyncInvocation(const AsyncInvocation& stored) const {

@@ -20,6 +20,7 @@
 #include "triggers/http/connection_registry.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
+#include "triggers/http/graphql_endpoint.h"
 #include "triggers/http/topic_streams.h"
 #include "triggers/http/webhook_verify.h"
 #include "triggers/trigger.h"
@@ -68,8 +69,10 @@ class HttpTrigger final : public Trigger {
   // stream's path is answered 503. Both outlive the trigger. Call before the first app.
   void enableStreams(uv_loop_t* loop, TopicEventHub& hub, QueueBackend& backend, TopicStreamLimits limits = {}) {
     streams_ = std::make_unique<TopicStreams>(loop, hub, backend, limits);
+    graphql_ = std::make_unique<GraphqlEndpoints>(loop, clock_, hub, backend, GraphqlEndpointLimits{});
   }
   const TopicStreams* streams() const { return streams_.get(); }
+  const GraphqlEndpoints* graphql() const { return graphql_.get(); }
   // What runs a stored async request: its route matched again for the parameters.
   Invocation asyncInvocation(const AsyncInvocation& stored) const;
 
@@ -126,6 +129,7 @@ class HttpTrigger final : public Trigger {
   ConnectionRegistry connections_;
   HttpServer server_;
   std::unique_ptr<TopicStreams> streams_;
+  std::unique_ptr<GraphqlEndpoints> graphql_;  // made with streams_, from the same hub
 };
 
 }  // namespace gust

@@ -34,8 +34,9 @@ namespace gust {
 
 struct RouteTarget {
   std::string app;
-  std::string function;  // empty for a stream
+  std::string function;  // empty for a stream or a GraphQL endpoint
   bool stream = false;   // a stream of the app's manifest (triggers/http/topic_streams.h)
+  bool graphql = false;  // the app's GraphQL endpoint (triggers/http/graphql_endpoint.h)
 };
 
 struct Route {

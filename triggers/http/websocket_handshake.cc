@@ -51,6 +51,12 @@ HttpResponse badHandshake(std::string_view detail) {
 
 }  // namespace
 
+HttpResponse upgradeRequired(std::string_view detail) {
+  HttpResponse r = problemResponse(426, "Upgrade Required", detail);
+  r.headers.emplace_back("Upgrade", "websocket");
+  return r;
+}
+
 std::variant<WebSocketHandshake, HttpResponse> checkWebSocketHandshake(const HttpRequest& request) {
   if (request.method != "GET") return badHandshake("the method must be GET");
   if (request.http_major != 1 || request.http_minor < 1) return badHandshake("HTTP/1.1 is required");

@@ -17,6 +17,10 @@ namespace gust {
 // "Sec-WebSocket-Version: 13" when only the version is wrong (§4.4).
 std::variant<WebSocketHandshake, HttpResponse> checkWebSocketHandshake(const HttpRequest& request);
 
+// The answer to a plain request for a path that only a WebSocket serves: 426 with
+// "Upgrade: websocket" and `detail` saying how to connect.
+HttpResponse upgradeRequired(std::string_view detail);
+
 // base64(SHA-1(key + the RFC's GUID)), the Sec-WebSocket-Accept value for `key`.
 std::string webSocketAccept(std::string_view key);
 
