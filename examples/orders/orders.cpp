@@ -7,6 +7,7 @@
 //   order.placed   ->  payment, inventory, notification   (three subscriptions)
 //   order.progress ->  aggregator: records each step; all three done -> order.completed
 //   order.completed ->  any webhook (`gust webhook add order.completed URL`)
+//   order.status    ->  each change of an order, for clients that watch live (README)
 //   GET /orders/{id}        the order's status and each step's result
 //   POST /webhooks/order-completed   a receiver that checks the webhook's signature
 //
@@ -27,6 +28,23 @@ constexpr const char* kSteps[] = {"payment", "inventory", "notification"};
 constexpr int kPaymentAttempts = 3;
 
 std::string orderKey(const std::string& id) { return "order/" + id; }
+
+// An order as live clients see it on order.status: its status and the steps so far, as a
+// list (a GraphQL client selects fields of each).
+nlohmann::json statusOf(const nlohmann::json& order) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& [name, result] : order["steps"].items()) {
+    steps.push_back({{"name", name}, {"ok", result["ok"]}, {"detail", result["detail"]}});
+  }
+  return {{"id", order["id"]}, {"status", order["status"]}, {"steps", steps}};
+}
+
+// Publishes the order's new status; `change` names the change, so that a retried invocation
+// publishes the same event id, which the topic's subscriptions dedupe.
+void publishStatus(gust::Context& ctx, const nlohmann::json& order, const std::string& change) {
+  const std::string id = order["id"];
+  ctx.publish("order.status", statusOf(order).dump(), {.id = "status-" + id + "-" + change, .type = "order.status", .subject = id});
+}
 
 bool validId(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
@@ -90,6 +108,7 @@ gust::Response place(const gust::Request& req, gust::Context& ctx) {
   // Only if nobody placed it meanwhile; the event goes out with it or not at all.
   ctx.state().put(orderKey(id), stored.dump(), {.if_version = 0});
   ctx.publish("order.placed", stored.dump(), {.id = id, .type = "order.placed", .subject = id});
+  publishStatus(ctx, stored, "placed");
   return gust::Response::json({{"id", id}, {"status", "placed"}}, 202);
 }
 GUST_FUNCTION(place)
@@ -174,6 +193,7 @@ void aggregator(const gust::Batch& batch, gust::Context& ctx) {
       ctx.publish("order.completed", order.dump(), {.id = "completed-" + id, .type = "order.completed", .subject = id});
     }
     ctx.state().put(orderKey(id), order.dump(), {.if_version = stored->version});
+    publishStatus(ctx, order, step);
     ctx.log("aggregator: order " + id + " " + step + (result["ok"] == true ? " done" : " failed") + ", status " +
             order["status"].get<std::string>());
   }

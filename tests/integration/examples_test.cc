@@ -63,10 +63,14 @@ std::string squeezeSpaces(const std::string& text) {
 }
 
 // A README command as it runs against `host`: the CLI is $GUST_BIN rather than
-// build/gust, the port is the host's rather than 8080, and the CLI finds the host through
-// the variables it reads (GUST_URL, GUST_ADMIN_URL for its socket, GUST_DATA for the token).
+// build/gust, the port is the host's rather than 8080, files of the repository it names
+// (tests/js's npm clients, an example's script) are the source tree's, and the CLI finds the
+// host through the variables it reads (GUST_URL, GUST_ADMIN_URL for its socket, GUST_DATA for
+// the token).
 std::string shellScript(const std::string& command, Host& host, const fs::path& work) {
   std::string text = std::regex_replace(command, std::regex(R"((^|[\s;|&(])build/gust\b)"), "$1\"$$GUST_BIN\"");
+  text = std::regex_replace(text, std::regex(R"((^|[\s=;|&(])((tests/js|examples)/))"),
+                            "$1" + env("GUST_SOURCE_ROOT") + "/$2");
   text = std::regex_replace(text, std::regex(R"(\b(localhost|127\.0\.0\.1):8080\b)"),
                             "$1:" + std::to_string(host.port()));
   return "exec 2>&1; cd '" + work.string() + "' || exit 1; unset GUST_ADMIN_TOKEN; export GUST_URL=http://127.0.0.1:" +

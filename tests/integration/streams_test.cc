@@ -102,10 +102,15 @@ TEST_CASE("curl sees the SSE wire format: retry hint, id, event and one data lin
   CHECK(curl.waitForLine("data: ") == "data: a");
   CHECK(curl.waitForLine("data: ") == "data: b");
 
-  // Neither SSE nor an upgrade: told how to read a stream.
-  auto plain = localClient(f.host.port()).Get("/relayed/events");
+  // A client that asks for something else than an event stream: told how to read one.
+  auto plain = localClient(f.host.port()).Get("/relayed/events", {{"Accept", "application/json"}});
   REQUIRE(plain);
   CHECK(plain->status == 406);
+  // One that sends no Accept, as `curl -N URL` does not, gets the stream (the retained events
+  // from the start, here).
+  Process bare({"/usr/bin/curl", "-sN", "-H", "Accept:", f.url("/relayed/events?last_event_id=0")},
+               f.tmp.path() / "bare.stderr");
+  CHECK(bare.waitForLine("id: ") == "id: 1");
   auto head = localClient(f.host.port()).Head("/relayed/events", {{"Accept", "text/event-stream"}});
   REQUIRE(head);
   CHECK(head->status == 405);

@@ -14,11 +14,31 @@ namespace {
 
 std::string ownerOf(const std::string& app) { return "stream:" + app; }
 
+// Whether the request takes an event stream: it names text/event-stream, text/* or */* in
+// Accept (RFC 9110 §12.5.1; a range with q=0 refuses), or sends no Accept at all, as
+// `curl -N URL` does not. A stream has no other HTTP form, so only a client that asks for
+// something else (Accept: application/json) gets 406.
 bool acceptsEventStream(const HttpRequest& request) {
+  bool any_accept = false;
   for (const auto& [name, value] : request.headers) {
-    if (http::equalsIgnoreCase(name, "accept") && value.find("text/event-stream") != std::string::npos) return true;
+    if (!http::equalsIgnoreCase(name, "accept")) continue;
+    any_accept = true;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view range = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      size_t semi = range.find(';');
+      std::string_view type = range.substr(0, semi);
+      while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+      while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+      std::string_view params = semi == std::string_view::npos ? std::string_view() : range.substr(semi);
+      const bool refused = params.find("q=0") != std::string_view::npos && params.find("q=0.") == std::string_view::npos;
+      if (refused) continue;
+      if (http::equalsIgnoreCase(type, "text/event-stream") || type == "text/*" || type == "*/*") return true;
+    }
   }
-  return false;
+  return !any_accept;
 }
 
 std::optional<std::string> headerOf(const HttpRequest& request, std::string_view name) {
