@@ -1,5 +1,7 @@
 // Holds N idle WebSocket clients on URL, then measures one fan-out: it POSTs to PUBLISH_URL
-// and times until every client has received the event. Prints one JSON line per phase.
+// and times until every client has received the event. Prints one JSON line per phase, and
+// waits for a line on stdin after "idle" and after "fanout" (the script measures the server
+// then), before it goes on and, last, drops every client at once.
 // Usage: node clients.cjs WS_URL PUBLISH_URL N [ROUNDS]
 const WebSocket = require('ws');
 const http = require('http');
@@ -68,6 +70,7 @@ async function fanOutOnce(i) {
   for (let i = 0; i < rounds; i++) times.push(await fanOutOnce(i));
   times.sort((a, b) => a - b);
   console.log(JSON.stringify({ phase: 'fanout', rounds, median_ms: times[Math.floor(rounds / 2)], max_ms: times[rounds - 1] }));
+  await new Promise((r) => process.stdin.once('data', r));  // the script read the server's figures
   onAllReceived = 'done';
   for (const ws of sockets) ws.terminate();
   process.exit(0);

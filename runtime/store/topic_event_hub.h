@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -97,7 +98,7 @@ class TopicEventHub {
   QueueBackend& backend_;
   Token next_token_ = 1;
   std::map<Token, Entry> listeners_;
-  std::multimap<std::string, Token> by_topic_;
+  std::map<std::string, std::set<Token>> by_topic_;
   std::map<Token, std::shared_ptr<Follow>> follows_;
   uint64_t events_delivered_ = 0;
   std::deque<FanOut> fan_outs_;
