@@ -5,6 +5,8 @@
 # same run. Also the host's longest event loop iteration (gust_event_loop_busy_max_seconds),
 # which the issue bounds at 5 ms: up to the end of the connects, of the fan-outs, and of all
 # clients leaving at once.
+# With two cores or more, the server runs on core 0 and the clients on core 1, so that the
+# loop's figure is its own work, not time the kernel gave the clients instead.
 # Usage: bench/realtime/run.sh [N...]   (default 1000 10000)
 # The host's figure includes committing the event to gust.db before the fan-out; the
 # baseline stores nothing. Memory is the server process's RSS after the clients connect
@@ -31,6 +33,12 @@ trap '[ -n "$clients" ] && kill "$clients" 2>/dev/null; [ -n "$server" ] && kill
 cp -r bench/realtime/app "$work/app"
 build-bench/gust build "$work/app" >/dev/null
 export NODE_PATH=$PWD/tests/js/node_modules
+on_server_core=()
+on_client_core=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  on_server_core=(taskset -c 0)
+  on_client_core=(taskset -c 1)
+fi
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
@@ -46,7 +54,7 @@ longest_ms() {
 measure() {
   local n=$1 name=$2 ws_url=$3 publish_url=$4
   local before; before=$(rss_kib "$server")
-  coproc CLIENTS { exec node bench/realtime/clients.cjs "$ws_url" "$publish_url" "$n" 5 2>&1; }
+  coproc CLIENTS { exec "${on_client_core[@]}" node bench/realtime/clients.cjs "$ws_url" "$publish_url" "$n" 5 2>&1; }
   clients=$CLIENTS_PID
   local line open_ms="" after="" fanout="" busy_open="" busy_fanout=""
   while IFS= read -r line <&"${CLIENTS[0]}"; do
@@ -76,7 +84,7 @@ echo "gust $(build-bench/gust version | cut -d' ' -f2-), node $(node --version),
 for n in "${counts[@]}"; do
   # gust: a fresh host per N, so each run starts from the same memory.
   rm -rf "$work/data"
-  build-bench/gust serve "$work/app" --port 0 --data-dir "$work/data" --max-websockets $((n + 100)) \
+  "${on_server_core[@]}" build-bench/gust serve "$work/app" --port 0 --data-dir "$work/data" --max-websockets $((n + 100)) \
     >"$work/out" 2>"$work/err" &
   server=$!
   for _ in $(seq 200); do grep -q listening "$work/out" && break; sleep 0.05; done
@@ -88,7 +96,7 @@ for n in "${counts[@]}"; do
   rm -rf "$work/data"
 
   port=$((20000 + RANDOM % 20000))
-  PORT=$port node bench/realtime/node_server.cjs >"$work/node.out" 2>&1 &
+  PORT=$port "${on_server_core[@]}" node bench/realtime/node_server.cjs >"$work/node.out" 2>&1 &
   server=$!
   for _ in $(seq 100); do grep -q listening "$work/node.out" && break; sleep 0.05; done
   measure "$n" node "ws://127.0.0.1:$port/ticks" "http://127.0.0.1:$port/publish"

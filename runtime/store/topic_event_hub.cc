@@ -17,26 +17,18 @@ struct TopicEventHub::Follow {
   std::function<void(const Error&)> failed;
 };
 
-TopicEventHub::TopicEventHub(QueueBackend& backend, uv_loop_t* loop) : backend_(backend), loop_(loop) {
+TopicEventHub::TopicEventHub(QueueBackend& backend, uv_loop_t* loop) : backend_(backend) {
   backend_.setRetainedListener([this](std::vector<TopicEvent> events) { deliver(std::move(events)); });
-  if (loop_ != nullptr) {
-    uv_idle_init(loop_, &resume_);
-    resume_.data = this;
-  }
+  if (loop != nullptr) budget_.emplace(loop, kTurnShareNs, [this] { fanOut(); });
 }
 
 void TopicEventHub::close(std::function<void()> on_closed) {
+  const bool was_closed = closed_;
   closed_ = true;
   fan_outs_.clear();
-  if (loop_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(&resume_))) {
+  if (was_closed || !budget_ || !budget_->close(on_closed)) {
     if (on_closed) on_closed();
-    return;
   }
-  on_closed_ = std::move(on_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&resume_), [](uv_handle_t* h) {
-    auto* self = static_cast<TopicEventHub*>(h->data);
-    if (self->on_closed_) std::exchange(self->on_closed_, nullptr)();
-  });
 }
 
 TopicEventHub::~TopicEventHub() { backend_.setRetainedListener(nullptr); }
@@ -140,7 +132,6 @@ void TopicEventHub::deliver(std::vector<TopicEvent> events) {
 
 void TopicEventHub::fanOut() {
   fanning_out_ = true;
-  const uint64_t started = uv_hrtime();
   while (!fan_outs_.empty() && !closed_) {
     FanOut& f = fan_outs_.front();
     if (f.next == 0 && f.tokens.empty()) {
@@ -149,13 +140,8 @@ void TopicEventHub::fanOut() {
       }
     }
     while (f.next < f.tokens.size()) {
-      if (loop_ != nullptr && uv_hrtime() - started > kSliceBudgetNs) {
-        // The rest on the loop's next turn, after the I/O that waited meanwhile.
-        uv_idle_start(&resume_, [](uv_idle_t* h) {
-          auto* self = static_cast<TopicEventHub*>(h->data);
-          uv_idle_stop(h);
-          self->fanOut();
-        });
+      if (budget_ && !budget_->left()) {
+        budget_->resumeNextTurn();  // the rest after the I/O that waited meanwhile
         fanning_out_ = false;
         return;
       }

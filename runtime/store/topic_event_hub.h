@@ -11,10 +11,10 @@
 //   construction to destruction (one hub per backend).
 // - A listener may subscribe or unsubscribe (itself or others) from inside a callback; one
 //   unsubscribed is not called again, even later in the same batch.
-// - Costs: an event costs O(listeners of its topic). With a loop, a fan-out runs in slices
-//   of at most kSliceBudgetNs and resumes on the loop's next turn, so ten thousand clients
-//   of one topic never hold the loop (and every other connection) for more than a slice;
-//   events still reach each listener in seq order. A follow reads the log in pages of
+// - Costs: an event costs O(listeners of its topic). With a loop, a fan-out takes at most
+//   kTurnShareNs of a loop turn and resumes on the next one (TurnBudget), so ten thousand
+//   clients of one topic never hold the loop (and every other connection) for long; events
+//   still reach each listener in seq order. A follow reads the log in pages of
 //   kReplayPage events off the loop, and buffers at most kMaxBufferedWhileReplaying live
 //   events meanwhile (more are dropped, which loses nothing: they are in the log the
 //   replay reads next).
@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "runtime/base/result.h"
+#include "runtime/base/turn_budget.h"
 #include "runtime/store/queue_backend.h"
 
 namespace gust {
@@ -42,10 +43,10 @@ class TopicEventHub {
   using Listener = std::function<void(const TopicEvent&)>;
   static constexpr size_t kReplayPage = 500;
   static constexpr size_t kMaxBufferedWhileReplaying = 10'000;
-  static constexpr uint64_t kSliceBudgetNs = 2'000'000;
+  static constexpr uint64_t kTurnShareNs = 1'000'000;
 
-  // Without a loop every fan-out runs to its end at once; with one it is sliced (above), and
-  // the hub must be close()d before the loop is.
+  // Without a loop every fan-out runs to its end at once; with one it is spread over turns
+  // (above), and the hub must be close()d before the loop is.
   explicit TopicEventHub(QueueBackend& backend, uv_loop_t* loop = nullptr);
   ~TopicEventHub();
   TopicEventHub(const TopicEventHub&) = delete;
@@ -88,8 +89,8 @@ class TopicEventHub {
   };
 
   void deliver(std::vector<TopicEvent> events);
-  // Runs the queued fan-outs until they are done or the slice is spent (then resumes on the
-  // loop's next turn).
+  // Runs the queued fan-outs until they are done or the turn's share is spent (then resumes
+  // on the loop's next turn).
   void fanOut();
   void replayPage(const std::shared_ptr<Follow>& follow);
   // Delivers the events past the follow's last seq; false when the reader ended the follow.
@@ -103,10 +104,8 @@ class TopicEventHub {
   uint64_t events_delivered_ = 0;
   std::deque<FanOut> fan_outs_;
   bool fanning_out_ = false;  // fanOut() is on the stack
-  uv_loop_t* loop_ = nullptr;
-  uv_idle_t resume_{};  // active while a fan-out waits for the next turn
+  std::optional<TurnBudget> budget_;  // with a loop
   bool closed_ = false;
-  std::function<void()> on_closed_;
 };
 
 }  // namespace gust

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -883,6 +884,90 @@ TEST_CASE("close with open connections and unanswered requests leaks no handle")
   f.finish();  // close() with both connections open
   CHECK_FALSE(kept.connected());
   kept.send(text("after the server is gone"));
+}
+
+// Room for `connections` clients and their server sides in this process: the soft
+// descriptor limit raised toward the hard one. False when the hard one is too low.
+bool roomForConnections(size_t connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
+  const rlim_t needed = 2 * connections + 100;
+  if (limit.rlim_cur >= needed) return true;
+  if (limit.rlim_max < needed) return false;
+  limit.rlim_cur = needed;
+  return ::setrlimit(RLIMIT_NOFILE, &limit) == 0;
+}
+
+TEST_CASE("a burst of newcomers waiting in the backlog is accepted over turns and every one answered") {
+  constexpr int kClients = 500;  // within the listen backlog (511)
+  REQUIRE(roomForConnections(kClients));
+  Fixture f;
+  // Connected and asking while the loop does not run, so that all of them wait in the
+  // backlog together and the loop meets them as one burst.
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Client>(f.port()));
+    REQUIRE(clients.back()->connected());
+    clients.back()->send(get("/burst/" + std::to_string(i)));
+  }
+  int answered = 0;
+  f.runClient([&] {
+    for (int i = 0; i < kClients; ++i) {
+      ClientResponse r = clients[static_cast<size_t>(i)]->read();
+      if (r.status == 200 && r.body == "GET /burst/" + std::to_string(i) + " ") ++answered;
+    }
+  });
+  CHECK(answered == kClients);
+}
+
+TEST_CASE("a thousand clients leaving at once are closed over several turns, and close() ends the rest") {
+  constexpr int kClients = 1000;
+  REQUIRE(roomForConnections(kClients));
+  for (bool close_server_at_once : {false, true}) {
+    CAPTURE(close_server_at_once);
+    Fixture f;
+    std::vector<std::unique_ptr<Client>> clients;
+    f.runClient([&] {
+      for (int i = 0; i < kClients; ++i) {
+        clients.push_back(std::make_unique<Client>(f.port()));
+        clients.back()->send(get("/warm"));
+        if (clients.back()->read().status != 200) return;
+      }
+    });
+    REQUIRE(f.server().connectionCount() == kClients);
+    clients.clear();  // every FIN is waiting when the loop next polls
+    if (close_server_at_once) {
+      // One turn reads every FIN and closes what its share allows; close() ends the ones
+      // still waiting for a turn, and finish() proves no handle is left.
+      uv_run(f.loop(), UV_RUN_ONCE);
+      f.finish();
+      continue;
+    }
+    // Turns that ended with a leaver not yet closed (a close callback runs after the check
+    // phase of the turn that closed it).
+    struct Count {
+      HttpServer* server;
+      int turns = 0;
+    } count{&f.server()};
+    uv_check_t counter{};
+    uv_check_init(f.loop(), &counter);
+    counter.data = &count;
+    uv_check_start(&counter, [](uv_check_t* h) {
+      auto* c = static_cast<Count*>(h->data);
+      if (c->server->connectionCount() > 0) ++c->turns;
+    });
+    REQUIRE(test::runLoopUntil(f.loop(), "every leaver to be closed",
+                               [&] { return f.server().connectionCount() == 0; }));
+    uv_close(reinterpret_cast<uv_handle_t*>(&counter), nullptr);
+    // A thousand closes take longer than one turn's share (HttpServer::kTurnShareNs).
+    CHECK(count.turns > 1);
+    // And the server goes on serving.
+    f.runClient([&] {
+      Client c(f.port());
+      c.send(get("/after"));
+      CHECK(c.read().body == "GET /after ");
+    });
+  }
 }
 
 TEST_CASE("close on a server that never listened calls back at once") {

@@ -177,6 +177,12 @@ class HttpConnection {
   // it without waiting, and closes at once.
   void refuseNow(std::string_view answer);
   void respond(uint64_t seq, HttpResponse&& response);
+  // Closes the connection: at once, or, when this loop turn's share for closing is spent
+  // (HttpServer::kTurnShareNs), it stops reading and answering now and its handles are
+  // closed on a later turn, so that ten thousand clients leaving at once do not hold the
+  // loop. Either way it is closing from here on.
+  void close();
+  // The same, with the descriptor released at once (the connection bound needs it).
   void closeNow();
   // The server stopped accepting: close now if no request is in progress; a WebSocket is
   // closed with 1001, a stream ended.
@@ -204,6 +210,10 @@ class HttpConnection {
   bool idle_ = false;
   HttpConnection* idle_prev_ = nullptr;
   HttpConnection* idle_next_ = nullptr;
+  // The server's list of connections waiting for a turn to close their handles.
+  bool close_waiting_ = false;
+  HttpConnection* close_next_ = nullptr;
+  HttpConnection* close_prev_ = nullptr;
 
  private:
   enum class State {
@@ -276,6 +286,9 @@ class HttpConnection {
   void afterWebSocketChange();
   void afterStreamChange();
   void stopTimer();
+  // Everything of closing but the handles: the connection answers, reads and counts no more.
+  void beginClosing();
+  void closeHandles();
   // Leaves the HTTP bookkeeping for good: the request `seq` (the last one read) is answered
   // by the switch itself.
   void leaveHttp(uint64_t seq, Mode mode, int status);
@@ -389,7 +402,7 @@ void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   }
   if (nread == 0) return;  // EAGAIN
   if (nread != UV_EOF) {
-    conn->closeNow();
+    conn->close();
     return;
   }
   conn->eof_ = true;
@@ -398,14 +411,14 @@ void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
     return;
   }
   if (conn->state_ == State::kLingering) {
-    conn->closeNow();
+    conn->close();
     return;
   }
   // A half-closed client still gets the answers it is owed (an error answer included); a
   // request cut off midway will never complete.
   if (conn->state_ == State::kOpen && conn->parser_.phase() != ParsePhase::kIdle &&
       conn->pending_in_.empty()) {
-    conn->closeNow();
+    conn->close();
     return;
   }
   conn->afterChange();
@@ -554,7 +567,7 @@ void HttpConnection::startWrite() {
     return;
   }
   if (n < 0 && n != UV_EAGAIN) {
-    closeNow();
+    close();
     return;
   }
   writing_.swap(out_);
@@ -563,7 +576,7 @@ void HttpConnection::startWrite() {
   if (n > 0) writing_.erase(0, static_cast<size_t>(n));
   buf = uv_buf_init(writing_.data(), static_cast<unsigned int>(writing_.size()));
   if (uv_write(&write_req_, stream(), &buf, 1, &HttpConnection::onWrite) != 0) {
-    closeNow();
+    close();
     return;
   }
   write_in_flight_ = true;
@@ -576,7 +589,7 @@ void HttpConnection::onWrite(uv_write_t* req, int status) {
   releaseLarge(conn->writing_);
   if (conn->state_ == State::kClosing) return;  // cancelled by our own close
   if (status < 0) {
-    conn->closeNow();
+    conn->close();
     return;
   }
   conn->afterChange();
@@ -587,16 +600,16 @@ void HttpConnection::onWrite(uv_write_t* req, int status) {
 // down, then discard input until the client's FIN or a short timer.
 void HttpConnection::startLinger() {
   if (eof_) {
-    closeNow();
+    close();
     return;
   }
   state_ = State::kLingering;
-  if (uv_shutdown(&shutdown_req_, stream(), &HttpConnection::onShutdown) != 0) closeNow();
+  if (uv_shutdown(&shutdown_req_, stream(), &HttpConnection::onShutdown) != 0) close();
 }
 
 void HttpConnection::onShutdown(uv_shutdown_t* req, int status) {
   auto* conn = static_cast<HttpConnection*>(req->data);
-  if (status < 0 && conn->state_ != State::kClosing) conn->closeNow();
+  if (status < 0 && conn->state_ != State::kClosing) conn->close();
 }
 
 // Brings writes, reads, the timer and the connection's fate in line with its state.
@@ -616,14 +629,14 @@ void HttpConnection::afterChange() {
   if (state_ == State::kClosing) return;
   if (state_ != State::kLingering) {
     if (eof_ && quiet()) {
-      closeNow();
+      close();
       return;
     }
     if (close_after_ && allWritten() && unanswered_ == 0) {
       startLinger();
       if (state_ == State::kClosing) return;
     } else if (server_.draining_ && state_ == State::kOpen && quiet()) {
-      closeNow();
+      close();
       return;
     }
   }
@@ -643,14 +656,14 @@ void HttpConnection::updateReading() {
     return;
   }
   if (can_parse && eof_ && parser_.phase() != ParsePhase::kIdle) {
-    closeNow();  // the rest of this request will never come
+    close();  // the rest of this request will never come
     return;
   }
   bool want = (can_parse && !eof_) || (state_ == State::kLingering && !eof_);
   if (want == reading_) return;
   reading_ = want;
   if (want) {
-    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) closeNow();
+    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) close();
   } else {
     uv_read_stop(stream());
   }
@@ -702,12 +715,36 @@ void HttpConnection::onTimer(uv_timer_t* timer) {
     conn->afterChange();
     return;
   }
-  conn->closeNow();
+  conn->close();
+}
+
+void HttpConnection::close() {
+  if (state_ == State::kClosing) return;
+  if (server_.budget_.left()) {
+    closeNow();
+    return;
+  }
+  beginClosing();
+  server_.waitToClose(this);
 }
 
 void HttpConnection::closeNow() {
-  if (state_ == State::kClosing) return;
+  if (state_ != State::kClosing) {
+    beginClosing();
+  } else if (close_waiting_) {
+    server_.stopWaitingToClose(this);
+  } else {
+    return;  // the handles are closing already
+  }
+  closeHandles();
+}
+
+void HttpConnection::beginClosing() {
   state_ = State::kClosing;
+  // A connection waiting for its turn to close must stay quiet meanwhile.
+  uv_read_stop(stream());
+  reading_ = false;
+  stopTimer();
   server_.setIdle(this, false);
   --server_.open_count_;
   link_->conn = nullptr;
@@ -720,6 +757,9 @@ void HttpConnection::closeNow() {
   }
   server_.in_flight_ -= unanswered_;
   unanswered_ = 0;
+}
+
+void HttpConnection::closeHandles() {
   HttpServer& server = server_;
   HttpConnection* self = this;
   closer_.closeAll({reinterpret_cast<uv_handle_t*>(stream()), reinterpret_cast<uv_handle_t*>(&timer_)},
@@ -920,12 +960,12 @@ void HttpConnection::afterWebSocketChange() {
   // The server closes the TCP connection first once both close frames went by (§7.1.1);
   // a peer that vanished without one ends it at once.
   if ((ws.close_sent && ws.close_received && out_.empty() && !write_in_flight_) || eof_) {
-    closeNow();
+    close();
     return;
   }
   if (!reading_) {
     reading_ = true;
-    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) closeNow();
+    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) close();
   }
 }
 
@@ -933,7 +973,7 @@ void HttpConnection::sweep(uint64_t now) {
   if (state_ != State::kOpen || mode_ != Mode::kWebSocket) return;
   WebSocketState& ws = *ws_;
   if (ws.close_sent) {
-    if (now - ws.close_sent_ms >= kCloseWaitMs) closeNow();
+    if (now - ws.close_sent_ms >= kCloseWaitMs) close();
     return;
   }
   if (now - ws.last_received_ms >= ws.limits.idle_timeout_ms) {
@@ -972,7 +1012,7 @@ bool HttpConnection::streamWrite(std::string_view bytes) {
   if (state_ != State::kOpen || stream_->ending) return false;
   if (bufferedBytes() + bytes.size() > stream_->max_buffered_bytes) {
     // A client that does not read is dropped; what it has not taken is lost with it.
-    closeNow();
+    close();
     return false;
   }
   out_.append(bytes);
@@ -994,7 +1034,7 @@ void HttpConnection::afterStreamChange() {
   startWrite();
   if (state_ != State::kOpen && state_ != State::kLingering) return;
   if (eof_) {
-    closeNow();  // the client went away, or took the end of the stream
+    close();  // the client went away, or took the end of the stream
     return;
   }
   if (state_ == State::kOpen && stream_->ending && out_.empty() && !write_in_flight_) {
@@ -1005,7 +1045,7 @@ void HttpConnection::afterStreamChange() {
   }
   if (!reading_ && !eof_) {
     reading_ = true;
-    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) closeNow();
+    if (uv_read_start(stream(), &HttpConnection::onAlloc, &HttpConnection::onRead) != 0) close();
   }
 }
 
@@ -1092,6 +1132,7 @@ HttpServer::HttpServer(uv_loop_t* loop, HttpLimits limits, HttpHandler handler)
     : loop_(loop),
       limits_(limits),
       handler_(std::move(handler)),
+      budget_(loop, kTurnShareNs, [this] { resumeBurst(); }),
       read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {}
 
 HttpServer::~HttpServer() {
@@ -1099,6 +1140,7 @@ HttpServer::~HttpServer() {
   assert(connections_ == nullptr);
   assert(listener_state_ != ListenerState::kOpen && listener_state_ != ListenerState::kClosing);
   assert(sweep_state_ == SweepState::kNone || sweep_state_ == SweepState::kClosed);
+  assert(budget_state_ != BudgetState::kClosing);
 }
 
 Result<int> HttpServer::listen(const std::string& host, int port) {
@@ -1173,6 +1215,13 @@ Result<void> HttpServer::startListening(int rc, const std::string& where) {
 
 void HttpServer::onConnection(int status) {
   if (status < 0 || listener_state_ != ListenerState::kOpen) return;
+  if (!budget_.left()) {
+    // Not taken: libuv holds this one and stops watching the listener until we accept it,
+    // so the rest of the burst waits in the kernel's backlog.
+    accept_waiting_ = true;
+    budget_.resumeNextTurn();
+    return;
+  }
   // The bound is checked before accepting: an evicted connection's descriptor is released
   // by uv_close at once, so the newcomer takes its place.
   bool refuse = max_connections_ > 0 && open_count_ >= max_connections_ && !evictIdle();
@@ -1209,6 +1258,34 @@ void HttpServer::onConnection(int status) {
     return;
   }
   conn->start();
+}
+
+void HttpServer::resumeBurst() {
+  while (close_first_ != nullptr && budget_.left()) close_first_->closeNow();
+  if (accept_waiting_ && budget_.left()) {
+    accept_waiting_ = false;
+    onConnection(0);  // takes the held connection; libuv then watches the listener again
+  }
+  if (close_first_ != nullptr || accept_waiting_) budget_.resumeNextTurn();
+}
+
+void HttpServer::waitToClose(HttpConnection* conn) {
+  conn->close_waiting_ = true;
+  conn->close_prev_ = close_last_;
+  conn->close_next_ = nullptr;
+  if (close_last_ != nullptr) close_last_->close_next_ = conn;
+  close_last_ = conn;
+  if (close_first_ == nullptr) close_first_ = conn;
+  budget_.resumeNextTurn();
+}
+
+void HttpServer::stopWaitingToClose(HttpConnection* conn) {
+  conn->close_waiting_ = false;
+  if (conn->close_prev_ != nullptr) conn->close_prev_->close_next_ = conn->close_next_;
+  if (conn->close_next_ != nullptr) conn->close_next_->close_prev_ = conn->close_prev_;
+  if (close_first_ == conn) close_first_ = conn->close_next_;
+  if (close_last_ == conn) close_last_ = conn->close_prev_;
+  conn->close_prev_ = conn->close_next_ = nullptr;
 }
 
 bool HttpServer::evictIdle() {
@@ -1301,6 +1378,14 @@ void HttpServer::close(std::function<void()> on_closed) {
     });
   }
   for (HttpConnection* c = connections_; c != nullptr; c = c->next_) c->closeNow();
+  if (budget_state_ == BudgetState::kOpen) {
+    budget_state_ = BudgetState::kClosing;
+    bool closing = budget_.close([this] {
+      budget_state_ = BudgetState::kClosed;
+      maybeFinishClose();
+    });
+    if (!closing) budget_state_ = BudgetState::kClosed;
+  }
   maybeFinishClose();  // may run on_closed, which may free this: touch nothing after
 }
 
@@ -1316,7 +1401,7 @@ void HttpServer::onConnectionClosed(HttpConnection* conn) {
 void HttpServer::maybeFinishClose() {
   if (!closing_ || !on_closed_ || connections_ != nullptr) return;
   if (listener_state_ == ListenerState::kOpen || listener_state_ == ListenerState::kClosing) return;
-  if (sweep_state_ == SweepState::kClosing) return;
+  if (sweep_state_ == SweepState::kClosing || budget_state_ == BudgetState::kClosing) return;
   std::function<void()> done = std::move(on_closed_);
   on_closed_ = nullptr;
   done();

@@ -21,6 +21,9 @@
 //  - A request with `upgrade` set is the last HTTP read from its connection: bytes after it
 //    are kept for the protocol the handler may switch to (HttpResponder::acceptWebSocket).
 //    Answered with send() instead, the connection closes after the answer.
+//  - Bursts of connections coming or going take at most kTurnShareNs of a loop turn
+//    (TurnBudget): past it, newcomers wait in the listen backlog and leavers' descriptors
+//    are closed on later turns (docs/architecture.md, "One loop turn").
 //  - A connection turned into a WebSocket or a response stream leaves the HTTP bookkeeping
 //    (never evicted as idle HTTP; counted by setMaxWebSockets instead); stopAccepting()
 //    closes WebSockets with 1001 and ends streams; close() drops them.
@@ -40,6 +43,7 @@
 #include <vector>
 
 #include "runtime/base/result.h"
+#include "runtime/base/turn_budget.h"
 #include "triggers/http/request_parser.h"
 #include "triggers/http/response_stream.h"
 #include "triggers/http/websocket.h"
@@ -106,6 +110,8 @@ using HttpHeadCheck = std::function<std::optional<HttpResponse>(const HttpReques
 class HttpServer {
  public:
   static constexpr size_t kMaxOutstandingPerConnection = 16;
+  // How much of one loop turn accepting and closing connections may take together.
+  static constexpr uint64_t kTurnShareNs = 1'000'000;
 
   HttpServer(uv_loop_t* loop, HttpLimits limits, HttpHandler handler);
   ~HttpServer();
@@ -168,6 +174,11 @@ class HttpServer {
 
   Result<void> startListening(int rc, const std::string& where);
   void onConnection(int status);
+  // On a later turn: the closes and the accept that waited for one.
+  void resumeBurst();
+  // The list of connections whose handles wait for a turn to close (HttpConnection::close).
+  void waitToClose(HttpConnection* conn);
+  void stopWaitingToClose(HttpConnection* conn);
   uv_stream_t* listenerStream() { return reinterpret_cast<uv_stream_t*>(&listener_); }
   void closeListener();
   void onListenerClosed();
@@ -218,6 +229,11 @@ class HttpServer {
   uv_timer_t sweep_timer_{};
   enum class SweepState { kNone, kRunning, kClosing, kClosed } sweep_state_ = SweepState::kNone;
   uint64_t sweep_period_ms_ = 0;
+  TurnBudget budget_;
+  enum class BudgetState { kOpen, kClosing, kClosed } budget_state_ = BudgetState::kOpen;
+  bool accept_waiting_ = false;  // the listener holds a connection we did not take yet
+  HttpConnection* close_first_ = nullptr;  // waiting to close, oldest first
+  HttpConnection* close_last_ = nullptr;
   size_t open_count_ = 0;
   HttpConnection* idle_oldest_ = nullptr;
   HttpConnection* idle_newest_ = nullptr;
