@@ -39,21 +39,22 @@ struct Fixture {
   std::string url() const { return "ws://127.0.0.1:" + std::to_string(host.port()) + "/graphql"; }
 
   // Publishes one order event through the admin API (as `gust topic publish` does).
-  void publish(const json& order) {
+  void publish(const json& order, const std::string& topic = "order.updated") {
     httplib::Headers headers = {{"Authorization", "Bearer " + host.adminToken()},
                                 {"ce-type", "order.updated"},
                                 {"ce-subject", order["id"].get<std::string>()}};
-    auto r = host.adminClient().Post("/v1/topics/order.updated/events", headers, order.dump(), "application/json");
+    auto r = host.adminClient().Post("/v1/topics/" + topic + "/events", headers, order.dump(), "application/json");
     REQUIRE(r);
     INFO(r->body);
     REQUIRE(r->status == 201);
   }
 
-  // graphql-ws subscribing with each of `subscriptions` ({"query", "variables", "count"}).
-  std::unique_ptr<Process> subscribe(const json& subscriptions) {
+  // graphql-ws subscribing with each of `subscriptions` ({"query", "variables", "count"}),
+  // reconnecting up to `retries` times.
+  std::unique_ptr<Process> subscribe(const json& subscriptions, int retries = 0) {
     std::vector<std::string> argv = {"/usr/bin/env", "node",
                                      env("GUST_SOURCE_ROOT") + "/tests/js/graphql_ws_subscribe.mjs", url(),
-                                     subscriptions.dump()};
+                                     subscriptions.dump(), std::to_string(retries)};
     return std::make_unique<Process>(argv, tmp.path() / ("graphql-ws" + std::to_string(++clients_) + ".stderr"));
   }
 
@@ -69,6 +70,24 @@ struct Fixture {
     for (const auto& m : messages) out << json{{"send", m.dump()}}.dump() << "\n";
     out.close();
     return json::parse(client.waitForLine("\"event\":\"close\""));
+  }
+
+  // Deploys the shop again through the admin API with `sdl` as its schema (embedded in the
+  // manifest, as `gust deploy` does).
+  void deploy(const std::string& sdl) {
+    json manifest = json::parse(kShop);
+    manifest["topics"] = {"order.updated", "order.changed"};
+    manifest["graphql"] = {{"path", "/graphql"}, {"sdl", sdl}};
+    httplib::MultipartFormDataItems items = {
+        {"manifest", manifest.dump(), "gust.json", "application/json"},
+        {"module", readFile(env("GUST_FIXTURE_MISBEHAVE")), "shop.so", "application/octet-stream"},
+    };
+    auto deployed = host.adminClient(std::chrono::seconds(60))
+                        .Post("/v1/apps/shop/versions",
+                              httplib::Headers{{"Authorization", "Bearer " + host.adminToken()}}, items);
+    REQUIRE(deployed);
+    INFO(deployed->body);
+    REQUIRE(deployed->status < 300);
   }
 
   int clients_ = 0;
@@ -100,6 +119,32 @@ TEST_CASE("graphql-ws receives each event shaped by its selection set, filtered 
                                      json::parse(R"({"data":{"orderUpdated":{"id":"o-2","total":20}}})"),
                                      json::parse(R"({"data":{"orderUpdated":{"id":"o-2","total":20}}})")});
   // Each reached its count and completed it from the client's side; then the client left.
+  CHECK(client->wait().status == 0);
+}
+
+TEST_CASE("a redeploy keeps graphql-ws connected under the same schema; a new one closes 1012 and it subscribes again") {
+  Fixture f;
+  const std::string schema = readFile(env("GUST_SOURCE_ROOT") + "/tests/fixtures/graphql_shop.graphql");
+  auto client = f.subscribe(json::array({{{"query", "subscription { orderUpdated { id } }"}, {"count", 3}}}), 3);
+  nextLine(*client, "\"ready\"");
+  f.publish({{"id", "o-1"}});
+  CHECK(nextLine(*client, "\"next\"")["next"]["data"]["orderUpdated"]["id"] == "o-1");
+
+  // The same schema: the connection stays, and so does its subscription.
+  f.deploy(schema);
+  f.publish({{"id", "o-2"}});
+  CHECK(nextLine(*client, "\"next\"")["next"]["data"]["orderUpdated"]["id"] == "o-2");
+  for (const std::string& line : client->lines()) CHECK(line.find("closed") == std::string::npos);
+
+  // orderUpdated now comes from another topic: the old binding must not go quiet unnoticed.
+  std::string moved = schema;
+  const std::string from = R"(@topic(name: "order.updated")";
+  moved.replace(moved.find(from), from.size(), R"(@topic(name: "order.changed")");
+  f.deploy(moved);
+  CHECK(nextLine(*client, "\"closed\"")["code"] == 1012);
+  nextLine(*client, "\"ready\"");
+  f.publish({{"id", "o-3"}}, "order.changed");
+  CHECK(nextLine(*client, "\"next\"")["next"]["data"]["orderUpdated"]["id"] == "o-3");
   CHECK(client->wait().status == 0);
 }
 

@@ -5,13 +5,16 @@
 //   {"sub":I,"next":payload}   {"sub":I,"error":[...]}   {"sub":I,"complete":true}
 //   {"sub":I,"unsubscribed":true}   (after COUNT events the client completes it itself)
 //   {"closed":true,"code":N}
-//   node graphql_ws_subscribe.mjs URL SUBSCRIPTIONS_JSON
+//   node graphql_ws_subscribe.mjs URL SUBSCRIPTIONS_JSON [RETRIES]
 // SUBSCRIPTIONS_JSON: [{"query": "...", "variables": {...}, "count": N}, ...]. Exits once
-// every subscription has ended, or the connection closes.
+// every subscription has ended, or the connection closes (with RETRIES > 0, a close the
+// client retries is printed and the client reconnects and subscribes again, as graphql-ws
+// does by default).
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 
-const [url, specsText] = process.argv.slice(2);
+const [url, specsText, retriesText] = process.argv.slice(2);
+const retries = Number(retriesText ?? 0);
 const specs = JSON.parse(specsText);
 const print = (thing) => process.stdout.write(JSON.stringify(thing) + '\n');
 const exit = () => process.stdout.write('', () => process.exit(0));
@@ -59,13 +62,20 @@ client = createClient({
   url,
   webSocketImpl: WebSocket,
   lazy: false,
-  retryAttempts: 0,
+  retryAttempts: retries,
+  retryWait: async () => new Promise((resolve) => setTimeout(resolve, 100)),
   // The host handles a connection's messages in order: once a ping sent after the subscribes
   // (a later timer than their sends) is answered, the host has started every subscription.
   keepAlive: 50,
   on: {
     connected: () => {
       print({ connected: true });
+      if (subscribed) {
+        // A reconnect: graphql-ws subscribes the live ones again; "ready" is told again.
+        pingedAfterSubscribes = false;
+        ready = false;
+        return;
+      }
       subscribeAll();
       subscribed = true;
     },
@@ -80,7 +90,7 @@ client = createClient({
     },
     closed: (event) => {
       print({ closed: true, code: event?.code });
-      exit();
+      if (retries === 0) exit();
     },
   },
 });

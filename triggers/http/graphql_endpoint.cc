@@ -150,8 +150,18 @@ GraphqlEndpoints::~GraphqlEndpoints() {
 void GraphqlEndpoints::setApp(const std::string& app, const std::optional<GraphqlSpec>& spec, Auth app_auth) {
   auto old = endpoints_.find(app);
   const bool had = old != endpoints_.end();
-  // Connections stay while the endpoint stays where it was; they keep their schema.
+  const Auth auth = spec ? spec->auth.value_or(app_auth) : Auth::kPublic;
+  // Connections stay while the endpoint stays where it was under the same schema and access.
+  // Otherwise they close: gone or moved with 1001; with a new schema or access with 1012
+  // (service restart), on which graphql-ws reconnects and subscribes again, so that no
+  // subscription keeps a binding the new schema dropped, or a caller the new access refuses.
+  std::optional<std::pair<uint16_t, const char*>> ending;
   if (had && (!spec || spec->path != old->second.spec->path)) {
+    ending.emplace(ws_close::kGoingAway, spec ? "the GraphQL endpoint moved" : "the app was removed");
+  } else if (had && (spec->sdl != old->second.spec->sdl || auth != old->second.auth)) {
+    ending.emplace(ws_close::kServiceRestart, "the app was redeployed with a new schema or access; subscribe again");
+  }
+  if (ending) {
     std::vector<uint64_t> ended;
     for (const auto& [id, connection] : connections_) {
       if (connection->app() == app) ended.push_back(id);
@@ -160,7 +170,7 @@ void GraphqlEndpoints::setApp(const std::string& app, const std::optional<Graphq
       auto it = connections_.find(id);  // a close may end a connection at once
       if (it == connections_.end()) continue;
       it->second->detach();
-      it->second->socket().close(ws_close::kGoingAway, spec ? "the GraphQL endpoint moved" : "the app was removed");
+      it->second->socket().close(ending->first, ending->second);
     }
   }
   if (!spec && !had) return;  // nothing retained before or now
@@ -171,7 +181,7 @@ void GraphqlEndpoints::setApp(const std::string& app, const std::optional<Graphq
                                       [&](const TopicRetention& r) { return r.topic == binding.topic; });
       if (!listed) retained.retained.push_back(TopicRetention{binding.topic, spec->retain});
     }
-    endpoints_[app] = Endpoint{std::make_shared<const GraphqlSpec>(*spec), spec->auth.value_or(app_auth)};
+    endpoints_[app] = Endpoint{std::make_shared<const GraphqlSpec>(*spec), auth};
   } else {
     endpoints_.erase(app);
   }

@@ -10,9 +10,10 @@
 // - Borrows the clock, the hub and the queue backend, which outlive it. Each app with an
 //   endpoint retains its bound topics under the owner "graphql:<app>" (QueueBackend::
 //   bindTopics) from its deploy until its removal, so that the hub hears their events.
-// - A connection keeps the schema it connected under: a redeploy keeps open connections
-//   (new connections use the new schema); moving or dropping the endpoint, or removing the
-//   app, closes them with 1001.
+// - A connection keeps the schema it connected under: a redeploy with the same schema and
+//   access keeps open connections; a new schema or access closes them with 1012 (service
+//   restart: graphql-ws reconnects and subscribes again under the new one); moving or
+//   dropping the endpoint, or removing the app, closes them with 1001.
 // - A connection that sends no connection_init within init_timeout_ms is closed with 4408
 //   (checked on one shared timer, by the clock).
 // - close() ends every connection and closes the timer; `done` runs once it is closed.

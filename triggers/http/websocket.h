@@ -32,6 +32,7 @@ inline constexpr uint16_t kInvalidPayload = 1007;   // text that is not UTF-8
 inline constexpr uint16_t kPolicyViolation = 1008;  // the peer does not read what it is sent
 inline constexpr uint16_t kTooBig = 1009;
 inline constexpr uint16_t kInternalError = 1011;
+inline constexpr uint16_t kServiceRestart = 1012;  // reconnect: what the client was served changed
 }  // namespace ws_close
 
 struct WebSocketLimits {
