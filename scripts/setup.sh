@@ -5,11 +5,12 @@ set -euo pipefail
 
 profile=${1:-build}
 build_pkgs=(g++ meson ninja-build pkg-config doctest-dev libuv1-dev nlohmann-json3-dev libcpp-httplib-dev
-            libspdlog-dev libhttp-parser-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev libseccomp-dev tzdata curl)
+            libspdlog-dev libhttp-parser-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev libseccomp-dev tzdata curl
+            libhiredis-dev)
 # doctest-dev is in build so that build/, which scripts/run.sh and scripts/test.sh share, always
 # defines the tests. python3-prometheus-client: the reference parser the metrics test reads
-# our exposition with.
-test_pkgs=(clang libclang-rt-dev python3-prometheus-client)
+# our exposition with. redis-server: the tests of the Redis backend start their own.
+test_pkgs=(clang libclang-rt-dev python3-prometheus-client redis-server)
 bench_pkgs=(wrk nginx-light procps util-linux)
 # Node.js runs the independent protocol clients of the tests (tests/js: ws, eventsource,
 # graphql-ws, graphql). It may come from elsewhere (NodeSource, nvm): take Debian's only when
