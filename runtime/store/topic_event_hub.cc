@@ -12,9 +12,17 @@ struct TopicEventHub::Follow {
   std::string topic;
   uint64_t last_seq = 0;
   bool replaying = false;
-  std::vector<TopicEvent> buffered;
+  std::vector<TopicEvent> buffered;  // live events that came during the replay
+  bool overflowed = false;           // some were dropped: they are read from the log instead
+  // The replay's current page (or, at its end, the buffered live events) and how far the
+  // reader has taken it.
+  std::vector<TopicEvent> page;
+  size_t page_next = 0;
+  bool last_page = false;  // the page came back short: the log holds nothing after it
+  bool paused = false;     // the reader was not ready; resume() goes on
   Listener deliver;
   std::function<void(const Error&)> failed;
+  std::function<bool()> ready;
 };
 
 TopicEventHub::TopicEventHub(QueueBackend& backend, uv_loop_t* loop) : backend_(backend) {
@@ -53,20 +61,25 @@ void TopicEventHub::unsubscribe(Token token) {
 }
 
 TopicEventHub::Token TopicEventHub::follow(std::string topic, std::optional<uint64_t> after_seq, Listener deliver,
-                                           std::function<void(const Error&)> failed) {
+                                           std::function<void(const Error&)> failed, std::function<bool()> ready) {
   auto state = std::make_shared<Follow>();
   state->topic = topic;
   state->last_seq = after_seq.value_or(0);
   state->replaying = after_seq.has_value();
   state->deliver = std::move(deliver);
   state->failed = std::move(failed);
+  state->ready = std::move(ready);
   // Subscribed before the replay is read, so that nothing committed in between is missed.
   std::weak_ptr<Follow> weak = state;
   state->token = subscribe(std::move(topic), [weak](const TopicEvent& event) {
     auto f = weak.lock();
     if (!f) return;
     if (f->replaying) {
-      if (f->buffered.size() < kMaxBufferedWhileReplaying) f->buffered.push_back(event);
+      if (f->buffered.size() < kMaxBufferedWhileReplaying) {
+        f->buffered.push_back(event);
+      } else {
+        f->overflowed = true;
+      }
       return;
     }
     if (event.seq <= f->last_seq) return;
@@ -77,18 +90,6 @@ TopicEventHub::Token TopicEventHub::follow(std::string topic, std::optional<uint
   const Token token = state->token;
   if (state->replaying) replayPage(state);
   return token;
-}
-
-bool TopicEventHub::handOver(Follow& follow, const std::vector<TopicEvent>& events) {
-  const Token token = follow.token;
-  for (const TopicEvent& event : events) {
-    if (event.seq <= follow.last_seq) continue;
-    follow.last_seq = event.seq;
-    ++events_delivered_;
-    follow.deliver(event);
-    if (!follows_.count(token)) return false;  // the reader ended the follow
-  }
-  return true;
 }
 
 void TopicEventHub::replayPage(const std::shared_ptr<Follow>& follow) {
@@ -103,20 +104,57 @@ void TopicEventHub::replayPage(const std::shared_ptr<Follow>& follow) {
           if (failed) failed(page.error());
           return;
         }
-        const bool last_page = page->size() < kReplayPage;
-        if (!handOver(*f, *page)) return;
-        if (!last_page) return replayPage(f);
-        // Every event committed before this page was read is in it or before it; the
-        // buffered ones past it were committed after.
-        f->replaying = false;
-        const std::vector<TopicEvent> buffered = std::move(f->buffered);
-        handOver(*f, buffered);
+        f->last_page = page->size() < kReplayPage;
+        f->page = std::move(*page);
+        f->page_next = 0;
+        continueReplay(f);
       });
   if (!asked.ok()) {
     auto failed = std::move(follow->failed);
     unsubscribe(follow->token);
     if (failed) failed(asked.error());
   }
+}
+
+void TopicEventHub::continueReplay(const std::shared_ptr<Follow>& follow) {
+  Follow& f = *follow;
+  const Token token = f.token;
+  for (;;) {
+    while (f.page_next < f.page.size()) {
+      if (f.ready && !f.ready()) {
+        f.paused = true;
+        return;
+      }
+      const TopicEvent& event = f.page[f.page_next++];
+      if (event.seq <= f.last_seq) continue;
+      f.last_seq = event.seq;
+      ++events_delivered_;
+      f.deliver(event);
+      if (!follows_.count(token)) return;  // the reader ended the follow
+    }
+    f.page.clear();
+    f.page_next = 0;
+    // Every event committed before the last page was read is in it or before it; the live
+    // ones buffered meanwhile came after. When some were dropped, the log has them all.
+    if (!f.last_page || f.overflowed) {
+      f.overflowed = false;
+      f.buffered.clear();
+      replayPage(follow);
+      return;
+    }
+    if (f.buffered.empty()) break;
+    f.page = std::move(f.buffered);  // taken at the reader's pace too; more may buffer meanwhile
+    f.buffered.clear();
+  }
+  f.replaying = false;
+}
+
+void TopicEventHub::resume(Token token) {
+  auto it = follows_.find(token);
+  if (it == follows_.end() || !it->second->paused) return;
+  std::shared_ptr<Follow> follow = it->second;  // the reader may end it while it runs
+  follow->paused = false;
+  continueReplay(follow);
 }
 
 Result<void> TopicEventHub::replay(std::string topic, uint64_t after_seq, size_t limit,

@@ -57,9 +57,13 @@ class TopicEventHub {
   // Follows `topic`: when `after_seq` is set, first the retained events after it (those the
   // log still holds), then live ones, each exactly once in seq order; when not, live ones
   // only. `failed` runs (once, and the follow ends) when the log cannot be read; that may be
-  // before follow() returns.
+  // before follow() returns. `ready` (may be null) is asked before each event of the replay:
+  // false pauses the replay, so that a backlog reaches a slow reader at the pace it reads,
+  // until resume(token).
   Token follow(std::string topic, std::optional<uint64_t> after_seq, Listener deliver,
-               std::function<void(const Error&)> failed);
+               std::function<void(const Error&)> failed, std::function<bool()> ready = nullptr);
+  // Goes on with a follow's paused replay; nothing when it is not paused.
+  void resume(Token token);
   // Ends a subscribe or a follow; a token already ended is ignored.
   void unsubscribe(Token token);
 
@@ -93,8 +97,9 @@ class TopicEventHub {
   // on the loop's next turn).
   void fanOut();
   void replayPage(const std::shared_ptr<Follow>& follow);
-  // Delivers the events past the follow's last seq; false when the reader ended the follow.
-  bool handOver(Follow& follow, const std::vector<TopicEvent>& events);
+  // Delivers the replay's page from where it stopped, then reads the next page or ends the
+  // replay, until the reader is not ready (it then waits for resume) or ends the follow.
+  void continueReplay(const std::shared_ptr<Follow>& follow);
 
   QueueBackend& backend_;
   Token next_token_ = 1;

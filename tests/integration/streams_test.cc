@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/integration/harness.h"
 
@@ -114,6 +115,49 @@ TEST_CASE("curl sees the SSE wire format: retry hint, id, event and one data lin
   auto head = localClient(f.host.port()).Head("/relayed/events", {{"Accept", "text/event-stream"}});
   REQUIRE(head);
   CHECK(head->status == 405);
+}
+
+TEST_CASE("a backlog larger than every buffer on the way reaches a client that reads late, whole and in order") {
+  Fixture f;
+  // 128 events of 64 KiB: 8 MiB retained, more than the kernel's socket buffers (a few MiB)
+  // and the 1 MiB the host lets a client fall behind live.
+  const std::string big(64 * 1024, 'x');
+  for (int i = 0; i < 128; ++i) f.publish(big);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(f.host.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string request =
+      "GET /relayed/events?last_event_id=0 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  // Reads nothing for a while: everything on the way fills up, and the host must wait.
+  std::this_thread::sleep_for(1500ms);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string seen;
+  int ids = 0;
+  size_t scanned = 0;
+  char buf[65536];
+  while (ids < 128) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+    for (size_t at; (at = seen.find("\nid: ", scanned)) != std::string::npos;) {
+      ++ids;
+      const size_t end_of_line = seen.find('\n', at + 1);
+      if (end_of_line == std::string::npos) break;
+      CHECK(seen.substr(at + 5, end_of_line - at - 5) == std::to_string(ids));
+      scanned = end_of_line;
+    }
+    if (seen.size() > (1u << 20)) {  // keep what is left to scan
+      seen.erase(0, scanned);
+      scanned = 0;
+    }
+  }
+  ::close(fd);
+  CHECK(ids == 128);
 }
 
 TEST_CASE("a subject filter passes only equal subjects; an attribute the stream does not filter on is refused") {

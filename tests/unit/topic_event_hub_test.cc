@@ -46,6 +46,14 @@ struct HubFixture {
     });
     GUST_REQUIRE_OK(r);
   }
+  // `n` events in one send.
+  void publishMany(size_t n) {
+    std::vector<OutgoingMessage> many;
+    for (size_t i = 0; i < n; ++i) many.push_back(OutgoingMessage{"m" + std::to_string(i), "x", {}, {}, {}});
+    auto sent = fx.wait<std::vector<SendResult>>(
+        [&](auto done) { return queue->send("orders", std::move(many), std::move(done)); });
+    GUST_REQUIRE_OK(sent);
+  }
   void settleDown() {
     // One more committed job: every completion before it has run.
     auto r = fx.wait<int64_t>([&](auto done) { return queue->purge("nothing", std::move(done)); });
@@ -120,17 +128,43 @@ TEST_CASE("a follow without a seq is live only, and one ended from its own callb
 
 TEST_CASE("a replay longer than a page comes whole and in order") {
   HubFixture h;
-  std::vector<OutgoingMessage> many;
-  for (size_t i = 0; i < TopicEventHub::kReplayPage + 10; ++i) many.push_back(OutgoingMessage{"m" + std::to_string(i), "x", {}, {}, {}});
-  auto sent = h.fx.wait<std::vector<SendResult>>(
-      [&](auto done) { return h.queue->send("orders", std::move(many), std::move(done)); });
-  GUST_REQUIRE_OK(sent);
+  h.publishMany(TopicEventHub::kReplayPage + 10);
   std::vector<uint64_t> got;
   h.hub->follow("orders", 0, [&](const TopicEvent& e) { got.push_back(e.seq); }, [](const Error& e) { FAIL(e.message); });
   h.settleDown();
   h.settleDown();
   REQUIRE(got.size() == TopicEventHub::kReplayPage + 10);
   for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == i + 1);
+}
+
+TEST_CASE("a reader that is not ready pauses the replay; resume goes on, live events after it, each once") {
+  HubFixture h;
+  h.publishMany(TopicEventHub::kReplayPage + 10);
+  std::vector<uint64_t> got;
+  size_t room = 100;  // how many more the reader takes before it is "full"
+  auto token = h.hub->follow(
+      "orders", 0,
+      [&](const TopicEvent& e) {
+        got.push_back(e.seq);
+        --room;
+      },
+      [](const Error& e) { FAIL(e.message); }, [&] { return room > 0; });
+  h.settleDown();
+  CHECK(got.size() == 100);  // paused, mid-page
+  h.publish("live-1");       // comes while paused: after the backlog
+  h.settleDown();
+  CHECK(got.size() == 100);
+  for (int round = 0; round < 10 && got.size() < TopicEventHub::kReplayPage + 11; ++round) {
+    room = 100;
+    h.hub->resume(token);
+    h.settleDown();
+  }
+  REQUIRE(got.size() == TopicEventHub::kReplayPage + 11);
+  for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == i + 1);
+  room = 1000;
+  h.publish("live-2");
+  REQUIRE(got.size() == TopicEventHub::kReplayPage + 12);  // live now, not paced
+  CHECK(got.back() == TopicEventHub::kReplayPage + 12);
 }
 
 }  // namespace

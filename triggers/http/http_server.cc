@@ -201,6 +201,16 @@ class HttpConnection {
   void streamEnd();
   void setStreamOnClose(std::function<void()> callback);
   size_t bufferedBytes() const { return out_.size() + writing_.size(); }
+  // Whether `size` more bytes may be queued: the bound limits what waits behind bytes the
+  // peer has not taken, so one message larger than the bound still goes out to a peer that
+  // keeps up, and memory stays within the larger of the two.
+  // What is queued is first offered to the kernel, so that only what it refused counts.
+  bool fitsBehindQueued(size_t size, size_t bound) {
+    startWrite();
+    return bufferedBytes() == 0 || bufferedBytes() + size <= bound;
+  }
+  // See WebSocket::onDrained and ResponseStream::onDrained.
+  void setOnDrained(std::function<void()> callback) { on_drained_ = std::move(callback); }
   // The server's periodic sweep: pings, the idle timeout and the close wait of a WebSocket.
   void sweep(uint64_t now);
 
@@ -348,6 +358,7 @@ class HttpConnection {
   bool write_in_flight_ = false;
   std::string final_;
   std::string pending_in_;  // bytes read but not parsed while at the pipelining cap
+  std::function<void()> on_drained_;  // a WebSocket's or stream's owner, told when it may write again
 };
 
 void HttpConnection::start() {
@@ -593,6 +604,11 @@ void HttpConnection::onWrite(uv_write_t* req, int status) {
     return;
   }
   conn->afterChange();
+  // Everything that had to wait is with the kernel now: the owner may write again.
+  if (conn->state_ == State::kOpen && conn->bufferedBytes() == 0 && conn->on_drained_) {
+    std::function<void()> drained = conn->on_drained_;  // a copy: the callback may replace it
+    drained();
+  }
 }
 
 // Closing right after the last write would make the kernel answer any unread input with
@@ -929,7 +945,7 @@ void HttpConnection::sendClose(uint16_t code, std::string_view reason) {
 bool HttpConnection::webSocketSend(std::string_view data, bool binary) {
   if (state_ != State::kOpen || ws_->close_sent) return false;
   if (!binary && !isValidUtf8(data)) return false;  // the peer would fail the connection (1007)
-  if (bufferedBytes() + webSocketFrameSize(data.size()) > ws_->limits.max_buffered_bytes) {
+  if (!fitsBehindQueued(webSocketFrameSize(data.size()), ws_->limits.max_buffered_bytes)) {
     sendClose(ws_close::kPolicyViolation, "the client did not read its messages fast enough");
     if (!processing_) afterChange();
     return false;
@@ -1010,7 +1026,7 @@ ResponseStream HttpConnection::startStream(uint64_t seq, HttpResponse&& head, si
 
 bool HttpConnection::streamWrite(std::string_view bytes) {
   if (state_ != State::kOpen || stream_->ending) return false;
-  if (bufferedBytes() + bytes.size() > stream_->max_buffered_bytes) {
+  if (!fitsBehindQueued(bytes.size(), stream_->max_buffered_bytes)) {
     // A client that does not read is dropped; what it has not taken is lost with it.
     close();
     return false;
@@ -1109,6 +1125,9 @@ void WebSocket::close(uint16_t code, std::string_view reason) {
   if (open()) link_->conn->webSocketClose(code, reason);
 }
 size_t WebSocket::bufferedBytes() const { return open() ? link_->conn->bufferedBytes() : 0; }
+void WebSocket::onDrained(std::function<void()> callback) {
+  if (open()) link_->conn->setOnDrained(std::move(callback));
+}
 const std::string& WebSocket::protocol() const { return link_ != nullptr ? link_->protocol : kNoText; }
 const std::string& WebSocket::peerAddress() const { return link_ != nullptr ? link_->peer_address : kNoText; }
 
@@ -1118,6 +1137,9 @@ void ResponseStream::end() {
   if (open()) link_->conn->streamEnd();
 }
 size_t ResponseStream::bufferedBytes() const { return open() ? link_->conn->bufferedBytes() : 0; }
+void ResponseStream::onDrained(std::function<void()> callback) {
+  if (open()) link_->conn->setOnDrained(std::move(callback));
+}
 void ResponseStream::onClose(std::function<void()> callback) {
   if (open()) {
     link_->conn->setStreamOnClose(std::move(callback));

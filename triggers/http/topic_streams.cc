@@ -196,16 +196,32 @@ void TopicStreams::serve(const std::string& app, HttpRequest&& request, HttpResp
   }
   const std::string topic = stream->spec.topic;
   clients_.emplace(id, std::move(client));
+  // A resuming client's backlog (up to the whole retained log) goes out as fast as the client
+  // takes it: the replay pauses while bytes wait for it and goes on once they are taken.
+  auto ready = [this, id] {
+    auto it = clients_.find(id);
+    return it != clients_.end() && it->second.bufferedBytes() == 0;
+  };
   const TopicEventHub::Token token = hub_.follow(
       topic, after, [this, id](const TopicEvent& event) { deliver(id, event); },
       [this, id, app](const Error& error) {
         spdlog::warn("[{}] stream client {}: the retained events could not be read: {}", app, id, error.message);
         drop(id);
-      });
-  if (auto it = clients_.find(id); it != clients_.end()) {
-    it->second.token = token;
-  } else {
+      },
+      ready);
+  auto it = clients_.find(id);
+  if (it == clients_.end()) {
     hub_.unsubscribe(token);  // failed already
+    return;
+  }
+  it->second.token = token;
+  auto drained = [weak = std::weak_ptr<TopicStreams*>(self_), token] {
+    if (auto s = weak.lock()) (*s)->hub_.resume(token);
+  };
+  if (it->second.socket.open()) {
+    it->second.socket.onDrained(drained);
+  } else {
+    it->second.sse.onDrained(drained);
   }
 }
 

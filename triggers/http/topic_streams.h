@@ -9,8 +9,10 @@
 // - Borrows the hub and the queue backend, which outlive it. Each app with streams retains
 //   their topics under the owner "stream:<app>" (QueueBackend::bindTopics) from its deploy
 //   until its removal.
-// - A client is dropped when it does not read (past max_buffered_bytes queued to it); it
-//   resumes with Last-Event-ID. A redeploy keeps the clients of the streams it keeps; a
+// - A resuming client's backlog (the retained log after its last seq) is sent at the pace
+//   it reads: the replay pauses while bytes wait for the client. Live events are not held
+//   for it: a client that falls max_buffered_bytes behind is dropped, and resumes with
+//   Last-Event-ID. A redeploy keeps the clients of the streams it keeps; a
 //   stream dropped by the new version, or the app's removal, ends its clients.
 // - close() ends every client and closes the heartbeat timer; `done` runs once it is closed.
 
@@ -70,6 +72,7 @@ class TopicStreams {
     TopicEventHub::Token token = 0;
     ResponseStream sse;  // one of the two is open
     WebSocket socket;
+    size_t bufferedBytes() const { return socket.open() ? socket.bufferedBytes() : sse.bufferedBytes(); }
   };
   class SocketHandler;
   // The last event formatted one way: a fan-out hands one event to every client in a row,

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -80,14 +81,19 @@ class WebSocket {
  public:
   WebSocket() = default;  // never open
   bool open() const;
-  // Queues one message. False when closed or closing, or when the message would take the
-  // bytes queued to the peer past max_buffered_bytes: the connection is then closed with
-  // 1008, since a consumer that does not read is dropped rather than buffered for.
+  // Queues one message. False when closed or closing, or when bytes the peer has not taken
+  // yet wait and the message would take them past max_buffered_bytes: the connection is then
+  // closed with 1008, since a consumer that does not read is dropped rather than buffered
+  // for. A message into an empty queue always goes, however large.
   bool send(std::string_view data, bool binary = false);
   // Starts the close handshake (a no-op once closing). `reason` is cut to fit a control frame.
   void close(uint16_t code = ws_close::kNormal, std::string_view reason = {});
   // Bytes queued to the peer and not yet taken by the kernel; 0 once closed.
   size_t bufferedBytes() const;
+  // `callback` runs each time bytes that had to wait for the peer have all been taken by
+  // the kernel (bufferedBytes() is 0 again), while the WebSocket is open: a writer that
+  // paused for a slow peer goes on then. A later call replaces it.
+  void onDrained(std::function<void()> callback);
   const std::string& protocol() const;     // the subprotocol accepted, or empty
   const std::string& peerAddress() const;  // "127.0.0.1"; empty over a Unix socket
 
