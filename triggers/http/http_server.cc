@@ -203,10 +203,9 @@ class HttpConnection {
   size_t bufferedBytes() const { return out_.size() + writing_.size(); }
   // Whether `size` more bytes may be queued: the bound limits what waits behind bytes the
   // peer has not taken, so one message larger than the bound still goes out to a peer that
-  // keeps up, and memory stays within the larger of the two.
-  // What is queued is first offered to the kernel, so that only what it refused counts.
-  bool fitsBehindQueued(size_t size, size_t bound) {
-    startWrite();
+  // keeps up, and memory stays within the larger of the two. Callers flush first
+  // (startWrite), so that only what the kernel refused counts.
+  bool fitsBehindQueued(size_t size, size_t bound) const {
     return bufferedBytes() == 0 || bufferedBytes() + size <= bound;
   }
   // See WebSocket::onDrained and ResponseStream::onDrained.
@@ -945,6 +944,8 @@ void HttpConnection::sendClose(uint16_t code, std::string_view reason) {
 bool HttpConnection::webSocketSend(std::string_view data, bool binary) {
   if (state_ != State::kOpen || ws_->close_sent) return false;
   if (!binary && !isValidUtf8(data)) return false;  // the peer would fail the connection (1007)
+  startWrite();
+  if (state_ != State::kOpen) return false;  // the write found the peer gone
   if (!fitsBehindQueued(webSocketFrameSize(data.size()), ws_->limits.max_buffered_bytes)) {
     sendClose(ws_close::kPolicyViolation, "the client did not read its messages fast enough");
     if (!processing_) afterChange();
@@ -1026,6 +1027,8 @@ ResponseStream HttpConnection::startStream(uint64_t seq, HttpResponse&& head, si
 
 bool HttpConnection::streamWrite(std::string_view bytes) {
   if (state_ != State::kOpen || stream_->ending) return false;
+  startWrite();
+  if (state_ != State::kOpen) return false;  // the write found the peer gone
   if (!fitsBehindQueued(bytes.size(), stream_->max_buffered_bytes)) {
     // A client that does not read is dropped; what it has not taken is lost with it.
     close();
