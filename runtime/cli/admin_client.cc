@@ -1,12 +1,16 @@
 #include "runtime/cli/admin_client.h"
 
+
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "runtime/admin/admin_token.h"
+#include "runtime/cli/admin_http.h"
 
 namespace gust::cli {
 
@@ -49,6 +53,25 @@ Result<std::unique_ptr<httplib::Client>> adminClient(const AdminTarget& target) 
   return client;
 }
 
+bool HeaderNameLess::operator()(const std::string& a, const std::string& b) const {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
+    return std::tolower(x) < std::tolower(y);
+  });
+}
+
+std::string AdminResponse::header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+AdminResponse adminResponse(const httplib::Response& response) {
+  AdminResponse out;
+  out.status = response.status;
+  out.body = response.body;
+  out.headers.insert(response.headers.begin(), response.headers.end());
+  return out;
+}
+
 std::vector<OptionSpec> adminOptions(std::vector<OptionSpec> specs) {
   specs.push_back({"--admin", "", true});
   specs.push_back({"--data-dir", "", true});
@@ -77,7 +100,7 @@ Error unreachable(const std::string& url, httplib::Error error) {
                                                 " (is `gust serve` running?)");
 }
 
-Result<httplib::Response> adminSend(const AdminTarget& target, const AdminRequest& request) {
+Result<AdminResponse> adminSend(const AdminTarget& target, const AdminRequest& request) {
   // The socket first: a missing one says more (no host here) than a missing token.
   auto client = adminClient(target);
   if (!client) return client.error();
@@ -89,7 +112,7 @@ Result<httplib::Response> adminSend(const AdminTarget& target, const AdminReques
   httplib::Request req;
   req.method = request.method;
   req.path = request.path;
-  req.headers = request.headers;
+  req.headers.insert(request.headers.begin(), request.headers.end());
   req.set_header("Authorization", "Bearer " + *token);
   if (!request.body.empty() || request.method == "POST") {
     req.body = request.body;
@@ -101,17 +124,17 @@ Result<httplib::Response> adminSend(const AdminTarget& target, const AdminReques
     return makeError(ErrorKind::kBadInput, "the admin API refused the token (set GUST_ADMIN_TOKEN or --data-dir to the "
                                            "host's own)");
   }
-  return *res;
+  return adminResponse(*res);
 }
 
-Result<httplib::Response> adminCall(const AdminTarget& target, const std::string& method, const std::string& path) {
+Result<AdminResponse> adminCall(const AdminTarget& target, const std::string& method, const std::string& path) {
   AdminRequest request;
   request.method = method;
   request.path = path;
   return adminSend(target, request);
 }
 
-std::string problemDetail(const httplib::Response& response) {
+std::string problemDetail(const AdminResponse& response) {
   auto body = nlohmann::json::parse(response.body, nullptr, false);
   if (body.is_object()) {
     for (const char* key : {"detail", "title"}) {
@@ -126,7 +149,7 @@ std::string problemDetail(const httplib::Response& response) {
   return "the host answered " + std::to_string(response.status) + (start.empty() ? "" : ": " + start);
 }
 
-Result<nlohmann::json> jsonAnswer(const httplib::Response& response) {
+Result<nlohmann::json> jsonAnswer(const AdminResponse& response) {
   if (response.status < 200 || response.status > 299) {
     return makeError(response.status == 404 ? ErrorKind::kNotFound : ErrorKind::kBadInput, problemDetail(response));
   }
@@ -139,7 +162,7 @@ Result<nlohmann::json> jsonAnswer(const httplib::Response& response) {
   return body;
 }
 
-void printAnswer(const httplib::Response& response) {
+void printAnswer(const AdminResponse& response) {
   std::fwrite(response.body.data(), 1, response.body.size(), stdout);
   if (response.body.empty() || response.body.back() != '\n') std::fputc('\n', stdout);
 }

@@ -4,10 +4,8 @@
 // that holds the token also says where to connect; --admin or $GUST_ADMIN_URL name another
 // place, a socket (unix:/path) or a TCP listener (http://host:port).
 
-#include <httplib.h>
-
 #include <filesystem>
-#include <memory>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -29,10 +27,6 @@ AdminTarget adminTarget(const Args& args);
 // Where the target's requests go, as the CLI names it in messages ("unix:.gust/admin.sock").
 std::string adminAddress(const AdminTarget& target);
 
-// A client for the target, without the token; a missing socket is an error that says how
-// to start a host or name one.
-Result<std::unique_ptr<httplib::Client>> adminClient(const AdminTarget& target);
-
 // The options of every command that talks to a host, and `specs` with them.
 std::vector<OptionSpec> adminOptions(std::vector<OptionSpec> specs = {});
 
@@ -41,33 +35,48 @@ std::vector<OptionSpec> adminOptions(std::vector<OptionSpec> specs = {});
 // starting at `column`.
 void printAdminUsage(std::string_view usage, size_t column);
 
+// Header names compare without regard to case (RFC 9110 section 5.1), as cpp-httplib's do.
+// The CLI's own types, so that the commands do not parse <httplib.h>: only the files that
+// talk HTTP include it (runtime/cli/admin_http.h).
+struct HeaderNameLess {
+  bool operator()(const std::string& a, const std::string& b) const;
+};
+using AdminHeaders = std::multimap<std::string, std::string, HeaderNameLess>;
+
 struct AdminRequest {
   std::string method = "GET";
   std::string path;  // with its query string
   std::string body;
   std::string content_type = "application/json";
-  httplib::Headers headers;  // besides Authorization
+  AdminHeaders headers;  // besides Authorization
+};
+
+// The host's answer.
+struct AdminResponse {
+  int status = 0;
+  std::string body;
+  AdminHeaders headers;
+
+  // The first value of the header `name`, or "".
+  std::string header(const std::string& name) const;
 };
 
 // Sends one request with the admin token; fails (with a one-line reason) only when there
 // is no answer or the token is refused. Any other status is the caller's to read.
-Result<httplib::Response> adminSend(const AdminTarget& target, const AdminRequest& request);
+Result<AdminResponse> adminSend(const AdminTarget& target, const AdminRequest& request);
 
 // A bodiless GET, POST or DELETE.
-Result<httplib::Response> adminCall(const AdminTarget& target, const std::string& method, const std::string& path);
+Result<AdminResponse> adminCall(const AdminTarget& target, const std::string& method, const std::string& path);
 
 // Why the host refused: the problem+json `detail` (or `title`), else the status and the
 // start of the body, as one line.
-std::string problemDetail(const httplib::Response& response);
+std::string problemDetail(const AdminResponse& response);
 
 // The JSON object of a 2xx answer; otherwise an error carrying the host's reason
 // (kNotFound for a 404, so callers can say which name was unknown).
-Result<nlohmann::json> jsonAnswer(const httplib::Response& response);
+Result<nlohmann::json> jsonAnswer(const AdminResponse& response);
 
 // Writes the body exactly as the host sent it (for --json), ending with a newline.
-void printAnswer(const httplib::Response& response);
-
-// The reason a request got no usable answer, shared by every admin call.
-Error unreachable(const std::string& url, httplib::Error error);
+void printAnswer(const AdminResponse& response);
 
 }  // namespace gust::cli

@@ -1,11 +1,15 @@
 #include "runtime/cli/deploy_client.h"
 
+#include <httplib.h>
+
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
 
 #include "functions/manifest.h"
 #include "runtime/admin/admin_token.h"
+#include "runtime/cli/admin_http.h"
 
 namespace gust::cli {
 namespace fs = std::filesystem;
@@ -67,7 +71,7 @@ Result<DeployUpload> readDeployUpload(const fs::path& app_dir) {
   return upload;
 }
 
-MultipartBody encodeMultipart(const httplib::MultipartFormDataItems& items, const std::string& boundary) {
+MultipartBody encodeMultipart(const std::vector<FormPart>& items, const std::string& boundary) {
   MultipartBody out;
   out.content_type = "multipart/form-data; boundary=" + boundary;
   size_t size = 0;
@@ -87,7 +91,7 @@ MultipartBody encodeMultipart(const httplib::MultipartFormDataItems& items, cons
   return out;
 }
 
-std::string chooseBoundary(const httplib::MultipartFormDataItems& items) {
+std::string chooseBoundary(const std::vector<FormPart>& items) {
   std::random_device random;
   for (;;) {
     std::string boundary = "gust-";
@@ -102,7 +106,7 @@ std::string chooseBoundary(const httplib::MultipartFormDataItems& items) {
   }
 }
 
-httplib::MultipartFormDataItems deployParts(const DeployUpload& upload) {
+std::vector<FormPart> deployParts(const DeployUpload& upload) {
   return {{"manifest", upload.manifest, "gust.json", "application/json"},
           {"module", upload.module, upload.module_name, "application/octet-stream"}};
 }
@@ -178,20 +182,21 @@ Result<Deployed> deployUpload(const AdminTarget& target, const DeployUpload& upl
   std::string path = "/v1/apps/" + upload.app + "/versions";
   httplib::Result res = client.Post(path.c_str(), headers, body.size(), provider, multipart.content_type.c_str());
   if (!res) return unreachable(adminAddress(target), res.error());
-  switch (res->status) {
+  AdminResponse answer = adminResponse(*res);
+  switch (answer.status) {
     case 201:
-    case 200: return parseDeployed(res->body);
+    case 200: return parseDeployed(answer.body);
     case 401:
       return makeError(ErrorKind::kBadInput, "the admin API refused the token (set GUST_ADMIN_TOKEN or --data-dir to "
                                              "the host's own)");
     case 404:
     case 405:
-      return makeError(ErrorKind::kUnavailable, "this host cannot take deploys (" + problemDetail(*res) +
+      return makeError(ErrorKind::kUnavailable, "this host cannot take deploys (" + problemDetail(answer) +
                                                     "); upgrade it, or serve the app folder with `gust serve DIR`");
     case 422:
       return makeError(ErrorKind::kUnavailable, "the new version failed to start, and the active version (if any) "
-                                                "keeps serving: " + problemDetail(*res));
-    default: return makeError(ErrorKind::kBadInput, "the host refused the deploy: " + problemDetail(*res));
+                                                "keeps serving: " + problemDetail(answer));
+    default: return makeError(ErrorKind::kBadInput, "the host refused the deploy: " + problemDetail(answer));
   }
 }
 

@@ -3,8 +3,6 @@
 // multipart/form-data to POST /v1/apps/{app}/versions, and read what the host answered.
 // Shared by `gust deploy` and `gust dev`. Blocking; for the CLI, not for a loop thread.
 
-#include <httplib.h>
-
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -32,17 +30,25 @@ Result<DeployUpload> readDeployUpload(const std::filesystem::path& app_dir);
 
 // A multipart/form-data body and its Content-Type (RFC 7578), for items whose content
 // must not contain the boundary; `boundary` is chosen by the caller.
+// One part of a multipart/form-data body (cpp-httplib's MultipartFormData, without its header).
+struct FormPart {
+  std::string name;
+  std::string content;
+  std::string filename;
+  std::string content_type;
+};
+
 struct MultipartBody {
   std::string content_type;
   std::string body;
 };
-MultipartBody encodeMultipart(const httplib::MultipartFormDataItems& items, const std::string& boundary);
+MultipartBody encodeMultipart(const std::vector<FormPart>& items, const std::string& boundary);
 
 // A boundary that occurs in none of `items`.
-std::string chooseBoundary(const httplib::MultipartFormDataItems& items);
+std::string chooseBoundary(const std::vector<FormPart>& items);
 
 // The upload's parts: "manifest" (gust.json) and "module" (the .so).
-httplib::MultipartFormDataItems deployParts(const DeployUpload& upload);
+std::vector<FormPart> deployParts(const DeployUpload& upload);
 
 struct DeployedRoute {
   std::vector<std::string> methods;

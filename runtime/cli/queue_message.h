@@ -3,13 +3,12 @@
 // POST /v1/queues/{name}/messages. Checked here, so a bad flag is refused before any
 // request with a message that names the flag.
 
-#include <httplib.h>
-
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/base/result.h"
+#include "runtime/cli/admin_client.h"
 
 namespace gust::cli {
 
@@ -26,7 +25,7 @@ struct QueueSendFlags {
 
 struct QueueSendRequest {
   std::string body;
-  httplib::Headers headers;  // Gust-Message-Id, Gust-Delay, Gust-Header-<K>
+  AdminHeaders headers;  // Gust-Message-Id, Gust-Delay, Gust-Header-<K>
 };
 
 Result<QueueSendRequest> makeQueueSend(const QueueSendFlags& flags);

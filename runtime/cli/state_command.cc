@@ -125,7 +125,7 @@ int get(int argc, char **argv) {
     return fail("gust state get: " + problemDetail(*res));
   std::fwrite(res->body.data(), 1, res->body.size(), stdout);
   std::fprintf(stderr, "version %s\n",
-               res->get_header_value("Gust-State-Version").c_str());
+               res->header("Gust-State-Version").c_str());
   return 0;
 }
 

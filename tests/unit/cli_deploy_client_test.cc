@@ -57,7 +57,7 @@ DeployUpload shopUpload() {
 }  // namespace
 
 TEST_CASE("a multipart body parses back into its parts byte for byte") {
-  httplib::MultipartFormDataItems items = {{"manifest", kManifest, "gust.json", "application/json"},
+  std::vector<FormPart> items = {{"manifest", kManifest, "gust.json", "application/json"},
                                            {"module", awkwardModule(), "shop.so", "application/octet-stream"}};
   std::string boundary = chooseBoundary(items);
   CHECK(boundary.size() >= 20);
@@ -86,7 +86,7 @@ TEST_CASE("a multipart body parses back into its parts byte for byte") {
 }
 
 TEST_CASE("the boundary never occurs in the content") {
-  httplib::MultipartFormDataItems items = {{"a", "--gust-0000", "", ""}};
+  std::vector<FormPart> items = {{"a", "--gust-0000", "", ""}};
   for (int i = 0; i < 50; ++i) CHECK(items[0].content.find(chooseBoundary(items)) == std::string::npos);
 }
 
