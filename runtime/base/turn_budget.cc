@@ -15,7 +15,6 @@ void TurnBudget::makeHandles() {
   // The turn's end is bookkeeping: it must not keep the loop running. Work waiting for the
   // next turn does.
   uv_unref(reinterpret_cast<uv_handle_t*>(&turn_end_));
-  open_handles_ = 2;
   state_ = State::kOpen;
 }
 
@@ -49,13 +48,8 @@ void TurnBudget::resumeNextTurn() {
 bool TurnBudget::close(std::function<void()> on_closed) {
   if (state_ != State::kOpen) return false;
   state_ = State::kClosing;
-  on_closed_ = std::move(on_closed);
-  auto closed = [](uv_handle_t* h) {
-    auto* self = static_cast<TurnBudget*>(h->data);
-    if (--self->open_handles_ == 0 && self->on_closed_) std::exchange(self->on_closed_, nullptr)();
-  };
-  uv_close(reinterpret_cast<uv_handle_t*>(&turn_end_), closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&next_turn_), closed);
+  closer_.closeAll({reinterpret_cast<uv_handle_t*>(&turn_end_), reinterpret_cast<uv_handle_t*>(&next_turn_)},
+                   std::move(on_closed));
   return true;
 }
 

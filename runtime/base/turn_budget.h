@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "runtime/base/uv_close.h"
+
 namespace gust {
 
 class TurnBudget {
@@ -46,8 +48,7 @@ class TurnBudget {
   enum class State { kNone, kOpen, kClosing } state_ = State::kNone;
   bool timing_ = false;  // the turn's clock runs
   uint64_t turn_started_ns_ = 0;
-  int open_handles_ = 0;
-  std::function<void()> on_closed_;
+  CloseCounter closer_;
 };
 
 }  // namespace gust

@@ -108,7 +108,6 @@ RedisClient::RedisClient(uv_loop_t* loop, RedisEndpoint endpoint, RedisClientOpt
   uv_timer_init(loop_, &sweep_timer_);
   retry_timer_.data = this;
   sweep_timer_.data = this;
-  open_handles_ = 2;
 }
 
 RedisClient::~RedisClient() = default;
@@ -294,18 +293,13 @@ void RedisClient::setState(State state, const std::string& why) {
 }
 
 void RedisClient::close(std::function<void()> on_closed) {
-  on_closed_ = std::move(on_closed);
   state_ = State::kClosed;
   on_state_ = nullptr;
   last_error_ = "the client is closing";
   if (redisAsyncContext* c = std::exchange(context_, nullptr)) redisAsyncFree(c);
   in_flight_.clear();
-  auto closed = [](uv_handle_t* h) {
-    auto* self = static_cast<RedisClient*>(h->data);
-    if (--self->open_handles_ == 0 && self->on_closed_) std::exchange(self->on_closed_, nullptr)();
-  };
-  uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_), closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), closed);
+  closer_.closeAll({reinterpret_cast<uv_handle_t*>(&retry_timer_), reinterpret_cast<uv_handle_t*>(&sweep_timer_)},
+                   std::move(on_closed));
 }
 
 }  // namespace gust

@@ -30,6 +30,7 @@
 
 #include "runtime/base/result.h"
 #include "runtime/base/unique_function.h"
+#include "runtime/base/uv_close.h"
 #include "runtime/store/backend_url.h"
 
 struct redisAsyncContext;
@@ -107,8 +108,7 @@ class RedisClient {
   uint64_t next_id_ = 1;
   uv_timer_t retry_timer_{};
   uv_timer_t sweep_timer_{};
-  int open_handles_ = 0;
-  std::function<void()> on_closed_;
+  CloseCounter closer_;
 };
 
 }  // namespace gust
