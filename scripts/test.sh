@@ -26,6 +26,7 @@ esac
 jobs=${TEST_JOBS:-4}
 passed=0
 failed=0
+failures=()  # what failed, named, repeated at the end where CI's tail shows it
 phases=()
 started=$SECONDS
 
@@ -70,6 +71,10 @@ suites() {  # dir, meson test arguments...
   passed=$((passed + ${ok:-0}))
   failed=$((failed + ${fail:-0} + ${timeout:-0} + ${unexpected:-0}))
   [ -n "$ok" ] || { echo "test: no suite ran in $dir" >&2; failed=$((failed + 1)); }
+  local name
+  while IFS= read -r name; do failures+=("$dir: $name"); done < <(
+    awk '/^ *[0-9]+\/[0-9]+ / && / (FAIL|TIMEOUT) / {
+           sub(/^ *[0-9]+\/[0-9]+ /, ""); sub(/ +(FAIL|TIMEOUT) .*/, ""); print }' "$log")
   rm -f "$log"
   [ -n "$ok" ] && [ "${fail:-0}" -eq 0 ] && [ "${timeout:-0}" -eq 0 ]
 }
@@ -87,7 +92,7 @@ fuzz() {
       passed=$((passed + 1))
     else
       echo "fuzz $name: FAILED; the crash is in build-fuzz/$name.log:"; tail -40 "build-fuzz/$name.log"
-      failed=$((failed + 1))
+      failed=$((failed + 1)); failures+=("fuzz: $name (build-fuzz/$name.log)")
     fi
     rm -rf "$corpus"
   done
@@ -119,5 +124,6 @@ echo "phases:"
 printf '  %s\n' "${phases[@]}"
 printf '  %-34s %5d s\n' "total" $((SECONDS - started))
 echo
+[ ${#failures[@]} -eq 0 ] || { echo "failed:"; printf '  %s\n' "${failures[@]}"; echo; }
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

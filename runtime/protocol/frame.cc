@@ -333,7 +333,9 @@ Result<InvokeFrame> decodeInvoke(std::string_view payload) {
     m.enqueued_at_ms = static_cast<int64_t>(r.u64());
   }
   f.connection_id = r.str();
-  f.binary = r.u32() != 0;
+  uint32_t binary = r.u32();
+  if (binary > 1) r.fail();  // a flag is 0 or 1; anything else is a corrupt frame, not "true"
+  f.binary = binary == 1;
   f.close_code = r.u32();
   if (!r.finished()) return malformed("INVOKE");
   return f;

@@ -252,6 +252,19 @@ TEST_CASE("a WebSocket invoke frame carries its connection id, binary flag and c
   CHECK(payloadOf(again) == payload);
 }
 
+TEST_CASE("an invoke frame whose binary flag is neither 0 nor 1 is malformed (found by fuzz_frame)") {
+  Payload p;
+  p.trigger = 4;
+  p.binary = true;
+  std::string bytes;
+  encodeInvoke(1, "id", 0, 10, TraceContext{}, p, bytes);
+  std::string payload = payloadOf(bytes);
+  size_t flag = payload.size() - 8;  // the binary flag, then the close code, end the frame
+  REQUIRE(payload[flag] == 1);
+  payload[flag] = 2;
+  CHECK_FALSE(decodeInvoke(payload));
+}
+
 TEST_CASE("a connection call round-trips, and one that breaks its rules is a malformed frame") {
   ConnectionCallFrame call{7, ConnectionCall{ConnectionOp::kClose, "abc", "bye", 4000}};
   std::string bytes;
