@@ -213,6 +213,12 @@ const QueueBounds& boundsOfQueue(const QueueBounds& defaults, const std::map<std
   return it == by_queue.end() ? defaults : it->second;
 }
 
+Error noSuchTopicError(const std::string& topic) {
+  return makeError(ErrorKind::kNotFound, "no topic named '" + topic +
+                                             "': a topic exists while an app declares it (\"topics\" in "
+                                             "gust.json), a function subscribes to it or a webhook does");
+}
+
 Error queueFullError(const std::string& queue, uint64_t held, uint64_t adds, const std::string& id,
                      const QueueBounds& bounds) {
   return makeError(ErrorKind::kLimitReached,

@@ -31,6 +31,8 @@ Result<void> checkRetainedEventsCall(const QueueLimits& limits, const std::strin
 // The bounds of `queue` in a table set with setBounds: a dead-letter queue has its source's.
 const QueueBounds& boundsOfQueue(const QueueBounds& defaults, const std::map<std::string, QueueBounds>& by_queue,
                                  const std::string& queue);
+// The answer about a name that is not a topic.
+Error noSuchTopicError(const std::string& topic);
 // The refusal of a message that would take `queue` past its max_bytes.
 Error queueFullError(const std::string& queue, uint64_t held, uint64_t adds, const std::string& id,
                      const QueueBounds& bounds);

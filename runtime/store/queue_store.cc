@@ -862,9 +862,7 @@ Result<void> SqliteQueue::subscriptions(std::string topic, Done<std::vector<Subs
         auto subs = subscriptionsOf(db, topic);
         if (!subs.ok()) return subs.error();
         if (!*subs) {
-          return makeError(ErrorKind::kNotFound, "no topic named '" + topic +
-                                                     "': a topic exists while an app declares it (\"topics\" in "
-                                                     "gust.json), a function subscribes to it or a webhook does");
+          return noSuchTopicError(topic);
         }
         const int64_t now = nowMs();
         std::vector<SubscriptionInfo> out;
