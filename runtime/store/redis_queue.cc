@@ -210,11 +210,10 @@ void RedisQueue::withTopics(bool refresh, UniqueFunction<void(Result<const Topic
       }
     }
     for (auto& [name, entry] : table.topics) std::sort(entry.declared_by.begin(), entry.declared_by.end());
-    // Answers can cross: keep the newest table seen.
-    if (!topics_ || std::strtoll(table.version.c_str(), nullptr, 10) >=
-                        std::strtoll(topics_->version.c_str(), nullptr, 10)) {
-      topics_ = std::move(table);
-    }
+    // What Redis holds now, even when its version is lower than the copy's (a Redis that
+    // restarted without its data starts again from 0). Replies come in the order the
+    // commands were sent, so a later read never loses to an earlier one.
+    topics_ = std::move(table);
     (*shared)(&*topics_);
   });
   if (!sent.ok()) (*shared)(sent.error());
