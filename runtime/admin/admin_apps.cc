@@ -118,6 +118,12 @@ void answer(HttpResponder& responder, const Result<DeployReport>& report, int st
 
 }  // namespace
 
+json appsOverview(const Dispatcher& dispatcher, const TimerTrigger& timers, const std::string& public_url) {
+  json list = json::array();
+  for (const auto& name : dispatcher.appNames()) list.push_back(appJson(*dispatcher.app(name), dispatcher, timers, public_url));
+  return {{"apps", list}, {"http_url", public_url}};
+}
+
 json poolJson(const PoolStats& s) {
   return {{"starting", s.starting},
           {"idle", s.idle},
@@ -134,11 +140,7 @@ json poolJson(const PoolStats& s) {
 void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, TimerTrigger& timers, KeyStore& keys,
                   StateStore& state, const std::string& public_url) {
   api.route({"GET"}, "/v1/apps", [&dispatcher, &timers, &public_url](AdminCall&& call) {
-    json list = json::array();
-    for (const auto& name : dispatcher.appNames()) {
-      list.push_back(appJson(*dispatcher.app(name), dispatcher, timers, public_url));
-    }
-    call.responder.send(jsonResponse({{"apps", list}, {"http_url", public_url}}));
+    call.responder.send(jsonResponse(appsOverview(dispatcher, timers, public_url)));
   });
 
   api.route({"GET"}, "/v1/apps/{app}", [&apps, &dispatcher, &timers, &public_url](AdminCall&& call) {

@@ -18,6 +18,9 @@ namespace gust {
 void addAppRoutes(AdminApi& api, AppManager& apps, Dispatcher& dispatcher, TimerTrigger& timers, KeyStore& keys,
                   StateStore& state, const std::string& public_url);
 
+// Every app served, with its routes, timers, queues, limits and pool: GET /v1/apps's answer.
+nlohmann::json appsOverview(const Dispatcher& dispatcher, const TimerTrigger& timers, const std::string& public_url);
+
 // An app's pool state as the API and `gust ps` show it.
 nlohmann::json poolJson(const PoolStats& s);
 

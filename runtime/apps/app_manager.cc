@@ -221,7 +221,9 @@ void AppManager::activate(AppInfo info, bool record, steady_clock::time_point st
         }
         auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started);
         spdlog::info("[{}] version {} active ({} ms)", app, shared->version, took.count());
-        done(DeployReport{app, shared->version, took});
+        DeployReport report{app, shared->version, took};
+        if (!record || !on_change_) return done(std::move(report));
+        on_change_(app, [done = std::move(done), report = std::move(report)]() mutable { done(std::move(report)); });
       });
 }
 
@@ -236,7 +238,10 @@ Result<void> AppManager::remove(const std::string& app) {
     for (Trigger* t : triggers_) t->removeApp(app);
     if (auto r = dispatcher_.removeApp(app); !r) return r;
   }
-  if (stored) return store_.remove(app);
+  if (stored) {
+    if (auto r = store_.remove(app); !r) return r;
+  }
+  if (on_change_) on_change_(app, [] {});
   return {};
 }
 

@@ -71,6 +71,11 @@ class AppManager {
 
   AppStore& store() { return store_; }
 
+  // Hears of each deploy, rollback and removal once it took effect (not of the apps loaded
+  // at startup); the deploy's or rollback's answer waits for `then` (runtime/apps/cluster_apps.h).
+  using ChangeHook = std::function<void(const std::string& app, UniqueFunction<void()> then)>;
+  void setOnChange(ChangeHook hook) { on_change_ = std::move(hook); }
+
  private:
   // Serves the version in `dir` once it is ready; then records it as active in the store.
   void activate(AppInfo info, bool record, std::chrono::steady_clock::time_point started, DeployDone done);
@@ -89,6 +94,7 @@ class AppManager {
   std::vector<Trigger*> triggers_;
   const PoolSettings pool_defaults_;
   std::set<std::string> busy_;  // apps with a deploy or rollback in progress
+  ChangeHook on_change_;
 };
 
 }  // namespace gust

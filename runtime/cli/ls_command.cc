@@ -1,5 +1,7 @@
 // gust ls: the apps a running host serves, with their active version and functions.
 #include <cstdio>
+#include <map>
+#include <vector>
 #include <string>
 
 #include "runtime/cli/admin_client.h"
@@ -48,14 +50,38 @@ int lsCommand(int argc, char** argv) {
     std::printf("no apps; deploy one with `gust deploy DIR`\n");
     return 0;
   }
+  auto runningIn = [](const nlohmann::json& app) {
+    const auto& pool = app.value("pool", nlohmann::json::object());
+    return pool.value("idle", 0) + pool.value("busy", 0) + pool.value("starting", 0);
+  };
+  // On a cluster (docs/scale-out.md) every host serves the same apps: instances are counted
+  // over all of them.
+  std::map<std::string, int> running;
+  std::vector<std::string> host_names;
+  if (auto cluster = adminCall(adminTarget(*args), "GET", "/v1/cluster"); cluster && cluster->status == 200) {
+    auto parsed = nlohmann::json::parse(cluster->body, nullptr, false);
+    if (parsed.is_object() && parsed["hosts"].is_array()) {
+      for (const auto& host : parsed["hosts"]) {
+        host_names.push_back(host.value("name", "?"));
+        for (const auto& app : host.value("apps", nlohmann::json::array())) {
+          running[app.value("name", "")] += runningIn(app);
+        }
+      }
+    }
+  }
   Table table({"APP", "VERSION", "INSTANCES", "FUNCTIONS"});
   for (const auto& app : apps) {
-    const auto& pool = app.value("pool", nlohmann::json::object());
-    int running = pool.value("idle", 0) + pool.value("busy", 0) + pool.value("starting", 0);
-    table.add({fieldText(app, "name"), fieldText(app, "version"), std::to_string(running),
+    const int instances = host_names.empty() ? runningIn(app) : running[app.value("name", "")];
+    table.add({fieldText(app, "name"), fieldText(app, "version"), std::to_string(instances),
                functionNames(app.value("functions", nlohmann::json::array()))});
   }
   std::printf("%s", table.render().c_str());
+  if (!host_names.empty()) {
+    std::string names;
+    for (const auto& n : host_names) names += (names.empty() ? "" : ", ") + n;
+    std::printf("on %zu host%s: %s (`gust ps` shows each one's pools)\n", host_names.size(),
+                host_names.size() == 1 ? "" : "s", names.c_str());
+  }
   return 0;
 }
 

@@ -312,10 +312,9 @@ const std::vector<Setting>& table() {
          "a worker's memory (`memory_mb`) for apps whose manifest sets none, in MiB"},
         numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.pool_defaults.memory_mb; }, 16, 1'048'576));
     add({"backend", "--backend", "", "GUST_BACKEND", "URL", "none (embedded)",
-         "the Redis (`redis://[[user]:password@]host[:port][/db]`) this host shares its queues, topics and app state "
-         "with: "
-         "every host on it serves the same ones; without it they stay in the data dir (docs/scale-out.md says what "
-         "is shared so far)"},
+         "the Redis (`redis://[[user]:password@]host[:port][/db]`) of this host's cluster: every host on it "
+         "serves the same deployed apps, queues, topics and app state, and fires each timer point once; without "
+         "it everything stays in the data dir (docs/scale-out.md)"},
         [](HostOptions& o, std::string_view text) -> Result<void> {
           if (text.empty()) {
             o.backend.reset();

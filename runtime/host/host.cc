@@ -14,6 +14,7 @@
 
 #include "runtime/admin/admin_api.h"
 #include "runtime/admin/admin_apps.h"
+#include "runtime/admin/admin_cluster.h"
 #include "runtime/admin/admin_connections.h"
 #include "runtime/admin/admin_env.h"
 #include "runtime/admin/admin_keys.h"
@@ -32,6 +33,7 @@
 #include "runtime/admin/admin_logs.h"
 #include "runtime/admin/admin_metrics.h"
 #include "runtime/apps/app_manager.h"
+#include "runtime/apps/cluster_apps.h"
 #include "runtime/admin/admin_token.h"
 #include "runtime/exec/app_cgroups.h"
 #include "runtime/exec/dispatcher.h"
@@ -58,6 +60,13 @@ namespace {
 // sends do not wake it (docs/scale-out.md), so this is the most a message sent through
 // another host waits for an idle consumer here.
 constexpr std::chrono::milliseconds kSharedQueueRecheck{250};
+// This machine's name, as the cluster's host list shows it.
+std::string hostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
 // How long a starting host waits for its backend Redis before it gives up.
 constexpr std::chrono::milliseconds kBackendStartWait{10'000};
 
@@ -165,7 +174,19 @@ class Host {
     for (const auto& dir : options_.app_dirs) {
       if (auto r = apps_->addFromDir(dir); !r) return r;
     }
-    return apps_->addFromStore();
+    if (auto r = apps_->addFromStore(); !r) return r;
+    if (redis_) {
+      // Deploys through any host reach this one, and this one's reach the others.
+      cluster_apps_ = std::make_unique<ClusterApps>(loop_, *redis_, *apps_);
+      apps_->setOnChange([cluster = cluster_apps_.get()](const std::string& app, UniqueFunction<void()> then) {
+        cluster->publish(app, std::move(then));
+      });
+      cluster_apps_->start();
+      cluster_hosts_ = std::make_unique<ClusterHosts>(
+          loop_, *redis_, clock_, [this] { return appsOverview(dispatcher_, timers_, public_url_); });
+      cluster_hosts_->addRoutes(*admin_);
+    }
+    return {};
   }
 
   // Listens on the admin socket (and TCP port, if asked) and the HTTP port; returns the
@@ -194,6 +215,7 @@ class Host {
                                               ": " + http.error().message + " (choose another with --port)");
     }
     timers_.start();
+    if (cluster_hosts_) cluster_hosts_->start(hostName() + ":" + std::to_string(*http));
     if (async_) async_->start();  // after the apps are loaded: it resumes unfinished invocations
     return http;
   }
@@ -336,6 +358,8 @@ class Host {
     uv_signal_stop(&sigterm_);
     drain_.close(nullptr);
     if (loop_monitor_) loop_monitor_->close(nullptr);
+    if (cluster_apps_) cluster_apps_->close(nullptr);  // deploys from elsewhere stop here
+    if (cluster_hosts_) cluster_hosts_->close(nullptr);  // and the cluster hears this host leave
     if (topic_hub_) topic_hub_->close(nullptr);  // no fan-out outlives the streams it feeds
     own_handles_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                              reinterpret_cast<uv_handle_t*>(&cgroup_retry_)},
@@ -483,6 +507,8 @@ class Host {
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<AppEnvStore> env_store_;
   std::unique_ptr<AppManager> apps_;
+  std::unique_ptr<ClusterApps> cluster_apps_;  // with redis_
+  std::unique_ptr<ClusterHosts> cluster_hosts_;  // with redis_
   std::unique_ptr<AdminApi> admin_;
   // See openInvocations. Freed in reverse: the runner and the recorder before the store,
   // the store before the writer (closed in shutdown); the sender's thread is joined last.

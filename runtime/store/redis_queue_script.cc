@@ -32,6 +32,12 @@
 //   P s:<app>:usage              HASH keys, bytes (key and value bytes), expired rows included
 //   P state-apps                 SET of apps with state
 //   P timer:<app/function>       the last schedule point some host fired, in ms
+//   P apps                       HASH app -> what every host serves of it (JSON, written by
+//                                runtime/apps/cluster_apps.cc), or a removal
+//   P apps-revision              grows at every change of P apps
+//   P module:<sha256>            a module's bytes
+//   P hosts                      HASH host name -> what it reported last (JSON)
+//   P hosts-seen                 ZSET host name by when it reported last
 #include <string_view>
 
 namespace gust {
@@ -440,6 +446,37 @@ elseif op == 'timer-claim' then
   if point <= last then return 0 end
   redis.call('SET', key, point)
   return 1
+
+elseif op == 'app-set' then
+  -- ARGV: app, what every host is to serve of it. One revision per change, in one step.
+  local app, desired = arg(), arg()
+  redis.call('HSET', P .. 'apps', app, desired)
+  return redis.call('INCR', P .. 'apps-revision')
+
+elseif op == 'host-beat' then
+  -- ARGV: name, report, how long a silent host is kept. Forgets hosts silent that long.
+  local name, report, keep = arg(), arg(), num()
+  local function forget(host)
+    redis.call('HDEL', P .. 'hosts', host)
+    redis.call('ZREM', P .. 'hosts-seen', host)
+  end
+  for _, gone in ipairs(redis.call('ZRANGEBYSCORE', P .. 'hosts-seen', '-inf', '(' .. (now - keep))) do forget(gone) end
+  if report == '' then
+    forget(name)
+  else
+    redis.call('HSET', P .. 'hosts', name, report)
+    redis.call('ZADD', P .. 'hosts-seen', now, name)
+  end
+  return 1
+
+elseif op == 'hosts' then
+  local out = {}
+  for _, name in ipairs(redis.call('ZRANGE', P .. 'hosts-seen', 0, -1, 'WITHSCORES')) do out[#out + 1] = name end
+  for i = 1, #out, 2 do
+    local report = redis.call('HGET', P .. 'hosts', out[i])
+    out[i + 1] = {out[i + 1], report or ''}
+  end
+  return out
 
 elseif op == 'stats' then
   local out = {}

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
@@ -202,5 +203,108 @@ TEST_CASE("three hosts run one timer: each point fires once, and the points go o
   for (size_t i = 1; i < hosts.size(); ++i) {
     hosts[i]->process().signal(SIGTERM);
     CHECK(hosts[i]->process().wait().status == 0);
+  }
+}
+
+namespace {
+
+httplib::Result deployTo(const Host& host, const std::string& manifest) {
+  httplib::Client c = host.adminClient(30s);
+  c.set_bearer_token_auth(host.adminToken());
+  httplib::MultipartFormDataItems items = {
+      {"manifest", manifest, "gust.json", "application/json"},
+      {"module", readFile(env("GUST_FIXTURE_MISBEHAVE")), "shop.so", "application/octet-stream"},
+  };
+  return c.Post("/v1/apps/shop/versions", items);
+}
+
+int statusOf(const Host& host, const std::string& path) {
+  httplib::Client c("127.0.0.1", host.port());
+  auto r = c.Get(path);
+  return r ? r->status : 0;
+}
+
+}  // namespace
+
+TEST_CASE("a deploy, rollback or removal through any host reaches every host, and a host started later catches up") {
+  RedisServer redis;
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "a");
+  fs::create_directories(tmp.path() / "b");
+  fs::create_directories(tmp.path() / "c");
+  Host a({}, tmp.path() / "a", {"--backend", redis.url()});
+  Host b({}, tmp.path() / "b", {"--backend", redis.url()});
+  const std::string v1 = R"({"name": "shop", "functions": {"echo": {"routes": ["/echo"]}}})";
+  const std::string v2 =
+      R"({"name": "shop", "functions": {"echo": {"routes": ["/echo"]}, "say": {"routes": ["/say/{word}"]}}})";
+
+  auto first = deployTo(a, v1);
+  REQUIRE(first);
+  REQUIRE(first->status == 201);
+  waitFor("B to serve the version deployed through A", [&] { return statusOf(b, "/echo") == 200; }, 10s, b);
+
+  auto second = deployTo(b, v2);
+  REQUIRE(second);
+  REQUIRE(second->status == 201);
+  waitFor("A to serve the version deployed through B", [&] { return statusOf(a, "/say/hi") == 200; }, 10s, a);
+
+  httplib::Client admin_a = a.adminClient(30s);
+  admin_a.set_bearer_token_auth(a.adminToken());
+  auto rolled = admin_a.Post("/v1/apps/shop/rollback", "", "application/json");
+  REQUIRE(rolled);
+  REQUIRE(rolled->status == 200);
+  waitFor("B to roll back too", [&] { return statusOf(b, "/say/hi") == 404; }, 10s, b);
+  CHECK(statusOf(b, "/echo") == 200);
+
+  Host c({}, tmp.path() / "c", {"--backend", redis.url()});
+  waitFor("C, started later, to serve the cluster's version", [&] { return statusOf(c, "/echo") == 200; }, 10s, c);
+  CHECK(statusOf(c, "/say/hi") == 404);
+
+  // Any host's admin API and CLI show every host with its pools.
+  Admin admin_of_a(a);
+  waitFor("A to hear of all three hosts serving shop", [&] {
+    const json heard = admin_of_a.get("/v1/cluster")["hosts"];
+    size_t serving = 0;
+    for (const auto& h : heard) serving += h["apps"].size() == 1 ? 1 : 0;
+    return heard.size() == 3 && serving == 3;
+  }, 10s, a);
+  const json hosts = admin_of_a.get("/v1/cluster")["hosts"];
+  std::set<std::string> names;
+  for (const auto& h : hosts) {
+    names.insert(h["name"].get<std::string>());
+    REQUIRE(h["apps"].size() == 1);
+    CHECK(h["apps"][0]["name"] == "shop");
+    CHECK(h["apps"][0]["pool"].contains("idle"));
+  }
+  CHECK(names.size() == 3);
+  for (Host* h : {&a, &b, &c}) CHECK(names.count(":" + std::to_string(h->port())) == 0);  // the machine's name leads
+  bool each_port_named = true;
+  for (Host* h : {&a, &b, &c}) {
+    bool found = false;
+    for (const auto& n : names) found = found || n.ends_with(":" + std::to_string(h->port()));
+    each_port_named = each_port_named && found;
+  }
+  CHECK(each_port_named);
+  CommandResult ps = runGust({"ps", "--admin", c.adminUrl(), "--data-dir", c.dataDir().string()}, tmp.path());
+  INFO(ps.out << ps.err);
+  CHECK(ps.status == 0);
+  for (const auto& n : names) CHECK(ps.out.find(n) != std::string::npos);
+  CommandResult ls = runGust({"ls", "--admin", b.adminUrl(), "--data-dir", b.dataDir().string()}, tmp.path());
+  CHECK(ls.out.find("on 3 hosts") != std::string::npos);
+
+  httplib::Client admin_b = b.adminClient(30s);
+  admin_b.set_bearer_token_auth(b.adminToken());
+  auto removed = admin_b.Delete("/v1/apps/shop");
+  REQUIRE(removed);
+  CHECK(removed->status == 200);
+  waitFor("A and C to remove it too", [&] { return statusOf(a, "/echo") == 404 && statusOf(c, "/echo") == 404; }, 10s,
+          a);
+  // A host that stops leaves the list at once.
+  c.process().signal(SIGTERM);
+  CHECK(c.process().wait().status == 0);
+  waitFor("C to leave the list", [&] { return admin_of_a.get("/v1/cluster")["hosts"].size() == 2; }, 10s, a);
+  for (Host* h : {&a, &b}) {
+    h->process().signal(SIGTERM);
+    CHECK(h->process().wait().status == 0);
   }
 }
