@@ -14,6 +14,7 @@ namespace {
 struct Spinner {
   uv_timer_t timer{};
   uint64_t spin_ms = 0;
+  int firings = 0;
   bool fired = false;
 };
 
@@ -35,7 +36,9 @@ struct MonitoredLoop {
     CHECK(closed);
     CHECK(uv_loop_close(&loop) == 0);
   }
-  // Waits `wait_ms` on a timer, then spins `spin_ms` in its callback.
+  // Waits `wait_ms` on a timer, twice, then spins `spin_ms` in its callback. The first wait
+  // makes sure the loop went round once (a check ran) before the spin: on a slow machine a
+  // 1 ms timer can be due in the very first iteration, before the monitor has a start.
   void run(uint64_t wait_ms, uint64_t spin_ms) {
     Spinner s;
     s.spin_ms = spin_ms;
@@ -45,11 +48,12 @@ struct MonitoredLoop {
         &s.timer,
         [](uv_timer_t* t) {
           auto* self = static_cast<Spinner*>(t->data);
+          if (++self->firings < 2) return;
           spinFor(self->spin_ms);
           self->fired = true;
           uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
         },
-        wait_ms, 0);
+        wait_ms, wait_ms);
     uv_run(&loop, UV_RUN_DEFAULT);
     REQUIRE(s.fired);
   }
