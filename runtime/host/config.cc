@@ -311,6 +311,21 @@ const std::vector<Setting>& table() {
     add({"default_memory_mb", "--default-memory-mb", "", "GUST_DEFAULT_MEMORY_MB", "N", "`512`",
          "a worker's memory (`memory_mb`) for apps whose manifest sets none, in MiB"},
         numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.pool_defaults.memory_mb; }, 16, 1'048'576));
+    add({"backend", "--backend", "", "GUST_BACKEND", "URL", "none (embedded)",
+         "the Redis (`redis://[[user]:password@]host[:port][/db]`) this host shares its queues and topics with: "
+         "every host on it serves the same ones; without it they stay in the data dir (docs/scale-out.md says what "
+         "is shared so far)"},
+        [](HostOptions& o, std::string_view text) -> Result<void> {
+          if (text.empty()) {
+            o.backend.reset();
+            return {};
+          }
+          auto endpoint = parseBackendUrl(text);
+          if (!endpoint) return endpoint.error();
+          o.backend = std::move(*endpoint);
+          return {};
+        },
+        true, false);
     add({"queue_synchronous", "--queue-synchronous", "", "GUST_QUEUE_SYNCHRONOUS", "MODE", "`FULL`",
          "SQLite sync for queue commits: `FULL` (an ack is on disk) or `NORMAL` (faster; a power loss may lose the "
          "last acks)"},

@@ -44,6 +44,8 @@
 #include "runtime/store/sqlite_writer.h"
 #include "triggers/http/http_trigger.h"
 #include "runtime/store/queue_store.h"
+#include "runtime/store/redis_client.h"
+#include "runtime/store/redis_queue.h"
 #include "runtime/store/topic_event_hub.h"
 #include "triggers/queue/queue_trigger.h"
 #include "triggers/timer/timer_trigger.h"
@@ -51,6 +53,13 @@
 
 namespace gust {
 namespace {
+
+// How often an idle consumer of a queue in the cluster's Redis looks again: other hosts'
+// sends do not wake it (docs/scale-out.md), so this is the most a message sent through
+// another host waits for an idle consumer here.
+constexpr std::chrono::milliseconds kSharedQueueRecheck{250};
+// How long a starting host waits for its backend Redis before it gives up.
+constexpr std::chrono::milliseconds kBackendStartWait{10'000};
 
 // Owns everything `gust serve` runs; lives on runHost's stack and is closed before it returns.
 class Host {
@@ -123,7 +132,7 @@ class Host {
     if (!keys) return keys.error();
     keys_ = std::move(*keys);
     http_.enableKeys(*keys_);
-    auto state = StateStore::open(*writer_, clock_);
+    auto state = SqliteStateStore::open(*writer_, clock_);
     if (!state) return state.error();
     state_ = std::move(*state);
     dispatcher_.setStateStore(state_.get());
@@ -215,10 +224,36 @@ class Host {
     writer_ = std::move(*writer);
     QueueLimits limits;
     limits.dedupe_window = options_.queue_dedupe_window;
-    auto queues = SqliteQueue::open(*writer_, clock_, limits);
-    if (!queues) return queues.error();
-    queue_store_ = std::move(*queues);
+    if (options_.backend) {
+      // Shared with every host on this Redis. The host starts while Redis is still
+      // unreachable: the client keeps connecting, and until then queue calls answer 503.
+      redis_ = std::make_unique<RedisClient>(loop_, *options_.backend);
+      redis_->start([where = options_.backend->where()](bool up, const std::string& why) {
+        if (up) {
+          spdlog::info("connected to the backend Redis at {}", where);
+        } else {
+          spdlog::warn("the backend Redis at {} is unreachable: {}; queue calls answer 503 until it is back", where,
+                       why);
+        }
+      });
+      // Loading the apps binds their topics there: wait for the first connection.
+      const auto deadline = std::chrono::steady_clock::now() + kBackendStartWait;
+      while (!redis_->up() && std::chrono::steady_clock::now() < deadline) uv_run(loop_, UV_RUN_ONCE);
+      if (!redis_->up()) {
+        std::string why = redis_->lastError();
+        return makeError(ErrorKind::kUnavailable,
+                         "the backend Redis at " + options_.backend->where() + " did not answer within " +
+                             std::to_string(kBackendStartWait.count() / 1000) + " s" + (why.empty() ? "" : ": " + why) +
+                             "; start it, or check --backend (GUST_BACKEND)");
+      }
+      queue_store_ = std::make_unique<RedisQueue>(*redis_, clock_, limits);
+    } else {
+      auto queues = SqliteQueue::open(*writer_, clock_, limits);
+      if (!queues) return queues.error();
+      queue_store_ = std::move(*queues);
+    }
     queue_trigger_ = std::make_unique<QueueTrigger>(loop_, clock_, dispatcher_, *queue_store_);
+    if (redis_) queue_trigger_->setIdleRecheck(kSharedQueueRecheck);
     // Before any app loads: its streams retain their topics and follow them through the hub.
     topic_hub_ = std::make_unique<TopicEventHub>(*queue_store_, loop_);
     http_.enableStreams(loop_, *topic_hub_, *queue_store_);
@@ -315,7 +350,13 @@ class Host {
         dispatcher_.close([this] {
           auto last = [this] {
             // The fork server goes last: it reports the exits of the workers the pools stop.
-            fork_client_.close([] {});
+            auto close_fork = [this] { fork_client_.close([] {}); };
+            // After the pools: their last batches settled through it.
+            if (redis_) {
+              redis_->close(close_fork);
+            } else {
+              close_fork();
+            }
           };
           // The writer completes every queued write before its thread stops; the stores'
           // jobs borrow the stores, which are freed only after this.
@@ -432,7 +473,8 @@ class Host {
   // Freed in reverse: the trigger borrows the store, the store the writer; the writer is
   // closed (and its jobs done) in shutdown() before any of them is freed.
   std::unique_ptr<SqliteWriter> writer_;
-  std::unique_ptr<SqliteQueue> queue_store_;
+  std::unique_ptr<RedisClient> redis_;  // with --backend; closed after the pools, like the writer
+  std::unique_ptr<QueueBackend> queue_store_;  // SqliteQueue on the writer, or RedisQueue on redis_
   std::unique_ptr<TopicEventHub> topic_hub_;  // the queue store's retained listener while it lives
   std::unique_ptr<QueueTrigger> queue_trigger_;
   std::unique_ptr<AppStore> store_;

@@ -12,6 +12,7 @@
 #include "functions/manifest.h"
 #include "runtime/observe/logging.h"
 #include "runtime/exec/worker_process.h"
+#include "runtime/store/backend_url.h"
 #include "triggers/http/callback_address.h"
 #include "triggers/http/request_parser.h"
 #include "triggers/http/websocket.h"
@@ -75,6 +76,9 @@ struct HostOptions {
   // The app store (functions/app_store.h).
   uint64_t max_module_bytes = 64ull << 20;
   size_t versions_kept = 10;
+  // The cluster's Redis (docs/scale-out.md): queues and topics live there, shared with every
+  // host on it; none: everything stays in the data dir.
+  std::optional<RedisEndpoint> backend;
   // Queues and invocation records.
   QueueSync queue_synchronous = QueueSync::kFull;
   std::chrono::milliseconds queue_dedupe_window{10 * 60'000};

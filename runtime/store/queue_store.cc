@@ -10,6 +10,7 @@
 
 #include "runtime/base/iso8601.h"
 #include "runtime/store/sqlite_schema.h"
+#include "runtime/store/queue_calls.h"
 #include "runtime/store/stored_strings.h"
 
 namespace gust {
@@ -128,36 +129,6 @@ Result<Pairs> readHeaders(const Statement& row, int column) {
 }
 
 
-bool sameName(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// The event a message becomes when it is published to `topic`: the publisher's headers, its
-// ce-type (the topic when it set none), and the attributes only the backend may set.
-OutgoingMessage eventOf(const std::string& topic, const OutgoingMessage& message, int64_t now) {
-  OutgoingMessage event;
-  event.id = message.id;
-  event.body = message.body;
-  event.delay = message.delay;
-  bool has_type = false;
-  for (const auto& [name, value] : message.headers) {
-    if (sameName(name, "ce-id") || sameName(name, "ce-source") || sameName(name, "ce-time") ||
-        sameName(name, "ce-specversion")) {
-      continue;
-    }
-    has_type = has_type || sameName(name, "ce-type");
-    event.headers.emplace_back(name, value);
-  }
-  if (!has_type) event.headers.emplace_back("ce-type", topic);
-  event.headers.emplace_back("ce-specversion", "1.0");
-  event.headers.emplace_back("ce-id", message.id);
-  event.headers.emplace_back("ce-source", message.source.empty() ? "/gust" : message.source);
-  event.headers.emplace_back("ce-time", formatIso8601(fromMs(now), nullptr, Iso8601Precision::kMillis));
-  return event;
-}
-
 struct StoredSubscription {
   std::string subscriber;
   EventFilter filter;
@@ -193,27 +164,6 @@ Result<std::optional<std::vector<StoredSubscription>>> subscriptionsOf(SqliteCon
   }
   if (!topic) return std::optional<std::vector<StoredSubscription>>();
   return std::optional<std::vector<StoredSubscription>>(std::move(subs));
-}
-
-std::string headerOf(const Pairs& headers, std::string_view name) {
-  for (const auto& [k, v] : headers) {
-    if (sameName(k, name)) return v;
-  }
-  return {};
-}
-
-TopicEvent topicEventOf(std::string topic, uint64_t seq, std::string body, Pairs headers) {
-  TopicEvent e;
-  e.topic = std::move(topic);
-  e.seq = seq;
-  e.id = headerOf(headers, "ce-id");
-  e.type = headerOf(headers, "ce-type");
-  e.subject = headerOf(headers, "ce-subject");
-  e.source = headerOf(headers, "ce-source");
-  e.time = headerOf(headers, "ce-time");
-  e.headers = std::move(headers);
-  e.data = std::move(body);
-  return e;
 }
 
 // Appends `event` to the log of `topic` when some owner retains it, into `logged` too;
@@ -264,7 +214,7 @@ Result<void> logRetainedEvent(SqliteConnection& db, const std::string& topic, co
   if (!trim.ok()) return trim.error();
   trim->bindText(1, topic).bind(2, seq - max_events);
   if (auto r = trim->run(); !r.ok()) return r.error();
-  logged.push_back(topicEventOf(topic, static_cast<uint64_t>(seq), event.body, event.headers));
+  logged.push_back(retainedEventOf(topic, static_cast<uint64_t>(seq), event.body, event.headers));
   return {};
 }
 
@@ -321,55 +271,6 @@ void SqliteQueue::setRetainedListener(UniqueFunction<void(std::vector<TopicEvent
   retained_listener_ = std::move(listener);
 }
 
-Result<void> SqliteQueue::checkMessage(std::string_view what, OutgoingMessage& message) {
-  if (message.id.empty()) {
-    message.id = message_ids_.next();
-  } else if (auto r = validateMessageId(message.id); !r.ok()) {
-    return badInput(what, r.error().message);
-  }
-  if (message.body.size() > limits_.max_body_bytes) {
-    return badInput(what, "message '" + message.id + "' body is " + std::to_string(message.body.size()) +
-                              " bytes; the limit is " + std::to_string(limits_.max_body_bytes));
-  }
-  if (message.headers.size() > limits_.max_headers) {
-    return badInput(what, "message '" + message.id + "' has " + std::to_string(message.headers.size()) +
-                              " headers; the limit is " + std::to_string(limits_.max_headers));
-  }
-  size_t header_bytes = 0;
-  for (const auto& [name, value] : message.headers) {
-    if (name.empty()) return badInput(what, "message '" + message.id + "' has a header with an empty name");
-    header_bytes += name.size() + value.size();
-  }
-  if (header_bytes > limits_.max_header_bytes) {
-    return badInput(what, "message '" + message.id + "' headers total " + std::to_string(header_bytes) +
-                              " bytes; the limit is " + std::to_string(limits_.max_header_bytes));
-  }
-  if (message.delay < milliseconds(0) || message.delay > limits_.max_delay) {
-    return badInput(what, "message '" + message.id + "' delay of " + std::to_string(message.delay.count()) +
-                              " ms is outside 0.." + std::to_string(limits_.max_delay.count()) + " ms");
-  }
-  return {};
-}
-
-Result<void> SqliteQueue::checkMessages(std::string_view what, std::vector<OutgoingMessage>& messages) {
-  if (messages.size() > limits_.max_batch) {
-    return badInput(what, std::to_string(messages.size()) + " messages in one call; the limit is " +
-                              std::to_string(limits_.max_batch));
-  }
-  for (auto& m : messages) {
-    if (auto r = checkMessage(what, m); !r.ok()) return r;
-  }
-  return {};
-}
-
-const QueueBounds& SqliteQueue::BoundsTable::of(const std::string& queue) const {
-  // A dead-letter queue is bounded by its source's retention; its bytes count for nothing.
-  std::string_view source = queue;
-  if (isDeadQueue(source)) source.remove_suffix(kDeadQueueSuffix.size());
-  auto it = by_queue.find(std::string(source));
-  return it == by_queue.end() ? defaults : it->second;
-}
-
 void SqliteQueue::setBounds(QueueBounds defaults, std::map<std::string, QueueBounds> by_queue) {
   bounds_ = std::make_shared<const BoundsTable>(BoundsTable{std::move(defaults), std::move(by_queue)});
 }
@@ -411,12 +312,7 @@ Result<SendResult> SqliteQueue::insertMessage(SqliteConnection& db, const std::s
     if (!row.ok()) return row.error();
     const uint64_t bytes = *row ? static_cast<uint64_t>(held->integer(0)) : 0;
     if (bytes + adds > bounds.max_bytes) {
-      return makeError(ErrorKind::kLimitReached,
-                       "queue '" + queue + "' holds " + std::to_string(bytes) + " bytes and message '" + message.id +
-                           "' adds " + std::to_string(adds) + ", past its bound of " +
-                           std::to_string(bounds.max_bytes) + " bytes (max_queue_bytes" +
-                           (bounds.owner.empty() ? std::string(" of the host") : " of " + bounds.owner) +
-                           "); nothing of this call was queued: retry once consumers catch up, or purge the queue");
+      return queueFullError(queue, bytes, adds, message.id, bounds);
     }
   }
   auto remember = db.prepare(
@@ -461,13 +357,7 @@ Result<void> SqliteQueue::moveToDead(SqliteConnection& db, int64_t seq, const st
 
 Result<void> SqliteQueue::send(std::string queue, std::vector<OutgoingMessage> messages,
                                Done<std::vector<SendResult>> done) {
-  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("send", r.error().message);
-  if (isDeadQueue(queue)) {
-    return badInput("send", "'" + queue + "' is a dead-letter queue, filled only by the queue itself; send to '" +
-                                queue.substr(0, queue.size() - kDeadQueueSuffix.size()) + "' instead");
-  }
-  if (messages.empty()) return badInput("send", "no messages to send");
-  if (auto r = checkMessages("send", messages); !r.ok()) return r;
+  if (auto r = checkSendCall(limits_, queue, messages, message_ids_); !r.ok()) return r;
   return postPublishing<std::vector<SendResult>>(
       [this, queue = std::move(queue), messages = std::move(messages), bounds = bounds_](
           SqliteConnection& db, std::vector<TopicEvent>& logged) -> Result<std::vector<SendResult>> {
@@ -486,18 +376,7 @@ Result<void> SqliteQueue::send(std::string queue, std::vector<OutgoingMessage> m
 }
 
 Result<void> SqliteQueue::lease(std::string queue, LeaseOptions options, Done<LeaseResult> done) {
-  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("lease", r.error().message);
-  if (options.max_count == 0 || options.max_count > limits_.max_batch) {
-    return badInput("lease", "max_count " + std::to_string(options.max_count) + " is outside 1.." +
-                                 std::to_string(limits_.max_batch));
-  }
-  if (options.visibility_timeout <= milliseconds(0) || options.visibility_timeout > limits_.max_visibility_timeout) {
-    return badInput("lease", "visibility timeout of " + std::to_string(options.visibility_timeout.count()) +
-                                 " ms is outside 1.." + std::to_string(limits_.max_visibility_timeout.count()) +
-                                 " ms");
-  }
-  if (options.max_attempts < 0) return badInput("lease", "max_attempts is negative; use 0 for unlimited");
-  if (options.max_age < milliseconds(0)) return badInput("lease", "max_age is negative; use 0 for no limit");
+  if (auto r = checkLeaseCall(limits_, queue, options); !r.ok()) return r;
   return post<LeaseResult>(
       [this, queue = std::move(queue), options](SqliteConnection& db) -> Result<LeaseResult> {
         const int64_t now = nowMs();
@@ -564,34 +443,7 @@ Result<void> SqliteQueue::lease(std::string queue, LeaseOptions options, Done<Le
 
 Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
                                  AppStateWrites state, Done<SettleResult> done) {
-  if (settlements.empty() && publishes.empty() && state.empty()) {
-    return badInput("settle", "nothing to settle, publish or write");
-  }
-  if (auto r = checkStateWrites(state); !r.ok()) return r;
-  if (settlements.size() > limits_.max_batch || publishes.size() > limits_.max_batch) {
-    return badInput("settle", std::to_string(settlements.size()) + " settlements and " +
-                                  std::to_string(publishes.size()) + " publishes; the limit is " +
-                                  std::to_string(limits_.max_batch) + " of each");
-  }
-  for (auto& s : settlements) {
-    if (auto r = validateStoredQueueName(s.queue); !r.ok()) return badInput("settle", r.error().message);
-    if (auto r = validateMessageId(s.id); !r.ok()) return badInput("settle", r.error().message);
-    if (s.lease_token.empty()) return badInput("settle", "message '" + s.id + "' has no lease token");
-    if (s.action == SettleAction::kDeadLetter && isDeadQueue(s.queue)) {
-      return badInput("settle", "message '" + s.id + "' is already in dead-letter queue '" + s.queue +
-                                    "'; ack or retry it instead");
-    }
-    if (s.retry_delay < milliseconds(0) || s.retry_delay > limits_.max_delay) {
-      return badInput("settle", "message '" + s.id + "' retry delay of " + std::to_string(s.retry_delay.count()) +
-                                    " ms is outside 0.." + std::to_string(limits_.max_delay.count()) + " ms");
-    }
-    if (s.error.size() > limits_.max_error_bytes) s.error.resize(limits_.max_error_bytes);
-  }
-  for (auto& p : publishes) {
-    if (auto r = validateStoredQueueName(p.queue); !r.ok()) return badInput("publish", r.error().message);
-    if (isDeadQueue(p.queue)) return badInput("publish", "'" + p.queue + "' is a dead-letter queue");
-    if (auto r = checkMessage("publish", p.message); !r.ok()) return r;
-  }
+  if (auto r = checkSettleCall(limits_, settlements, publishes, state, message_ids_); !r.ok()) return r;
   return postPublishing<SettleResult>(
       [this, settlements = std::move(settlements), publishes = std::move(publishes), bounds = bounds_,
        state = std::move(state)](SqliteConnection& db, std::vector<TopicEvent>& logged) -> Result<SettleResult> {
@@ -673,23 +525,6 @@ Result<void> SqliteQueue::settle(std::vector<MessageSettlement> settlements, std
       std::move(done));
 }
 
-Result<void> SqliteQueue::checkStateWrites(const AppStateWrites& state) {
-  if (state.empty()) return {};
-  if (auto r = validateAppName(state.app); !r.ok()) return badInput("state", r.error().message);
-  if (state.writes.size() > kMaxStateWrites) {
-    return badInput("state", std::to_string(state.writes.size()) + " writes; the limit is " +
-                                 std::to_string(kMaxStateWrites));
-  }
-  for (const StateWrite& w : state.writes) {
-    if (std::string why = stateKeyProblem(w.key); !why.empty()) return badInput("state", why);
-    if (w.value.size() > kMaxStateValueBytes) {
-      return badInput("state", "a value of " + std::to_string(w.value.size()) + " bytes is larger than the limit of " +
-                                   std::to_string(kMaxStateValueBytes));
-    }
-  }
-  return {};
-}
-
 Result<void> SqliteQueue::stats(Done<std::vector<QueueStats>> done) {
   return post<std::vector<QueueStats>>(
       [this](SqliteConnection& db) -> Result<std::vector<QueueStats>> {
@@ -730,11 +565,7 @@ Result<void> SqliteQueue::stats(Done<std::vector<QueueStats>> done) {
 }
 
 Result<void> SqliteQueue::peek(std::string queue, size_t max_count, Done<std::vector<PeekedMessage>> done) {
-  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("peek", r.error().message);
-  if (max_count == 0 || max_count > limits_.max_batch) {
-    return badInput("peek", "count " + std::to_string(max_count) + " is outside 1.." +
-                                std::to_string(limits_.max_batch));
-  }
+  if (auto r = checkPeekCall(limits_, queue, max_count); !r.ok()) return r;
   return post<std::vector<PeekedMessage>>(
       [this, queue = std::move(queue), max_count](SqliteConnection& db) -> Result<std::vector<PeekedMessage>> {
         const int64_t now = nowMs();
@@ -775,11 +606,7 @@ Result<void> SqliteQueue::peek(std::string queue, size_t max_count, Done<std::ve
 }
 
 Result<void> SqliteQueue::redrive(std::string dead_queue, Done<int64_t> done) {
-  if (auto r = validateStoredQueueName(dead_queue); !r.ok()) return badInput("redrive", r.error().message);
-  if (!isDeadQueue(dead_queue)) {
-    return badInput("redrive", "'" + dead_queue + "' is not a dead-letter queue; redrive '" + dead_queue +
-                                   std::string(kDeadQueueSuffix) + "'");
-  }
+  if (auto r = checkRedriveCall(dead_queue); !r.ok()) return r;
   return post<int64_t>(
       [this, dead_queue = std::move(dead_queue)](SqliteConnection& db) -> Result<int64_t> {
         const int64_t now = nowMs();
@@ -798,7 +625,7 @@ Result<void> SqliteQueue::redrive(std::string dead_queue, Done<int64_t> done) {
 }
 
 Result<void> SqliteQueue::purge(std::string queue, Done<int64_t> done) {
-  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("purge", r.error().message);
+  if (auto r = checkQueueCall("purge", queue); !r.ok()) return r;
   return post<int64_t>(
       [queue = std::move(queue)](SqliteConnection& db) -> Result<int64_t> {
         auto del = db.prepare("DELETE FROM queue_messages WHERE queue = ?1");
@@ -811,7 +638,7 @@ Result<void> SqliteQueue::purge(std::string queue, Done<int64_t> done) {
 }
 
 Result<void> SqliteQueue::nextVisibleAt(std::string queue, Done<std::optional<QueueTime>> done) {
-  if (auto r = validateStoredQueueName(queue); !r.ok()) return badInput("nextVisibleAt", r.error().message);
+  if (auto r = checkQueueCall("nextVisibleAt", queue); !r.ok()) return r;
   return post<std::optional<QueueTime>>(
       [queue = std::move(queue)](SqliteConnection& db) -> Result<std::optional<QueueTime>> {
         auto select = db.prepare("SELECT MIN(visible_at) FROM queue_messages WHERE queue = ?1");
@@ -889,7 +716,7 @@ Result<SendResult> SqliteQueue::publishMessage(SqliteConnection& db, const std::
     count->bindText(1, name).bind(2, now);
     if (auto r = count->run(); !r.ok()) return r.error();
   }
-  const OutgoingMessage event = eventOf(name, message, now);
+  const OutgoingMessage event = topicEventOf(name, message, now);
   if (auto r = logRetainedEvent(db, name, event, now, logged); !r.ok()) return r.error();
   // A duplicate only when every subscription that takes the event had it already.
   SendResult result{message.id, false};
@@ -907,29 +734,7 @@ Result<SendResult> SqliteQueue::publishMessage(SqliteConnection& db, const std::
 }
 
 Result<void> SqliteQueue::bindTopics(std::string owner, TopicBindings bindings, Done<void> done) {
-  if (owner.empty()) return badInput("bindTopics", "no owner");
-  for (const auto& topic : bindings.declared) {
-    if (auto r = validateQueueName(topic); !r.ok()) return badInput("bindTopics", "topic: " + r.error().message);
-  }
-  for (const auto& sub : bindings.subscriptions) {
-    if (auto r = validateQueueName(sub.topic); !r.ok()) return badInput("bindTopics", "topic: " + r.error().message);
-    if (auto r = validateStoredQueueName(subscriptionQueue(sub.topic, sub.subscriber)); !r.ok()) {
-      return badInput("bindTopics", r.error().message);
-    }
-  }
-  for (const auto& kept : bindings.retained) {
-    if (auto r = validateQueueName(kept.topic); !r.ok()) return badInput("bindTopics", "topic: " + r.error().message);
-    if (kept.retention <= milliseconds(0) || kept.retention > kMaxTopicRetention) {
-      return badInput("bindTopics", "topic '" + kept.topic + "': a retention of " +
-                                        std::to_string(kept.retention.count()) + " ms is outside 1.." +
-                                        std::to_string(kMaxTopicRetention.count()) + " ms");
-    }
-    if (kept.max_events == 0 || kept.max_events > kMaxRetainedEventsPerTopic) {
-      return badInput("bindTopics", "topic '" + kept.topic + "': " + std::to_string(kept.max_events) +
-                                        " retained events is outside 1.." +
-                                        std::to_string(kMaxRetainedEventsPerTopic));
-    }
-  }
+  if (auto r = checkBindTopicsCall(owner, bindings); !r.ok()) return r;
   return post<bool>(
       [this, owner = std::move(owner), bindings = std::move(bindings)](SqliteConnection& db) -> Result<bool> {
         const int64_t now = nowMs();
@@ -1057,9 +862,7 @@ Result<void> SqliteQueue::subscriptions(std::string topic, Done<std::vector<Subs
         auto subs = subscriptionsOf(db, topic);
         if (!subs.ok()) return subs.error();
         if (!*subs) {
-          return makeError(ErrorKind::kNotFound, "no topic named '" + topic +
-                                                     "': a topic exists while an app declares it (\"topics\" in "
-                                                     "gust.json), a function subscribes to it or a webhook does");
+          return noSuchTopicError(topic);
         }
         const int64_t now = nowMs();
         std::vector<SubscriptionInfo> out;
@@ -1105,11 +908,7 @@ namespace gust {
 
 Result<void> SqliteQueue::retainedEvents(std::string topic, uint64_t after_seq, size_t limit,
                                          Done<std::vector<TopicEvent>> done) {
-  if (auto r = validateQueueName(topic); !r.ok()) return badInput("retainedEvents", r.error().message);
-  if (limit == 0 || limit > limits_.max_batch) {
-    return badInput("retainedEvents", "limit " + std::to_string(limit) + " is outside 1.." +
-                                          std::to_string(limits_.max_batch));
-  }
+  if (auto r = checkRetainedEventsCall(limits_, topic, limit); !r.ok()) return r;
   return post<std::vector<TopicEvent>>(
       [topic = std::move(topic), after_seq, limit](SqliteConnection& db) -> Result<std::vector<TopicEvent>> {
         auto select = db.prepare(
@@ -1125,7 +924,7 @@ Result<void> SqliteQueue::retainedEvents(std::string topic, uint64_t after_seq, 
           if (!*row) break;
           auto headers = readHeaders(*select, 1);
           if (!headers.ok()) return headers.error();
-          out.push_back(topicEventOf(topic, static_cast<uint64_t>(select->integer(0)), select->blob(2),
+          out.push_back(retainedEventOf(topic, static_cast<uint64_t>(select->integer(0)), select->blob(2),
                                      std::move(*headers)));
         }
         return out;

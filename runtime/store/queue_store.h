@@ -21,6 +21,7 @@
 #include "runtime/base/ids.h"
 #include "runtime/store/sqlite_writer.h"
 #include "runtime/store/queue_backend.h"
+#include "runtime/store/queue_calls.h"
 
 namespace gust {
 
@@ -58,10 +59,6 @@ class SqliteQueue final : public QueueBackend {
   SqliteQueue(SqliteWriter& writer, const Clock& clock, QueueLimits limits)
       : writer_(writer), clock_(clock), limits_(limits) {}
 
-  // Validates (and fills in generated ids) on the loop thread; `what` names the call.
-  Result<void> checkMessages(std::string_view what, std::vector<OutgoingMessage>& messages);
-  Result<void> checkMessage(std::string_view what, OutgoingMessage& message);
-  static Result<void> checkStateWrites(const AppStateWrites& state);
   // Posts a job whose completion also counts down pending_.
   template <typename T>
   Result<void> post(SqliteWriter::Job<T> job, Done<T> done);
@@ -76,7 +73,7 @@ class SqliteQueue final : public QueueBackend {
   struct BoundsTable {
     QueueBounds defaults;
     std::map<std::string, QueueBounds> by_queue;
-    const QueueBounds& of(const std::string& queue) const;
+    const QueueBounds& of(const std::string& queue) const { return boundsOfQueue(defaults, by_queue, queue); }
   };
 
   int64_t nowMs() const;

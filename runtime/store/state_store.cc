@@ -131,25 +131,41 @@ Result<void> checkBounds(SqliteConnection &db, const AppStateWrites &w,
   usage = usageOf(db, w.app);
   if (!usage.ok())
     return usage.error();
-  std::string held = "(`gust state ls " + w.app + "` shows what it holds)";
-  if (usage->keys > w.bounds.max_keys) {
-    return makeError(ErrorKind::kLimitReached,
-                     "app " + w.app + " would hold " +
-                         std::to_string(usage->keys) +
-                         " state keys, more than its limit of " +
-                         std::to_string(w.bounds.max_keys) + " " + held);
-  }
-  if (usage->bytes > w.bounds.max_bytes) {
-    return makeError(ErrorKind::kLimitReached,
-                     "app " + w.app + "'s state would take " +
-                         std::to_string(usage->bytes) +
-                         " bytes, more than its limit of " +
-                         std::to_string(w.bounds.max_bytes) + " " + held);
-  }
+  if (usage->keys > w.bounds.max_keys)
+    return stateKeysBoundError(w.app, usage->keys, w.bounds.max_keys);
+  if (usage->bytes > w.bounds.max_bytes)
+    return stateBytesBoundError(w.app, usage->bytes, w.bounds.max_bytes);
   return {};
 }
 
 } // namespace
+
+Error stateConflictError(const std::string &app, const std::string &key,
+                         uint64_t current, uint64_t required) {
+  return makeError(ErrorKind::kConflict,
+                   "state key " + quote(key) + " of app " + app + " is " +
+                       versionText(current) + ", not " + versionText(required) +
+                       " as the write required; nothing of the invocation "
+                       "was committed");
+}
+
+Error stateKeysBoundError(const std::string &app, uint64_t keys,
+                          uint64_t max_keys) {
+  return makeError(ErrorKind::kLimitReached,
+                   "app " + app + " would hold " + std::to_string(keys) +
+                       " state keys, more than its limit of " +
+                       std::to_string(max_keys) + " (`gust state ls " + app +
+                       "` shows what it holds)");
+}
+
+Error stateBytesBoundError(const std::string &app, uint64_t bytes,
+                           uint64_t max_bytes) {
+  return makeError(ErrorKind::kLimitReached,
+                   "app " + app + "'s state would take " +
+                       std::to_string(bytes) + " bytes, more than its limit of " +
+                       std::to_string(max_bytes) + " (`gust state ls " + app +
+                       "` shows what it holds)");
+}
 
 Result<void> migrateStateSchema(SqliteConnection &db) {
   return migrateSchema(db, "state", kStateMigrations);
@@ -165,12 +181,7 @@ Result<void> applyStateWrites(SqliteConnection &db, const AppStateWrites &w,
     const bool live = *row && !(*row)->expired;
     const uint64_t current = live ? (*row)->version : 0;
     if (write.if_version != kAnyStateVersion && write.if_version != current) {
-      return makeError(ErrorKind::kConflict,
-                       "state key " + quote(write.key) + " of app " + w.app +
-                           " is " + versionText(current) + ", not " +
-                           versionText(write.if_version) +
-                           " as the write required; nothing of the invocation "
-                           "was committed");
+      return stateConflictError(w.app, write.key, current, write.if_version);
     }
     if (write.op == StateOp::kRemove) {
       if (!*row)
@@ -213,7 +224,7 @@ Result<void> applyStateWrites(SqliteConnection &db, const AppStateWrites &w,
   return {};
 }
 
-Result<std::unique_ptr<StateStore>> StateStore::open(SqliteWriter &writer,
+Result<std::unique_ptr<SqliteStateStore>> SqliteStateStore::open(SqliteWriter &writer,
                                                      const Clock &clock) {
   auto migrated =
       writer.runSync<bool>([](SqliteConnection &db) -> Result<bool> {
@@ -223,16 +234,16 @@ Result<std::unique_ptr<StateStore>> StateStore::open(SqliteWriter &writer,
       });
   if (!migrated.ok())
     return migrated.error();
-  return std::unique_ptr<StateStore>(new StateStore(writer, clock));
+  return std::unique_ptr<SqliteStateStore>(new SqliteStateStore(writer, clock));
 }
 
-int64_t StateStore::nowMs() const {
+int64_t SqliteStateStore::nowMs() const {
   return std::chrono::duration_cast<milliseconds>(
              clock_.wallNow().time_since_epoch())
       .count();
 }
 
-Result<void> StateStore::get(std::string app, std::string key,
+Result<void> SqliteStateStore::get(std::string app, std::string key,
                              Done<std::optional<StateItem>> done) {
   if (std::string why = stateKeyProblem(key); !why.empty())
     return badInput(why);
@@ -243,7 +254,7 @@ Result<void> StateStore::get(std::string app, std::string key,
       std::move(done));
 }
 
-Result<std::optional<StateItem>> StateStore::getBlocking(std::string app,
+Result<std::optional<StateItem>> SqliteStateStore::getBlocking(std::string app,
                                                          std::string key) {
   if (std::string why = stateKeyProblem(key); !why.empty())
     return badInput(why);
@@ -253,7 +264,7 @@ Result<std::optional<StateItem>> StateStore::getBlocking(std::string app,
       });
 }
 
-Result<std::optional<StateItem>> StateStore::readItem(SqliteConnection &db,
+Result<std::optional<StateItem>> SqliteStateStore::readItem(SqliteConnection &db,
                                                       const std::string &app,
                                                       const std::string &key,
                                                       int64_t now) {
@@ -280,7 +291,7 @@ Result<std::optional<StateItem>> StateStore::readItem(SqliteConnection &db,
   return std::optional<StateItem>(std::move(item));
 }
 
-Result<void> StateStore::list(std::string app, std::string prefix, size_t limit,
+Result<void> SqliteStateStore::list(std::string app, std::string prefix, size_t limit,
                               Done<std::vector<StateItem>> done) {
   if (limit == 0)
     return badInput("a state listing needs a limit of at least 1");
@@ -318,13 +329,13 @@ Result<void> StateStore::list(std::string app, std::string prefix, size_t limit,
       std::move(done));
 }
 
-Result<void> StateStore::usage(std::string app, Done<StateUsage> done) {
+Result<void> SqliteStateStore::usage(std::string app, Done<StateUsage> done) {
   return writer_.post<StateUsage>(
       [app = std::move(app)](SqliteConnection &db) { return usageOf(db, app); },
       std::move(done));
 }
 
-Result<void> StateStore::removeApp(std::string app, Done<int64_t> done) {
+Result<void> SqliteStateStore::removeApp(std::string app, Done<int64_t> done) {
   if (auto r = validateAppName(app); !r.ok())
     return r.error();
   return writer_.post<int64_t>(
@@ -347,7 +358,7 @@ Result<void> StateStore::removeApp(std::string app, Done<int64_t> done) {
       std::move(done));
 }
 
-Result<void> StateStore::sweep(Done<int64_t> done) {
+Result<void> SqliteStateStore::sweep(Done<int64_t> done) {
   return writer_.post<int64_t>(
       [this](SqliteConnection &db) {
         return deleteExpired(db, nullptr, nowMs());
@@ -355,7 +366,7 @@ Result<void> StateStore::sweep(Done<int64_t> done) {
       std::move(done));
 }
 
-Result<void> StateStore::commit(AppStateWrites writes, Done<bool> done) {
+Result<void> SqliteStateStore::commit(AppStateWrites writes, Done<bool> done) {
   if (auto r = validateAppName(writes.app); !r.ok())
     return r.error();
   for (const StateWrite &w : writes.writes) {

@@ -20,12 +20,12 @@
 // fails whole
 //   with kLimitReached naming the bound.
 //
-// Contract of StateStore:
+// Contract of every StateStore:
 // - Owning thread: the writer's loop thread; every call and callback happens
 // there.
-// - Borrows the writer and the clock; both outlive it. Close the writer (which
-// completes
-//   every posted call) before freeing the store: its jobs borrow it.
+// - SqliteStateStore borrows the writer and the clock; both outlive it. Close the
+//   writer (which completes every posted call) before freeing the store: its jobs
+//   borrow it.
 // - Every call validates its input first and fails now (kBadInput) without
 // calling back;
 //   otherwise `done` runs exactly once (STYLE 4).
@@ -83,39 +83,66 @@ Result<void> migrateStateSchema(SqliteConnection &db);
 Result<void> applyStateWrites(SqliteConnection &db,
                               const AppStateWrites &writes, int64_t now_ms);
 
+// What a version check or a bound refuses, worded alike by every backend.
+Error stateConflictError(const std::string &app, const std::string &key,
+                         uint64_t current, uint64_t required);
+Error stateKeysBoundError(const std::string &app, uint64_t keys,
+                          uint64_t max_keys);
+Error stateBytesBoundError(const std::string &app, uint64_t bytes,
+                           uint64_t max_bytes);
+
+// App state as the host, its workers and the admin API use it: SqliteStateStore in
+// gust.db, or RedisStateStore (runtime/store/redis_state_store.h) on a cluster.
 class StateStore {
 public:
   template <typename T> using Done = UniqueFunction<void(Result<T>)>;
 
-  static Result<std::unique_ptr<StateStore>> open(SqliteWriter &writer,
-                                                  const Clock &clock);
-  StateStore(const StateStore &) = delete;
-  StateStore &operator=(const StateStore &) = delete;
+  virtual ~StateStore() = default;
 
   // The key's value, version and expiry; nullopt when absent or expired.
-  Result<void> get(std::string app, std::string key,
-                   Done<std::optional<StateItem>> done);
-  // The same, blocking the calling thread (any thread) until the writer ran it:
-  // for a function that runs in the host's own threads (isolation thread).
-  Result<std::optional<StateItem>> getBlocking(std::string app,
-                                               std::string key);
+  virtual Result<void> get(std::string app, std::string key,
+                           Done<std::optional<StateItem>> done) = 0;
+  // The same, blocking the calling thread (any thread but the loop's) until it
+  // is answered: for a function that runs in the host's own threads (isolation
+  // thread).
+  virtual Result<std::optional<StateItem>> getBlocking(std::string app,
+                                                       std::string key) = 0;
   // Keys of `app` starting with `prefix`, in key order, at most `limit` (values
   // left empty).
-  Result<void> list(std::string app, std::string prefix, size_t limit,
-                    Done<std::vector<StateItem>> done);
+  virtual Result<void> list(std::string app, std::string prefix, size_t limit,
+                            Done<std::vector<StateItem>> done) = 0;
   // What `app` holds, expired rows not yet swept included (they count toward
   // its bounds).
-  Result<void> usage(std::string app, Done<StateUsage> done);
+  virtual Result<void> usage(std::string app, Done<StateUsage> done) = 0;
   // Deletes all of `app`'s state (the app was removed); answers how many keys.
-  Result<void> removeApp(std::string app, Done<int64_t> done);
+  virtual Result<void> removeApp(std::string app, Done<int64_t> done) = 0;
   // Deletes every expired row; answers how many.
-  Result<void> sweep(Done<int64_t> done);
+  virtual Result<void> sweep(Done<int64_t> done) = 0;
   // Commits writes outside any queue settlement (tests and tools; invocations
-  // commit through SqliteQueue::settle).
-  Result<void> commit(AppStateWrites writes, Done<bool> done);
+  // commit through the queue backend's settle).
+  virtual Result<void> commit(AppStateWrites writes, Done<bool> done) = 0;
+};
+
+class SqliteStateStore final : public StateStore {
+public:
+  static Result<std::unique_ptr<SqliteStateStore>> open(SqliteWriter &writer,
+                                                        const Clock &clock);
+  SqliteStateStore(const SqliteStateStore &) = delete;
+  SqliteStateStore &operator=(const SqliteStateStore &) = delete;
+
+  Result<void> get(std::string app, std::string key,
+                   Done<std::optional<StateItem>> done) override;
+  Result<std::optional<StateItem>> getBlocking(std::string app,
+                                               std::string key) override;
+  Result<void> list(std::string app, std::string prefix, size_t limit,
+                    Done<std::vector<StateItem>> done) override;
+  Result<void> usage(std::string app, Done<StateUsage> done) override;
+  Result<void> removeApp(std::string app, Done<int64_t> done) override;
+  Result<void> sweep(Done<int64_t> done) override;
+  Result<void> commit(AppStateWrites writes, Done<bool> done) override;
 
 private:
-  StateStore(SqliteWriter &writer, const Clock &clock)
+  SqliteStateStore(SqliteWriter &writer, const Clock &clock)
       : writer_(writer), clock_(clock) {}
   int64_t nowMs() const;
   static Result<std::optional<StateItem>> readItem(SqliteConnection &db,

@@ -265,6 +265,30 @@ TEST_CASE("callback_allow is a CIDR list from any source, and a bad entry is nam
   CHECK(f.resolve().callback_allow.at(0).text() == "192.168.0.0/16");
 }
 
+TEST_CASE("backend is a redis:// URL from any source; a bad one says what is wrong without its password") {
+  Fixture f;
+  CHECK_FALSE(f.resolve().backend.has_value());
+  f.sources.env["GUST_BACKEND"] = "redis://:s3cret@10.0.0.5:6380/2";
+  HostOptions o = f.resolve();
+  REQUIRE(o.backend.has_value());
+  CHECK(o.backend->host == "10.0.0.5");
+  CHECK(o.backend->port == 6380);
+  CHECK(o.backend->password == "s3cret");
+  CHECK(o.backend->db == 2);
+  f.sources.flags["--backend"] = "redis://:s3cret@cache:99999";
+  std::string error = f.error();
+  CHECK_HAS(error, "flag --backend: the backend URL has a port that is not a number from 1 to 65535");
+  CHECK(error.find("s3cret") == std::string::npos);
+  f.sources.flags["--backend"] = "rediss://cache:6379";
+  CHECK_HAS(f.error(), "rediss:// (Redis over TLS) is not supported");
+  f.sources.flags.erase("--backend");
+  f.sources.env.clear();
+  f.configFile(R"({"backend": "redis://127.0.0.1"})");
+  HostOptions from_file = f.resolve();
+  REQUIRE(from_file.backend.has_value());
+  CHECK(from_file.backend->port == 6379);
+}
+
 TEST_CASE("the admin socket is DATA_DIR/admin.sock unless admin_socket names another") {
   Fixture f;
   f.sources.flags["--data-dir"] = (f.dir.path() / "elsewhere").string();

@@ -1,4 +1,9 @@
+// The queue backend contract (runtime/store/queue_backend.h), run against the embedded
+// backend and, when GUST_QUEUE_BACKEND=redis (the test "queue_store_test_redis"), against the
+// Redis backend on a real redis-server: the same tests, so that both keep the same semantics.
+// Tests in the suite "sqlite only" look at gust.db itself, or at a process killed mid-write.
 #include "runtime/store/queue_store.h"
+#include "runtime/store/redis_queue.h"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -9,11 +14,15 @@
 #include <uv.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <optional>
 #include <functional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "tests/support/redis_server.h"
 #include "tests/unit/store_test_support.h"
 
 namespace gust {
@@ -47,24 +56,47 @@ MessageSettlement settlement(const std::string& queue, const LeasedMessage& m, S
   return MessageSettlement{queue, m.id, m.lease_token, action, retry_delay, std::move(error)};
 }
 
-// A real queue on a real gust.db, with time in the test's hands.
+bool onRedis() {
+  const char* backend = std::getenv("GUST_QUEUE_BACKEND");
+  return backend != nullptr && std::string(backend) == "redis";
+}
+
+// One redis-server for the whole run; each fixture keeps its keys under a prefix of its own.
+test::RedisServer& sharedRedis() {
+  static test::RedisServer server;
+  return server;
+}
+
+// A real queue, on a real gust.db or a real Redis, with time in the test's hands.
 class QueueFixture {
  public:
-  explicit QueueFixture(QueueLimits limits = {}) : limits_(limits) { openQueue(); }
-  ~QueueFixture() {
-    fx.closeWriter();  // drains; then nothing borrows the queue
-    queue_.reset();
+  explicit QueueFixture(QueueLimits limits = {}) : limits_(limits) {
+    static int fixtures = 0;
+    prefix_ = "test" + std::to_string(++fixtures) + ":";
+    openQueue();
   }
+  ~QueueFixture() { closeQueue(); }
 
-  // Closes everything and opens the same file again, as a restarted host would.
+  // Closes everything and opens the same store again, as a restarted host would.
   void reopen() {
-    fx.closeWriter();
-    queue_.reset();
-    fx.openWriter();
+    closeQueue();
+    if (!onRedis()) fx.openWriter();
     openQueue();
   }
 
-  SqliteQueue& queue() { return *queue_; }
+  bool sqlite() const { return !onRedis(); }
+  // What is stored, read past the backend: the first column of `sql` in gust.db, or the
+  // integer Redis answers to `command` (a key named without the fixture's prefix).
+  int64_t stored(const std::string& sql, std::vector<std::string> command) {
+    if (sqlite()) return countCommitted(fx.dbPath(), sql);
+    command[1] = prefix_ + command[1];
+    std::optional<Result<RedisReply>> reply;
+    REQUIRE(redis_->command(std::move(command), [&reply](Result<RedisReply> r) { reply = std::move(r); }).ok());
+    REQUIRE(test::runLoopUntil(fx.loop(), "Redis to answer", [&reply] { return reply.has_value(); }));
+    GUST_REQUIRE_OK(*reply);
+    return (*reply)->type == RedisReply::Type::kInteger ? (*reply)->integer : std::atoll((*reply)->str.c_str());
+  }
+  QueueBackend& queue() { return *queue_; }
 
   Result<std::vector<SendResult>> send(const std::string& q, std::vector<OutgoingMessage> messages) {
     return fx.wait<std::vector<SendResult>>(
@@ -131,13 +163,37 @@ class QueueFixture {
 
  private:
   void openQueue() {
+    if (onRedis()) {
+      auto endpoint = parseBackendUrl(sharedRedis().url());
+      REQUIRE(endpoint.ok());
+      redis_ = std::make_unique<RedisClient>(fx.loop(), *endpoint);
+      redis_->start();
+      REQUIRE(test::runLoopUntil(fx.loop(), "the Redis client to connect", [this] { return redis_->up(); }));
+      queue_ = std::make_unique<RedisQueue>(*redis_, clock, limits_, prefix_);
+      return;
+    }
     auto q = SqliteQueue::open(fx.writer(), clock, limits_);
     GUST_REQUIRE_OK(q);
     queue_ = std::move(*q);
   }
+  // Completes every call in flight, then frees the queue.
+  void closeQueue() {
+    if (redis_) {
+      bool closed = false;
+      redis_->close([&closed] { closed = true; });
+      test::runLoopUntil(fx.loop(), "the Redis client to close", [&closed] { return closed; });
+      queue_.reset();
+      redis_.reset();
+      return;
+    }
+    fx.closeWriter();  // drains; then nothing borrows the queue
+    queue_.reset();
+  }
 
   QueueLimits limits_;
-  std::unique_ptr<SqliteQueue> queue_;
+  std::string prefix_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<QueueBackend> queue_;
 };
 
 std::vector<std::string> ids(const std::vector<LeasedMessage>& messages) {
@@ -625,7 +681,8 @@ TEST_CASE("a dead-letter queue can be leased and acked like any other") {
   CHECK(q.statsOf("q").dead == 0);
 }
 
-TEST_CASE("every message acknowledged before a SIGKILL is in the queue after reopening") {
+TEST_CASE("every message acknowledged before a SIGKILL is in the queue after reopening" *
+          doctest::test_suite("sqlite only")) {
   testing::TempDir dir;
   const auto path = dir.path() / "gust.db";
   int fds[2];
@@ -796,9 +853,14 @@ TEST_CASE("byte totals follow messages into the dead-letter queue and back, and 
   q.reopen();
   q.queue().setBounds(boundsOf(1 << 20), {{"jobs", boundsOf(one + 10)}});
   CHECK(q.send("jobs", {message("c", body)}).error().kind == ErrorKind::kLimitReached);
-  CHECK(countCommitted(q.fx.dbPath(), "SELECT bytes FROM queue_sizes WHERE queue = 'jobs'") ==
-        countCommitted(q.fx.dbPath(), "SELECT SUM(length(body) + length(headers)) FROM queue_messages WHERE queue = 'jobs'"));
-  CHECK(countCommitted(q.fx.dbPath(), "SELECT bytes FROM queue_sizes WHERE queue = 'jobs.dead'") > 0);
+  CHECK(q.stored("SELECT bytes FROM queue_sizes WHERE queue = 'jobs'", {"HGET", "bytes", "jobs"}) ==
+        static_cast<int64_t>(one));
+  if (q.sqlite()) {
+    CHECK(countCommitted(q.fx.dbPath(), "SELECT SUM(length(body) + length(headers)) FROM queue_messages"
+                                        " WHERE queue = 'jobs'") == static_cast<int64_t>(one));
+  }
+  CHECK(q.stored("SELECT bytes FROM queue_sizes WHERE queue = 'jobs.dead'", {"HGET", "bytes", "jobs.dead"}) ==
+        static_cast<int64_t>(one));
 }
 
 TEST_CASE("publishes past a queue's bound fail the whole settle: the input is not acked and nothing is published") {
@@ -819,14 +881,14 @@ TEST_CASE("dedupe ids expire on every path: a publish forgets ids past their win
   limits.dedupe_window = minutes(5);
   QueueFixture q(limits);
   q.settleOk({}, {{"out", message("p1", "x")}, {"out", message("p2", "y")}});
-  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM queue_dedupe") == 2);
+  CHECK(q.stored("SELECT COUNT(*) FROM queue_dedupe", {"ZCARD", "q:out:dedupe"}) == 2);
   q.clock.advance(minutes(6));
   q.settleOk({}, {{"out", message("p3", "z")}});  // a worker's publish, not an admin send
-  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM queue_dedupe") == 1);
+  CHECK(q.stored("SELECT COUNT(*) FROM queue_dedupe", {"ZCARD", "q:out:dedupe"}) == 1);
   q.clock.advance(minutes(6));
   auto swept = q.fx.wait<int64_t>([&](auto done) { return q.queue().sweep(std::move(done)); });
   GUST_REQUIRE_OK(swept);
-  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM queue_dedupe") == 0);
+  CHECK(q.stored("SELECT COUNT(*) FROM queue_dedupe", {"ZCARD", "q:out:dedupe"}) == 0);
   // Scoped to their queue: the same id in two queues is two messages.
   q.settleOk({}, {{"a", message("same", "1")}, {"b", message("same", "2")}});
   CHECK(q.peek("a").size() == 1);
@@ -1064,7 +1126,7 @@ TEST_CASE("a retained topic logs each event with a seq that only grows, handed o
   CHECK((*after1)[0].seq == 2);
   CHECK((*after1)[0].data == "line 1\nline 2");
   CHECK((*after1)[1].id == "c");
-  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM topic_events") == 3);
+  CHECK(q.stored("SELECT COUNT(*) FROM topic_events", {"HLEN", "t:orders:log"}) == 3);
 }
 
 TEST_CASE("the retained log is bounded by count at once and by age on the sweep; seqs are never reused") {
@@ -1092,7 +1154,7 @@ TEST_CASE("the retained log is bounded by count at once and by age on the sweep;
   bind(q, "stream:shop", {});
   auto released = q.fx.wait<int64_t>([&](auto done) { return q.queue().sweep(std::move(done)); });
   GUST_REQUIRE_OK(released);
-  CHECK(countCommitted(q.fx.dbPath(), "SELECT COUNT(*) FROM topic_events") == 0);
+  CHECK(q.stored("SELECT COUNT(*) FROM topic_events", {"HLEN", "t:orders:log"}) == 0);
 }
 
 TEST_CASE("a retention outside its bounds is refused at once, naming the topic") {

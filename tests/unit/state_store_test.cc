@@ -28,7 +28,7 @@ StateWrite remove(std::string key, uint64_t if_version = kAnyStateVersion) {
 class StateFixture {
 public:
   StateFixture() {
-    auto state = StateStore::open(fx.writer(), clock);
+    auto state = SqliteStateStore::open(fx.writer(), clock);
     GUST_REQUIRE_OK(state);
     state_ = std::move(*state);
     auto queue = SqliteQueue::open(fx.writer(), clock);

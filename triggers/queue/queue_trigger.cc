@@ -360,9 +360,12 @@ void QueueTrigger::sleep(Consumer& c) {
     } else if (*next) {
       auto delay = std::chrono::duration_cast<milliseconds>(**next - clock_.wallNow());
       // Rounded up: a timer that fires a little early would find nothing and sleep again.
-      arm(c, std::max(kMinSleep, delay + milliseconds(1)));
+      delay = std::max(kMinSleep, delay + milliseconds(1));
+      arm(c, idle_recheck_ > milliseconds(0) ? std::min(delay, idle_recheck_) : delay);
+    } else if (idle_recheck_ > milliseconds(0)) {
+      arm(c, idle_recheck_);
     }
-    // An empty queue: notify() wakes the consumer.
+    // Otherwise an empty queue: notify() wakes the consumer.
   });
   if (!posted) {
     c.leasing = false;

@@ -90,6 +90,11 @@ class QueueTrigger final : public Trigger {
 
   // Something was committed to `name` (a queue or a topic): wake its consumers now.
   void notify(const std::string& name);
+  // A backend shared with other hosts (docs/scale-out.md): what they send wakes nobody
+  // here, so an idle consumer looks at its queue again at least this often. 0 (the
+  // default, for a backend of this host alone): it sleeps until notify() or its next
+  // visible message.
+  void setIdleRecheck(std::chrono::milliseconds every) { idle_recheck_ = every; }
 
   // The host's bounds for every queue; an app that consumes a queue may set its own in
   // its manifest (StorageBounds), which the backend gets on each addApp and removeApp.
@@ -150,6 +155,7 @@ class QueueTrigger final : public Trigger {
   std::function<void()> with_each_sweep_;
   QueueTriggerStats stats_;
   bool closing_ = false;
+  std::chrono::milliseconds idle_recheck_{0};
   std::function<void()> on_closed_;
 };
 

@@ -1,0 +1,431 @@
+// The Redis queue backend's one Lua script (docs/scale-out.md "Queues on Redis"). Redis runs
+// a script whole with nothing in between, which is what makes a send, a lease or a settle
+// atomic across hosts. It is not a transaction, though: a script that fails half way keeps
+// what it wrote. So every operation that can be refused (a stale lease, a bound, a changed
+// topic table) checks everything first and writes only once nothing can fail.
+//
+// Keys, all under the prefix P (ARGV[1]):
+//   P seq, P lease               counters: message numbers, lease tokens
+//   P queues                     SET of the queues that hold messages
+//   P bytes                      HASH queue -> bytes of bodies and headers held
+//   P m:<n>                      HASH one message: q id body hdr att enq vis [tok err src dead]
+//   P q:<queue>:vis              ZSET n by the time it becomes visible; equal times in n order
+//                                (members are zero-padded, so they sort as numbers)
+//   P q:<queue>:leased           ZSET n by lease expiry, while it holds a token
+//   P q:<queue>:age              ZSET n by send time (dead letters: dead-letter time)
+//   P q:<queue>:ids              HASH id -> n
+//   P q:<queue>:dedupe           ZSET id by the end of its dedupe window
+//   P dedupe-queues              SET of queues with remembered ids
+//   P topics-version             grows at every change of the topic table
+//   P owners                     HASH owner -> its bindings (encoded by the host)
+//   P owner-subs                 HASH owner -> cmsgpack list of its "<topic> <subscriber>"
+//   P sub-created                HASH "<topic> <subscriber>" -> creation time
+//   P t:<topic>                  HASH published, last (time), last_seq
+//   P t:<topic>:log              HASH seq -> cmsgpack(id, headers, body, logged_at)
+//   P t:<topic>:seqs             ZSET seq by seq
+//   P t:<topic>:log-ids          HASH id -> seq
+//   P logged-topics              SET of topics with a log
+#include <string_view>
+
+namespace gust {
+
+extern const std::string_view kRedisQueueScript;
+
+const std::string_view kRedisQueueScript = R"lua(#!lua flags=no-cluster
+local P = ARGV[1]
+local op = ARGV[2]
+local now = tonumber(ARGV[3])
+local at = 4
+local function arg() local v = ARGV[at]; at = at + 1; return v end
+local function num() return tonumber(arg()) end
+
+local DEAD = '.dead'
+local function isDead(q) return #q > #DEAD and string.sub(q, -#DEAD) == DEAD end
+local function kq(q, what) return P .. 'q:' .. q .. ':' .. what end
+local function kmsg(m) return P .. 'm:' .. m end
+local function kt(t, what) if what then return P .. 't:' .. t .. ':' .. what end return P .. 't:' .. t end
+
+local function size(m)
+  return redis.call('HSTRLEN', kmsg(m), 'body') + redis.call('HSTRLEN', kmsg(m), 'hdr')
+end
+local function link(q, m, id, n, vis, age)
+  redis.call('ZADD', kq(q, 'vis'), vis, m)
+  redis.call('ZADD', kq(q, 'age'), age, m)
+  redis.call('HSET', kq(q, 'ids'), id, m)
+  redis.call('HINCRBY', P .. 'bytes', q, n)
+  redis.call('SADD', P .. 'queues', q)
+end
+local function unlink(q, m, id, n)
+  redis.call('ZREM', kq(q, 'vis'), m)
+  redis.call('ZREM', kq(q, 'leased'), m)
+  redis.call('ZREM', kq(q, 'age'), m)
+  redis.call('HDEL', kq(q, 'ids'), id)
+  redis.call('HINCRBY', P .. 'bytes', q, -n)
+  if redis.call('ZCARD', kq(q, 'vis')) == 0 then
+    redis.call('SREM', P .. 'queues', q)
+    redis.call('HDEL', P .. 'bytes', q)
+  end
+end
+local function deleteMessage(q, m, id)
+  unlink(q, m, id, size(m))
+  redis.call('DEL', kmsg(m))
+end
+local function moveToDead(q, m, id, err)
+  local dead = q .. DEAD
+  local older = redis.call('HGET', kq(dead, 'ids'), id)
+  if older then deleteMessage(dead, older, id) end
+  local n = size(m)
+  unlink(q, m, id, n)
+  redis.call('HSET', kmsg(m), 'q', dead, 'src', q, 'err', err, 'dead', now, 'vis', now)
+  redis.call('HDEL', kmsg(m), 'tok')
+  link(dead, m, id, n, now, now)
+end
+
+-- Seen within its window, or still queued (a long delay can outlast the window).
+local function remembered(q, id)
+  local ends = redis.call('ZSCORE', kq(q, 'dedupe'), id)
+  return ends ~= false and tonumber(ends) > now
+end
+local function queued(q, id) return redis.call('HEXISTS', kq(q, 'ids'), id) == 1 end
+
+local function checkTopics(expected)
+  return (redis.call('GET', P .. 'topics-version') or '0') == expected
+end
+
+-- Reads `count` units (one message sent to one name) and decides, writing nothing, which
+-- of their copies are duplicates and whether every bound holds. `freed` and `gone` are what
+-- the same call's settlements take out of their queues. A unit is
+--   'q' name id body headers delay max_bytes
+--   't' name id body headers delay log_max_events targets (queue max_bytes)*targets
+local function readUnits(count, freed, gone)
+  local units, held, planned = {}, {}, {}
+  for i = 1, count do
+    local u = {kind = arg(), name = arg(), id = arg(), body = arg(), hdr = arg(), delay = num(), targets = {}}
+    if u.kind == 't' then
+      u.log = num()
+      for j = 1, num() do u.targets[j] = {q = arg(), max = num()} end
+    else
+      u.targets[1] = {q = u.name, max = num()}
+    end
+    for _, t in ipairs(u.targets) do
+      local key = t.q .. '\n' .. u.id
+      t.dup = planned[key] or remembered(t.q, u.id) or (not gone[key] and queued(t.q, u.id))
+      if not t.dup then
+        planned[key] = true
+        if held[t.q] == nil then
+          held[t.q] = tonumber(redis.call('HGET', P .. 'bytes', t.q) or '0') - (freed[t.q] or 0)
+        end
+        local adds = #u.body + #u.hdr
+        if held[t.q] + adds > t.max then return nil, {'LIMIT', t.q, held[t.q], adds, u.id} end
+        held[t.q] = held[t.q] + adds
+      end
+    end
+    units[i] = u
+  end
+  return units
+end
+
+local function logEvent(u, logged, index)
+  local t = u.name
+  if redis.call('HEXISTS', kt(t, 'log-ids'), u.id) == 1 then return end
+  local seq = redis.call('HINCRBY', kt(t), 'last_seq', 1)
+  redis.call('HSET', kt(t, 'log'), seq, cmsgpack.pack(u.id, u.hdr, u.body, now))
+  redis.call('ZADD', kt(t, 'seqs'), seq, seq)
+  redis.call('HSET', kt(t, 'log-ids'), u.id, seq)
+  redis.call('SADD', P .. 'logged-topics', t)
+  -- The count bound holds at every commit; the age bound is the sweep's.
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', kt(t, 'seqs'), '-inf', seq - u.log)) do
+    local id = cmsgpack.unpack(redis.call('HGET', kt(t, 'log'), old))
+    redis.call('HDEL', kt(t, 'log-ids'), id)
+    redis.call('HDEL', kt(t, 'log'), old)
+    redis.call('ZREM', kt(t, 'seqs'), old)
+  end
+  logged[#logged + 1] = index
+  logged[#logged + 1] = seq
+end
+
+-- Writes what readUnits planned; answers one duplicate flag (0/1) per unit and the seqs of
+-- the events it logged (unit index, seq, ...).
+local function applyUnits(units, window)
+  local dups, logged, swept = {}, {}, {}
+  for i, u in ipairs(units) do
+    if u.kind == 't' then
+      redis.call('HINCRBY', kt(u.name), 'published', 1)
+      redis.call('HSET', kt(u.name), 'last', now)
+      if u.log > 0 then logEvent(u, logged, i) end
+    end
+    local any, all = false, true
+    for _, t in ipairs(u.targets) do
+      if not swept[t.q] then
+        redis.call('ZREMRANGEBYSCORE', kq(t.q, 'dedupe'), '-inf', now)
+        swept[t.q] = true
+      end
+      if not t.dup then
+        local m = string.format('%016d', redis.call('INCR', P .. 'seq'))
+        redis.call('HSET', kmsg(m), 'q', t.q, 'id', u.id, 'body', u.body, 'hdr', u.hdr, 'att', 0, 'enq', now,
+                   'vis', now + u.delay)
+        link(t.q, m, u.id, #u.body + #u.hdr, now + u.delay, now)
+        redis.call('ZADD', kq(t.q, 'dedupe'), now + window, u.id)
+        redis.call('SADD', P .. 'dedupe-queues', t.q)
+      end
+      any = true
+      all = all and t.dup
+    end
+    dups[i] = (any and all) and 1 or 0
+  end
+  return dups, logged
+end
+
+local function counts(q)
+  local total = redis.call('ZCARD', kq(q, 'vis'))
+  local ready = redis.call('ZCOUNT', kq(q, 'vis'), '-inf', now)
+  local leased = redis.call('ZCOUNT', kq(q, 'leased'), '(' .. now, '+inf')
+  return {q, total, ready, leased, total - ready - leased}
+end
+
+if op == 'send' then
+  if not checkTopics(arg()) then return {'STALE'} end
+  local window = num()
+  local units, refused = readUnits(num(), {}, {})
+  if not units then return refused end
+  local dups, logged = applyUnits(units, window)
+  return {'OK', dups, logged}
+
+elseif op == 'lease' then
+  local q, max, visibility, maxAttempts, maxAge, maxDead = arg(), num(), num(), num(), num(), num()
+  -- Dead letters of a dead-letter queue have nowhere to go: there, limits do not apply.
+  local canDead = not isDead(q)
+  local out, dead = {}, 0
+  while #out < max and dead < maxDead do
+    local wanted = max - #out
+    local candidates = redis.call('ZRANGEBYSCORE', kq(q, 'vis'), '-inf', now, 'LIMIT', 0, wanted)
+    for _, m in ipairs(candidates) do
+      local f = redis.call('HMGET', kmsg(m), 'id', 'att', 'enq', 'err', 'body', 'hdr')
+      local id, attempts, enq = f[1], tonumber(f[2]), tonumber(f[3])
+      local why = nil
+      if canDead and maxAge > 0 and now - enq > maxAge then
+        why = 'expired'
+      elseif canDead and maxAttempts > 0 and attempts >= maxAttempts then
+        why = 'leased ' .. attempts .. ' times without success (max_attempts ' .. maxAttempts .. ')'
+        if f[4] and f[4] ~= '' then why = why .. '; last error: ' .. f[4] end
+      end
+      if why then
+        moveToDead(q, m, id, why)
+        dead = dead + 1
+      else
+        local token = tostring(redis.call('INCR', P .. 'lease'))
+        redis.call('HSET', kmsg(m), 'att', attempts + 1, 'vis', now + visibility, 'tok', token)
+        redis.call('ZADD', kq(q, 'vis'), now + visibility, m)
+        redis.call('ZADD', kq(q, 'leased'), now + visibility, m)
+        out[#out + 1] = {id, f[5], f[6], attempts + 1, enq, token}
+      end
+    end
+    if #candidates < wanted then break end
+  end
+  return {out, dead}
+
+elseif op == 'settle' then
+  if not checkTopics(arg()) then return {'STALE'} end
+  local window = num()
+  local settlements, statuses, held, stale = {}, {}, {}, false
+  for i = 1, num() do
+    local s = {q = arg(), id = arg(), token = arg(), action = arg(), delay = num(), err = arg()}
+    local m = redis.call('HGET', kq(s.q, 'ids'), s.id)
+    -- A lease that expired but was not taken again still holds its token: nobody else has
+    -- the message, so its settlement is accepted.
+    if m and not held[m] and redis.call('HGET', kmsg(m), 'tok') == s.token then
+      s.m = m
+      held[m] = true
+      statuses[i] = 0
+    else
+      statuses[i] = 1
+      stale = true
+    end
+    settlements[i] = s
+  end
+  if stale then return {'STALE-LEASE', statuses} end
+  local freed, gone = {}, {}
+  for _, s in ipairs(settlements) do
+    if s.action ~= 'retry' then
+      freed[s.q] = (freed[s.q] or 0) + size(s.m)
+      gone[s.q .. '\n' .. s.id] = true
+    end
+  end
+  local units, refused = readUnits(num(), freed, gone)
+  if not units then return refused end
+  for _, s in ipairs(settlements) do
+    if s.action == 'ack' then
+      deleteMessage(s.q, s.m, s.id)
+    elseif s.action == 'retry' then
+      redis.call('HSET', kmsg(s.m), 'vis', now + s.delay)
+      redis.call('HDEL', kmsg(s.m), 'tok')
+      if s.err ~= '' then redis.call('HSET', kmsg(s.m), 'err', s.err) end
+      redis.call('ZADD', kq(s.q, 'vis'), now + s.delay, s.m)
+      redis.call('ZREM', kq(s.q, 'leased'), s.m)
+    else
+      moveToDead(s.q, s.m, s.id, s.err)
+    end
+  end
+  local dups, logged = applyUnits(units, window)
+  return {'OK', dups, logged}
+
+elseif op == 'stats' then
+  local out = {}
+  for _, q in ipairs(redis.call('SMEMBERS', P .. 'queues')) do out[#out + 1] = counts(q) end
+  return out
+
+elseif op == 'counts' then
+  -- ARGV: queues; answers the counts of each and of its dead letters.
+  local out = {}
+  while ARGV[at] do
+    local q = arg()
+    out[#out + 1] = counts(q)
+    out[#out + 1] = counts(q .. DEAD)
+  end
+  return out
+
+elseif op == 'peek' then
+  local q, max = arg(), num()
+  local out = {}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', kq(q, 'vis'), '-inf', '+inf', 'LIMIT', 0, max)) do
+    local f = redis.call('HMGET', kmsg(m), 'id', 'body', 'hdr', 'att', 'enq', 'vis', 'tok', 'err', 'src', 'dead')
+    out[#out + 1] = {f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7] and 1 or 0,
+                     f[8] or '', f[9] or '', f[10] and tonumber(f[10]) or -1}
+  end
+  return out
+
+elseif op == 'redrive' then
+  local dead = arg()
+  local moved = 0
+  for _, m in ipairs(redis.call('ZRANGE', kq(dead, 'vis'), 0, -1)) do
+    local f = redis.call('HMGET', kmsg(m), 'id', 'src')
+    local id, src = f[1], f[2]
+    -- A message whose id is in the source queue again stays dead.
+    if src and not queued(src, id) then
+      local n = size(m)
+      unlink(dead, m, id, n)
+      redis.call('HSET', kmsg(m), 'q', src, 'att', 0, 'enq', now, 'vis', now)
+      redis.call('HDEL', kmsg(m), 'tok', 'err', 'src', 'dead')
+      link(src, m, id, n, now, now)
+      moved = moved + 1
+    end
+  end
+  return moved
+
+elseif op == 'purge' then
+  local q = arg()
+  local members = redis.call('ZRANGE', kq(q, 'vis'), 0, -1)
+  for _, m in ipairs(members) do redis.call('DEL', kmsg(m)) end
+  redis.call('DEL', kq(q, 'vis'), kq(q, 'leased'), kq(q, 'age'), kq(q, 'ids'))
+  redis.call('SREM', P .. 'queues', q)
+  redis.call('HDEL', P .. 'bytes', q)
+  return #members
+
+elseif op == 'next-visible' then
+  local first = redis.call('ZRANGE', kq(arg(), 'vis'), 0, 0, 'WITHSCORES')
+  if #first == 0 then return false end
+  return tonumber(first[2])
+
+elseif op == 'sweep' then
+  -- ARGV: default retention, default dead-letter retention, then (queue retention dead)*.
+  local keep = {['\0'] = {num(), num()}}
+  while ARGV[at] do keep[arg()] = {num(), num()} end
+  for _, q in ipairs(redis.call('SMEMBERS', P .. 'dedupe-queues')) do
+    redis.call('ZREMRANGEBYSCORE', kq(q, 'dedupe'), '-inf', now)
+    if redis.call('EXISTS', kq(q, 'dedupe')) == 0 then redis.call('SREM', P .. 'dedupe-queues', q) end
+  end
+  local deleted = 0
+  for _, q in ipairs(redis.call('SMEMBERS', P .. 'queues')) do
+    local dead = isDead(q)
+    local source = dead and string.sub(q, 1, #q - #DEAD) or q
+    local k = keep[source] or keep['\0']
+    -- A dead letter's clock starts when it died; a message's when it was sent.
+    local cutoff = now - (dead and k[2] or k[1])
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', kq(q, 'age'), '-inf', '(' .. cutoff)) do
+      deleteMessage(q, m, redis.call('HGET', kmsg(m), 'id'))
+      deleted = deleted + 1
+    end
+  end
+  -- Retained events past the longest retention asked for their topic (sent by the host,
+  -- which knows the table; a topic it did not send keeps none).
+  return deleted
+
+elseif op == 'trim-log' then
+  -- ARGV: (topic retention_ms)*; topics with a log not named are emptied.
+  local keep = {}
+  while ARGV[at] do keep[arg()] = num() end
+  for _, t in ipairs(redis.call('SMEMBERS', P .. 'logged-topics')) do
+    local cutoff = keep[t] and now - keep[t] or nil
+    while true do
+      local first = redis.call('ZRANGE', kt(t, 'seqs'), 0, 99)
+      if #first == 0 then redis.call('SREM', P .. 'logged-topics', t) break end
+      local stop = false
+      for _, seq in ipairs(first) do
+        local id, _, _, loggedAt = cmsgpack.unpack(redis.call('HGET', kt(t, 'log'), seq))
+        if cutoff and loggedAt >= cutoff then stop = true break end
+        redis.call('HDEL', kt(t, 'log-ids'), id)
+        redis.call('HDEL', kt(t, 'log'), seq)
+        redis.call('ZREM', kt(t, 'seqs'), seq)
+      end
+      if stop then break end
+    end
+  end
+  return 0
+
+elseif op == 'events' then
+  local t, after, limit = arg(), arg(), num()
+  local out = {}
+  for _, seq in ipairs(redis.call('ZRANGEBYSCORE', kt(t, 'seqs'), '(' .. after, '+inf', 'LIMIT', 0, limit)) do
+    local _, hdr, body = cmsgpack.unpack(redis.call('HGET', kt(t, 'log'), seq))
+    out[#out + 1] = {tonumber(seq), hdr, body}
+  end
+  return out
+
+elseif op == 'bind' then
+  -- ARGV: owner, bindings (encoded by the host), then the "<topic> <subscriber>" it subscribes.
+  local owner, bindings = arg(), arg()
+  local previous = redis.call('HGET', P .. 'owner-subs', owner)
+  local keep = {}
+  while ARGV[at] do
+    local sub = arg()
+    keep[#keep + 1] = sub
+    redis.call('HSETNX', P .. 'sub-created', sub, now)
+  end
+  -- Subscriptions the owner no longer has stop here; the rest keep their creation time.
+  if previous then
+    local kept = {}
+    for _, sub in ipairs(keep) do kept[sub] = true end
+    for _, sub in ipairs(cmsgpack.unpack(previous)) do
+      if not kept[sub] then redis.call('HDEL', P .. 'sub-created', sub) end
+    end
+  end
+  if bindings == '' then
+    redis.call('HDEL', P .. 'owners', owner)
+    redis.call('HDEL', P .. 'owner-subs', owner)
+  else
+    redis.call('HSET', P .. 'owners', owner, bindings)
+    redis.call('HSET', P .. 'owner-subs', owner, cmsgpack.pack(keep))
+  end
+  return redis.call('INCR', P .. 'topics-version')
+
+elseif op == 'table' then
+  -- The topic table: its version, every owner's bindings, and the topics' counters.
+  local out = {redis.call('GET', P .. 'topics-version') or '0', {}, {}}
+  out[2] = redis.call('HGETALL', P .. 'owners')
+  local created = redis.call('HGETALL', P .. 'sub-created')
+  for i = 1, #created do out[3][i] = created[i] end
+  return out
+
+elseif op == 'topic-counters' then
+  local out = {}
+  while ARGV[at] do
+    local t = arg()
+    local f = redis.call('HMGET', kt(t), 'published', 'last')
+    out[#out + 1] = {t, tonumber(f[1] or '0'), tonumber(f[2] or '-1')}
+  end
+  return out
+end
+return redis.error_reply('gust: unknown queue operation ' .. tostring(op))
+)lua";
+
+}  // namespace gust

@@ -1,0 +1,135 @@
+// Hosts that share one Redis (--backend, docs/scale-out.md): real `gust serve` processes on a
+// real redis-server. What one host is sent, another consumes; every host's admin API shows
+// the same queues and topics; a host whose Redis is gone refuses sends with 503 instead of
+// accepting what it cannot store, and keeps serving plain HTTP functions.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/harness.h"
+#include "tests/support/redis_server.h"
+
+using namespace gust::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+class Admin {
+ public:
+  explicit Admin(const Host& host) : client_(host.adminClient(30s)), token_(host.adminToken()) {}
+
+  httplib::Result send(const std::string& queue, const std::string& body, const std::string& id) {
+    return client_.Post("/v1/queues/" + queue + "/messages",
+                        {{"Authorization", "Bearer " + token_}, {"Gust-Message-Id", id}}, body,
+                        "application/octet-stream");
+  }
+  json get(const std::string& path) {
+    auto r = client_.Get(path, {{"Authorization", "Bearer " + token_}});
+    REQUIRE(r);
+    INFO(path << " -> " << r->body);
+    REQUIRE(r->status == 200);
+    return json::parse(r->body);
+  }
+  json stats(const std::string& queue) {
+    const json all = get("/v1/queues");  // a range-for over a temporary's member would dangle
+    for (const auto& q : all["queues"]) {
+      if (q["name"] == queue) return q;
+    }
+    return {{"name", queue}, {"depth", 0}, {"in_flight", 0}, {"delayed", 0}, {"dead", 0}};
+  }
+  std::set<std::string> ids(const std::string& queue) {
+    std::set<std::string> out;
+    const json peeked = get("/v1/queues/" + queue + "/messages?limit=1000");
+    for (const auto& m : peeked["messages"]) out.insert(m["id"]);
+    return out;
+  }
+
+ private:
+  httplib::Client client_;
+  std::string token_;
+};
+
+// The fixture's `batch` consuming "in" (it publishes "out-<id>" to "out" for each message it
+// takes), and a plain HTTP route that needs no backend.
+fs::path consumerApp(const fs::path& dir) {
+  return makeApp(dir, "consumers",
+                 R"({"name": "consumers", "publishes": ["out"], "functions": {
+                      "batch": {"queue": {"name": "in", "batch_size": 4, "max_attempts": 3,
+                                          "backoff": {"base": "100ms", "cap": "200ms"}}},
+                      "echo": {"routes": [{"path": "/hello", "methods": ["GET"]}]}}})",
+                 env("GUST_FIXTURE_MISBEHAVE"));
+}
+
+}  // namespace
+
+TEST_CASE("two hosts on one Redis: a message sent through one is consumed by the other, and both show it") {
+  RedisServer redis;
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "a");
+  fs::create_directories(tmp.path() / "b");
+  // A runs no app: whatever it is sent, only B can consume.
+  Host a({}, tmp.path() / "a", {"--backend", redis.url()});
+  Host b({consumerApp(tmp.path() / "b")}, tmp.path() / "b", {"--backend", redis.url()});
+  Admin admin_a(a), admin_b(b);
+
+  std::set<std::string> sent;
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "m-" + std::to_string(i);
+    auto r = admin_a.send("in", "ok", id);
+    REQUIRE(r);
+    CHECK(r->status == 201);
+    sent.insert("out-" + id);
+  }
+  // One dedupe window for the cluster: B already knows the id A was sent.
+  auto again = admin_b.send("in", "ok", "m-0");
+  REQUIRE(again);
+  CHECK(again->status == 200);
+  CHECK(json::parse(again->body)["duplicate"] == true);
+
+  waitFor("B to consume what A was sent", [&] { return admin_a.ids("out") == sent; }, 30s,
+          [&] { return admin_a.get("/v1/queues").dump() + "\nB's " + b.process().lastOutput(); });
+  CHECK(admin_b.ids("out") == sent);  // the same queue through either host
+  json in_a = admin_a.stats("in");
+  CHECK(in_a["depth"] == 0);
+  CHECK(in_a["in_flight"] == 0);
+  // The consumer ran on B (the only host with the app): its records say so.
+  waitFor("B's records of the batches", [&] {
+    const json listed = admin_b.get("/v1/invocations?app=consumers&limit=100");
+    return listed["invocations"].size() >= 5;
+  }, 10s, b);
+
+  a.process().signal(SIGTERM);
+  b.process().signal(SIGTERM);
+  CHECK(a.process().wait().status == 0);
+  CHECK(b.process().wait().status == 0);
+}
+
+TEST_CASE("with Redis gone a host refuses sends with 503 and Retry-After, serves plain HTTP, and recovers") {
+  RedisServer redis;
+  TempDir tmp;
+  Host host({consumerApp(tmp.path())}, tmp.path(), {"--backend", redis.url()});
+  Admin admin(host);
+  REQUIRE(admin.send("in", "ok", "before")->status == 201);
+  redis.kill();
+  waitFor("the host to notice", [&] { return host.process().lastOutput().find("unreachable") != std::string::npos; },
+          10s, host);
+  auto refused = admin.send("in", "ok", "during");
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(refused->has_header("Retry-After"));
+  httplib::Client pub("127.0.0.1", host.port());
+  auto hello = pub.Get("/hello");
+  REQUIRE(hello);
+  CHECK(hello->status == 200);
+  redis.start();  // empty: no persistence in this test
+  waitFor("sends to be taken again", [&] {
+    auto r = admin.send("in", "ok", "after");
+    return r && r->status == 201;
+  }, 15s, host);
+  waitFor("the consumer to process it", [&] { return admin.ids("out").count("out-after") == 1; }, 30s,
+          [&] { return admin.get("/v1/queues").dump() + "\nthe host's " + host.process().lastOutput(); });
+  host.process().signal(SIGTERM);
+  CHECK(host.process().wait().status == 0);
+}

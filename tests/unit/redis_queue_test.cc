@@ -1,0 +1,173 @@
+// What the Redis queue backend does beyond the contract it shares with the embedded one
+// (queue_store_test.cc runs that against both): two hosts on one Redis see one set of
+// queues and topics, a Redis that restarted (and forgot its scripts) is used again, and a
+// Redis that cannot be reached refuses calls instead of losing them.
+#include "runtime/store/redis_queue.h"
+
+#include <doctest/doctest.h>
+#include <uv.h>
+
+#include <memory>
+#include <optional>
+
+#include "runtime/base/names.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/run_loop.h"
+#include "tests/unit/store_test_support.h"
+
+namespace gust {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+RedisClientOptions fastOptions() {
+  RedisClientOptions o;
+  o.connect_timeout = milliseconds(500);
+  o.command_timeout = milliseconds(500);
+  o.reconnect_min = milliseconds(20);
+  o.reconnect_max = milliseconds(100);
+  return o;
+}
+
+// A host's view of the cluster: its own connection and its own RedisQueue, on a shared loop.
+struct Host {
+  Host(uv_loop_t* loop, const std::string& url, const Clock& clock) : loop(loop) {
+    auto endpoint = parseBackendUrl(url);
+    REQUIRE(endpoint.ok());
+    client = std::make_unique<RedisClient>(loop, *endpoint, fastOptions());
+    client->start();
+    waitUp();
+    queue = std::make_unique<RedisQueue>(*client, clock);
+  }
+  ~Host() {
+    bool closed = false;
+    client->close([&closed] { closed = true; });
+    test::runLoopUntil(loop, "the client to close", [&closed] { return closed; });
+  }
+  void waitUp() { REQUIRE(test::runLoopUntil(loop, "the client to connect", [this] { return client->up(); })); }
+
+  template <typename T, typename Call>
+  Result<T> wait(Call&& call) {
+    std::optional<Result<T>> got;
+    Result<void> posted = call([&got](Result<T> r) { got.emplace(std::move(r)); });
+    if (!posted.ok()) return posted.error();
+    REQUIRE(test::runLoopUntil(loop, "the queue's answer", [&got] { return got.has_value(); }));
+    return std::move(*got);
+  }
+  std::vector<SendResult> send(const std::string& queue_name, std::string id, std::string body) {
+    OutgoingMessage m;
+    m.id = std::move(id);
+    m.body = std::move(body);
+    auto r = wait<std::vector<SendResult>>(
+        [&](auto done) { return queue->send(queue_name, {m}, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  std::vector<LeasedMessage> lease(const std::string& queue_name) {
+    LeaseOptions o;
+    o.max_count = 10;
+    auto r = wait<LeaseResult>([&](auto done) { return queue->lease(queue_name, o, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    return r->messages;
+  }
+
+  uv_loop_t* loop;
+  std::unique_ptr<RedisClient> client;
+  std::unique_ptr<RedisQueue> queue;
+};
+
+struct Cluster {
+  Cluster() { uv_loop_init(&loop); }
+  ~Cluster() {
+    a.reset();
+    b.reset();
+    test::runLoopToEnd(&loop, "the loop to end");
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+  uv_loop_t loop{};
+  test::RedisServer redis;
+  testing::FakeClock clock;
+  std::unique_ptr<Host> a, b;
+};
+
+TEST_CASE("two hosts on one Redis: a message sent through one is leased through the other, once") {
+  Cluster c;
+  c.a = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.b = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.a->send("orders", "o-1", "first");
+  CHECK(c.b->send("orders", "o-1", "again")[0].duplicate);  // one dedupe window for the cluster
+  auto on_b = c.b->lease("orders");
+  REQUIRE(on_b.size() == 1);
+  CHECK(on_b[0].body == "first");
+  CHECK(c.a->lease("orders").empty());  // leased by the other host
+  // The settle through the host that did not lease it is fenced by the same token.
+  auto settled = c.a->wait<SettleResult>([&](auto done) {
+    return c.a->queue->settle({{"orders", "o-1", on_b[0].lease_token, SettleAction::kAck, {}, ""}}, {}, {},
+                              std::move(done));
+  });
+  GUST_REQUIRE_OK(settled);
+  CHECK(settled->committed);
+  CHECK(c.b->lease("orders").empty());
+}
+
+TEST_CASE("a subscription set through one host receives what another host publishes next, at once") {
+  Cluster c;
+  c.a = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.b = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  // B publishes first, so it holds a table in which "news" is no topic at all.
+  c.b->send("news", "before", "to the plain queue");
+  TopicBindings bindings;
+  bindings.subscriptions.push_back(Subscription{"news", functionSubscriber("reader", "onNews"), {}});
+  auto bound = c.a->wait<bool>([&](auto done) {
+    return c.a->queue->bindTopics("reader", bindings, [done = std::move(done)](Result<void> r) mutable {
+      if (r.ok()) {
+        done(true);
+      } else {
+        done(r.error());
+      }
+    });
+  });
+  GUST_REQUIRE_OK(bound);
+  // B's table is stale now; the script refuses B's plan, B reads the table again and fans out.
+  c.b->send("news", "after", "an event");
+  auto got = c.a->lease(subscriptionQueue("news", functionSubscriber("reader", "onNews")));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].id == "after");
+  bool has_ce_id = false;
+  for (const auto& [k, v] : got[0].headers) has_ce_id = has_ce_id || (k == "ce-id" && v == "after");
+  CHECK(has_ce_id);
+}
+
+TEST_CASE("a Redis that restarted without its scripts is used again once the client reconnects") {
+  Cluster c;
+  c.a = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.a->send("jobs", "j-1", "before the restart");
+  c.redis.kill();
+  REQUIRE(test::runLoopUntil(&c.loop, "the client to notice", [&] { return !c.a->client->up(); }));
+  c.redis.start();  // no persistence in this test: an empty Redis with no scripts cached
+  c.a->waitUp();
+  c.a->send("jobs", "j-2", "after the restart");  // EVALSHA answers NOSCRIPT; the source follows
+  auto leased = c.a->lease("jobs");
+  REQUIRE(leased.size() == 1);
+  CHECK(leased[0].id == "j-2");
+}
+
+TEST_CASE("while Redis cannot be reached, calls are refused at once as unavailable") {
+  Cluster c;
+  c.a = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.redis.kill();
+  REQUIRE(test::runLoopUntil(&c.loop, "the client to notice", [&] { return !c.a->client->up(); }));
+  OutgoingMessage m;
+  m.body = "x";
+  auto refused = c.a->queue->send("jobs", {m}, [](Result<std::vector<SendResult>>) { FAIL("called back"); });
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == ErrorKind::kUnavailable);
+  LeaseOptions o;
+  auto lease = c.a->queue->lease("jobs", o, [](Result<LeaseResult>) { FAIL("called back"); });
+  REQUIRE_FALSE(lease.ok());
+  CHECK(lease.error().kind == ErrorKind::kUnavailable);
+}
+
+}  // namespace
+}  // namespace gust
