@@ -29,12 +29,6 @@ import { Service } from "kubernetes-models/v1";
 
 const sourceRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-// Settings docs/scale-out.md gives that are on their way into the settings table (issue 17
-// point 1): taken as known meanwhile, with a note. Once the table has them this is dead
-// weight, to be removed.
-const kPendingSettings = new Set(["--backend", "GUST_BACKEND"]);
-const noted = new Set();
-
 // The host's flags and GUST_* variables, from the README's settings table.
 function knownSettings() {
   const readme = readFileSync(join(sourceRoot, "README.md"), "utf8");
@@ -65,22 +59,15 @@ const kDefaultDrainMs = 10_000;  // drain_timeout's default (README)
 function checkSettings(args, env, where, problems) {
   const { flags, variables } = knownSettings();
   const settings = new Map();
-  const known = (name, table) => {
-    if (table.has(name)) return true;
-    if (!kPendingSettings.has(name)) return false;
-    if (!noted.has(name)) console.error(`note: ${name} is not in README "Host settings" yet (docs/scale-out.md)`);
-    noted.add(name);
-    return true;
-  };
   for (const [name, value] of env) {
     if (!name.startsWith("GUST_")) continue;
-    if (!known(name, variables)) problems.push(`${where}: ${name} is not a setting of gust serve (README "Host settings")`);
+    if (!variables.has(name)) problems.push(`${where}: ${name} is not a setting of gust serve (README "Host settings")`);
     settings.set(name, value);
   }
   for (const arg of args) {
     if (!arg.startsWith("-")) continue;
     const flag = arg.split("=")[0];
-    if (!known(flag, flags)) problems.push(`${where}: ${flag} is not a flag of gust serve (README "Host settings")`);
+    if (!flags.has(flag)) problems.push(`${where}: ${flag} is not a flag of gust serve (README "Host settings")`);
   }
   return settings;
 }
