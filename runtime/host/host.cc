@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "runtime/admin/admin_api.h"
 #include "runtime/admin/admin_apps.h"
@@ -76,7 +77,7 @@ class Host {
         drain_(loop, clock_),
         readiness_(clock_, [this](UniqueFunction<void(bool)> done) {
           if (writer_) {
-            probeSqliteStore(*writer_, std::move(done));
+            probeHostStores(*writer_, redis_.get(), std::move(done));
           } else {
             done(false);
           }
@@ -137,7 +138,12 @@ class Host {
     state_ = std::move(*state);
     dispatcher_.setStateStore(state_.get());
     // The first answer, before the admin API listens: a probe right after start finds it.
-    readiness_.storeAnswered(sqliteStoreTakesWrites(*writer_));
+    // Both stores answer within their deadlines (the writer's busy timeout, Redis's command
+    // timeout).
+    std::optional<bool> writable;
+    probeHostStores(*writer_, redis_.get(), [&writable](bool answer) { writable = answer; });
+    while (!writable) uv_run(loop_, UV_RUN_ONCE);
+    readiness_.storeAnswered(*writable);
     auto token = loadOrCreateAdminToken(options_.data_dir);
     if (!token) return token.error();
     AppStoreOptions store_options;

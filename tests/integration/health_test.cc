@@ -1,6 +1,7 @@
 // /healthz and /readyz of a real host (runtime/admin/admin_health.h): not ready while an
-// app's warm instance starts, while gust.db takes no writes, and once draining; alive all
-// along. Real host, real workers, a real lock on the real database file.
+// app's warm instance starts, while gust.db or the backend Redis takes no writes, and once
+// draining; alive all along. Real host, real workers, a real lock on the real database file,
+// a real redis-server killed and started again.
 #include <doctest/doctest.h>
 #include <httplib.h>
 
@@ -9,6 +10,7 @@
 
 #include "runtime/store/sqlite_connection.h"
 #include "tests/integration/harness.h"
+#include "tests/support/redis_server.h"
 
 using namespace gust::test;
 using json = nlohmann::json;
@@ -72,6 +74,20 @@ TEST_CASE("/readyz says the store is not ready while another process holds gust.
   CHECK(probe(host, "/healthz").status == 200);
   REQUIRE((*other)->exec("ROLLBACK").ok());
   Probe ready = readyzOnce(host, 200, "/readyz to answer 200 once gust.db takes writes again");
+  CHECK(ready.body == json{{"status", "ready"}});
+}
+
+TEST_CASE("/readyz says the store is not ready while the backend Redis is gone, and ready once it is back") {
+  TempDir tmp;
+  RedisServer redis;
+  Host host({}, tmp.path(), {"--backend", redis.url()});
+  CHECK(probe(host, "/readyz").status == 200);
+  redis.kill();
+  Probe gone = readyzOnce(host, 503, "/readyz to see that Redis takes no writes");
+  CHECK(gone.body == json{{"status", "not ready"}, {"waiting_for", {"store"}}});
+  CHECK(probe(host, "/healthz").status == 200);
+  redis.start();
+  Probe ready = readyzOnce(host, 200, "/readyz to answer 200 once Redis is back");
   CHECK(ready.body == json{{"status", "ready"}});
 }
 
