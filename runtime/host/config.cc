@@ -312,7 +312,8 @@ const std::vector<Setting>& table() {
          "a worker's memory (`memory_mb`) for apps whose manifest sets none, in MiB"},
         numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.pool_defaults.memory_mb; }, 16, 1'048'576));
     add({"backend", "--backend", "", "GUST_BACKEND", "URL", "none (embedded)",
-         "the Redis (`redis://[[user]:password@]host[:port][/db]`) this host shares its queues and topics with: "
+         "the Redis (`redis://[[user]:password@]host[:port][/db]`) this host shares its queues, topics and app state "
+         "with: "
          "every host on it serves the same ones; without it they stay in the data dir (docs/scale-out.md says what "
          "is shared so far)"},
         [](HostOptions& o, std::string_view text) -> Result<void> {

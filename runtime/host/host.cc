@@ -47,6 +47,7 @@
 #include "runtime/store/queue_store.h"
 #include "runtime/store/redis_client.h"
 #include "runtime/store/redis_queue.h"
+#include "runtime/store/redis_state_store.h"
 #include "runtime/store/topic_event_hub.h"
 #include "triggers/queue/queue_trigger.h"
 #include "triggers/timer/timer_trigger.h"
@@ -133,9 +134,15 @@ class Host {
     if (!keys) return keys.error();
     keys_ = std::move(*keys);
     http_.enableKeys(*keys_);
-    auto state = SqliteStateStore::open(*writer_, clock_);
-    if (!state) return state.error();
-    state_ = std::move(*state);
+    if (redis_) {
+      auto state = std::make_unique<RedisStateStore>(loop_, *redis_, clock_);
+      redis_state_ = state.get();
+      state_ = std::move(state);
+    } else {
+      auto state = SqliteStateStore::open(*writer_, clock_);
+      if (!state) return state.error();
+      state_ = std::move(*state);
+    }
     dispatcher_.setStateStore(state_.get());
     // The first answer, before the admin API listens: a probe right after start finds it.
     // Both stores answer within their deadlines (the writer's busy timeout, Redis's command
@@ -359,7 +366,12 @@ class Host {
             auto close_fork = [this] { fork_client_.close([] {}); };
             // After the pools: their last batches settled through it.
             if (redis_) {
-              redis_->close(close_fork);
+              auto close_redis = [this, close_fork] { redis_->close(close_fork); };
+              if (redis_state_) {
+                redis_state_->close(close_redis);
+              } else {
+                close_redis();
+              }
             } else {
               close_fork();
             }
@@ -492,7 +504,8 @@ class Host {
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<InvocationStore> invocations_;
   std::unique_ptr<KeyStore> keys_;
-  std::unique_ptr<StateStore> state_;  // borrows the writer, like keys_
+  std::unique_ptr<StateStore> state_;  // borrows the writer, like keys_, or redis_
+  RedisStateStore* redis_state_ = nullptr;  // state_, when it is on redis_
   // Freed before the queue trigger and the writer they borrow (both declared earlier).
   std::unique_ptr<WebhookStore> webhook_store_;
   std::unique_ptr<WebhookDeliveries> webhooks_;

@@ -76,7 +76,7 @@ struct HostOptions {
   // The app store (functions/app_store.h).
   uint64_t max_module_bytes = 64ull << 20;
   size_t versions_kept = 10;
-  // The cluster's Redis (docs/scale-out.md): queues and topics live there, shared with every
+  // The cluster's Redis (docs/scale-out.md): queues, topics and app state live there, shared with every
   // host on it; none: everything stays in the data dir.
   std::optional<RedisEndpoint> backend;
   // Queues and invocation records.

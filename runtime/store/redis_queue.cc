@@ -1,14 +1,12 @@
 #include "runtime/store/redis_queue.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <set>
 
-#include "runtime/base/digest.h"
 #include "runtime/base/names.h"
 #include "runtime/store/queue_calls.h"
+#include "runtime/store/redis_state_store.h"
 #include "runtime/store/stored_strings.h"
 
 namespace gust {
@@ -22,13 +20,6 @@ using std::chrono::milliseconds;
 // How often a send or settle reads the topic table again when the script says it changed
 // meanwhile, before it gives up (each retry follows a bindTopics on some host).
 constexpr int kTopicRetries = 5;
-
-std::string sha1Hex(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(text.data(), text.size(), md, &size, EVP_sha1(), nullptr);
-  return toHex(std::string_view(reinterpret_cast<const char*>(md), size));
-}
 
 QueueTime fromMs(int64_t ms) { return QueueTime(milliseconds(ms)); }
 
@@ -88,6 +79,7 @@ struct RedisQueue::Publishing {
   bool settle = false;
   std::vector<MessageSettlement> settlements;
   std::vector<std::pair<std::string, OutgoingMessage>> messages;  // (name, message)
+  AppStateWrites state;  // settle only
   Done<std::vector<SendResult>> sent;
   Done<SettleResult> settled;
   // Filled per attempt: the events of topic units, for the retained-event listener.
@@ -107,7 +99,7 @@ RedisQueue::RedisQueue(RedisClient& client, const Clock& clock, QueueLimits limi
       clock_(clock),
       limits_(limits),
       prefix_(std::move(prefix)),
-      script_sha_(sha1Hex(kRedisQueueScript)) {}
+      script_(client, kRedisQueueScript, prefix_) {}
 
 int64_t RedisQueue::nowMs() const {
   return std::chrono::duration_cast<milliseconds>(clock_.wallNow().time_since_epoch()).count();
@@ -133,22 +125,7 @@ void RedisQueue::run(std::string_view op, std::vector<std::string> args, RedisCl
 }
 
 Result<void> RedisQueue::runChecked(std::string_view op, std::vector<std::string> args, RedisClient::Done done) {
-  std::vector<std::string> argv = {"EVALSHA", script_sha_, "0", prefix_, std::string(op), str(nowMs())};
-  argv.insert(argv.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
-  // Redis forgets its scripts when it restarts: the first call after that sends the source.
-  auto fallback = std::make_shared<std::vector<std::string>>(argv);
-  return client_.command(
-      std::move(argv), [this, fallback, done = std::move(done)](Result<RedisReply> reply) mutable {
-        if (!reply.ok() || !reply->isError() || reply->str.rfind("NOSCRIPT", 0) != 0) {
-          done(std::move(reply));
-          return;
-        }
-        (*fallback)[0] = "EVAL";
-        (*fallback)[1] = std::string(kRedisQueueScript);
-        auto shared = std::make_shared<RedisClient::Done>(std::move(done));
-        auto sent = client_.command(std::move(*fallback), [shared](Result<RedisReply> r) { (*shared)(std::move(r)); });
-        if (!sent.ok()) (*shared)(sent.error());
-      });
+  return script_.run(op, nowMs(), std::move(args), std::move(done));
 }
 
 void RedisQueue::withTopics(bool refresh, UniqueFunction<void(Result<const TopicTable*>)> then) {
@@ -233,16 +210,12 @@ Result<void> RedisQueue::send(std::string queue, std::vector<OutgoingMessage> me
 Result<void> RedisQueue::settle(std::vector<MessageSettlement> settlements, std::vector<MessagePublish> publishes,
                                 AppStateWrites state, Done<SettleResult> done) {
   if (auto r = checkSettleCall(limits_, settlements, publishes, state, message_ids_); !r.ok()) return r;
-  if (!state.empty()) {
-    return makeError(ErrorKind::kUnavailable,
-                     "app state is not kept on the Redis backend yet (docs/scale-out.md \"Status\"); nothing was "
-                     "settled");
-  }
   if (!client_.up()) return makeError(ErrorKind::kUnavailable, "the backend Redis is unreachable; nothing was settled");
   auto p = std::make_shared<Publishing>();
   p->settle = true;
   p->settlements = std::move(settlements);
   for (auto& pub : publishes) p->messages.emplace_back(std::move(pub.queue), std::move(pub.message));
+  p->state = std::move(state);
   p->settled = std::move(done);
   publishWith(std::move(p), kTopicRetries);
   return {};
@@ -286,6 +259,7 @@ void RedisQueue::publishWith(std::shared_ptr<Publishing> p, int attempts_left) {
       args.insert(args.end(), std::make_move_iterator(targets.begin()), std::make_move_iterator(targets.end()));
       p->events[i] = std::move(event);
     }
+    if (p->settle) appendStateArgs(p->state, args);
     const char* op = p->settle ? "settle" : "send";
     auto sent = runChecked(op, std::move(args), [this, p, attempts_left, op](Result<RedisReply> reply) {
       if (!reply.ok()) return p->fail(reply.error());
@@ -304,6 +278,7 @@ void RedisQueue::publishWith(std::shared_ptr<Publishing> p, int attempts_left) {
         return p->fail(queueFullError(queue, integerAt(*reply, 2), integerAt(*reply, 3), stringAt(*reply, 4),
                                       boundsOf(queue)));
       }
+      if (auto refused = stateRefusalOf(*reply, p->state.app)) return p->fail(std::move(*refused));
       if (status == "STALE-LEASE") {
         const RedisReply* flags = at(*reply, 1);
         if (flags == nullptr) return p->fail(malformed(op));

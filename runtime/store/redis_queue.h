@@ -20,7 +20,8 @@
 // - While Redis is unreachable every call fails with kUnavailable (now, or through `done`
 //   for a command whose answer did not come: it may or may not have run; a send or publish
 //   with a caller-given id is safe to retry, the dedupe window drops the second copy).
-// - Not built yet: app state writes in settle (kUnavailable, naming the gap).
+// - settle commits app state writes in the same script, in the keys RedisStateStore reads
+//   (runtime/store/redis_state_store.h).
 
 #include <map>
 #include <memory>
@@ -32,6 +33,7 @@
 #include "runtime/base/ids.h"
 #include "runtime/store/queue_backend.h"
 #include "runtime/store/redis_client.h"
+#include "runtime/store/redis_script.h"
 
 namespace gust {
 
@@ -96,7 +98,7 @@ class RedisQueue final : public QueueBackend {
   const Clock& clock_;
   const QueueLimits limits_;
   const std::string prefix_;
-  std::string script_sha_;  // SHA-1 of the script, hex, for EVALSHA
+  RedisScript script_;  // redis_queue_script.cc
   IdGenerator message_ids_;
   QueueBounds default_bounds_;
   std::map<std::string, QueueBounds> bounds_;

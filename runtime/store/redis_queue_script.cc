@@ -25,6 +25,12 @@
 //   P t:<topic>:seqs             ZSET seq by seq
 //   P t:<topic>:log-ids          HASH id -> seq
 //   P logged-topics              SET of topics with a log
+//   P s:<app>                    HASH app state: key -> cmsgpack(value, version, expires_at (0:
+//                                never), updated_at)
+//   P s:<app>:keys               ZSET of its keys, all at score 0 (in byte order, for listing)
+//   P s:<app>:ttl                ZSET of its keys that expire, by expiry
+//   P s:<app>:usage              HASH keys, bytes (key and value bytes), expired rows included
+//   P state-apps                 SET of apps with state
 #include <string_view>
 
 namespace gust {
@@ -183,6 +189,113 @@ local function counts(q)
   return {q, total, ready, leased, total - ready - leased}
 end
 
+-- App state (runtime/store/state_store.h). A commit's writes, as the host sends them:
+--   app max_keys max_bytes count (op key value if_version ttl_ms)*count
+-- op is 'put' or 'remove'; if_version '' means any.
+local function ks(app, what) if what then return P .. 's:' .. app .. ':' .. what end return P .. 's:' .. app end
+local function readState()
+  local st = {app = arg(), maxKeys = num(), maxBytes = num(), writes = {}}
+  for i = 1, num() do st.writes[i] = {op = arg(), key = arg(), value = arg(), ifv = arg(), ttl = num()} end
+  return st
+end
+local function stateRow(app, key)
+  local packed = redis.call('HGET', ks(app), key)
+  if not packed then return false end
+  local value, version, expires, updated = cmsgpack.unpack(packed)
+  return {value = value, version = version, expires = expires, updated = updated, bytes = #key + #value}
+end
+local function live(row) return row and (row.expires == 0 or row.expires > now) end
+-- Checks every write's version and the app's bounds, writing nothing: answers the rows to
+-- write, or a refusal.
+local function planState(st)
+  if #st.writes == 0 then return {dirty = {}, rows = {}, sweep = {}} end
+  local rows, dirty = {}, {}
+  local function row(key)
+    if rows[key] == nil then rows[key] = stateRow(st.app, key) end
+    return rows[key]
+  end
+  local usage = redis.call('HMGET', ks(st.app, 'usage'), 'keys', 'bytes')
+  local keys, bytes = tonumber(usage[1] or '0'), tonumber(usage[2] or '0')
+  local grew = false
+  for _, w in ipairs(st.writes) do
+    local r = row(w.key)
+    local current = live(r) and r.version or 0
+    if w.ifv ~= '' and tonumber(w.ifv) ~= current then return nil, {'CONFLICT', w.key, current, w.ifv} end
+    dirty[w.key] = true
+    if w.op == 'remove' then
+      if r then
+        keys = keys - 1
+        bytes = bytes - r.bytes
+        rows[w.key] = false
+      end
+    else
+      local b = #w.key + #w.value
+      grew = grew or not r or b > r.bytes
+      if r then bytes = bytes - r.bytes else keys = keys + 1 end
+      bytes = bytes + b
+      rows[w.key] = {value = w.value, version = current + 1, expires = w.ttl > 0 and now + w.ttl or 0,
+                     updated = now, bytes = b}
+    end
+  end
+  local sweep = {}
+  if grew and (keys > st.maxKeys or bytes > st.maxBytes) then
+    -- Expired rows count until they are swept: sweep the app's now, then look again.
+    for _, key in ipairs(redis.call('ZRANGEBYSCORE', ks(st.app, 'ttl'), '-inf', now)) do
+      local r = row(key)
+      if r and not live(r) then
+        keys = keys - 1
+        bytes = bytes - r.bytes
+        sweep[#sweep + 1] = key
+      end
+    end
+    if keys > st.maxKeys then return nil, {'STATE-KEYS', keys, st.maxKeys} end
+    if bytes > st.maxBytes then return nil, {'STATE-BYTES', bytes, st.maxBytes} end
+  end
+  return {dirty = dirty, rows = rows, sweep = sweep, keys = keys, bytes = bytes}
+end
+local function deleteStateKey(app, key)
+  redis.call('HDEL', ks(app), key)
+  redis.call('ZREM', ks(app, 'keys'), key)
+  redis.call('ZREM', ks(app, 'ttl'), key)
+end
+local function applyState(st, plan)
+  if #st.writes == 0 then return end
+  for key in pairs(plan.dirty) do
+    local r = plan.rows[key]
+    if r then
+      redis.call('HSET', ks(st.app), key, cmsgpack.pack(r.value, r.version, r.expires, r.updated))
+      redis.call('ZADD', ks(st.app, 'keys'), 0, key)
+      if r.expires > 0 then
+        redis.call('ZADD', ks(st.app, 'ttl'), r.expires, key)
+      else
+        redis.call('ZREM', ks(st.app, 'ttl'), key)
+      end
+    else
+      deleteStateKey(st.app, key)
+    end
+  end
+  for _, key in ipairs(plan.sweep) do deleteStateKey(st.app, key) end
+  redis.call('HSET', ks(st.app, 'usage'), 'keys', plan.keys, 'bytes', plan.bytes)
+  redis.call('SADD', P .. 'state-apps', st.app)
+end
+-- Deletes the expired rows of `app`; answers how many.
+local function sweepState(app)
+  local gone = 0
+  for _, key in ipairs(redis.call('ZRANGEBYSCORE', ks(app, 'ttl'), '-inf', now)) do
+    local r = stateRow(app, key)
+    if r then
+      redis.call('HINCRBY', ks(app, 'usage'), 'keys', -1)
+      redis.call('HINCRBY', ks(app, 'usage'), 'bytes', -r.bytes)
+    end
+    deleteStateKey(app, key)
+    gone = gone + 1
+  end
+  return gone
+end
+local function itemOf(key, r, withValue)
+  return {key, withValue and r.value or '', r.version, #r.value, r.expires, r.updated}
+end
+
 if op == 'send' then
   if not checkTopics(arg()) then return {'STALE'} end
   local window = num()
@@ -253,6 +366,9 @@ elseif op == 'settle' then
   end
   local units, refused = readUnits(num(), freed, gone)
   if not units then return refused end
+  local st = readState()
+  local plan, conflict = planState(st)
+  if not plan then return conflict end
   for _, s in ipairs(settlements) do
     if s.action == 'ack' then
       deleteMessage(s.q, s.m, s.id)
@@ -267,7 +383,53 @@ elseif op == 'settle' then
     end
   end
   local dups, logged = applyUnits(units, window)
+  applyState(st, plan)
   return {'OK', dups, logged}
+
+elseif op == 'state-commit' then
+  local st = readState()
+  local plan, refused = planState(st)
+  if not plan then return refused end
+  applyState(st, plan)
+  return {'OK'}
+
+elseif op == 'state-get' then
+  local app, key = arg(), arg()
+  local r = stateRow(app, key)
+  if not live(r) then return false end
+  return itemOf(key, r, true)
+
+elseif op == 'state-list' then
+  local app, prefix, limit = arg(), arg(), num()
+  local out, from = {}, '[' .. prefix
+  while #out < limit do
+    local keys = redis.call('ZRANGEBYLEX', ks(app, 'keys'), from, '+', 'LIMIT', 0, 100)
+    if #keys == 0 then break end
+    for _, key in ipairs(keys) do
+      if string.sub(key, 1, #prefix) ~= prefix then return out end  -- past the prefix's range
+      local r = stateRow(app, key)
+      if live(r) then out[#out + 1] = itemOf(key, r, false) end
+      if #out == limit then return out end
+      from = '(' .. key
+    end
+  end
+  return out
+
+elseif op == 'state-usage' then
+  local usage = redis.call('HMGET', ks(arg(), 'usage'), 'keys', 'bytes')
+  return {tonumber(usage[1] or '0'), tonumber(usage[2] or '0')}
+
+elseif op == 'state-remove-app' then
+  local app = arg()
+  local n = redis.call('HLEN', ks(app))
+  redis.call('DEL', ks(app), ks(app, 'keys'), ks(app, 'ttl'), ks(app, 'usage'))
+  redis.call('SREM', P .. 'state-apps', app)
+  return n
+
+elseif op == 'state-sweep' then
+  local gone = 0
+  for _, app in ipairs(redis.call('SMEMBERS', P .. 'state-apps')) do gone = gone + sweepState(app) end
+  return gone
 
 elseif op == 'stats' then
   local out = {}

@@ -133,3 +133,32 @@ TEST_CASE("with Redis gone a host refuses sends with 503 and Retry-After, serves
   host.process().signal(SIGTERM);
   CHECK(host.process().wait().status == 0);
 }
+
+TEST_CASE("app state is the cluster's: a count kept through two hosts behind no balancer converges") {
+  RedisServer redis;
+  TempDir tmp;
+  const std::string manifest = R"({"name": "counters", "max_instances": 2, "functions": {
+      "incr": {"routes": [{"path": "/incr/{key}", "methods": ["POST"]}]},
+      "get":  {"routes": [{"path": "/get/{key}", "methods": ["GET"]}]}}})";
+  fs::path app_a = makeApp(tmp.path() / "a", "counters", manifest, env("GUST_FIXTURE_STATE"));
+  fs::path app_b = makeApp(tmp.path() / "b", "counters", manifest, env("GUST_FIXTURE_STATE"));
+  Host a({app_a}, tmp.path() / "a", {"--backend", redis.url()});
+  Host b({app_b}, tmp.path() / "b", {"--backend", redis.url()});
+  httplib::Client to_a("127.0.0.1", a.port()), to_b("127.0.0.1", b.port());
+  // Alternate hosts: each increment reads the version the other host wrote.
+  for (int i = 0; i < 10; ++i) {
+    auto r = (i % 2 == 0 ? to_a : to_b).Post("/incr/visits", "", "text/plain");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == std::to_string(i + 1));
+  }
+  auto through_a = to_a.Get("/get/visits");
+  auto through_b = to_b.Get("/get/visits");
+  REQUIRE((through_a && through_b));
+  CHECK(through_a->body == "10@10");
+  CHECK(through_b->body == "10@10");
+  a.process().signal(SIGTERM);
+  b.process().signal(SIGTERM);
+  CHECK(a.process().wait().status == 0);
+  CHECK(b.process().wait().status == 0);
+}

@@ -1,5 +1,5 @@
 // The queue backend contract (runtime/store/queue_backend.h), run against the embedded
-// backend and, when GUST_QUEUE_BACKEND=redis (the test "queue_store_test_redis"), against the
+// backend and, when GUST_STORE_BACKEND=redis (the test "queue_store_test_redis"), against the
 // Redis backend on a real redis-server: the same tests, so that both keep the same semantics.
 // Tests in the suite "sqlite only" look at gust.db itself, or at a process killed mid-write.
 #include "runtime/store/queue_store.h"
@@ -22,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/redis_server.h"
 #include "tests/unit/store_test_support.h"
 
 namespace gust {
@@ -56,23 +55,11 @@ MessageSettlement settlement(const std::string& queue, const LeasedMessage& m, S
   return MessageSettlement{queue, m.id, m.lease_token, action, retry_delay, std::move(error)};
 }
 
-bool onRedis() {
-  const char* backend = std::getenv("GUST_QUEUE_BACKEND");
-  return backend != nullptr && std::string(backend) == "redis";
-}
-
-// One redis-server for the whole run; each fixture keeps its keys under a prefix of its own.
-test::RedisServer& sharedRedis() {
-  static test::RedisServer server;
-  return server;
-}
-
 // A real queue, on a real gust.db or a real Redis, with time in the test's hands.
 class QueueFixture {
  public:
   explicit QueueFixture(QueueLimits limits = {}) : limits_(limits) {
-    static int fixtures = 0;
-    prefix_ = "test" + std::to_string(++fixtures) + ":";
+    prefix_ = testing::freshRedisPrefix();
     openQueue();
   }
   ~QueueFixture() { closeQueue(); }
@@ -80,11 +67,11 @@ class QueueFixture {
   // Closes everything and opens the same store again, as a restarted host would.
   void reopen() {
     closeQueue();
-    if (!onRedis()) fx.openWriter();
+    if (!testing::onRedisBackend()) fx.openWriter();
     openQueue();
   }
 
-  bool sqlite() const { return !onRedis(); }
+  bool sqlite() const { return !testing::onRedisBackend(); }
   // What is stored, read past the backend: the first column of `sql` in gust.db, or the
   // integer Redis answers to `command` (a key named without the fixture's prefix).
   int64_t stored(const std::string& sql, std::vector<std::string> command) {
@@ -163,8 +150,8 @@ class QueueFixture {
 
  private:
   void openQueue() {
-    if (onRedis()) {
-      auto endpoint = parseBackendUrl(sharedRedis().url());
+    if (testing::onRedisBackend()) {
+      auto endpoint = parseBackendUrl(testing::sharedRedis().url());
       REQUIRE(endpoint.ok());
       redis_ = std::make_unique<RedisClient>(fx.loop(), *endpoint);
       redis_->start();

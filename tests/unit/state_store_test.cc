@@ -1,10 +1,17 @@
+// The app state contract (runtime/store/state_store.h), run against gust.db and, when
+// GUST_STORE_BACKEND=redis (the test "state_store_test_redis"), against the Redis backend on a
+// real redis-server.
 #include "runtime/store/state_store.h"
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "runtime/store/queue_store.h"
+#include "runtime/store/redis_queue.h"
+#include "runtime/store/redis_state_store.h"
 #include "tests/unit/store_test_support.h"
 
 namespace gust {
@@ -28,6 +35,20 @@ StateWrite remove(std::string key, uint64_t if_version = kAnyStateVersion) {
 class StateFixture {
 public:
   StateFixture() {
+    if (testing::onRedisBackend()) {
+      auto endpoint = parseBackendUrl(testing::sharedRedis().url());
+      REQUIRE(endpoint.ok());
+      redis_ = std::make_unique<RedisClient>(fx.loop(), *endpoint);
+      redis_->start();
+      REQUIRE(test::runLoopUntil(fx.loop(), "the Redis client to connect",
+                                 [this] { return redis_->up(); }));
+      const std::string prefix = testing::freshRedisPrefix();
+      state_ = std::make_unique<RedisStateStore>(fx.loop(), *redis_, clock,
+                                                 prefix);
+      queue_ = std::make_unique<RedisQueue>(*redis_, clock, QueueLimits{},
+                                            prefix);
+      return;
+    }
     auto state = SqliteStateStore::open(fx.writer(), clock);
     GUST_REQUIRE_OK(state);
     state_ = std::move(*state);
@@ -36,6 +57,13 @@ public:
     queue_ = std::move(*queue);
   }
   ~StateFixture() {
+    if (redis_) {
+      int closed = 0;
+      static_cast<RedisStateStore &>(*state_).close([&closed] { ++closed; });
+      redis_->close([&closed] { ++closed; });
+      test::runLoopUntil(fx.loop(), "the Redis client to close",
+                         [&closed] { return closed == 2; });
+    }
     fx.closeWriter();
     queue_.reset();
     state_.reset();
@@ -71,8 +99,9 @@ public:
 
   WriterFixture fx;
   FakeClock clock;
+  std::unique_ptr<RedisClient> redis_;
   std::unique_ptr<StateStore> state_;
-  std::unique_ptr<SqliteQueue> queue_;
+  std::unique_ptr<QueueBackend> queue_;
 };
 
 } // namespace
@@ -235,6 +264,25 @@ TEST_CASE("state writes commit in the settle of their invocation: a conflict "
   });
   GUST_REQUIRE_OK(alone);
   CHECK(s.read("app", "count") == "absent");
+}
+
+TEST_CASE("a function's own thread reads state blocking while the loop runs") {
+  StateFixture s;
+  GUST_REQUIRE_OK(s.commit("app", {put("greeting", "hello")}));
+  std::atomic<bool> finished{false};
+  Result<std::optional<StateItem>> got = std::optional<StateItem>();
+  std::thread reader([&] {
+    got = s.state_->getBlocking("app", "greeting");
+    finished = true;
+  });
+  bool answered = test::runLoopUntil(s.fx.loop(), "the blocking read",
+                                     [&] { return finished.load(); });
+  reader.join();
+  REQUIRE(answered);
+  GUST_REQUIRE_OK(got);
+  REQUIRE(got->has_value());
+  CHECK((*got)->value == "hello");
+  CHECK((*got)->version == 1);
 }
 
 TEST_CASE("state keys are 1..512 bytes of UTF-8 without control characters") {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -16,10 +17,30 @@
 
 #include "runtime/base/clock.h"
 #include "runtime/store/sqlite_writer.h"
+#include "tests/support/redis_server.h"
 #include "tests/support/run_loop.h"
 #include "tests/support/temp_dir.h"
 
 namespace gust::testing {
+
+// True when the store tests run against the Redis backend (GUST_STORE_BACKEND=redis, set by
+// the "..._redis" registrations in tests/unit/meson.build) instead of gust.db.
+inline bool onRedisBackend() {
+  const char* backend = std::getenv("GUST_STORE_BACKEND");
+  return backend != nullptr && std::string(backend) == "redis";
+}
+
+// One redis-server for the whole run; each fixture keeps its keys under a prefix of its own.
+inline test::RedisServer& sharedRedis() {
+  static test::RedisServer server;
+  return server;
+}
+
+// A key prefix no other fixture of this run uses.
+inline std::string freshRedisPrefix() {
+  static int fixtures = 0;
+  return "test" + std::to_string(++fixtures) + ":";
+}
 
 // The temp dir every test uses, under the name these tests know it by.
 using gust::test::TempDir;
