@@ -6,15 +6,15 @@
 // it begins to drain. Both stay unauthenticated (probes carry no token), so their answers
 // name kinds of not-ready only, never why a store failed.
 //
-// The store's answer comes from a probe, a real write through the store's writer (for
-// gust.db see runtime/host/store_probe.h), started when someone asks and the last answer is
-// older than kProbeInterval: asking costs at most one small commit a second, an idle host
-// writes nothing, and a store that stopped taking writes shows from the next probe on. A
-// probe still unanswered after kProbeDeadline counts as a store that takes no writes (a
-// writer stuck on a lock or a hung disk).
+// The store's answer comes from a probe, a real write to each of the host's stores (gust.db,
+// and the backend Redis: runtime/host/store_probe.h), started when someone asks and the last
+// answer is older than kProbeInterval: asking costs at most one small write a second, an
+// idle host writes nothing, and a store that stopped taking writes shows from the next probe
+// on. A probe still unanswered after kProbeDeadline counts as a store that takes no writes
+// (a writer stuck on a lock, a hung disk).
 //
-// Owning thread: the loop thread. Owned by the Host; it must outlive the store's writer,
-// whose completions answer its probes.
+// Owning thread: the loop thread. Owned by the Host; it must outlive the stores' clients,
+// whose answers end its probes.
 
 #include <chrono>
 #include <functional>

@@ -486,7 +486,8 @@ class Host {
   HttpTrigger http_;
   TimerTrigger timers_;
   Drain drain_;
-  // Outlives the writer, whose completions answer its store probes.
+  // Outlives the writer and the Redis client (both declared after it), whose answers end
+  // its store probes.
   Readiness readiness_;
   // Freed in reverse: the trigger borrows the store, the store the writer; the writer is
   // closed (and its jobs done) in shutdown() before any of them is freed.
