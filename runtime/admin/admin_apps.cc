@@ -36,6 +36,7 @@ json timersJson(const AppInfo& app, const TimerTrigger& timers) {
                    {"next", next ? iso8601(*next) : ""},
                    {"runs", stats.runs},
                    {"skipped_overlap", stats.skipped_overlap},
+                   {"elsewhere", stats.elsewhere},
                    {"failures", stats.failures},
                    {"past_due", stats.past_due}});
   }

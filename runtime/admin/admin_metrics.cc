@@ -44,6 +44,7 @@ void observeTimers(Telemetry& telemetry, const TimerTrigger& timers, const Dispa
         TimerScheduler::Stats stats = timers.scheduler().stats(app + "/" + f.name);
         m.timer_runs->labels({app, f.name}).setCallback([runs = stats.runs] { return runs; });
         m.timer_skips->labels({app, f.name, "overlap"}).setCallback([n = stats.skipped_overlap] { return n; });
+        m.timer_skips->labels({app, f.name, "elsewhere"}).setCallback([n = stats.elsewhere] { return n; });
         now.insert({app, f.name});
       }
     }

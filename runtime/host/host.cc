@@ -48,6 +48,7 @@
 #include "runtime/store/redis_client.h"
 #include "runtime/store/redis_queue.h"
 #include "runtime/store/redis_state_store.h"
+#include "runtime/store/redis_timer_claims.h"
 #include "runtime/store/topic_event_hub.h"
 #include "triggers/queue/queue_trigger.h"
 #include "triggers/timer/timer_trigger.h"
@@ -260,6 +261,12 @@ class Host {
                              "; start it, or check --backend (GUST_BACKEND)");
       }
       queue_store_ = std::make_unique<RedisQueue>(*redis_, clock_, limits);
+      timer_claims_ = std::make_unique<RedisTimerClaims>(*redis_);
+      timers_.setPointClaim([claims = timer_claims_.get()](const std::string& timer,
+                                                           std::chrono::system_clock::time_point point,
+                                                           UniqueFunction<void(Result<bool>)> won) {
+        claims->claim(timer, point, std::move(won));
+      });
     } else {
       auto queues = SqliteQueue::open(*writer_, clock_, limits);
       if (!queues) return queues.error();
@@ -494,6 +501,7 @@ class Host {
   std::unique_ptr<SqliteWriter> writer_;
   std::unique_ptr<RedisClient> redis_;  // with --backend; closed after the pools, like the writer
   std::unique_ptr<QueueBackend> queue_store_;  // SqliteQueue on the writer, or RedisQueue on redis_
+  std::unique_ptr<RedisTimerClaims> timer_claims_;  // with redis_: which host fires a timer point
   std::unique_ptr<TopicEventHub> topic_hub_;  // the queue store's retained listener while it lives
   std::unique_ptr<QueueTrigger> queue_trigger_;
   std::unique_ptr<AppStore> store_;

@@ -31,6 +31,7 @@
 //   P s:<app>:ttl                ZSET of its keys that expire, by expiry
 //   P s:<app>:usage              HASH keys, bytes (key and value bytes), expired rows included
 //   P state-apps                 SET of apps with state
+//   P timer:<app/function>       the last schedule point some host fired, in ms
 #include <string_view>
 
 namespace gust {
@@ -430,6 +431,15 @@ elseif op == 'state-sweep' then
   local gone = 0
   for _, app in ipairs(redis.call('SMEMBERS', P .. 'state-apps')) do gone = gone + sweepState(app) end
   return gone
+
+elseif op == 'timer-claim' then
+  -- One host fires each point: the first to claim it, and no point older than the last
+  -- one fired (a host that was down fires no point another host already did).
+  local key, point = P .. 'timer:' .. arg(), num()
+  local last = tonumber(redis.call('GET', key) or '-1')
+  if point <= last then return 0 end
+  redis.call('SET', key, point)
+  return 1
 
 elseif op == 'stats' then
   local out = {}

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
@@ -161,4 +163,44 @@ TEST_CASE("app state is the cluster's: a count kept through two hosts behind no 
   b.process().signal(SIGTERM);
   CHECK(a.process().wait().status == 0);
   CHECK(b.process().wait().status == 0);
+}
+
+TEST_CASE("three hosts run one timer: each point fires once, and the points go on when a host is killed") {
+  RedisServer redis;
+  TempDir tmp;
+  const std::string manifest =
+      R"({"name": "ticks", "publishes": ["relayed"], "functions": {"relay": {"timer": {"schedule": "* * * * * *"}}}})";
+  std::vector<std::unique_ptr<Host>> hosts;
+  for (const char* name : {"a", "b", "c"}) {
+    fs::path app = makeApp(tmp.path() / name, "ticks", manifest, env("GUST_FIXTURE_MISBEHAVE"));
+    hosts.push_back(std::make_unique<Host>(std::vector<fs::path>{app}, tmp.path() / name,
+                                           std::vector<std::string>{"--backend", redis.url()}));
+  }
+  Admin admin(*hosts[1]);
+  // Each run publishes its event (with the point it was scheduled for) under an id of its
+  // own, so a point fired twice shows as two messages.
+  auto points = [&] {
+    std::map<std::string, int> fired;
+    const json peeked = admin.get("/v1/queues/relayed/messages?limit=1000");
+    for (const auto& m : peeked["messages"]) ++fired[json::parse(m["body"].get<std::string>())["scheduled"]];
+    return fired;
+  };
+  waitFor("three points", [&] { return points().size() >= 3; }, 10s, *hosts[1]);
+  hosts[0]->process().signal(SIGKILL);  // whichever points it held, the others fire the next
+  hosts[0]->process().wait();
+  const size_t before = points().size();
+  waitFor("three more points", [&] { return points().size() >= before + 3; }, 10s, *hosts[1]);
+  for (const auto& [point, times] : points()) {
+    INFO(point);
+    CHECK(times == 1);
+  }
+  // The points B did not fire, it counts as fired elsewhere.
+  const json app = admin.get("/v1/apps/ticks");
+  INFO(app.dump());
+  REQUIRE(app["timers"].size() == 1);
+  CHECK(app["timers"][0]["elsewhere"].get<int>() >= 1);
+  for (size_t i = 1; i < hosts.size(); ++i) {
+    hosts[i]->process().signal(SIGTERM);
+    CHECK(hosts[i]->process().wait().status == 0);
+  }
 }

@@ -1,8 +1,9 @@
-// What the Redis queue backend does beyond the contract it shares with the embedded one
+// What the Redis backend does beyond the contracts it shares with the embedded one
 // (queue_store_test.cc runs that against both): two hosts on one Redis see one set of
 // queues and topics, a Redis that restarted (and forgot its scripts) is used again, and a
 // Redis that cannot be reached refuses calls instead of losing them.
 #include "runtime/store/redis_queue.h"
+#include "runtime/store/redis_timer_claims.h"
 
 #include <doctest/doctest.h>
 #include <uv.h>
@@ -167,6 +168,32 @@ TEST_CASE("while Redis cannot be reached, calls are refused at once as unavailab
   auto lease = c.a->queue->lease("jobs", o, [](Result<LeaseResult>) { FAIL("called back"); });
   REQUIRE_FALSE(lease.ok());
   CHECK(lease.error().kind == ErrorKind::kUnavailable);
+}
+
+}  // namespace
+}  // namespace gust
+
+namespace gust {
+namespace {
+
+TEST_CASE("a timer point is claimed once across hosts, and never a point older than the last one fired") {
+  Cluster c;
+  c.a = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.b = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  RedisTimerClaims on_a(*c.a->client), on_b(*c.b->client);
+  auto claim = [&](RedisTimerClaims& claims, const std::string& timer, int64_t second) {
+    std::optional<Result<bool>> won;
+    claims.claim(timer, std::chrono::system_clock::time_point(seconds(second)),
+                 [&won](Result<bool> r) { won = std::move(r); });
+    REQUIRE(test::runLoopUntil(&c.loop, "the claim's answer", [&won] { return won.has_value(); }));
+    GUST_REQUIRE_OK(*won);
+    return **won;
+  };
+  CHECK(claim(on_a, "app/tick", 100));
+  CHECK_FALSE(claim(on_b, "app/tick", 100));  // the same point, through another host
+  CHECK_FALSE(claim(on_b, "app/tick", 99));   // past due, and a later one already fired
+  CHECK(claim(on_b, "app/tick", 101));
+  CHECK(claim(on_a, "app/other", 100));        // each timer on its own
 }
 
 }  // namespace

@@ -62,6 +62,7 @@ const char* toString(TimerRunStatus status) {
     case TimerRunStatus::kCrashed: return "crashed";
     case TimerRunStatus::kTimeout: return "timeout";
     case TimerRunStatus::kOverloaded: return "overloaded";
+    case TimerRunStatus::kElsewhere: return "elsewhere";
   }
   return "unknown";
 }
@@ -317,7 +318,9 @@ void TimerScheduler::fire(const std::shared_ptr<Entry>& entry, SysTime scheduled
         return;
       }
       e->running = false;
-      if (result.status != TimerRunStatus::kOk) {
+      if (result.status == TimerRunStatus::kElsewhere) {
+        ++e->stats.elsewhere;
+      } else if (result.status != TimerRunStatus::kOk) {
         ++e->stats.failures;
         spdlog::warn("timer {}: run for {} failed: {}{}{}", e->spec.id, isoUtc(scheduled), toString(result.status),
                      result.detail.empty() ? "" : ": ", result.detail);

@@ -73,7 +73,8 @@ struct TimerSpec {
   bool run_on_startup = false;
 };
 
-enum class TimerRunStatus { kOk, kError, kCrashed, kTimeout, kOverloaded };
+// kElsewhere: another host of the cluster fired this point (triggers/timer/timer_trigger.h).
+enum class TimerRunStatus { kOk, kError, kCrashed, kTimeout, kOverloaded, kElsewhere };
 const char* toString(TimerRunStatus status);
 
 struct TimerRunResult {
@@ -116,6 +117,7 @@ class TimerScheduler {
     std::uint64_t skipped_overlap = 0;  // instants skipped because a run was still going
     std::uint64_t failures = 0;         // runs whose done reported status != kOk
     std::uint64_t past_due = 0;         // runs fired with past_due = true
+    std::uint64_t elsewhere = 0;        // of the runs, points another host of the cluster fired
   };
 
   TimerScheduler(uv_loop_t* loop, const Clock& clock, TimerStateStore& state, TimerRunFn run);

@@ -76,6 +76,19 @@ Result<void> TimerTrigger::runNow(const std::string& id, std::function<void(Time
 }
 
 void TimerTrigger::run(const TimerEvent& event, std::function<void(TimerRunResult)> done) {
+  if (!claim_ || event.manual) return invoke(event, std::move(done));
+  claim_(event.timer, event.scheduled, [this, event, done = std::move(done)](Result<bool> won) mutable {
+    if (!won) {
+      // Firing without the claim could fire the point twice; the hosts that reach the
+      // backend fire it.
+      return done({TimerRunStatus::kOverloaded, "not fired here: " + won.error().message});
+    }
+    if (!*won) return done({TimerRunStatus::kElsewhere, "another host fired this point"});
+    invoke(event, std::move(done));
+  });
+}
+
+void TimerTrigger::invoke(const TimerEvent& event, std::function<void(TimerRunResult)> done) {
   auto slash = event.timer.find('/');
   Invocation inv;
   inv.id = ids_.next();

@@ -33,6 +33,13 @@ class TimerTrigger final : public Trigger {
   const char* name() const override { return "timers"; }
   void start() { scheduler_.start(); }
 
+  // Who fires a point when other hosts run the same timers (runtime/store/redis_timer_claims.h):
+  // asked before each scheduled run, which goes ahead only when `won` is true. Manual runs
+  // are not asked. Unset (one host): every point fires here.
+  using PointClaim = std::function<void(const std::string& timer, std::chrono::system_clock::time_point point,
+                                        UniqueFunction<void(Result<bool>)> won)>;
+  void setPointClaim(PointClaim claim) { claim_ = std::move(claim); }
+
   // Runs APP/FUNCTION's timer now (gust invoke --timer); `done` gets the outcome.
   Result<void> runNow(const std::string& id, std::function<void(TimerRunResult)> done);
 
@@ -42,8 +49,10 @@ class TimerTrigger final : public Trigger {
 
  private:
   void run(const TimerEvent& event, std::function<void(TimerRunResult)> done);
+  void invoke(const TimerEvent& event, std::function<void(TimerRunResult)> done);
 
   Dispatcher& dispatcher_;
+  PointClaim claim_;
   IdGenerator ids_;
   TimerStateStore state_;
   TimerScheduler scheduler_;
