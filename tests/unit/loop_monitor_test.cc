@@ -12,7 +12,9 @@ namespace {
 
 // One timer callback that keeps the loop busy for `spin_ms`, after a wait of `wait_ms`.
 struct Spinner {
+  uv_timer_t first{};
   uv_timer_t timer{};
+  uint64_t wait_ms = 0;
   uint64_t spin_ms = 0;
   bool fired = false;
 };
@@ -35,21 +37,34 @@ struct MonitoredLoop {
     CHECK(closed);
     CHECK(uv_loop_close(&loop) == 0);
   }
-  // Waits `wait_ms` on a timer, then spins `spin_ms` in its callback.
+  // Waits `wait_ms` on a timer, then spins `spin_ms` in its callback. That timer is started
+  // from a first one's callback, so that it fires after the monitor has seen a whole
+  // iteration: started here, on a busy machine it could be due before uv_run began, and
+  // spin in its first iteration, before the first check that busy time is measured from.
   void run(uint64_t wait_ms, uint64_t spin_ms) {
     Spinner s;
+    s.wait_ms = wait_ms;
     s.spin_ms = spin_ms;
+    uv_timer_init(&loop, &s.first);
     uv_timer_init(&loop, &s.timer);
+    s.first.data = &s;
     s.timer.data = &s;
     uv_timer_start(
-        &s.timer,
-        [](uv_timer_t* t) {
-          auto* self = static_cast<Spinner*>(t->data);
-          spinFor(self->spin_ms);
-          self->fired = true;
-          uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        &s.first,
+        [](uv_timer_t* first) {
+          auto* self = static_cast<Spinner*>(first->data);
+          uv_close(reinterpret_cast<uv_handle_t*>(first), nullptr);
+          uv_timer_start(
+              &self->timer,
+              [](uv_timer_t* t) {
+                auto* spinner = static_cast<Spinner*>(t->data);
+                spinFor(spinner->spin_ms);
+                spinner->fired = true;
+                uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+              },
+              self->wait_ms, 0);
         },
-        wait_ms, 0);
+        0, 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     REQUIRE(s.fired);
   }
