@@ -10,10 +10,11 @@ build_pkgs=(g++ meson ninja-build pkg-config doctest-dev libuv1-dev nlohmann-jso
 # doctest-dev is in build so that build/, which scripts/run.sh and scripts/test.sh share, always
 # defines the tests. python3-prometheus-client: the reference parser the metrics test reads
 # our exposition with. redis-server: the tests of the Redis backend start their own.
-test_pkgs=(clang libclang-rt-dev python3-prometheus-client redis-server)
+# systemd: systemd-analyze checks deploy/systemd/gust.service.
+test_pkgs=(clang libclang-rt-dev python3-prometheus-client redis-server systemd)
 bench_pkgs=(wrk nginx-light procps util-linux)
 # Node.js runs the independent protocol clients of the tests (tests/js: ws, eventsource,
-# graphql-ws, graphql). It may come from elsewhere (NodeSource, nvm): take Debian's only when
+# graphql-ws, graphql) and the check of deploy/'s files (kubernetes-models, yaml). It may come from elsewhere (NodeSource, nvm): take Debian's only when
 # none is on PATH.
 command -v node >/dev/null || test_pkgs+=(nodejs)
 command -v npm >/dev/null || test_pkgs+=(npm)

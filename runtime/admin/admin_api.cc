@@ -38,10 +38,7 @@ std::string AdminCall::query(std::string_view name) const {
 }
 
 AdminApi::AdminApi(uv_loop_t* loop, std::string token, const Clock& clock)
-    : token_(std::move(token)), throttle_(clock), loop_(loop), socket_server_(makeServer()) {
-  route({"GET"}, "/healthz", [](AdminCall&& call) { call.responder.send(jsonResponse({{"status", "ok"}})); });
-  route({"GET"}, "/readyz", [](AdminCall&& call) { call.responder.send(jsonResponse({{"status", "ok"}})); });
-}
+    : token_(std::move(token)), throttle_(clock), loop_(loop), socket_server_(makeServer()) {}
 
 void AdminApi::route(std::vector<std::string> methods, std::string pattern, AdminHandler handler) {
   auto added = router_.add(Route{std::move(methods), std::move(pattern),

@@ -5,7 +5,7 @@
 // socket, a peer whose uid is neither the host's nor root's is refused as well, should the
 // file's mode have been widened. On TCP, a request whose Host or Origin is not this
 // listener's own is refused, so a web page cannot reach it through DNS rebinding. The routes themselves are added by the admin_*.cc files, one per
-// area (apps, queues, invocations, metrics); docs/admin-api.md is the contract.
+// area (apps, queues, invocations, metrics, health); docs/admin-api.md is the contract.
 //
 // Owning thread: the loop thread. Owned by the Host; close() calls back once closed.
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
 
 namespace gust {
 
@@ -77,6 +78,28 @@ Result<void> AppManager::addFromStore() {
     spdlog::info("[{}] serving version {} from the app store", version.app, version.version);
   }
   return {};
+}
+
+void AppManager::awaitWarmInstances(UniqueFunction<void()> done) {
+  std::vector<std::string> warm;
+  for (const auto& name : dispatcher_.appNames()) {
+    const AppInfo* app = dispatcher_.app(name);
+    if (app != nullptr && app->manifest.pool.min_instances > 0) warm.push_back(name);
+  }
+  if (warm.empty()) {
+    done();
+    return;
+  }
+  // One that could not start counts as done: keeping the whole host out of service would
+  // not mend it, and its callers get the start error from any host.
+  auto left = std::make_shared<size_t>(warm.size());
+  auto all_done = std::make_shared<UniqueFunction<void()>>(std::move(done));
+  for (const auto& name : warm) {
+    dispatcher_.warmUp(name, [name, left, all_done](Result<void> ready) {
+      if (!ready) spdlog::warn("[{}] its warm instances did not start: {}", name, ready.error().message);
+      if (--*left == 0) (*all_done)();
+    });
+  }
 }
 
 Result<VersionInfo> AppManager::rollbackTarget(const std::string& app, const std::optional<std::string>& version) const {

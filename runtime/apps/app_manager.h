@@ -51,6 +51,10 @@ class AppManager {
   Result<void> addFromDir(const std::filesystem::path& dir);
   // Startup: every stored app's active version, except those already served from a folder.
   Result<void> addFromStore();
+  // Startup, after the two above: calls `done` once every app that keeps warm instances
+  // (min_instances above 0) has one ready or could not start one (logged), so that the host
+  // says it is ready only then (runtime/admin/admin_health.h); at once when none keeps any.
+  void awaitWarmInstances(UniqueFunction<void()> done);
 
   using DeployDone = UniqueFunction<void(Result<DeployReport>)>;
   // Stores a new version of `app` and makes it active once it is ready.

@@ -323,6 +323,15 @@ const Executor* Dispatcher::pool(const std::string& app) const {
   return it == apps_.end() ? nullptr : it->second->executor.get();
 }
 
+void Dispatcher::warmUp(const std::string& app, UniqueFunction<void(Result<void>)> on_ready) {
+  auto it = apps_.find(app);
+  if (it == apps_.end()) {
+    on_ready(makeError(ErrorKind::kNotFound, "no app named " + app));
+    return;
+  }
+  it->second->executor->warmUp(std::move(on_ready));
+}
+
 void Dispatcher::close(std::function<void()> on_closed) {
   closing_ = true;
   on_closed_ = std::move(on_closed);

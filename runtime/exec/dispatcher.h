@@ -105,6 +105,9 @@ class Dispatcher {
   std::vector<std::string> appNames() const;
   // The active version's executor.
   const Executor* pool(const std::string& app) const;
+  // Calls `on_ready` once the active version of `app` has an instance ready, or with why it
+  // could not start one (Executor::warmUp); at once with kNotFound for an unknown app.
+  void warmUp(const std::string& app, UniqueFunction<void(Result<void>)> on_ready);
   // How the active version's workers are contained, in one line (WorkerContainment::
   // describe()); empty for an unknown app.
   std::string containmentOf(const std::string& app) const;

@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "runtime/admin/admin_api.h"
 #include "runtime/admin/admin_apps.h"
 #include "runtime/admin/admin_cluster.h"
 #include "runtime/admin/admin_connections.h"
 #include "runtime/admin/admin_env.h"
+#include "runtime/admin/admin_health.h"
 #include "runtime/admin/admin_keys.h"
 #include "runtime/admin/admin_invocations.h"
 #include "runtime/admin/admin_queues.h"
@@ -40,6 +42,7 @@
 #include "runtime/exec/fork_client.h"
 #include "runtime/host/descriptors.h"
 #include "runtime/host/drain.h"
+#include "runtime/host/store_probe.h"
 #include "runtime/observe/loop_monitor.h"
 #include "runtime/store/sqlite_writer.h"
 #include "triggers/http/http_trigger.h"
@@ -82,7 +85,14 @@ class Host {
         dispatcher_(loop, clock_, options.executable, options.containment, &fork_client_),
         http_(loop, clock_, dispatcher_, options.http_limits, options.expose_errors),
         timers_(loop, clock_, dispatcher_, options.data_dir / "timers.json"),
-        drain_(loop, clock_) {
+        drain_(loop, clock_),
+        readiness_(clock_, [this](UniqueFunction<void(bool)> done) {
+          if (writer_) {
+            probeHostStores(*writer_, redis_.get(), std::move(done));
+          } else {
+            done(false);
+          }
+        }) {
     http_.setMaxConnections(descriptors.public_connections);
     http_.setMaxWebSockets(options.max_websockets);
     // Functions' ctx.send and ctx.close reach the HTTP trigger's WebSocket connections.
@@ -144,6 +154,13 @@ class Host {
       state_ = std::move(*state);
     }
     dispatcher_.setStateStore(state_.get());
+    // The first answer, before the admin API listens: a probe right after start finds it.
+    // Both stores answer within their deadlines (the writer's busy timeout, Redis's command
+    // timeout).
+    std::optional<bool> writable;
+    probeHostStores(*writer_, redis_.get(), [&writable](bool answer) { writable = answer; });
+    while (!writable) uv_run(loop_, UV_RUN_ONCE);
+    readiness_.storeAnswered(*writable);
     auto token = loadOrCreateAdminToken(options_.data_dir);
     if (!token) return token.error();
     AppStoreOptions store_options;
@@ -159,6 +176,7 @@ class Host {
                                          options_.pool_defaults);
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token), clock_);
     admin_->setMaxConnections(descriptors_.admin_connections);
+    addHealthRoutes(*admin_, readiness_);
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, *keys_, *state_, public_url_);
     addEnvRoutes(*admin_, *apps_);
     addKeyRoutes(*admin_, *keys_, dispatcher_);
@@ -186,6 +204,7 @@ class Host {
           loop_, *redis_, clock_, [this] { return appsOverview(dispatcher_, timers_, public_url_); });
       cluster_hosts_->addRoutes(*admin_);
     }
+    apps_->awaitWarmInstances([this] { readiness_.appsLoaded(); });
     return {};
   }
 
@@ -478,6 +497,7 @@ class Host {
       return;
     }
     draining_ = true;
+    readiness_.drainBegan();
     spdlog::info("received {}: no new connections; finishing {} in-flight request(s) (up to {} ms)",
                  signum == SIGINT ? "SIGINT" : "SIGTERM", http_.inFlight(), options_.drain_timeout.count());
     http_.stopAccepting();
@@ -496,6 +516,9 @@ class Host {
   HttpTrigger http_;
   TimerTrigger timers_;
   Drain drain_;
+  // Outlives the writer and the Redis client (both declared after it), whose answers end
+  // its store probes.
+  Readiness readiness_;
   // Freed in reverse: the trigger borrows the store, the store the writer; the writer is
   // closed (and its jobs done) in shutdown() before any of them is freed.
   std::unique_ptr<SqliteWriter> writer_;
