@@ -55,10 +55,11 @@ class Admin {
 };
 
 // The fixture's `batch` consuming "in" (it publishes "out-<id>" to "out" for each message it
-// takes), and a plain HTTP route that needs no backend.
+// takes), `relay` publishing its request, and a plain HTTP route that needs no backend.
 fs::path consumerApp(const fs::path& dir) {
   return makeApp(dir, "consumers",
-                 R"({"name": "consumers", "publishes": ["out"], "functions": {
+                 R"({"name": "consumers", "publishes": ["out", "relayed"], "functions": {
+                      "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]},
                       "batch": {"queue": {"name": "in", "batch_size": 4, "max_attempts": 3,
                                           "backoff": {"base": "100ms", "cap": "200ms"}}},
                       "echo": {"routes": [{"path": "/hello", "methods": ["GET"]}]}}})",
@@ -123,6 +124,10 @@ TEST_CASE("with Redis gone a host refuses sends with 503 and Retry-After, serves
   CHECK(refused->status == 503);
   CHECK(refused->has_header("Retry-After"));
   httplib::Client pub("127.0.0.1", host.port());
+  // A function's publish cannot be stored: its caller gets 503, and the host goes on.
+  auto relayed = pub.Post("/relay", "x", "text/plain");
+  REQUIRE(relayed);
+  CHECK(relayed->status == 503);
   auto hello = pub.Get("/hello");
   REQUIRE(hello);
   CHECK(hello->status == 200);

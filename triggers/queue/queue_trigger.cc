@@ -242,18 +242,20 @@ void QueueTrigger::publish(std::vector<Publish> publishes, AppStateWrites state,
     targets.insert(p.queue);
     out.push_back(messagePublish(std::move(p), trace.traceparent, trace.tracestate));
   }
-  // A settle without settlements: every queue's messages in one transaction.
+  // A settle without settlements: every queue's messages in one transaction. A call that
+  // fails now (a backend that cannot be reached) never calls back, and the callback it was
+  // given is gone with it: `done` is shared so that it can still answer.
+  auto shared = std::make_shared<UniqueFunction<void(Result<void>)>>(std::move(done));
   auto posted = queues_.settle({}, std::move(out), std::move(state),
-                               [this, targets = std::move(targets), done = std::move(done)](
-                                   Result<SettleResult> settled) mutable {
+                               [this, targets = std::move(targets), shared](Result<SettleResult> settled) {
                                  if (!settled) {
-                                   done(settled.error());
+                                   (*shared)(settled.error());
                                    return;
                                  }
                                  for (const auto& q : targets) notify(q);
-                                 done(Result<void>{});
+                                 (*shared)(Result<void>{});
                                });
-  if (!posted) done(posted.error());
+  if (!posted) (*shared)(posted.error());
 }
 
 void QueueTrigger::close(std::function<void()> on_closed) {
