@@ -11,8 +11,8 @@ build_pkgs=(g++ meson ninja-build pkg-config doctest-dev libuv1-dev nlohmann-jso
 # defines the tests. python3-prometheus-client: the reference parser the metrics test reads
 # our exposition with. redis-server: the tests of the Redis backend start their own.
 # systemd: systemd-analyze checks deploy/systemd/gust.service.
-test_pkgs=(clang libclang-rt-dev python3-prometheus-client redis-server systemd)
-bench_pkgs=(wrk nginx-light procps util-linux)
+test_pkgs=(clang libclang-rt-dev python3-prometheus-client redis-server systemd nginx-light)
+bench_pkgs=(wrk procps util-linux)
 # Node.js runs the independent protocol clients of the tests (tests/js: ws, eventsource,
 # graphql-ws, graphql) and the check of deploy/'s files (kubernetes-models, yaml). It may come from elsewhere (NodeSource, nvm): take Debian's only when
 # none is on PATH.

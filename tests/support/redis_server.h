@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/free_port.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait_for.h"
 
@@ -24,7 +25,7 @@ class RedisServer {
  public:
   // `extra`: more redis-server arguments ("--requirepass", "secret", ...).
   explicit RedisServer(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
-    port_ = freePort();
+    port_ = freeLoopbackPort();
     start();
   }
   ~RedisServer() { kill(); }
@@ -64,17 +65,6 @@ class RedisServer {
   void resume() { ::kill(pid_, SIGCONT); }
 
  private:
-  static int freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
   bool listening() const {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};

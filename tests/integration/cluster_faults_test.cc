@@ -1,0 +1,203 @@
+// Faults on a cluster under load (docs/scale-out.md "Faults"): three real hosts on one real
+// redis-server (append-only, fsync at every write), behind a real nginx, with requests
+// running through it while a host is killed with SIGKILL and started again, and while Redis
+// restarts. Every request the cluster acknowledged must be processed; requests keep being
+// answered while a host is down; while Redis is down, what needs it is refused with 503 and
+// what does not is served.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <cstdio>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "tests/integration/harness.h"
+#include "tests/support/free_port.h"
+#include "tests/support/redis_server.h"
+
+using namespace gust::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// nginx in front of `ports`, on its own port, retrying a request on the next host when one
+// cannot be reached (POSTs included: a publish is idempotent by its id, and the test counts
+// what is processed, not how often).
+class Balancer {
+ public:
+  Balancer(const fs::path& dir, const std::vector<int>& ports) : dir_(dir), port_(freeLoopbackPort()) {
+    fs::create_directories(dir / "tmp");
+    std::string upstream;
+    for (int p : ports) upstream += "    server 127.0.0.1:" + std::to_string(p) + " max_fails=1 fail_timeout=30s;\n";
+    writeFile(dir / "nginx.conf",
+              "worker_processes 1;\nerror_log " + (dir / "error.log").string() + " warn;\npid " +
+                  (dir / "nginx.pid").string() +
+                  ";\nevents { worker_connections 512; }\nhttp {\n  access_log off;\n  client_body_temp_path " +
+                  (dir / "tmp").string() + ";\n  proxy_temp_path " + (dir / "tmp").string() +
+                  ";\n  upstream gust {\n" + upstream +
+                  "    keepalive 8;\n  }\n  server {\n    listen 127.0.0.1:" + std::to_string(port_) +
+                  ";\n    location / {\n      proxy_pass http://gust;\n      proxy_http_version 1.1;\n"
+                  "      proxy_set_header Connection \"\";\n      proxy_connect_timeout 1s;\n"
+                  "      proxy_next_upstream error timeout non_idempotent;\n    }\n  }\n}\n");
+    process_ = std::make_unique<Process>(std::vector<std::string>{"/usr/sbin/nginx", "-p", dir.string(), "-c",
+                                                                  (dir / "nginx.conf").string(), "-g", "daemon off;"},
+                                         dir / "nginx.stderr");
+    waitFor("nginx to listen", [this] { return httplib::Client("127.0.0.1", port_).Get("/").operator bool(); }, 10s,
+            [this] { return readFile(dir_ / "nginx.stderr") + readFile(dir_ / "error.log"); });
+  }
+  int port() const { return port_; }
+
+ private:
+  fs::path dir_;
+  int port_;
+  std::unique_ptr<Process> process_;
+};
+
+// `relay` publishes each request's body to "relayed" under an id of its own and answers
+// with it once committed; `batch` consumes "relayed" and publishes "out-<id>" for each
+// message it acks; `echo` needs no backend.
+std::string chainManifest() {
+  return R"({"name": "chain", "publishes": ["relayed", "out"], "functions": {
+      "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]},
+      "echo": {"routes": [{"path": "/echo", "methods": ["GET"]}]},
+      "batch": {"timeout": "2s",
+                "queue": {"name": "relayed", "batch_size": 8, "max_attempts": 20,
+                          "visibility_timeout": "4s", "backoff": {"base": "100ms", "cap": "500ms"}}}}})";
+}
+
+// The ids of the messages in `queue`, read from Redis itself (redis-cli), however many.
+std::set<std::string> idsInRedis(const RedisServer& redis, const std::string& queue) {
+  std::set<std::string> ids;
+  std::string command = "redis-cli -p " + std::to_string(redis.port()) + " HKEYS gust:q:" + queue + ":ids";
+  FILE* out = ::popen(command.c_str(), "r");
+  REQUIRE(out != nullptr);
+  char line[512];
+  while (std::fgets(line, sizeof line, out) != nullptr) {
+    std::string id(line);
+    while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
+    if (!id.empty()) ids.insert(id);
+  }
+  ::pclose(out);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("a cluster behind nginx loses no acknowledged request when a host is killed and when Redis restarts") {
+  RedisServer redis({"--appendonly", "yes", "--appendfsync", "always"});
+  TempDir tmp;
+  const std::vector<std::string> backend = {"--backend", redis.url(), "--expose-errors"};
+  std::vector<std::unique_ptr<Host>> hosts;
+  for (const char* name : {"a", "b", "c"}) {
+    fs::path app = makeApp(tmp.path() / name, "chain", chainManifest(), env("GUST_FIXTURE_MISBEHAVE"));
+    hosts.push_back(std::make_unique<Host>(std::vector<fs::path>{app}, tmp.path() / name, backend));
+  }
+  Balancer lb(tmp.path() / "nginx", {hosts[0]->port(), hosts[1]->port(), hosts[2]->port()});
+
+  // The load: two clients posting through nginx for the whole test, each request's answer
+  // filed under the phase it was sent in.
+  enum Phase { kSteady, kHostDown, kRedisDown, kAfter, kPhases };
+  std::atomic<int> phase{kSteady};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::set<std::string> acked;
+  std::map<int, std::map<int, int>> answers;  // phase -> status (0: no answer) -> count
+  std::map<int, std::map<int, std::string>> bodies;  // phase -> status -> the first body
+  auto client = [&] {
+    httplib::Client c("127.0.0.1", lb.port());
+    c.set_read_timeout(10s);
+    while (!stop) {
+      const int sent_in = phase;
+      auto r = c.Post("/relay", "ok", "text/plain");
+      // A request that straddles two phases belongs to neither (kPhases).
+      const int in = phase == sent_in ? sent_in : static_cast<int>(kPhases);
+      std::lock_guard<std::mutex> lock(mutex);
+      ++answers[in][r ? r->status : 0];
+      if (r && bodies[in].count(r->status) == 0) bodies[in][r->status] = r->body.substr(0, 300);
+      if (r && r->status == 200) acked.insert(r->body.substr(r->body.find(' ') + 1));  // "relayed ID"
+    }
+  };
+  std::thread c1(client), c2(client);
+  // Joined however the test ends (a failed REQUIRE throws past the joins below).
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& a;
+    std::thread& b;
+    ~Joiner() {
+      stop = true;
+      if (a.joinable()) a.join();
+      if (b.joinable()) b.join();
+    }
+  } joiner{stop, c1, c2};
+  auto countOf = [&](int in_phase, int status) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return answers[in_phase][status];
+  };
+
+  std::this_thread::sleep_for(1500ms);
+  phase = kHostDown;
+  hosts[0]->process().signal(SIGKILL);
+  hosts[0]->process().wait();
+  std::this_thread::sleep_for(1500ms);
+  // Back on its data dir (on another port, outside the balancer: it consumes all the same).
+  fs::path app_a = tmp.path() / "a" / "chain";
+  hosts[0] = std::make_unique<Host>(std::vector<fs::path>{app_a}, tmp.path() / "a", backend);
+  std::this_thread::sleep_for(1000ms);
+
+  phase = kRedisDown;
+  redis.kill();
+  httplib::Client plain("127.0.0.1", lb.port());
+  std::this_thread::sleep_for(1000ms);
+  auto echoed = plain.Get("/echo");
+  REQUIRE(echoed);
+  CHECK(echoed->status == 200);  // served while Redis is down: it needs no backend
+  redis.start();                 // the append-only file brings back everything acknowledged
+  phase = kAfter;
+  waitFor("requests to be acknowledged again after Redis restarted", [&] { return countOf(kAfter, 200) >= 20; }, 30s,
+          *hosts[1]);
+  stop = true;
+  c1.join();
+  c2.join();
+
+  INFO("answers by phase (status: count): " << [&] {
+    std::string s;
+    for (auto& [p, by] : answers) {
+      s += "\n  phase " + std::to_string(p) + ":";
+      for (auto& [status, n] : by) {
+        s += " " + std::to_string(status) + "=" + std::to_string(n);
+        if (status != 200) s += " (" + bodies[p][status] + ")";
+      }
+    }
+    return s;
+  }());
+  // While a host was down, nginx moved its requests to the others: none was refused.
+  CHECK(countOf(kHostDown, 200) > 0);
+  CHECK(answers[kHostDown].size() == 1);
+  // While Redis was down, the publishes that need it were refused (not accepted and lost).
+  for (auto& [status, n] : answers[kRedisDown]) {
+    INFO("status " << status);
+    CHECK((status == 200 || status == 503));
+  }
+  // Every acknowledged request was processed: its "out-" message is there.
+  std::set<std::string> missing;
+  waitFor("every acknowledged request to be processed", [&] {
+    const std::set<std::string> out = idsInRedis(redis, "out");
+    missing.clear();
+    for (const auto& id : acked) {
+      if (out.count("out-" + id) == 0) missing.insert(id);
+    }
+    return missing.empty();
+  }, 60s, [&] { return std::to_string(missing.size()) + " of " + std::to_string(acked.size()) + " missing"; });
+  MESSAGE(acked.size() << " requests acknowledged, all processed");
+  for (auto& h : hosts) {
+    h->process().signal(SIGTERM);
+    h->process().wait();
+  }
+}
