@@ -21,18 +21,15 @@
 #include "runtime/base/clock.h"
 #include "runtime/store/sqlite_writer.h"
 #include "runtime/store/queue_store.h"
+#include "bench/queue/backend_flows.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using gust::SqliteConnection;
 
-constexpr size_t kBodyBytes = 100;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "queue_sqlite_ceiling: %s\n", what.c_str());
-  std::exit(1);
-}
+using gust::bench::die;
+using gust::bench::kBodyBytes;
 
 void check(sqlite3* db, int rc, const char* what) {
   if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) die(std::string(what) + ": " + sqlite3_errmsg(db));
@@ -144,48 +141,11 @@ StoreRun storeRoundTrips(const std::filesystem::path& path, SqliteConnection::Sy
   StoreRun run;
   {
     Store store(&loop, path, sync);
-    gust::SqliteQueue& q = *store.queue;
-    const std::string body(kBodyBytes, 'b');
     const auto start = Clock::now();
-    const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     const uint64_t commits_before = store.writer->transactionsCommitted();
-    int64_t acked = 0;
-    int running = flows;
-
-    std::function<void(int)> round = [&](int flow) {
-      if (Clock::now() >= end) {
-        --running;
-        return;
-      }
-      const std::string name = "bench-" + std::to_string(flow);
-      std::vector<gust::OutgoingMessage> messages(batch);
-      for (auto& m : messages) m.body = body;
-      auto sent = q.send(name, std::move(messages), [&, flow, name](gust::Result<std::vector<gust::SendResult>> r) {
-        if (!r.ok()) die(r.error().message);
-        gust::LeaseOptions lease;
-        lease.max_count = batch;
-        auto leased = q.lease(name, lease, [&, flow, name](gust::Result<gust::LeaseResult> l) {
-          if (!l.ok()) die(l.error().message);
-          if (l->messages.size() != batch) die("leased " + std::to_string(l->messages.size()) + " messages");
-          std::vector<gust::MessageSettlement> acks;
-          for (auto& m : l->messages) acks.push_back({name, m.id, m.lease_token, gust::SettleAction::kAck, {}, {}});
-          auto settled = q.settle(std::move(acks), {}, {}, [&, flow](gust::Result<gust::SettleResult> s) {
-            if (!s.ok()) die(s.error().message);
-            if (!s->committed) die("an ack was rejected");
-            acked += static_cast<int64_t>(batch);
-            round(flow);
-          });
-          if (!settled.ok()) die(settled.error().message);
-        });
-        if (!leased.ok()) die(leased.error().message);
-      });
-      if (!sent.ok()) die(sent.error().message);
-    };
-    for (int f = 0; f < flows; ++f) round(f);
-    while (running > 0) uv_run(&loop, UV_RUN_ONCE);
+    run.messages_per_second = gust::bench::roundTrips(&loop, *store.queue, batch, flows, seconds);
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const uint64_t commits = store.writer->transactionsCommitted() - commits_before;
-    run = StoreRun{static_cast<double>(acked) / elapsed, static_cast<double>(commits) / elapsed};
+    run.commits_per_second = static_cast<double>(store.writer->transactionsCommitted() - commits_before) / elapsed;
   }
   if (uv_loop_close(&loop) != 0) die("loop did not close clean");
   return run;
@@ -196,48 +156,12 @@ StoreRun storeRoundTrips(const std::filesystem::path& path, SqliteConnection::Sy
 // subscription in the send's transaction. Answers events per second.
 double fanOut(const std::filesystem::path& path, SqliteConnection::Synchronous sync, int subscribers, size_t batch,
               double seconds) {
-  constexpr int kFlows = 16;
   uv_loop_t loop;
   uv_loop_init(&loop);
   double rate = 0;
   {
     Store store(&loop, path, sync);
-    gust::SqliteQueue& q = *store.queue;
-    if (subscribers > 0) {
-      gust::TopicBindings bindings;
-      for (int i = 0; i < subscribers; ++i) {
-        bindings.subscriptions.push_back({"events", gust::functionSubscriber("bench", "f" + std::to_string(i)), {}});
-      }
-      bool bound = false;
-      auto posted = q.bindTopics("bench", std::move(bindings), [&bound](gust::Result<void> r) {
-        if (!r.ok()) die(r.error().message);
-        bound = true;
-      });
-      if (!posted.ok()) die(posted.error().message);
-      while (!bound) uv_run(&loop, UV_RUN_ONCE);
-    }
-    const std::string body(kBodyBytes, 'b');
-    const auto start = Clock::now();
-    const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-    int64_t events = 0;
-    int running = kFlows;
-    std::function<void()> round = [&] {
-      if (Clock::now() >= end) {
-        --running;
-        return;
-      }
-      std::vector<gust::OutgoingMessage> messages(batch);
-      for (auto& m : messages) m.body = body;
-      auto sent = q.send("events", std::move(messages), [&](gust::Result<std::vector<gust::SendResult>> r) {
-        if (!r.ok()) die(r.error().message);
-        events += static_cast<int64_t>(batch);
-        round();
-      });
-      if (!sent.ok()) die(sent.error().message);
-    };
-    for (int f = 0; f < kFlows; ++f) round();
-    while (running > 0) uv_run(&loop, UV_RUN_ONCE);
-    rate = static_cast<double>(events) / std::chrono::duration<double>(Clock::now() - start).count();
+    rate = gust::bench::fanOut(&loop, *store.queue, subscribers, batch, seconds);
   }
   if (uv_loop_close(&loop) != 0) die("loop did not close clean");
   return rate;
