@@ -100,7 +100,7 @@ TEST_CASE("a failed run is retried after first_retry_delay, then twice that, by 
   CHECK(first.status == AsyncStatus::kQueued);
   CHECK(first.attempts == 1);
   // Whoever polls learns the kind of failure only; the start error is the operator's.
-  CHECK(first.error == "unavailable: the function could not start; retry later");
+  CHECK(first.error == "unavailable: the function or what it needs is unavailable; retry later");
 
   for (auto delay : {500ms, 1000ms}) {
     CAPTURE(delay.count());

@@ -68,7 +68,7 @@ std::string_view publicDetailOf(OutcomeKind kind) {
     case OutcomeKind::kCrashed: return "the function crashed";
     case OutcomeKind::kTimedOut: return "the function timed out";
     case OutcomeKind::kOverloaded: return "the function is overloaded; retry later";
-    case OutcomeKind::kUnavailable: return "the function could not start; retry later";
+    case OutcomeKind::kUnavailable: return "the function or what it needs is unavailable; retry later";
     case OutcomeKind::kNotFound: return "no such function";
     case OutcomeKind::kConflict: return "the app's state changed while the function ran; retry";
     case OutcomeKind::kOk: break;
