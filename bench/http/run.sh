@@ -3,7 +3,7 @@
 # servers answering a tiny fixed body: nginx, plain Node.js http, workerd, and the Google
 # Cloud Functions Framework.
 #
-# Method (the one of /work/shared/peers): every server pinned to CPU 1 and wrk -t1 to CPU 0,
+# Method: every server pinned to CPU 1 and wrk -t1 to CPU 0,
 # so they never compete for a core; keep-alive at 64 and 1 connections; rounds interleaved
 # across servers so that machine noise spreads over all of them. Server CPU per request =
 # utime+stime of the server's whole process tree (for Gust: the host AND its workers) read

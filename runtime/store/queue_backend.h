@@ -1,7 +1,8 @@
 #pragma once
 // The durable queue seen by triggers, the admin API and the CLI: at-least-once delivery
-// with leases. One backend ships (SqliteQueue, embedded in gust.db); a Redis Streams
-// backend can implement the same interface later (DESIGN "Past one machine").
+// with leases. Two backends keep it: SqliteQueue, embedded in gust.db (queue_store.h), and
+// RedisQueue, a cluster's (redis_queue.h, docs/scale-out.md); tests/unit/queue_store_test.cc
+// runs the same tests against both.
 //
 // Semantics every backend keeps:
 // - send: a message with a caller-given id already seen in that queue within the dedupe

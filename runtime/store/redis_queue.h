@@ -1,5 +1,5 @@
 #pragma once
-// The queue backend of a cluster (docs/scale-out.md "Queues on Redis"): every queue, topic and
+// The queue backend of a cluster (docs/scale-out.md "Queues and topics on Redis"): every queue, topic and
 // retained log in the cluster's Redis, with the semantics of queue_backend.h, so that hosts
 // behind one load balancer share them. Each call is one run of one Lua script
 // (redis_queue_script.cc), which Redis runs whole: that is what makes a send, a lease or a

@@ -2,7 +2,7 @@
 // Incremental HTTP/1.1 request parser: bytes in, events out, no socket and no loop.
 //
 // It wraps Debian's http_parser and adds the checks that library leaves out or is lenient
-// about (see DESIGN.md, "Triggers"). One parser serves one connection; requests come out
+// about (README.md, "HTTP", lists them). One parser serves one connection; requests come out
 // one at a time, in order. After an error the parser refuses all further input: the
 // connection must answer the error's status and close, because the framing of whatever
 // follows can no longer be trusted.
