@@ -204,7 +204,7 @@ TEST_CASE("a public 5xx names the kind of failure and the invocation; the detail
   };
   for (const Case& c : std::vector<Case>{{"/segv", 502, "the function crashed", "SIGSEGV"},
                                          {"/throw", 500, "the function failed", "the fixture threw on purpose"},
-                                         {"/f", 503, "the function could not start", "ABI version 42"}}) {
+                                         {"/f", 503, "the function or what it needs is unavailable", "ABI version 42"}}) {
     CAPTURE(c.path);
     auto r = client.Get(c.path);
     REQUIRE(r);
