@@ -3,7 +3,8 @@
 // running through it while a host is killed with SIGKILL and started again, and while Redis
 // restarts. Every request the cluster acknowledged must be processed; requests keep being
 // answered while a host is down; while Redis is down, what needs it is refused with 503 and
-// what does not is served.
+// what does not is served. A host cut off from Redis alone (a proxy that stops forwarding)
+// does the same until the link is back.
 #include <doctest/doctest.h>
 #include <httplib.h>
 
@@ -20,6 +21,7 @@
 #include "tests/integration/harness.h"
 #include "tests/support/free_port.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/tcp_proxy.h"
 
 using namespace gust::test;
 using json = nlohmann::json;
@@ -86,6 +88,19 @@ std::set<std::string> idsInRedis(const RedisServer& redis, const std::string& qu
   }
   ::pclose(out);
   return ids;
+}
+
+// Waits until every acknowledged request's "out-" message is in Redis: 0 lost.
+void waitForAllProcessed(const RedisServer& redis, const std::set<std::string>& acked) {
+  std::set<std::string> missing;
+  waitFor("every acknowledged request to be processed", [&] {
+    const std::set<std::string> out = idsInRedis(redis, "out");
+    missing.clear();
+    for (const auto& id : acked) {
+      if (out.count("out-" + id) == 0) missing.insert(id);
+    }
+    return missing.empty();
+  }, 60s, [&] { return std::to_string(missing.size()) + " of " + std::to_string(acked.size()) + " missing"; });
 }
 
 }  // namespace
@@ -186,17 +201,45 @@ TEST_CASE("a cluster behind nginx loses no acknowledged request when a host is k
     CHECK((status == 200 || status == 503));
   }
   // Every acknowledged request was processed: its "out-" message is there.
-  std::set<std::string> missing;
-  waitFor("every acknowledged request to be processed", [&] {
-    const std::set<std::string> out = idsInRedis(redis, "out");
-    missing.clear();
-    for (const auto& id : acked) {
-      if (out.count("out-" + id) == 0) missing.insert(id);
-    }
-    return missing.empty();
-  }, 60s, [&] { return std::to_string(missing.size()) + " of " + std::to_string(acked.size()) + " missing"; });
+  waitForAllProcessed(redis, acked);
   MESSAGE(acked.size() << " requests acknowledged, all processed");
   for (auto& h : hosts) {
+    h->process().signal(SIGTERM);
+    h->process().wait();
+  }
+}
+
+TEST_CASE("a host cut off from Redis refuses what needs it, serves the rest, and catches up when the link is back") {
+  RedisServer redis({"--appendonly", "yes", "--appendfsync", "always"});
+  TempDir tmp;
+  TcpProxy link(redis.port());  // host A's only way to Redis
+  fs::path app_a = makeApp(tmp.path() / "a", "chain", chainManifest(), env("GUST_FIXTURE_MISBEHAVE"));
+  fs::path app_b = makeApp(tmp.path() / "b", "chain", chainManifest(), env("GUST_FIXTURE_MISBEHAVE"));
+  Host a({app_a}, tmp.path() / "a",
+         {"--backend", "redis://127.0.0.1:" + std::to_string(link.port()), "--expose-errors"});
+  Host b({app_b}, tmp.path() / "b", {"--backend", redis.url(), "--expose-errors"});
+  httplib::Client to_a("127.0.0.1", a.port()), to_b("127.0.0.1", b.port());
+  to_a.set_read_timeout(15s);
+  std::set<std::string> acked;
+  auto relay = [&](httplib::Client& c) {
+    auto r = c.Post("/relay", "ok", "text/plain");
+    if (r && r->status == 200) acked.insert(r->body.substr(r->body.find(' ') + 1));
+    return r ? r->status : 0;
+  };
+  for (int i = 0; i < 20; ++i) REQUIRE(relay(to_a) == 200);
+
+  link.cut();  // no reset, no answer: A notices by its command deadline
+  waitFor("A to refuse a publish", [&] { return relay(to_a) == 503; }, 20s, a);
+  auto echoed = to_a.Get("/echo");
+  REQUIRE(echoed);
+  CHECK(echoed->status == 200);
+  for (int i = 0; i < 20; ++i) CHECK(relay(to_b) == 200);  // the rest of the cluster goes on
+  link.restore();
+  waitFor("A to take publishes again", [&] { return relay(to_a) == 200; }, 20s, a);
+  for (int i = 0; i < 20; ++i) CHECK(relay(to_a) == 200);
+
+  waitForAllProcessed(redis, acked);
+  for (Host* h : {&a, &b}) {
     h->process().signal(SIGTERM);
     h->process().wait();
   }
