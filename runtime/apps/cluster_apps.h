@@ -14,7 +14,7 @@
 //   has taken effect here, and calls `then` once the change is stored (or failed to be: a
 //   deploy that serves here but could not be shared is logged, and the next one shares it).
 // - Apps served from a folder (`gust serve DIR`) are this host's own: they are not shared,
-//   and a cluster's version of the same name replaces them only when it changes.
+//   but a version of the same name that the cluster holds replaces them here too.
 
 #include <uv.h>
 
