@@ -24,12 +24,7 @@ constexpr int kTopicRetries = 5;
 QueueTime fromMs(int64_t ms) { return QueueTime(milliseconds(ms)); }
 
 Error replyError(std::string_view op, const std::string& message) {
-  // Redis past its maxmemory refuses writes: the cluster's store is full, as a full disk is.
-  if (message.rfind("OOM", 0) == 0) {
-    return makeError(ErrorKind::kStorageFull, "the backend Redis is out of memory (" + message +
-                                                  "); nothing of this call was stored: free memory or raise maxmemory");
-  }
-  return makeError(ErrorKind::kIo, "redis queue " + std::string(op) + ": " + message);
+  return scriptReplyError("redis queue " + std::string(op), message);
 }
 
 Error malformed(std::string_view op) {
@@ -409,27 +404,14 @@ Result<void> RedisQueue::peek(std::string queue, size_t max_count, Done<std::vec
                     });
 }
 
-namespace {
-
-// A call whose answer is one integer.
-RedisClient::Done integerAnswer(std::string_view op, UniqueFunction<void(Result<int64_t>)> done) {
-  return [op, done = std::move(done)](Result<RedisReply> reply) mutable {
-    if (!reply.ok()) return done(reply.error());
-    if (reply->isError()) return done(replyError(op, reply->str));
-    done(reply->integer);
-  };
-}
-
-}  // namespace
-
 Result<void> RedisQueue::redrive(std::string dead_queue, Done<int64_t> done) {
   if (auto r = checkRedriveCall(dead_queue); !r.ok()) return r;
-  return runChecked("redrive", {dead_queue}, integerAnswer("redrive", std::move(done)));
+  return runChecked("redrive", {dead_queue}, integerAnswer("redis queue redrive", std::move(done)));
 }
 
 Result<void> RedisQueue::purge(std::string queue, Done<int64_t> done) {
   if (auto r = checkQueueCall("purge", queue); !r.ok()) return r;
-  return runChecked("purge", {queue}, integerAnswer("purge", std::move(done)));
+  return runChecked("purge", {queue}, integerAnswer("redis queue purge", std::move(done)));
 }
 
 Result<void> RedisQueue::nextVisibleAt(std::string queue, Done<std::optional<QueueTime>> done) {
@@ -449,7 +431,7 @@ Result<void> RedisQueue::sweep(Done<int64_t> done) {
     args.insert(args.end(), {queue, str(b.retention.count()), str(b.dead_letter_retention.count())});
   }
   auto shared = std::make_shared<Done<int64_t>>(std::move(done));
-  return runChecked("sweep", std::move(args), integerAnswer("sweep", [this, shared](Result<int64_t> deleted) {
+  return runChecked("sweep", std::move(args), integerAnswer("redis queue sweep", [this, shared](Result<int64_t> deleted) {
     if (!deleted.ok()) return (*shared)(deleted.error());
     // Then the retained logs, by the retention the current table asks for.
     withTopics(true, [this, shared, deleted = *deleted](Result<const TopicTable*> table) {

@@ -18,6 +18,22 @@ std::string sha1Hex(std::string_view text) {
 
 }  // namespace
 
+Error scriptReplyError(std::string_view what, const std::string& message) {
+  if (message.rfind("OOM", 0) == 0) {
+    return makeError(ErrorKind::kStorageFull, "the backend Redis is out of memory (" + message +
+                                                  "); nothing was stored: free memory or raise maxmemory");
+  }
+  return makeError(ErrorKind::kIo, std::string(what) + ": " + message);
+}
+
+RedisClient::Done integerAnswer(std::string_view what, UniqueFunction<void(Result<int64_t>)> done) {
+  return [what = std::string(what), done = std::move(done)](Result<RedisReply> reply) mutable {
+    if (!reply.ok()) return done(reply.error());
+    if (reply->isError()) return done(scriptReplyError(what, reply->str));
+    done(reply->integer);
+  };
+}
+
 RedisScript::RedisScript(RedisClient& client, std::string_view source, std::string prefix)
     : client_(client), source_(source), sha_(sha1Hex(source)), prefix_(std::move(prefix)) {}
 

@@ -17,6 +17,12 @@
 
 namespace gust {
 
+// What a script's error reply means to the caller of `what` ("redis queue lease"): a Redis
+// past its maxmemory is full as a full disk is (kStorageFull); anything else is kIo.
+Error scriptReplyError(std::string_view what, const std::string& message);
+// A completion for an operation that answers one integer.
+RedisClient::Done integerAnswer(std::string_view what, UniqueFunction<void(Result<int64_t>)> done);
+
 class RedisScript {
  public:
   RedisScript(RedisClient& client, std::string_view source, std::string prefix);

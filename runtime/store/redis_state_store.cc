@@ -15,13 +15,7 @@ using std::chrono::milliseconds;
 
 std::chrono::system_clock::time_point fromMs(int64_t ms) { return std::chrono::system_clock::time_point(milliseconds(ms)); }
 
-Error replyError(const std::string& message) {
-  if (message.rfind("OOM", 0) == 0) {
-    return makeError(ErrorKind::kStorageFull, "the backend Redis is out of memory (" + message +
-                                                  "); nothing was stored: free memory or raise maxmemory");
-  }
-  return makeError(ErrorKind::kIo, "redis state: " + message);
-}
+Error replyError(const std::string& message) { return scriptReplyError("redis state", message); }
 
 int64_t integerOf(const RedisReply& r) {
   return r.type == RedisReply::Type::kInteger ? r.integer : std::strtoll(r.str.c_str(), nullptr, 10);
@@ -165,25 +159,13 @@ Result<void> RedisStateStore::usage(std::string app, Done<StateUsage> done) {
   });
 }
 
-namespace {
-
-RedisClient::Done integerAnswer(UniqueFunction<void(Result<int64_t>)> done) {
-  return [done = std::move(done)](Result<RedisReply> reply) mutable {
-    if (!reply.ok()) return done(reply.error());
-    if (reply->isError()) return done(replyError(reply->str));
-    done(reply->integer);
-  };
-}
-
-}  // namespace
-
 Result<void> RedisStateStore::removeApp(std::string app, Done<int64_t> done) {
   if (auto r = validateAppName(app); !r.ok()) return r.error();
-  return script_.run("state-remove-app", nowMs(), {app}, integerAnswer(std::move(done)));
+  return script_.run("state-remove-app", nowMs(), {app}, integerAnswer("redis state", std::move(done)));
 }
 
 Result<void> RedisStateStore::sweep(Done<int64_t> done) {
-  return script_.run("state-sweep", nowMs(), {}, integerAnswer(std::move(done)));
+  return script_.run("state-sweep", nowMs(), {}, integerAnswer("redis state", std::move(done)));
 }
 
 Result<void> RedisStateStore::commit(AppStateWrites writes, Done<bool> done) {
