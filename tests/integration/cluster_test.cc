@@ -200,11 +200,16 @@ TEST_CASE("three hosts run one timer: each point fires once, and the points go o
     INFO(point);
     CHECK(times == 1);
   }
-  // The points B did not fire, it counts as fired elsewhere.
-  const json app = admin.get("/v1/apps/ticks");
-  INFO(app.dump());
-  REQUIRE(app["timers"].size() == 1);
-  CHECK(app["timers"][0]["elsewhere"].get<int>() >= 1);
+  // B and C each saw every point since the kill, and only one fired it: the other counts it
+  // as fired elsewhere. (Which one wins is a race; one host may win them all.)
+  int elsewhere = 0;
+  for (size_t i = 1; i < hosts.size(); ++i) {
+    const json app = Admin(*hosts[i]).get("/v1/apps/ticks");
+    INFO(app.dump());
+    REQUIRE(app["timers"].size() == 1);
+    elsewhere += app["timers"][0]["elsewhere"].get<int>();
+  }
+  CHECK(elsewhere >= 3);
   for (size_t i = 1; i < hosts.size(); ++i) {
     hosts[i]->process().signal(SIGTERM);
     CHECK(hosts[i]->process().wait().status == 0);
