@@ -65,10 +65,13 @@ class Balancer {
 // `relay` publishes each request's body to "relayed" under an id of its own and answers
 // with it once committed; `eventinfo` consumes "relayed" and publishes "seen-<id>-<attempt>"
 // for each message it takes, committed with its ack (so a delivery whose lease was lost
-// commits nothing); `echo` needs no backend.
+// commits nothing); `echo` needs no backend; `tick` runs every second on every host and
+// publishes the point it fired to "ticks" under an id per run, so that a point fired twice
+// shows as two messages.
 std::string chainManifest() {
-  return R"({"name": "chain", "publishes": ["relayed", "seen"], "functions": {
+  return R"({"name": "chain", "publishes": ["relayed", "seen", "ticks"], "functions": {
       "relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]},
+      "tick": {"timer": {"schedule": "* * * * * *"}},
       "echo": {"routes": [{"path": "/echo", "methods": ["GET"]}]},
       "eventinfo": {"timeout": "2s",
                 "queue": {"name": "relayed", "batch_size": 8, "max_attempts": 20,
@@ -89,6 +92,40 @@ std::set<std::string> idsInRedis(const RedisServer& redis, const std::string& qu
   }
   ::pclose(out);
   return ids;
+}
+
+// How often each timer point was fired: the "ticks" messages, by the point in their body.
+std::map<std::string, int> ticksFired(const Host& host) {
+  httplib::Client admin = host.adminClient(30s);
+  admin.set_bearer_token_auth(host.adminToken());
+  auto r = admin.Get("/v1/queues/ticks/messages?limit=1000");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  std::map<std::string, int> fired;
+  const json peeked = json::parse(r->body);  // a range-for over a temporary's member would dangle
+  for (const auto& m : peeked["messages"]) {
+    INFO(m.dump());
+    const json event = json::parse(m.value("body", std::string("{}")));
+    REQUIRE(event.is_object());
+    ++fired[event.value("scheduled", std::string())];
+  }
+  return fired;
+}
+
+// The current second as a timer event names a point ("2026-12-05T06:40:01Z").
+std::string isoSecond(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// Whether some point in [from, to) was fired (to empty: no end).
+bool firedBetween(const std::map<std::string, int>& fired, const std::string& from, const std::string& to = "") {
+  auto it = fired.lower_bound(from);
+  return it != fired.end() && (to.empty() || it->first < to);
 }
 
 // Waits until every acknowledged request was processed (its "seen-" message is in Redis: 0
@@ -175,6 +212,7 @@ TEST_CASE("a cluster behind nginx loses no acknowledged request when a host is k
 
   std::this_thread::sleep_for(1500ms);
   phase = kHostDown;
+  const auto killed_at = std::chrono::system_clock::now();
   hosts[0]->process().signal(SIGKILL);
   hosts[0]->process().wait();
   std::this_thread::sleep_for(1500ms);
@@ -184,6 +222,7 @@ TEST_CASE("a cluster behind nginx loses no acknowledged request when a host is k
   std::this_thread::sleep_for(1000ms);
 
   phase = kRedisDown;
+  const auto redis_down_at = std::chrono::system_clock::now();
   redis.kill();
   httplib::Client plain("127.0.0.1", lb.port());
   std::this_thread::sleep_for(1000ms);
@@ -191,6 +230,7 @@ TEST_CASE("a cluster behind nginx loses no acknowledged request when a host is k
   REQUIRE(echoed);
   CHECK(echoed->status == 200);  // served while Redis is down: it needs no backend
   redis.start();                 // the append-only file brings back everything acknowledged
+  const auto redis_back_at = std::chrono::system_clock::now();
   phase = kAfter;
   waitFor("requests to be acknowledged again after Redis restarted", [&] { return countOf(kAfter, 200) >= 20; }, 30s,
           *hosts[1]);
@@ -219,6 +259,22 @@ TEST_CASE("a cluster behind nginx loses no acknowledged request when a host is k
   }
   // Every acknowledged request was processed, and its effects committed once.
   waitForAllProcessed(redis, acked);
+  // The timer went on firing while a host was dead, and again once Redis was back (points
+  // due while Redis was down are not fired: no host can claim them); no point fired twice.
+  waitFor("a timer point after Redis came back", [&] {
+    return firedBetween(ticksFired(*hosts[1]), isoSecond(redis_back_at + 1s));
+  }, 20s, [&] {
+    std::string points = "points fired (Redis back at " + isoSecond(redis_back_at) + "):";
+    for (const auto& [point, times] : ticksFired(*hosts[1])) points += " " + point + "x" + std::to_string(times);
+    return points + "\n" + hosts[1]->process().lastOutput();
+  });
+  const std::map<std::string, int> fired = ticksFired(*hosts[1]);
+  CHECK(firedBetween(fired, isoSecond(killed_at + 1s), isoSecond(redis_down_at)));
+  for (const auto& [point, times] : fired) {
+    INFO("timer point " << point);
+    CHECK(times == 1);
+  }
+  MESSAGE(fired.size() << " timer points fired, each once");
   for (auto& h : hosts) {
     h->process().signal(SIGTERM);
     h->process().wait();
@@ -244,17 +300,26 @@ TEST_CASE("a host cut off from Redis refuses what needs it, serves the rest, and
   };
   for (int i = 0; i < 20; ++i) REQUIRE(relay(to_a) == 200);
 
+  const auto cut_at = std::chrono::system_clock::now();
   link.cut();  // no reset, no answer: A notices by its command deadline
   waitFor("A to refuse a publish", [&] { return relay(to_a) == 503; }, 20s, a);
   auto echoed = to_a.Get("/echo");
   REQUIRE(echoed);
   CHECK(echoed->status == 200);
   for (int i = 0; i < 20; ++i) CHECK(relay(to_b) == 200);  // the rest of the cluster goes on
+  const auto restored_at = std::chrono::system_clock::now();
   link.restore();
   waitFor("A to take publishes again", [&] { return relay(to_a) == 200; }, 20s, a);
   for (int i = 0; i < 20; ++i) CHECK(relay(to_a) == 200);
 
   waitForAllProcessed(redis, acked);
+  // B fired the timer while A was cut off; A, back, fired no point B already had.
+  const std::map<std::string, int> fired = ticksFired(b);
+  CHECK(firedBetween(fired, isoSecond(cut_at + 1s), isoSecond(restored_at)));
+  for (const auto& [point, times] : fired) {
+    INFO("timer point " << point);
+    CHECK(times == 1);
+  }
   for (Host* h : {&a, &b}) {
     h->process().signal(SIGTERM);
     h->process().wait();
