@@ -44,7 +44,6 @@ int deployCommand(int argc, char** argv, const std::string& self) {
   }
   std::string dir = args->positional().empty() ? "." : args->positional()[0];
   AdminTarget target = adminTarget(*args);
-  if (auto host = args->get("--host")) target.url = *host;
 
   BuildOptions build_options;
   build_options.executable = self;

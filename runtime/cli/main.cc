@@ -14,6 +14,7 @@
 #include "functions/worker/fork_server.h"
 #include "functions/worker/worker_main.h"
 #include "gust/abi.h"
+#include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
 #include "runtime/observe/logging.h"
@@ -76,6 +77,9 @@ commands:
   ps                     show the worker pools of the running host
   version                print the version of gust and of its function ABI
 
+global options (before the command):
+  -v, --verbose          say which host a command talks to, and why that one
+
 Run `gust <command> --help` for a command's options.
 )";
 
@@ -84,10 +88,15 @@ int run(int argc, char** argv) {
   // Logs go to stderr (stdout carries the command's own output); `gust serve` switches to
   // its configured format once its settings are read.
   setUpHostLogging(LogFormat::kText);
-  if (argc < 2) return std::fprintf(stderr, "%s", kUsage), kExitUsage;
-  std::string verb = argv[1];
-  int rest_argc = argc - 2;
-  char** rest = argv + 2;
+  int first = 1;
+  // `gust --verbose CMD`: say which host the command talks to, and why that one.
+  for (; first < argc && (std::strcmp(argv[first], "--verbose") == 0 || std::strcmp(argv[first], "-v") == 0); ++first) {
+    setExplainAdminTarget(true);
+  }
+  if (argc <= first) return std::fprintf(stderr, "%s", kUsage), kExitUsage;
+  std::string verb = argv[first];
+  int rest_argc = argc - first - 1;
+  char** rest = argv + first + 1;
   if (verb == "worker") {
     WorkerOptions options;
     if (!parseWorkerArgs(rest_argc, rest, options)) return kExitUsage;

@@ -42,7 +42,7 @@ std::string awkwardModule() {
 AdminTarget targetFor(const FakeAdmin& admin, const TempDir& tmp) {
   unsetenv("GUST_ADMIN_TOKEN");
   writeFile(tmp.path() / "data" / "admin.token", "s3cret\n");
-  return AdminTarget{admin.url(), tmp.path() / "data"};
+  return AdminTarget{admin.url(), tmp.path() / "data", "", std::nullopt};
 }
 
 DeployUpload shopUpload() {
@@ -196,7 +196,7 @@ TEST_CASE("a refused token and an unreachable host say what to do") {
     url = closed.url();
   }
   writeFile(tmp.path() / "data" / "admin.token", "s3cret\n");
-  auto unreachable = deployUpload(AdminTarget{url, tmp.path() / "data"}, shopUpload(), {});
+  auto unreachable = deployUpload(AdminTarget{url, tmp.path() / "data", "", std::nullopt}, shopUpload(), {});
   REQUIRE_FALSE(unreachable.ok());
   CHECK(unreachable.error().message.find("gust serve") != std::string::npos);
 }
