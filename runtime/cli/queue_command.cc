@@ -24,7 +24,8 @@ commands:
   send NAME --data TEXT|@FILE [--id ID] [--delay 30s] [--header K=V]...
                           put a message on queue NAME (@- reads it from stdin); --id
                           deduplicates, --delay holds it back, --header adds a header
-  ls [--json]             each queue's depth, messages in flight, delayed and dead
+  ls [--json]             every queue a deployed app consumes or declares and every one
+                          holding messages: depth, in flight, delayed, dead, consumer
   peek NAME [--limit N] [--json]
                           show up to N (default 10) waiting messages without taking them
   redrive NAME.dead       move every message of a dead-letter queue back to its queue
@@ -96,13 +97,26 @@ int list(int argc, char** argv) {
   if (args->has("--json")) return printAnswer(*res), 0;
   const auto& queues = (*body)["queues"];
   if (!queues.is_array() || queues.empty()) {
-    std::printf("no queues yet; a queue exists once a message is sent to it or a function consumes it\n");
+    std::printf("no queues yet; a queue is listed once a deployed app consumes or declares it, or a message is sent "
+                "to it\n");
     return 0;
   }
-  Table table({"QUEUE", "DEPTH", "IN FLIGHT", "DELAYED", "DEAD"});
+  // Who reads it: its consumers, else the apps that declare it (they publish to it).
+  auto consumers = [](const nlohmann::json& q) {
+    std::string out;
+    for (const auto& c : q.value("consumers", nlohmann::json::array())) {
+      out += (out.empty() ? "" : ",") + (c.is_string() ? c.get<std::string>() : "?");
+    }
+    if (!out.empty()) return out;
+    for (const auto& app : q.value("declared_by", nlohmann::json::array())) {
+      out += (out.empty() ? "" : ",") + (app.is_string() ? app.get<std::string>() : "?");
+    }
+    return out.empty() ? std::string("-") : "none (declared by " + out + ")";
+  };
+  Table table({"QUEUE", "DEPTH", "IN FLIGHT", "DELAYED", "DEAD", "CONSUMER"});
   for (const auto& q : queues) {
     table.add({fieldText(q, "name"), fieldText(q, "depth"), fieldText(q, "in_flight"), fieldText(q, "delayed"),
-               fieldText(q, "dead")});
+               fieldText(q, "dead"), consumers(q)});
   }
   std::printf("%s", table.render().c_str());
   return 0;

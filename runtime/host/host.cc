@@ -182,7 +182,7 @@ class Host {
     addEnvRoutes(*admin_, *apps_);
     addKeyRoutes(*admin_, *keys_, dispatcher_);
     addStateRoutes(*admin_, *state_);
-    addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
+    addQueueRoutes(*admin_, *queue_store_, *queue_trigger_, dispatcher_);
     addTopicRoutes(*admin_, *queue_store_, *queue_trigger_);
     addConnectionRoutes(*admin_, http_.connections());
     if (auto opened = openInvocations(); !opened) return opened;
