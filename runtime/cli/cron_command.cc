@@ -4,6 +4,7 @@
 #include <string>
 
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/base/cron.h"
 
@@ -26,7 +27,7 @@ EXPR is cron with 5 fields (minute hour day-of-month month day-of-week) or 6 fie
 
 int cronCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return std::printf("%s", kCronUsage), 0;
-  auto args = Args::parse("cron", {{"-n", "", true}, {"--tz", "", true}, {"--from", "", true}}, argc, argv);
+  auto args = Args::parse("cron", commandOptions("cron next"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const auto& pos = args->positional();
   if (pos.size() != 2 || pos[0] != "next") {

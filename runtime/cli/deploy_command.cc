@@ -7,6 +7,7 @@
 #include "runtime/cli/builder.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/deploy_client.h"
 #include "runtime/cli/progress_notice.h"
@@ -34,9 +35,7 @@ options:
 
 int deployCommand(int argc, char** argv, const std::string& self) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kDeployUsage, 28), 0;
-  auto args = Args::parse("deploy", {{"--host", "", true}, {"--admin", "", true}, {"--data-dir", "", true},
-                                     {"--json", "", false}},
-                          argc, argv);
+  auto args = Args::parse("deploy", commandOptions("deploy"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() > 1) return fail("gust deploy: give one app folder; see `gust deploy --help`", kExitUsage);
   if (args->has("--host") && args->has("--admin")) {

@@ -11,6 +11,7 @@
 
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/base/duration.h"
 
@@ -62,10 +63,7 @@ int runTimerNow(const Args& args, const std::string& id) {
 
 int invokeCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kInvokeUsage, 24), 0;
-  auto args = Args::parse("invoke", {{"-X", "--request", true}, {"-H", "--header", true, true}, {"--data", "-d", true},
-                                     {"--host", "", true}, {"--include", "-i", false}, {"--timeout", "", true},
-                                     {"--timer", "", true}, {"--admin", "", true}, {"--data-dir", "", true}},
-                          argc, argv);
+  auto args = Args::parse("invoke", commandOptions("invoke"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (auto timer = args->get("--timer")) {
     if (!args->positional().empty()) return fail("gust invoke: --timer takes no URL", kExitUsage);

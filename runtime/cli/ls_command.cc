@@ -6,6 +6,7 @@
 
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -37,7 +38,7 @@ std::string functionNames(const nlohmann::json& functions) {
 
 int lsCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kLsUsage, 20), 0;
-  auto args = Args::parse("ls", {{"--json", "", false}, {"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
+  auto args = Args::parse("ls", commandOptions("ls"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust ls: takes no arguments; see `gust ls --help`", kExitUsage);
   auto res = adminCall(adminTarget(*args), "GET", "/v1/apps");

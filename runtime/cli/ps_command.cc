@@ -6,6 +6,7 @@
 
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 
 namespace gust::cli {
@@ -28,7 +29,7 @@ options:
 
 int psCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kPsUsage, 20), 0;
-  auto args = Args::parse("ps", {{"--json", "", false}, {"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
+  auto args = Args::parse("ps", commandOptions("ps"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust ps: takes no arguments; see `gust ps --help`", kExitUsage);
   auto res = adminCall(adminTarget(*args), "GET", "/v1/apps");

@@ -7,6 +7,7 @@
 #include "runtime/base/text.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/queue_message.h"
 #include "runtime/cli/table.h"
@@ -51,9 +52,7 @@ Result<std::string> queueName(const Args& args, const std::string& sub, bool all
 }
 
 int send(int argc, char** argv) {
-  auto args = Args::parse("queue send", adminOptions({{"--data", "-d", true}, {"--id", "", true}, {"--delay", "", true},
-                                                   {"--header", "-H", true, true}}),
-                          argc, argv);
+  auto args = Args::parse("queue send", commandOptions("queue send"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "send", false);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -87,7 +86,7 @@ int send(int argc, char** argv) {
 }
 
 int list(int argc, char** argv) {
-  auto args = Args::parse("queue ls", adminOptions({{"--json", "", false}}), argc, argv);
+  auto args = Args::parse("queue ls", commandOptions("queue ls"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust queue ls: takes no arguments", kExitUsage);
   auto res = adminCall(adminTarget(*args), "GET", "/v1/queues");
@@ -140,7 +139,7 @@ std::string bodyPreview(const nlohmann::json& message) {
 }
 
 int peek(int argc, char** argv) {
-  auto args = Args::parse("queue peek", adminOptions({{"--limit", "-n", true}, {"--json", "", false}}), argc, argv);
+  auto args = Args::parse("queue peek", commandOptions("queue peek"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "peek", true);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -175,7 +174,7 @@ int peek(int argc, char** argv) {
 }
 
 int redrive(int argc, char** argv) {
-  auto args = Args::parse("queue redrive", adminOptions(), argc, argv);
+  auto args = Args::parse("queue redrive", commandOptions("queue redrive"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "redrive", true);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -193,7 +192,7 @@ int redrive(int argc, char** argv) {
 }
 
 int purge(int argc, char** argv) {
-  auto args = Args::parse("queue purge", adminOptions(), argc, argv);
+  auto args = Args::parse("queue purge", commandOptions("queue purge"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "purge", true);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -217,7 +216,7 @@ int queueCommand(int argc, char** argv) {
   if (sub == "peek") return peek(argc - 1, argv + 1);
   if (sub == "redrive") return redrive(argc - 1, argv + 1);
   if (sub == "purge") return purge(argc - 1, argv + 1);
-  return unknownSubcommand("queue", sub, {"send", "ls", "peek", "redrive", "purge"});
+  return unknownSubcommand("queue", sub, subcommandsOf("queue"));
 }
 
 }  // namespace gust::cli
