@@ -1,5 +1,7 @@
 // gust deploy: builds an app if its sources changed, uploads it to a running host, and
 // prints the new version and where its routes answer.
+#include <unistd.h>
+
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -15,6 +17,9 @@
 namespace gust::cli {
 
 namespace {
+
+// Past this size an upload shows how far it has gone (issue 18: feedback on long work).
+constexpr size_t kShowUploadProgressFrom = 1u << 20;
 
 constexpr const char* kDeployUsage = R"(usage: gust deploy [APP_DIR] [--host URL] [--data-dir DIR] [--json]
 
@@ -57,10 +62,19 @@ int deployCommand(int argc, char** argv, const std::string& self) {
   auto upload = readDeployUpload(dir);
   if (!upload) return fail("gust deploy: " + upload.error().message);
   std::optional<ProgressNotice> notice;
+  std::optional<TransferProgress> transfer;
   DeployProgress progress;
-  progress.uploading = [&notice](size_t bytes) { notice.emplace("uploading " + formatBytes(bytes) + "…"); };
-  progress.starting = [&notice] {
+  progress.uploading = [&notice, &transfer](size_t bytes) {
+    // A small module goes in a moment: a line only if it does not.
+    if (bytes <= kShowUploadProgressFrom) return notice.emplace("uploading " + formatBytes(bytes) + "…"), void();
+    transfer.emplace(stderr, ::isatty(STDERR_FILENO) == 1, "uploading", "uploaded", bytes);
+  };
+  progress.sent = [&transfer](size_t bytes) {
+    if (transfer) transfer->advance(bytes);
+  };
+  progress.starting = [&notice, &transfer] {
     notice.reset();
+    transfer.reset();  // its last line: "uploaded 4.0 MiB"
     notice.emplace("starting…");
   };
   auto deployed = deployUpload(target, *upload, progress);
