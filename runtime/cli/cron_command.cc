@@ -21,6 +21,12 @@ as 2026-03-29T00:00:00Z; default now).
 EXPR is cron with 5 fields (minute hour day-of-month month day-of-week) or 6 fields
 (seconds first); lists, ranges, steps, names (JAN, MON), @yearly, @monthly, @weekly,
 @daily, @hourly, or @every 10s / @every 1m30s.
+
+options:
+  -n N          how many fire times (default 5)
+  --tz ZONE     the time zone to count and print in (default UTC)
+  --from TIME   count from this time (default now)
+  -h, --help    show this help
 )";
 
 }  // namespace

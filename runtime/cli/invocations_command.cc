@@ -23,7 +23,7 @@ record in full, with its log lines and, for an async invocation, its status and 
 
 options:
   --failed          only invocations that did not succeed
-  --limit N         at most N records (default 20, at most 1000)
+  -n, --limit N     at most N records (default 20, at most 1000)
   --json            print the host's answer as it is, for scripts
 {admin options}
   -h, --help        show this help

@@ -25,9 +25,9 @@ Calls a function over HTTP and prints the response status and body. PATH (such a
 admin API) to run a timer function now, and prints the run's outcome.
 
 options:
-  -X METHOD             the request method (default GET, or POST with --data)
-  -H 'Name: value'      a request header; repeatable
-  --data TEXT           the request body; --data @FILE reads it from FILE
+  -X, --request METHOD  the request method (default GET, or POST with --data)
+  -H, --header 'N: v'   a request header; repeatable
+  -d, --data TEXT       the request body; --data @FILE reads it from FILE
   --host URL            where the host listens (default http://127.0.0.1:8080, or $GUST_URL)
   -i, --include         print the response headers too
   --timeout D           give up after this long (default 60s)

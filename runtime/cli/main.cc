@@ -95,6 +95,11 @@ int run(int argc, char** argv) {
   if (verb == "invocations") return invocationsCommand(rest_argc, rest);
   if (verb == "completion") return completionCommand(rest_argc, rest);
   if (verb == "man") return manCommand(rest_argc, rest);
+  if (verb == "version" && wantsHelp(rest_argc, rest)) {
+    return std::printf("usage: gust version\n\nPrints the version of gust and of its function ABI.\n\noptions:\n"
+                       "  -h, --help    show this help\n"),
+           0;
+  }
   if (verb == "version" || verb == "--version") {
     std::printf("gust %s (function ABI %d)\n", GUST_VERSION, GUST_ABI_VERSION);
     return 0;

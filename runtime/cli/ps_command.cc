@@ -23,6 +23,7 @@ On a host of a cluster (--backend), every host's pools, each under the host's na
 options:
   --json            print the host's answer as JSON, for scripts
 {admin options}
+  -h, --help        show this help
 )";
 
 }  // namespace

@@ -22,12 +22,12 @@ constexpr const char* kQueueUsage = R"(usage: gust queue <command> [arguments] [
 Works with the durable queues of a running host.
 
 commands:
-  send NAME --data TEXT|@FILE [--id ID] [--delay 30s] [--header K=V]...
+  send NAME -d|--data TEXT|@FILE [--id ID] [--delay 30s] [-H|--header K=V]...
                           put a message on queue NAME (@- reads it from stdin); --id
                           deduplicates, --delay holds it back, --header adds a header
   ls [--json]             every queue a deployed app consumes or declares and every one
                           holding messages: depth, in flight, delayed, dead, consumer
-  peek NAME [--limit N] [--json]
+  peek NAME [-n|--limit N] [--json]
                           show up to N (default 10) waiting messages without taking them
   redrive NAME.dead       move every message of a dead-letter queue back to its queue
   purge NAME              delete every waiting message of NAME

@@ -120,3 +120,33 @@ TEST_CASE("the man page renders with groff, lists every command, and meson insta
   CHECK(pages[0].parent_path().string().ends_with("share/man/man1"));
   CHECK(readFile(pages[0]) == page.out);
 }
+
+TEST_CASE("every option the completion offers is one the command's --help describes") {
+  TempDir tmp;
+  auto script = runGust({"completion", "bash"}, tmp.path());
+  REQUIRE(script.status == 0);
+  // The script's option table: `      "queue send") options="--data -d ... --help" ;;`.
+  std::istringstream lines(script.out);
+  size_t commands = 0;
+  for (std::string line; std::getline(lines, line);) {
+    size_t open = line.find_first_not_of(' ');
+    size_t close = line.find("\") options=\"");
+    if (open == std::string::npos || line[open] != '"' || close == std::string::npos) continue;
+    std::string key = line.substr(open + 1, close - open - 1);
+    std::vector<std::string> args;
+    std::istringstream words(key);
+    for (std::string w; words >> w;) args.push_back(w);
+    args.push_back("--help");
+    auto help = runGust(args, tmp.path());
+    CAPTURE(key);
+    REQUIRE(help.status == 0);
+    std::string options = line.substr(close + 12, line.rfind('"') - close - 12);
+    std::istringstream names(options);
+    for (std::string name; names >> name;) {
+      CAPTURE(name);
+      CHECK(help.out.find(name) != std::string::npos);
+    }
+    ++commands;
+  }
+  CHECK(commands > 30);
+}
