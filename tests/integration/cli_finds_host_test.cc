@@ -43,10 +43,10 @@ class RecordsIn {
 
 // A host whose data dir is ROOT/NAME/data, serving a placeholder app under /fx.
 struct NamedHost {
-  NamedHost(const fs::path& root, const std::string& name)
+  NamedHost(const fs::path& root, const std::string& name, std::vector<std::string> extra = {})
       : placeholder(makeApp(root / name, "fixtures", R"({"name": "fixtures", "functions": {"echo": {"routes": ["/fx"]}}})",
                             env("GUST_FIXTURE_MISBEHAVE"))),
-        host({placeholder}, root / name) {}
+        host({placeholder}, root / name, std::move(extra)) {}
   fs::path placeholder;
   Host host;
 };
@@ -72,7 +72,7 @@ TEST_CASE("a host records where its admin API is, 0600 in a 0700 folder, with no
   TempDir tmp;
   RecordsIn records(tmp.path() / "xdg");
   {
-    NamedHost a(tmp.path(), "a");
+    NamedHost a(tmp.path(), "a", {"--admin-listen", "127.0.0.1:0"});
     auto files = records.files();
     REQUIRE(files.size() == 1);
     struct stat st {};
@@ -84,6 +84,7 @@ TEST_CASE("a host records where its admin API is, 0600 in a 0700 folder, with no
     CHECK(record["pid"] == a.host.process().pid());
     CHECK(record["admin_socket"] == a.host.adminSocket().string());
     CHECK(record["data_dir"] == fs::absolute(a.host.dataDir()).string());
+    CHECK(record["admin_url"] == "http://127.0.0.1:" + std::to_string(a.host.adminTcpPort()));
     CHECK(readFile(files[0]).find(a.host.adminToken()) == std::string::npos);
     a.host.process().signal(SIGTERM);
     CHECK(a.host.process().wait().status == 0);
