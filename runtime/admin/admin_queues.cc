@@ -1,7 +1,10 @@
 #include "runtime/admin/admin_queues.h"
 
 #include <charconv>
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "runtime/base/duration.h"
 #include "runtime/base/iso8601.h"
@@ -56,10 +59,34 @@ json peekedJson(const PeekedMessage& m) {
   return out;
 }
 
+// One line of the queue list: what the store counts, and who consumes or declares it.
+struct ListedQueue {
+  QueueStats counts;
+  std::vector<std::string> consumers;    // "app/function", by a queue trigger or a topic subscription
+  std::vector<std::string> declared_by;  // apps that list it in "publishes"
+};
+
+// Every queue the active versions consume or declare, even before its first message: users
+// think of an app's queues as there once it is deployed, not once something was sent.
+std::map<std::string, ListedQueue> queuesOfApps(const Dispatcher& dispatcher) {
+  std::map<std::string, ListedQueue> out;
+  for (const auto& name : dispatcher.appNames()) {
+    const AppInfo* app = dispatcher.app(name);
+    if (app == nullptr) continue;
+    for (const auto& f : app->manifest.functions) {
+      if (f.queue) out[f.queue->queue].consumers.push_back(name + "/" + f.name);
+      if (f.topic && !f.topic->delivery.queue.empty()) {
+        out[f.topic->delivery.queue].consumers.push_back(name + "/" + f.name);
+      }
+    }
+    for (const auto& queue : app->manifest.publishes) out[queue].declared_by.push_back(name);
+  }
+  return out;
+}
 
 }  // namespace
 
-void addQueueRoutes(AdminApi& api, QueueBackend& queues, QueueTrigger& trigger) {
+void addQueueRoutes(AdminApi& api, QueueBackend& queues, QueueTrigger& trigger, const Dispatcher& dispatcher) {
   api.route({"POST"}, "/v1/queues/{name}/messages", [&queues, &trigger](AdminCall&& call) {
     std::string queue = call.param("name");
     OutgoingMessage message;
@@ -100,20 +127,24 @@ void addQueueRoutes(AdminApi& api, QueueBackend& queues, QueueTrigger& trigger) 
     if (!sent) responder->send(errorResponse(sent.error()));
   });
 
-  api.route({"GET"}, "/v1/queues", [&queues](AdminCall&& call) {
+  api.route({"GET"}, "/v1/queues", [&queues, &dispatcher](AdminCall&& call) {
     auto responder = std::make_shared<HttpResponder>(std::move(call.responder));
-    auto started = queues.stats([responder](Result<std::vector<QueueStats>> r) {
+    // The apps as they are when the call comes; the counts come a moment later.
+    auto started = queues.stats([responder, apps = queuesOfApps(dispatcher)](Result<std::vector<QueueStats>> r) mutable {
       if (!r) {
         responder->send(errorResponse(r.error()));
         return;
       }
+      for (auto& s : *r) apps[s.queue].counts = s;
       json list = json::array();
-      for (const auto& s : *r) {
-        list.push_back({{"name", s.queue},
-                        {"depth", s.ready},
-                        {"in_flight", s.in_flight},
-                        {"delayed", s.delayed},
-                        {"dead", s.dead}});
+      for (const auto& [name, q] : apps) {
+        list.push_back({{"name", name},
+                        {"depth", q.counts.ready},
+                        {"in_flight", q.counts.in_flight},
+                        {"delayed", q.counts.delayed},
+                        {"dead", q.counts.dead},
+                        {"consumers", q.consumers},
+                        {"declared_by", q.declared_by}});
       }
       responder->send(jsonResponse({{"queues", list}}));
     });

@@ -5,29 +5,126 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "runtime/admin/admin_token.h"
 #include "runtime/cli/admin_http.h"
+#include "runtime/host/host_record.h"
 
 namespace gust::cli {
 
-AdminTarget adminTarget(const Args& args) {
-  AdminTarget t;
-  if (const char* env = std::getenv("GUST_ADMIN_URL"); env && *env) t.url = env;
-  if (auto url = args.get("--admin")) t.url = *url;
-  if (const char* data = std::getenv("GUST_DATA"); data && *data) t.data_dir = data;
-  if (auto dir = args.get("--data-dir")) t.data_dir = *dir;
+namespace {
+
+bool explain_target = false;
+
+std::string describe(const HostRecord& host) {
+  return "pid " + std::to_string(host.pid) + " (data dir " + host.data_dir.string() + ", unix:" +
+         host.admin_socket.string() + ")";
+}
+
+// How near a host's data dir is to the folder the CLI runs in: the number of steps up from
+// that folder to the first one that holds the data dir (or is it). A project's host, with its
+// data dir in the project, is nearest to every folder of the project.
+size_t nearness(const std::filesystem::path& data_dir, const std::filesystem::path& cwd) {
+  std::error_code ec;
+  auto real = std::filesystem::weakly_canonical(data_dir, ec);  // as getcwd names folders
+  if (ec) real = data_dir;
+  size_t depth = 0;
+  for (std::filesystem::path dir = cwd;; dir = dir.parent_path(), ++depth) {
+    auto [in_dir, in_real] = std::mismatch(dir.begin(), dir.end(), real.begin(), real.end());
+    if (in_dir == dir.end() || dir == dir.parent_path()) return depth;
+  }
+}
+
+// No flag, no variable, no host on ./.gust: the hosts that recorded where they listen.
+AdminTarget recordedTarget(AdminTarget t) {
+  t.why = "it is the default, ./" + t.data_dir.string();
+  auto dir = hostRecordDir();
+  if (!dir) return t;
+  auto hosts = liveHostRecords(*dir);
+  if (!hosts) {
+    std::fprintf(stderr, "gust: ignoring the host records: %s\n", hosts.error().message.c_str());
+    return t;
+  }
+  if (hosts->empty()) {
+    t.why += ", and no live host is recorded in " + dir->string();
+    return t;
+  }
+  std::error_code ec;
+  auto cwd = std::filesystem::current_path(ec);
+  std::vector<const HostRecord*> nearest;
+  size_t best = SIZE_MAX;
+  for (const auto& host : *hosts) {
+    size_t near = ec ? 0 : nearness(host.data_dir, cwd);
+    if (near < best) best = near, nearest.clear();
+    if (near == best) nearest.push_back(&host);
+  }
+  if (nearest.size() > 1) {
+    std::string list;
+    for (const HostRecord* host : nearest) list += (list.empty() ? "" : ", ") + describe(*host);
+    t.problem = makeError(ErrorKind::kBadInput, std::to_string(nearest.size()) +
+                                                    " hosts are running and none is nearer to this folder than the "
+                                                    "others: " + list + "; choose one with --data-dir DIR or --admin URL");
+    return t;
+  }
+  const HostRecord& chosen = *nearest.front();
+  t.why = hosts->size() == 1 ? "it is the only live host recorded in " + dir->string()
+                             : "of the " + std::to_string(hosts->size()) + " live hosts recorded in " + dir->string() +
+                                   " its data dir is the nearest to this folder";
+  t.url = "unix:" + chosen.admin_socket.string();
+  t.data_dir = chosen.data_dir;
   return t;
 }
+
+}  // namespace
+
+AdminTarget adminTarget(const Args& args) {
+  AdminTarget t;
+  std::vector<std::string> given;
+  const char* env_url = std::getenv("GUST_ADMIN_URL");
+  // `gust deploy --host` is an older name of --admin.
+  if (auto url = args.get("--admin")) {
+    t.url = *url, given.push_back("--admin");
+  } else if (auto host = args.get("--host")) {
+    t.url = *host, given.push_back("--host");
+  } else if (env_url && *env_url) {
+    t.url = env_url, given.push_back("$GUST_ADMIN_URL");
+  }
+  const char* env_data = std::getenv("GUST_DATA");
+  if (auto dir = args.get("--data-dir")) {
+    t.data_dir = *dir, given.push_back("--data-dir");
+  } else if (env_data && *env_data) {
+    t.data_dir = env_data, given.push_back("$GUST_DATA");
+  }
+  if (!given.empty()) {
+    t.why = "it was named by " + given.front() + (given.size() > 1 ? " and " + given.back() : "");
+    return t;
+  }
+  // A host serving ./.gust is the one meant here, recorded or not.
+  std::error_code ec;
+  if (std::filesystem::exists(t.data_dir / "admin.sock", ec)) {
+    t.why = "the default data dir ./" + t.data_dir.string() + " holds its admin.sock";
+    return t;
+  }
+  return recordedTarget(std::move(t));
+}
+
+void setExplainAdminTarget(bool explain) { explain_target = explain; }
 
 std::string adminAddress(const AdminTarget& target) {
   return target.url.empty() ? "unix:" + (target.data_dir / "admin.sock").string() : target.url;
 }
 
 Result<std::unique_ptr<httplib::Client>> adminClient(const AdminTarget& target) {
+  if (explain_target && !target.problem) {
+    std::fprintf(stderr, "gust: talking to the host at %s (data dir %s) because %s\n",
+                 adminAddress(target).c_str(), target.data_dir.c_str(), target.why.c_str());
+    explain_target = false;  // once per command
+  }
+  if (target.problem) return *target.problem;
   std::string address = adminAddress(target);
   constexpr std::string_view kUnix = "unix:";
   if (address.rfind(kUnix, 0) == 0) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,10 +20,19 @@ namespace gust::cli {
 struct AdminTarget {
   std::string url;  // "unix:/path/admin.sock" or "http://host:port"; empty: DATA_DIR/admin.sock
   std::filesystem::path data_dir = ".gust";
+  std::string why;  // how it was chosen, for --verbose
+  std::optional<Error> problem;  // no host could be chosen: adminSend answers this
 };
 
-// From --admin and --data-dir, else $GUST_ADMIN_URL and $GUST_DATA, else the defaults.
+// From --admin and --data-dir, else $GUST_ADMIN_URL and $GUST_DATA; else ./.gust when a host
+// serves it; else one of the hosts that recorded where they listen
+// (runtime/host/host_record.h): the only live one, or the one whose data dir is nearest to
+// this folder (in it or in the nearest ancestor that holds any); a tie is an error that lists
+// them. With no record, ./.gust.
 AdminTarget adminTarget(const Args& args);
+
+// `gust --verbose`: the first request says on stderr which host it goes to and why.
+void setExplainAdminTarget(bool explain);
 
 // Where the target's requests go, as the CLI names it in messages ("unix:.gust/admin.sock").
 std::string adminAddress(const AdminTarget& target);

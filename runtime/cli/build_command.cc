@@ -5,6 +5,7 @@
 
 #include "runtime/cli/builder.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 
 namespace gust::cli {
@@ -23,7 +24,7 @@ options:
 
 int buildCommand(int argc, char** argv, const std::string& self) {
   if (wantsHelp(argc, argv)) return std::printf("%s", kBuildUsage), 0;
-  auto args = Args::parse("build", {{"--force", "", false}}, argc, argv);
+  auto args = Args::parse("build", commandOptions("build"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   std::vector<std::string> dirs = args->positional();
   if (dirs.empty()) dirs.push_back(".");

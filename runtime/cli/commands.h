@@ -41,5 +41,7 @@ int queueCommand(int argc, char** argv);
 int topicCommand(int argc, char** argv);
 int connectionsCommand(int argc, char** argv);
 int invocationsCommand(int argc, char** argv);
+int completionCommand(int argc, char** argv);
+int manCommand(int argc, char** argv);
 
 }  // namespace gust::cli

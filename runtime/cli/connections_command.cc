@@ -7,6 +7,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/queue_message.h"
 #include "runtime/cli/table.h"
@@ -44,7 +45,7 @@ Result<std::string> connectionId(const Args& args, const std::string& sub) {
 }
 
 int list(int argc, char** argv) {
-  auto args = Args::parse("connections ls", adminOptions({{"--json", "", false}}), argc, argv);
+  auto args = Args::parse("connections ls", commandOptions("connections ls"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() > 1) return fail("gust connections ls: takes at most one app name", kExitUsage);
   std::string path = "/v1/connections";
@@ -74,8 +75,7 @@ int list(int argc, char** argv) {
 }
 
 int send(int argc, char** argv) {
-  auto args = Args::parse("connections send", adminOptions({{"--data", "-d", true}, {"--binary", "", false}}), argc,
-                          argv);
+  auto args = Args::parse("connections send", commandOptions("connections send"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto id = connectionId(*args, "send");
   if (!id) return fail(id.error().message, kExitUsage);
@@ -97,7 +97,7 @@ int send(int argc, char** argv) {
 }
 
 int close(int argc, char** argv) {
-  auto args = Args::parse("connections close", adminOptions({{"--code", "", true}}), argc, argv);
+  auto args = Args::parse("connections close", commandOptions("connections close"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto id = connectionId(*args, "close");
   if (!id) return fail(id.error().message, kExitUsage);
@@ -126,7 +126,7 @@ int connectionsCommand(int argc, char** argv) {
   if (sub == "ls") return list(argc - 1, argv + 1);
   if (sub == "send") return send(argc - 1, argv + 1);
   if (sub == "close") return close(argc - 1, argv + 1);
-  return unknownSubcommand("connections", sub, {"ls", "send", "close"});
+  return unknownSubcommand("connections", sub, subcommandsOf("connections"));
 }
 
 }  // namespace gust::cli

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/base/cron.h"
 
@@ -20,13 +21,19 @@ as 2026-03-29T00:00:00Z; default now).
 EXPR is cron with 5 fields (minute hour day-of-month month day-of-week) or 6 fields
 (seconds first); lists, ranges, steps, names (JAN, MON), @yearly, @monthly, @weekly,
 @daily, @hourly, or @every 10s / @every 1m30s.
+
+options:
+  -n N          how many fire times (default 5)
+  --tz ZONE     the time zone to count and print in (default UTC)
+  --from TIME   count from this time (default now)
+  -h, --help    show this help
 )";
 
 }  // namespace
 
 int cronCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return std::printf("%s", kCronUsage), 0;
-  auto args = Args::parse("cron", {{"-n", "", true}, {"--tz", "", true}, {"--from", "", true}}, argc, argv);
+  auto args = Args::parse("cron", commandOptions("cron next"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const auto& pos = args->positional();
   if (pos.size() != 2 || pos[0] != "next") {

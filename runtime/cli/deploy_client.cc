@@ -172,6 +172,7 @@ Result<Deployed> deployUpload(const AdminTarget& target, const DeployUpload& upl
   auto provider = [&body, &progress, &announced_start](size_t offset, size_t length, httplib::DataSink& sink) {
     size_t n = std::min<size_t>(length, 256 << 10);
     if (!sink.write(body.data() + offset, n)) return false;
+    if (progress.sent) progress.sent(offset + n);
     if (offset + n == body.size() && !announced_start) {
       announced_start = true;
       if (progress.starting) progress.starting();

@@ -73,10 +73,12 @@ std::vector<DeployedRoute> routesFrom(const nlohmann::json& routes);
 Result<Deployed> parseDeployed(const std::string& body);
 
 // Called as the upload goes: `uploading` before the first byte (with the body's size),
-// `starting` once the last byte is sent and the host is starting the version.
+// `sent` after each piece of it (with the bytes sent so far), `starting` once the last byte
+// is sent and the host is starting the version.
 struct DeployProgress {
   std::function<void(size_t bytes)> uploading;
   std::function<void()> starting;
+  std::function<void(size_t bytes_so_far)> sent;
 };
 
 // Uploads and waits for the host's answer. 422 (the version's workers failed to start)

@@ -1,5 +1,7 @@
 // gust deploy: builds an app if its sources changed, uploads it to a running host, and
 // prints the new version and where its routes answer.
+#include <unistd.h>
+
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -7,6 +9,7 @@
 #include "runtime/cli/builder.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/deploy_client.h"
 #include "runtime/cli/progress_notice.h"
@@ -14,6 +17,9 @@
 namespace gust::cli {
 
 namespace {
+
+// Past this size an upload shows how far it has gone (issue 18: feedback on long work).
+constexpr size_t kShowUploadProgressFrom = 1u << 20;
 
 constexpr const char* kDeployUsage = R"(usage: gust deploy [APP_DIR] [--host URL] [--data-dir DIR] [--json]
 
@@ -34,9 +40,7 @@ options:
 
 int deployCommand(int argc, char** argv, const std::string& self) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kDeployUsage, 28), 0;
-  auto args = Args::parse("deploy", {{"--host", "", true}, {"--admin", "", true}, {"--data-dir", "", true},
-                                     {"--json", "", false}},
-                          argc, argv);
+  auto args = Args::parse("deploy", commandOptions("deploy"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() > 1) return fail("gust deploy: give one app folder; see `gust deploy --help`", kExitUsage);
   if (args->has("--host") && args->has("--admin")) {
@@ -44,7 +48,6 @@ int deployCommand(int argc, char** argv, const std::string& self) {
   }
   std::string dir = args->positional().empty() ? "." : args->positional()[0];
   AdminTarget target = adminTarget(*args);
-  if (auto host = args->get("--host")) target.url = *host;
 
   BuildOptions build_options;
   build_options.executable = self;
@@ -59,10 +62,19 @@ int deployCommand(int argc, char** argv, const std::string& self) {
   auto upload = readDeployUpload(dir);
   if (!upload) return fail("gust deploy: " + upload.error().message);
   std::optional<ProgressNotice> notice;
+  std::optional<TransferProgress> transfer;
   DeployProgress progress;
-  progress.uploading = [&notice](size_t bytes) { notice.emplace("uploading " + formatBytes(bytes) + "…"); };
-  progress.starting = [&notice] {
+  progress.uploading = [&notice, &transfer](size_t bytes) {
+    // A small module goes in a moment: a line only if it does not.
+    if (bytes <= kShowUploadProgressFrom) return notice.emplace("uploading " + formatBytes(bytes) + "…"), void();
+    transfer.emplace(stderr, ::isatty(STDERR_FILENO) == 1, "uploading", "uploaded", bytes);
+  };
+  progress.sent = [&transfer](size_t bytes) {
+    if (transfer) transfer->advance(bytes);
+  };
+  progress.starting = [&notice, &transfer] {
     notice.reset();
+    transfer.reset();  // its last line: "uploaded 4.0 MiB"
     notice.emplace("starting…");
   };
   auto deployed = deployUpload(target, *upload, progress);

@@ -5,6 +5,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/deploy_client.h"
 #include "runtime/cli/table.h"
@@ -72,8 +73,7 @@ void printDescription(const nlohmann::json& app) {
 
 int describeCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kDescribeUsage, 20), 0;
-  auto args = Args::parse("describe", {{"--json", "", false}, {"--admin", "", true}, {"--data-dir", "", true}}, argc,
-                          argv);
+  auto args = Args::parse("describe", commandOptions("describe"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() != 1) return fail("gust describe: give one app name; see `gust describe --help`", kExitUsage);
   const std::string& app = args->positional()[0];

@@ -13,6 +13,7 @@
 #include "functions/manifest.h"
 #include "runtime/cli/builder.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/deploy_client.h"
 #include "runtime/cli/dev_host.h"
@@ -165,7 +166,7 @@ class DevLoop {
 
 int devCommand(int argc, char** argv, const std::string& self) {
   if (wantsHelp(argc, argv)) return std::printf("%s", kDevUsage), 0;
-  auto args = Args::parse("dev", {{"--port", "-p", true}}, argc, argv);
+  auto args = Args::parse("dev", commandOptions("dev"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() > 1) return fail("gust dev: give one app folder; see `gust dev --help`", kExitUsage);
   std::filesystem::path dir = args->positional().empty() ? "." : args->positional()[0];

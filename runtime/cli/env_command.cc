@@ -11,6 +11,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -43,7 +44,6 @@ options:
   -h, --help        show this help
 )";
 
-const std::vector<OptionSpec> kAdminOptions = {{"--admin", "", true}, {"--data-dir", "", true}};
 
 // A sub-command's arguments: the app (checked) and the words after it.
 struct EnvArgs {
@@ -52,7 +52,7 @@ struct EnvArgs {
 };
 
 Result<EnvArgs> parseEnvArgs(const std::string& sub, bool needs_words, int argc, char** argv) {
-  auto args = Args::parse("env " + sub, kAdminOptions, argc, argv);
+  auto args = Args::parse("env " + sub, commandOptions("env " + sub), argc, argv);
   if (!args) return args.error();
   const auto& words = args->positional();
   if (words.empty() || (needs_words && words.size() < 2) || (!needs_words && words.size() > 1)) {
@@ -157,7 +157,7 @@ int envCommand(int argc, char** argv) {
   if (sub == "set") return set(argc - 1, argv + 1);
   if (sub == "ls") return list(argc - 1, argv + 1);
   if (sub == "rm") return remove(argc - 1, argv + 1);
-  return unknownSubcommand("env", sub, {"set", "ls", "rm"});
+  return unknownSubcommand("env", sub, subcommandsOf("env"));
 }
 
 }  // namespace gust::cli

@@ -4,6 +4,7 @@
 
 #include "runtime/cli/app_templates.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 
 namespace gust::cli {
@@ -33,7 +34,7 @@ options:
 
 int initCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return std::printf("%s", kInitUsage), 0;
-  auto args = Args::parse("init", {{"--template", "-t", true}, {"--dir", "", true}}, argc, argv);
+  auto args = Args::parse("init", commandOptions("init"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() != 1) {
     return fail("gust init: give the app's name, such as `gust init hello`; see `gust init --help`", kExitUsage);

@@ -6,6 +6,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -22,7 +23,7 @@ record in full, with its log lines and, for an async invocation, its status and 
 
 options:
   --failed          only invocations that did not succeed
-  --limit N         at most N records (default 20, at most 1000)
+  -n, --limit N     at most N records (default 20, at most 1000)
   --json            print the host's answer as it is, for scripts
 {admin options}
   -h, --help        show this help
@@ -84,9 +85,7 @@ int show(const Args& args, const std::string& id) {
 
 int invocationsCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kInvocationsUsage, 20), 0;
-  auto args = Args::parse("invocations", {{"--failed", "", false}, {"--limit", "-n", true}, {"--json", "", false},
-                                          {"--admin", "", true}, {"--data-dir", "", true}},
-                          argc, argv);
+  auto args = Args::parse("invocations", commandOptions("invocations"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const auto& pos = args->positional();
   if (!pos.empty() && pos[0] == "show") {

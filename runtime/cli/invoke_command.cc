@@ -11,6 +11,7 @@
 
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/base/duration.h"
 
@@ -24,9 +25,9 @@ Calls a function over HTTP and prints the response status and body. PATH (such a
 admin API) to run a timer function now, and prints the run's outcome.
 
 options:
-  -X METHOD             the request method (default GET, or POST with --data)
-  -H 'Name: value'      a request header; repeatable
-  --data TEXT           the request body; --data @FILE reads it from FILE
+  -X, --request METHOD  the request method (default GET, or POST with --data)
+  -H, --header 'N: v'   a request header; repeatable
+  -d, --data TEXT       the request body; --data @FILE reads it from FILE
   --host URL            where the host listens (default http://127.0.0.1:8080, or $GUST_URL)
   -i, --include         print the response headers too
   --timeout D           give up after this long (default 60s)
@@ -62,10 +63,7 @@ int runTimerNow(const Args& args, const std::string& id) {
 
 int invokeCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kInvokeUsage, 24), 0;
-  auto args = Args::parse("invoke", {{"-X", "--request", true}, {"-H", "--header", true, true}, {"--data", "-d", true},
-                                     {"--host", "", true}, {"--include", "-i", false}, {"--timeout", "", true},
-                                     {"--timer", "", true}, {"--admin", "", true}, {"--data-dir", "", true}},
-                          argc, argv);
+  auto args = Args::parse("invoke", commandOptions("invoke"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (auto timer = args->get("--timer")) {
     if (!args->positional().empty()) return fail("gust invoke: --timer takes no URL", kExitUsage);

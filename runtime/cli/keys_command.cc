@@ -7,6 +7,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -36,12 +37,9 @@ options:
   -h, --help        show this help
 )";
 
-// Parses `gust keys SUB` with `extra` options; `words` is how many positional words it takes.
-Result<Args> parseKeysArgs(const std::string& sub, std::vector<OptionSpec> extra, size_t words, const char* what,
-                           int argc, char** argv) {
-  std::vector<OptionSpec> options = {{"--admin", "", true}, {"--data-dir", "", true}};
-  options.insert(options.end(), extra.begin(), extra.end());
-  auto args = Args::parse("keys " + sub, options, argc, argv);
+// Parses `gust keys SUB` with its options (runtime/cli/command_table.h); `words` is how many positional words it takes.
+Result<Args> parseKeysArgs(const std::string& sub, size_t words, const char* what, int argc, char** argv) {
+  auto args = Args::parse("keys " + sub, commandOptions("keys " + sub), argc, argv);
   if (!args) return args.error();
   if (args->positional().size() != words) {
     return makeError(ErrorKind::kBadInput, "gust keys " + sub + ": give " + what + "; see `gust keys --help`");
@@ -53,7 +51,7 @@ Result<Args> parseKeysArgs(const std::string& sub, std::vector<OptionSpec> extra
 }
 
 int create(int argc, char** argv) {
-  auto args = parseKeysArgs("create", {{"--function", "", true}, {"--name", "", true}}, 1, "the app only", argc, argv);
+  auto args = parseKeysArgs("create", 1, "the app only", argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const std::string& app = args->positional()[0];
   nlohmann::json request_body = nlohmann::json::object();
@@ -84,7 +82,7 @@ int create(int argc, char** argv) {
 }
 
 int list(int argc, char** argv) {
-  auto args = parseKeysArgs("ls", {}, 1, "the app only", argc, argv);
+  auto args = parseKeysArgs("ls", 1, "the app only", argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const std::string& app = args->positional()[0];
   auto res = adminCall(adminTarget(*args), "GET", "/v1/apps/" + app + "/keys");
@@ -106,7 +104,7 @@ int list(int argc, char** argv) {
 }
 
 int revoke(int argc, char** argv) {
-  auto args = parseKeysArgs("revoke", {}, 2, "the app and the key's name", argc, argv);
+  auto args = parseKeysArgs("revoke", 2, "the app and the key's name", argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const std::string& app = args->positional()[0];
   const std::string& name = args->positional()[1];
@@ -128,7 +126,7 @@ int keysCommand(int argc, char** argv) {
   if (sub == "create") return create(argc - 1, argv + 1);
   if (sub == "ls") return list(argc - 1, argv + 1);
   if (sub == "revoke") return revoke(argc - 1, argv + 1);
-  return unknownSubcommand("keys", sub, {"create", "ls", "revoke"});
+  return unknownSubcommand("keys", sub, subcommandsOf("keys"));
 }
 
 }  // namespace gust::cli

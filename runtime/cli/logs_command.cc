@@ -8,6 +8,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -52,9 +53,7 @@ void printLine(const nlohmann::json& line, bool as_json) {
 
 int logsCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kLogsUsage, 20), 0;
-  auto args = Args::parse("logs", {{"--follow", "-f", false}, {"--json", "", false}, {"--admin", "", true},
-                                   {"--data-dir", "", true}},
-                          argc, argv);
+  auto args = Args::parse("logs", commandOptions("logs"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() != 1) return fail("gust logs: give one app name; see `gust logs --help`", kExitUsage);
   const std::string& app = args->positional()[0];

@@ -6,6 +6,7 @@
 
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -37,10 +38,12 @@ std::string functionNames(const nlohmann::json& functions) {
 
 int lsCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kLsUsage, 20), 0;
-  auto args = Args::parse("ls", {{"--json", "", false}, {"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
+  auto args = Args::parse("ls", commandOptions("ls"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust ls: takes no arguments; see `gust ls --help`", kExitUsage);
-  auto res = adminCall(adminTarget(*args), "GET", "/v1/apps");
+  // Chosen once: the choice may read the host records (runtime/host/host_record.h).
+  AdminTarget target = adminTarget(*args);
+  auto res = adminCall(target, "GET", "/v1/apps");
   if (!res) return fail("gust ls: " + res.error().message);
   auto body = jsonAnswer(*res);
   if (!body) return fail("gust ls: " + body.error().message);
@@ -58,7 +61,7 @@ int lsCommand(int argc, char** argv) {
   // over all of them.
   std::map<std::string, int> running;
   std::vector<std::string> host_names;
-  if (auto cluster = adminCall(adminTarget(*args), "GET", "/v1/cluster"); cluster && cluster->status == 200) {
+  if (auto cluster = adminCall(target, "GET", "/v1/cluster"); cluster && cluster->status == 200) {
     auto parsed = nlohmann::json::parse(cluster->body, nullptr, false);
     if (parsed.is_object() && parsed["hosts"].is_array()) {
       for (const auto& host : parsed["hosts"]) {

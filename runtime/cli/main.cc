@@ -14,7 +14,9 @@
 #include "functions/worker/fork_server.h"
 #include "functions/worker/worker_main.h"
 #include "gust/abi.h"
+#include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/observe/logging.h"
 
@@ -46,48 +48,20 @@ std::string selfExecutable(const char* argv0) {
   return ec ? std::string(argv0) : self.string();
 }
 
-constexpr const char* kUsage = R"(usage: gust <command> [arguments]
-
-Gust runs native functions: C++ compiled to shared objects, served over HTTP by a libuv
-host that runs each app in its own worker processes.
-
-commands:
-  init NAME              create a function project (--template http|timer|queue)
-  dev [APP_DIR]          build, serve and reload an app on every save
-  build [APP_DIR...]     compile an app's sources into its module
-  deploy [APP_DIR]       build an app and deploy it to a running host
-  serve [APP_DIR...]     run the host, serving the given apps
-  ls                     list the apps of the running host
-  describe APP           show an app's versions, routes, triggers and pool
-  rollback APP [VERSION] make an earlier version the active one
-  rm APP                 remove an app and its versions from the host
-  env <command> APP      set, ls, rm: an app's own variables and secrets
-  keys <command> APP     create, ls, revoke: keys for functions with "auth": "key"
-  state <command> APP    ls, get: what an app's functions keep in ctx.state()
-  logs APP [--follow]    print an app's log lines
-  invoke [URL|PATH]      call a function over HTTP and print the answer
-  invoke --timer A/F     run a timer function now on the running host
-  invocations [APP]      list recent invocations; `invocations show ID` for one
-  queue <command>        send, ls, peek, redrive, purge: the host's queues
-  topic <command>        ls, publish, subs: the host's topics and their subscriptions
-  webhook <command>      add, ls, rm, rotate: external URLs subscribed to a topic
-  connections <command>  ls, send, close: the host's open WebSocket connections
-  cron next "EXPR"       print when a schedule fires next
-  ps                     show the worker pools of the running host
-  version                print the version of gust and of its function ABI
-
-Run `gust <command> --help` for a command's options.
-)";
-
 int run(int argc, char** argv) {
   std::string self = selfExecutable(argv[0]);
   // Logs go to stderr (stdout carries the command's own output); `gust serve` switches to
   // its configured format once its settings are read.
   setUpHostLogging(LogFormat::kText);
-  if (argc < 2) return std::fprintf(stderr, "%s", kUsage), kExitUsage;
-  std::string verb = argv[1];
-  int rest_argc = argc - 2;
-  char** rest = argv + 2;
+  int first = 1;
+  // `gust --verbose CMD`: say which host the command talks to, and why that one.
+  for (; first < argc && (std::strcmp(argv[first], "--verbose") == 0 || std::strcmp(argv[first], "-v") == 0); ++first) {
+    setExplainAdminTarget(true);
+  }
+  if (argc <= first) return std::fprintf(stderr, "%s", overviewUsage().c_str()), kExitUsage;
+  std::string verb = argv[first];
+  int rest_argc = argc - first - 1;
+  char** rest = argv + first + 1;
   if (verb == "worker") {
     WorkerOptions options;
     if (!parseWorkerArgs(rest_argc, rest, options)) return kExitUsage;
@@ -119,15 +93,22 @@ int run(int argc, char** argv) {
   if (verb == "connections") return connectionsCommand(rest_argc, rest);
   if (verb == "webhook") return webhookCommand(rest_argc, rest);
   if (verb == "invocations") return invocationsCommand(rest_argc, rest);
+  if (verb == "completion") return completionCommand(rest_argc, rest);
+  if (verb == "man") return manCommand(rest_argc, rest);
+  if (verb == "version" && wantsHelp(rest_argc, rest)) {
+    return std::printf("usage: gust version\n\nPrints the version of gust and of its function ABI.\n\noptions:\n"
+                       "  -h, --help    show this help\n"),
+           0;
+  }
   if (verb == "version" || verb == "--version") {
     std::printf("gust %s (function ABI %d)\n", GUST_VERSION, GUST_ABI_VERSION);
     return 0;
   }
-  if (verb == "help" || verb == "--help" || verb == "-h") return std::printf("%s", kUsage), 0;
+  if (verb == "help" || verb == "--help" || verb == "-h") return std::printf("%s", overviewUsage().c_str()), 0;
   std::string message = "gust: unknown command \"" + verb + "\"";
-  if (auto close = closestMatch(verb, {"init", "dev", "build", "deploy", "serve", "ls", "describe", "rollback", "rm",
-                                         "env", "keys", "state", "logs", "invoke", "invocations", "queue", "topic", "webhook",
-                                         "connections", "cron", "ps", "version", "help"})) {
+  std::vector<std::string> known = commandNames();
+  known.push_back("help");
+  if (auto close = closestMatch(verb, known)) {
     message += " (did you mean \"" + *close + "\"?)";
   }
   return fail(message + "; run `gust --help` for the list", kExitUsage);

@@ -6,6 +6,7 @@
 
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 
 namespace gust::cli {
@@ -22,16 +23,19 @@ On a host of a cluster (--backend), every host's pools, each under the host's na
 options:
   --json            print the host's answer as JSON, for scripts
 {admin options}
+  -h, --help        show this help
 )";
 
 }  // namespace
 
 int psCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kPsUsage, 20), 0;
-  auto args = Args::parse("ps", {{"--json", "", false}, {"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
+  auto args = Args::parse("ps", commandOptions("ps"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust ps: takes no arguments; see `gust ps --help`", kExitUsage);
-  auto res = adminCall(adminTarget(*args), "GET", "/v1/apps");
+  // Chosen once: the choice may read the host records (runtime/host/host_record.h).
+  AdminTarget target = adminTarget(*args);
+  auto res = adminCall(target, "GET", "/v1/apps");
   if (!res) return fail("gust ps: " + res.error().message);
   auto body = nlohmann::json::parse(res->body, nullptr, false);
   if (res->status != 200 || !body.is_object() || !body.contains("apps")) {
@@ -39,7 +43,7 @@ int psCommand(int argc, char** argv) {
   }
   // A host of a cluster knows every host's pools; a host alone has no such route (404).
   nlohmann::json hosts = nlohmann::json::array();
-  if (auto cluster = adminCall(adminTarget(*args), "GET", "/v1/cluster"); cluster && cluster->status == 200) {
+  if (auto cluster = adminCall(target, "GET", "/v1/cluster"); cluster && cluster->status == 200) {
     auto parsed = nlohmann::json::parse(cluster->body, nullptr, false);
     if (parsed.is_object() && parsed["hosts"].is_array()) hosts = parsed["hosts"];
   }

@@ -7,6 +7,7 @@
 #include "runtime/base/text.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/queue_message.h"
 #include "runtime/cli/table.h"
@@ -21,11 +22,12 @@ constexpr const char* kQueueUsage = R"(usage: gust queue <command> [arguments] [
 Works with the durable queues of a running host.
 
 commands:
-  send NAME --data TEXT|@FILE [--id ID] [--delay 30s] [--header K=V]...
+  send NAME -d|--data TEXT|@FILE [--id ID] [--delay 30s] [-H|--header K=V]...
                           put a message on queue NAME (@- reads it from stdin); --id
                           deduplicates, --delay holds it back, --header adds a header
-  ls [--json]             each queue's depth, messages in flight, delayed and dead
-  peek NAME [--limit N] [--json]
+  ls [--json]             every queue a deployed app consumes or declares and every one
+                          holding messages: depth, in flight, delayed, dead, consumer
+  peek NAME [-n|--limit N] [--json]
                           show up to N (default 10) waiting messages without taking them
   redrive NAME.dead       move every message of a dead-letter queue back to its queue
   purge NAME              delete every waiting message of NAME
@@ -50,9 +52,7 @@ Result<std::string> queueName(const Args& args, const std::string& sub, bool all
 }
 
 int send(int argc, char** argv) {
-  auto args = Args::parse("queue send", adminOptions({{"--data", "-d", true}, {"--id", "", true}, {"--delay", "", true},
-                                                   {"--header", "-H", true, true}}),
-                          argc, argv);
+  auto args = Args::parse("queue send", commandOptions("queue send"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "send", false);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -86,7 +86,7 @@ int send(int argc, char** argv) {
 }
 
 int list(int argc, char** argv) {
-  auto args = Args::parse("queue ls", adminOptions({{"--json", "", false}}), argc, argv);
+  auto args = Args::parse("queue ls", commandOptions("queue ls"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust queue ls: takes no arguments", kExitUsage);
   auto res = adminCall(adminTarget(*args), "GET", "/v1/queues");
@@ -96,13 +96,26 @@ int list(int argc, char** argv) {
   if (args->has("--json")) return printAnswer(*res), 0;
   const auto& queues = (*body)["queues"];
   if (!queues.is_array() || queues.empty()) {
-    std::printf("no queues yet; a queue exists once a message is sent to it or a function consumes it\n");
+    std::printf("no queues yet; a queue is listed once a deployed app consumes or declares it, or a message is sent "
+                "to it\n");
     return 0;
   }
-  Table table({"QUEUE", "DEPTH", "IN FLIGHT", "DELAYED", "DEAD"});
+  // Who reads it: its consumers, else the apps that declare it (they publish to it).
+  auto consumers = [](const nlohmann::json& q) {
+    std::string out;
+    for (const auto& c : q.value("consumers", nlohmann::json::array())) {
+      out += (out.empty() ? "" : ",") + (c.is_string() ? c.get<std::string>() : "?");
+    }
+    if (!out.empty()) return out;
+    for (const auto& app : q.value("declared_by", nlohmann::json::array())) {
+      out += (out.empty() ? "" : ",") + (app.is_string() ? app.get<std::string>() : "?");
+    }
+    return out.empty() ? std::string("-") : "none (declared by " + out + ")";
+  };
+  Table table({"QUEUE", "DEPTH", "IN FLIGHT", "DELAYED", "DEAD", "CONSUMER"});
   for (const auto& q : queues) {
     table.add({fieldText(q, "name"), fieldText(q, "depth"), fieldText(q, "in_flight"), fieldText(q, "delayed"),
-               fieldText(q, "dead")});
+               fieldText(q, "dead"), consumers(q)});
   }
   std::printf("%s", table.render().c_str());
   return 0;
@@ -126,7 +139,7 @@ std::string bodyPreview(const nlohmann::json& message) {
 }
 
 int peek(int argc, char** argv) {
-  auto args = Args::parse("queue peek", adminOptions({{"--limit", "-n", true}, {"--json", "", false}}), argc, argv);
+  auto args = Args::parse("queue peek", commandOptions("queue peek"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "peek", true);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -161,7 +174,7 @@ int peek(int argc, char** argv) {
 }
 
 int redrive(int argc, char** argv) {
-  auto args = Args::parse("queue redrive", adminOptions(), argc, argv);
+  auto args = Args::parse("queue redrive", commandOptions("queue redrive"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "redrive", true);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -179,7 +192,7 @@ int redrive(int argc, char** argv) {
 }
 
 int purge(int argc, char** argv) {
-  auto args = Args::parse("queue purge", adminOptions(), argc, argv);
+  auto args = Args::parse("queue purge", commandOptions("queue purge"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = queueName(*args, "purge", true);
   if (!name) return fail(name.error().message, kExitUsage);
@@ -203,7 +216,7 @@ int queueCommand(int argc, char** argv) {
   if (sub == "peek") return peek(argc - 1, argv + 1);
   if (sub == "redrive") return redrive(argc - 1, argv + 1);
   if (sub == "purge") return purge(argc - 1, argv + 1);
-  return unknownSubcommand("queue", sub, {"send", "ls", "peek", "redrive", "purge"});
+  return unknownSubcommand("queue", sub, subcommandsOf("queue"));
 }
 
 }  // namespace gust::cli

@@ -5,6 +5,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -42,7 +43,7 @@ std::string routeList(const nlohmann::json& app) {
 
 int rmCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kRmUsage, 20), 0;
-  auto args = Args::parse("rm", {{"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
+  auto args = Args::parse("rm", commandOptions("rm"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (args->positional().size() != 1) return fail("gust rm: give one app name; see `gust rm --help`", kExitUsage);
   const std::string& app = args->positional()[0];

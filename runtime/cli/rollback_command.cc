@@ -5,6 +5,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -28,7 +29,7 @@ options:
 
 int rollbackCommand(int argc, char** argv) {
   if (wantsHelp(argc, argv)) return printAdminUsage(kRollbackUsage, 20), 0;
-  auto args = Args::parse("rollback", {{"--admin", "", true}, {"--data-dir", "", true}}, argc, argv);
+  auto args = Args::parse("rollback", commandOptions("rollback"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const auto& pos = args->positional();
   if (pos.empty() || pos.size() > 2) {

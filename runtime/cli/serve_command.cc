@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/host/config.h"
 #include "runtime/host/host.h"
@@ -40,10 +41,7 @@ int serveCommand(int argc, char** argv, const std::string& self) {
     std::printf("%s%s  -h, --help                    show this help\n", kServeUsageHead, settingsHelp().c_str());
     return 0;
   }
-  std::vector<OptionSpec> specs;
-  for (const auto& s : hostSettings()) {
-    if (!s.flag.empty()) specs.push_back({s.flag, s.short_flag, !s.value_name.empty()});
-  }
+  std::vector<OptionSpec> specs = commandOptions("serve");
   // Before parsing, which would only call a removed flag unknown.
   for (int i = 0; i < argc; ++i) {
     std::string_view flag = std::string_view(argv[i]).substr(0, std::string_view(argv[i]).find('='));

@@ -8,6 +8,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -50,13 +51,9 @@ std::string queryText(std::string_view text) {
   return out;
 }
 
-Result<Args> parseStateArgs(const std::string &sub,
-                            std::vector<OptionSpec> extra, size_t words,
+Result<Args> parseStateArgs(const std::string &sub, size_t words,
                             const char *what, int argc, char **argv) {
-  std::vector<OptionSpec> options = {{"--admin", "", true},
-                                     {"--data-dir", "", true}};
-  options.insert(options.end(), extra.begin(), extra.end());
-  auto args = Args::parse("state " + sub, options, argc, argv);
+  auto args = Args::parse("state " + sub, commandOptions("state " + sub), argc, argv);
   if (!args)
     return args.error();
   if (args->positional().size() != words) {
@@ -73,7 +70,7 @@ Result<Args> parseStateArgs(const std::string &sub,
 
 int list(int argc, char **argv) {
   auto args =
-      parseStateArgs("ls", {{"--prefix", "", true}, {"--limit", "", true}}, 1,
+      parseStateArgs("ls", 1,
                      "the app only", argc, argv);
   if (!args)
     return fail(args.error().message, kExitUsage);
@@ -111,7 +108,7 @@ int list(int argc, char **argv) {
 }
 
 int get(int argc, char **argv) {
-  auto args = parseStateArgs("get", {}, 2, "the app and the key", argc, argv);
+  auto args = parseStateArgs("get", 2, "the app and the key", argc, argv);
   if (!args)
     return fail(args.error().message, kExitUsage);
   const std::string &app = args->positional()[0];
@@ -141,7 +138,7 @@ int stateCommand(int argc, char **argv) {
     return list(argc - 1, argv + 1);
   if (sub == "get")
     return get(argc - 1, argv + 1);
-  return unknownSubcommand("state", sub, {"ls", "get"});
+  return unknownSubcommand("state", sub, subcommandsOf("state"));
 }
 
 } // namespace gust::cli

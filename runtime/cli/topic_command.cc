@@ -7,6 +7,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/queue_message.h"
 #include "runtime/cli/table.h"
@@ -46,7 +47,7 @@ Result<std::string> topicName(const Args& args, const std::string& sub) {
 }
 
 int list(int argc, char** argv) {
-  auto args = Args::parse("topic ls", adminOptions({{"--json", "", false}}), argc, argv);
+  auto args = Args::parse("topic ls", commandOptions("topic ls"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   if (!args->positional().empty()) return fail("gust topic ls: takes no arguments", kExitUsage);
   auto res = adminCall(adminTarget(*args), "GET", "/v1/topics");
@@ -74,10 +75,7 @@ int list(int argc, char** argv) {
 }
 
 int publish(int argc, char** argv) {
-  auto args = Args::parse("topic publish",
-                          adminOptions({{"--data", "-d", true}, {"--type", "", true}, {"--id", "", true},
-                                     {"--subject", "", true}}),
-                          argc, argv);
+  auto args = Args::parse("topic publish", commandOptions("topic publish"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = topicName(*args, "publish");
   if (!name) return fail(name.error().message, kExitUsage);
@@ -114,7 +112,7 @@ int publish(int argc, char** argv) {
 }
 
 int subs(int argc, char** argv) {
-  auto args = Args::parse("topic subs", adminOptions({{"--json", "", false}}), argc, argv);
+  auto args = Args::parse("topic subs", commandOptions("topic subs"), argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto name = topicName(*args, "subs");
   if (!name) return fail(name.error().message, kExitUsage);
@@ -160,7 +158,7 @@ int topicCommand(int argc, char** argv) {
   if (sub == "ls") return list(argc - 1, argv + 1);
   if (sub == "publish") return publish(argc - 1, argv + 1);
   if (sub == "subs") return subs(argc - 1, argv + 1);
-  return unknownSubcommand("topic", sub, {"ls", "publish", "subs"});
+  return unknownSubcommand("topic", sub, subcommandsOf("topic"));
 }
 
 }  // namespace gust::cli

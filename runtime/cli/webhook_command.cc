@@ -7,6 +7,7 @@
 #include "runtime/base/names.h"
 #include "runtime/cli/admin_client.h"
 #include "runtime/cli/args.h"
+#include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/table.h"
 
@@ -37,11 +38,8 @@ options:
   -h, --help        show this help
 )";
 
-Result<Args> parseWebhookArgs(const std::string& sub, std::vector<OptionSpec> extra, size_t words, const char* what,
-                              int argc, char** argv) {
-  std::vector<OptionSpec> options = {{"--admin", "", true}, {"--data-dir", "", true}};
-  options.insert(options.end(), extra.begin(), extra.end());
-  auto args = Args::parse("webhook " + sub, options, argc, argv);
+Result<Args> parseWebhookArgs(const std::string& sub, size_t words, const char* what, int argc, char** argv) {
+  auto args = Args::parse("webhook " + sub, commandOptions("webhook " + sub), argc, argv);
   if (!args) return args.error();
   if (args->positional().size() != words) {
     return makeError(ErrorKind::kBadInput, "gust webhook " + sub + ": give " + what + "; see `gust webhook --help`");
@@ -53,7 +51,7 @@ Result<Args> parseWebhookArgs(const std::string& sub, std::vector<OptionSpec> ex
 void printSecret(const nlohmann::json& body) { std::printf("%s\n", fieldText(body, "secret").c_str()); }
 
 int add(int argc, char** argv) {
-  auto args = parseWebhookArgs("add", {{"--type", "", true}}, 2, "the topic and the URL", argc, argv);
+  auto args = parseWebhookArgs("add", 2, "the topic and the URL", argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const std::string& topic = args->positional()[0];
   if (auto ok = validateTopicName(topic); !ok) return fail("gust webhook add: " + ok.error().message, kExitUsage);
@@ -75,7 +73,7 @@ int add(int argc, char** argv) {
 }
 
 int list(int argc, char** argv) {
-  auto args = parseWebhookArgs("ls", {{"--json", "", false}}, 0, "no arguments", argc, argv);
+  auto args = parseWebhookArgs("ls", 0, "no arguments", argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   auto res = adminCall(adminTarget(*args), "GET", "/v1/webhooks");
   if (!res) return fail("gust webhook ls: " + res.error().message);
@@ -100,7 +98,7 @@ int list(int argc, char** argv) {
 }
 
 int remove(int argc, char** argv) {
-  auto args = parseWebhookArgs("rm", {}, 1, "the webhook's id", argc, argv);
+  auto args = parseWebhookArgs("rm", 1, "the webhook's id", argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const std::string& id = args->positional()[0];
   if (auto ok = validateKeyName(id); !ok) return fail("gust webhook rm: not a webhook id: " + id, kExitUsage);
@@ -113,7 +111,7 @@ int remove(int argc, char** argv) {
 }
 
 int rotate(int argc, char** argv) {
-  auto args = parseWebhookArgs("rotate", {}, 1, "the webhook's id", argc, argv);
+  auto args = parseWebhookArgs("rotate", 1, "the webhook's id", argc, argv);
   if (!args) return fail(args.error().message, kExitUsage);
   const std::string& id = args->positional()[0];
   if (auto ok = validateKeyName(id); !ok) return fail("gust webhook rotate: not a webhook id: " + id, kExitUsage);
@@ -139,7 +137,7 @@ int webhookCommand(int argc, char** argv) {
   if (sub == "ls") return list(argc - 1, argv + 1);
   if (sub == "rm") return remove(argc - 1, argv + 1);
   if (sub == "rotate") return rotate(argc - 1, argv + 1);
-  return unknownSubcommand("webhook", sub, {"add", "ls", "rm", "rotate"});
+  return unknownSubcommand("webhook", sub, subcommandsOf("webhook"));
 }
 
 }  // namespace gust::cli

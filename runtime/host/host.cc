@@ -43,6 +43,7 @@
 #include "runtime/exec/fork_client.h"
 #include "runtime/host/descriptors.h"
 #include "runtime/host/drain.h"
+#include "runtime/host/host_record.h"
 #include "runtime/host/store_probe.h"
 #include "runtime/observe/loop_monitor.h"
 #include "runtime/store/sqlite_writer.h"
@@ -182,7 +183,7 @@ class Host {
     addEnvRoutes(*admin_, *apps_);
     addKeyRoutes(*admin_, *keys_, dispatcher_);
     addStateRoutes(*admin_, *state_);
-    addQueueRoutes(*admin_, *queue_store_, *queue_trigger_);
+    addQueueRoutes(*admin_, *queue_store_, *queue_trigger_, dispatcher_);
     addTopicRoutes(*admin_, *queue_store_, *queue_trigger_);
     addConnectionRoutes(*admin_, http_.connections());
     if (auto opened = openInvocations(); !opened) return opened;
@@ -228,6 +229,7 @@ class Host {
       }
       admin_port_ = *admin;
     }
+    recordWhereAdminListens();
     auto http = http_.listen(options_.http_host, options_.http_port);
     if (http) public_url_ = "http://" + options_.http_host + ":" + std::to_string(*http);
     if (!http) {
@@ -440,6 +442,10 @@ class Host {
       // Removed once closed, so the next host on this data dir finds no stale file.
       admin_->close([this, then] {
         if (!admin_socket_.empty()) ::unlink(admin_socket_.c_str());
+        if (!host_record_.empty()) {
+          std::error_code ignored;
+          std::filesystem::remove(host_record_, ignored);
+        }
         then();
       });
     }
@@ -448,6 +454,30 @@ class Host {
   }
 
  private:
+  // So that the CLI finds this host from any folder (runtime/host/host_record.h). Without a
+  // record the CLI still finds it through its data dir, so a failure is a warning.
+  void recordWhereAdminListens() {
+    auto dir = hostRecordDir();
+    if (!dir) return;
+    HostRecord record;
+    record.pid = ::getpid();
+    record.admin_socket = admin_socket_;
+    if (const auto& tcp = options_.admin_listen) {
+      std::string host = tcp->host.find(':') != std::string::npos ? "[" + tcp->host + "]" : tcp->host;
+      record.admin_url = "http://" + host + ":" + std::to_string(admin_port_);
+    }
+    std::error_code ec;
+    record.data_dir = std::filesystem::absolute(options_.data_dir, ec);
+    if (ec) record.data_dir = options_.data_dir;
+    auto written = writeHostRecord(*dir, record);
+    if (!written) {
+      spdlog::warn("not recording where this host's admin API is: {}; the CLI finds it with --data-dir {}",
+                   written.error().message, record.data_dir.string());
+      return;
+    }
+    host_record_ = *written;
+  }
+
   // Invocation records and async invocations (Prefer: respond-async) on openQueues()'
   // writer: the store, the recorder, the runner and the callback sender.
   Result<void> openInvocations() {
@@ -559,6 +589,7 @@ class Host {
   std::string public_url_;  // the HTTP listener's base URL, once it listens
   std::filesystem::path admin_socket_;  // absolute; empty until it listens
   int admin_port_ = 0;  // with --admin-listen
+  std::filesystem::path host_record_;  // empty until written
   uv_signal_t sigint_{}, sigterm_{};
   uv_timer_t cgroup_retry_{};
   CloseCounter own_handles_closer_;

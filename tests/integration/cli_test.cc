@@ -12,7 +12,7 @@ using namespace gust::test;
 namespace {
 
 const std::vector<std::string> kVerbs = {"init", "dev", "build", "deploy", "serve", "ls", "describe", "rollback", "rm",
-                                         "logs", "invoke", "invocations", "queue", "cron", "ps"};
+                                         "logs", "invoke", "invocations", "queue", "cron", "ps", "completion", "man"};
 
 }  // namespace
 

@@ -275,3 +275,27 @@ TEST_CASE("the host's default_* settings fill in what a deployed app's manifest 
   json shop = json::parse(admin(again, again.adminToken()).Get("/v1/apps/shop")->body);
   CHECK(shop["functions"][0]["timeout_ms"] == 1500);
 }
+
+TEST_CASE("gust deploy of a module over 1 MiB reports its upload as one plain line when stderr is not a terminal") {
+  TempDir tmp;
+  fs::path placeholder = makeApp(tmp.path(), "fixtures", R"({"name": "fixtures", "functions": {"echo": {"routes": ["/fx"]}}})",
+                                 env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({placeholder}, tmp.path());
+  // Built already: a source, and the fixture module padded past 1 MiB (bytes after the ELF
+  // file's sections, which neither the checks nor the loader read), newer than the source.
+  writeFile(tmp.path() / "shop" / "shop.cc", "// built already\n");
+  fs::path app = makeApp(tmp.path(), "shop", kManifest, env("GUST_FIXTURE_MISBEHAVE"));
+  fs::path module = app / "build" / "shop.so";
+  writeFile(module, readFile(module) + std::string(3u << 19, '\0'));
+  fs::last_write_time(module, fs::file_time_type::clock::now() + std::chrono::hours(1));
+
+  auto deployed = runGust({"deploy", app.string(), "--admin", host.adminUrl(), "--data-dir", host.dataDir().string()},
+                          tmp.path());
+  REQUIRE_MESSAGE(deployed.status == 0, deployed.err);
+  CHECK(deployed.out.find("deployed shop") != std::string::npos);
+  CHECK_MESSAGE(deployed.err.find("uploaded 1.") != std::string::npos, deployed.err);
+  CHECK(deployed.err.find(" MiB\n") != std::string::npos);
+  CHECK(deployed.err.find('\r') == std::string::npos);
+  CHECK(deployed.err.find('\033') == std::string::npos);
+  CHECK(deployed.err.find("uploading") == std::string::npos);
+}

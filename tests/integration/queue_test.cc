@@ -480,3 +480,41 @@ TEST_CASE("no acknowledged message is lost when the host is killed again and aga
   host.process().signal(SIGTERM);
   CHECK(host.process().wait().status == 0);
 }
+
+TEST_CASE("the queue list shows every queue an app consumes or declares, empty or not, with its consumer") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "consumers", R"({"name": "consumers", "publishes": ["out"], "functions": {
+      "batch": {"queue": {"name": "in", "max_attempts": 1}},
+      "eventinfo": {"queue": {"name": "events"}}}})",
+                         env("GUST_FIXTURE_MISBEHAVE"));
+  Host host({app}, tmp.path());
+  Admin admin(host);
+  auto row = [&](const std::string& name) {
+    json s = admin.stats(name);
+    return json{{"depth", s["depth"]}, {"dead", s["dead"]}, {"consumers", s.value("consumers", json())},
+                {"declared_by", s.value("declared_by", json())}};
+  };
+  // Before any message: there, as deployed.
+  CHECK(row("in") == json{{"depth", 0}, {"dead", 0}, {"consumers", {"consumers/batch"}}, {"declared_by", json::array()}});
+  CHECK(row("events") ==
+        json{{"depth", 0}, {"dead", 0}, {"consumers", {"consumers/eventinfo"}}, {"declared_by", json::array()}});
+  CHECK(row("out") == json{{"depth", 0}, {"dead", 0}, {"consumers", json::array()}, {"declared_by", {"consumers"}}});
+
+  // Processed, the queue stays listed; a dead letter counts on its queue; a queue no app
+  // knows is listed while it holds messages.
+  REQUIRE(admin.send("in", "ok"));
+  REQUIRE(admin.send("in", "poison"));
+  REQUIRE(admin.send("loose", "x"));
+  waitFor("the consumer to settle both", [&] { return admin.drained("in") && admin.stats("in")["dead"] == 1; }, 30s,
+          host);
+  CHECK(row("in") == json{{"depth", 0}, {"dead", 1}, {"consumers", {"consumers/batch"}}, {"declared_by", json::array()}});
+  CHECK(row("out")["depth"] == 2);
+  CHECK(row("loose") == json{{"depth", 1}, {"dead", 0}, {"consumers", json::array()}, {"declared_by", json::array()}});
+
+  auto table = runGust({"queue", "ls", "--admin", host.adminUrl(), "--data-dir", host.dataDir().string()}, tmp.path());
+  REQUIRE_MESSAGE(table.status == 0, table.err);
+  CHECK(table.out.find("CONSUMER") != std::string::npos);
+  CHECK(table.out.find("consumers/batch") != std::string::npos);
+  CHECK(table.out.find("consumers/eventinfo") != std::string::npos);
+  CHECK(table.out.find("none (declared by consumers)") != std::string::npos);
+}

@@ -42,7 +42,7 @@ std::string awkwardModule() {
 AdminTarget targetFor(const FakeAdmin& admin, const TempDir& tmp) {
   unsetenv("GUST_ADMIN_TOKEN");
   writeFile(tmp.path() / "data" / "admin.token", "s3cret\n");
-  return AdminTarget{admin.url(), tmp.path() / "data"};
+  return AdminTarget{admin.url(), tmp.path() / "data", "", std::nullopt};
 }
 
 DeployUpload shopUpload() {
@@ -147,9 +147,10 @@ TEST_CASE("a deploy posts both parts with the token and reads the version and ro
                         "timers":[{"function":"tick","schedule":"@every 1m"}],"queues":[],"took_ms":41.5})",
                     "application/json");
   });
-  size_t uploading = 0;
+  size_t uploading = 0, sent = 0;
   int starting = 0;
-  DeployProgress progress{[&uploading](size_t bytes) { uploading = bytes; }, [&starting] { ++starting; }};
+  DeployProgress progress{[&uploading](size_t bytes) { uploading = bytes; }, [&starting] { ++starting; },
+                          [&sent](size_t bytes) { sent = bytes; }};
   auto deployed = deployUpload(targetFor(admin, tmp), shopUpload(), progress);
   REQUIRE_MESSAGE(deployed.ok(), deployed.error().message);
   CHECK(auth == "Bearer s3cret");
@@ -158,6 +159,7 @@ TEST_CASE("a deploy posts both parts with the token and reads the version and ro
   CHECK(module == awkwardModule());
   CHECK(uploading > awkwardModule().size());
   CHECK(starting == 1);
+  CHECK(sent == uploading);
   CHECK(deployed->version == "v2");
   CHECK(deployed->took_ms == 41.5);
   REQUIRE(deployed->routes.size() == 1);
@@ -196,7 +198,7 @@ TEST_CASE("a refused token and an unreachable host say what to do") {
     url = closed.url();
   }
   writeFile(tmp.path() / "data" / "admin.token", "s3cret\n");
-  auto unreachable = deployUpload(AdminTarget{url, tmp.path() / "data"}, shopUpload(), {});
+  auto unreachable = deployUpload(AdminTarget{url, tmp.path() / "data", "", std::nullopt}, shopUpload(), {});
   REQUIRE_FALSE(unreachable.ok());
   CHECK(unreachable.error().message.find("gust serve") != std::string::npos);
 }
