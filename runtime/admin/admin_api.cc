@@ -24,11 +24,11 @@ std::string peerOf(const HttpRequest& request) {
 
 bool isSafeMethod(std::string_view method) { return method == "GET" || method == "HEAD"; }
 
-// What the console serves without a session: the login page and what it shows, and the
+// What the console serves without a session: the login page and what it loads, and the
 // two ways in (docs/console.md).
 bool isConsoleLogin(const HttpRequest& head) {
   if (head.path == "/login") return head.method == "GET" || head.method == "HEAD" || head.method == "POST";
-  return isSafeMethod(head.method) && head.path == "/console/style.css";
+  return isSafeMethod(head.method) && (head.path == "/console/style.css" || head.path == "/console/login.js");
 }
 
 // A browser finding its way to the console: sent to the login page instead of a 401.
@@ -186,7 +186,8 @@ std::optional<HttpResponse> AdminApi::headRefusal(const HttpRequest& head) {
       throttle_.succeeded(peer);
       return std::nullopt;
     }
-  } else if (std::string_view session = cookieValue(head.header("cookie"), kSessionCookie); !session.empty()) {
+  } else if (std::string_view session = cookieValue(head.header("cookie"), sessionCookieName(head.header("host")));
+             !session.empty()) {
     // A stale cookie (expired, or from before a restart) is no guess at the token: it is
     // not counted, so a browser left open cannot lock its operator out.
     return sessionRefusal(head, session);
@@ -203,12 +204,13 @@ std::optional<HttpResponse> AdminApi::sessionRefusal(const HttpRequest& head, st
     if (!isConsolePage(head)) return unauthorized();
     return toLogin();
   }
-  // SameSite=Strict keeps the cookie off other sites' requests in today's browsers; the
-  // token, which only the console's own page can read, covers the rest (docs/console.md).
-  if (!isSafeMethod(head.method) && !constantTimeEquals(head.header(kCsrfHeader), session->csrf)) {
+  // The page itself holds no data. Anything else needs the session's token, which only the
+  // console's own page has (console_sessions.h): a stray copy of the cookie reads nothing,
+  // and a request another site makes the browser send changes nothing.
+  if (!isConsolePage(head) && !constantTimeEquals(head.header(kConsoleTokenHeader), session->token)) {
     HttpResponse r = problemResponse(403, "Forbidden",
-                                     "a state-changing console request needs its session's CSRF token in "
-                                     "X-Gust-CSRF (GET /v1/console/session answers it)");
+                                     "a console session's request needs the session's token in X-Gust-Console-Token "
+                                     "(the console's page sends it; log in again if the page lost it)");
     addPrivateHeaders(r);
     return r;
   }

@@ -63,18 +63,13 @@ class AdminApi {
   std::string tcpUrl() const;
 
   // The browser console's codes and sessions (admin_console.h), which this API accepts in
-  // place of the token: a session cookie, plus its CSRF token on a state-changing request.
+  // place of the admin token: the session cookie with the session's token in its header.
   ConsoleSessions& consoleSessions() { return console_; }
   // For the console's login form: true when `token` is the admin token. A wrong one counts
   // as a failed login of the request's caller, as a wrong bearer token does.
   bool tokenLogin(const HttpRequest& request, std::string_view token);
   // Counts a failed login (a login code that was unknown or used up) of the request's caller.
   void loginFailed(const HttpRequest& request);
-
-  // The name of the console's session cookie.
-  static constexpr std::string_view kSessionCookie = "gust_console";
-  // The header that carries a session's CSRF token.
-  static constexpr std::string_view kCsrfHeader = "x-gust-csrf";
 
  private:
   std::unique_ptr<HttpServer> makeServer();
@@ -86,8 +81,8 @@ class AdminApi {
   // /readyz and the console's login), on the head of a request before its body is read; a
   // peer with recent failed logins waits (429).
   std::optional<HttpResponse> headRefusal(const HttpRequest& head);
-  // For a request that came with the session cookie: nothing when the session lives (and,
-  // on a state-changing method, the CSRF token matches), else the refusal.
+  // For a request that came with the session cookie: nothing when the session lives and
+  // either the request is for the page or it carries the session's token; else the refusal.
   std::optional<HttpResponse> sessionRefusal(const HttpRequest& head, std::string_view session_id);
   bool hostAllowed(std::string_view host) const;
 

@@ -48,19 +48,20 @@ HttpResponse loginPage(int status, std::string_view message) {
   return r;
 }
 
-// The session is the cookie's alone: HttpOnly keeps it from script (a page that somehow ran
-// script could still not carry it away), SameSite=Strict keeps it off requests that other
-// sites start. Not Secure: the admin listener speaks plain HTTP, where a browser drops a
-// Secure cookie (docs/console.md says why that is sound for a loopback listener). No
-// Max-Age: it ends with the browser, and the host forgets it sooner (ConsoleSessions).
-HttpResponse sessionOpened(const ConsoleSession& session) {
-  HttpResponse r;
-  r.status = 303;
-  // 303 to the page, so the code leaves the address bar and the history.
-  r.headers.emplace_back("Location", "/");
-  r.headers.emplace_back("Set-Cookie", std::string(AdminApi::kSessionCookie) + "=" + session.id +
+// The session's cookie and its token (console_sessions.h). The cookie is HttpOnly, so no
+// script can carry it away, and SameSite=Strict, so no other site's request carries it. Not
+// Secure: the admin listener speaks plain HTTP, where a browser drops a Secure cookie
+// (docs/console.md says why that is sound for a loopback listener). No Max-Age: it ends
+// with the browser, and the host forgets it sooner. The token goes to the page in the body
+// of this one answer (no-store), whose script keeps it and replaces the address, so the
+// used code leaves the address bar and the history.
+HttpResponse sessionOpened(const HttpRequest& request, const ConsoleSession& session) {
+  const ConsoleAsset* page = assetNamed("opened.html");
+  HttpResponse r = assetResponse(*page);
+  size_t mark = r.body.find("{{token}}");
+  if (mark != std::string::npos) r.body.replace(mark, 9, session.token);
+  r.headers.emplace_back("Set-Cookie", sessionCookieName(request.header("host")) + "=" + session.id +
                                            "; HttpOnly; SameSite=Strict; Path=/");
-  addConsoleHeaders(r);
   return r;
 }
 
@@ -97,7 +98,7 @@ void addConsoleRoutes(AdminApi& api) {
       call.responder.send(loginPage(401, kCodeRefused));
       return;
     }
-    call.responder.send(sessionOpened(*session));
+    call.responder.send(sessionOpened(call.request, *session));
   });
 
   api.route({"POST"}, "/login", [&api](AdminCall&& call) {
@@ -108,15 +109,16 @@ void addConsoleRoutes(AdminApi& api) {
       call.responder.send(loginPage(401, kTokenRefused));
       return;
     }
-    call.responder.send(sessionOpened(api.consoleSessions().open()));
+    call.responder.send(sessionOpened(call.request, api.consoleSessions().open()));
   });
 
   api.route({"POST"}, "/logout", [&api](AdminCall&& call) {
-    api.consoleSessions().close(cookieValue(call.request.header("cookie"), AdminApi::kSessionCookie));
+    std::string cookie = sessionCookieName(call.request.header("host"));
+    api.consoleSessions().close(cookieValue(call.request.header("cookie"), cookie));
     HttpResponse r;
     r.status = 303;
     r.headers.emplace_back("Location", "/login");
-    r.headers.emplace_back("Set-Cookie", std::string(AdminApi::kSessionCookie) + "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    r.headers.emplace_back("Set-Cookie", cookie + "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     addConsoleHeaders(r);
     call.responder.send(std::move(r));
   });
@@ -128,17 +130,6 @@ void addConsoleRoutes(AdminApi& api) {
                  {"expires_in_s", ConsoleSessions::kCodeLifetime.count()},
                  {"admin_url", api.tcpUrl()}};
     call.responder.send(jsonResponse(body, 201));
-  });
-
-  api.route({"GET"}, "/v1/console/session", [&api](AdminCall&& call) {
-    const ConsoleSession* session =
-        api.consoleSessions().find(cookieValue(call.request.header("cookie"), AdminApi::kSessionCookie));
-    if (!session) {
-      call.responder.send(errorResponse(Error{ErrorKind::kNotFound, "this request carries no console session "
-                                                                    "(a bearer token needs no CSRF token)"}));
-      return;
-    }
-    call.responder.send(jsonResponse({{"csrf", session->csrf}}));
   });
 }
 

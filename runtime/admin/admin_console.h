@@ -7,7 +7,6 @@
 //   POST /login                 the form: token=ADMIN_TOKEN, a session
 //   POST /logout                ends the session
 //   POST /v1/console/links      a one-time login code (for `gust console`)
-//   GET  /v1/console/session    the session's CSRF token, for the page's state-changing calls
 // Who may ask is decided by AdminApi on each request's head; every answer here carries the
 // console's security headers (a strict Content-Security-Policy: no inline script, no eval).
 

@@ -74,4 +74,11 @@ std::string_view cookieValue(std::string_view cookie_header, std::string_view na
   return {};
 }
 
+std::string sessionCookieName(std::string_view host) {
+  size_t colon = host.rfind(':');
+  std::string_view port = colon == std::string_view::npos ? std::string_view() : host.substr(colon + 1);
+  bool digits = !port.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return digits ? "gust_console_" + std::string(port) : "gust_console";
+}
+
 }  // namespace gust

@@ -1,10 +1,13 @@
 #pragma once
 // The browser console's credentials (docs/console.md): one-time login codes and the
 // sessions they open. A code is made by an admin call (`gust console`), lives
-// kCodeLifetime and opens one session; a session is named by a random id that travels only
-// in an HttpOnly cookie, and carries its own CSRF token, which the page sends back in a
-// header on every state-changing request. Everything is kept in memory: a restart logs
-// every browser out, which is the safe side.
+// kCodeLifetime and opens one session. A session has two halves, both random: its id
+// travels only in an HttpOnly cookie, and its token, handed to the page once at login and
+// kept in the page's own storage, goes in a header on every API call. The cookie alone
+// opens the page but reads no data: browsers send a cookie to every port of its host, so a
+// function served on the same machine may see it, but never the token (and a cross-site
+// request never carries the header: the token is the CSRF token as well). Everything is
+// kept in memory: a restart logs every browser out, which is the safe side.
 //
 // Ids are compared by their SHA-256 digest, so the lookup's timing tells nothing about how
 // much of a guessed id was right. Owning thread: the loop thread. Time from the injected Clock.
@@ -23,7 +26,7 @@ namespace gust {
 
 struct ConsoleSession {
   std::string id;    // the cookie's value
-  std::string csrf;  // sent back in X-Gust-CSRF on state-changing requests
+  std::string token;  // sent back by the page in X-Gust-Console-Token
   std::chrono::steady_clock::time_point expires;  // idle deadline, moved on by each use
   std::chrono::steady_clock::time_point ends;     // hard deadline from its login
 };
@@ -63,5 +66,13 @@ class ConsoleSessions {
 
 // The value of cookie `name` in a Cookie header field, or empty.
 std::string_view cookieValue(std::string_view cookie_header, std::string_view name);
+
+// The name of the session cookie for a request addressed to `host` (its Host field):
+// "gust_console_PORT". Cookies are kept per host name, not per port, so two hosts' consoles
+// on one machine would otherwise take each other's cookie.
+std::string sessionCookieName(std::string_view host);
+
+// The header that carries a session's token.
+inline constexpr std::string_view kConsoleTokenHeader = "x-gust-console-token";
 
 }  // namespace gust

@@ -41,5 +41,6 @@ int queueCommand(int argc, char** argv);
 int topicCommand(int argc, char** argv);
 int connectionsCommand(int argc, char** argv);
 int invocationsCommand(int argc, char** argv);
+int consoleCommand(int argc, char** argv);
 
 }  // namespace gust::cli

@@ -74,6 +74,7 @@ commands:
   connections <command>  ls, send, close: the host's open WebSocket connections
   cron next "EXPR"       print when a schedule fires next
   ps                     show the worker pools of the running host
+  console                open the host's browser console with a one-time login link
   version                print the version of gust and of its function ABI
 
 Run `gust <command> --help` for a command's options.
@@ -119,6 +120,7 @@ int run(int argc, char** argv) {
   if (verb == "connections") return connectionsCommand(rest_argc, rest);
   if (verb == "webhook") return webhookCommand(rest_argc, rest);
   if (verb == "invocations") return invocationsCommand(rest_argc, rest);
+  if (verb == "console") return consoleCommand(rest_argc, rest);
   if (verb == "version" || verb == "--version") {
     std::printf("gust %s (function ABI %d)\n", GUST_VERSION, GUST_ABI_VERSION);
     return 0;
@@ -127,7 +129,7 @@ int run(int argc, char** argv) {
   std::string message = "gust: unknown command \"" + verb + "\"";
   if (auto close = closestMatch(verb, {"init", "dev", "build", "deploy", "serve", "ls", "describe", "rollback", "rm",
                                          "env", "keys", "state", "logs", "invoke", "invocations", "queue", "topic", "webhook",
-                                         "connections", "cron", "ps", "version", "help"})) {
+                                         "connections", "console", "cron", "ps", "version", "help"})) {
     message += " (did you mean \"" + *close + "\"?)";
   }
   return fail(message + "; run `gust --help` for the list", kExitUsage);

@@ -1,12 +1,13 @@
 // The Gust console: one page, views chosen by the URL's fragment, data from the admin API
-// (docs/admin-api.md) with the session cookie. Everything a function wrote (log lines, error
+// (docs/admin-api.md) with the session: its cookie, and its token, which the login answer
+// left in this origin's storage (login.js) and every call sends in X-Gust-Console-Token. Everything a function wrote (log lines, error
 // texts, queue bodies) reaches the page only as text: the DOM is built with createElement and
 // textContent, never innerHTML, so no data can become markup (docs/console.md).
 'use strict';
 
 const view = document.getElementById('view');
 const statusLine = document.getElementById('status');
-let csrfToken = null;
+if (!localStorage.getItem('gust-console-token')) location.assign('/login');
 // The current view's timers and long polls, stopped when the view changes.
 let generation = 0;
 
@@ -42,17 +43,9 @@ class ApiError extends Error {
   constructor(status, detail) { super(detail); this.status = status; }
 }
 
-// The session's CSRF token, which state-changing calls carry in X-Gust-CSRF.
-async function csrf() {
-  if (csrfToken) return csrfToken;
-  const answer = await api('GET', '/v1/console/session');
-  csrfToken = answer.csrf;
-  return csrfToken;
-}
-
 async function api(method, path, { body, text } = {}) {
-  const headers = {};
-  if (method !== 'GET' && method !== 'HEAD') headers['X-Gust-CSRF'] = await csrf();
+  // Read at each call: a login in another tab replaces it.
+  const headers = { 'X-Gust-Console-Token': localStorage.getItem('gust-console-token') || '' };
   const response = await fetch(path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
   if (response.status === 401) {
     location.assign('/login');
@@ -470,12 +463,13 @@ function route() {
   Promise.resolve(chosen()).catch((e) => setStatus(e.message));
 }
 
-// Logging out changes state, so it carries the CSRF token like every other such request.
+// Logging out is an API call like the others, with the session's token.
 document.getElementById('logout').addEventListener('submit', async (event) => {
   event.preventDefault();
   try {
     await api('POST', '/logout', { text: true });
   } catch (e) { /* the session is gone either way */ }
+  localStorage.removeItem('gust-console-token');
   location.assign('/login');
 });
 
