@@ -365,23 +365,24 @@ function svgEl(tag, attrs) {
   return node;
 }
 
-// A line chart of `series` ([{name, points: [numbers]}]) as inline SVG.
+// A line chart of `series` ([{name, points: [numbers or null]}]) as inline SVG, stretched to
+// its box; the scale's top is written beside it.
 function lineChart(title, unit, series) {
   const w = 400;
-  const h = 140;
-  const max = Math.max(1e-9, ...series.flatMap((s) => s.points.filter((p) => p !== null)));
-  const svg = svgEl('svg', { viewBox: `0 0 ${w} ${h + 14}`, role: 'img', 'aria-label': title });
-  svg.append(svgEl('line', { x1: 0, y1: h, x2: w, y2: h, class: 'axis' }));
-  const label = svgEl('text', { x: 2, y: 10 });
-  label.textContent = `${Number(max.toPrecision(3))} ${unit}`;
-  svg.append(label);
+  const h = 100;
+  const values = series.flatMap((s) => s.points.filter((p) => p !== null));
+  const max = Math.max(0, ...values);
+  const top = max > 0 ? max * 1.1 : 1;
+  const svg = svgEl('svg', { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': title });
+  svg.append(svgEl('line', { x1: 0, y1: h - 0.5, x2: w, y2: h - 0.5, class: 'axis' }));
   series.forEach((s, i) => {
     const n = s.points.length;
-    const coords = s.points.map((p, j) => (p === null ? null : `${(j / Math.max(n - 1, 1)) * w},${h - (p / max) * (h - 14)}`))
+    const coords = s.points.map((p, j) => (p === null ? null : `${(j / Math.max(n - 1, 1)) * w},${h - (p / top) * h}`))
       .filter(Boolean);
     if (coords.length) svg.append(svgEl('polyline', { points: coords.join(' '), class: `s${i % 3}` }));
   });
-  return el('div', { class: 'chart' }, el('strong', {}, title), svg,
+  return el('div', { class: 'chart' }, el('strong', {}, title), ' ',
+    el('span', { class: 'muted' }, `max ${Number(max.toPrecision(3))} ${unit}`), svg,
     el('div', { class: 'legend' }, series.map((s, i) => el('span', { class: `k${i % 3}` }, s.name))));
 }
 
@@ -424,11 +425,11 @@ function chartsView() {
     const totals = (key) => history.map((p) => Object.values(p[key]).reduce((a, b) => a + b, 0));
     body.replaceChildren(
       lineChart('All functions', 'per s', [{ name: 'invocations/s', points: totals('calls') }, { name: 'errors/s', points: totals('errors') }]),
-      ...fns.map((fn) => el('div', {},
+      ...fns.flatMap((fn) => [
         lineChart(`${fn}: invocations`, 'per s', [{ name: 'invocations/s', points: history.map((p) => p.calls[fn] ?? null) },
           { name: 'errors/s', points: history.map((p) => p.errors[fn] ?? null) }]),
         lineChart(`${fn}: latency`, 'ms', ['p50', 'p95', 'p99'].map((k) => ({ name: k,
-          points: history.map((p) => (p.latency[fn] && p.latency[fn][k] !== null ? p.latency[fn][k] * 1000 : null)) }))))));
+          points: history.map((p) => (p.latency[fn] && p.latency[fn][k] !== null ? p.latency[fn][k] * 1000 : null)) })))]));
   });
 }
 
