@@ -220,3 +220,44 @@ TEST_CASE("in a real browser the console shows apps, invocations, logs and queue
   browser.screenshot(screenshotDir() / "charts.png");
   CHECK(browser.run("return typeof window.pwned;").get<std::string>() == "undefined");
 }
+
+TEST_CASE("gust console links to the TCP listener, or serves a host that has only its socket on 127.0.0.1") {
+  TempDir tmp;
+  fs::path app = makeApp(tmp.path(), "web", kManifest, env("GUST_FIXTURE_MISBEHAVE"));
+  fs::create_directories(tmp.path() / "tcp");
+  fs::create_directories(tmp.path() / "socket");
+  Host with_tcp({app}, tmp.path() / "tcp", {"--admin-listen", "127.0.0.1:0"});
+  Host socket_only({app}, tmp.path() / "socket");
+
+  // With a TCP listener: the link, and done.
+  Process linked({env("GUST_BIN"), "console", "--no-open", "--data-dir", (tmp.path() / "tcp" / "data").string()},
+                 tmp.path() / "linked.stderr");
+  std::string link = linked.waitForLine("/login?code=");
+  CHECK(link.starts_with("http://127.0.0.1:" + std::to_string(with_tcp.adminTcpPort()) + "/login?code="));
+  CHECK(linked.wait().status == 0);
+
+  // A browser cannot reach a socket: the CLI serves the console itself.
+  Process proxy({env("GUST_BIN"), "console", "--no-open", "--data-dir", (tmp.path() / "socket" / "data").string()},
+                tmp.path() / "proxy.stderr");
+  std::string url = proxy.waitForLine("/login?code=");
+  proxy.waitForLine("until Ctrl-C");
+  REQUIRE(url.starts_with("http://127.0.0.1:"));
+  int port = std::stoi(url.substr(17));
+  httplib::Client client = localClient(port);
+  auto opened = client.Get(url.substr(url.find("/login")));
+  REQUIRE(opened);
+  CHECK(opened->status == 200);
+  std::string cookie = cookieOf(opened);
+  std::string token = pageToken(opened->body);
+  auto apps = client.Get("/v1/apps", {{"Cookie", cookie}, {"X-Gust-Console-Token", token}});
+  REQUIRE(apps);
+  CHECK(apps->status == 200);
+  CHECK(json::parse(apps->body)["apps"][0]["name"] == "web");
+  // It adds no credential of its own, and answers only requests addressed to it.
+  auto bare = client.Get("/v1/apps");
+  REQUIRE(bare);
+  CHECK(bare->status == 401);
+  auto rebound = client.Get("/", {{"Host", "evil.example:" + std::to_string(port)}, {"Cookie", cookie}});
+  REQUIRE(rebound);
+  CHECK(rebound->status == 403);
+}
