@@ -1,7 +1,8 @@
 #pragma once
 // The admin API's listeners: its own HTTP server on a Unix socket (DATA_DIR/admin.sock by
 // default, mode 0600), and on TCP only when asked (--admin-listen). Every route but
-// /healthz and /readyz needs the bearer token (compared in constant time), on both. On the
+// /healthz, /readyz and the console's login needs the bearer token (compared in constant
+// time) or a browser console session (console_sessions.h), on both. On the
 // socket, a peer whose uid is neither the host's nor root's is refused as well, should the
 // file's mode have been widened. On TCP, a request whose Host or Origin is not this
 // listener's own is refused, so a web page cannot reach it through DNS rebinding. The routes themselves are added by the admin_*.cc files, one per

@@ -20,7 +20,10 @@ const ConsoleAsset* assetNamed(std::string_view name) {
 void addConsoleHeaders(HttpResponse& r) {
   r.headers.emplace_back("Content-Security-Policy", std::string(kConsoleCsp));
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" on a
+  // form's POST (the login form), which the listener's Origin check refuses (console_test
+  // saw it). Either way no other origin learns a console URL.
+  r.headers.emplace_back("Referrer-Policy", "same-origin");
   r.headers.emplace_back("X-Frame-Options", "DENY");
   r.headers.emplace_back("Cross-Origin-Opener-Policy", "same-origin");
   r.headers.emplace_back("Cache-Control", "no-store");

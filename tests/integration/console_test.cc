@@ -72,7 +72,7 @@ TEST_CASE("the console lets in only a session, with its token for data, and answ
   CHECK(csp.find("frame-ancestors 'none'") != std::string::npos);
   CHECK(csp.find("unsafe") == std::string::npos);
   CHECK(login->get_header_value("X-Content-Type-Options") == "nosniff");
-  CHECK(login->get_header_value("Referrer-Policy") == "no-referrer");
+  CHECK(login->get_header_value("Referrer-Policy") == "same-origin");
 
   // A code opens one session, once.
   std::string code = loginCode(admin, host.adminToken());
@@ -151,6 +151,16 @@ TEST_CASE("in a real browser the console shows apps, invocations, logs and queue
     waitFor(what, [&] { return browser.run("return Boolean(" + condition + ");").get<bool>(); }, 20s,
             [&] { return "page: " + browser.run("return location.href + '\\n' + document.body.innerText;").dump(); });
   };
+
+  // The token form opens a session; logging out ends it.
+  browser.go(base + "/");
+  page("the login form", "document.getElementById('token')");
+  CHECK(browser.url() == base + "/login");
+  browser.run("document.getElementById('token').value = '" + host.adminToken() + "'; document.querySelector('form').submit();");
+  page("the apps page after the form", "document.querySelector('[data-app=\"web\"]')");
+  browser.click("#logout button");
+  page("the login form after logging out", "document.getElementById('token')");
+  CHECK(browser.run("return localStorage.getItem('gust-console-token');").is_null());
 
   // The login link opens a session and leaves the address for the page.
   browser.go(base + "/login?code=" + loginCode(admin, host.adminToken()));
