@@ -217,9 +217,28 @@ TEST_CASE("in a real browser the console shows apps, invocations, logs and queue
   browser.go(base + "/#/timers");
   page("the timer's next fire time", "[...document.querySelectorAll('#view td')].some((td) => /^\\d{4}-01-01 00:00/.test(td.textContent))");
   browser.screenshot(screenshotDir() / "timers.png");
-  browser.go(base + "/#/app/web");
-  page("the app's routes", "document.getElementById('view').textContent.includes('/shout')");
+  // Deploy history: two versions of another app, the first brought back from its page.
+  for (int i = 0; i < 2; ++i) {
+    httplib::MultipartFormDataItems items = {
+        {"manifest", R"({"name": "shop", "functions": {"echo": {"routes": ["/echo"]}}})", "gust.json", "application/json"},
+        {"module", readFile(env("GUST_FIXTURE_MISBEHAVE")), "shop.so", "application/octet-stream"}};
+    httplib::Client deployer = localClient(host.adminTcpPort(), 60s);
+    deployer.set_bearer_token_auth(host.adminToken());
+    auto deployed = deployer.Post("/v1/apps/shop/versions", items);
+    REQUIRE(deployed);
+    REQUIRE_MESSAGE(deployed->status == 201, deployed->body);
+  }
+  browser.go(base + "/#/app/shop");
+  page("the deploy history", "document.querySelectorAll('[data-version]').length === 2");
+  std::string first = browser.run("return document.querySelector('[data-version] .rollback').closest('tr').dataset.version;");
   browser.screenshot(screenshotDir() / "app.png");
+  browser.click("[data-version] .rollback");
+  waitFor("the rollback's confirm()", [&] { return browser.acceptDialog(); }, 10s);
+  page("the first version active again",
+       "document.querySelector('[data-version=\"" + first + "\"]')?.textContent.includes('active')");
+  auto shop = admin.Get("/v1/apps/shop", {{"Authorization", "Bearer " + host.adminToken()}});
+  REQUIRE(shop);
+  CHECK(json::parse(shop->body)["version"] == first);
   browser.go(base + "/#/charts");
   // Requests keep coming until a sample sees them: the rate drawn is above zero.
   waitFor("a chart of invocations per second above zero", [&] {

@@ -119,16 +119,16 @@ function appView(name) {
   every(2000, async () => {
     const app = await api('GET', path);
     const p = app.pool || {};
-    const versions = (app.versions || []).map((v) => el('tr', {},
+    const versions = (app.versions || []).map((v) => el('tr', { 'data-version': v.version },
       el('td', {}, v.version), el('td', {}, when(v.created_at)), num(v.size_bytes),
-      el('td', {}, v.active ? 'active' : el('button', { onclick: () => rollback(name, v.version) }, 'Roll back to this'))));
+      el('td', {}, v.active ? 'active' : el('button', { class: 'rollback', onclick: () => rollback(name, v.version) }, 'Roll back to this'))));
     body.replaceChildren(
       el('p', {}, link(`#/invocations?app=${encodeURIComponent(name)}`, 'Invocations'), ' · ',
         link(`#/logs/${encodeURIComponent(name)}`, 'Logs')),
       el('h2', {}, 'Pool'),
       table(['Starting', 'Idle', 'Busy', 'Stopping', 'Pending', 'Cold starts', 'Last cold start ms', 'Crashes', 'Start failures'],
         [el('tr', {}, num(p.starting), num(p.idle), num(p.busy), num(p.stopping), num(p.pending), num(p.cold_starts),
-          num(p.last_cold_start_ms), num(p.crashes), num(p.start_failures))]),
+          num(typeof p.last_cold_start_ms === 'number' ? p.last_cold_start_ms.toFixed(1) : ''), num(p.crashes), num(p.start_failures))]),
       p.last_start_error ? el('p', { class: 'bad' }, 'Last start error: ', el('code', {}, p.last_start_error)) : '',
       el('h2', {}, 'Routes'),
       table(['Methods', 'Path', 'Function'], (app.routes || []).map((r) => el('tr', {},
@@ -170,12 +170,14 @@ function invocationsView(query) {
   } },
   field('app', 'App'), field('function', 'Function'),
   field('trigger', 'Trigger', ['', 'http', 'async', 'timer', 'queue']),
-  field('outcome', 'Outcome', ['', 'ok', 'error', 'crashed', 'timeout', 'overloaded']),
+  field('outcome', 'Outcome', ['', 'ok', 'error', 'crashed', 'timeout', 'overloaded', 'unavailable']),
   field('since', 'Since (minutes ago)'),
   el('button', { type: 'submit' }, 'Filter'));
   const body = el('div');
   show(el('h1', {}, 'Invocations'), form, body);
-  const apiQuery = new URLSearchParams({ limit: '1000' });
+  // The newest 200 unless the page filters further, then as many as the API gives.
+  const filtered = q.get('trigger') || q.get('outcome') || q.get('since');
+  const apiQuery = new URLSearchParams({ limit: filtered ? '1000' : '200' });
   if (q.get('app')) apiQuery.set('app', q.get('app'));
   if (q.get('app') && q.get('function')) apiQuery.set('function', q.get('function'));
   every(2000, async () => {
