@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // A function that logs its body, a queue consumer that dead-letters "poison", a timer.
-constexpr const char* kManifest = R"({"name": "web", "functions": {
+constexpr const char* kManifest = R"({"name": "web", "publishes": ["out"], "functions": {
   "shout": {"routes": [{"path": "/shout", "methods": ["POST"]}]},
   "batch": {"queue": {"name": "in", "max_attempts": 1}},
   "printevent": {"timer": {"schedule": "@yearly"}}}})";

@@ -20,7 +20,7 @@ class Browser {
  public:
   explicit Browser(const fs::path& work)
       : port_(freeLoopbackPort()),
-        driver_({"/usr/bin/chromedriver", "--port=" + std::to_string(port_)}, work / "chromedriver.stderr"),
+        driver_({driverPath(), "--port=" + std::to_string(port_)}, work / "chromedriver.stderr"),
         client_("127.0.0.1", port_) {
     driver_.waitForLine("started successfully");
     client_.set_read_timeout(std::chrono::seconds(60));
@@ -38,6 +38,18 @@ class Browser {
   }
   Browser(const Browser&) = delete;
   Browser& operator=(const Browser&) = delete;
+
+  // chromedriver, or a failure that says how to install it (the test does not skip: the
+  // full suite must run it).
+  static std::string driverPath() {
+    for (const char* path : {"/usr/bin/chromedriver", "/usr/bin/chromium"}) {
+      if (!fs::exists(path)) {
+        throw std::runtime_error(std::string(path) + " is missing: install chromium and chromium-driver "
+                                 "(scripts/setup.sh test)");
+      }
+    }
+    return "/usr/bin/chromedriver";
+  }
 
   void go(const std::string& url) { command("POST", session_ + "/url", {{"url", url}}); }
   std::string url() { return command("GET", session_ + "/url"); }
