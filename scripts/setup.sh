@@ -10,8 +10,9 @@ build_pkgs=(g++ meson ninja-build pkg-config doctest-dev libuv1-dev nlohmann-jso
 # doctest-dev is in build so that build/, which scripts/run.sh and scripts/test.sh share, always
 # defines the tests. python3-prometheus-client: the reference parser the metrics test reads
 # our exposition with. redis-server: the tests of the Redis backend start their own.
-# systemd: systemd-analyze checks deploy/systemd/gust.service.
-test_pkgs=(clang libclang-rt-dev python3-prometheus-client redis-server systemd nginx-light)
+# systemd: systemd-analyze checks deploy/systemd/gust.service. chromium and chromium-driver:
+# the console's test drives a headless browser through WebDriver (tests/integration/console_test.cc).
+test_pkgs=(clang libclang-rt-dev python3-prometheus-client redis-server systemd nginx-light chromium chromium-driver)
 bench_pkgs=(wrk procps util-linux)
 # Node.js runs the independent protocol clients of the tests (tests/js: ws, eventsource,
 # graphql-ws, graphql) and the check of deploy/'s files (kubernetes-models, yaml). It may come from elsewhere (NodeSource, nvm): take Debian's only when

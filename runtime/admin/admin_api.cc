@@ -9,10 +9,57 @@
 
 namespace gust {
 
+namespace {
+
+// An admin answer is for its caller alone: no cache keeps it, and no browser reads it as
+// anything but what it says it is.
+void addPrivateHeaders(HttpResponse& r) {
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+}
+
+std::string peerOf(const HttpRequest& request) {
+  return request.unix_peer_uid ? "uid " + std::to_string(*request.unix_peer_uid) : request.tcp_peer_address;
+}
+
+bool isSafeMethod(std::string_view method) { return method == "GET" || method == "HEAD"; }
+
+// What the console serves without a session: the login page and what it loads, and the
+// two ways in (docs/console.md).
+bool isConsoleLogin(const HttpRequest& head) {
+  if (head.path == "/login") return head.method == "GET" || head.method == "HEAD" || head.method == "POST";
+  return isSafeMethod(head.method) && (head.path == "/console/style.css" || head.path == "/console/login.js");
+}
+
+// A browser finding its way to the console: sent to the login page instead of a 401.
+bool isConsolePage(const HttpRequest& head) {
+  return isSafeMethod(head.method) && (head.path == "/" || head.path.starts_with("/console/"));
+}
+
+HttpResponse toLogin() {
+  HttpResponse r;
+  r.status = 303;
+  r.headers.emplace_back("Location", "/login");
+  addPrivateHeaders(r);
+  return r;
+}
+
+HttpResponse unauthorized() {
+  HttpResponse r = problemResponse(401, "Unauthorized",
+                                   "send the admin token as 'Authorization: Bearer TOKEN' (it is in the data dir's "
+                                   "admin.token, or GUST_ADMIN_TOKEN), or log in to the console (gust console)");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  addPrivateHeaders(r);
+  return r;
+}
+
+}  // namespace
+
 HttpResponse jsonResponse(const nlohmann::json& body, int status) {
   HttpResponse r;
   r.status = status;
   r.headers.emplace_back("Content-Type", "application/json");
+  addPrivateHeaders(r);
   r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return r;
 }
@@ -21,6 +68,7 @@ HttpResponse errorResponse(const Error& error) {
   int status = httpStatusOf(error.kind);
   HttpResponse r = problemResponse(status, reasonPhrase(status), error.message);
   if (carriesRetryAfter(status)) r.headers.emplace_back("Retry-After", "1");
+  addPrivateHeaders(r);
   return r;
 }
 
@@ -38,7 +86,7 @@ std::string AdminCall::query(std::string_view name) const {
 }
 
 AdminApi::AdminApi(uv_loop_t* loop, std::string token, const Clock& clock)
-    : token_(std::move(token)), throttle_(clock), loop_(loop), socket_server_(makeServer()) {}
+    : token_(std::move(token)), throttle_(clock), console_(clock), loop_(loop), socket_server_(makeServer()) {}
 
 void AdminApi::route(std::vector<std::string> methods, std::string pattern, AdminHandler handler) {
   auto added = router_.add(Route{std::move(methods), std::move(pattern),
@@ -79,6 +127,15 @@ Result<int> AdminApi::listenTcp(const std::string& host, int port) {
   return bound;
 }
 
+std::string AdminApi::tcpUrl() const {
+  if (!tcp_server_) return {};
+  std::string host = bind_host_;
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "::" || host == "[::]") host = "[::1]";
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port_);
+}
+
 void AdminApi::close(std::function<void()> on_closed) {
   if (!tcp_server_) {
     socket_server_->close(std::move(on_closed));
@@ -114,7 +171,7 @@ std::optional<HttpResponse> AdminApi::callerRefusal(const HttpRequest& request) 
 std::optional<HttpResponse> AdminApi::headRefusal(const HttpRequest& head) {
   if (auto refusal = callerRefusal(head)) return refusal;
   if (head.path == "/healthz" || head.path == "/readyz") return std::nullopt;
-  std::string peer = head.unix_peer_uid ? "uid " + std::to_string(*head.unix_peer_uid) : head.tcp_peer_address;
+  std::string peer = peerOf(head);
   if (auto wait = throttle_.waitFor(peer); wait.count() > 0) {
     HttpResponse r = problemResponse(429, "Too Many Requests",
                                      "too many failed admin logins from this caller; try again in " +
@@ -122,18 +179,54 @@ std::optional<HttpResponse> AdminApi::headRefusal(const HttpRequest& head) {
     r.headers.emplace_back("Retry-After", std::to_string((wait.count() + 999) / 1000));
     return r;
   }
-  if (std::string_view token = http::bearerToken(head.header("authorization"));
-      !token.empty() && constantTimeEquals(token, token_)) {
-    throttle_.succeeded(peer);
-    return std::nullopt;
+  // The login routes check their own credential (a code, or the token in a form).
+  if (isConsoleLogin(head)) return std::nullopt;
+  if (std::string_view token = http::bearerToken(head.header("authorization")); !token.empty()) {
+    if (constantTimeEquals(token, token_)) {
+      throttle_.succeeded(peer);
+      return std::nullopt;
+    }
+  } else if (std::string_view session = cookieValue(head.header("cookie"), sessionCookieName(head.header("host")));
+             !session.empty()) {
+    // A stale cookie (expired, or from before a restart) is no guess at the token: it is
+    // not counted, so a browser left open cannot lock its operator out.
+    return sessionRefusal(head, session);
+  } else if (isConsolePage(head)) {
+    return toLogin();
   }
   throttle_.failed(peer);
-  HttpResponse r = problemResponse(401, "Unauthorized",
-                                   "send the admin token as 'Authorization: Bearer TOKEN' (it is in the data dir's "
-                                   "admin.token, or GUST_ADMIN_TOKEN)");
-  r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return r;
+  return unauthorized();
 }
+
+std::optional<HttpResponse> AdminApi::sessionRefusal(const HttpRequest& head, std::string_view session_id) {
+  const ConsoleSession* session = console_.find(session_id);
+  if (!session) {
+    if (!isConsolePage(head)) return unauthorized();
+    return toLogin();
+  }
+  // The page itself holds no data. Anything else needs the session's token, which only the
+  // console's own page has (console_sessions.h): a stray copy of the cookie reads nothing,
+  // and a request another site makes the browser send changes nothing.
+  if (!isConsolePage(head) && !constantTimeEquals(head.header(kConsoleTokenHeader), session->token)) {
+    HttpResponse r = problemResponse(403, "Forbidden",
+                                     "a console session's request needs the session's token in X-Gust-Console-Token "
+                                     "(the console's page sends it; log in again if the page lost it)");
+    addPrivateHeaders(r);
+    return r;
+  }
+  return std::nullopt;
+}
+
+bool AdminApi::tokenLogin(const HttpRequest& request, std::string_view token) {
+  if (constantTimeEquals(token, token_)) {
+    throttle_.succeeded(peerOf(request));
+    return true;
+  }
+  throttle_.failed(peerOf(request));
+  return false;
+}
+
+void AdminApi::loginFailed(const HttpRequest& request) { throttle_.failed(peerOf(request)); }
 
 bool AdminApi::hostAllowed(std::string_view host) const {
   std::string port = ":" + std::to_string(port_);

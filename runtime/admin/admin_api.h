@@ -1,7 +1,8 @@
 #pragma once
 // The admin API's listeners: its own HTTP server on a Unix socket (DATA_DIR/admin.sock by
 // default, mode 0600), and on TCP only when asked (--admin-listen). Every route but
-// /healthz and /readyz needs the bearer token (compared in constant time), on both. On the
+// /healthz, /readyz and the console's login needs the bearer token (compared in constant
+// time) or a browser console session (console_sessions.h), on both. On the
 // socket, a peer whose uid is neither the host's nor root's is refused as well, should the
 // file's mode have been widened. On TCP, a request whose Host or Origin is not this
 // listener's own is refused, so a web page cannot reach it through DNS rebinding. The routes themselves are added by the admin_*.cc files, one per
@@ -17,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/admin/console_sessions.h"
 #include "runtime/admin/login_throttle.h"
 #include "triggers/http/http_server.h"
 #include "triggers/http/router.h"
@@ -57,19 +59,37 @@ class AdminApi {
   Result<int> listenTcp(const std::string& host, int port);
   void close(std::function<void()> on_closed);
 
+  // "http://HOST:PORT" of the TCP listener (loopback for a wildcard address), or empty
+  // without --admin-listen: where a browser can reach this API.
+  std::string tcpUrl() const;
+
+  // The browser console's codes and sessions (admin_console.h), which this API accepts in
+  // place of the admin token: the session cookie with the session's token in its header.
+  ConsoleSessions& consoleSessions() { return console_; }
+  // For the console's login form: true when `token` is the admin token. A wrong one counts
+  // as a failed login of the request's caller, as a wrong bearer token does.
+  bool tokenLogin(const HttpRequest& request, std::string_view token);
+  // Counts a failed login (a login code that was unknown or used up) of the request's caller.
+  void loginFailed(const HttpRequest& request);
+
  private:
   std::unique_ptr<HttpServer> makeServer();
   void onRequest(HttpRequest&& request, HttpResponder&& responder);
   // Who may ask: on the socket a peer of this uid or root; on TCP a request addressed to
   // this listener. The answer refusing any other, or nothing.
   std::optional<HttpResponse> callerRefusal(const HttpRequest& request) const;
-  // The caller check, then the bearer token (all routes but /healthz and /readyz), on the
-  // head of a request before its body is read; a peer with recent failed logins waits (429).
+  // The caller check, then the bearer token or a console session (all routes but /healthz,
+  // /readyz and the console's login), on the head of a request before its body is read; a
+  // peer with recent failed logins waits (429).
   std::optional<HttpResponse> headRefusal(const HttpRequest& head);
+  // For a request that came with the session cookie: nothing when the session lives and
+  // either the request is for the page or it carries the session's token; else the refusal.
+  std::optional<HttpResponse> sessionRefusal(const HttpRequest& head, std::string_view session_id);
   bool hostAllowed(std::string_view host) const;
 
   std::string token_;
   LoginThrottle throttle_;
+  ConsoleSessions console_;
   std::string bind_host_;
   int port_ = 0;
   Router router_;

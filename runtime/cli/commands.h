@@ -43,5 +43,6 @@ int connectionsCommand(int argc, char** argv);
 int invocationsCommand(int argc, char** argv);
 int completionCommand(int argc, char** argv);
 int manCommand(int argc, char** argv);
+int consoleCommand(int argc, char** argv);
 
 }  // namespace gust::cli

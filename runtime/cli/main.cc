@@ -100,6 +100,7 @@ int run(int argc, char** argv) {
                        "  -h, --help    show this help\n"),
            0;
   }
+  if (verb == "console") return consoleCommand(rest_argc, rest);
   if (verb == "version" || verb == "--version") {
     std::printf("gust %s (function ABI %d)\n", GUST_VERSION, GUST_ABI_VERSION);
     return 0;

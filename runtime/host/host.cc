@@ -17,6 +17,7 @@
 #include "runtime/admin/admin_apps.h"
 #include "runtime/admin/admin_cluster.h"
 #include "runtime/admin/admin_connections.h"
+#include "runtime/admin/admin_console.h"
 #include "runtime/admin/admin_env.h"
 #include "runtime/admin/admin_health.h"
 #include "runtime/admin/admin_keys.h"
@@ -179,6 +180,7 @@ class Host {
     admin_ = std::make_unique<AdminApi>(loop_, std::move(*token), clock_);
     admin_->setMaxConnections(descriptors_.admin_connections);
     addHealthRoutes(*admin_, readiness_);
+    addConsoleRoutes(*admin_);
     addAppRoutes(*admin_, *apps_, dispatcher_, timers_, *keys_, *state_, public_url_);
     addEnvRoutes(*admin_, *apps_);
     addKeyRoutes(*admin_, *keys_, dispatcher_);
