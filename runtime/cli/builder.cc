@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "functions/manifest.h"
+#include "runtime/cli/progress_line.h"
 #include "runtime/cli/progress_notice.h"
 #include "runtime/cli/sdk_pch.h"
 #include "runtime/cli/subprocess.h"
@@ -150,7 +151,18 @@ Result<BuildOutcome> buildApp(const fs::path& app_dir, const BuildOptions& optio
       for (const auto& s : sources) argv.push_back(s.string());
       argv.push_back("-o");
       argv.push_back(tmp.string());
-      auto rc = runCommand(argv);
+      Result<int> rc = 0;
+      {
+        // One compiler process does all the sources, so the line names them rather than
+        // the one being compiled.
+        std::string what = sources.size() == 1 ? sources[0].filename().string()
+                                               : std::to_string(sources.size()) + " sources";
+        cli::ProgressLine progress([&](std::chrono::seconds elapsed) {
+          return "building " + outcome.module.filename().string() + " (compiling " + what + ", " +
+                 std::to_string(elapsed.count()) + " s)…";
+        });
+        rc = runCommand(argv);
+      }
       if (!rc) return rc.error();
       if (*rc != 0) {
         fs::remove(tmp, ec);

@@ -3,7 +3,10 @@
 // lines free of control characters when stderr is not a terminal.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 
 #include "tests/integration/harness.h"
@@ -120,4 +123,34 @@ GUST_FUNCTION(hello)
   auto entries = cacheEntries(cache);
   REQUIRE(entries.size() == 1);
   CHECK(readFile(entries[0] / "sdk.hpp").find("#include <gust/json.hpp>") != std::string::npos);
+}
+
+TEST_CASE("gust build shows a long compile's progress as plain lines when stderr is not a terminal") {
+  TempDir tmp;
+  ScopedEnv cache_env("GUST_CACHE_DIR", (tmp.path() / "cache").string());
+  // The compile reads a header from a FIFO, so it lasts until the test has seen what it
+  // waits for, however fast the machine.
+  fs::path held = tmp.path() / "held.h";
+  REQUIRE(mkfifo(held.c_str(), 0600) == 0);
+  fs::path app = tmp.path() / "pchapp";
+  writeFile(app / "gust.json", kManifest);
+  writeFile(app / "main.cpp", "#include <gust/gust.hpp>\n#include \"" + held.string() + R"("
+gust::Response hello(const gust::Request&, gust::Context&) { return gust::Response::text(kHeld); }
+GUST_FUNCTION(hello)
+)");
+  Process build({env("GUST_BIN"), "build", app.string()}, tmp.path() / "build.stderr");
+  const std::string line = "building pchapp.so (compiling main.cpp, ";
+  // A line after 2 s, and a new line (not the first one rewritten) 10 s later.
+  waitFor("two progress lines", [&] { return occurrences(build.stderrText(), line) >= 2; }, std::chrono::seconds(120),
+          [&] { return build.stderrText(); });
+  std::ofstream(held) << "constexpr const char* kHeld = \"held\\n\";\n";
+  CommandResult done = build.finish(std::chrono::seconds(120));
+  REQUIRE_MESSAGE(done.status == 0, done.err);
+  std::string err = build.stderrText();
+  CHECK(err.find('\r') == std::string::npos);
+  CHECK(err.find('\033') == std::string::npos);
+  size_t first = err.find(line);
+  REQUIRE(first != std::string::npos);
+  CHECK(err.find(" s)\u2026\n", first) != std::string::npos);
+  CHECK(done.out.find("built ") != std::string::npos);
 }
