@@ -9,7 +9,6 @@
 
 #include "functions/manifest.h"
 #include "runtime/cli/progress_line.h"
-#include "runtime/cli/progress_notice.h"
 #include "runtime/cli/sdk_pch.h"
 #include "runtime/cli/subprocess.h"
 
@@ -53,8 +52,6 @@ std::optional<fs::path> precompiledSdk(const std::string& compiler, const std::v
       }
     }
   }
-  // Precompiling takes a few seconds, once per SDK, compiler and flags.
-  cli::ProgressNotice notice("precompiling the SDK header " + request.header + " (once per SDK and compiler)…");
   auto header = precompiledSdkHeader(request);
   if (!header) return std::nullopt;
   return *header;

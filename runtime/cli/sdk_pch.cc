@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "runtime/base/digest.h"
+#include "runtime/cli/progress_notice.h"
 #include "runtime/cli/subprocess.h"
 
 namespace gust {
@@ -132,7 +133,12 @@ Result<fs::path> precompiledSdkHeader(const PrecompileRequest& request) {
                                  std::string("-MF"), (tmp / "deps.d").string()}) {
     argv.push_back(arg);
   }
-  auto rc = runCommand(argv);
+  Result<int> rc = 0;
+  {
+    // A few seconds, once per SDK, compiler and flags.
+    cli::ProgressNotice notice("precompiling the SDK header " + request.header + " (once per SDK and compiler)…");
+    rc = runCommand(argv);
+  }
   if (!rc || *rc != 0) {
     fs::remove_all(tmp, ec);
     return rc ? makeError(ErrorKind::kBadInput, "the SDK header did not precompile (see above)") : rc.error();
