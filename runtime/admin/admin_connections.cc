@@ -58,7 +58,7 @@ void addConnectionRoutes(AdminApi& api, ConnectionRegistry& connections) {
     send.id = id;
     send.data = std::move(call.request.body);
     if (std::string why = connectionCallProblem(send); !why.empty()) return call.responder.send(badRequest(why));
-    if (auto refused = refusal(connections.call(*app, send), id, "")) return call.responder.send(std::move(*refused));
+    if (auto refused = refusal(connections.callHere(*app, send), id, "")) return call.responder.send(std::move(*refused));
     call.responder.send(jsonResponse({{"id", id}, {"sent", true}}));
   });
 
@@ -79,7 +79,7 @@ void addConnectionRoutes(AdminApi& api, ConnectionRegistry& connections) {
     }
     close.data = call.query("reason");
     if (std::string why = connectionCallProblem(close); !why.empty()) return call.responder.send(badRequest(why));
-    if (auto refused = refusal(connections.call(*app, close), id, "")) return call.responder.send(std::move(*refused));
+    if (auto refused = refusal(connections.callHere(*app, close), id, "")) return call.responder.send(std::move(*refused));
     call.responder.send(jsonResponse({{"id", id}, {"closing", true}}));
   });
 }

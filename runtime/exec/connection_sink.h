@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "runtime/base/unique_function.h"
 #include "runtime/protocol/connection_call.h"
 
 namespace gust {
@@ -17,11 +18,15 @@ namespace gust {
 class ConnectionSink {
  public:
   virtual ~ConnectionSink() = default;
+  using Done = UniqueFunction<void(int32_t status)>;
   // Carries out `call` on the connection of `app` (the caller's app, as the host knows it,
-  // never a name the function gave) and answers with a gust_status: GUST_OK, or
-  // GUST_E_NOT_FOUND when `app` has no open connection of that id, or GUST_E_LIMIT when the
-  // message could never fit the connection's send buffer.
-  virtual int32_t call(std::string_view app, const ConnectionCall& call) = 0;
+  // never a name the function gave) and answers `done` once, on the loop thread, with a
+  // gust_status: GUST_OK, or GUST_E_NOT_FOUND when `app` has no open connection of that id,
+  // or GUST_E_LIMIT when the message could never fit the connection's send buffer, or
+  // GUST_E_UNAVAILABLE when the connection is held by another host of the cluster and the
+  // cluster's Redis cannot be reached. A connection of this host answers before call()
+  // returns; one held by another host answers once Redis has (docs/scale-out.md).
+  virtual void call(std::string_view app, const ConnectionCall& call, Done done) = 0;
 };
 
 }  // namespace gust

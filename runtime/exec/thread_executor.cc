@@ -380,13 +380,23 @@ void ThreadExecutor::serveConnectionCalls() {
     calls.swap(shared_->calls);
   }
   if (calls.empty()) return;
-  // Outside the lock: the sink may take its time, and the threads go on meanwhile.
+  // Outside the lock: the sink may take its time, and the threads go on meanwhile. Each
+  // call's thread waits on its stack until answered, so the pointer stays good; the answer
+  // may come later (a connection on another host), after this executor closed, hence the
+  // shared state it holds.
   for (Shared::PendingCall* c : calls) {
-    c->status = shared_->connections != nullptr ? shared_->connections->call(config_.app, *c->call) : GUST_E_NOT_FOUND;
+    auto answer = [shared = shared_, c](int32_t status) {
+      std::lock_guard<std::mutex> lock(shared->mutex);
+      c->status = status;
+      c->answered = true;
+      shared->answered.notify_all();
+    };
+    if (shared_->connections == nullptr) {
+      answer(GUST_E_NOT_FOUND);
+    } else {
+      shared_->connections->call(config_.app, *c->call, std::move(answer));
+    }
   }
-  std::lock_guard<std::mutex> lock(shared_->mutex);
-  for (Shared::PendingCall* c : calls) c->answered = true;
-  shared_->answered.notify_all();
 }
 
 void ThreadExecutor::onAsync() {

@@ -465,11 +465,17 @@ void WorkerProcess::onConnectionCall(std::string_view payload) {
     return protocolError("worker made more than " + std::to_string(kMaxConnectionCalls) +
                          " connection calls in one invocation");
   }
+  const uint64_t seq = call->seq;
+  auto answer = [this, alive = alive_, seq](int32_t status) {
+    // The worker waits for this answer; one that exited or timed out meanwhile needs none.
+    if (!*alive || closing_ || exited_ || findInFlight(seq) == nullptr) return;
+    std::string frame;
+    encodeConnectionStatus(ConnectionStatusFrame{seq, status}, frame);
+    write(std::move(frame));
+  };
+  if (connections_ == nullptr) return answer(GUST_E_NOT_FOUND);
   // The app is the pool's: a worker never names the app whose connection it reaches.
-  int32_t status = connections_ != nullptr ? connections_->call(app_, call->call) : GUST_E_NOT_FOUND;
-  std::string frame;
-  encodeConnectionStatus(ConnectionStatusFrame{call->seq, status}, frame);
-  write(std::move(frame));
+  connections_->call(app_, call->call, std::move(answer));
 }
 
 void WorkerProcess::onStateGet(std::string_view payload) {

@@ -26,6 +26,7 @@
 #include "runtime/admin/admin_webhooks.h"
 #include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
+#include "triggers/http/cluster_connections.h"
 #include "runtime/store/invocation_store.h"
 #include "runtime/store/key_store.h"
 #include "runtime/store/state_store.h"
@@ -234,7 +235,14 @@ class Host {
                                               ": " + http.error().message + " (choose another with --port)");
     }
     timers_.start();
-    if (cluster_hosts_) cluster_hosts_->start(hostName() + ":" + std::to_string(*http));
+    if (cluster_hosts_) {
+      const std::string name = hostName() + ":" + std::to_string(*http);
+      cluster_hosts_->start(name);
+      // Before the loop turns again, so that no connection opens unrecorded.
+      cluster_connections_ = std::make_unique<ClusterConnections>(loop_, *redis_, http_.connections());
+      cluster_connections_->start(name);
+      http_.connections().setDirectory(cluster_connections_.get());
+    }
     if (async_) async_->start();  // after the apps are loaded: it resumes unfinished invocations
     return http;
   }
@@ -379,6 +387,7 @@ class Host {
     if (loop_monitor_) loop_monitor_->close(nullptr);
     if (cluster_apps_) cluster_apps_->close(nullptr);  // deploys from elsewhere stop here
     if (cluster_hosts_) cluster_hosts_->close(nullptr);  // and the cluster hears this host leave
+    if (cluster_connections_) cluster_connections_->close(nullptr);  // calls from other hosts stop here
     if (topic_hub_) topic_hub_->close(nullptr);  // no fan-out outlives the streams it feeds
     own_handles_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                              reinterpret_cast<uv_handle_t*>(&cgroup_retry_)},
@@ -532,6 +541,7 @@ class Host {
   std::unique_ptr<AppManager> apps_;
   std::unique_ptr<ClusterApps> cluster_apps_;  // with redis_
   std::unique_ptr<ClusterHosts> cluster_hosts_;  // with redis_
+  std::unique_ptr<ClusterConnections> cluster_connections_;  // with redis_; the registry's directory
   std::unique_ptr<AdminApi> admin_;
   // See openInvocations. Freed in reverse: the runner and the recorder before the store,
   // the store before the writer (closed in shutdown); the sender's thread is joined last.

@@ -37,4 +37,11 @@ constexpr size_t kMaxCloseReasonBytes = 123;
 // reason past 123 bytes or not UTF-8, a text message that is not UTF-8, an id too long.
 std::string connectionCallProblem(const ConnectionCall& call);
 
+// A call relayed to the host of the cluster that holds the connection (docs/scale-out.md
+// "Connections"), with the caller's app: "<op> <code> <app> <id>\n<data>". App names and ids
+// hold no space or newline; the data is any bytes.
+std::string encodeRelayedCall(std::string_view app, const ConnectionCall& call);
+// False when `message` is not one encodeRelayedCall could have made.
+bool decodeRelayedCall(std::string_view message, std::string& app, ConnectionCall& call);
+
 }  // namespace gust

@@ -143,6 +143,8 @@ void RedisClient::connect() {
     retryLater();
     return;
   }
+  // A subscriber sends nothing for minutes: keepalive probes find a peer that went away.
+  (void)redisEnableKeepAlive(&c->c);
   context_ = c;
   state_ = State::kConnecting;
   redisAsyncSetConnectCallback(c, [](const redisAsyncContext* ac, int status) {
@@ -188,8 +190,41 @@ void RedisClient::sendHandshake() {
     if (step_failed("PING", r) || state_ != State::kHandshake) return;
     backoff_ = options_.reconnect_min;
     last_error_.clear();
+    sendSubscribes();
     setState(State::kReady, "");
   });
+}
+
+void RedisClient::subscribe(std::string channel, std::function<void(std::string_view)> on_message) {
+  subscriptions_[std::move(channel)] = std::move(on_message);
+}
+
+// hiredis keeps a SUBSCRIBE's callback for its channel and calls it for the confirmation,
+// for every message, and with no reply when the context is freed; `this` outlives every
+// context it owned (close() frees the last one).
+void RedisClient::sendSubscribes() {
+  for (const auto& [channel, on_message] : subscriptions_) {
+    const char* argv[] = {"SUBSCRIBE", channel.data()};
+    const size_t lengths[] = {9, channel.size()};
+    (void)redisAsyncCommandArgv(
+        context_, [](redisAsyncContext*, void* reply, void* data) { static_cast<RedisClient*>(data)->onSubscription(reply); },
+        this, 2, argv, lengths);
+  }
+}
+
+void RedisClient::onSubscription(void* reply) {
+  const auto* r = static_cast<const redisReply*>(reply);
+  // ["message", channel, payload]; the confirmations ("subscribe", ...) carry nothing to hear.
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
+  const redisReply* kind = r->element[0];
+  const redisReply* channel = r->element[1];
+  const redisReply* payload = r->element[2];
+  if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message" ||
+      channel->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING) {
+    return;
+  }
+  auto it = subscriptions_.find(std::string_view(channel->str, channel->len));
+  if (it != subscriptions_.end()) it->second(std::string_view(payload->str, payload->len));
 }
 
 void RedisClient::onDisconnected(const redisAsyncContext* context) {

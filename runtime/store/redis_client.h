@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,13 @@ class RedisClient {
 
   Result<void> command(std::vector<std::string> argv, Done done);
 
+  // Makes this a subscriber: each message published to `channel` reaches `on_message` on
+  // the loop thread while the client is up; after a reconnect it subscribes again. Redis
+  // pub/sub keeps nothing, so what was published while the client was down is not heard.
+  // A subscriber takes no command() (a subscribed Redis connection refuses them): give it
+  // a client of its own. Call before start().
+  void subscribe(std::string channel, std::function<void(std::string_view message)> on_message);
+
   void close(std::function<void()> on_closed);
 
  private:
@@ -92,6 +100,8 @@ class RedisClient {
   void retryLater();
   void sweep();
   void setState(State state, const std::string& why);
+  void sendSubscribes();
+  void onSubscription(void* reply);
 
   uv_loop_t* loop_;
   RedisEndpoint endpoint_;
@@ -106,6 +116,7 @@ class RedisClient {
   // past its deadline (the answers come in order).
   std::deque<std::pair<uint64_t, uint64_t>> in_flight_;  // (command id, sent at ms)
   uint64_t next_id_ = 1;
+  std::map<std::string, std::function<void(std::string_view)>, std::less<>> subscriptions_;
   uv_timer_t retry_timer_{};
   uv_timer_t sweep_timer_{};
   CloseCounter closer_;

@@ -38,6 +38,9 @@
 //   P module:<sha256>            a module's bytes
 //   P hosts                      HASH host name -> what it reported last (JSON)
 //   P hosts-seen                 ZSET host name by when it reported last
+//   P conn-hosts                 HASH WebSocket connection id -> the host that holds it
+//   P conns:<host>               HASH connection id -> its app, for each connection of host
+//   P host:<host>                (a pub/sub channel) calls on that host's connections
 #include <string_view>
 
 namespace gust {
@@ -477,6 +480,41 @@ elseif op == 'hosts' then
     out[i + 1] = {out[i + 1], report or ''}
   end
   return out
+
+elseif op == 'conn-open' then
+  -- ARGV: host, connection id, app.
+  local host, id, app = arg(), arg(), arg()
+  redis.call('HSET', P .. 'conn-hosts', id, host)
+  redis.call('HSET', P .. 'conns:' .. host, id, app)
+  return 1
+
+elseif op == 'conn-end' then
+  -- ARGV: host, connection id. Only the host's own entry: an id is never reused.
+  local host, id = arg(), arg()
+  if redis.call('HGET', P .. 'conn-hosts', id) == host then redis.call('HDEL', P .. 'conn-hosts', id) end
+  redis.call('HDEL', P .. 'conns:' .. host, id)
+  return 1
+
+elseif op == 'conn-reset' then
+  -- ARGV: host. A host that starts holds no connection: whatever its last run left goes.
+  local host = arg()
+  local ids = redis.call('HKEYS', P .. 'conns:' .. host)
+  for i = 1, #ids, 1000 do redis.call('HDEL', P .. 'conn-hosts', unpack(ids, i, math.min(i + 999, #ids))) end
+  redis.call('DEL', P .. 'conns:' .. host)
+  return #ids
+
+elseif op == 'conn-call' then
+  -- ARGV: the caller's app, connection id, the call as the holding host decodes it.
+  -- 1: handed to the host that holds the connection; 0: no such connection of that app
+  -- (or its host is gone: then its entry goes too).
+  local app, id, call = arg(), arg(), arg()
+  local host = redis.call('HGET', P .. 'conn-hosts', id)
+  if not host then return 0 end
+  if redis.call('HGET', P .. 'conns:' .. host, id) ~= app then return 0 end
+  if redis.call('PUBLISH', P .. 'host:' .. host, call) > 0 then return 1 end
+  redis.call('HDEL', P .. 'conn-hosts', id)
+  redis.call('HDEL', P .. 'conns:' .. host, id)
+  return 0
 
 elseif op == 'stats' then
   local out = {}

@@ -6,10 +6,10 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/ws_client.h"
 
 using namespace gust::test;
 using json = nlohmann::json;
@@ -24,41 +24,6 @@ std::string manifest(const std::string& name, const std::string& extra = "", con
     "lookup": { "routes": ["/)" + name + R"(/lookup/{key}"] }
   }})";
 }
-
-// One `ws` client: commands go to a file it follows, and what it sees comes back as JSON lines.
-class WsClient {
- public:
-  WsClient(const fs::path& work, const std::string& url, std::vector<std::string> extra = {})
-      : commands_(work / ("ws" + std::to_string(++count_) + ".cmds")),
-        process_(argv(url, commands_, extra), work / ("ws" + std::to_string(count_) + ".stderr")) {}
-
-  // The next line it prints about `event`.
-  json next(const std::string& event) {
-    return json::parse(process_.waitForLine("\"event\":\"" + event + "\""));
-  }
-  void command(const json& c) {
-    std::ofstream out(commands_, std::ios::app);
-    out << c.dump() << "\n";
-  }
-  void send(const std::string& text) { command({{"send", text}}); }
-  std::string reply(const std::string& text) {
-    send(text);
-    return next("message")["data"];
-  }
-
- private:
-  static std::vector<std::string> argv(const std::string& url, const fs::path& commands,
-                                       const std::vector<std::string>& extra) {
-    std::vector<std::string> a = {"/usr/bin/env", "node", env("GUST_SOURCE_ROOT") + "/tests/js/ws_client.mjs", url,
-                                  commands.string()};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
-
-  static inline int count_ = 0;
-  fs::path commands_;
-  Process process_;
-};
 
 struct Fixture {
   TempDir tmp;

@@ -501,3 +501,27 @@ TEST_CASE("state get and value frames round-trip, and a get with a bad key is ma
   encodeStateValue(StateValueFrame{1, static_cast<StateReadStatus>(5), 0, ""}, status);
   CHECK_FALSE(decodeStateValue(payloadOf(status)));
 }
+
+TEST_CASE("a connection call relayed to another host decodes to the call and the caller's app, bytes and all") {
+  ConnectionCall call{ConnectionOp::kSendBinary, "0123abcd", std::string("a\nb c\0d", 7), 1000};
+  std::string app;
+  ConnectionCall back;
+  REQUIRE(decodeRelayedCall(encodeRelayedCall("chat", call), app, back));
+  CHECK(app == "chat");
+  CHECK(back.op == call.op);
+  CHECK(back.id == call.id);
+  CHECK(back.data == call.data);
+  CHECK(back.code == 1000);
+
+  ConnectionCall closing{ConnectionOp::kClose, "x", "bye", 4001};
+  REQUIRE(decodeRelayedCall(encodeRelayedCall("a-b", closing), app, back));
+  CHECK(back.op == ConnectionOp::kClose);
+  CHECK(back.code == 4001);
+  CHECK(back.data == "bye");
+
+  for (std::string_view bad : {"", "1 1000 chat id", "9 1000 chat id\n", "0 1000 chat id\n", "1 x chat id\n",
+                               "1 1000  id\n", "1 1000 chat\n", "1 1000 chat id extra\n", "-1 1000 chat id\n"}) {
+    INFO(bad);
+    CHECK_FALSE(decodeRelayedCall(bad, app, back));
+  }
+}

@@ -127,6 +127,7 @@ void ConnectionRegistry::connect(HttpRequest&& request, std::string app, std::st
     c->peer = socket.peerAddress();
     c->opened_at = clock_.wallNow();
     spdlog::debug("[{}] {}: WebSocket connection {} opened on {}", c->app, c->function, id, printable(c->upgrade.path));
+    if (directory_ != nullptr) directory_->opened(id, c->app);
     connections_.emplace(id, std::move(c));
   });
 }
@@ -159,6 +160,7 @@ void ConnectionRegistry::onClose(const std::string& id, uint16_t code) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   Connection& c = *it->second;
+  if (directory_ != nullptr && !c.ended) directory_->ended(id);
   c.ended = true;
   c.close_code = code;
   // Nobody can be answered any more: what waits is dropped, and DISCONNECT follows the
@@ -222,7 +224,18 @@ void ConnectionRegistry::reply(Connection& c, Outcome&& outcome) {
   if (c.socket.send(outcome.body, isBinaryReply(outcome))) ++c.messages_out;
 }
 
-int32_t ConnectionRegistry::call(std::string_view app, const ConnectionCall& call) {
+void ConnectionRegistry::call(std::string_view app, const ConnectionCall& call, Done done) {
+  // A connection this host knows, open or ending, is this host's to answer for.
+  if (directory_ != nullptr && connections_.find(call.id) == connections_.end()) {
+    // This host's bound; the holding host checks its own again.
+    if (call.op != ConnectionOp::kClose && call.data.size() > limits_.max_buffered_bytes) return done(GUST_E_LIMIT);
+    directory_->callElsewhere(app, call, std::move(done));
+    return;
+  }
+  done(callHere(app, call));
+}
+
+int32_t ConnectionRegistry::callHere(std::string_view app, const ConnectionCall& call) {
   Connection* c = openConnection(call.id);
   // Another app's connection is answered exactly as a missing one.
   if (c == nullptr || c->app != app) return GUST_E_NOT_FOUND;

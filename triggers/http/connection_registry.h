@@ -41,6 +41,17 @@ struct ConnectionInfo {
   uint64_t messages_out = 0;  // sent to it: replies, ctx.send and the admin API's
 };
 
+// The connections of the other hosts of a cluster (docs/scale-out.md "Connections"): told
+// of each connection this host opens and ends, and given the calls for ids not open here.
+class ConnectionDirectory {
+ public:
+  virtual ~ConnectionDirectory() = default;
+  virtual void opened(const std::string& id, const std::string& app) = 0;
+  virtual void ended(const std::string& id) = 0;
+  // Answers `done` as ConnectionSink::call does.
+  virtual void callElsewhere(std::string_view app, const ConnectionCall& call, ConnectionSink::Done done) = 0;
+};
+
 class ConnectionRegistry final : public ConnectionSink {
  public:
   // Messages of one connection that wait while its function handles the one before: past
@@ -61,8 +72,15 @@ class ConnectionRegistry final : public ConnectionSink {
   // checks the handshake, runs CONNECT, and answers with the 101 or the function's refusal.
   void connect(HttpRequest&& request, std::string app, std::string function, Pairs params, HttpResponder&& responder);
 
-  // ConnectionSink: a function's send or close (the loop thread).
-  int32_t call(std::string_view app, const ConnectionCall& call) override;
+  // With a cluster: where connections of other hosts are found. Set before the first
+  // connection opens; it must outlive the registry's connections.
+  void setDirectory(ConnectionDirectory* directory) { directory_ = directory; }
+
+  // ConnectionSink: a function's send or close (the loop thread). An id not open here goes
+  // to the directory, when there is one.
+  void call(std::string_view app, const ConnectionCall& call, Done done) override;
+  // Carries out `call` on a connection of this host only; answers as call() does.
+  int32_t callHere(std::string_view app, const ConnectionCall& call);
 
   // The admin API's view: every open connection (of `app` when not empty), by id.
   std::vector<ConnectionInfo> list(std::string_view app = {}) const;
@@ -98,6 +116,7 @@ class ConnectionRegistry final : public ConnectionSink {
   WebSocketLimits limits_;
   IdGenerator ids_;
   std::map<std::string, std::unique_ptr<Connection>, std::less<>> connections_;
+  ConnectionDirectory* directory_ = nullptr;
 };
 
 }  // namespace gust
