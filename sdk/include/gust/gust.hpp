@@ -13,6 +13,11 @@
 // The exported name must match a function of the app's gust.json. Anything the function
 // throws becomes a 500 response carrying the exception's message; nothing crosses the ABI.
 //
+// The JSON helpers, req.json(), msg.json() and Response::json(), take and return
+// nlohmann::json and need `#include <gust/json.hpp>` in place of this header: compiling
+// nlohmann/json is most of a small app's build, so a source that does not use it goes
+// without.
+//
 // A queue consumer gets a batch of messages. Each is acked when the function returns,
 // unless it was settled otherwise; anything thrown retries the whole batch. What a function
 // publishes is committed with its outcome, so a failed invocation publishes nothing:
