@@ -55,8 +55,10 @@ configure() {
 
 build() {  # dir, ninja targets...
   local dir=$1; shift
-  # ninja's [N/M] lines are the progress of the longest phase; they stay.
-  ninja -C "$dir" "$@" || { echo "test: the build in $dir failed (above)" >&2; failed=$((failed + 1)); return 1; }
+  # The progress of the longest phase: ninja's status line on a terminal, a step count
+  # every tenth of the way in a log.
+  scripts/build_progress.sh "$dir" "$@" ||
+    { echo "test: the build in $dir failed (above)" >&2; failed=$((failed + 1)); return 1; }
 }
 
 # meson test prints "Ok: N", "Fail: N", "Timeout: N" ...; count them toward the closing line.

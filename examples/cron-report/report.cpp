@@ -4,7 +4,7 @@
 //
 //   gust cron next "*/10 * * * * *"          when it fires
 //   gust invoke --timer cron-report/report    run it now
-#include <gust/gust.hpp>
+#include <gust/json.hpp>
 
 gust::Response report(const gust::Request& req, gust::Context& ctx) {
   nlohmann::json event = req.json();

@@ -2,7 +2,7 @@
 //
 //   curl localhost:8080/hello/world?greeting=hi
 //   curl -X POST localhost:8080/echo -d '{"order": 42}'
-#include <gust/gust.hpp>
+#include <gust/json.hpp>
 
 gust::Response hello(const gust::Request& req, gust::Context&) {
   std::string greeting = req.query("greeting", "hello");

@@ -15,7 +15,7 @@
 // comes again. So each step first asks the app's state whether it did its work for this
 // order ("have I charged o-1?") and writes the answer in the same commit as the event it
 // publishes: a retried step neither charges twice nor forgets that it charged.
-#include <gust/gust.hpp>
+#include <gust/json.hpp>
 
 #include <cstdlib>
 #include <string>

@@ -57,7 +57,7 @@ constexpr const char* kTimerSource = R"TPL(// {{name}}: a timer function. It run
 //   gust cron next "@every 1m"                when it fires
 //   gust invoke --timer {{name}}/tick         run it now
 //   gust logs {{name}} --follow               watch it run
-#include <gust/gust.hpp>
+#include <gust/json.hpp>
 
 gust::Response tick(const gust::Request& req, gust::Context& ctx) {
   nlohmann::json event = req.json();
@@ -89,7 +89,7 @@ constexpr const char* kQueueSource = R"TPL(// {{name}}: a queue. POST /{{name}}/
 //   curl -X POST localhost:8080/{{name}}/jobs -d '{"task": "resize", "id": 42}'
 //   gust queue ls                             depth, in flight, dead letters
 //   gust logs {{name}} --follow               watch the jobs run
-#include <gust/gust.hpp>
+#include <gust/json.hpp>
 
 gust::Response submit(const gust::Request& req, gust::Context& ctx) {
   nlohmann::json job = req.json();
@@ -129,7 +129,8 @@ A Gust function project, made with `gust init --template {{template}}`.
     gust logs {{name}} -f    follow its logs
 
 `gust.json` names the app's functions and what triggers them; `main.cpp` holds their code,
-written against the Gust SDK (`#include <gust/gust.hpp>`).
+written against the Gust SDK (`#include <gust/gust.hpp>`, or `<gust/json.hpp>` for its JSON
+helpers).
 
 `"auth": "public"` lets anyone who reaches the host call its routes. Before putting it on
 a network, make it `"auth": "key"` (for the app, or for one function), create a key with

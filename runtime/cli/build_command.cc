@@ -17,6 +17,10 @@ SDK. With no build configuration, every *.cpp and *.cc in the app folder and its
 compiled; an app with its own meson.build is built with meson. Sources that have not
 changed since the last build are not compiled again.
 
+The SDK's header is precompiled once per SDK, compiler and flags, into $GUST_CACHE_DIR
+(default $XDG_CACHE_HOME/gust or ~/.cache/gust), which makes a small app's build about
+twice as fast; GUST_PCH=0 builds without it. GCC only.
+
 options:
   --force        rebuild even when the module is up to date
   -h, --help     show this help

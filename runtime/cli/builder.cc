@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "functions/manifest.h"
+#include "runtime/cli/progress_line.h"
+#include "runtime/cli/sdk_pch.h"
 #include "runtime/cli/subprocess.h"
 
 namespace gust {
@@ -30,6 +34,27 @@ fs::file_time_type newestInput(const fs::path& dir) {
     }
   }
   return newest;
+}
+
+// The SDK header precompiled for these flags (sdk_pch.h), or nullopt to build without one.
+// gust/json.hpp when a source includes it, so that nlohmann/json is precompiled too.
+std::optional<fs::path> precompiledSdk(const std::string& compiler, const std::vector<std::string>& flags,
+                                       const std::string& sdk, const std::vector<fs::path>& sources) {
+  auto cache = sdkPchCacheRoot();
+  if (!cache) return std::nullopt;
+  PrecompileRequest request{compiler, flags, sdk, "gust/gust.hpp", *cache};
+  for (const auto& source : sources) {
+    std::ifstream in(source);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("#include") != std::string::npos && line.find("gust/json.hpp") != std::string::npos) {
+        request.header = "gust/json.hpp";
+      }
+    }
+  }
+  auto header = precompiledSdkHeader(request);
+  if (!header) return std::nullopt;
+  return *header;
 }
 
 }  // namespace
@@ -106,15 +131,35 @@ Result<BuildOutcome> buildApp(const fs::path& app_dir, const BuildOptions& optio
       fs::path tmp = outcome.module;
       tmp += ".tmp";
       const char* cxx = std::getenv("CXX");
-      std::vector<std::string> argv = {cxx && *cxx ? cxx : "c++", "-std=c++20", "-O2", "-g", "-fPIC", "-shared",
-                                       "-fvisibility=hidden", "-Wall", "-Wextra", "-I" + *sdk};
+      const std::string compiler = cxx && *cxx ? cxx : "c++";
+      const std::vector<std::string> flags = {"-std=c++20", "-O2",     "-g",    "-fPIC",
+                                              "-fvisibility=hidden", "-Wall", "-Wextra", "-I" + *sdk};
+      std::vector<std::string> argv = {compiler};
+      argv.insert(argv.end(), flags.begin(), flags.end());
+      if (auto pch = precompiledSdk(compiler, flags, *sdk, sources)) {
+        for (const std::string& arg : {std::string("-include"), pch->string(), std::string("-Winvalid-pch")}) {
+          argv.push_back(arg);
+        }
+      }
+      argv.push_back("-shared");
       for (const fs::path& sub : {app_dir / "include", app_dir / "src"}) {
         if (fs::is_directory(sub, ec)) argv.push_back("-I" + sub.string());
       }
       for (const auto& s : sources) argv.push_back(s.string());
       argv.push_back("-o");
       argv.push_back(tmp.string());
-      auto rc = runCommand(argv);
+      Result<int> rc = 0;
+      {
+        // One compiler process does all the sources, so the line names them rather than
+        // the one being compiled.
+        std::string what = sources.size() == 1 ? sources[0].filename().string()
+                                               : std::to_string(sources.size()) + " sources";
+        cli::ProgressLine progress([&](std::chrono::seconds elapsed) {
+          return "building " + outcome.module.filename().string() + " (compiling " + what + ", " +
+                 std::to_string(elapsed.count()) + " s)…";
+        });
+        rc = runCommand(argv);
+      }
       if (!rc) return rc.error();
       if (*rc != 0) {
         fs::remove(tmp, ec);

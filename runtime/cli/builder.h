@@ -2,7 +2,8 @@
 // `gust build`: compiles an app's C++ sources into its module (.so) against the SDK. With
 // no configuration, every *.cpp and *.cc in the app folder (and its src/) is compiled; an
 // app with its own meson.build is built with meson instead. Compiler output reaches the
-// user's terminal exactly as the compiler wrote it.
+// user's terminal exactly as the compiler wrote it; a compile that takes more than 2 s gets
+// a progress line on stderr (progress_line.h), and meson shows its own.
 
 #include <filesystem>
 #include <string>

@@ -1,6 +1,6 @@
 // Prints how late this run started, against the instant it was scheduled for: the time from
 // the scheduled instant to the function running, the whole path through host and worker.
-#include <gust/gust.hpp>
+#include <gust/json.hpp>
 
 #include <chrono>
 #include <cstdio>

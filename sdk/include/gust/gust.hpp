@@ -13,6 +13,11 @@
 // The exported name must match a function of the app's gust.json. Anything the function
 // throws becomes a 500 response carrying the exception's message; nothing crosses the ABI.
 //
+// The JSON helpers, req.json(), msg.json() and Response::json(), take and return
+// nlohmann::json and need `#include <gust/json.hpp>` in place of this header: compiling
+// nlohmann/json is most of a small app's build, so a source that does not use it goes
+// without.
+//
 // A queue consumer gets a batch of messages. Each is acked when the function returns,
 // unless it was settled otherwise; anything thrown retries the whole batch. What a function
 // publishes is committed with its outcome, so a failed invocation publishes nothing:
@@ -83,17 +88,28 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
-#if __has_include(<nlohmann/json.hpp>)
-#include <nlohmann/json.hpp>
-#define GUST_HAS_JSON 1
+// Only the declaration of nlohmann::json: its definitions are most of a small app's build
+// time, so they come with <gust/json.hpp>, which a source that uses the JSON helpers
+// (req.json(), msg.json(), Response::json()) includes instead of this header.
+#if __has_include(<nlohmann/json_fwd.hpp>)
+#include <nlohmann/json_fwd.hpp>
+#define GUST_JSON_DECLARED 1
 #endif
 
 namespace gust {
 
 namespace detail {
+// True for a type whose definition is in: a JSON helper used without <gust/json.hpp> then
+// fails with a message that names the include.
+template <typename T, typename = void>
+inline constexpr bool kComplete = false;
+template <typename T>
+inline constexpr bool kComplete<T, std::void_t<decltype(sizeof(T))>> = true;
+
 inline std::string_view view(gust_str s) { return {s.data, s.size}; }
 inline gust_str str(std::string_view s) { return gust_str{s.data(), s.size()}; }
 inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
@@ -220,9 +236,14 @@ class Request {
     return std::string(fallback);
   }
 
-#ifdef GUST_HAS_JSON
+#ifdef GUST_JSON_DECLARED
   // The body parsed as JSON; a discarded value (is_discarded()) when it is not valid JSON.
-  nlohmann::json json() const { return nlohmann::json::parse(body(), nullptr, false); }
+  // Needs <gust/json.hpp> (a template only so that it is compiled where it is used).
+  template <typename Json = nlohmann::json>
+  Json json() const {
+    static_assert(detail::kComplete<Json>, "req.json(): the JSON helpers need #include <gust/json.hpp>");
+    return Json::parse(body(), nullptr, false);
+  }
 #endif
 
   const gust_request& raw() const { return raw_; }
@@ -250,8 +271,12 @@ struct Response {
     return r;
   }
 
-#ifdef GUST_HAS_JSON
-  static Response json(const nlohmann::json& value, int status = 200) {
+#ifdef GUST_JSON_DECLARED
+  // Needs <gust/json.hpp>. `Json` is never deduced: the value converts to a nlohmann::json,
+  // so that a braced list works as before.
+  template <typename Json = nlohmann::json>
+  static Response json(const std::type_identity_t<Json>& value, int status = 200) {
+    static_assert(detail::kComplete<Json>, "Response::json(): the JSON helpers need #include <gust/json.hpp>");
     Response r;
     r.status = status;
     r.headers.emplace_back("Content-Type", "application/json");
@@ -335,9 +360,14 @@ class Message {
     return out;
   }
 
-#ifdef GUST_HAS_JSON
+#ifdef GUST_JSON_DECLARED
   // The body parsed as JSON; a discarded value (is_discarded()) when it is not valid JSON.
-  nlohmann::json json() const { return nlohmann::json::parse(body(), nullptr, false); }
+  // Needs <gust/json.hpp> (a template only so that it is compiled where it is used).
+  template <typename Json = nlohmann::json>
+  Json json() const {
+    static_assert(detail::kComplete<Json>, "msg.json(): the JSON helpers need #include <gust/json.hpp>");
+    return Json::parse(body(), nullptr, false);
+  }
 #endif
 
   // Done with it: the queue forgets it.
