@@ -1,6 +1,5 @@
 // gust deploy: builds an app if its sources changed, uploads it to a running host, and
 // prints the new version and where its routes answer.
-#include <unistd.h>
 
 #include <cstdio>
 #include <optional>
@@ -12,6 +11,7 @@
 #include "runtime/cli/command_table.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/deploy_client.h"
+#include "runtime/cli/progress_line.h"
 #include "runtime/cli/progress_notice.h"
 
 namespace gust::cli {
@@ -67,7 +67,7 @@ int deployCommand(int argc, char** argv, const std::string& self) {
   progress.uploading = [&notice, &transfer](size_t bytes) {
     // A small module goes in a moment: a line only if it does not.
     if (bytes <= kShowUploadProgressFrom) return notice.emplace("uploading " + formatBytes(bytes) + "…"), void();
-    transfer.emplace(stderr, ::isatty(STDERR_FILENO) == 1, "uploading", "uploaded", bytes);
+    transfer.emplace(stderr, ProgressLine::stderrIsTerminal(), "uploading", "uploaded", bytes);
   };
   progress.sent = [&transfer](size_t bytes) {
     if (transfer) transfer->advance(bytes);
