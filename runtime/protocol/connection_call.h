@@ -1,10 +1,8 @@
 #pragma once
 // What a function asks of an open WebSocket connection of its app (docs/architecture.md
 // "WebSocket functions"): send it a message, or close it. Such a call crosses from the worker
-// to the host as a CONNECTION_CALL frame and is answered (CONNECTION_STATUS) with a
-// gust_status, since only the host knows which connections are open: at once for a
-// connection of this host, once Redis has answered for one another host of the cluster holds
-// (docs/scale-out.md "Connections across hosts").
+// to the host as a CONNECTION_CALL frame, answered (CONNECTION_STATUS) with a gust_status at once
+// for a connection of this host, or once Redis has for another host's (docs/scale-out.md).
 //
 // The limits are checked twice, like the state limits: by the worker, so that a function
 // gets GUST_E_LIMIT or GUST_E_INVALID at the call that crossed one, and by the host, which
