@@ -228,11 +228,15 @@ void ConnectionRegistry::call(std::string_view app, const ConnectionCall& call, 
   // A connection this host knows, open or ending, is this host's to answer for.
   if (directory_ != nullptr && connections_.find(call.id) == connections_.end()) {
     // This host's bound; the holding host checks its own again.
-    if (call.op != ConnectionOp::kClose && call.data.size() > limits_.max_buffered_bytes) return done(GUST_E_LIMIT);
+    if (neverFits(call)) return done(GUST_E_LIMIT);
     directory_->callElsewhere(app, call, std::move(done));
     return;
   }
   done(callHere(app, call));
+}
+
+bool ConnectionRegistry::neverFits(const ConnectionCall& call) const {
+  return call.op != ConnectionOp::kClose && call.data.size() > limits_.max_buffered_bytes;
 }
 
 int32_t ConnectionRegistry::callHere(std::string_view app, const ConnectionCall& call) {
@@ -243,8 +247,7 @@ int32_t ConnectionRegistry::callHere(std::string_view app, const ConnectionCall&
     c->socket.close(static_cast<uint16_t>(call.code), call.data);
     return GUST_OK;
   }
-  // A message the connection's buffer could never hold would only get it closed.
-  if (call.data.size() > limits_.max_buffered_bytes) return GUST_E_LIMIT;
+  if (neverFits(call)) return GUST_E_LIMIT;
   if (!c->socket.send(call.data, call.op == ConnectionOp::kSendBinary)) return GUST_E_NOT_FOUND;
   ++c->messages_out;
   return GUST_OK;

@@ -101,6 +101,8 @@ class ConnectionRegistry final : public ConnectionSink {
   static constexpr const char* kDisconnect = "DISCONNECT";
 
   Connection* openConnection(std::string_view id);
+  // A message the connection's send buffer could never hold (it would only get it closed).
+  bool neverFits(const ConnectionCall& call) const;
   void onMessage(const std::string& id, std::string&& data, bool binary);
   void onClose(const std::string& id, uint16_t code);
   // Runs the connection's next event: a waiting message, or its DISCONNECT once it ended.
