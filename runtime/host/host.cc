@@ -28,7 +28,7 @@
 #include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
 #include "triggers/http/cluster_connections.h"
-#include "runtime/store/invocation_store.h"
+#include "runtime/store/sqlite_invocation_store.h"
 #include "runtime/store/key_store.h"
 #include "runtime/store/state_store.h"
 #include "runtime/admin/admin_state.h"
@@ -487,7 +487,7 @@ class Host {
     store_options.async_retention = options_.record_retention;
     store_options.record_retention = options_.record_retention;
     store_options.idempotency_window = std::min(store_options.idempotency_window, options_.record_retention);
-    auto store = InvocationStore::open(*writer_, clock_, store_options);
+    auto store = SqliteInvocationStore::open(*writer_, clock_, store_options);
     if (!store) return store.error();
     invocations_ = std::move(*store);
     InvocationRecorderOptions recorder_options;

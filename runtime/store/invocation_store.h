@@ -1,19 +1,23 @@
 #pragma once
-// What gust.db remembers about invocations, in two tables:
+// What a host remembers about invocations:
 // - async invocations (`Prefer: respond-async`): the request, who sent it (its caller), its
 //   status as it moves queued → running → succeeded | failed, and its result, kept for
 //   `async_retention` and findable by (app, caller, idempotency key) within
 //   `idempotency_window`;
-// - invocation records (observability): one row per finished invocation of any trigger,
-//   with bounded retention by count and age.
+// - invocation records (observability): one per finished attempt of any trigger, with
+//   bounded retention by count and age.
+//
+// Two backends keep them: gust.db on one machine (sqlite_invocation_store.h), and the
+// cluster's Redis (redis_invocation_store.h), where every host polls and lists what any host
+// accepted or ran (docs/scale-out.md "Async invocations and records"). This class owns the
+// rules both follow: it validates, caps and names, then hands the backend what to store.
 //
 // Contract:
-// - Owning thread: the writer's loop thread; every call and callback happens there.
-// - Borrows the writer and the clock; both outlive it. Close the writer before freeing the
-//   store (its jobs borrow it).
+// - Owning thread: the loop thread; every call and callback happens there.
+// - Borrows the clock, which outlives it; each backend says what else it borrows.
 // - Every call validates first and fails now (kBadInput, naming the field) without calling
-//   back; otherwise `done` runs once on the loop thread after the commit (STYLE 4).
-// - Times are clock.wallNow() in milliseconds, read when the job runs on the writer thread.
+//   back; otherwise `done` runs once on the loop thread after the write is stored.
+// - Times are clock.wallNow() in milliseconds.
 
 #include <chrono>
 #include <cstdint>
@@ -27,8 +31,8 @@
 #include "runtime/protocol/frame.h"
 #include "runtime/base/ids.h"
 #include "runtime/protocol/invocation.h"
-#include "runtime/store/sqlite_writer.h"
-#include "runtime/store/store_jobs.h"
+#include "runtime/base/result.h"
+#include "runtime/base/unique_function.h"
 
 namespace gust {
 
@@ -132,6 +136,17 @@ struct InvocationRecord {
   std::string error;
   std::string trace_id;
   std::vector<std::string> logs;  // capped on insert (max_log_lines, max_log_bytes)
+  std::string host;  // the cluster host that ran it; empty on one machine
+};
+
+std::optional<AsyncStatus> parseAsyncStatus(std::string_view name);
+std::optional<RecordTrigger> parseRecordTrigger(std::string_view name);
+std::optional<OutcomeKind> parseOutcome(std::string_view name);
+
+// An unfinished async invocation a host takes over from one that left the cluster.
+struct AdoptedAsync {
+  std::string id;
+  std::string app;
 };
 
 struct RecordFilter {
@@ -146,9 +161,7 @@ class InvocationStore {
   template <typename T>
   using Done = UniqueFunction<void(Result<T>)>;
 
-  // Creates or migrates the tables (blocking on the writer); refuses a newer schema.
-  static Result<std::unique_ptr<InvocationStore>> open(SqliteWriter& writer, const Clock& clock,
-                                                       InvocationStoreOptions options = {});
+  virtual ~InvocationStore() = default;
   InvocationStore(const InvocationStore&) = delete;
   InvocationStore& operator=(const InvocationStore&) = delete;
 
@@ -169,42 +182,58 @@ class InvocationStore {
   // Records why the invocation's callback was given up (shown as callback_error); an
   // unknown or expired id is no error.
   Result<void> setCallbackError(std::string id, std::string error, Done<void> done);
-  // Ids of the records still queued or running (oldest first, at most `limit`): what a
-  // host that restarts resumes.
+  // Ids of this host's records still queued or running (oldest first, at most `limit`):
+  // what a host that restarts resumes.
   Result<void> listUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done);
-  // How many records each app has queued or running: where a host that restarts starts
-  // counting toward its apps' max_pending_async.
+  // How many records each app has queued or running on this host: where a host that
+  // restarts starts counting toward its apps' max_pending_async.
   Result<void> countUnfinishedAsync(Done<std::map<std::string, size_t>> done);
+  // Takes over the unfinished invocations of hosts that left (on one machine there are
+  // none): they are this host's to run from now on.
+  virtual Result<void> adoptOrphanedAsync(Done<std::vector<AdoptedAsync>> done) = 0;
 
-  // Invocation records, inserted in one job (see InvocationRecorder, which batches them).
-  // `done` may be null. A record whose (id, attempt) is already stored is ignored.
+  // Invocation records (see InvocationRecorder, which batches them). `done` may be null. A
+  // record whose (id, attempt) is already stored is ignored.
   Result<void> addRecords(std::vector<InvocationRecord> records, Done<void> done);
-  // Newest first (by start time).
+  // Newest first (by start time, then by insertion).
   Result<void> listRecords(RecordFilter filter, Done<std::vector<InvocationRecord>> done);
   // The record of the invocation's last attempt.
   Result<void> getRecord(std::string id, Done<std::optional<InvocationRecord>> done);
   // Deletes records older than record_retention and all but the newest max_records;
-  // answers how many. addRecord also runs it every prune_every inserts.
+  // answers how many. The backends also prune as records arrive.
   Result<void> pruneRecords(Done<int64_t> done);
 
   const InvocationStoreOptions& options() const { return options_; }
 
- private:
-  InvocationStore(SqliteWriter& writer, const Clock& clock, InvocationStoreOptions options)
-      : jobs_(writer), clock_(clock), options_(std::move(options)) {}
-
+ protected:
+  InvocationStore(const Clock& clock, InvocationStoreOptions options) : clock_(clock), options_(std::move(options)) {}
+  // What every backend refuses to open with.
+  static Result<void> checkOptions(const InvocationStoreOptions& options);
   int64_t nowMs() const;
-  Result<void> checkResponse(const AsyncResponse& response) const;
-  Result<std::optional<AsyncInvocation>> loadAsync(SqliteConnection& db, std::string_view where,
-                                                   const std::string& a, const std::string& b, int64_t now);
-  Result<int64_t> prune(SqliteConnection& db, int64_t now);
-  void capLogs(std::vector<std::string>& logs) const;
 
-  StoreJobs jobs_;  // the writer jobs in flight (store_jobs.h)
   const Clock& clock_;
   const InvocationStoreOptions options_;
-  IdGenerator ids_;                  // loop thread
-  size_t inserts_since_prune_ = 0;  // writer thread (inside jobs)
+
+ private:
+  // The backend's half of each call above, given valid, capped input.
+  virtual Result<void> storeNewAsync(AsyncInvocation invocation, Done<AsyncCreated> done) = 0;
+  virtual Result<void> loadAsync(std::string id, Done<std::optional<AsyncInvocation>> done) = 0;
+  // The record holding the key, unless its idempotency window has passed.
+  virtual Result<void> loadAsyncByKey(std::string app, std::string caller, std::string key,
+                                      Done<std::optional<AsyncInvocation>> done) = 0;
+  virtual Result<void> storeAsyncUpdate(std::string id, AsyncUpdate update, Done<AsyncInvocation> done) = 0;
+  virtual Result<void> deleteExpiredAsync(Done<int64_t> done) = 0;
+  virtual Result<void> storeCallbackError(std::string id, std::string error, Done<void> done) = 0;
+  virtual Result<void> loadUnfinishedAsync(size_t limit, Done<std::vector<std::string>> done) = 0;
+  virtual Result<void> countUnfinished(Done<std::map<std::string, size_t>> done) = 0;
+  virtual Result<void> storeRecords(std::vector<InvocationRecord> records, Done<void> done) = 0;
+  virtual Result<void> loadRecords(RecordFilter filter, Done<std::vector<InvocationRecord>> done) = 0;
+  virtual Result<void> loadRecord(std::string id, Done<std::optional<InvocationRecord>> done) = 0;
+  virtual Result<void> deleteOldRecords(Done<int64_t> done) = 0;
+
+  void capLogs(std::vector<std::string>& logs) const;
+
+  IdGenerator ids_;  // loop thread
 };
 
 }  // namespace gust

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/store/sqlite_invocation_store.h"
 #include "functions/manifest.h"
 #include "tests/support/run_loop.h"
 #include "tests/unit/store_test_support.h"
@@ -25,7 +26,7 @@ using testing::WriterFixture;
 class RunnerFixture {
  public:
   RunnerFixture() : dispatcher(fx.loop(), clock, "/nonexistent/gust", WorkerContainment{}), callbacks(clock) {
-    auto opened = InvocationStore::open(fx.writer(), clock);
+    auto opened = SqliteInvocationStore::open(fx.writer(), clock);
     GUST_REQUIRE_OK(opened);
     store = std::move(*opened);
     auto manifest = parseManifest(R"({"name": "shop", "functions": {"order": {"routes": ["/order"]}}})");

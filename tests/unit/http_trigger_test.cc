@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "runtime/store/sqlite_invocation_store.h"
 #include "functions/manifest.h"
 #include "runtime/base/text.h"
 #include "tests/support/http_client.h"
@@ -58,7 +59,7 @@ TEST_CASE("a respond-async request that gust.db cannot take now is answered 503 
   writer_options.max_queued_jobs = 1;
   testing::WriterFixture fx(writer_options);
   SystemClock clock;
-  auto store = InvocationStore::open(fx.writer(), clock);
+  auto store = SqliteInvocationStore::open(fx.writer(), clock);
   GUST_REQUIRE_OK(store);
   Dispatcher dispatcher(fx.loop(), clock, "/nonexistent/gust", WorkerContainment{});
   HttpTrigger http(fx.loop(), clock, dispatcher, HttpLimits{});

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/store/sqlite_invocation_store.h"
 #include "gust/abi.h"
 #include "tests/unit/store_test_support.h"
 
@@ -30,7 +31,7 @@ class ObserverFixture {
     auto telemetry = Telemetry::create(clock, "");
     REQUIRE(telemetry);
     telemetry_ = std::move(*telemetry);
-    auto store = InvocationStore::open(fx.writer(), clock);
+    auto store = SqliteInvocationStore::open(fx.writer(), clock);
     GUST_REQUIRE_OK(store);
     store_ = std::move(*store);
     auto counter = registry_.addCounter("dropped_total", "dropped");

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/store/sqlite_invocation_store.h"
 #include "tests/support/run_loop.h"
 #include "tests/unit/store_test_support.h"
 
@@ -29,7 +30,7 @@ InvocationRecord record(int i) {
 class RecorderFixture {
  public:
   explicit RecorderFixture(SqliteWriterOptions writer_options = {}) : fx(writer_options) {
-    auto store = InvocationStore::open(fx.writer(), clock);
+    auto store = SqliteInvocationStore::open(fx.writer(), clock);
     GUST_REQUIRE_OK(store);
     store_ = std::move(*store);
     auto counter = registry_.addCounter("dropped_total", "dropped");

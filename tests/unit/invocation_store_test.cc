@@ -1,4 +1,4 @@
-#include "runtime/store/invocation_store.h"
+#include "runtime/store/sqlite_invocation_store.h"
 
 #include <doctest/doctest.h>
 
@@ -69,7 +69,7 @@ class StoreFixture {
 
  private:
   void openStore() {
-    auto s = InvocationStore::open(fx.writer(), clock, options_);
+    auto s = SqliteInvocationStore::open(fx.writer(), clock, options_);
     GUST_REQUIRE_OK(s);
     store_ = std::move(*s);
   }
@@ -526,7 +526,7 @@ TEST_CASE("bad input to the invocation store fails at once and names the field")
   InvocationStoreOptions wrong;
   wrong.idempotency_window = hours(48);
   wrong.async_retention = hours(24);
-  auto refused = InvocationStore::open(s.fx.writer(), s.clock, wrong);
+  auto refused = SqliteInvocationStore::open(s.fx.writer(), s.clock, wrong);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message.find("idempotency window cannot be longer") != std::string::npos);
 }
