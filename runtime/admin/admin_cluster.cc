@@ -12,8 +12,6 @@ using json = nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kBeat{2000};
-// A host silent this long (it died, or lost Redis) is no longer shown.
-constexpr milliseconds kForgetAfter{15000};
 
 }  // namespace
 
@@ -43,7 +41,7 @@ void ClusterHosts::start(std::string name) {
 void ClusterHosts::beat(bool leaving) {
   std::string report = leaving ? std::string() : report_().dump();
   // A beat that fails is the next one's to make: the host just shows as older meanwhile.
-  (void)script_.run("host-beat", nowMs(), {name_, std::move(report), std::to_string(kForgetAfter.count())},
+  (void)script_.run("host-beat", nowMs(), {name_, std::move(report), std::to_string(ClusterHosts::kGoneAfter.count())},
                     [](Result<RedisReply>) {});
 }
 
@@ -67,7 +65,7 @@ void ClusterHosts::addRoutes(AdminApi& api) {
         const RedisReply& entry = reply->elements[i + 1];
         if (entry.elements.size() < 2) continue;
         const int64_t seen = std::strtoll(entry.elements[0].str.c_str(), nullptr, 10);
-        if (now - seen > kForgetAfter.count()) continue;
+        if (now - seen > ClusterHosts::kGoneAfter.count()) continue;
         json report = json::parse(entry.elements[1].str, nullptr, false);
         if (!report.is_object()) report = json::object();
         report["name"] = reply->elements[i].str;

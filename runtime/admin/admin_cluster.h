@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,6 +22,10 @@ namespace gust {
 
 class ClusterHosts {
  public:
+  // A host not heard from for this long (it died, or lost Redis) has left the cluster: it is
+  // no longer shown, and others take over its unfinished async invocations.
+  static constexpr std::chrono::milliseconds kGoneAfter{15'000};
+
   // `report` answers what this host reports of itself (its apps and their pools).
   ClusterHosts(uv_loop_t* loop, RedisClient& client, const Clock& clock, std::function<nlohmann::json()> report,
                std::string prefix = "gust:");

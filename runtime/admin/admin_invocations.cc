@@ -37,6 +37,7 @@ json recordJson(const InvocationRecord& r, bool with_logs) {
           {"outcome", outcomeName(r.outcome)},
           {"error", r.error},
           {"trace_id", r.trace_id}};
+  if (!r.host.empty()) j["host"] = r.host;  // on a cluster: the host that ran it
   if (with_logs) j["logs"] = logsJson(r.logs);
   return j;
 }

@@ -64,6 +64,7 @@ int show(const Args& args, const std::string& id) {
   std::printf("outcome     %s\n", fieldText(r, "outcome").c_str());
   if (std::string error = fieldText(r, "error"); error != "-" && !error.empty()) std::printf("error       %s\n", error.c_str());
   if (r.contains("trace_id")) std::printf("trace       %s\n", fieldText(r, "trace_id").c_str());
+  if (r.contains("host")) std::printf("host        %s\n", fieldText(r, "host").c_str());
   if (r.contains("status")) std::printf("status      %s\n", fieldText(r, "status").c_str());
   if (auto response = r.find("response"); response != r.end() && response->is_object()) {
     std::printf("response    %s\n", fieldText(*response, "status").c_str());

@@ -28,6 +28,7 @@
 #include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
 #include "triggers/http/cluster_connections.h"
+#include "runtime/store/redis_invocation_store.h"
 #include "runtime/store/sqlite_invocation_store.h"
 #include "runtime/store/key_store.h"
 #include "runtime/store/state_store.h"
@@ -246,6 +247,7 @@ class Host {
       cluster_connections_ = std::make_unique<ClusterConnections>(loop_, *redis_, http_.connections());
       cluster_connections_->start(name);
       http_.connections().setDirectory(cluster_connections_.get());
+      redis_invocations_->setHost(name);
     }
     if (async_) async_->start();  // after the apps are loaded: it resumes unfinished invocations
     return http;
@@ -481,15 +483,24 @@ class Host {
   }
 
   // Invocation records and async invocations (Prefer: respond-async) on openQueues()'
-  // writer: the store, the recorder, the runner and the callback sender.
+  // writer, or with --backend on Redis (every host polls and lists them): the store, the
+  // recorder, the runner and the callback sender.
   Result<void> openInvocations() {
     InvocationStoreOptions store_options;
     store_options.async_retention = options_.record_retention;
     store_options.record_retention = options_.record_retention;
     store_options.idempotency_window = std::min(store_options.idempotency_window, options_.record_retention);
-    auto store = SqliteInvocationStore::open(*writer_, clock_, store_options);
-    if (!store) return store.error();
-    invocations_ = std::move(*store);
+    if (redis_) {
+      auto store = RedisInvocationStore::open(*redis_, clock_, store_options);
+      if (!store) return store.error();
+      redis_invocations_ = store->get();
+      redis_invocations_->setAdoptAfter(ClusterHosts::kGoneAfter);
+      invocations_ = std::move(*store);
+    } else {
+      auto store = SqliteInvocationStore::open(*writer_, clock_, store_options);
+      if (!store) return store.error();
+      invocations_ = std::move(*store);
+    }
     InvocationRecorderOptions recorder_options;
     recorder_options.successes_per_second = options_.records_per_second;
     recorder_ = std::make_unique<InvocationRecorder>(loop_, clock_, *invocations_,
@@ -574,6 +585,7 @@ class Host {
   std::unique_ptr<ClusterApps> cluster_apps_;  // with redis_
   std::unique_ptr<ClusterHosts> cluster_hosts_;  // with redis_
   std::unique_ptr<ClusterConnections> cluster_connections_;  // with redis_; the registry's directory
+  RedisInvocationStore* redis_invocations_ = nullptr;  // invocations_, when it is on redis_
   std::unique_ptr<AdminApi> admin_;
   // See openInvocations. Freed in reverse: the runner and the recorder before the store,
   // the store before the writer (closed in shutdown); the sender's thread is joined last.

@@ -373,3 +373,88 @@ TEST_CASE("a function on one host sends to, and closes, a WebSocket connection a
   b.process().signal(SIGTERM);
   CHECK(b.process().wait().status == 0);
 }
+
+TEST_CASE("an async invocation accepted by one host is polled through another, and is run again when its host dies") {
+  RedisServer redis;
+  TempDir tmp;
+  const fs::path app = makeApp(tmp.path(), "fixtures", R"({"name": "fixtures", "timeout": "20s", "functions": {
+      "echo":   {"routes": [{"path": "/echo/{id}", "methods": ["GET", "POST"]}]},
+      "sleepy": {"routes": [{"path": "/sleep/{ms}", "methods": ["POST"]}]}}})",
+                               env("GUST_FIXTURE_MISBEHAVE"));
+  fs::create_directories(tmp.path() / "a");
+  fs::create_directories(tmp.path() / "b");
+  Host a({app}, tmp.path() / "a", {"--backend", redis.url()});
+  Host b({app}, tmp.path() / "b", {"--backend", redis.url()});
+  auto post = [](const Host& host, const std::string& path, const std::string& key = "") {
+    httplib::Headers headers = {{"Prefer", "respond-async"}};
+    if (!key.empty()) headers.emplace("Idempotency-Key", key);
+    auto r = localClient(host.port()).Post(path, headers, "", "text/plain");
+    REQUIRE(r);
+    return r;
+  };
+  auto startAsync = [&post](const Host& host, const std::string& path, const std::string& key = "") {
+    auto r = post(host, path, key);
+    INFO(r->body);
+    REQUIRE(r->status == 202);
+    return r->get_header_value("Location");
+  };
+  auto poll = [](const Host& host, const std::string& location) {
+    auto r = localClient(host.port()).Get(location);
+    REQUIRE(r);
+    INFO(location << " -> " << r->body);
+    REQUIRE(r->status == 200);
+    return json::parse(r->body);
+  };
+
+  // Accepted by A, polled through B until done.
+  const std::string location = startAsync(a, "/sleep/200", "order-1");
+  json state;
+  waitFor("the invocation to finish, as B sees it", [&] {
+    state = poll(b, location);
+    return state["status"] == "succeeded";
+  }, 20s, a);
+  CHECK(state["attempts"] == 1);
+  // One idempotency key for the cluster: B answers A's finished invocation, running nothing.
+  auto again = post(b, "/sleep/200", "order-1");
+  CHECK(again->status == 200);
+  CHECK(json::parse(again->body)["location"] == location);
+
+  // Each host's records, through the other's admin API, each with the host that ran it.
+  auto r = localClient(b.port()).Get("/echo/on-b");
+  REQUIRE(r);
+  Admin admin_a(a);
+  std::set<std::string> hosts;
+  waitFor("both hosts' records through A", [&] {
+    hosts.clear();
+    const json listed = admin_a.get("/v1/invocations?app=fixtures&limit=100");
+    for (const auto& rec : listed["invocations"]) hosts.insert(rec.value("host", ""));
+    return hosts.size() == 2;
+  }, 10s, a);
+  CHECK(hosts.count(":" + std::to_string(a.port())) == 0);  // names are "<machine>:<port>"
+  bool has_a = false, has_b = false;
+  for (const auto& h : hosts) {
+    has_a = has_a || h.ends_with(":" + std::to_string(a.port()));
+    has_b = has_b || h.ends_with(":" + std::to_string(b.port()));
+  }
+  CHECK(has_a);
+  CHECK(has_b);
+  const std::string id = location.substr(location.rfind('/') + 1);
+  const json record = Admin(b).get("/v1/invocations/" + id);
+  CHECK(record["host"].get<std::string>().ends_with(":" + std::to_string(a.port())));
+
+  // A dies while it runs one: once A has been silent for long enough, B takes it over and
+  // runs it again (at least once), and it is polled through B as before.
+  const std::string orphan = startAsync(a, "/sleep/1500");
+  waitFor("A to start the run", [&] { return poll(b, orphan)["status"] == "running"; }, 10s, a);
+  a.process().signal(SIGKILL);
+  a.process().wait();
+  waitFor("B to take the invocation over and finish it", [&] {
+    state = poll(b, orphan);
+    return state["status"] == "succeeded";
+  }, 40s, b);
+  CHECK(state["attempts"] == 2);
+  CHECK(b.process().stderrText().find("taking over 1 unfinished async invocation") != std::string::npos);
+
+  b.process().signal(SIGTERM);
+  CHECK(b.process().wait().status == 0);
+}

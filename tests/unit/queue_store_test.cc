@@ -151,11 +151,7 @@ class QueueFixture {
  private:
   void openQueue() {
     if (testing::onRedisBackend()) {
-      auto endpoint = parseBackendUrl(testing::sharedRedis().url());
-      REQUIRE(endpoint.ok());
-      redis_ = std::make_unique<RedisClient>(fx.loop(), *endpoint);
-      redis_->start();
-      REQUIRE(test::runLoopUntil(fx.loop(), "the Redis client to connect", [this] { return redis_->up(); }));
+      redis_ = testing::connectSharedRedis(fx.loop());
       queue_ = std::make_unique<RedisQueue>(*redis_, clock, limits_, prefix_);
       return;
     }

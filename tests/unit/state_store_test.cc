@@ -36,12 +36,7 @@ class StateFixture {
 public:
   StateFixture() {
     if (testing::onRedisBackend()) {
-      auto endpoint = parseBackendUrl(testing::sharedRedis().url());
-      REQUIRE(endpoint.ok());
-      redis_ = std::make_unique<RedisClient>(fx.loop(), *endpoint);
-      redis_->start();
-      REQUIRE(test::runLoopUntil(fx.loop(), "the Redis client to connect",
-                                 [this] { return redis_->up(); }));
+      redis_ = testing::connectSharedRedis(fx.loop());
       const std::string prefix = testing::freshRedisPrefix();
       state_ = std::make_unique<RedisStateStore>(fx.loop(), *redis_, clock,
                                                  prefix);

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "runtime/base/clock.h"
+#include "runtime/store/redis_client.h"
 #include "runtime/store/sqlite_writer.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/run_loop.h"
@@ -34,6 +35,16 @@ inline bool onRedisBackend() {
 inline test::RedisServer& sharedRedis() {
   static test::RedisServer server;
   return server;
+}
+
+// A client of sharedRedis(), connected (the loop runs until it is).
+inline std::unique_ptr<RedisClient> connectSharedRedis(uv_loop_t* loop) {
+  auto endpoint = parseBackendUrl(sharedRedis().url());
+  REQUIRE(endpoint.ok());
+  auto client = std::make_unique<RedisClient>(loop, *endpoint);
+  client->start();
+  REQUIRE(test::runLoopUntil(loop, "the Redis client to connect", [&client] { return client->up(); }));
+  return client;
 }
 
 // A key prefix no other fixture of this run uses.

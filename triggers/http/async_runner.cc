@@ -42,6 +42,13 @@ void AsyncRunner::start() {
   uv_timer_init(loop_, &expire_timer_);
   expire_timer_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&expire_timer_));
+  uv_timer_init(loop_, &adopt_timer_);
+  adopt_timer_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&adopt_timer_));
+  auto adopt_every = static_cast<uint64_t>(options_.adopt_every.count());
+  uv_timer_start(
+      &adopt_timer_, [](uv_timer_t* t) { static_cast<AsyncRunner*>(t->data)->adoptOrphans(); }, adopt_every,
+      adopt_every);
   uv_async_init(loop_, &callback_errors_async_,
                 [](uv_async_t* a) { static_cast<AsyncRunner*>(a->data)->storeCallbackErrors(); });
   callback_errors_async_.data = this;
@@ -287,6 +294,25 @@ void AsyncRunner::tick() {
   armRetryTimer();
 }
 
+void AsyncRunner::adoptOrphans() {
+  auto posted = store_.adoptOrphanedAsync([this](Result<std::vector<AdoptedAsync>> adopted) {
+    if (closing_) return;
+    if (!adopted) {
+      spdlog::warn("cannot take over the async invocations of hosts that left: {}", adopted.error().message);
+      return;
+    }
+    if (!adopted->empty()) {
+      spdlog::info("taking over {} unfinished async invocation(s) of hosts that left the cluster", adopted->size());
+    }
+    for (auto& orphan : *adopted) {
+      ++unfinished_[orphan.app];  // counts toward its app's bound until it finishes here
+      enqueue(std::move(orphan.id));
+    }
+  });
+  // A backend that is down now is asked again at the next tick.
+  if (!posted) spdlog::debug("cannot take over async invocations now: {}", posted.error().message);
+}
+
 void AsyncRunner::close(std::function<void()> on_closed) {
   closing_ = true;
   // The sender outlives this runner: it must stop reporting to a handle that is closing.
@@ -299,6 +325,7 @@ void AsyncRunner::close(std::function<void()> on_closed) {
   retries_.clear();
   closer_.closeAll({started_ ? reinterpret_cast<uv_handle_t*>(&retry_timer_) : nullptr,
                     started_ ? reinterpret_cast<uv_handle_t*>(&expire_timer_) : nullptr,
+                    started_ ? reinterpret_cast<uv_handle_t*>(&adopt_timer_) : nullptr,
                     started_ ? reinterpret_cast<uv_handle_t*>(&callback_errors_async_) : nullptr},
                    std::move(on_closed));
 }

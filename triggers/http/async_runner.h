@@ -11,7 +11,8 @@
 // in the record's callback_error (reported from a delivery thread through a uv_async_t).
 //
 // Delivery is at least once: start() resumes every queued or running record, so an
-// invocation whose host died while it ran is run again. At most max_running run at once;
+// invocation whose host died while it ran is run again. On a cluster, every adopt_every it
+// also takes over those of hosts that left (InvocationStore::adoptOrphanedAsync). At most max_running run at once;
 // the others wait in memory by id (their requests stay in gust.db).
 //
 // A store write that fails (writer overloaded or closing) is logged and the record left as
@@ -47,6 +48,7 @@ struct AsyncRunnerOptions {
   size_t max_running = 64;
   size_t resume_limit = 100000;
   std::chrono::milliseconds expire_every{60'000};
+  std::chrono::milliseconds adopt_every{5'000};
   // Show failures in full to whoever polls (see responseFor); else only their kind.
   bool expose_errors = false;
   // Async invocations of one app queued or running, for an app whose manifest sets none.
@@ -99,6 +101,7 @@ class AsyncRunner {
   void armRetryTimer();
   AsyncResponse capped(AsyncResponse response) const;
   void storeCallbackErrors();
+  void adoptOrphans();
 
   uv_loop_t* loop_;
   const Clock& clock_;
@@ -114,6 +117,7 @@ class AsyncRunner {
   std::multimap<std::chrono::steady_clock::time_point, std::string> retries_;  // due -> id
   uv_timer_t retry_timer_{};
   uv_timer_t expire_timer_{};
+  uv_timer_t adopt_timer_{};
   uv_async_t callback_errors_async_{};
   std::mutex callback_errors_mutex_;  // the sender's threads append, the loop thread takes
   std::vector<std::pair<std::string, std::string>> callback_errors_;  // id, why its callback was given up
