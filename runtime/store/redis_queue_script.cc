@@ -41,6 +41,7 @@
 //   P conn-hosts                 HASH WebSocket connection id -> the host that holds it
 //   P conns:<host>               HASH connection id -> its app, for each connection of host
 //   P host:<host>                (a pub/sub channel) calls on that host's connections
+//   P events                     (a pub/sub channel) "<seq> <topic>" for each retained event
 #include <string_view>
 
 namespace gust {
@@ -158,6 +159,8 @@ local function logEvent(u, logged, index)
   end
   logged[#logged + 1] = index
   logged[#logged + 1] = seq
+  -- Every host's topic hub hears of it (runtime/store/cluster_topic_events.h).
+  redis.call('PUBLISH', P .. 'events', seq .. ' ' .. t)
 end
 
 -- Writes what readUnits planned; answers one duplicate flag (0/1) per unit and the seqs of

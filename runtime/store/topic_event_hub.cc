@@ -1,5 +1,6 @@
 #include "runtime/store/topic_event_hub.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace gust {
@@ -39,7 +40,10 @@ void TopicEventHub::close(std::function<void()> on_closed) {
   }
 }
 
-TopicEventHub::~TopicEventHub() { backend_.setRetainedListener(nullptr); }
+TopicEventHub::~TopicEventHub() {
+  *alive_ = false;
+  backend_.setRetainedListener(nullptr);
+}
 
 TopicEventHub::Token TopicEventHub::subscribe(std::string topic, Listener listener) {
   const Token token = next_token_++;
@@ -54,7 +58,10 @@ void TopicEventHub::unsubscribe(Token token) {
   // By topic and token, so that ten thousand clients leaving at once cost O(n log n), not n².
   if (auto topic = by_topic_.find(it->second.topic); topic != by_topic_.end()) {
     topic->second.erase(token);
-    if (topic->second.empty()) by_topic_.erase(topic);
+    if (topic->second.empty()) {
+      cursors_.erase(topic->first);  // nobody here follows it: the next listener starts anew
+      by_topic_.erase(topic);
+    }
   }
   listeners_.erase(it);
   follows_.erase(token);
@@ -164,8 +171,72 @@ Result<void> TopicEventHub::replay(std::string topic, uint64_t after_seq, size_t
 
 void TopicEventHub::deliver(std::vector<TopicEvent> events) {
   if (closed_) return;
+  if (shared_) return deliverInOrder(std::move(events));
   for (TopicEvent& event : events) fan_outs_.push_back(FanOut{std::move(event), {}, 0});
   if (!fanning_out_) fanOut();  // else the running fan-out reaches these in turn
+}
+
+void TopicEventHub::deliverInOrder(std::vector<TopicEvent> events) {
+  std::vector<std::string> gaps;
+  for (TopicEvent& event : events) {
+    if (!by_topic_.count(event.topic)) continue;  // nobody here listens
+    Cursor& c = cursors_[event.topic];
+    c.wanted = std::max(c.wanted, event.seq);
+    if (c.delivered == 0 && !c.reading) c.delivered = event.seq - 1;  // the first this hub sees
+    if (event.seq <= c.delivered) continue;  // delivered already (read from the log)
+    if (event.seq > c.delivered + 1 || c.reading) {
+      gaps.push_back(event.topic);  // another host's events come first: the log has them all
+      continue;
+    }
+    c.delivered = event.seq;
+    fan_outs_.push_back(FanOut{std::move(event), {}, 0});
+  }
+  if (!fanning_out_) fanOut();
+  for (const auto& topic : gaps) readMissing(topic);
+}
+
+void TopicEventHub::committedElsewhere(const std::string& topic, uint64_t seq) {
+  if (closed_ || !shared_ || !by_topic_.count(topic) || seq == 0) return;
+  Cursor& c = cursors_[topic];
+  if (c.delivered == 0 && !c.reading) c.delivered = seq - 1;  // the first this hub hears of
+  c.wanted = std::max(c.wanted, seq);
+  if (c.wanted > c.delivered) readMissing(topic);
+}
+
+void TopicEventHub::readMissing(const std::string& topic) {
+  auto it = cursors_.find(topic);
+  if (it == cursors_.end() || it->second.reading) return;  // a read in flight goes on to `wanted`
+  Cursor& c = it->second;
+  c.reading = true;
+  // Every event up to `sought` was committed before this read is sent, so the read sees it
+  // unless the log no longer holds it.
+  const uint64_t sought = c.wanted;
+  std::weak_ptr<bool> alive = alive_;
+  auto asked = backend_.retainedEvents(topic, c.delivered, kReplayPage, [this, alive, topic, sought](
+                                                                           Result<std::vector<TopicEvent>> page) {
+    if (alive.expired() || closed_) return;
+    auto cursor = cursors_.find(topic);
+    if (cursor == cursors_.end()) return;  // nobody listens any more
+    Cursor& c = cursor->second;
+    c.reading = false;
+    if (!page.ok()) {
+      c.wanted = c.delivered;  // the next event of the topic asks again
+      return;
+    }
+    for (TopicEvent& event : *page) {
+      if (event.seq <= c.delivered) continue;
+      c.delivered = event.seq;
+      fan_outs_.push_back(FanOut{std::move(event), {}, 0});
+    }
+    // A short page is the log's end: what was sought and not in it was trimmed away.
+    if (page->size() < kReplayPage) c.delivered = std::max(c.delivered, sought);
+    if (!fanning_out_) fanOut();
+    if (c.wanted > c.delivered) readMissing(topic);  // committed since this read was sent
+  });
+  if (!asked.ok()) {
+    c.reading = false;
+    c.wanted = c.delivered;
+  }
 }
 
 void TopicEventHub::fanOut() {

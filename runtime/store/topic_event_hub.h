@@ -18,6 +18,10 @@
 //   kReplayPage events off the loop, and buffers at most kMaxBufferedWhileReplaying live
 //   events meanwhile (more are dropped, which loses nothing: they are in the log the
 //   replay reads next).
+// - On a cluster (setShared), other hosts commit events too: committedElsewhere() hears of
+//   them, and the hub reads the log after the last seq it delivered of that topic, so that
+//   its listeners get every host's events once each, in seq order. A local commit that
+//   skips seqs (another host's events came first) is read from the log the same way.
 
 #include <uv.h>
 
@@ -67,6 +71,14 @@ class TopicEventHub {
   // Ends a subscribe or a follow; a token already ended is ignored.
   void unsubscribe(Token token);
 
+  // Other hosts commit events to the same backend (docs/scale-out.md "Retained events across
+  // hosts"): from now on each topic's events are delivered strictly in seq order, reading
+  // the log where a seq was skipped.
+  void setShared() { shared_ = true; }
+  // Another host committed the event `seq` of `topic`: delivers it, and any before it this
+  // hub has not, when the topic has listeners here.
+  void committedElsewhere(const std::string& topic, uint64_t seq);
+
   // The retained events of `topic` after `after_seq` (QueueBackend::retainedEvents).
   Result<void> replay(std::string topic, uint64_t after_seq, size_t limit,
                       QueueBackend::Done<std::vector<TopicEvent>> done);
@@ -92,7 +104,19 @@ class TopicEventHub {
     size_t next = 0;
   };
 
+  // How far a shared hub delivered a topic: `delivered` is the last seq handed to its
+  // listeners (0: none yet), `wanted` the highest seq known committed.
+  struct Cursor {
+    uint64_t delivered = 0;
+    uint64_t wanted = 0;
+    bool reading = false;
+  };
+
   void deliver(std::vector<TopicEvent> events);
+  // Shared: queues the events that come next for their topic's cursor, and reads the log
+  // for what is missing.
+  void deliverInOrder(std::vector<TopicEvent> events);
+  void readMissing(const std::string& topic);
   // Runs the queued fan-outs until they are done or the turn's share is spent (then resumes
   // on the loop's next turn).
   void fanOut();
@@ -111,6 +135,9 @@ class TopicEventHub {
   bool fanning_out_ = false;  // fanOut() is on the stack
   std::optional<TurnBudget> budget_;  // with a loop
   bool closed_ = false;
+  bool shared_ = false;
+  std::map<std::string, Cursor> cursors_;  // shared: topics with listeners here
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // reads in flight hold it weakly
 };
 
 }  // namespace gust

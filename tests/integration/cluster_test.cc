@@ -458,3 +458,41 @@ TEST_CASE("an async invocation accepted by one host is polled through another, a
   b.process().signal(SIGTERM);
   CHECK(b.process().wait().status == 0);
 }
+
+TEST_CASE("an SSE client of one host gets the events published through every host, each once and in order") {
+  RedisServer redis;
+  TempDir tmp;
+  const fs::path shop = makeApp(tmp.path(), "shop", R"({"name": "shop", "topics": ["relayed"],
+      "functions": {"relay": {"routes": [{"path": "/relay", "methods": ["POST"]}]}},
+      "streams": [{"path": "/relayed/events", "topic": "relayed"}]})",
+                                env("GUST_FIXTURE_MISBEHAVE"));
+  fs::create_directories(tmp.path() / "a");
+  fs::create_directories(tmp.path() / "b");
+  Host a({shop}, tmp.path() / "a", {"--backend", redis.url()});
+  Host b({shop}, tmp.path() / "b", {"--backend", redis.url()});
+  Process client({"/usr/bin/env", "node", env("GUST_SOURCE_ROOT") + "/tests/js/sse_stream.mjs",
+                  "http://127.0.0.1:" + std::to_string(b.port()) + "/relayed/events", "4", "relayed"},
+                 tmp.path() / "sse.stderr");
+  client.waitForLine("\"open\"");
+  auto relay = [](const Host& through, const std::string& body) {
+    auto r = localClient(through.port()).Post("/relay", body, "text/plain");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+  };
+  relay(a, "one from A");
+  relay(a, "two from A");
+  relay(b, "three from B");
+  relay(a, "four from A");
+  std::vector<json> got;
+  for (int i = 0; i < 4; ++i) got.push_back(json::parse(client.waitForLine("\"id\"")));
+  CHECK(got[0] == json{{"id", "1"}, {"type", "relayed"}, {"data", "one from A"}});
+  CHECK(got[1] == json{{"id", "2"}, {"type", "relayed"}, {"data", "two from A"}});
+  CHECK(got[2] == json{{"id", "3"}, {"type", "relayed"}, {"data", "three from B"}});
+  CHECK(got[3] == json{{"id", "4"}, {"type", "relayed"}, {"data", "four from A"}});
+  CHECK(client.wait().status == 0);
+
+  a.process().signal(SIGTERM);
+  b.process().signal(SIGTERM);
+  CHECK(a.process().wait().status == 0);
+  CHECK(b.process().wait().status == 0);
+}

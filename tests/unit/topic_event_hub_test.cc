@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/store/queue_store.h"
+#include "runtime/store/redis_queue.h"
 #include "tests/unit/store_test_support.h"
 
 namespace gust {
@@ -165,6 +166,74 @@ TEST_CASE("a reader that is not ready pauses the replay; resume goes on, live ev
   h.publish("live-2");
   REQUIRE(got.size() == TopicEventHub::kReplayPage + 12);  // live now, not paced
   CHECK(got.back() == TopicEventHub::kReplayPage + 12);
+}
+
+}  // namespace
+}  // namespace gust
+
+namespace gust {
+namespace {
+
+// Two hosts on one Redis: each with its own queue backend and hub.
+TEST_CASE("a shared hub delivers every host's events once each in seq order, reading the log for other hosts'") {
+  WriterFixture fx;
+  FakeClock clock;
+  auto redis = testing::connectSharedRedis(fx.loop());
+  const std::string prefix = testing::freshRedisPrefix();
+  RedisQueue host_a(*redis, clock, QueueLimits{}, prefix);
+  RedisQueue host_b(*redis, clock, QueueLimits{}, prefix);
+  TopicEventHub hub_b(host_b);
+  hub_b.setShared();
+  TopicBindings bindings;
+  bindings.retained.push_back(TopicRetention{"orders"});
+  auto bound = fx.wait<bool>([&](auto done) {
+    return host_a.bindTopics("stream:shop", std::move(bindings), [done = std::move(done)](Result<void> r) mutable {
+      if (r.ok()) return done(true);
+      done(r.error());
+    });
+  });
+  GUST_REQUIRE_OK(bound);
+  auto publish = [&](RedisQueue& through, const std::string& id) {
+    auto r = fx.wait<std::vector<SendResult>>([&](auto done) {
+      return through.send("orders", {OutgoingMessage{id, "body " + id, {}, {}, {}}}, std::move(done));
+    });
+    GUST_REQUIRE_OK(r);
+  };
+  auto settle = [&] {
+    // A round trip on the same connection: every read the hub sent before it has answered.
+    auto r = fx.wait<RedisReply>([&](auto done) { return redis->command({"PING"}, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+  };
+  std::vector<TopicEvent> got;
+  hub_b.subscribe("orders", [&](const TopicEvent& e) { got.push_back(e); });
+
+  publish(host_a, "1");  // seq 1, committed by A: B hears only the notice
+  CHECK(got.empty());
+  hub_b.committedElsewhere("orders", 1);
+  settle();
+  CHECK(seqsOf(got) == std::vector<uint64_t>{1});
+  CHECK(got[0].data == "body 1");
+
+  publish(host_a, "2");  // its notice is late...
+  publish(host_b, "3");  // ...so B's own commit skips a seq: B reads 2 and 3 from the log
+  settle();
+  CHECK(seqsOf(got) == std::vector<uint64_t>{1, 2, 3});
+  hub_b.committedElsewhere("orders", 2);  // the late notice brings nothing twice
+  settle();
+  CHECK(seqsOf(got) == std::vector<uint64_t>{1, 2, 3});
+
+  publish(host_a, "4");
+  publish(host_a, "5");
+  hub_b.committedElsewhere("orders", 5);  // a notice lost on the way (4's) is made up by the next
+  settle();
+  CHECK(seqsOf(got) == std::vector<uint64_t>{1, 2, 3, 4, 5});
+  hub_b.committedElsewhere("nobody-listens", 9);  // no listener here: nothing is read
+  settle();
+  CHECK(got.size() == 5);
+
+  bool closed = false;
+  redis->close([&closed] { closed = true; });
+  test::runLoopUntil(fx.loop(), "the Redis client to close", [&closed] { return closed; });
 }
 
 }  // namespace
