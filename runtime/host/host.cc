@@ -28,7 +28,7 @@
 #include "runtime/admin/admin_socket.h"
 #include "triggers/http/callback_sender.h"
 #include "triggers/http/cluster_connections.h"
-#include "runtime/store/cluster_topic_events.h"
+#include "runtime/store/cluster_notices.h"
 #include "runtime/store/redis_invocation_store.h"
 #include "runtime/store/sqlite_invocation_store.h"
 #include "runtime/store/key_store.h"
@@ -64,10 +64,10 @@
 namespace gust {
 namespace {
 
-// How often an idle consumer of a queue in the cluster's Redis looks again: other hosts'
-// sends do not wake it (docs/scale-out.md), so this is the most a message sent through
-// another host waits for an idle consumer here.
-constexpr std::chrono::milliseconds kSharedQueueRecheck{250};
+// How often an idle consumer of a queue in the cluster's Redis looks again. Other hosts'
+// sends wake it through a pub/sub notice (runtime/store/cluster_notices.h); this is the most
+// a message waits when that notice was lost (the subscriber was reconnecting).
+constexpr std::chrono::milliseconds kSharedQueueRecheck{1000};
 // This machine's name, as the cluster's host list shows it.
 std::string hostName() {
   char name[256] = {};
@@ -312,8 +312,16 @@ class Host {
     if (redis_) queue_trigger_->setIdleRecheck(kSharedQueueRecheck);
     // Before any app loads: its streams retain their topics and follow them through the hub.
     topic_hub_ = std::make_unique<TopicEventHub>(*queue_store_, loop_);
-    // On a cluster, the hub hears of the events other hosts commit too.
-    if (redis_) cluster_events_ = std::make_unique<ClusterTopicEvents>(loop_, redis_->endpoint(), *topic_hub_);
+    if (redis_) {
+      // What other hosts commit reaches this host's stream listeners and idle consumers.
+      topic_hub_->setShared();
+      ClusterNoticeHandlers handlers;
+      handlers.event_logged = [this](const std::string& topic, uint64_t seq) {
+        topic_hub_->committedElsewhere(topic, seq);
+      };
+      handlers.messages_ready = [this](const std::string& name) { queue_trigger_->notify(name); };
+      cluster_notices_ = std::make_unique<ClusterNotices>(loop_, redis_->endpoint(), std::move(handlers));
+    }
     http_.enableStreams(loop_, *topic_hub_, *queue_store_);
     QueueBounds bounds;
     bounds.max_bytes = options_.max_queue_bytes;
@@ -397,7 +405,7 @@ class Host {
     if (cluster_apps_) cluster_apps_->close(nullptr);  // deploys from elsewhere stop here
     if (cluster_hosts_) cluster_hosts_->close(nullptr);  // and the cluster hears this host leave
     if (cluster_connections_) cluster_connections_->close(nullptr);  // calls from other hosts stop here
-    if (cluster_events_) cluster_events_->close(nullptr);  // other hosts' events stop here
+    if (cluster_notices_) cluster_notices_->close(nullptr);  // other hosts' commits stop reaching this one
     if (topic_hub_) topic_hub_->close(nullptr);  // no fan-out outlives the streams it feeds
     own_handles_closer_.closeAll({reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                              reinterpret_cast<uv_handle_t*>(&cgroup_retry_)},
@@ -582,7 +590,7 @@ class Host {
   std::unique_ptr<QueueBackend> queue_store_;  // SqliteQueue on the writer, or RedisQueue on redis_
   std::unique_ptr<RedisTimerClaims> timer_claims_;  // with redis_: which host fires a timer point
   std::unique_ptr<TopicEventHub> topic_hub_;  // the queue store's retained listener while it lives
-  std::unique_ptr<ClusterTopicEvents> cluster_events_;  // with redis_; tells topic_hub_ of other hosts' events
+  std::unique_ptr<ClusterNotices> cluster_notices_;  // with redis_; tells topic_hub_ and queue_trigger_ of other hosts' commits
   std::unique_ptr<QueueTrigger> queue_trigger_;
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<AppEnvStore> env_store_;

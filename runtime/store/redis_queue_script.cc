@@ -42,6 +42,8 @@
 //   P conns:<host>               HASH connection id -> its app, for each connection of host
 //   P host:<host>                (a pub/sub channel) calls on that host's connections
 //   P events                     (a pub/sub channel) "<seq> <topic>" for each retained event
+//   P ready                      (a pub/sub channel) the queues and topics a send or settle
+//                                put messages in, one per line
 #include <string_view>
 
 namespace gust {
@@ -159,14 +161,15 @@ local function logEvent(u, logged, index)
   end
   logged[#logged + 1] = index
   logged[#logged + 1] = seq
-  -- Every host's topic hub hears of it (runtime/store/cluster_topic_events.h).
+  -- Every host's topic hub hears of it (runtime/store/cluster_notices.h).
   redis.call('PUBLISH', P .. 'events', seq .. ' ' .. t)
 end
 
 -- Writes what readUnits planned; answers one duplicate flag (0/1) per unit and the seqs of
--- the events it logged (unit index, seq, ...).
+-- the events it logged (unit index, seq, ...). Every host hears which queues and topics got
+-- messages, to wake their idle consumers (runtime/store/cluster_notices.h).
 local function applyUnits(units, window)
-  local dups, logged, swept = {}, {}, {}
+  local dups, logged, swept, ready, named = {}, {}, {}, {}, {}
   for i, u in ipairs(units) do
     if u.kind == 't' then
       redis.call('HINCRBY', kt(u.name), 'published', 1)
@@ -191,7 +194,12 @@ local function applyUnits(units, window)
       all = all and t.dup
     end
     dups[i] = (any and all) and 1 or 0
+    if any and not all and not named[u.name] then
+      named[u.name] = true
+      ready[#ready + 1] = u.name
+    end
   end
+  if #ready > 0 then redis.call('PUBLISH', P .. 'ready', table.concat(ready, '\n')) end
   return dups, logged
 end
 
