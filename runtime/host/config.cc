@@ -312,7 +312,8 @@ const std::vector<Setting>& table() {
          "a worker's memory (`memory_mb`) for apps whose manifest sets none, in MiB"},
         numberOf<uint32_t>([](HostOptions& o) -> uint32_t& { return o.pool_defaults.memory_mb; }, 16, 1'048'576));
     add({"backend", "--backend", "", "GUST_BACKEND", "URL", "none (embedded)",
-         "the Redis (`redis://[[user]:password@]host[:port][/db]`) of this host's cluster: every host on it "
+         "the Redis (`redis[s]://[[user]:password@]host[:port][/db]`; `rediss` for TLS) of this host's cluster: "
+         "every host on it "
          "serves the same deployed apps, queues, topics and app state, and fires each timer point once; without "
          "it everything stays in the data dir (docs/scale-out.md)"},
         [](HostOptions& o, std::string_view text) -> Result<void> {
@@ -326,6 +327,21 @@ const std::vector<Setting>& table() {
           return {};
         },
         true, false);
+    auto tlsFile = [](std::string RedisTlsFiles::*field) -> Apply {
+      return [field](HostOptions& o, std::string_view text) -> Result<void> {
+        o.backend_tls.*field = std::string(text);
+        return {};
+      };
+    };
+    add({"backend_tls_ca", "--backend-tls-ca", "", "GUST_BACKEND_TLS_CA", "FILE", "the system's CAs",
+         "for a `rediss://` backend: the PEM certificates of the CAs that sign Redis's certificate"},
+        tlsFile(&RedisTlsFiles::ca_file), true, false);
+    add({"backend_tls_cert", "--backend-tls-cert", "", "GUST_BACKEND_TLS_CERT", "FILE", "none",
+         "for a `rediss://` backend that asks for a client certificate (`tls-auth-clients`): this host's, in PEM"},
+        tlsFile(&RedisTlsFiles::cert_file), true, false);
+    add({"backend_tls_key", "--backend-tls-key", "", "GUST_BACKEND_TLS_KEY", "FILE", "none",
+         "the PEM private key of `backend_tls_cert`"},
+        tlsFile(&RedisTlsFiles::key_file), true, false);
     add({"queue_synchronous", "--queue-synchronous", "", "GUST_QUEUE_SYNCHRONOUS", "MODE", "`FULL`",
          "SQLite sync for queue commits: `FULL` (an ack is on disk) or `NORMAL` (faster; a power loss may lose the "
          "last acks)"},
@@ -532,6 +548,14 @@ Result<HostOptions> resolveHostOptions(const ConfigSources& sources) {
                "GUST_ADMIN_ALLOW_REMOTE=true) to mean it, and keep the admin token secret");
   }
   if (options.admin_socket.empty()) options.admin_socket = options.data_dir / "admin.sock";
+  const RedisTlsFiles& tls = options.backend_tls;
+  if (!tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty()) {
+    if (!options.backend || !options.backend->tls) {
+      return bad("backend_tls_ca, backend_tls_cert and backend_tls_key are for a rediss:// backend (Redis over "
+                 "TLS); give --backend rediss://HOST:PORT, or drop them");
+    }
+    options.backend->tls_files = tls;
+  }
   if (options.pool_defaults.min_instances > options.pool_defaults.max_instances) {
     return bad(sourceOf("default_min_instances") + ": default_min_instances is " +
                std::to_string(options.pool_defaults.min_instances) + ", more than default_max_instances (" +

@@ -277,6 +277,7 @@ class Host {
     if (options_.backend) {
       // Shared with every host on this Redis. The host starts while Redis is still
       // unreachable: the client keeps connecting, and until then queue calls answer 503.
+      if (auto usable = RedisClient::checkTls(*options_.backend); !usable) return usable.error();
       redis_ = std::make_unique<RedisClient>(loop_, *options_.backend);
       redis_->start([where = options_.backend->where()](bool up, const std::string& why) {
         if (up) {

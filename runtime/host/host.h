@@ -79,6 +79,7 @@ struct HostOptions {
   // The cluster's Redis (docs/scale-out.md): queues, topics and app state live there, shared with every
   // host on it; none: everything stays in the data dir.
   std::optional<RedisEndpoint> backend;
+  RedisTlsFiles backend_tls;  // copied into `backend` (rediss://) by resolveHostOptions
   // Queues and invocation records.
   QueueSync queue_synchronous = QueueSync::kFull;
   std::chrono::milliseconds queue_dedupe_window{10 * 60'000};

@@ -6,7 +6,7 @@
 namespace gust {
 namespace {
 
-constexpr std::string_view kForm = "redis://[[user]:password@]host[:port][/db]";
+constexpr std::string_view kForm = "redis[s]://[[user]:password@]host[:port][/db]";
 
 Error bad(std::string_view what) {
   return Error{ErrorKind::kBadInput, "the backend URL " + std::string(what) + "; write it as " + std::string(kForm)};
@@ -53,16 +53,17 @@ std::string RedisEndpoint::where() const {
 
 Result<RedisEndpoint> parseBackendUrl(std::string_view url) {
   constexpr std::string_view kScheme = "redis://";
-  if (url.substr(0, 9) == "rediss://") {
-    return Error{ErrorKind::kBadInput,
-                 "rediss:// (Redis over TLS) is not supported: Debian 12's hiredis (0.14) has no TLS. Reach Redis "
-                 "on a private network, or through a TLS tunnel (stunnel) listening on a redis:// address"};
-  }
-  if (url.substr(0, kScheme.size()) != kScheme) {
-    return bad("must start with redis://");
-  }
-  std::string_view rest = url.substr(kScheme.size());
+  constexpr std::string_view kTlsScheme = "rediss://";
   RedisEndpoint endpoint;
+  std::string_view rest;
+  if (url.substr(0, kScheme.size()) == kScheme) {
+    rest = url.substr(kScheme.size());
+  } else if (url.substr(0, kTlsScheme.size()) == kTlsScheme) {
+    rest = url.substr(kTlsScheme.size());
+    endpoint.tls = true;
+  } else {
+    return bad("must start with redis:// (or rediss:// for TLS)");
+  }
   // The userinfo ends at the last '@' before the path, so that an unescaped '@' in a
   // password is still read as the user meant.
   const size_t path_at = rest.find('/');

@@ -1,7 +1,7 @@
 #pragma once
 // Where the shared backend of a cluster is (`gust serve --backend`, GUST_BACKEND): a Redis
-// URL, redis://[[user]:password@]host[:port][/db] (docs/scale-out.md). Parsing only; the
-// connection is runtime/store/redis_client.h.
+// URL, redis[s]://[[user]:password@]host[:port][/db] (docs/scale-out.md); rediss:// is Redis
+// over TLS. Parsing only; the connection is runtime/store/redis_client.h.
 
 #include <cstdint>
 #include <string>
@@ -11,12 +11,22 @@
 
 namespace gust {
 
+// For rediss://: PEM files given with --backend-tls-ca, --backend-tls-cert and
+// --backend-tls-key. Empty: the system's CAs, and no client certificate.
+struct RedisTlsFiles {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct RedisEndpoint {
   std::string host;  // a name or an address; an IPv6 one without its brackets
   int port = 6379;
   std::string username;  // empty: the default user (AUTH with the password alone)
   std::string password;  // empty: no AUTH
   int db = 0;            // SELECTed after connecting
+  bool tls = false;      // rediss://: TLS, with the server's certificate checked against `host`
+  RedisTlsFiles tls_files;
 
   // host:port, for messages; never the password.
   std::string where() const;

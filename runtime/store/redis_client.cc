@@ -7,6 +7,8 @@
 #include <memory>
 #include <utility>
 
+#include "runtime/store/redis_tls_tunnel.h"
+
 namespace gust {
 
 struct RedisClient::Pending {
@@ -112,6 +114,10 @@ RedisClient::RedisClient(uv_loop_t* loop, RedisEndpoint endpoint, RedisClientOpt
 
 RedisClient::~RedisClient() = default;
 
+Result<void> RedisClient::checkTls(const RedisEndpoint& endpoint) {
+  return endpoint.tls ? RedisTlsTunnel::check(endpoint.tls_files) : Result<void>();
+}
+
 void RedisClient::start(std::function<void(bool, const std::string&)> on_state) {
   on_state_ = std::move(on_state);
   // Deadlines are checked a few times within the shortest of them.
@@ -124,7 +130,17 @@ void RedisClient::start(std::function<void(bool, const std::string&)> on_state) 
 
 void RedisClient::connect() {
   attempt_started_ms_ = uv_now(loop_);
-  redisAsyncContext* c = redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port);
+  if (endpoint_.tls && !tunnel_) {
+    auto tunnel = RedisTlsTunnel::open(loop_, endpoint_);
+    if (!tunnel) {
+      last_error_ = tunnel.error().message;
+      retryLater();
+      return;
+    }
+    tunnel_ = std::move(*tunnel);
+  }
+  redisAsyncContext* c = tunnel_ ? redisAsyncConnectUnix(tunnel_->path().c_str())
+                                 : redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port);
   if (c == nullptr) {
     last_error_ = "out of memory";
     retryLater();
@@ -143,8 +159,9 @@ void RedisClient::connect() {
     retryLater();
     return;
   }
-  // A subscriber sends nothing for minutes: keepalive probes find a peer that went away.
-  (void)redisEnableKeepAlive(&c->c);
+  // A subscriber sends nothing for minutes: keepalive probes find a peer that went away (the
+  // tunnel's own TCP connection has them).
+  if (!tunnel_) (void)redisEnableKeepAlive(&c->c);
   context_ = c;
   state_ = State::kConnecting;
   redisAsyncSetConnectCallback(c, [](const redisAsyncContext* ac, int status) {
@@ -298,6 +315,10 @@ void RedisClient::fail(const std::string& why) {
 }
 
 void RedisClient::retryLater() {
+  // Why TLS failed says more than the closed socket hiredis saw.
+  if (tunnel_) {
+    if (std::string why = tunnel_->takeError(); !why.empty()) last_error_ = std::move(why);
+  }
   in_flight_.clear();
   setState(State::kWaiting, last_error_);
   const uint64_t wait = ms(backoff_);
@@ -333,6 +354,17 @@ void RedisClient::close(std::function<void()> on_closed) {
   last_error_ = "the client is closing";
   if (redisAsyncContext* c = std::exchange(context_, nullptr)) redisAsyncFree(c);
   in_flight_.clear();
+  if (tunnel_) {
+    auto then = std::make_shared<std::function<void()>>(std::move(on_closed));
+    auto both = std::make_shared<int>(2);
+    auto one_closed = [then, both] {
+      if (--*both == 0 && *then) (*then)();
+    };
+    tunnel_->close(one_closed);
+    closer_.closeAll({reinterpret_cast<uv_handle_t*>(&retry_timer_), reinterpret_cast<uv_handle_t*>(&sweep_timer_)},
+                     one_closed);
+    return;
+  }
   closer_.closeAll({reinterpret_cast<uv_handle_t*>(&retry_timer_), reinterpret_cast<uv_handle_t*>(&sweep_timer_)},
                    std::move(on_closed));
 }

@@ -26,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@
 struct redisAsyncContext;
 
 namespace gust {
+
+class RedisTlsTunnel;
 
 struct RedisReply {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
@@ -75,6 +78,10 @@ class RedisClient {
 
   Result<void> command(std::vector<std::string> argv, Done done);
 
+  // For rediss://: whether the TLS files can be used, so that a host refuses to start with
+  // a wrong one rather than retry it forever.
+  static Result<void> checkTls(const RedisEndpoint& endpoint);
+
   // Makes this a subscriber: each message published to `channel` reaches `on_message` on
   // the loop thread while the client is up; after a reconnect it subscribes again. Redis
   // pub/sub keeps nothing, so what was published while the client was down is not heard.
@@ -107,6 +114,7 @@ class RedisClient {
   RedisEndpoint endpoint_;
   RedisClientOptions options_;
   redisAsyncContext* context_ = nullptr;
+  std::unique_ptr<RedisTlsTunnel> tunnel_;  // rediss://: hiredis connects through it
   State state_ = State::kIdle;
   std::function<void(bool, const std::string&)> on_state_;
   std::string last_error_;

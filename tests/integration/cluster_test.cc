@@ -496,3 +496,49 @@ TEST_CASE("an SSE client of one host gets the events published through every hos
   CHECK(a.process().wait().status == 0);
   CHECK(b.process().wait().status == 0);
 }
+
+TEST_CASE("hosts on a rediss:// backend share their queues over TLS; wrong TLS settings stop a host with why") {
+  TestCertificates certs;
+  REQUIRE(certs.ok());
+  RedisServer redis(certs);  // TLS only, and it asks for a client certificate
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "a");
+  fs::create_directories(tmp.path() / "b");
+  const std::vector<std::string> tls = {"--backend", redis.url(), "--backend-tls-ca", certs.ca(),
+                                        "--backend-tls-cert", certs.clientCert(), "--backend-tls-key",
+                                        certs.clientKey()};
+  Host a({}, tmp.path() / "a", tls);
+  Host b({consumerApp(tmp.path() / "b")}, tmp.path() / "b", tls);
+  Admin admin_a(a);
+  for (int i = 0; i < 5; ++i) {
+    auto r = admin_a.send("in", "ok", "tls-" + std::to_string(i));
+    REQUIRE(r);
+    CHECK(r->status == 201);
+  }
+  waitFor("B to consume over TLS what A was sent", [&] { return admin_a.ids("out").size() == 5; }, 30s, b);
+  a.process().signal(SIGTERM);
+  b.process().signal(SIGTERM);
+  CHECK(a.process().wait().status == 0);
+  CHECK(b.process().wait().status == 0);
+
+  // A CA that did not sign Redis's certificate: the host does not start, and says why.
+  fs::create_directories(tmp.path() / "c");
+  CommandResult wrong_ca = runGust({"serve", "--port", "0", "--data-dir", (tmp.path() / "c").string(), "--backend",
+                                    redis.url(), "--backend-tls-ca", certs.otherCa(), "--backend-tls-cert",
+                                    certs.clientCert(), "--backend-tls-key", certs.clientKey()},
+                                   tmp.path());
+  CHECK(wrong_ca.status != 0);
+  CHECK(wrong_ca.err.find("certificate of 127.0.0.1:" + std::to_string(redis.port()) + " was refused") !=
+        std::string::npos);
+  // TLS files without rediss://, and a file that is not there: refused before anything starts.
+  CommandResult plain = runGust({"serve", "--port", "0", "--data-dir", (tmp.path() / "c").string(), "--backend",
+                                 "redis://127.0.0.1:1", "--backend-tls-ca", certs.ca()},
+                                tmp.path());
+  CHECK(plain.status != 0);
+  CHECK(plain.err.find("are for a rediss:// backend") != std::string::npos);
+  CommandResult missing = runGust({"serve", "--port", "0", "--data-dir", (tmp.path() / "c").string(), "--backend",
+                                   redis.url(), "--backend-tls-ca", (tmp.path() / "nope.pem").string()},
+                                  tmp.path());
+  CHECK(missing.status != 0);
+  CHECK(missing.err.find("cannot use --backend-tls-ca") != std::string::npos);
+}

@@ -2,7 +2,8 @@
 // A real redis-server (Debian's, installed by scripts/setup.sh test) for the tests of the
 // Redis backend: its own process on a free loopback port, its files in a temp dir, stopped
 // with the test. It can be killed, paused (SIGSTOP: a Redis that stops answering without
-// closing anything, as behind a cut cable) and started again on the same port.
+// closing anything, as behind a cut cable) and started again on the same port. With a
+// TestCertificates it serves TLS only (rediss://), and asks for a client certificate.
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 
 #include "tests/support/free_port.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_certificates.h"
 #include "tests/support/wait_for.h"
 
 namespace gust::test {
@@ -28,12 +30,18 @@ class RedisServer {
     port_ = freeLoopbackPort();
     start();
   }
+  explicit RedisServer(const TestCertificates& certs) : tls_(true) {
+    extra_ = {"--tls-cert-file", certs.serverCert(), "--tls-key-file", certs.serverKey(), "--tls-ca-cert-file",
+              certs.ca(), "--tls-auth-clients", "yes"};
+    port_ = freeLoopbackPort();
+    start();
+  }
   ~RedisServer() { kill(); }
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
   int port() const { return port_; }
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return (tls_ ? "rediss://127.0.0.1:" : "redis://127.0.0.1:") + std::to_string(port_); }
 
   // Starts it (again) on the same port and waits until it answers.
   void start() {
@@ -41,6 +49,7 @@ class RedisServer {
                                      "--dir", dir_.path().string(), "--save", "", "--appendonly", "no",
                                      "--daemonize", "no", "--loglevel", "warning", "--logfile",
                                      (dir_.path() / "redis.log").string()};
+    if (tls_) args.insert(args.end(), {"--port", "0", "--tls-port", std::to_string(port_)});
     args.insert(args.end(), extra_.begin(), extra_.end());
     pid_ = fork();
     if (pid_ == 0) {
@@ -78,6 +87,7 @@ class RedisServer {
 
   TempDir dir_;
   std::vector<std::string> extra_;
+  bool tls_ = false;
   int port_ = 0;
   pid_t pid_ = -1;
 };

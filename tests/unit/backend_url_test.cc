@@ -40,7 +40,7 @@ TEST_CASE("a bad backend URL says what is wrong and how to write it, never echoi
     const char* says;
   };
   const Case cases[] = {
-      {"http://redis:6379", "must start with redis://"},
+      {"http://redis:6379", "must start with redis:// (or rediss:// for TLS)"},
       {"redis://", "names no host"},
       {"redis://:@host", "empty password"},
       {"redis://user@host", "a user without a password"},
@@ -61,10 +61,24 @@ TEST_CASE("a bad backend URL says what is wrong and how to write it, never echoi
     CHECK(r.error().message.find(c.says) != std::string::npos);
     CHECK(r.error().message.find("password%") == std::string::npos);
   }
-  auto tls = parseBackendUrl("rediss://:secret@host");
-  REQUIRE_FALSE(tls.ok());
-  CHECK(tls.error().message.find("TLS") != std::string::npos);
-  CHECK(tls.error().message.find("secret") == std::string::npos);
+  auto wrong_scheme = parseBackendUrl("redis+tls://:secret@host");
+  REQUIRE_FALSE(wrong_scheme.ok());
+  CHECK(wrong_scheme.error().message.find("rediss:// for TLS") != std::string::npos);
+  CHECK(wrong_scheme.error().message.find("secret") == std::string::npos);
+}
+
+TEST_CASE("rediss:// is the same URL over TLS") {
+  auto tls = parseBackendUrl("rediss://ops:s%40cret@cache.internal:6380/2");
+  REQUIRE(tls.ok());
+  CHECK(tls->tls);
+  CHECK(tls->host == "cache.internal");
+  CHECK(tls->port == 6380);
+  CHECK(tls->username == "ops");
+  CHECK(tls->password == "s@cret");
+  CHECK(tls->db == 2);
+  auto plain = parseBackendUrl("redis://cache.internal");
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->tls);
 }
 
 }  // namespace

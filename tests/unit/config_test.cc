@@ -279,8 +279,15 @@ TEST_CASE("backend is a redis:// URL from any source; a bad one says what is wro
   std::string error = f.error();
   CHECK_HAS(error, "flag --backend: the backend URL has a port that is not a number from 1 to 65535");
   CHECK(error.find("s3cret") == std::string::npos);
-  f.sources.flags["--backend"] = "rediss://cache:6379";
-  CHECK_HAS(f.error(), "rediss:// (Redis over TLS) is not supported");
+  // Over TLS, with the files that go with it; the files alone mean nothing.
+  f.sources.flags["--backend"] = "rediss://cache:6380";
+  f.sources.env["GUST_BACKEND_TLS_CA"] = "/etc/gust/redis-ca.pem";
+  HostOptions tls = f.resolve();
+  REQUIRE(tls.backend.has_value());
+  CHECK(tls.backend->tls);
+  CHECK(tls.backend->tls_files.ca_file == "/etc/gust/redis-ca.pem");
+  f.sources.flags["--backend"] = "redis://cache:6379";
+  CHECK_HAS(f.error(), "are for a rediss:// backend");
   f.sources.flags.erase("--backend");
   f.sources.env.clear();
   f.configFile(R"({"backend": "redis://127.0.0.1"})");

@@ -22,9 +22,11 @@ RedisEndpoint endpointOf(const std::string& url) {
 }
 
 struct Fixture {
-  explicit Fixture(const std::string& url, RedisClientOptions options = fastOptions()) {
+  explicit Fixture(const std::string& url, RedisClientOptions options = fastOptions())
+      : Fixture(endpointOf(url), options) {}
+  explicit Fixture(RedisEndpoint endpoint, RedisClientOptions options = fastOptions()) {
     uv_loop_init(&loop);
-    client = std::make_unique<RedisClient>(&loop, endpointOf(url), options);
+    client = std::make_unique<RedisClient>(&loop, std::move(endpoint), options);
     client->start([this](bool up, const std::string& why) {
       (up ? ups : downs) += 1;
       last_why = why;
@@ -190,6 +192,97 @@ TEST_CASE("close() with commands in flight fails them and leaves no handle") {
   f.reset();  // closes the client and runs the loop to its end
   REQUIRE(blocked.has_value());
   CHECK(blocked->error().kind == ErrorKind::kUnavailable);
+}
+
+// rediss://: the client's bytes go through RedisTlsTunnel to a redis-server that speaks TLS
+// only and asks for a client certificate.
+RedisEndpoint tlsEndpoint(const test::RedisServer& redis, const test::TestCertificates& certs,
+                          const std::string& ca) {
+  RedisEndpoint endpoint = endpointOf(redis.url());
+  REQUIRE(endpoint.tls);
+  endpoint.tls_files = {ca, certs.clientCert(), certs.clientKey()};
+  return endpoint;
+}
+
+TEST_CASE("rediss:// carries commands over TLS: replies big and small, in order, and back after a restart") {
+  test::TestCertificates certs;
+  REQUIRE(certs.ok());
+  test::RedisServer redis(certs);
+  Fixture f(tlsEndpoint(redis, certs, certs.ca()));
+  f.waitUp();
+  CHECK(f.run({"PING"})->str == "PONG");
+  // Larger than a TLS record (16 KiB) and than one read: many records each way.
+  std::string big(3 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
+  CHECK(f.run({"SET", "big", big})->str == "OK");
+  CHECK(f.run({"GET", "big"})->str == big);
+  std::vector<int64_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    REQUIRE(f.client->command({"INCR", "n"}, [&seen](Result<RedisReply> r) { seen.push_back(r->integer); }).ok());
+  }
+  REQUIRE(test::runLoopUntil(&f.loop, "a thousand answers", [&seen] { return seen.size() == 1000; }));
+  CHECK(seen.back() == 1000);
+  redis.kill();
+  REQUIRE(test::runLoopUntil(&f.loop, "the client to go down", [&f] { return !f.client->up(); }));
+  redis.start();
+  f.waitUp();
+  CHECK(f.run({"PING"})->str == "PONG");
+}
+
+TEST_CASE("rediss:// refuses a server whose certificate no trusted CA signed, and says so") {
+  test::TestCertificates certs;
+  REQUIRE(certs.ok());
+  test::RedisServer redis(certs);
+  Fixture f(tlsEndpoint(redis, certs, certs.otherCa()));
+  REQUIRE(test::runLoopUntil(&f.loop, "the refusal", [&f] {
+    return f.client->lastError().find("was refused") != std::string::npos;
+  }));
+  CHECK_FALSE(f.client->up());
+  CHECK(f.client->lastError().find("certificate of 127.0.0.1:" + std::to_string(redis.port())) != std::string::npos);
+  CHECK(f.client->lastError().find("--backend-tls-ca") != std::string::npos);
+}
+
+TEST_CASE("rediss:// to a plain Redis port, or without the client certificate it asks for, stays down and says why") {
+  test::TestCertificates certs;
+  REQUIRE(certs.ok());
+  {
+    test::RedisServer plain;
+    RedisEndpoint endpoint = endpointOf("rediss://127.0.0.1:" + std::to_string(plain.port()));
+    endpoint.tls_files.ca_file = certs.ca();
+    Fixture f(endpoint);
+    REQUIRE(test::runLoopUntil(&f.loop, "the TLS failure", [&f] {
+      return f.client->lastError().find("TLS") != std::string::npos;
+    }));
+    CHECK_FALSE(f.client->up());
+  }
+  test::RedisServer redis(certs);
+  RedisEndpoint no_cert = endpointOf(redis.url());
+  no_cert.tls_files.ca_file = certs.ca();
+  Fixture f(no_cert);
+  REQUIRE(test::runLoopUntil(&f.loop, "the refusal", [&f] {
+    return f.client->lastError().find("TLS") != std::string::npos;
+  }));
+  CHECK_FALSE(f.client->up());
+}
+
+TEST_CASE("TLS files that cannot be used are refused before any connection, naming the option") {
+  test::TestCertificates certs;
+  REQUIRE(certs.ok());
+  RedisEndpoint endpoint = endpointOf("rediss://127.0.0.1:1");
+  endpoint.tls_files.ca_file = certs.path("missing.pem");
+  auto missing = RedisClient::checkTls(endpoint);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("--backend-tls-ca " + certs.path("missing.pem")) != std::string::npos);
+  endpoint.tls_files = {certs.ca(), certs.clientCert(), ""};
+  auto half = RedisClient::checkTls(endpoint);
+  REQUIRE_FALSE(half.ok());
+  CHECK(half.error().message.find("go together") != std::string::npos);
+  endpoint.tls_files = {certs.ca(), certs.clientCert(), certs.serverKey()};
+  auto mismatched = RedisClient::checkTls(endpoint);
+  REQUIRE_FALSE(mismatched.ok());
+  CHECK(mismatched.error().message.find("--backend-tls-key") != std::string::npos);
+  endpoint.tls_files = {certs.ca(), certs.clientCert(), certs.clientKey()};
+  CHECK(RedisClient::checkTls(endpoint).ok());
 }
 
 }  // namespace
