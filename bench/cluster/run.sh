@@ -10,6 +10,9 @@
 #    the host pinned to CPU 1 and wrk to CPU 0. The backend is off the HTTP path, so the two
 #    should match.
 # 3. How long a deploy through one host takes to be served by another.
+# 4. How long an event published through one host waits before an idle consumer on another
+#    host starts on it (woken by the cluster's notice, docs/scale-out.md "Notices"), beside
+#    one published through the consumer's own host.
 #
 # Usage: bench/cluster/run.sh [SECONDS_PER_RUN]   (default 3). The databases and Redis's
 # append-only file go to $CLUSTER_BENCH_DIR (default: a temp dir under $TMPDIR or /tmp); put
@@ -108,3 +111,51 @@ PY
   echo "  deploy $round: answered by A in $(( (answered - start) / 1000000 )) ms; B serves it" \
        "$(( (served - answered) / 1000000 )) ms after that answer"
 done
+
+echo "== 4. an event published through one host, picked up by an idle consumer on another"
+kill "$host_pid" 2>/dev/null || true
+serve consumer examples/orders --backend "redis://127.0.0.1:$redis_port"; c_data="$work/data-consumer"
+serve publisher --backend "redis://127.0.0.1:$redis_port"; p_data="$work/data-publisher"
+python3 - "$p_data" "$c_data" <<'PY'
+import http.client, json, socket, statistics, sys, time
+from datetime import datetime
+
+class Admin(http.client.HTTPConnection):
+    def __init__(self, data):
+        super().__init__("localhost")
+        self.sock_path, self.token = data + "/admin.sock", open(data + "/admin.token").read().strip()
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self.sock_path)
+    def call(self, method, path, body=None, headers=None):
+        self.request(method, path, body, {"Authorization": "Bearer " + self.token, **(headers or {})})
+        r = self.getresponse()
+        return r.status, r.read()
+
+publisher, consumer = Admin(sys.argv[1]), Admin(sys.argv[2])
+def last_payment():
+    _, body = consumer.call("GET", "/v1/invocations?app=orders&function=payment&limit=1")
+    records = json.loads(body)["invocations"]
+    return records[0] if records else None
+
+def pickup(through, n):
+    waits = []
+    for i in range(n):
+        before = last_payment()
+        time.sleep(0.3)  # the consumer is idle again
+        sent = time.time()
+        status, _ = through.call("POST", "/v1/topics/order.placed/events", b'{"id":"bench","total":1}',
+                                 {"ce-type": "order.placed", "ce-id": f"bench-{id(through)}-{i}"})
+        assert status == 201, status
+        while (record := last_payment()) is None or (before and record["id"] == before["id"]):
+            time.sleep(0.002)
+        started = datetime.fromisoformat(record["started_at"].replace("Z", "+00:00")).timestamp()
+        waits.append((started - sent) * 1000)
+    return statistics.median(waits), max(waits)
+
+local = pickup(consumer, 15)
+remote = pickup(publisher, 15)
+print(f"  published through the consumer's host: {local[0]:6.1f} ms median, {local[1]:6.1f} ms max")
+print(f"  published through another host:        {remote[0]:6.1f} ms median, {remote[1]:6.1f} ms max"
+      f"   ({remote[0] / max(local[0], 0.1):.2f}x)")
+PY
