@@ -1,7 +1,7 @@
 #pragma once
 // What the other hosts of a cluster commit, heard as it happens (docs/scale-out.md
-// "Notices"): the queue script publishes on two pub/sub channels, and this host subscribes
-// to both with a connection of its own.
+// "Notices"): the queue script publishes on two pub/sub channels (their format:
+// cluster_notice_format.h), and this host subscribes to both with a connection of its own.
 // - P events: "<seq> <topic>" for each retained event it logs. The host's TopicEventHub
 //   reads what its listeners have not had from the log, so an SSE, WebSocket or GraphQL
 //   subscriber on one host gets the events published through every host.

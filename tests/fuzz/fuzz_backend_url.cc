@@ -30,12 +30,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (endpoint->host.empty() || endpoint->port < 1 || endpoint->port > 65535 || endpoint->db < 0) __builtin_trap();
-  std::string again = "redis://";
+  std::string again = endpoint->tls ? "rediss://" : "redis://";
   if (!endpoint->password.empty()) again += escaped(endpoint->username) + ":" + escaped(endpoint->password) + "@";
   again += endpoint->where() + "/" + std::to_string(endpoint->db);
   auto reread = gust::parseBackendUrl(again);
   if (!reread || reread->host != endpoint->host || reread->port != endpoint->port ||
-      reread->username != endpoint->username || reread->password != endpoint->password || reread->db != endpoint->db) {
+      reread->username != endpoint->username || reread->password != endpoint->password || reread->db != endpoint->db ||
+      reread->tls != endpoint->tls) {
     __builtin_trap();
   }
   return 0;
