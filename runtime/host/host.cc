@@ -68,6 +68,9 @@ namespace {
 // sends wake it through a pub/sub notice (runtime/store/cluster_notices.h); this is the most
 // a message waits when that notice was lost (the subscriber was reconnecting).
 constexpr std::chrono::milliseconds kSharedQueueRecheck{1000};
+// How often a host of a cluster looks for async invocations of hosts that left
+// (docs/scale-out.md "Async invocations and records").
+constexpr std::chrono::milliseconds kAdoptOrphansEvery{5000};
 // This machine's name, as the cluster's host list shows it.
 std::string hostName() {
   char name[256] = {};
@@ -525,6 +528,7 @@ class Host {
     AsyncRunnerOptions async_options;
     async_options.expose_errors = options_.expose_errors;
     async_options.max_pending_async = options_.max_pending_async;
+    if (redis_) async_options.adopt_every = kAdoptOrphansEvery;
     async_ = std::make_unique<AsyncRunner>(
         loop_, clock_, dispatcher_, *invocations_, *callbacks_,
         [this](const AsyncInvocation& stored) { return http_.asyncInvocation(stored); }, async_options);

@@ -188,8 +188,9 @@ class InvocationStore {
   // How many records each app has queued or running on this host: where a host that
   // restarts starts counting toward its apps' max_pending_async.
   Result<void> countUnfinishedAsync(Done<std::map<std::string, size_t>> done);
-  // Takes over the unfinished invocations of hosts that left (on one machine there are
-  // none): they are this host's to run from now on.
+  // Takes over the unfinished invocations of hosts that left: they are this host's to run
+  // from now on. On one machine there are none, and the answer comes at once (before the
+  // call returns).
   virtual Result<void> adoptOrphanedAsync(Done<std::vector<AdoptedAsync>> done) = 0;
 
   // Invocation records (see InvocationRecorder, which batches them). `done` may be null. A

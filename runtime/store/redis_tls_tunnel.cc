@@ -185,11 +185,7 @@ void RedisTlsTunnel::accept() {
     if (n > 0 && !s->ending) {
       if (s->handshake_done) {
         SSL_write(s->ssl, buf->base, static_cast<int>(n));  // into memory: all of it, or an error the read sees
-        if (size_t pending = BIO_ctrl_pending(s->to_server); pending > 0) {
-          std::string out(pending, '\0');
-          BIO_read(s->to_server, out.data(), static_cast<int>(pending));
-          write(reinterpret_cast<uv_stream_t*>(&s->remote), std::move(out));
-        }
+        s->tunnel->sendToServer(s);
       } else if (s->early.size() + static_cast<size_t>(n) <= kMaxEarlyBytes) {
         s->early.append(buf->base, static_cast<size_t>(n));
       } else {
@@ -331,6 +327,11 @@ void RedisTlsTunnel::pump(Session* s) {
     }
     if (!plain.empty()) write(reinterpret_cast<uv_stream_t*>(&s->local), std::move(plain));
   }
+  sendToServer(s);
+}
+
+// Writes to the server what OpenSSL has for it.
+void RedisTlsTunnel::sendToServer(Session* s) {
   if (size_t pending = BIO_ctrl_pending(s->to_server); pending > 0) {
     std::string out(pending, '\0');
     BIO_read(s->to_server, out.data(), static_cast<int>(pending));

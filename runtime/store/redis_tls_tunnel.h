@@ -55,6 +55,7 @@ class RedisTlsTunnel {
   // Moves bytes through TLS: the handshake, then what the server sent to hiredis, and what
   // OpenSSL has for the server.
   void pump(Session* session);
+  void sendToServer(Session* session);
   void failed(Session* session, std::string why);
   // Closes the session's handles; called again as each closes, it frees the session once
   // nothing refers to it.

@@ -40,10 +40,7 @@ void TopicEventHub::close(std::function<void()> on_closed) {
   }
 }
 
-TopicEventHub::~TopicEventHub() {
-  *alive_ = false;
-  backend_.setRetainedListener(nullptr);
-}
+TopicEventHub::~TopicEventHub() { backend_.setRetainedListener(nullptr); }
 
 TopicEventHub::Token TopicEventHub::subscribe(std::string topic, Listener listener) {
   const Token token = next_token_++;

@@ -137,7 +137,7 @@ class TopicEventHub {
   bool closed_ = false;
   bool shared_ = false;
   std::map<std::string, Cursor> cursors_;  // shared: topics with listeners here
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // reads in flight hold it weakly
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // reads in flight hold it weakly: gone with the hub
 };
 
 }  // namespace gust

@@ -430,9 +430,9 @@ TEST_CASE("an async invocation accepted by one host is polled through another, a
     for (const auto& rec : listed["invocations"]) hosts.insert(rec.value("host", ""));
     return hosts.size() == 2;
   }, 10s, a);
-  CHECK(hosts.count(":" + std::to_string(a.port())) == 0);  // names are "<machine>:<port>"
   bool has_a = false, has_b = false;
   for (const auto& h : hosts) {
+    CHECK(h.find(':') > 0);  // "<machine>:<port>"
     has_a = has_a || h.ends_with(":" + std::to_string(a.port()));
     has_b = has_b || h.ends_with(":" + std::to_string(b.port()));
   }

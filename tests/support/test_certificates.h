@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "tests/support/temp_dir.h"
@@ -26,8 +27,8 @@ class TestCertificates {
         " -extfile server.ext\n" +
         "openssl req " + key + " -keyout client.key -out client.csr -subj /CN=gust-host\n" +
         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2\n";
-    const std::string command = "sh -c \"$(cat <<'GUST_EOF'\n" + script + "GUST_EOF\n)\" >'" + d +
-                                "/openssl.log' 2>&1";
+    std::ofstream(dir_.path() / "make.sh") << script;
+    const std::string command = "sh '" + d + "/make.sh' >'" + d + "/openssl.log' 2>&1";
     ok_ = std::system(command.c_str()) == 0;
   }
 

@@ -45,10 +45,11 @@ void AsyncRunner::start() {
   uv_timer_init(loop_, &adopt_timer_);
   adopt_timer_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&adopt_timer_));
-  auto adopt_every = static_cast<uint64_t>(options_.adopt_every.count());
-  uv_timer_start(
-      &adopt_timer_, [](uv_timer_t* t) { static_cast<AsyncRunner*>(t->data)->adoptOrphans(); }, adopt_every,
-      adopt_every);
+  if (auto adopt_every = static_cast<uint64_t>(options_.adopt_every.count()); adopt_every > 0) {
+    uv_timer_start(
+        &adopt_timer_, [](uv_timer_t* t) { static_cast<AsyncRunner*>(t->data)->adoptOrphans(); }, adopt_every,
+        adopt_every);
+  }
   uv_async_init(loop_, &callback_errors_async_,
                 [](uv_async_t* a) { static_cast<AsyncRunner*>(a->data)->storeCallbackErrors(); });
   callback_errors_async_.data = this;

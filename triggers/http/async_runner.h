@@ -48,7 +48,8 @@ struct AsyncRunnerOptions {
   size_t max_running = 64;
   size_t resume_limit = 100000;
   std::chrono::milliseconds expire_every{60'000};
-  std::chrono::milliseconds adopt_every{5'000};
+  // How often to take over the invocations of hosts that left; 0 (one machine): never.
+  std::chrono::milliseconds adopt_every{0};
   // Show failures in full to whoever polls (see responseFor); else only their kind.
   bool expose_errors = false;
   // Async invocations of one app queued or running, for an app whose manifest sets none.
