@@ -6,7 +6,9 @@ set -euo pipefail
 profile=${1:-build}
 build_pkgs=(g++ meson ninja-build pkg-config doctest-dev libuv1-dev nlohmann-json3-dev libcpp-httplib-dev
             libspdlog-dev libhttp-parser-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev libseccomp-dev tzdata curl
-            libhiredis-dev)
+            libhiredis-dev ccache)
+# ccache: meson compiles through it when it is installed, so a second checkout or a rebuilt
+# build dir reuses what was compiled (scripts/test.sh lets it ignore the checkout's path).
 # doctest-dev is in build so that build/, which scripts/run.sh and scripts/test.sh share, always
 # defines the tests. python3-prometheus-client: the reference parser the metrics test reads
 # our exposition with. redis-server: the tests of the Redis backend start their own.

@@ -15,6 +15,10 @@
 # slow suites run ASAN_TEST_JOBS (default 1) at once.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# ccache (when installed, meson compiles through it) reuses objects compiled in another
+# checkout of the same sources: the sanitized build's debug info would otherwise tie each
+# object to its checkout's directory. Rebuilding a clean clone then costs seconds.
+export CCACHE_NOHASHDIR=1
 
 full=false
 case "${1:-}" in

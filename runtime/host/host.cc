@@ -252,6 +252,7 @@ class Host {
       cluster_connections_->start(name);
       http_.connections().setDirectory(cluster_connections_.get());
       redis_invocations_->setHost(name);
+      redis_queue_->setConsumer(name);
     }
     if (async_) async_->start();  // after the apps are loaded: it resumes unfinished invocations
     return http;
@@ -300,7 +301,9 @@ class Host {
                              std::to_string(kBackendStartWait.count() / 1000) + " s" + (why.empty() ? "" : ": " + why) +
                              "; start it, or check --backend (GUST_BACKEND)");
       }
-      queue_store_ = std::make_unique<RedisQueue>(*redis_, clock_, limits);
+      auto queues = std::make_unique<RedisQueue>(*redis_, clock_, limits);
+      redis_queue_ = queues.get();
+      queue_store_ = std::move(queues);
       timer_claims_ = std::make_unique<RedisTimerClaims>(*redis_);
       timers_.setPointClaim([claims = timer_claims_.get()](const std::string& timer,
                                                            std::chrono::system_clock::time_point point,
@@ -604,6 +607,7 @@ class Host {
   std::unique_ptr<ClusterHosts> cluster_hosts_;  // with redis_
   std::unique_ptr<ClusterConnections> cluster_connections_;  // with redis_; the registry's directory
   RedisInvocationStore* redis_invocations_ = nullptr;  // invocations_, when it is on redis_
+  RedisQueue* redis_queue_ = nullptr;                   // queue_store_, when it is on redis_
   std::unique_ptr<AdminApi> admin_;
   // See openInvocations. Freed in reverse: the runner and the recorder before the store,
   // the store before the writer (closed in shutdown); the sender's thread is joined last.

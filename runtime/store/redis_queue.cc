@@ -315,7 +315,7 @@ Result<void> RedisQueue::lease(std::string queue, LeaseOptions options, Done<Lea
   if (auto r = checkLeaseCall(limits_, queue, options); !r.ok()) return r;
   return runChecked(
       "lease",
-      {queue, str(static_cast<int64_t>(options.max_count)), str(options.visibility_timeout.count()),
+      {queue, consumer_, str(static_cast<int64_t>(options.max_count)), str(options.visibility_timeout.count()),
        str(options.max_attempts), str(options.max_age.count()), str(static_cast<int64_t>(10 * limits_.max_batch))},
       [done = std::move(done)](Result<RedisReply> reply) mutable {
         if (!reply.ok()) return done(reply.error());

@@ -62,6 +62,9 @@ class RedisQueue final : public QueueBackend {
   Result<void> retainedEvents(std::string topic, uint64_t after_seq, size_t limit,
                               Done<std::vector<TopicEvent>> done) override;
   void setRetainedListener(UniqueFunction<void(std::vector<TopicEvent>)> listener) override;
+  // The name this host leases under: its consumer in each queue's consumer group (the
+  // stream's pending list shows who holds what). Defaults to "gust".
+  void setConsumer(std::string name) { consumer_ = std::move(name); }
 
  private:
   struct TopicEntry {
@@ -99,6 +102,7 @@ class RedisQueue final : public QueueBackend {
   const QueueLimits limits_;
   const std::string prefix_;
   RedisScript script_;  // redis_queue_script.cc
+  std::string consumer_ = "gust";
   IdGenerator message_ids_;
   QueueBounds default_bounds_;
   std::map<std::string, QueueBounds> bounds_;

@@ -5,15 +5,20 @@
 // topic table) checks everything first and writes only once nothing can fail.
 //
 // Keys, all under the prefix P (ARGV[1]):
-//   P seq, P lease               counters: message numbers, lease tokens
+//   P seq, P lease               counters: delayed messages, lease tokens
 //   P queues                     SET of the queues that hold messages
 //   P bytes                      HASH queue -> bytes of bodies and headers held
-//   P m:<n>                      HASH one message: q id body hdr att enq vis [tok err src dead]
-//   P q:<queue>:vis              ZSET n by the time it becomes visible; equal times in n order
-//                                (members are zero-padded, so they sort as numbers)
-//   P q:<queue>:leased           ZSET n by lease expiry, while it holds a token
-//   P q:<queue>:age              ZSET n by send time (dead letters: dead-letter time)
-//   P q:<queue>:ids              HASH id -> n
+//   P q:<queue>:stream           STREAM of its visible messages, with the consumer group
+//                                `gust`: entry fields id body hdr enq vis [att src err dead]
+//                                (att: attempts before this entry, for dead letters)
+//   P q:<queue>:leased           ZSET entry by lease expiry, while it holds a token
+//   P q:<queue>:waiting          ZSET entry by the time its retry is due
+//   P q:<queue>:tok              HASH entry -> its lease token
+//   P q:<queue>:err              HASH entry -> the error of its last retry
+//   P q:<queue>:delayed          ZSET d:<n> by the time a delayed send becomes visible
+//   P d:<n>                      HASH one delayed message: id body hdr enq vis
+//   P q:<queue>:age              ZSET entry or d:<n> by send time (dead letters: dead-letter time)
+//   P q:<queue>:ids              HASH id -> entry or d:<n>
 //   P q:<queue>:dedupe           ZSET id by the end of its dedupe window
 //   P dedupe-queues              SET of queues with remembered ids
 //   P topics-version             grows at every change of the topic table
@@ -21,8 +26,8 @@
 //   P owner-subs                 HASH owner -> cmsgpack list of its "<topic> <subscriber>"
 //   P sub-created                HASH "<topic> <subscriber>" -> creation time
 //   P t:<topic>                  HASH published, last (time), last_seq
-//   P t:<topic>:log              HASH seq -> cmsgpack(id, headers, body, logged_at)
-//   P t:<topic>:seqs             ZSET seq by seq
+//   P t:<topic>:stream           STREAM of its retained events, entry id "<seq>-0": fields
+//                                id hdr body at (logged at)
 //   P t:<topic>:log-ids          HASH id -> seq
 //   P logged-topics              SET of topics with a log
 //   P s:<app>                    HASH app state: key -> cmsgpack(value, version, expires_at (0:
@@ -59,45 +64,132 @@ local function arg() local v = ARGV[at]; at = at + 1; return v end
 local function num() return tonumber(arg()) end
 
 local DEAD = '.dead'
+local GROUP = 'gust'
 local function isDead(q) return #q > #DEAD and string.sub(q, -#DEAD) == DEAD end
 local function kq(q, what) return P .. 'q:' .. q .. ':' .. what end
-local function kmsg(m) return P .. 'm:' .. m end
 local function kt(t, what) if what then return P .. 't:' .. t .. ':' .. what end return P .. 't:' .. t end
-
-local function size(m)
-  return redis.call('HSTRLEN', kmsg(m), 'body') + redis.call('HSTRLEN', kmsg(m), 'hdr')
+local function fields(list)
+  local f = {}
+  for i = 1, #list, 2 do f[list[i]] = list[i + 1] end
+  return f
 end
-local function link(q, m, id, n, vis, age)
-  redis.call('ZADD', kq(q, 'vis'), vis, m)
+
+-- Leases live on the stream's pending list, where Redis keeps each entry's owner, its count
+-- of deliveries (the attempts) and its delivery time. A pending entry's delivery time is set
+-- (XCLAIM TIME) to when it is to become visible again by the host's clock (its lease expiry,
+-- or its retry's due time) minus SHIFT, so that XAUTOCLAIM with the min-idle-time below
+-- claims exactly the entries visible again by the host's clock, whatever Redis's own clock
+-- says. SHIFT keeps the delivery time in the past, which Redis requires. See
+-- docs/scale-out.md "Queues and topics on Redis".
+local SHIFT = 1000000000000
+local function park(stream, consumer, m, visibleAt)
+  redis.call('XCLAIM', stream, GROUP, consumer, 0, m, 'TIME', visibleAt - SHIFT, 'JUSTID')
+end
+local function minIdle()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - now + SHIFT
+end
+-- The consumer holding a pending entry and how many times it was delivered.
+local function pendingOf(q, m)
+  local p = redis.call('XPENDING', kq(q, 'stream'), GROUP, m, m, 1)
+  if #p == 0 then return nil, 0 end
+  return p[1][2], tonumber(p[1][4])
+end
+-- The last entry the group handed out ('0-0' for none, or no stream).
+local function lastDelivered(q)
+  if redis.call('EXISTS', kq(q, 'stream')) == 0 then return '0-0' end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', kq(q, 'stream'))) do
+    local f = fields(g)
+    if f.name == GROUP then return f['last-delivered-id'] end
+  end
+  return '0-0'
+end
+
+local function isParked(m) return string.sub(m, 1, 2) == 'd:' end
+-- One message's fields, in the stream or delayed; the error of its last retry wins.
+local function fetch(q, m)
+  local f
+  if isParked(m) then
+    f = fields(redis.call('HGETALL', P .. m))
+  else
+    local e = redis.call('XRANGE', kq(q, 'stream'), m, m)
+    if #e == 0 then return nil end
+    f = fields(e[1][2])
+  end
+  f.err = redis.call('HGET', kq(q, 'err'), m) or f.err
+  return f
+end
+local function sizeOf(f) return #f.body + #f.hdr end
+local function messagesIn(q)
+  return redis.call('XLEN', kq(q, 'stream')) + redis.call('ZCARD', kq(q, 'delayed'))
+end
+
+local function link(q, m, id, n, age)
   redis.call('ZADD', kq(q, 'age'), age, m)
   redis.call('HSET', kq(q, 'ids'), id, m)
   redis.call('HINCRBY', P .. 'bytes', q, n)
   redis.call('SADD', P .. 'queues', q)
 end
-local function unlink(q, m, id, n)
-  redis.call('ZREM', kq(q, 'vis'), m)
-  redis.call('ZREM', kq(q, 'leased'), m)
+-- Appends a visible message to q's stream (making the stream and its group if need be).
+-- `extra` are a dead letter's fields.
+local function append(q, f, vis, age, extra)
+  local stream = kq(q, 'stream')
+  if redis.call('EXISTS', stream) == 0 then redis.call('XGROUP', 'CREATE', stream, GROUP, '$', 'MKSTREAM') end
+  local m = redis.call('XADD', stream, '*', 'id', f.id, 'body', f.body, 'hdr', f.hdr, 'enq', f.enq, 'vis', vis,
+                       unpack(extra or {}))
+  link(q, m, f.id, sizeOf(f), age)
+  return m
+end
+-- A delayed send waits beside the stream until it is due.
+local function delay(q, f, vis)
+  local m = string.format('d:%016d', redis.call('INCR', P .. 'seq'))
+  redis.call('HSET', P .. m, 'id', f.id, 'body', f.body, 'hdr', f.hdr, 'enq', f.enq, 'vis', vis)
+  redis.call('ZADD', kq(q, 'delayed'), vis, m)
+  link(q, m, f.id, sizeOf(f), f.enq)
+end
+-- Takes message m (of `n` bytes) out of q, wherever it is. A queue left empty loses its
+-- stream and group too (the next send makes them again): Redis keeps no key of an empty queue.
+local function remove(q, m, id, n)
+  if isParked(m) then
+    redis.call('ZREM', kq(q, 'delayed'), m)
+    redis.call('DEL', P .. m)
+  else
+    redis.call('XACK', kq(q, 'stream'), GROUP, m)
+    redis.call('XDEL', kq(q, 'stream'), m)
+    redis.call('ZREM', kq(q, 'leased'), m)
+    redis.call('ZREM', kq(q, 'waiting'), m)
+    redis.call('HDEL', kq(q, 'tok'), m)
+    redis.call('HDEL', kq(q, 'err'), m)
+  end
   redis.call('ZREM', kq(q, 'age'), m)
   redis.call('HDEL', kq(q, 'ids'), id)
   redis.call('HINCRBY', P .. 'bytes', q, -n)
-  if redis.call('ZCARD', kq(q, 'vis')) == 0 then
+  if messagesIn(q) == 0 then
+    redis.call('DEL', kq(q, 'stream'))
     redis.call('SREM', P .. 'queues', q)
     redis.call('HDEL', P .. 'bytes', q)
   end
 end
-local function deleteMessage(q, m, id)
-  unlink(q, m, id, size(m))
-  redis.call('DEL', kmsg(m))
+local function deleteMessage(q, m)
+  local f = fetch(q, m)
+  remove(q, m, f.id, sizeOf(f))
 end
-local function moveToDead(q, m, id, err)
+-- `attempts`: the leases it had.
+local function moveToDead(q, m, f, attempts, err)
   local dead = q .. DEAD
-  local older = redis.call('HGET', kq(dead, 'ids'), id)
-  if older then deleteMessage(dead, older, id) end
-  local n = size(m)
-  unlink(q, m, id, n)
-  redis.call('HSET', kmsg(m), 'q', dead, 'src', q, 'err', err, 'dead', now, 'vis', now)
-  redis.call('HDEL', kmsg(m), 'tok')
-  link(dead, m, id, n, now, now)
+  local older = redis.call('HGET', kq(dead, 'ids'), f.id)
+  if older then deleteMessage(dead, older) end
+  remove(q, m, f.id, sizeOf(f))
+  append(dead, f, now, now, {'att', attempts, 'src', q, 'err', err, 'dead', now})
+end
+-- Delayed messages that are due join the stream in the order they became due, and before
+-- any later send: so the stream's order is the order messages became visible.
+local function moveDue(q)
+  for _, d in ipairs(redis.call('ZRANGEBYSCORE', kq(q, 'delayed'), '-inf', now)) do
+    local f = fetch(q, d)
+    remove(q, d, f.id, sizeOf(f))
+    append(q, f, f.vis, f.enq)
+  end
 end
 
 -- Seen within its window, or still queued (a long delay can outlast the window).
@@ -148,16 +240,16 @@ local function logEvent(u, logged, index)
   local t = u.name
   if redis.call('HEXISTS', kt(t, 'log-ids'), u.id) == 1 then return end
   local seq = redis.call('HINCRBY', kt(t), 'last_seq', 1)
-  redis.call('HSET', kt(t, 'log'), seq, cmsgpack.pack(u.id, u.hdr, u.body, now))
-  redis.call('ZADD', kt(t, 'seqs'), seq, seq)
+  redis.call('XADD', kt(t, 'stream'), seq .. '-0', 'id', u.id, 'hdr', u.hdr, 'body', u.body, 'at', now)
   redis.call('HSET', kt(t, 'log-ids'), u.id, seq)
   redis.call('SADD', P .. 'logged-topics', t)
   -- The count bound holds at every commit; the age bound is the sweep's.
-  for _, old in ipairs(redis.call('ZRANGEBYSCORE', kt(t, 'seqs'), '-inf', seq - u.log)) do
-    local id = cmsgpack.unpack(redis.call('HGET', kt(t, 'log'), old))
-    redis.call('HDEL', kt(t, 'log-ids'), id)
-    redis.call('HDEL', kt(t, 'log'), old)
-    redis.call('ZREM', kt(t, 'seqs'), old)
+  local cut = seq - u.log
+  if cut >= 1 then
+    for _, e in ipairs(redis.call('XRANGE', kt(t, 'stream'), '-', cut .. '-0')) do
+      redis.call('HDEL', kt(t, 'log-ids'), fields(e[2]).id)
+    end
+    redis.call('XTRIM', kt(t, 'stream'), 'MINID', (cut + 1) .. '-0')
   end
   logged[#logged + 1] = index
   logged[#logged + 1] = seq
@@ -180,13 +272,12 @@ local function applyUnits(units, window)
     for _, t in ipairs(u.targets) do
       if not swept[t.q] then
         redis.call('ZREMRANGEBYSCORE', kq(t.q, 'dedupe'), '-inf', now)
+        moveDue(t.q)
         swept[t.q] = true
       end
       if not t.dup then
-        local m = string.format('%016d', redis.call('INCR', P .. 'seq'))
-        redis.call('HSET', kmsg(m), 'q', t.q, 'id', u.id, 'body', u.body, 'hdr', u.hdr, 'att', 0, 'enq', now,
-                   'vis', now + u.delay)
-        link(t.q, m, u.id, #u.body + #u.hdr, now + u.delay, now)
+        local f = {id = u.id, body = u.body, hdr = u.hdr, enq = now}
+        if u.delay > 0 then delay(t.q, f, now + u.delay) else append(t.q, f, now, now) end
         redis.call('ZADD', kq(t.q, 'dedupe'), now + window, u.id)
         redis.call('SADD', P .. 'dedupe-queues', t.q)
       end
@@ -203,11 +294,18 @@ local function applyUnits(units, window)
   return dups, logged
 end
 
+local function firstScore(key)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return first[2] and tonumber(first[2])
+end
+-- Ready counts what a lease would take now: never delivered, expired leases, due retries
+-- and due delayed sends.
 local function counts(q)
-  local total = redis.call('ZCARD', kq(q, 'vis'))
-  local ready = redis.call('ZCOUNT', kq(q, 'vis'), '-inf', now)
+  local total = messagesIn(q)
   local leased = redis.call('ZCOUNT', kq(q, 'leased'), '(' .. now, '+inf')
-  return {q, total, ready, leased, total - ready - leased}
+  local later = redis.call('ZCOUNT', kq(q, 'waiting'), '(' .. now, '+inf') +
+                redis.call('ZCOUNT', kq(q, 'delayed'), '(' .. now, '+inf')
+  return {q, total, total - leased - later, leased, later}
 end
 
 -- App state (runtime/store/state_store.h). A commit's writes, as the host sends them:
@@ -326,50 +424,77 @@ if op == 'send' then
   return {'OK', dups, logged}
 
 elseif op == 'lease' then
-  local q, max, visibility, maxAttempts, maxAge, maxDead = arg(), num(), num(), num(), num(), num()
+  local q, consumer, max, visibility, maxAttempts, maxAge, maxDead = arg(), arg(), num(), num(), num(), num(), num()
+  local stream = kq(q, 'stream')
   -- Dead letters of a dead-letter queue have nowhere to go: there, limits do not apply.
   local canDead = not isDead(q)
   local out, dead = {}, 0
-  while #out < max and dead < maxDead do
-    local wanted = max - #out
-    local candidates = redis.call('ZRANGEBYSCORE', kq(q, 'vis'), '-inf', now, 'LIMIT', 0, wanted)
-    for _, m in ipairs(candidates) do
-      local f = redis.call('HMGET', kmsg(m), 'id', 'att', 'enq', 'err', 'body', 'hdr')
-      local id, attempts, enq = f[1], tonumber(f[2]), tonumber(f[3])
-      local why = nil
-      if canDead and maxAge > 0 and now - enq > maxAge then
-        why = 'expired'
-      elseif canDead and maxAttempts > 0 and attempts >= maxAttempts then
-        why = 'leased ' .. attempts .. ' times without success (max_attempts ' .. maxAttempts .. ')'
-        if f[4] and f[4] ~= '' then why = why .. '; last error: ' .. f[4] end
-      end
-      if why then
-        moveToDead(q, m, id, why)
-        dead = dead + 1
-      else
-        local token = tostring(redis.call('INCR', P .. 'lease'))
-        redis.call('HSET', kmsg(m), 'att', attempts + 1, 'vis', now + visibility, 'tok', token)
-        redis.call('ZADD', kq(q, 'vis'), now + visibility, m)
-        redis.call('ZADD', kq(q, 'leased'), now + visibility, m)
-        out[#out + 1] = {id, f[5], f[6], attempts + 1, enq, token}
-      end
+  -- `prior`: the leases it had before this one.
+  local function take(m, f, prior)
+    local why = nil
+    if canDead and maxAge > 0 and now - tonumber(f.enq) > maxAge then
+      why = 'expired'
+    elseif canDead and maxAttempts > 0 and prior >= maxAttempts then
+      why = 'leased ' .. prior .. ' times without success (max_attempts ' .. maxAttempts .. ')'
+      if f.err and f.err ~= '' then why = why .. '; last error: ' .. f.err end
     end
-    if #candidates < wanted then break end
+    if why then
+      moveToDead(q, m, f, prior, why)
+      dead = dead + 1
+      return
+    end
+    local token = tostring(redis.call('INCR', P .. 'lease'))
+    redis.call('HSET', kq(q, 'tok'), m, token)
+    redis.call('ZADD', kq(q, 'leased'), now + visibility, m)
+    redis.call('ZREM', kq(q, 'waiting'), m)
+    park(stream, consumer, m, now + visibility)
+    out[#out + 1] = {f.id, f.body, f.hdr, prior + 1, tonumber(f.enq), token}
+  end
+  local function more() return #out < max and dead < maxDead and redis.call('EXISTS', stream) == 1 end
+  moveDue(q)
+  -- First the pending entries visible again (expired leases, due retries), which XAUTOCLAIM
+  -- hands over counting one more delivery...
+  local due = math.min(firstScore(kq(q, 'leased')) or math.huge, firstScore(kq(q, 'waiting')) or math.huge)
+  if due <= now and more() then
+    local idle, cursor = minIdle(), '0-0'
+    repeat
+      local claimed = redis.call('XAUTOCLAIM', stream, GROUP, consumer, idle, cursor, 'COUNT', max - #out)
+      cursor = claimed[1]
+      for _, e in ipairs(claimed[2]) do
+        local f = fields(e[2])
+        f.err = redis.call('HGET', kq(q, 'err'), e[1]) or f.err
+        local _, deliveries = pendingOf(q, e[1])
+        take(e[1], f, (tonumber(f.att) or 0) + deliveries - 1)
+      end
+    until cursor == '0-0' or not more()
+  end
+  -- ...then what the group never handed out, in stream order.
+  while more() do
+    local wanted = max - #out
+    local read = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', wanted, 'STREAMS', stream, '>')
+    if not read then break end
+    local entries = read[1][2]
+    for _, e in ipairs(entries) do
+      local f = fields(e[2])
+      take(e[1], f, tonumber(f.att) or 0)
+    end
+    if #entries < wanted then break end
   end
   return {out, dead}
 
 elseif op == 'settle' then
   if not checkTopics(arg()) then return {'STALE'} end
   local window = num()
-  local settlements, statuses, held, stale = {}, {}, {}, false
+  local settlements, statuses, settled, stale = {}, {}, {}, false
   for i = 1, num() do
     local s = {q = arg(), id = arg(), token = arg(), action = arg(), delay = num(), err = arg()}
     local m = redis.call('HGET', kq(s.q, 'ids'), s.id)
     -- A lease that expired but was not taken again still holds its token: nobody else has
     -- the message, so its settlement is accepted.
-    if m and not held[m] and redis.call('HGET', kmsg(m), 'tok') == s.token then
+    if m and not settled[s.q .. '\n' .. m] and redis.call('HGET', kq(s.q, 'tok'), m) == s.token then
       s.m = m
-      held[m] = true
+      s.f = fetch(s.q, m)
+      settled[s.q .. '\n' .. m] = true
       statuses[i] = 0
     else
       statuses[i] = 1
@@ -381,7 +506,7 @@ elseif op == 'settle' then
   local freed, gone = {}, {}
   for _, s in ipairs(settlements) do
     if s.action ~= 'retry' then
-      freed[s.q] = (freed[s.q] or 0) + size(s.m)
+      freed[s.q] = (freed[s.q] or 0) + sizeOf(s.f)
       gone[s.q .. '\n' .. s.id] = true
     end
   end
@@ -392,15 +517,17 @@ elseif op == 'settle' then
   if not plan then return conflict end
   for _, s in ipairs(settlements) do
     if s.action == 'ack' then
-      deleteMessage(s.q, s.m, s.id)
+      remove(s.q, s.m, s.id, sizeOf(s.f))
     elseif s.action == 'retry' then
-      redis.call('HSET', kmsg(s.m), 'vis', now + s.delay)
-      redis.call('HDEL', kmsg(s.m), 'tok')
-      if s.err ~= '' then redis.call('HSET', kmsg(s.m), 'err', s.err) end
-      redis.call('ZADD', kq(s.q, 'vis'), now + s.delay, s.m)
+      -- It stays on the pending list, due again at now + delay; the lease's token goes.
+      redis.call('HDEL', kq(s.q, 'tok'), s.m)
       redis.call('ZREM', kq(s.q, 'leased'), s.m)
+      redis.call('ZADD', kq(s.q, 'waiting'), now + s.delay, s.m)
+      if s.err ~= '' then redis.call('HSET', kq(s.q, 'err'), s.m, s.err) end
+      park(kq(s.q, 'stream'), pendingOf(s.q, s.m), s.m, now + s.delay)
     else
-      moveToDead(s.q, s.m, s.id, s.err)
+      local _, deliveries = pendingOf(s.q, s.m)
+      moveToDead(s.q, s.m, s.f, (tonumber(s.f.att) or 0) + deliveries, s.err)
     end
   end
   local dups, logged = applyUnits(units, window)
@@ -543,28 +670,46 @@ elseif op == 'counts' then
   return out
 
 elseif op == 'peek' then
+  -- In lease order: pending entries by when they are visible again, never-delivered ones in
+  -- stream order, delayed sends by when they are due; by visible time across the three.
   local q, max = arg(), num()
-  local out = {}
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', kq(q, 'vis'), '-inf', '+inf', 'LIMIT', 0, max)) do
-    local f = redis.call('HMGET', kmsg(m), 'id', 'body', 'hdr', 'att', 'enq', 'vis', 'tok', 'err', 'src', 'dead')
-    out[#out + 1] = {f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7] and 1 or 0,
-                     f[8] or '', f[9] or '', f[10] and tonumber(f[10]) or -1}
+  local rows = {}
+  local function add(m, f, vis, attempts, leased)
+    rows[#rows + 1] = {#rows, vis, {f.id, f.body, f.hdr, attempts, tonumber(f.enq), vis, leased and 1 or 0,
+                                     f.err or '', f.src or '', tonumber(f.dead or '-1')}}
   end
+  for _, which in ipairs({'leased', 'waiting'}) do
+    local scored = redis.call('ZRANGE', kq(q, which), 0, max - 1, 'WITHSCORES')
+    for i = 1, #scored, 2 do
+      local f = fetch(q, scored[i])
+      local _, deliveries = pendingOf(q, scored[i])
+      add(scored[i], f, tonumber(scored[i + 1]), (tonumber(f.att) or 0) + deliveries, which == 'leased')
+    end
+  end
+  if redis.call('EXISTS', kq(q, 'stream')) == 1 then
+    for _, e in ipairs(redis.call('XRANGE', kq(q, 'stream'), '(' .. lastDelivered(q), '+', 'COUNT', max)) do
+      local f = fields(e[2])
+      add(e[1], f, tonumber(f.vis), tonumber(f.att) or 0, false)
+    end
+  end
+  local scored = redis.call('ZRANGE', kq(q, 'delayed'), 0, max - 1, 'WITHSCORES')
+  for i = 1, #scored, 2 do add(scored[i], fetch(q, scored[i]), tonumber(scored[i + 1]), 0, false) end
+  table.sort(rows, function(x, y) if x[2] ~= y[2] then return x[2] < y[2] end return x[1] < y[1] end)
+  local out = {}
+  for i = 1, math.min(max, #rows) do out[i] = rows[i][3] end
   return out
 
 elseif op == 'redrive' then
   local dead = arg()
   local moved = 0
-  for _, m in ipairs(redis.call('ZRANGE', kq(dead, 'vis'), 0, -1)) do
-    local f = redis.call('HMGET', kmsg(m), 'id', 'src')
-    local id, src = f[1], f[2]
+  if redis.call('EXISTS', kq(dead, 'stream')) == 0 then return 0 end
+  for _, e in ipairs(redis.call('XRANGE', kq(dead, 'stream'), '-', '+')) do
+    local f = fields(e[2])
     -- A message whose id is in the source queue again stays dead.
-    if src and not queued(src, id) then
-      local n = size(m)
-      unlink(dead, m, id, n)
-      redis.call('HSET', kmsg(m), 'q', src, 'att', 0, 'enq', now, 'vis', now)
-      redis.call('HDEL', kmsg(m), 'tok', 'err', 'src', 'dead')
-      link(src, m, id, n, now, now)
+    if f.src and not queued(f.src, f.id) then
+      remove(dead, e[1], f.id, sizeOf(f))
+      f.enq = now
+      append(f.src, f, now, now)
       moved = moved + 1
     end
   end
@@ -572,17 +717,24 @@ elseif op == 'redrive' then
 
 elseif op == 'purge' then
   local q = arg()
-  local members = redis.call('ZRANGE', kq(q, 'vis'), 0, -1)
-  for _, m in ipairs(members) do redis.call('DEL', kmsg(m)) end
-  redis.call('DEL', kq(q, 'vis'), kq(q, 'leased'), kq(q, 'age'), kq(q, 'ids'))
+  local n = messagesIn(q)
+  for _, d in ipairs(redis.call('ZRANGE', kq(q, 'delayed'), 0, -1)) do redis.call('DEL', P .. d) end
+  redis.call('DEL', kq(q, 'stream'), kq(q, 'leased'), kq(q, 'waiting'), kq(q, 'tok'), kq(q, 'err'),
+             kq(q, 'delayed'), kq(q, 'age'), kq(q, 'ids'))
   redis.call('SREM', P .. 'queues', q)
   redis.call('HDEL', P .. 'bytes', q)
-  return #members
+  return n
 
 elseif op == 'next-visible' then
-  local first = redis.call('ZRANGE', kq(arg(), 'vis'), 0, 0, 'WITHSCORES')
-  if #first == 0 then return false end
-  return tonumber(first[2])
+  local q = arg()
+  local first = math.min(firstScore(kq(q, 'leased')) or math.huge, firstScore(kq(q, 'waiting')) or math.huge,
+                         firstScore(kq(q, 'delayed')) or math.huge)
+  if redis.call('EXISTS', kq(q, 'stream')) == 1 then
+    local e = redis.call('XRANGE', kq(q, 'stream'), '(' .. lastDelivered(q), '+', 'COUNT', 1)
+    if #e > 0 then first = math.min(first, tonumber(fields(e[1][2]).vis)) end
+  end
+  if first == math.huge then return false end
+  return first
 
 elseif op == 'sweep' then
   -- ARGV: default retention, default dead-letter retention, then (queue retention dead)*.
@@ -600,7 +752,7 @@ elseif op == 'sweep' then
     -- A dead letter's clock starts when it died; a message's when it was sent.
     local cutoff = now - (dead and k[2] or k[1])
     for _, m in ipairs(redis.call('ZRANGEBYSCORE', kq(q, 'age'), '-inf', '(' .. cutoff)) do
-      deleteMessage(q, m, redis.call('HGET', kmsg(m), 'id'))
+      deleteMessage(q, m)
       deleted = deleted + 1
     end
   end
@@ -615,15 +767,18 @@ elseif op == 'trim-log' then
   for _, t in ipairs(redis.call('SMEMBERS', P .. 'logged-topics')) do
     local cutoff = keep[t] and now - keep[t] or nil
     while true do
-      local first = redis.call('ZRANGE', kt(t, 'seqs'), 0, 99)
-      if #first == 0 then redis.call('SREM', P .. 'logged-topics', t) break end
+      local first = redis.call('XRANGE', kt(t, 'stream'), '-', '+', 'COUNT', 100)
+      if #first == 0 then
+        redis.call('DEL', kt(t, 'stream'))
+        redis.call('SREM', P .. 'logged-topics', t)
+        break
+      end
       local stop = false
-      for _, seq in ipairs(first) do
-        local id, _, _, loggedAt = cmsgpack.unpack(redis.call('HGET', kt(t, 'log'), seq))
-        if cutoff and loggedAt >= cutoff then stop = true break end
-        redis.call('HDEL', kt(t, 'log-ids'), id)
-        redis.call('HDEL', kt(t, 'log'), seq)
-        redis.call('ZREM', kt(t, 'seqs'), seq)
+      for _, e in ipairs(first) do
+        local f = fields(e[2])
+        if cutoff and tonumber(f.at) >= cutoff then stop = true break end
+        redis.call('HDEL', kt(t, 'log-ids'), f.id)
+        redis.call('XDEL', kt(t, 'stream'), e[1])
       end
       if stop then break end
     end
@@ -633,9 +788,9 @@ elseif op == 'trim-log' then
 elseif op == 'events' then
   local t, after, limit = arg(), arg(), num()
   local out = {}
-  for _, seq in ipairs(redis.call('ZRANGEBYSCORE', kt(t, 'seqs'), '(' .. after, '+inf', 'LIMIT', 0, limit)) do
-    local _, hdr, body = cmsgpack.unpack(redis.call('HGET', kt(t, 'log'), seq))
-    out[#out + 1] = {tonumber(seq), hdr, body}
+  for _, e in ipairs(redis.call('XRANGE', kt(t, 'stream'), '(' .. after .. '-0', '+', 'COUNT', limit)) do
+    local f = fields(e[2])
+    out[#out + 1] = {tonumber(string.match(e[1], '^%d+')), f.hdr, f.body}
   end
   return out
 

@@ -1109,7 +1109,7 @@ TEST_CASE("a retained topic logs each event with a seq that only grows, handed o
   CHECK((*after1)[0].seq == 2);
   CHECK((*after1)[0].data == "line 1\nline 2");
   CHECK((*after1)[1].id == "c");
-  CHECK(q.stored("SELECT COUNT(*) FROM topic_events", {"HLEN", "t:orders:log"}) == 3);
+  CHECK(q.stored("SELECT COUNT(*) FROM topic_events", {"XLEN", "t:orders:stream"}) == 3);
 }
 
 TEST_CASE("the retained log is bounded by count at once and by age on the sweep; seqs are never reused") {
@@ -1137,7 +1137,7 @@ TEST_CASE("the retained log is bounded by count at once and by age on the sweep;
   bind(q, "stream:shop", {});
   auto released = q.fx.wait<int64_t>([&](auto done) { return q.queue().sweep(std::move(done)); });
   GUST_REQUIRE_OK(released);
-  CHECK(q.stored("SELECT COUNT(*) FROM topic_events", {"HLEN", "t:orders:log"}) == 0);
+  CHECK(q.stored("SELECT COUNT(*) FROM topic_events", {"XLEN", "t:orders:stream"}) == 0);
 }
 
 TEST_CASE("a retention outside its bounds is refused at once, naming the topic") {

@@ -112,6 +112,58 @@ TEST_CASE("two hosts on one Redis: a message sent through one is leased through 
   CHECK(c.b->lease("orders").empty());
 }
 
+// Each queue is a Redis stream with one consumer group: read straight from Redis, a lease is
+// an entry on the group's pending list under the leasing host's name, its deliveries are the
+// attempts, and an expired lease moves to the host that leases next through XAUTOCLAIM.
+TEST_CASE("a queue is a stream: leases sit on its consumer group's pending list, and XAUTOCLAIM moves expired ones") {
+  Cluster c;
+  c.a = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.b = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.a->queue->setConsumer("host-a");
+  c.b->queue->setConsumer("host-b");
+  auto redis = [&](std::vector<std::string> argv) {
+    auto r = c.a->wait<RedisReply>([&](auto done) { return c.a->client->command(std::move(argv), std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    REQUIRE_FALSE(r->isError());
+    return *r;
+  };
+  // (consumer, deliveries) of each pending entry, in stream order.
+  auto pending = [&] {
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const RedisReply& e : redis({"XPENDING", "gust:q:orders:stream", "gust", "-", "+", "10"}).elements) {
+      out.emplace_back(e.elements.at(1).str, e.elements.at(3).integer);
+    }
+    return out;
+  };
+  c.a->send("orders", "o-1", "first");
+  c.a->send("orders", "o-2", "second");
+  CHECK(redis({"XLEN", "gust:q:orders:stream"}).integer == 2);
+  CHECK(pending().empty());
+
+  auto on_a = c.a->lease("orders");
+  REQUIRE(on_a.size() == 2);
+  using Held = std::vector<std::pair<std::string, int64_t>>;
+  CHECK(pending() == Held{{"host-a", 1}, {"host-a", 1}});
+  CHECK(c.b->lease("orders").empty());
+
+  // A's leases (30 s by default) expire: B's lease claims both, counting a second delivery.
+  c.clock.advance(seconds(31));
+  auto on_b = c.b->lease("orders");
+  REQUIRE(on_b.size() == 2);
+  CHECK(on_b[0].attempts == 2);
+  CHECK(pending() == Held{{"host-b", 2}, {"host-b", 2}});
+
+  // B acks one: it leaves the pending list and the stream.
+  auto settled = c.b->wait<SettleResult>([&](auto done) {
+    return c.b->queue->settle({{"orders", on_b[0].id, on_b[0].lease_token, SettleAction::kAck, {}, ""}}, {}, {},
+                              std::move(done));
+  });
+  GUST_REQUIRE_OK(settled);
+  REQUIRE(settled->committed);
+  CHECK(redis({"XLEN", "gust:q:orders:stream"}).integer == 1);
+  CHECK(pending().size() == 1);
+}
+
 TEST_CASE("a subscription set through one host receives what another host publishes next, at once") {
   Cluster c;
   c.a = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
