@@ -54,6 +54,7 @@ done
 
 echo "== 2. HTTP through the hello example (wrk -t1 -c16, ${seconds} s, after 1 s of warm-up)"
 build-bench/gust build examples/hello >/dev/null
+build-bench/gust build examples/orders >/dev/null
 hz=$(getconf CLK_TCK)
 descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
 tree_ticks() {
@@ -66,7 +67,10 @@ serve() {  # name, extra arguments... -> starts a host; sets host_pid and host_p
   taskset -c 1 build-bench/gust serve --port 0 --data-dir "$data" --log-level warn "$@" >"$data.out" 2>&1 &
   host_pid=$!
   pids+=("$host_pid")
-  until grep -q "listening on http://" "$data.out" 2>/dev/null; do sleep 0.1; done
+  until grep -q "listening on http://" "$data.out" 2>/dev/null; do
+    kill -0 "$host_pid" 2>/dev/null || { echo "bench: the host in $data did not start:" >&2; cat "$data.out" >&2; exit 1; }
+    sleep 0.1
+  done
   host_port=$(grep -o "listening on http://[^ ]*" "$data.out" | sed 's/.*://')
 }
 for kind in embedded redis; do
