@@ -1,9 +1,11 @@
 #pragma once
 // The queue backend of a cluster (docs/scale-out.md "Queues and topics on Redis"): every queue, topic and
 // retained log in the cluster's Redis, with the semantics of queue_backend.h, so that hosts
-// behind one load balancer share them. Each call is one run of one Lua script
-// (redis_queue_script.cc), which Redis runs whole: that is what makes a send, a lease or a
-// settle atomic across hosts.
+// behind one load balancer share them. Each queue is a stream with one consumer group, each
+// host a consumer under its name: a lease reads new entries or takes back expired leases and
+// due retries with XAUTOCLAIM, and the pending list counts the attempts. Each call is one run
+// of one Lua script (redis_queue_script.cc), which Redis runs whole: that is what makes a
+// send, a lease or a settle atomic across hosts.
 //
 // Topics: the table of who declares, subscribes to and retains which topic is in Redis under
 // a version that grows at every bindTopics. Each host keeps a copy and works out a publish's
