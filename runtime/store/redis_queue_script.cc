@@ -106,18 +106,17 @@ local function lastDelivered(q)
 end
 
 local function isParked(m) return string.sub(m, 1, 2) == 'd:' end
--- One message's fields, in the stream or delayed; the error of its last retry wins.
-local function fetch(q, m)
-  local f
-  if isParked(m) then
-    f = fields(redis.call('HGETALL', P .. m))
-  else
-    local e = redis.call('XRANGE', kq(q, 'stream'), m, m)
-    if #e == 0 then return nil end
-    f = fields(e[1][2])
-  end
+-- A message's fields as stored, with the error of its last retry over the one stored.
+local function withRetryError(q, m, f)
   f.err = redis.call('HGET', kq(q, 'err'), m) or f.err
   return f
+end
+-- One message's fields, in the stream or delayed.
+local function fetch(q, m)
+  if isParked(m) then return withRetryError(q, m, fields(redis.call('HGETALL', P .. m))) end
+  local e = redis.call('XRANGE', kq(q, 'stream'), m, m)
+  if #e == 0 then return nil end
+  return withRetryError(q, m, fields(e[1][2]))
 end
 local function sizeOf(f) return #f.body + #f.hdr end
 local function messagesIn(q)
@@ -294,9 +293,14 @@ local function applyUnits(units, window)
   return dups, logged
 end
 
-local function firstScore(key)
-  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return first[2] and tonumber(first[2])
+-- The earliest score in q's sorted sets `which` (math.huge for none).
+local function earliest(q, which)
+  local first = math.huge
+  for _, what in ipairs(which) do
+    local head = redis.call('ZRANGE', kq(q, what), 0, 0, 'WITHSCORES')
+    if head[2] then first = math.min(first, tonumber(head[2])) end
+  end
+  return first
 end
 -- Ready counts what a lease would take now: never delivered, expired leases, due retries
 -- and due delayed sends.
@@ -454,15 +458,13 @@ elseif op == 'lease' then
   moveDue(q)
   -- First the pending entries visible again (expired leases, due retries), which XAUTOCLAIM
   -- hands over counting one more delivery...
-  local due = math.min(firstScore(kq(q, 'leased')) or math.huge, firstScore(kq(q, 'waiting')) or math.huge)
-  if due <= now and more() then
+  if earliest(q, {'leased', 'waiting'}) <= now and more() then
     local idle, cursor = minIdle(), '0-0'
     repeat
       local claimed = redis.call('XAUTOCLAIM', stream, GROUP, consumer, idle, cursor, 'COUNT', max - #out)
       cursor = claimed[1]
       for _, e in ipairs(claimed[2]) do
-        local f = fields(e[2])
-        f.err = redis.call('HGET', kq(q, 'err'), e[1]) or f.err
+        local f = withRetryError(q, e[1], fields(e[2]))
         local _, deliveries = pendingOf(q, e[1])
         take(e[1], f, (tonumber(f.att) or 0) + deliveries - 1)
       end
@@ -727,8 +729,7 @@ elseif op == 'purge' then
 
 elseif op == 'next-visible' then
   local q = arg()
-  local first = math.min(firstScore(kq(q, 'leased')) or math.huge, firstScore(kq(q, 'waiting')) or math.huge,
-                         firstScore(kq(q, 'delayed')) or math.huge)
+  local first = earliest(q, {'leased', 'waiting', 'delayed'})
   if redis.call('EXISTS', kq(q, 'stream')) == 1 then
     local e = redis.call('XRANGE', kq(q, 'stream'), '(' .. lastDelivered(q), '+', 'COUNT', 1)
     if #e > 0 then first = math.min(first, tonumber(fields(e[1][2]).vis)) end
