@@ -1,13 +1,27 @@
 // libFuzzer target: bytes from a worker fed to the frame decoder in random-sized pieces,
-// every frame decoded by type. Nothing may crash or read out of bounds; a decoded frame
-// re-encodes to the bytes it came from and keeps the queue limits (batch, settlements,
-// publishes). The seeds in corpus/fuzz_frame hold a queue INVOKE and a RESULT with
-// settlements and publishes, so that mutations start from the deep fields.
+// every frame decoded by type (the host's answers too, which the worker decodes). Nothing
+// may crash or read out of bounds; a decoded frame re-encodes to the bytes it came from,
+// and a queue frame keeps the queue limits (batch, settlements, publishes). The seeds in
+// corpus/fuzz_frame hold a queue INVOKE, a RESULT with settlements and publishes, and the
+// state and connection calls with their answers, so that mutations start from deep fields.
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "runtime/protocol/frame.h"
+
+namespace {
+
+// A frame the decoder accepted encodes back to the very payload it came from.
+template <typename Frame>
+void roundTrips(const Frame& frame, void (*encode)(const Frame&, std::string&), std::string_view payload) {
+  std::string again;
+  encode(frame, again);
+  if (again.substr(gust::kFrameHeaderSize) != payload) __builtin_trap();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
@@ -53,7 +67,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           }
           break;
         case gust::FrameType::kLog:
-          (void)gust::decodeLog(payload);
+          if (auto f = gust::decodeLog(payload)) roundTrips(*f, gust::encodeLog, payload);
+          break;
+        case gust::FrameType::kStateGet:
+          if (auto f = gust::decodeStateGet(payload)) roundTrips(*f, gust::encodeStateGet, payload);
+          break;
+        case gust::FrameType::kStateValue:
+          if (auto f = gust::decodeStateValue(payload)) roundTrips(*f, gust::encodeStateValue, payload);
+          break;
+        case gust::FrameType::kConnectionCall:
+          if (auto f = gust::decodeConnectionCall(payload)) roundTrips(*f, gust::encodeConnectionCall, payload);
+          break;
+        case gust::FrameType::kConnectionStatus:
+          if (auto f = gust::decodeConnectionStatus(payload)) roundTrips(*f, gust::encodeConnectionStatus, payload);
           break;
         case gust::FrameType::kReady:
           (void)gust::decodeReady(payload);
