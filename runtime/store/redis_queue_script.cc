@@ -745,8 +745,21 @@ elseif op == 'sweep' then
     redis.call('ZREMRANGEBYSCORE', kq(q, 'dedupe'), '-inf', now)
     if redis.call('EXISTS', kq(q, 'dedupe')) == 0 then redis.call('SREM', P .. 'dedupe-queues', q) end
   end
+  -- A host that left (no longer in hosts-seen: see host-beat) leaves its consumer in every
+  -- group it read; hosts that restart under new names (pods) would add one per queue for
+  -- good. Its consumer goes once it holds nothing: XAUTOCLAIM has moved its leases to
+  -- others, and dropping a consumer with no pending entries loses nothing.
+  local live = {}
+  for _, h in ipairs(redis.call('ZRANGE', P .. 'hosts-seen', 0, -1)) do live[h] = true end
   local deleted = 0
   for _, q in ipairs(redis.call('SMEMBERS', P .. 'queues')) do
+    local stream = kq(q, 'stream')
+    if redis.call('EXISTS', stream) == 1 then
+      for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', stream, GROUP)) do
+        local info = fields(c)
+        if info.pending == 0 and not live[info.name] then redis.call('XGROUP', 'DELCONSUMER', stream, GROUP, info.name) end
+      end
+    end
     local dead = isDead(q)
     local source = dead and string.sub(q, 1, #q - #DEAD) or q
     local k = keep[source] or keep['\0']

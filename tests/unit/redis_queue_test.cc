@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "runtime/base/names.h"
 #include "tests/support/redis_server.h"
@@ -63,6 +64,13 @@ struct Host {
     auto r = wait<std::vector<SendResult>>(
         [&](auto done) { return queue->send(queue_name, {m}, std::move(done)); });
     GUST_REQUIRE_OK(r);
+    return *r;
+  }
+  // A command straight to Redis, to read what the backend stored.
+  RedisReply redis(std::vector<std::string> argv) {
+    auto r = wait<RedisReply>([&](auto done) { return client->command(std::move(argv), std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    REQUIRE_FALSE(r->isError());
     return *r;
   }
   std::vector<LeasedMessage> lease(const std::string& queue_name) {
@@ -121,12 +129,7 @@ TEST_CASE("a queue is a stream: leases sit on its consumer group's pending list,
   c.b = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
   c.a->queue->setConsumer("host-a");
   c.b->queue->setConsumer("host-b");
-  auto redis = [&](std::vector<std::string> argv) {
-    auto r = c.a->wait<RedisReply>([&](auto done) { return c.a->client->command(std::move(argv), std::move(done)); });
-    GUST_REQUIRE_OK(r);
-    REQUIRE_FALSE(r->isError());
-    return *r;
-  };
+  auto redis = [&](std::vector<std::string> argv) { return c.a->redis(std::move(argv)); };
   // (consumer, deliveries) of each pending entry, in stream order.
   auto pending = [&] {
     std::vector<std::pair<std::string, int64_t>> out;
@@ -162,6 +165,60 @@ TEST_CASE("a queue is a stream: leases sit on its consumer group's pending list,
   REQUIRE(settled->committed);
   CHECK(redis({"XLEN", "gust:q:orders:stream"}).integer == 1);
   CHECK(pending().size() == 1);
+}
+
+// A host that left (gone from hosts-seen, which the hosts' beats keep) leaves its consumer in
+// every group it read. The sweep drops it once it holds nothing, and keeps a consumer that
+// still holds a lease, or whose host is live.
+TEST_CASE("the sweep drops the consumers of hosts that left once they hold nothing") {
+  Cluster c;
+  c.a = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  c.b = std::make_unique<Host>(&c.loop, c.redis.url(), c.clock);
+  auto redis = [&](std::vector<std::string> argv) { return c.a->redis(std::move(argv)); };
+  auto consumers = [&] {
+    std::set<std::string> names;
+    for (const RedisReply& info : redis({"XINFO", "CONSUMERS", "gust:q:orders:stream", "gust"}).elements) {
+      for (size_t i = 0; i + 1 < info.elements.size(); i += 2) {
+        if (info.elements[i].str == "name") names.insert(info.elements[i + 1].str);
+      }
+    }
+    return names;
+  };
+  auto leaseAs = [&](Host& host, const std::string& consumer, milliseconds lease) {
+    host.queue->setConsumer(consumer);
+    LeaseOptions o;
+    o.visibility_timeout = lease;
+    auto r = host.wait<LeaseResult>([&](auto done) { return host.queue->lease("orders", o, std::move(done)); });
+    GUST_REQUIRE_OK(r);
+    return r->messages;
+  };
+  auto sweep = [&] { GUST_REQUIRE_OK(c.a->wait<int64_t>([&](auto done) { return c.a->queue->sweep(std::move(done)); })); };
+  redis({"ZADD", "gust:hosts-seen", "1", "host-b"});  // only B is live
+
+  c.a->send("orders", "o-1", "first");
+  c.a->send("orders", "o-2", "second");
+  REQUIRE(leaseAs(*c.a, "host-a", seconds(10)).size() == 1);
+  REQUIRE(leaseAs(*c.a, "host-c", seconds(60)).size() == 1);
+  sweep();
+  CHECK(consumers() == std::set<std::string>{"host-a", "host-c"});  // both hold a lease
+
+  // A's lease expires and B takes it over: A holds nothing and goes; C still holds its lease.
+  c.clock.advance(seconds(31));
+  auto on_b = leaseAs(*c.b, "host-b", seconds(30));
+  REQUIRE(on_b.size() == 1);
+  CHECK(on_b[0].id == "o-1");
+  sweep();
+  CHECK(consumers() == std::set<std::string>{"host-b", "host-c"});
+
+  // B, live, stays when it holds nothing.
+  auto settled = c.b->wait<SettleResult>([&](auto done) {
+    return c.b->queue->settle({{"orders", "o-1", on_b[0].lease_token, SettleAction::kAck, {}, ""}}, {}, {},
+                              std::move(done));
+  });
+  GUST_REQUIRE_OK(settled);
+  REQUIRE(settled->committed);
+  sweep();
+  CHECK(consumers() == std::set<std::string>{"host-b", "host-c"});
 }
 
 TEST_CASE("a subscription set through one host receives what another host publishes next, at once") {
