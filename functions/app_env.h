@@ -7,7 +7,8 @@
 //
 // An app may have variables before its first deploy, and they stay when it is removed
 // (`gust env rm` deletes them). Values never leave the host through the admin API; only
-// names and sizes do.
+// names and sizes do. On a Redis backend every host's copy follows the cluster's
+// (runtime/apps/cluster_apps.h).
 //
 // Threads: no state but the folder's path; calls on one app must not run concurrently.
 

@@ -296,6 +296,7 @@ void AppManager::changeEnv(const std::string& app, AppEnv set, std::vector<std::
     done(stored.error());
     return;
   }
+  if (on_env_change_) on_env_change_(app, *env);
   EnvChange change{app, *env, false, ""};
   if (serving == nullptr) {
     done(std::move(change));

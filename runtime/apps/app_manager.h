@@ -79,6 +79,10 @@ class AppManager {
   // at startup); the deploy's or rollback's answer waits for `then` (runtime/apps/cluster_apps.h).
   using ChangeHook = std::function<void(const std::string& app, UniqueFunction<void()> then)>;
   void setOnChange(ChangeHook hook) { on_change_ = std::move(hook); }
+  // Hears of each change of an app's variables once it is stored here (before its workers
+  // are replaced), with the variables it now has.
+  using EnvHook = std::function<void(const std::string& app, const AppEnv& env)>;
+  void setOnEnvChange(EnvHook hook) { on_env_change_ = std::move(hook); }
 
  private:
   // Serves the version in `dir` once it is ready; then records it as active in the store.
@@ -99,6 +103,7 @@ class AppManager {
   const PoolSettings pool_defaults_;
   std::set<std::string> busy_;  // apps with a deploy or rollback in progress
   ChangeHook on_change_;
+  EnvHook on_env_change_;
 };
 
 }  // namespace gust

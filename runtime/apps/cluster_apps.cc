@@ -96,6 +96,19 @@ void ClusterApps::publish(const std::string& app, UniqueFunction<void()> then) {
   }
 }
 
+void ClusterApps::publishEnv(const std::string& app, const AppEnv& env) {
+  if (closing_ || applying_env_.count(app) > 0) return;  // the cluster's own change, applied here
+  json variables = json::object();
+  for (const auto& [key, value] : env) variables[key] = value;
+  auto sent = script_.run("env-set", 0, {app, variables.dump()}, [app](Result<RedisReply> reply) {
+    if (!reply || reply->isError()) {
+      spdlog::warn("[{}] the variables changed here, but the cluster could not be told: {}", app,
+                   reply ? reply->str : reply.error().message);
+    }
+  });
+  if (!sent) spdlog::warn("[{}] the variables changed here, but the cluster cannot be told: {}", app, sent.error().message);
+}
+
 void ClusterApps::store(const std::string& app, std::string desired, UniqueFunction<void()> then) {
   auto shared = std::make_shared<UniqueFunction<void()>>(std::move(then));
   auto sent = script_.run("app-set", 0, {app, std::move(desired)}, [app, shared](Result<RedisReply> reply) {
@@ -119,19 +132,19 @@ void ClusterApps::poll() {
       polling_ = false;
       return;
     }
-    auto read = client_.command({"HGETALL", prefix_ + "apps"}, [this, seen = revision->str](Result<RedisReply> apps) {
-      if (closing_ || !apps || apps->isError()) {
+    auto read = script_.run("apps-read", 0, {}, [this, seen = revision->str](Result<RedisReply> both) {
+      if (closing_ || !both || both->isError() || both->elements.size() != 2) {
         polling_ = false;
         return;
       }
-      sync(*apps, seen);
+      sync(both->elements[0], both->elements[1], seen);
     });
     if (!read) polling_ = false;
   });
   if (!sent) polling_ = false;
 }
 
-void ClusterApps::sync(const RedisReply& apps, const std::string& revision) {
+void ClusterApps::sync(const RedisReply& apps, const RedisReply& envs, const std::string& revision) {
   // Counts the deploys this sync started; the revision counts as caught up once all of them
   // succeeded (a failed one is tried again at the next poll).
   struct Round {
@@ -144,6 +157,37 @@ void ClusterApps::sync(const RedisReply& apps, const std::string& revision) {
     if (!round->failed) revision_ = revision;
     polling_ = false;
   };
+  // Variables first: a version that requires a new one then finds it set.
+  for (size_t i = 0; i + 1 < envs.elements.size(); i += 2) {
+    const std::string app = envs.elements[i].str;
+    json variables = json::parse(envs.elements[i + 1].str, nullptr, false);
+    if (!variables.is_object() || applying_env_.count(app) > 0) continue;
+    AppEnv wanted;
+    for (const auto& [key, value] : variables.items()) {
+      if (value.is_string()) wanted[key] = value.get<std::string>();
+    }
+    auto local = apps_.envStore().load(app);
+    if (!local) {
+      round->failed = true;
+      continue;
+    }
+    if (*local == wanted) continue;
+    std::vector<std::string> unset;
+    for (const auto& [key, value] : *local) {
+      if (wanted.count(key) == 0) unset.push_back(key);
+    }
+    ++round->pending;
+    applying_env_.insert(app);
+    apps_.changeEnv(app, std::move(wanted), std::move(unset), [this, app, round, finish](Result<EnvChange> changed) {
+      applying_env_.erase(app);
+      if (!changed) {
+        spdlog::warn("[{}] the cluster's variables could not be applied here: {}; trying again", app,
+                     changed.error().message);
+        round->failed = true;
+      }
+      finish();
+    });
+  }
   for (size_t i = 0; i + 1 < apps.elements.size(); i += 2) {
     const std::string app = apps.elements[i].str;
     json desired = json::parse(apps.elements[i + 1].str, nullptr, false);

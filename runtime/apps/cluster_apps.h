@@ -5,7 +5,8 @@
 // manifest and module digest, or its removal) under one revision counter. Every host reads
 // the counter every half second and, when it moved, brings each app to what is stored with
 // its own AppManager: the same zero-downtime swap as a local deploy. A host that starts or
-// reconnects later catches up the same way.
+// reconnects later catches up the same way. An app's variables (`gust env`) are shared the
+// same way, under the same counter, and applied before its deploys.
 //
 // Contract:
 // - Owning thread: the loop's. Borrows the loop, the client and the app manager; close()
@@ -38,11 +39,14 @@ class ClusterApps {
   // Reads the cluster's apps now and then every `every`.
   void start(std::chrono::milliseconds every = std::chrono::milliseconds(500));
   void publish(const std::string& app, UniqueFunction<void()> then);
+  // The app manager's env hook: stores the app's variables for every host (logged when it
+  // cannot; the next change shares them).
+  void publishEnv(const std::string& app, const AppEnv& env);
   void close(std::function<void()> on_closed);
 
  private:
   void poll();
-  void sync(const RedisReply& apps, const std::string& revision);
+  void sync(const RedisReply& apps, const RedisReply& envs, const std::string& revision);
   void store(const std::string& app, std::string desired, UniqueFunction<void()> then);
   // What this host serves of `app` as the cluster names it (a digest of its manifest and
   // module), "removed", or empty when it serves nothing of it.
@@ -59,6 +63,7 @@ class ClusterApps {
   std::string revision_;    // the revision this host has caught up with
   std::map<std::string, std::string> applied_;  // app -> digest this host serves
   std::set<std::string> applying_;  // apps being brought to the cluster's version
+  std::set<std::string> applying_env_;  // apps being given the cluster's variables
 };
 
 }  // namespace gust

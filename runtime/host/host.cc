@@ -208,6 +208,9 @@ class Host {
       apps_->setOnChange([cluster = cluster_apps_.get()](const std::string& app, UniqueFunction<void()> then) {
         cluster->publish(app, std::move(then));
       });
+      apps_->setOnEnvChange([cluster = cluster_apps_.get()](const std::string& app, const AppEnv& env) {
+        cluster->publishEnv(app, env);
+      });
       cluster_apps_->start();
       cluster_hosts_ = std::make_unique<ClusterHosts>(
           loop_, *redis_, clock_, [this] { return appsOverview(dispatcher_, timers_, public_url_); });

@@ -39,7 +39,8 @@
 //   P timer:<app/function>       the last schedule point some host fired, in ms
 //   P apps                       HASH app -> what every host serves of it (JSON, written by
 //                                runtime/apps/cluster_apps.cc), or a removal
-//   P apps-revision              grows at every change of P apps
+//   P app-env                    HASH app -> its variables (`gust env`, a JSON object)
+//   P apps-revision              grows at every change of P apps or P app-env
 //   P module:<sha256>            a module's bytes
 //   P hosts                      HASH host name -> what it reported last (JSON)
 //   P hosts-seen                 ZSET host name by when it reported last
@@ -595,6 +596,16 @@ elseif op == 'app-set' then
   local app, desired = arg(), arg()
   redis.call('HSET', P .. 'apps', app, desired)
   return redis.call('INCR', P .. 'apps-revision')
+
+elseif op == 'env-set' then
+  -- ARGV: app, its variables (a JSON object). Every host takes them at its next look.
+  local app, env = arg(), arg()
+  redis.call('HSET', P .. 'app-env', app, env)
+  return redis.call('INCR', P .. 'apps-revision')
+
+elseif op == 'apps-read' then
+  -- What every host is to serve, and the apps' variables, as of one revision.
+  return {redis.call('HGETALL', P .. 'apps'), redis.call('HGETALL', P .. 'app-env')}
 
 elseif op == 'host-beat' then
   -- ARGV: name, report, how long a silent host is kept. Forgets hosts silent that long.

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
@@ -315,6 +316,59 @@ TEST_CASE("a deploy, rollback or removal through any host reaches every host, an
   CHECK(c.process().wait().status == 0);
   waitFor("C to leave the list", [&] { return admin_of_a.get("/v1/cluster")["hosts"].size() == 2; }, 10s, a);
   for (Host* h : {&a, &b}) {
+    h->process().signal(SIGTERM);
+    CHECK(h->process().wait().status == 0);
+  }
+}
+
+namespace {
+
+// The value of `key` the fixture's `environment` route shows on `host`, or "" when unset.
+std::string variableOn(const Host& host, const std::string& key) {
+  httplib::Client c("127.0.0.1", host.port());
+  auto r = c.Get("/env");
+  if (!r || r->status != 200) return "?";
+  const std::string prefix = key + "=";
+  std::istringstream lines(r->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("gust env through any host reaches every host's workers, and a host started later catches up") {
+  RedisServer redis;
+  TempDir tmp;
+  for (const char* name : {"a", "b", "c"}) fs::create_directories(tmp.path() / name);
+  Host a({}, tmp.path() / "a", {"--backend", redis.url()});
+  Host b({}, tmp.path() / "b", {"--backend", redis.url()});
+  auto gustOn = [&](const Host& host, std::vector<std::string> args) {
+    args.insert(args.end(), {"--admin", host.adminUrl(), "--data-dir", host.dataDir().string()});
+    CommandResult r = runGust(args, tmp.path());
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+  };
+  auto deployed = deployTo(a, R"({"name": "shop", "functions": {"environment": {"routes": ["/env"]}}})");
+  REQUIRE(deployed);
+  REQUIRE(deployed->status == 201);
+  waitFor("B to serve shop", [&] { return statusOf(b, "/env") == 200; }, 10s, b);
+
+  gustOn(a, {"env", "set", "shop", "GREETING=hello from a"});
+  CHECK(variableOn(a, "GREETING") == "hello from a");
+  waitFor("B's workers to have the variable set through A",
+          [&] { return variableOn(b, "GREETING") == "hello from a"; }, 10s, b);
+
+  gustOn(b, {"env", "set", "shop", "REGION=eu"});
+  gustOn(b, {"env", "rm", "shop", "GREETING"});
+  waitFor("A's workers to have B's change", [&] { return variableOn(a, "REGION") == "eu" && variableOn(a, "GREETING").empty(); },
+          10s, a);
+
+  Host c({}, tmp.path() / "c", {"--backend", redis.url()});
+  waitFor("C, started later, to serve shop with the cluster's variables",
+          [&] { return variableOn(c, "REGION") == "eu" && variableOn(c, "GREETING").empty(); }, 10s, c);
+  for (Host* h : {&a, &b, &c}) {
     h->process().signal(SIGTERM);
     CHECK(h->process().wait().status == 0);
   }
