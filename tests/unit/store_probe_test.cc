@@ -27,9 +27,7 @@ class RedisOnLoop {
   RedisOnLoop(WriterFixture& fx, const test::RedisServer& redis) : loop_(fx.loop()) {
     auto endpoint = parseBackendUrl(redis.url());
     REQUIRE(endpoint.ok());
-    RedisClientOptions options;
-    options.command_timeout = std::chrono::milliseconds(500);
-    client_ = std::make_unique<RedisClient>(loop_, *endpoint, options);
+    client_ = std::make_unique<RedisClient>(loop_, *endpoint, RedisClientOptions{});
     client_->start();
     REQUIRE(test::runLoopUntil(loop_, "the Redis client to be up", [this] { return client_->up(); }));
   }
