@@ -77,7 +77,8 @@ TEST_CASE("past max_pending callers get 503 with Retry-After as problem+json") {
   Host host({app}, tmp.path(), {"--expose-errors"});
   // Warm one instance first: an invocation waiting for a cold start counts as pending too.
   REQUIRE(localClient(host.port()).Get("/sleep/1")->status == 200);
-  auto replies = concurrently(host.port(), "/sleep/600", 4);
+  // Long enough that all four arrive while the first still runs, however slow the machine.
+  auto replies = concurrently(host.port(), "/sleep/3000", 4);
   int ok = 0, overloaded = 0;
   for (const auto& r : replies) {
     if (r.status == 200) ++ok;
@@ -101,7 +102,7 @@ TEST_CASE("at max_instances, work queues inside busy instances up to the pipelin
   auto warm = concurrently(host.port(), "/sleep/200", 2);
   for (const auto& r : warm) REQUIRE(r.status == 200);
   // 2 instances x 2 in their pipelines + 2 pending = 6 served; the rest refused at once.
-  auto replies = concurrently(host.port(), "/sleep/300", 8);
+  auto replies = concurrently(host.port(), "/sleep/2000", 8);
   int ok = 0, overloaded = 0;
   std::set<std::string> pids;
   for (const auto& r : replies) {
@@ -143,7 +144,9 @@ TEST_CASE("a request that waits past pending_timeout gets 503") {
   fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "pending_timeout": "200ms", "pipeline": 1)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path(), {"--expose-errors"});
-  auto replies = concurrently(host.port(), "/sleep/1000", 2);
+  // Warm the instance first: waiting for a cold start counts against pending_timeout too.
+  REQUIRE(localClient(host.port()).Get("/sleep/1")->status == 200);
+  auto replies = concurrently(host.port(), "/sleep/3000", 2);
   std::multiset<int> statuses;
   for (const auto& r : replies) statuses.insert(r.status);
   CHECK(statuses.count(200) == 1);
@@ -225,11 +228,11 @@ TEST_CASE("with concurrency 2 one instance runs two invocations at once") {
   Host host({app}, tmp.path());
   REQUIRE(localClient(host.port()).Get("/sleep/1")->status == 200);
   auto started = std::chrono::steady_clock::now();
-  auto replies = concurrently(host.port(), "/sleep/600", 2);
+  auto replies = concurrently(host.port(), "/sleep/2000", 2);
   auto took = std::chrono::steady_clock::now() - started;
   CHECK(replies[0].status == 200);
   CHECK(replies[1].status == 200);
   CHECK(replies[0].pid == replies[1].pid);
-  // Serially they would take 1.2 s.
-  CHECK(took < std::chrono::milliseconds(1100));
+  // Serially they would take 4 s.
+  CHECK(took < std::chrono::milliseconds(4000));
 }

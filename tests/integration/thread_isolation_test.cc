@@ -154,11 +154,11 @@ TEST_CASE("a thread app runs max_instances invocations at once, each on its own 
   fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 4)"), env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   auto started = std::chrono::steady_clock::now();
-  auto replies = concurrently(host.port(), "/sleep/500", 4);
+  auto replies = concurrently(host.port(), "/sleep/2000", 4);
   auto took = std::chrono::steady_clock::now() - started;
   for (const auto& r : replies) CHECK(r.status == 200);
-  // Serially it would take 2 s; at once, one sleep and a little.
-  CHECK(took < std::chrono::milliseconds(1200));
+  // Serially it would take 8 s, and with three at once 4 s: under that, all four ran at once.
+  CHECK(took < std::chrono::milliseconds(4000));
 }
 
 TEST_CASE("past max_pending a thread app answers 503 with Retry-After, and past pending_timeout too") {
@@ -166,7 +166,8 @@ TEST_CASE("past max_pending a thread app answers 503 with Retry-After, and past 
   fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 1, "max_pending": 1)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path(), {"--expose-errors"});
-  auto replies = concurrently(host.port(), "/sleep/600", 4);
+  // Long enough that all four arrive while the first still runs, however slow the machine.
+  auto replies = concurrently(host.port(), "/sleep/3000", 4);
   int ok = 0, overloaded = 0;
   for (const auto& r : replies) {
     if (r.status == 200) ++ok;
@@ -184,7 +185,7 @@ TEST_CASE("past max_pending a thread app answers 503 with Retry-After, and past 
   fs::path app2 = makeApp(tmp2.path(), "threads", manifest(R"("max_instances": 1, "pending_timeout": "200ms")"),
                           env("GUST_FIXTURE_MISBEHAVE"));
   Host host2({app2}, tmp2.path(), {"--expose-errors"});
-  auto waited = concurrently(host2.port(), "/sleep/1000", 2);
+  auto waited = concurrently(host2.port(), "/sleep/3000", 2);
   std::multiset<int> statuses;
   for (const auto& r : waited) {
     statuses.insert(r.status);
@@ -199,16 +200,24 @@ TEST_CASE("a thread past its timeout answers 504 at once, and its slot stays bus
   fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 1, "timeout": "300ms")"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
-  auto slow = std::async(std::launch::async, [&] { return get(host.port(), "/sleep/1500"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  // Waits for the only slot, which the timed-out function holds until it returns at 1.5 s.
+  httplib::Client admin = host.adminClient();
+  admin.set_bearer_token_auth(host.adminToken());
+  auto busy = [&admin] {
+    auto r = admin.Get("/v1/apps/threads");
+    REQUIRE(r);
+    return nlohmann::json::parse(r->body)["pool"]["busy"].get<int>();
+  };
+  auto slow_sent = std::chrono::steady_clock::now();
+  auto slow = std::async(std::launch::async, [&] { return get(host.port(), "/sleep/3000"); });
+  waitFor("the slow call to take the only slot", [&] { return busy() == 1; }, std::chrono::seconds(10), host);
+  // Waits for the only slot, which the timed-out function holds until it returns at 3 s.
   auto next = std::async(std::launch::async, [&] { return get(host.port(), "/echo/1"); });
   Reply timed_out = slow.get();
   CHECK(timed_out.status == 504);
-  CHECK(timed_out.took < std::chrono::milliseconds(1000));
+  CHECK(timed_out.took < std::chrono::milliseconds(2000));  // at its timeout, not at the return
   Reply after = next.get();
   CHECK(after.status == 200);
-  CHECK(after.took > std::chrono::milliseconds(1100));
+  CHECK(std::chrono::steady_clock::now() - slow_sent >= std::chrono::milliseconds(3000));
   CHECK(get(host.port(), "/echo/2").status == 200);
   host.process().signal(SIGTERM);
   CHECK(host.process().wait().status == 0);
@@ -258,15 +267,23 @@ TEST_CASE("the threads of an idle thread app exit after idle_timeout and come ba
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   pid_t pid = host.process().pid();
-  // One request first, so that whatever the host starts lazily for serving is counted in.
+  httplib::Client admin = host.adminClient();
+  admin.set_bearer_token_auth(host.adminToken());
+  auto threadsInPool = [&admin] {
+    auto r = admin.Get("/v1/apps/threads");
+    REQUIRE(r);
+    const auto pool = nlohmann::json::parse(r->body)["pool"];
+    return pool["starting"].get<int>() + pool["idle"].get<int>() + pool["busy"].get<int>() + pool["stopping"].get<int>();
+  };
+  // One request first, so that whatever the host starts lazily for serving is counted in;
+  // then its thread goes idle and exits.
   REQUIRE(get(host.port(), "/echo/1").status == 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  waitFor("the first thread to exit", [&] { return threadsInPool() == 0; }, std::chrono::seconds(10), host);
   int baseline = threadCount(pid);
-  auto running = startConcurrently(host.port(), "/sleep/600", 4);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  CHECK(threadCount(pid) >= baseline + 4);
+  auto running = startConcurrently(host.port(), "/sleep/3000", 4);
+  waitFor("four threads to run", [&] { return threadCount(pid) >= baseline + 4; }, std::chrono::seconds(10), host);
   for (auto& f : running) CHECK(f.get().status == 200);
-  waitFor("the idle threads to exit", [&] { return threadCount(pid) <= baseline; }, std::chrono::seconds(3), host);
+  waitFor("the idle threads to exit", [&] { return threadCount(pid) <= baseline; }, std::chrono::seconds(10), host);
   CHECK(threadCount(pid) == baseline);
   CHECK(get(host.port(), "/echo/2").status == 200);
 }
