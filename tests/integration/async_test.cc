@@ -192,7 +192,7 @@ TEST_CASE("a respond-async request is answered 202 at once and its result is rea
 
 TEST_CASE("an async invocation is seen running while the function runs") {
   Fixture f;
-  auto r = f.startAsync("/sleep/1500");
+  auto r = f.startAsync("/sleep/4000");  // long enough for a slow poll to see it run
   REQUIRE(r);
   REQUIRE(r->status == 202);
   std::string location = r->get_header_value("Location");
@@ -280,7 +280,9 @@ TEST_CASE("a callback endpoint that fails is retried with backoff until it accep
 
 TEST_CASE("an invocation running when the host is SIGKILLed runs again after the restart") {
   Fixture f;
-  auto r = f.startAsync("/sleep/2000");
+  // Long enough (below the app's 5 s timeout) that the kill lands while it runs, however slow
+  // the machine is to see it running.
+  auto r = f.startAsync("/sleep/4000");
   REQUIRE(r);
   REQUIRE(r->status == 202);
   std::string location = r->get_header_value("Location");
@@ -309,7 +311,7 @@ TEST_CASE("a crashing function is retried with backoff, then failed as crashed")
 
 TEST_CASE("an invocation running at a graceful stop is left running and run after the restart") {
   Fixture f;
-  auto r = f.startAsync("/sleep/1500");
+  auto r = f.startAsync("/sleep/4000");  // still running when the stop comes (timeout: 5 s)
   REQUIRE(r);
   REQUIRE(r->status == 202);
   std::string location = r->get_header_value("Location");

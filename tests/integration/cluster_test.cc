@@ -498,7 +498,7 @@ TEST_CASE("an async invocation accepted by one host is polled through another, a
 
   // A dies while it runs one: once A has been silent for long enough, B takes it over and
   // runs it again (at least once), and it is polled through B as before.
-  const std::string orphan = startAsync(a, "/sleep/1500");
+  const std::string orphan = startAsync(a, "/sleep/5000");  // still running at the kill
   waitFor("A to start the run", [&] { return poll(b, orphan)["status"] == "running"; }, 10s, a);
   a.process().signal(SIGKILL);
   a.process().wait();

@@ -421,11 +421,16 @@ TEST_CASE("SIGTERM finishes in-flight requests, stops the workers and exits 0") 
   pid_t worker = hostPidOf(warm.Get("/echo/1")->get_header_value("X-Pid"));
   std::thread slow([&] {
     httplib::Client client = localClient(host.port());
-    auto r = client.Get("/sleep/500");
+    auto r = client.Get("/sleep/2000");
     CHECK(r);
     if (r) CHECK(r->status == 200);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  httplib::Client admin = host.adminClient();
+  admin.set_bearer_token_auth(host.adminToken());
+  waitFor("the slow request to reach its worker", [&] {
+    auto r = admin.Get("/v1/apps/fixtures");
+    return r && nlohmann::json::parse(r->body)["pool"]["busy"] == 1;
+  }, std::chrono::seconds(10), host);
   host.process().signal(SIGTERM);
   slow.join();
   Exited e = host.process().wait();
