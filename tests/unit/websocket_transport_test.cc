@@ -308,23 +308,24 @@ TEST_CASE("a WebSocket that receives nothing within the idle timeout is closed w
 
 TEST_CASE("the host pings a quiet peer, whose pongs keep it open past the idle timeout") {
   Fixture f;
-  f.limits.idle_timeout_ms = 300;
-  f.limits.ping_interval_ms = 50;
+  // The idle timeout leaves room for a stalled sanitized test; the pings still span two.
+  f.limits.idle_timeout_ms = 1000;
+  f.limits.ping_interval_ms = 100;
   int pings = 0;
   f.runClient([&] {
     RawClient client(f.port());
     REQUIRE(client.connected());
     client.send(upgradeRequest());
     REQUIRE(client.readUntil("\r\n\r\n"));
-    // Twelve pings come at least 50 ms apart: two idle timeouts, bridged by the pongs.
-    while (pings < 12 && client.readUntil(std::string("\x89\x00", 2))) {
+    // 25 pings come at least 100 ms apart: over two idle timeouts, bridged by the pongs.
+    while (pings < 25 && client.readUntil(std::string("\x89\x00", 2))) {
       ++pings;
       client.send(zeroMaskedFrame(0x8A, ""));
     }
     client.send(zeroMaskedFrame(0x88, std::string("\x03\xE8", 2)));
     client.readToClose();
   });
-  CHECK(pings == 12);
+  CHECK(pings == 25);
   CHECK(f.seen.close_code == 1000);
 }
 
