@@ -100,13 +100,18 @@ void ClusterApps::publishEnv(const std::string& app, const AppEnv& env) {
   if (closing_ || applying_env_.count(app) > 0) return;  // the cluster's own change, applied here
   json variables = json::object();
   for (const auto& [key, value] : env) variables[key] = value;
-  auto sent = script_.run("env-set", 0, {app, variables.dump()}, [app](Result<RedisReply> reply) {
+  ++publishing_env_[app];
+  auto sent = script_.run("env-set", 0, {app, variables.dump()}, [this, app](Result<RedisReply> reply) {
+    if (--publishing_env_[app] == 0) publishing_env_.erase(app);
     if (!reply || reply->isError()) {
       spdlog::warn("[{}] the variables changed here, but the cluster could not be told: {}", app,
                    reply ? reply->str : reply.error().message);
     }
   });
-  if (!sent) spdlog::warn("[{}] the variables changed here, but the cluster cannot be told: {}", app, sent.error().message);
+  if (!sent) {
+    if (--publishing_env_[app] == 0) publishing_env_.erase(app);
+    spdlog::warn("[{}] the variables changed here, but the cluster cannot be told: {}", app, sent.error().message);
+  }
 }
 
 void ClusterApps::store(const std::string& app, std::string desired, UniqueFunction<void()> then) {
@@ -161,7 +166,7 @@ void ClusterApps::sync(const RedisReply& apps, const RedisReply& envs, const std
   for (size_t i = 0; i + 1 < envs.elements.size(); i += 2) {
     const std::string app = envs.elements[i].str;
     json variables = json::parse(envs.elements[i + 1].str, nullptr, false);
-    if (!variables.is_object() || applying_env_.count(app) > 0) continue;
+    if (!variables.is_object() || applying_env_.count(app) > 0 || publishing_env_.count(app) > 0) continue;
     AppEnv wanted;
     for (const auto& [key, value] : variables.items()) {
       if (value.is_string()) wanted[key] = value.get<std::string>();

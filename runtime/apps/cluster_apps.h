@@ -64,6 +64,9 @@ class ClusterApps {
   std::map<std::string, std::string> applied_;  // app -> digest this host serves
   std::set<std::string> applying_;  // apps being brought to the cluster's version
   std::set<std::string> applying_env_;  // apps being given the cluster's variables
+  // Apps whose variables this host is storing: a look read before the store landed would
+  // otherwise take this host back to the old ones.
+  std::map<std::string, int> publishing_env_;
 };
 
 }  // namespace gust
