@@ -24,7 +24,8 @@ constexpr const char* kEnvUsage = R"(usage: gust env <command> APP [arguments] [
 Keeps an app's own environment variables and secrets on a running host. Only that app's
 workers see them, beside PATH, LANG, TZ and HOME=/tmp; a change replaces its workers
 without dropping a request. Values are stored in the host's data dir (readable by the
-host's user only) and never shown again.
+host's user only) and never shown again. On a Redis backend (--backend) they are also
+stored in Redis, and every host of the cluster takes the change.
 
 commands:
   set APP KEY=VALUE [KEY=VALUE...]
