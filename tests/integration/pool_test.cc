@@ -144,8 +144,12 @@ TEST_CASE("a request that waits past pending_timeout gets 503") {
   fs::path app = makeApp(tmp.path(), "pool", manifest(R"("max_instances": 1, "pending_timeout": "200ms", "pipeline": 1)"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path(), {"--expose-errors"});
-  // Warm the instance first: waiting for a cold start counts against pending_timeout too.
-  REQUIRE(localClient(host.port()).Get("/sleep/1")->status == 200);
+  // Warm the instance first: waiting for a cold start counts against pending_timeout too, so
+  // a sanitized cold start can refuse the first calls while it starts the instance.
+  waitFor("the instance to be warm", [&] {
+    auto r = localClient(host.port()).Get("/sleep/1");
+    return r && r->status == 200;
+  }, std::chrono::seconds(30), host);
   auto replies = concurrently(host.port(), "/sleep/3000", 2);
   std::multiset<int> statuses;
   for (const auto& r : replies) statuses.insert(r.status);
