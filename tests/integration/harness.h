@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/files.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
@@ -226,6 +228,16 @@ class Host {
   // A client of the admin socket; requests carry no token unless the test adds one.
   httplib::Client adminClient(std::chrono::seconds timeout = std::chrono::seconds(10)) const {
     return unixClient(admin_socket_.string(), timeout);
+  }
+  // `app`'s pool as the admin API shows it (starting, idle, busy, stopping, pending, ...);
+  // null when it cannot be read.
+  nlohmann::json poolOf(const std::string& app) const {
+    httplib::Client admin = adminClient();
+    admin.set_bearer_token_auth(adminToken());
+    auto r = admin.Get("/v1/apps/" + app);
+    if (!r || r->status != 200) return nullptr;
+    nlohmann::json body = nlohmann::json::parse(r->body, nullptr, false);
+    return body.is_object() ? body.value("pool", nlohmann::json()) : nullptr;
   }
   // The admin API's TCP port, with --admin-listen in `extra`; 0 without.
   int adminTcpPort() const { return admin_tcp_port_; }

@@ -98,12 +98,10 @@ TEST_CASE("/readyz answers 503 draining after SIGTERM while a request is still i
   CHECK(probe(host, "/readyz").status == 200);
   // Never answers: the drain waits for it until a second signal stops the host.
   std::thread in_flight([port = host.port()] { localClient(port, std::chrono::seconds(120)).Get("/hang"); });
-  httplib::Client admin = host.adminClient();
-  admin.set_bearer_token_auth(host.adminToken());
-  auto busy = [&admin] {
-    auto r = admin.Get("/v1/apps/held");
-    REQUIRE(r);
-    return json::parse(r->body)["pool"]["busy"].get<int>();
+  auto busy = [&host] {
+    const auto pool = host.poolOf("held");
+    REQUIRE(pool.is_object());
+    return pool["busy"].get<int>();
   };
   waitFor("the request to reach its worker", [&] { return busy() == 1; }, std::chrono::seconds(30), host);
   host.process().signal(SIGTERM);

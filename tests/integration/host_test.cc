@@ -425,12 +425,8 @@ TEST_CASE("SIGTERM finishes in-flight requests, stops the workers and exits 0") 
     CHECK(r);
     if (r) CHECK(r->status == 200);
   });
-  httplib::Client admin = host.adminClient();
-  admin.set_bearer_token_auth(host.adminToken());
-  waitFor("the slow request to reach its worker", [&] {
-    auto r = admin.Get("/v1/apps/fixtures");
-    return r && nlohmann::json::parse(r->body)["pool"]["busy"] == 1;
-  }, std::chrono::seconds(10), host);
+  waitFor("the slow request to reach its worker", [&] { return host.poolOf("fixtures")["busy"] == 1; },
+          std::chrono::seconds(10), host);
   host.process().signal(SIGTERM);
   slow.join();
   Exited e = host.process().wait();

@@ -200,16 +200,9 @@ TEST_CASE("a thread past its timeout answers 504 at once, and its slot stays bus
   fs::path app = makeApp(tmp.path(), "threads", manifest(R"("max_instances": 1, "timeout": "300ms")"),
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
-  httplib::Client admin = host.adminClient();
-  admin.set_bearer_token_auth(host.adminToken());
-  auto busy = [&admin] {
-    auto r = admin.Get("/v1/apps/threads");
-    REQUIRE(r);
-    return nlohmann::json::parse(r->body)["pool"]["busy"].get<int>();
-  };
   auto slow_sent = std::chrono::steady_clock::now();
   auto slow = std::async(std::launch::async, [&] { return get(host.port(), "/sleep/3000"); });
-  waitFor("the slow call to take the only slot", [&] { return busy() == 1; }, std::chrono::seconds(10), host);
+  waitFor("the slow call to take the only slot", [&] { return host.poolOf("threads")["busy"] == 1; }, std::chrono::seconds(10), host);
   // Waits for the only slot, which the timed-out function holds until it returns at 3 s.
   auto next = std::async(std::launch::async, [&] { return get(host.port(), "/echo/1"); });
   Reply timed_out = slow.get();
@@ -267,12 +260,9 @@ TEST_CASE("the threads of an idle thread app exit after idle_timeout and come ba
                          env("GUST_FIXTURE_MISBEHAVE"));
   Host host({app}, tmp.path());
   pid_t pid = host.process().pid();
-  httplib::Client admin = host.adminClient();
-  admin.set_bearer_token_auth(host.adminToken());
-  auto threadsInPool = [&admin] {
-    auto r = admin.Get("/v1/apps/threads");
-    REQUIRE(r);
-    const auto pool = nlohmann::json::parse(r->body)["pool"];
+  auto threadsInPool = [&host] {
+    const auto pool = host.poolOf("threads");
+    REQUIRE(pool.is_object());
     return pool["starting"].get<int>() + pool["idle"].get<int>() + pool["busy"].get<int>() + pool["stopping"].get<int>();
   };
   // One request first, so that whatever the host starts lazily for serving is counted in;
